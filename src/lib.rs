@@ -1,0 +1,18 @@
+//! isds-gateway: a local, faithful stand-in for the SOAP interface of ISDS,
+//! the Czech data-box system.
+//!
+//! Data flows one way: [`http`] (listeners, TLS, routing) → [`soap`]
+//! (envelope, faults) → [`schema`] (types generated from `schemas/`) →
+//! [`service`] (operation handlers) → [`domain`] → [`store`].
+
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod schema;
+pub mod service;
+pub mod soap;
+pub mod status;
+pub mod store;
+pub mod tls;
+pub mod wsdl;
+pub mod xml;
