@@ -1,0 +1,519 @@
+//! sled backend.
+//!
+//! Layout: each user tree is a sled tree of the same name; the reserved
+//! trees `__meta` (format version, creator) and `__sequences` (one
+//! big-endian u64 per sequence) belong to this module. sled's background
+//! flush interval is left at its default (500 ms); durable calls fsync
+//! explicitly with `Db::flush`, which covers every tree of the database.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+use super::{
+    Batch, BatchOp, CREATED_BY, CasOutcome, EntryIter, FORMAT_VERSION, KeyRange, Order, Store,
+    StoreError, StoreInfo, Tree, decode_u64, validate_name,
+};
+
+/// Page cache size given to sled. Modest: the working set of a local
+/// gateway is small, and sled's cache is in addition to the OS page cache.
+pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+const META_TREE: &str = "__meta";
+const SEQUENCE_TREE: &str = "__sequences";
+const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
+const KEY_FORMAT_VERSION: &[u8] = b"format_version";
+const KEY_CREATED_BY: &[u8] = b"created_by";
+
+struct SledStore {
+    db: sled::Db,
+    sequences: sled::Tree,
+    trees: RwLock<HashMap<String, Arc<SledTree>>>,
+    info: StoreInfo,
+}
+
+/// Opens (creating if needed) the sled store in `dir`.
+///
+/// A new store gets [`FORMAT_VERSION`] and [`CREATED_BY`] written and
+/// flushed before this returns. An existing store must carry exactly
+/// [`FORMAT_VERSION`], otherwise [`StoreError::FormatVersion`]; a store
+/// holding data but no version is [`StoreError::Corrupt`]. Fails with
+/// [`StoreError::Locked`] if the directory is open elsewhere; note that
+/// sled's background threads can keep the lock for a moment after the last
+/// handle in this process is dropped.
+pub fn open_sled(dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let db = sled::Config::new()
+        .path(dir)
+        .cache_capacity(SLED_CACHE_BYTES)
+        .open()
+        .map_err(|e| match e {
+            sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
+                path: dir.to_path_buf(),
+            },
+            other => StoreError::Sled(other),
+        })?;
+    let (format_version, created_by) = check_or_init_meta(&db)?;
+    let sequences = db.open_tree(SEQUENCE_TREE)?;
+    Ok(Arc::new(SledStore {
+        db,
+        sequences,
+        trees: RwLock::new(HashMap::new()),
+        info: StoreInfo {
+            backend: "sled",
+            format_version,
+            created_by,
+            persistent: true,
+        },
+    }))
+}
+
+/// sled 0.34 reports a held directory lock only as an I/O error with this
+/// message (`Config::open`).
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.to_string().contains("could not acquire lock")
+}
+
+fn check_or_init_meta(db: &sled::Db) -> Result<(u32, String), StoreError> {
+    let meta = db.open_tree(META_TREE)?;
+    if let Some(raw) = meta.get(KEY_FORMAT_VERSION)? {
+        let bytes: [u8; 4] = raw.as_ref().try_into().map_err(|_| {
+            StoreError::Corrupt(format!(
+                "format_version must be 4 bytes, found {} bytes",
+                raw.len()
+            ))
+        })?;
+        let found = u32::from_be_bytes(bytes);
+        if found != FORMAT_VERSION {
+            return Err(StoreError::FormatVersion {
+                found,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let created_by = match meta.get(KEY_CREATED_BY)? {
+            Some(raw) => String::from_utf8(raw.to_vec())
+                .map_err(|_| StoreError::Corrupt("created_by is not UTF-8".into()))?,
+            None => return Err(StoreError::Corrupt("created_by is missing".into())),
+        };
+        return Ok((found, created_by));
+    }
+
+    // No version yet: only acceptable for a store without data.
+    if !db.is_empty() {
+        return Err(StoreError::Corrupt(
+            "store holds data but records no format version".into(),
+        ));
+    }
+    for name in db.tree_names() {
+        if name.as_ref() == SLED_DEFAULT_TREE || name.as_ref() == META_TREE.as_bytes() {
+            continue;
+        }
+        if !db.open_tree(&name)?.is_empty() {
+            return Err(StoreError::Corrupt(format!(
+                "tree `{}` holds data but the store records no format version",
+                String::from_utf8_lossy(&name)
+            )));
+        }
+    }
+    let mut init = sled::Batch::default();
+    init.insert(KEY_CREATED_BY, CREATED_BY.as_bytes());
+    init.insert(KEY_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes()[..]);
+    meta.apply_batch(init)?;
+    db.flush()?;
+    Ok((FORMAT_VERSION, CREATED_BY.to_owned()))
+}
+
+impl SledStore {
+    fn sled_tree(&self, name: &str) -> Result<Arc<SledTree>, StoreError> {
+        validate_name(name)?;
+        if let Some(t) = self
+            .trees
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            return Ok(Arc::clone(t));
+        }
+        let mut trees = self.trees.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = trees.get(name) {
+            return Ok(Arc::clone(t));
+        }
+        let tree = Arc::new(SledTree {
+            tree: self.db.open_tree(name)?,
+            name: name.to_owned(),
+        });
+        trees.insert(name.to_owned(), Arc::clone(&tree));
+        Ok(tree)
+    }
+}
+
+/// Abort reason inside a sled transaction.
+struct Unmet {
+    tree: String,
+    key: Vec<u8>,
+}
+
+impl Store for SledStore {
+    fn tree(&self, name: &str) -> Result<Arc<dyn Tree>, StoreError> {
+        Ok(self.sled_tree(name)?)
+    }
+
+    fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+        let names = batch.tree_names()?;
+        if names.is_empty() {
+            return Ok(());
+        }
+        let trees = names
+            .iter()
+            .map(|n| self.sled_tree(n).map(|t| t.tree.clone()))
+            .collect::<Result<Vec<sled::Tree>, _>>()?;
+        let slot: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        // sled reruns the closure on conflicts with concurrent transactions;
+        // it only reads `batch`, so reruns are harmless.
+        let result = trees.as_slice().transaction(|txs| {
+            for op in batch.ops() {
+                let tx = &txs[slot[op.tree()]];
+                match op {
+                    BatchOp::Put { key, value, .. } => {
+                        tx.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    BatchOp::Delete { key, .. } => {
+                        tx.remove(key.as_slice())?;
+                    }
+                    BatchOp::Expect { tree, key, value } => {
+                        let current = tx.get(key.as_slice())?;
+                        if current.as_deref() != value.as_deref() {
+                            return Err(ConflictableTransactionError::Abort(Unmet {
+                                tree: tree.clone(),
+                                key: key.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(Unmet { tree, key })) => {
+                Err(StoreError::Conflict { tree, key })
+            }
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+        }
+    }
+
+    fn next_id(&self, sequence: &str) -> Result<u64, StoreError> {
+        validate_name(sequence)?;
+        loop {
+            let current = self.sequences.get(sequence)?;
+            let n = match &current {
+                Some(raw) => decode_u64(&format!("sequence `{sequence}`"), raw)?,
+                None => 0,
+            };
+            let next = n
+                .checked_add(1)
+                .ok_or_else(|| StoreError::SequenceExhausted(sequence.to_owned()))?;
+            let swapped = self.sequences.compare_and_swap(
+                sequence,
+                current,
+                Some(&next.to_be_bytes()[..]),
+            )?;
+            if swapped.is_ok() {
+                return Ok(next);
+            }
+        }
+    }
+
+    fn flush_durable(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    fn info(&self) -> StoreInfo {
+        self.info.clone()
+    }
+}
+
+struct SledTree {
+    tree: sled::Tree,
+    name: String,
+}
+
+impl Tree for SledTree {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.get(key)?.map(|v| v.to_vec()))
+    }
+
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.insert(key, value)?.map(|v| v.to_vec()))
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.tree.remove(key)?.map(|v| v.to_vec()))
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<CasOutcome, StoreError> {
+        Ok(match self.tree.compare_and_swap(key, expected, new)? {
+            Ok(()) => CasOutcome::Swapped,
+            Err(e) => CasOutcome::Mismatch {
+                current: e.current.map(|v| v.to_vec()),
+            },
+        })
+    }
+
+    fn iter(&self, range: KeyRange, order: Order) -> EntryIter {
+        if range.is_empty() {
+            return Box::new(std::iter::empty());
+        }
+        let iter = self.tree.range((range.start, range.end));
+        let convert = |item: sled::Result<(sled::IVec, sled::IVec)>| {
+            item.map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(StoreError::from)
+        };
+        match order {
+            Order::Ascending => Box::new(iter.map(convert)),
+            Order::Descending => Box::new(iter.rev().map(convert)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conformance;
+    use super::*;
+    use std::io::Write;
+    use std::process::Command;
+
+    /// Opens `dir` again. sled's background threads may hold the previous
+    /// handle's directory lock for a moment after the last handle is
+    /// dropped, so a lock failure is retried briefly.
+    fn reopen(dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+        let mut attempts = 0;
+        loop {
+            match open_sled(dir) {
+                Err(StoreError::Locked { .. }) if attempts < 100 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn raw_open(dir: &Path) -> sled::Db {
+        for _ in 0..100 {
+            match sled::open(dir) {
+                Err(sled::Error::Io(e)) if is_lock_error(&e) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other.unwrap(),
+            }
+        }
+        panic!("sled directory stayed locked");
+    }
+
+    fn raw_meta_put(dir: &Path, key: &[u8], value: &[u8]) {
+        let db = raw_open(dir);
+        db.open_tree(META_TREE).unwrap().insert(key, value).unwrap();
+        db.flush().unwrap();
+    }
+
+    #[test]
+    fn conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        conformance::all(open_sled(dir.path()).unwrap());
+    }
+
+    #[test]
+    fn new_store_records_format_and_creator() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/store");
+        let info = open_sled(&path).unwrap().info();
+        assert_eq!(info.backend, "sled");
+        assert_eq!(info.format_version, FORMAT_VERSION);
+        assert_eq!(info.created_by, CREATED_BY);
+        assert!(info.persistent);
+        assert!(CREATED_BY.starts_with("isds-gateway "));
+        // Reopening keeps the creator.
+        let info = reopen(&path).unwrap().info();
+        assert_eq!(info.created_by, CREATED_BY);
+    }
+
+    #[test]
+    fn refuses_unknown_format_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open_sled(dir.path()).unwrap();
+            store.tree("boxes").unwrap().insert(b"k", b"v").unwrap();
+            store.flush_durable().unwrap();
+        }
+        raw_meta_put(dir.path(), KEY_FORMAT_VERSION, &2u32.to_be_bytes());
+        match reopen(dir.path()) {
+            Err(StoreError::FormatVersion { found, supported }) => {
+                assert_eq!(found, 2);
+                assert_eq!(supported, FORMAT_VERSION);
+            }
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => panic!("store with format version 2 was opened"),
+        }
+        raw_meta_put(dir.path(), KEY_FORMAT_VERSION, b"\x01");
+        assert!(matches!(reopen(dir.path()), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn refuses_data_without_format_version() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = raw_open(dir.path());
+            db.open_tree("boxes").unwrap().insert(b"k", b"v").unwrap();
+            db.flush().unwrap();
+        }
+        match reopen(dir.path()) {
+            Err(StoreError::Corrupt(msg)) => assert!(msg.contains("boxes"), "{msg}"),
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => panic!("versionless store with data was opened"),
+        }
+    }
+
+    #[test]
+    fn ids_stay_unique_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open_sled(dir.path()).unwrap();
+            for expected in 1..=5 {
+                assert_eq!(store.next_id("messages").unwrap(), expected);
+            }
+            store.flush_durable().unwrap();
+        }
+        let store = reopen(dir.path()).unwrap();
+        assert_eq!(store.next_id("messages").unwrap(), 6);
+        assert_eq!(store.next_id("other").unwrap(), 1);
+    }
+
+    #[test]
+    fn data_survives_reopen_after_apply_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open_sled(dir.path()).unwrap();
+            let mut b = Batch::new();
+            b.put("boxes", "b1", "one").put("users", "u1", "uone");
+            store.apply_durable(b).unwrap();
+        }
+        let store = reopen(dir.path()).unwrap();
+        assert_eq!(
+            store.tree("boxes").unwrap().get(b"b1").unwrap(),
+            Some(b"one".to_vec())
+        );
+        assert_eq!(
+            store.tree("users").unwrap().get(b"u1").unwrap(),
+            Some(b"uone".to_vec())
+        );
+    }
+
+    #[test]
+    fn second_open_of_same_directory_fails_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = open_sled(dir.path()).unwrap();
+        match open_sled(dir.path()) {
+            Err(StoreError::Locked { path }) => assert_eq!(path, dir.path()),
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => panic!("directory opened twice"),
+        }
+    }
+
+    #[tokio::test]
+    async fn async_helpers_run_on_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sled(dir.path()).unwrap();
+        let mut b = Batch::new();
+        b.put("boxes", "a", "1");
+        super::super::apply_durable_async(Arc::clone(&store), b)
+            .await
+            .unwrap();
+        super::super::flush_durable_async(Arc::clone(&store))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tree("boxes").unwrap().get(b"a").unwrap(),
+            Some(b"1".to_vec())
+        );
+    }
+
+    const CRASH_DIR_ENV: &str = "ISDS_GATEWAY_TEST_CRASH_STORE_DIR";
+    const CRASH_MARK: &str = "durable-writes-returned";
+
+    /// Child half of `durable_writes_survive_process_abort`: writes, then
+    /// aborts the process without running any destructor.
+    #[test]
+    #[ignore = "run as a child process by durable_writes_survive_process_abort"]
+    fn crash_child() {
+        let Ok(dir) = std::env::var(CRASH_DIR_ENV) else {
+            return;
+        };
+        let store = open_sled(Path::new(&dir)).unwrap();
+        let mut b = Batch::new();
+        for i in 0..500u32 {
+            b.put("docs", format!("doc/{i:04}"), vec![(i % 251) as u8; 300]);
+        }
+        store.apply_durable(b).unwrap();
+        let id = store.next_id("messages").unwrap();
+        let mut b = Batch::new();
+        b.put("messages", id.to_be_bytes().to_vec(), "message one");
+        store.apply_durable(b).unwrap();
+        println!("{CRASH_MARK}");
+        std::io::stdout().flush().unwrap();
+        std::process::abort();
+    }
+
+    #[test]
+    fn durable_writes_survive_process_abort() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = std::env::current_exe().unwrap();
+        let out = Command::new(exe)
+            .args([
+                "--exact",
+                "store::sled_store::tests::crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CRASH_DIR_ENV, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(CRASH_MARK),
+            "child did not reach the crash point; stdout: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "child was supposed to abort");
+
+        let store = reopen(dir.path()).unwrap();
+        let docs = store.tree("docs").unwrap();
+        let all = docs
+            .scan_prefix(b"doc/", Order::Ascending, usize::MAX)
+            .unwrap();
+        assert_eq!(all.len(), 500);
+        assert_eq!(all[7].1, vec![7u8; 300]);
+        let msgs = store.tree("messages").unwrap();
+        assert_eq!(
+            msgs.get(&1u64.to_be_bytes()).unwrap(),
+            Some(b"message one".to_vec())
+        );
+        assert_eq!(store.next_id("messages").unwrap(), 2);
+    }
+}
