@@ -1,1 +1,112 @@
-//! placeholder
+//! Gateway configuration: defaults, overridden by a TOML file, overridden by
+//! command-line flags and environment variables (see `main.rs`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::tls::TlsSettings;
+
+/// Everything the running gateway needs to know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the store, the generated TLS identity and other state.
+    pub data_dir: PathBuf,
+    /// Plain HTTP listener.
+    pub listen: SocketAddr,
+    /// HTTPS listener (client certificates requested, not required);
+    /// `None` disables HTTPS.
+    pub tls_listen: Option<SocketAddr>,
+    /// Server certificate, key and client trust roots.
+    pub tls: TlsSettings,
+    /// Request size and XML shape limits.
+    pub limits: LimitsConfig,
+    /// Seed the demo world from this file when the store is empty
+    /// (`None`: the built-in `fixtures/demo-world.toml`).
+    pub demo_world: Option<PathBuf>,
+    /// Seed nothing on an empty store.
+    pub no_demo: bool,
+}
+
+/// Limits applied to every request before any business logic runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest accepted request body in bytes. ISDS accepts 20 MB (some boxes
+    /// 50 MB) of decoded attachments; base64 inflates that by a third.
+    pub max_body_bytes: usize,
+    /// Deepest XML element nesting accepted.
+    pub max_xml_depth: usize,
+    /// Most attributes accepted on one element.
+    pub max_xml_attributes: usize,
+    /// Most elements accepted in one request.
+    pub max_xml_elements: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 80 * 1024 * 1024,
+            max_xml_depth: 64,
+            max_xml_attributes: 64,
+            max_xml_elements: 1_000_000,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            tls: TlsSettings::default(),
+            limits: LimitsConfig::default(),
+            demo_world: None,
+            no_demo: false,
+        }
+    }
+}
+
+/// A configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Reads a TOML configuration file; keys left out keep their defaults and
+    /// unknown keys are refused, so a typo cannot silently do nothing.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// A configuration for tests and embedding: both listeners on ephemeral
+    /// loopback ports, state under `data_dir`.
+    pub fn ephemeral(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..Self::default()
+        }
+    }
+}

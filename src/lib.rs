@@ -5,6 +5,7 @@
 //! (envelope, faults) → [`schema`] (types generated from `schemas/`) →
 //! [`service`] (operation handlers) → [`domain`] → [`store`].
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -1,1 +1,176 @@
-fn main() {}
+//! The `isds-gateway` command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use isds_gateway::config::Config;
+use isds_gateway::http;
+
+#[derive(Parser)]
+#[command(name = "isds-gateway", version, about = "A local, faithful stand-in for the ISDS SOAP interface")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the ISDS SOAP interface over HTTP and HTTPS.
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// TOML configuration file; flags and environment variables override it.
+    #[arg(long, env = "ISDS_GATEWAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (store, TLS identity). Default: ./data
+    #[arg(long, env = "ISDS_GATEWAY_DATA")]
+    data: Option<PathBuf>,
+    /// Plain HTTP address. Default: 127.0.0.1:8080
+    #[arg(long, env = "ISDS_GATEWAY_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// HTTPS address, or `off`. Default: 127.0.0.1:8443
+    #[arg(long, env = "ISDS_GATEWAY_TLS_LISTEN")]
+    tls_listen: Option<String>,
+    /// Do not seed the demo world into an empty data directory.
+    #[arg(long)]
+    no_demo: bool,
+    /// Seed this world fixture instead of the built-in demo world.
+    #[arg(long)]
+    demo_world: Option<PathBuf>,
+    /// Once listening, write the bound addresses as JSON to this file
+    /// (for scripts that start the gateway on port 0).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "ISDS_GATEWAY_LOG_JSON")]
+    log_json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] isds_gateway::config::ConfigError),
+    #[error("invalid --tls-listen {0:?}: expected an address like 127.0.0.1:8443, or off")]
+    TlsListen(String),
+    #[error(transparent)]
+    Serve(#[from] http::ServeError),
+    #[error("cannot write ready file {path}: {source}")]
+    ReadyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot install the signal handler: {0}")]
+    Signal(std::io::Error),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("isds-gateway: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), CliError> {
+    init_logging(args.log_json);
+    let mut config = match &args.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(data) = args.data {
+        config.data_dir = data;
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(tls) = args.tls_listen {
+        config.tls_listen = match tls.as_str() {
+            "off" | "none" => None,
+            addr => Some(addr.parse().map_err(|_| CliError::TlsListen(tls.clone()))?),
+        };
+    }
+    config.no_demo |= args.no_demo;
+    if args.demo_world.is_some() {
+        config.demo_world = args.demo_world;
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async move {
+        let gateway = http::start(config).await?;
+        println!("isds-gateway: HTTP  on http://{}/DS/dz", gateway.http_addr);
+        if let Some(addr) = gateway.https_addr {
+            println!("isds-gateway: HTTPS on https://{addr}/DS/dz");
+        }
+        if let Some(ca) = &gateway.ca_cert_path {
+            println!(
+                "isds-gateway: local CA certificate at {} (trust it to verify HTTPS)",
+                ca.display()
+            );
+        }
+        if let Some(path) = &args.ready_file {
+            write_ready_file(path, &gateway).map_err(|source| CliError::ReadyFile {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        wait_for_signal().await?;
+        tracing::info!("shutting down: finishing in-flight requests");
+        gateway.shutdown().await?;
+        tracing::info!("stopped; store flushed");
+        Ok(())
+    })
+}
+
+/// Writes the addresses atomically (temp file, then rename), so a reader
+/// never sees half a file.
+fn write_ready_file(path: &std::path::Path, gw: &http::RunningGateway) -> std::io::Result<()> {
+    let json = serde_json::json!({
+        "http": gw.http_addr.to_string(),
+        "https": gw.https_addr.map(|a| a.to_string()),
+        "ca_cert": gw.ca_cert_path.as_ref().map(|p| p.display().to_string()),
+    });
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json.to_string())?;
+    std::fs::rename(&tmp, path)
+}
+
+async fn wait_for_signal() -> Result<(), CliError> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).map_err(CliError::Signal)?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map_err(CliError::Signal)?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.map_err(CliError::Signal)?;
+    Ok(())
+}

@@ -1,1 +1,150 @@
-//! placeholder
+//! The ISDS status codes this gateway answers with, in one place.
+//!
+//! Business outcomes travel in a status block (`dmStatus` for message
+//! services, `dbStatus` for box services) inside an HTTP 200 response, never
+//! as SOAP faults. Each code keeps the meaning it has in ISDS; the messages
+//! are Czech, as ISDS clients show them to their users.
+
+use std::borrow::Cow;
+
+/// One ISDS status code with its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IsdsCode {
+    /// 0000: the operation succeeded.
+    Ok,
+    /// 0002: a search found nothing.
+    NothingFound,
+    /// 0003: a search found more than it may return; the result is truncated.
+    Truncated,
+    /// 0004: some parts succeeded, others did not (e.g. multiple recipients).
+    PartialSuccess,
+    /// 0005: signed, but the time-stamp could not be added.
+    SignedWithoutTimestamp,
+    /// 1201: the sender's box is not accessible, nothing can be sent from it.
+    SenderBoxInaccessible,
+    /// 1211: the message content is invalid.
+    InvalidMessageContent,
+    /// 1219: a document of the message is invalid (format, type, size).
+    InvalidDocument,
+    /// 2006: the body element names no operation this endpoint offers.
+    UnknownOperation,
+    /// 3006: marking the message took too long.
+    MarkingTooLong,
+    /// 3008: too many parallel requests of one user.
+    TooManyParallelRequests,
+    /// 3009: too many requests of one user in a period.
+    TooManyRequests,
+    /// 5001: the box does not exist.
+    BoxNotFound,
+    /// 9502: the time-stamping authority is failing.
+    TimestampAuthorityFailure,
+}
+
+impl IsdsCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: &'static [IsdsCode] = &[
+        IsdsCode::Ok,
+        IsdsCode::NothingFound,
+        IsdsCode::Truncated,
+        IsdsCode::PartialSuccess,
+        IsdsCode::SignedWithoutTimestamp,
+        IsdsCode::SenderBoxInaccessible,
+        IsdsCode::InvalidMessageContent,
+        IsdsCode::InvalidDocument,
+        IsdsCode::UnknownOperation,
+        IsdsCode::MarkingTooLong,
+        IsdsCode::TooManyParallelRequests,
+        IsdsCode::TooManyRequests,
+        IsdsCode::BoxNotFound,
+        IsdsCode::TimestampAuthorityFailure,
+    ];
+
+    /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
+    pub fn code(self) -> &'static str {
+        match self {
+            IsdsCode::Ok => "0000",
+            IsdsCode::NothingFound => "0002",
+            IsdsCode::Truncated => "0003",
+            IsdsCode::PartialSuccess => "0004",
+            IsdsCode::SignedWithoutTimestamp => "0005",
+            IsdsCode::SenderBoxInaccessible => "1201",
+            IsdsCode::InvalidMessageContent => "1211",
+            IsdsCode::InvalidDocument => "1219",
+            IsdsCode::UnknownOperation => "2006",
+            IsdsCode::MarkingTooLong => "3006",
+            IsdsCode::TooManyParallelRequests => "3008",
+            IsdsCode::TooManyRequests => "3009",
+            IsdsCode::BoxNotFound => "5001",
+            IsdsCode::TimestampAuthorityFailure => "9502",
+        }
+    }
+
+    /// The default message shown with the code.
+    pub fn message(self) -> &'static str {
+        match self {
+            IsdsCode::Ok => "Provedeno úspěšně.",
+            IsdsCode::NothingFound => "Nebyl nalezen žádný záznam.",
+            IsdsCode::Truncated => "Nalezeno příliš mnoho záznamů, výsledek byl zkrácen.",
+            IsdsCode::PartialSuccess => "Provedeno jen částečně.",
+            IsdsCode::SignedWithoutTimestamp => "Podepsáno bez časového razítka.",
+            IsdsCode::SenderBoxInaccessible => {
+                "Ze znepřístupněné schránky nelze odesílat zprávy."
+            }
+            IsdsCode::InvalidMessageContent => "Obsah zprávy je neplatný.",
+            IsdsCode::InvalidDocument => "Písemnost zprávy je neplatná.",
+            IsdsCode::UnknownOperation => "Neznámá operace.",
+            IsdsCode::MarkingTooLong => "Označení zprávy trvá příliš dlouho.",
+            IsdsCode::TooManyParallelRequests => "Příliš mnoho souběžných požadavků.",
+            IsdsCode::TooManyRequests => "Příliš mnoho požadavků, zkuste to později.",
+            IsdsCode::BoxNotFound => "Datová schránka neexistuje.",
+            IsdsCode::TimestampAuthorityFailure => "Selhala autorita časových razítek.",
+        }
+    }
+}
+
+/// A status to report: a code and the message to show with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsdsStatus {
+    pub code: IsdsCode,
+    pub message: Cow<'static, str>,
+}
+
+impl IsdsStatus {
+    /// The code with its default message.
+    pub fn new(code: IsdsCode) -> Self {
+        Self {
+            code,
+            message: Cow::Borrowed(code.message()),
+        }
+    }
+
+    /// The code with a specific message (e.g. naming the offending field).
+    pub fn with_message(code: IsdsCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn ok() -> Self {
+        Self::new(IsdsCode::Ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_four_digit_strings() {
+        let mut seen = HashSet::new();
+        for code in IsdsCode::ALL {
+            let c = code.code();
+            assert_eq!(c.len(), 4, "{code:?}");
+            assert!(c.bytes().all(|b| b.is_ascii_digit()), "{code:?}");
+            assert!(seen.insert(c), "duplicate {c}");
+            assert!(!code.message().is_empty());
+        }
+    }
+}

@@ -1,1 +1,13 @@
-//! placeholder
+//! The ISDS world the gateway simulates: data boxes, their users and
+//! credentials (messages follow). Types here know ISDS rules, not XML or
+//! storage formats.
+
+pub mod clock;
+pub mod credentials;
+pub mod databox;
+pub mod repo;
+pub mod user;
+pub mod world;
+
+pub use databox::{BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner};
+pub use user::{PersonName, Privileges, User, UserId, UserType};

@@ -1,1 +1,8 @@
-//! placeholder
+//! The HTTP front end: listeners (plain and TLS), routing by path, and the
+//! lifecycle of a running gateway.
+
+mod handler;
+pub mod routes;
+mod server;
+
+pub use server::{RunningGateway, ServeError, start};

@@ -1,0 +1,192 @@
+//! Users of a box: who they are, what they may do, how they log in.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::databox::BoxId;
+use super::credentials::PasswordHash;
+
+/// A user ID: 6 characters from `[a-z0-9]`, as ISDS generates them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UserId(String);
+
+/// A string that is not a valid user ID.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid user ID {0:?}: a user ID is 6 characters from a-z and 0-9")]
+pub struct InvalidUserId(pub String);
+
+impl UserId {
+    pub fn parse(s: &str) -> Result<Self, InvalidUserId> {
+        if s.len() == 6
+            && s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            Ok(UserId(s.to_owned()))
+        } else {
+            Err(InvalidUserId(s.to_owned()))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for UserId {
+    type Error = InvalidUserId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        UserId::parse(&s)
+    }
+}
+
+impl From<UserId> for String {
+    fn from(id: UserId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The user's role in the box (`userType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserType {
+    /// Oprávněná osoba: all rights.
+    PrimaryUser,
+    /// Pověřená osoba: the rights given.
+    EntrustedUser,
+    /// Manages entrusted users; may hold message rights too.
+    Administrator,
+    Official,
+    OfficialCert,
+    Liquidator,
+    Receiver,
+    Guardian,
+}
+
+impl UserType {
+    pub const ALL: &'static [UserType] = &[
+        UserType::PrimaryUser,
+        UserType::EntrustedUser,
+        UserType::Administrator,
+        UserType::Official,
+        UserType::OfficialCert,
+        UserType::Liquidator,
+        UserType::Receiver,
+        UserType::Guardian,
+    ];
+
+    /// The name as ISDS spells it, e.g. `ENTRUSTED_USER`.
+    pub fn name(self) -> &'static str {
+        match self {
+            UserType::PrimaryUser => "PRIMARY_USER",
+            UserType::EntrustedUser => "ENTRUSTED_USER",
+            UserType::Administrator => "ADMINISTRATOR",
+            UserType::Official => "OFFICIAL",
+            UserType::OfficialCert => "OFFICIAL_CERT",
+            UserType::Liquidator => "LIQUIDATOR",
+            UserType::Receiver => "RECEIVER",
+            UserType::Guardian => "GUARDIAN",
+        }
+    }
+}
+
+/// The `userPrivils` bit mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Privileges(pub u32);
+
+impl Privileges {
+    /// 1: read received messages not marked for personal delivery.
+    pub const READ_NON_PERSONAL: u32 = 1;
+    /// 2: read all received messages, personal ones too.
+    pub const READ_ALL: u32 = 2;
+    /// 4: create and send messages, read sent ones.
+    pub const CREATE_DM: u32 = 4;
+    /// 8: view message lists, delivery info and receipts.
+    pub const VIEW_INFO: u32 = 8;
+    /// 16: search for boxes.
+    pub const SEARCH_DB: u32 = 16;
+    /// 32: administer the box's users.
+    pub const OWNER_ADM: u32 = 32;
+    /// 64: read messages in the long-term vault.
+    pub const READ_VAULT: u32 = 64;
+    /// 128: erase messages in the long-term vault.
+    pub const ERASE_VAULT: u32 = 128;
+    /// Every right.
+    pub const ALL: Privileges = Privileges(255);
+
+    pub fn has(self, bit: u32) -> bool {
+        self.0 & bit == bit
+    }
+
+    /// May read received messages that are not for personal delivery
+    /// (bit 2 includes bit 1).
+    pub fn can_read_non_personal(self) -> bool {
+        self.0 & (Self::READ_NON_PERSONAL | Self::READ_ALL) != 0
+    }
+}
+
+/// A person's name as ISDS splits it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonName {
+    pub first_name: String,
+    pub middle_name: String,
+    pub last_name: String,
+}
+
+/// One user of one box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub box_id: BoxId,
+    /// The login name (user name of HTTP Basic).
+    pub login: String,
+    pub user_type: UserType,
+    pub privileges: Privileges,
+    pub name: PersonName,
+    pub password: PasswordHash,
+    /// When the password was last set, as Unix seconds.
+    pub password_set_at: i64,
+    /// The password was set by someone else and must be changed at the next
+    /// login.
+    pub must_change_password: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids() {
+        assert!(UserId::parse("ab12cd").is_ok());
+        for bad in ["", "ab12c", "ab12cde", "AB12CD", "ab_2cd"] {
+            assert!(UserId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn privilege_bits() {
+        let p = Privileges(Privileges::READ_ALL | Privileges::VIEW_INFO);
+        assert!(p.can_read_non_personal());
+        assert!(p.has(Privileges::VIEW_INFO));
+        assert!(!p.has(Privileges::CREATE_DM));
+        assert!(!Privileges(Privileges::SEARCH_DB).can_read_non_personal());
+    }
+
+    #[test]
+    fn user_type_names_serialise_as_isds_spells_them() {
+        for t in UserType::ALL {
+            let json = serde_json::to_string(t).unwrap();
+            assert_eq!(json, format!("\"{}\"", t.name()));
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! One HTTP request: route it, read the body within limits, hand SOAP to the
+//! services, and log one line about it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::routes::{Endpoint, LoginMethod, Route, route};
+use crate::config::Config;
+use crate::service::{CallContext, Services};
+use crate::soap::{self, Fault, SoapVersion};
+use crate::store::Store;
+use crate::tls::PeerCertificate;
+use crate::wsdl;
+use crate::xml::ParseLimits;
+
+/// State shared by every request.
+pub(crate) struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub services: Services,
+}
+
+/// Facts about the connection a request arrived on.
+pub(crate) struct ConnInfo {
+    pub remote: SocketAddr,
+    pub tls: bool,
+    /// The client certificate presented in the TLS handshake, if any.
+    pub peer_certificate: Option<Arc<PeerCertificate>>,
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+/// Answers one request; never fails at the HTTP level (errors are responses).
+pub(crate) async fn handle(
+    app: Arc<App>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<HttpResponse, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let mut operation: Option<String> = None;
+
+    let response = match route(&path) {
+        Route::Health if method == Method::GET || method == Method::HEAD => {
+            plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into())
+        }
+        Route::Service { login, endpoint } if method == Method::POST => {
+            let (op, resp) = soap_call(&app, &conn, login, endpoint, req).await;
+            operation = op;
+            resp
+        }
+        Route::Service { login, endpoint } if method == Method::GET => {
+            match query_param(req.uri().query(), "wsdl") {
+                Some(choice) => match wsdl::wsdl_for_endpoint(endpoint, Some(choice)) {
+                    Some(doc) => xml_document(doc.render(&origin(&req, &conn), login.prefix())),
+                    None => not_found(),
+                },
+                None => method_not_allowed("POST"),
+            }
+        }
+        Route::Service { .. } => method_not_allowed("POST, GET"),
+        Route::Wsdl { name } if method == Method::GET => match wsdl::wsdl_by_name(&name) {
+            Some(doc) => {
+                let prefix = login_prefix_of(&path);
+                xml_document(doc.render(&origin(&req, &conn), prefix))
+            }
+            None => not_found(),
+        },
+        Route::Schema { name } if method == Method::GET => match wsdl::schema_by_name(&name) {
+            Some(text) => xml_document(text.to_owned()),
+            None => not_found(),
+        },
+        Route::Health | Route::Wsdl { .. } | Route::Schema { .. } => method_not_allowed("GET"),
+        Route::NotFound => not_found(),
+    };
+
+    tracing::info!(
+        target: "isds_gateway::access",
+        %method,
+        path = %path,
+        operation = operation.as_deref().unwrap_or("-"),
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        remote = %conn.remote,
+    );
+    Ok(response)
+}
+
+/// Reads, parses and dispatches one SOAP request. Returns the operation
+/// name (when the body got that far) for the access log.
+async fn soap_call(
+    app: &App,
+    conn: &ConnInfo,
+    login: LoginMethod,
+    endpoint: Endpoint,
+    req: Request<Incoming>,
+) -> (Option<String>, HttpResponse) {
+    // Until the envelope is read, answer in the version the request
+    // announces, else in the endpoint's own binding version.
+    let announced = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(SoapVersion::from_content_type);
+    let fallback = announced.unwrap_or(if endpoint.is_soap12() {
+        SoapVersion::V12
+    } else {
+        SoapVersion::V11
+    });
+
+    let limit = app.config.limits.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return (None, fault_response(&Fault::too_large(limit), fallback));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return (None, fault_response(&Fault::too_large(limit), fallback));
+        }
+        Err(err) => {
+            let fault = Fault::client(format!("could not read the request body: {err}"));
+            return (None, fault_response(&fault, fallback));
+        }
+    };
+
+    let limits = ParseLimits {
+        max_bytes: limit,
+        max_depth: app.config.limits.max_xml_depth,
+        max_attributes: app.config.limits.max_xml_attributes,
+        max_elements: app.config.limits.max_xml_elements,
+    };
+    let envelope = match soap::parse_envelope(&bytes, &limits) {
+        Ok(env) => env,
+        Err(err) => return (None, fault_response(&Fault::from(&err), fallback)),
+    };
+    drop(bytes);
+
+    let ctx = CallContext {
+        login,
+        endpoint,
+        headers: &parts.headers,
+        peer_certificate: conn.peer_certificate.as_deref(),
+    };
+    let outcome = app.services.call(&ctx, &envelope.body).await;
+    let response = match outcome.reply {
+        Ok(fragment) => {
+            let body = soap::response_envelope(envelope.version, &fragment);
+            plain(StatusCode::OK, envelope.version.content_type(), body)
+        }
+        Err(fault) => fault_response(&fault, envelope.version),
+    };
+    (Some(outcome.operation), response)
+}
+
+fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
+    let status = StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    plain(status, version.content_type(), fault.to_envelope(version))
+}
+
+fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn xml_document(text: String) -> HttpResponse {
+    plain(StatusCode::OK, "text/xml; charset=utf-8", text)
+}
+
+fn not_found() -> HttpResponse {
+    plain(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".into())
+}
+
+fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    let mut resp = plain(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        "method not allowed\n".into(),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// `Some(value)` when `name` appears in the query (`?wsdl` gives `Some("")`).
+fn query_param<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key.eq_ignore_ascii_case(name)).then_some(value)
+    })
+}
+
+/// The login prefix a document path was requested under, so a WSDL fetched
+/// as `/cert/DS/x.wsdl` points at `/cert/DS/…`.
+fn login_prefix_of(path: &str) -> &'static str {
+    LoginMethod::ALL
+        .into_iter()
+        .filter(|l| !l.prefix().is_empty())
+        .find(|l| path.starts_with(&format!("{}/DS/", l.prefix())))
+        .map(|l| l.prefix())
+        .unwrap_or("")
+}
+
+/// Scheme and authority the client used, for addresses in served WSDLs.
+fn origin(req: &Request<Incoming>, conn: &ConnInfo) -> String {
+    let scheme = if conn.tls { "https" } else { "http" };
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| is_safe_authority(h))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{scheme}://{host}")
+}
+
+/// A Host header value that can go into an XML attribute unescaped.
+fn is_safe_authority(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param(Some("wsdl"), "wsdl"), Some(""));
+        assert_eq!(query_param(Some("WSDL"), "wsdl"), Some(""));
+        assert_eq!(query_param(Some("a=1&wsdl=db_access"), "wsdl"), Some("db_access"));
+        assert_eq!(query_param(Some("a=1"), "wsdl"), None);
+        assert_eq!(query_param(None, "wsdl"), None);
+    }
+
+    #[test]
+    fn prefixes_of_document_paths() {
+        assert_eq!(login_prefix_of("/cert/DS/x.wsdl"), "/cert");
+        assert_eq!(login_prefix_of("/certds/DS/x.wsdl"), "/certds");
+        assert_eq!(login_prefix_of("/DS/x.wsdl"), "");
+        assert_eq!(login_prefix_of("/wsdl/x.wsdl"), "");
+    }
+
+    #[test]
+    fn hostile_host_headers_are_not_echoed() {
+        assert!(is_safe_authority("127.0.0.1:8080"));
+        assert!(is_safe_authority("[::1]:8443"));
+        assert!(!is_safe_authority("a\"><x"));
+        assert!(!is_safe_authority(""));
+    }
+}

@@ -1,0 +1,275 @@
+//! Listeners, connection handling and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::handler::{App, ConnInfo, handle};
+use crate::config::Config;
+use crate::service::Services;
+use crate::store::{self, StoreError};
+use crate::tls::{self, PeerCertificate, TlsError};
+use crate::domain::world::{self, WorldError};
+
+/// How long a TLS handshake may take before the connection is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long request headers may take to arrive (slow-loris guard).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long in-flight requests get to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The gateway could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
+    #[error("demo world: {0}")]
+    World(#[from] WorldError),
+    #[error("server task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A gateway serving in the background.
+pub struct RunningGateway {
+    /// Where plain HTTP is served.
+    pub http_addr: SocketAddr,
+    /// Where HTTPS is served, if enabled.
+    pub https_addr: Option<SocketAddr>,
+    /// The local CA that issued the server certificate, when the gateway
+    /// created its own TLS identity (clients should trust this file).
+    pub ca_cert_path: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    app: Arc<App>,
+}
+
+impl RunningGateway {
+    /// Stops accepting, lets in-flight requests finish (bounded), then
+    /// flushes the store. Returns once everything is durable.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.shutdown.send(true);
+        self.task.await?;
+        let store = self.app.store.clone();
+        tokio::task::spawn_blocking(move || store.flush_durable()).await??;
+        Ok(())
+    }
+}
+
+/// Opens the store (seeding the demo world on an empty one), prepares TLS,
+/// binds both listeners and starts serving. Returns once the listeners are
+/// bound, so the addresses are final.
+pub async fn start(config: Config) -> Result<RunningGateway, ServeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let store = store::open_sled(&config.data_dir.join("store"))?;
+    if !config.no_demo {
+        let seeded = world::seed_demo_if_empty(store.as_ref(), config.demo_world.as_deref())?;
+        if seeded {
+            tracing::info!("seeded the demo world into an empty store");
+        }
+    }
+
+    let mut tls_acceptor = None;
+    let mut ca_cert_path = None;
+    if config.tls_listen.is_some() {
+        let identity = tls::load_or_create(&config.data_dir, &config.tls)?;
+        ca_cert_path = identity.ca_cert_path.clone();
+        let server_config = tls::server_config(&identity, &config.tls)?;
+        tls_acceptor = Some(TlsAcceptor::from(server_config));
+    }
+
+    let http = bind(config.listen).await?;
+    let http_addr = local_addr(&http, config.listen)?;
+    let https = match (config.tls_listen, &tls_acceptor) {
+        (Some(addr), Some(_)) => Some(bind(addr).await?),
+        _ => None,
+    };
+    let https_addr = match (&https, config.tls_listen) {
+        (Some(l), Some(addr)) => Some(local_addr(l, addr)?),
+        _ => None,
+    };
+
+    let app = Arc::new(App {
+        services: Services::new(store.clone()),
+        store,
+        config,
+    });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let task = tokio::spawn(serve(app.clone(), http, https.zip(tls_acceptor), shutdown_rx));
+    tracing::info!(%http_addr, https_addr = ?https_addr, "isds-gateway listening");
+    Ok(RunningGateway {
+        http_addr,
+        https_addr,
+        ca_cert_path,
+        shutdown,
+        task,
+        app,
+    })
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServeError> {
+    listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Accepts on both listeners until shutdown, then drains connections.
+async fn serve(
+    app: Arc<App>,
+    http: TcpListener,
+    https: Option<(TcpListener, TlsAcceptor)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let (https_listener, acceptor) = match https {
+        Some((l, a)) => (Some(l), Some(a)),
+        None => (None, None),
+    };
+
+    loop {
+        tokio::select! {
+            accepted = http.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    let conn = ConnInfo { remote, tls: false, peer_certificate: None };
+                    spawn_plain(app.clone(), &builder, &graceful, stream, conn);
+                }
+                Err(err) => accept_failed(err).await,
+            },
+            accepted = accept_opt(https_listener.as_ref()) => match accepted {
+                Ok((stream, remote)) => {
+                    if let Some(acceptor) = &acceptor {
+                        spawn_tls(app.clone(), &builder, &graceful, acceptor.clone(), stream, remote);
+                    }
+                }
+                Err(err) => accept_failed(err).await,
+            },
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(http);
+    drop(https_listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
+async fn accept_opt(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Accept errors (e.g. out of file descriptors) are transient: log, back
+/// off briefly so a persistent error does not spin, and keep serving.
+async fn accept_failed(err: std::io::Error) {
+    tracing::warn!(error = %err, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn spawn_plain(
+    app: Arc<App>,
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    conn: ConnInfo,
+) {
+    let conn = Arc::new(conn);
+    let service = service_fn(move |req| handle(app.clone(), conn.clone(), req));
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .into_owned();
+    let watched = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(err) = watched.await {
+            tracing::debug!(error = %err, "connection ended with an error");
+        }
+    });
+}
+
+fn spawn_tls(
+    app: Arc<App>,
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    acceptor: TlsAcceptor,
+    stream: TcpStream,
+    remote: SocketAddr,
+) {
+    let builder = builder.clone();
+    let watcher = graceful.watcher();
+    tokio::spawn(async move {
+        let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(err)) => {
+                tracing::debug!(%remote, error = %err, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "TLS handshake timed out");
+                return;
+            }
+        };
+        let peer_certificate = tls_stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|der| match PeerCertificate::from_der(der.as_ref()) {
+                Ok(cert) => Some(Arc::new(cert)),
+                Err(err) => {
+                    tracing::debug!(%remote, error = %err, "unreadable client certificate");
+                    None
+                }
+            });
+        let conn = Arc::new(ConnInfo {
+            remote,
+            tls: true,
+            peer_certificate,
+        });
+        let service = service_fn(move |req| handle(app.clone(), conn.clone(), req));
+        let connection = builder
+            .serve_connection(TokioIo::new(tls_stream), service)
+            .into_owned();
+        if let Err(err) = watcher.watch(connection).await {
+            tracing::debug!(%remote, error = %err, "TLS connection ended with an error");
+        }
+    });
+}

@@ -1,0 +1,95 @@
+//! Parsing a request envelope down to its single body element.
+
+use super::{SOAP11_NS, SOAP12_NS, SoapVersion};
+use crate::xml::{self, Element, ParseLimits, XmlError};
+
+/// A parsed request: its SOAP version and the one element inside `Body`.
+#[derive(Debug)]
+pub struct Envelope {
+    pub version: SoapVersion,
+    pub header: Option<Element>,
+    pub body: Element,
+}
+
+/// Why a request is not a usable SOAP envelope. Each maps to one fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SoapError {
+    #[error("{0}")]
+    Xml(#[from] XmlError),
+    #[error("not a SOAP envelope: the root element is {0}")]
+    NotEnvelope(String),
+    #[error("unsupported SOAP envelope namespace {0}")]
+    VersionMismatch(String),
+    #[error("the SOAP envelope has no Body")]
+    MissingBody,
+    #[error("the SOAP Body is empty")]
+    EmptyBody,
+    #[error("the SOAP Body holds {0} elements; exactly one is expected")]
+    SeveralBodyElements(usize),
+    #[error("unexpected element {0} in the SOAP envelope")]
+    UnexpectedEnvelopeChild(String),
+    #[error("header block {0} must be understood, but this service does not process it")]
+    MustUnderstand(String),
+}
+
+/// Parses `input` as a SOAP 1.1 or 1.2 envelope within `limits`.
+///
+/// Guarantees: DOCTYPEs and entity declarations are refused before any
+/// expansion (by [`xml::parse`]); the returned body is the only element child
+/// of `Body`; a header block marked `mustUnderstand` is refused, since the
+/// gateway understands none.
+pub fn parse_envelope(input: &[u8], limits: &ParseLimits) -> Result<Envelope, SoapError> {
+    let root = xml::parse(input, limits)?;
+    let version = match (root.ns.as_deref(), root.name.as_str()) {
+        (Some(SOAP11_NS), "Envelope") => SoapVersion::V11,
+        (Some(SOAP12_NS), "Envelope") => SoapVersion::V12,
+        (Some(ns), "Envelope") => return Err(SoapError::VersionMismatch(ns.to_owned())),
+        _ => return Err(SoapError::NotEnvelope(qualified(&root))),
+    };
+    let env_ns = version.namespace();
+
+    let mut header = None;
+    let mut body = None;
+    for child in root.elements() {
+        match (child.ns.as_deref(), child.name.as_str()) {
+            (Some(ns), "Header") if ns == env_ns && header.is_none() && body.is_none() => {
+                header = Some(child)
+            }
+            (Some(ns), "Body") if ns == env_ns && body.is_none() => body = Some(child),
+            _ => return Err(SoapError::UnexpectedEnvelopeChild(qualified(child))),
+        }
+    }
+    let body = body.ok_or(SoapError::MissingBody)?;
+
+    if let Some(header) = header {
+        for block in header.elements() {
+            let must = block
+                .attrs
+                .iter()
+                .find(|a| a.ns.as_deref() == Some(env_ns) && a.name == "mustUnderstand")
+                .map(|a| a.value.trim());
+            if matches!(must, Some("1") | Some("true")) {
+                return Err(SoapError::MustUnderstand(qualified(block)));
+            }
+        }
+    }
+
+    let count = body.elements().count();
+    if count > 1 {
+        return Err(SoapError::SeveralBodyElements(count));
+    }
+    let body_element = body.elements().next().cloned().ok_or(SoapError::EmptyBody)?;
+    Ok(Envelope {
+        version,
+        header: header.cloned(),
+        body: body_element,
+    })
+}
+
+/// `{namespace}local` for messages.
+pub(crate) fn qualified(el: &Element) -> String {
+    match &el.ns {
+        Some(ns) => format!("{{{ns}}}{}", el.name),
+        None => el.name.clone(),
+    }
+}

@@ -1,0 +1,256 @@
+//! Shared test harness: a real gateway on ephemeral loopback ports, HTTP and
+//! HTTPS clients, SOAP helpers, and response validation with xmllint against
+//! the project's and the official schemas.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use isds_gateway::config::Config;
+use isds_gateway::http::{self, RunningGateway};
+use isds_gateway::xml::{self, Element, ParseLimits, XmlWriter};
+
+pub const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
+pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+/// A gateway started for one test, with its own data directory.
+pub struct TestGateway {
+    pub gw: RunningGateway,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    pub https: reqwest::Client,
+}
+
+impl TestGateway {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, |_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, adjust).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::ephemeral(dir.path().join("data"));
+        adjust(&mut config);
+        let gw = http::start(config).await.expect("gateway starts");
+        let mut https = reqwest::Client::builder();
+        if let Some(ca) = &gw.ca_cert_path {
+            let pem = std::fs::read(ca).expect("CA file readable");
+            https = https.add_root_certificate(
+                reqwest::Certificate::from_pem(&pem).expect("CA is PEM"),
+            );
+        }
+        Self {
+            http: reqwest::Client::new(),
+            https: https.build().expect("https client"),
+            gw,
+            dir,
+        }
+    }
+
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gw.http_addr)
+    }
+
+    /// The HTTPS URL by name (`localhost`), so the server certificate's SAN
+    /// is checked for real.
+    pub fn https_url(&self, path: &str) -> String {
+        let port = self.gw.https_addr.expect("https enabled").port();
+        format!("https://localhost:{port}{path}")
+    }
+
+    /// POSTs a SOAP 1.1 envelope around `body` to `path` over plain HTTP.
+    pub async fn soap(&self, path: &str, body: &str) -> SoapResponse {
+        self.post(&self.http, &self.http_url(path), soap11(body), "text/xml; charset=utf-8")
+            .await
+    }
+
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        payload: impl Into<reqwest::Body>,
+        content_type: &str,
+    ) -> SoapResponse {
+        let resp = client
+            .post(url)
+            .header("content-type", content_type)
+            .header("soapaction", "\"\"")
+            .body(payload)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = resp.text().await.expect("response body");
+        SoapResponse {
+            status,
+            content_type,
+            text,
+        }
+    }
+
+    pub async fn stop(self) {
+        self.gw.shutdown().await.expect("clean shutdown");
+    }
+}
+
+/// A SOAP 1.1 envelope around a body fragment.
+pub fn soap11(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+/// A SOAP 1.2 envelope around a body fragment.
+pub fn soap12(body: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="{SOAP12_NS}"><env:Body>{body}</env:Body></env:Envelope>"#
+    )
+}
+
+#[derive(Debug)]
+pub struct SoapResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl SoapResponse {
+    /// The parsed envelope's single body element.
+    pub fn body(&self) -> Element {
+        let root = xml::parse(self.text.as_bytes(), &ParseLimits::default())
+            .unwrap_or_else(|e| panic!("response is not XML ({e}):\n{}", self.text));
+        assert_eq!(root.name, "Envelope", "{}", self.text);
+        let body = root
+            .elements()
+            .find(|e| e.name == "Body")
+            .unwrap_or_else(|| panic!("no Body:\n{}", self.text));
+        body.elements()
+            .next()
+            .unwrap_or_else(|| panic!("empty Body:\n{}", self.text))
+            .clone()
+    }
+
+    /// The body element re-serialised on its own, namespaces declared.
+    pub fn body_xml(&self) -> String {
+        let mut w = XmlWriter::new();
+        w.raw_element(&self.body());
+        w.into_string()
+    }
+
+    /// `(code, message)` of the `dmStatus`/`dbStatus` block of the body.
+    pub fn status(&self) -> (String, String) {
+        let body = self.body();
+        let block = body
+            .elements()
+            .find(|e| e.name == "dmStatus" || e.name == "dbStatus")
+            .unwrap_or_else(|| panic!("no status block:\n{}", self.text));
+        let code = find_text(block, &["dmStatusCode", "dbStatusCode"]);
+        let message = find_text(block, &["dmStatusMessage", "dbStatusMessage"]);
+        (code, message)
+    }
+
+    /// `(faultcode or Code/Value, faultstring or Reason/Text)` of a fault.
+    pub fn fault(&self) -> (String, String) {
+        let fault = self.body();
+        assert_eq!(fault.name, "Fault", "expected a fault:\n{}", self.text);
+        if let Some(code) = fault.elements().find(|e| e.name == "faultcode") {
+            let string = find_text(&fault, &["faultstring"]);
+            return (code.text().trim().to_owned(), string);
+        }
+        let code = fault
+            .elements()
+            .find(|e| e.name == "Code")
+            .and_then(|c| c.elements().find(|e| e.name == "Value"))
+            .map(|v| v.text().trim().to_owned())
+            .unwrap_or_default();
+        let reason = fault
+            .elements()
+            .find(|e| e.name == "Reason")
+            .and_then(|r| r.elements().find(|e| e.name == "Text"))
+            .map(|t| t.text())
+            .unwrap_or_default();
+        (code, reason)
+    }
+}
+
+fn find_text(parent: &Element, names: &[&str]) -> String {
+    parent
+        .elements()
+        .find(|e| names.contains(&e.name.as_str()))
+        .map(|e| e.text())
+        .unwrap_or_default()
+}
+
+/// The schema family a response body belongs to.
+#[derive(Debug, Clone, Copy)]
+pub enum Xsd {
+    /// Message services (dz, dx, vodz, arch): `dmBaseTypes.xsd`.
+    Dm,
+    /// Box services (df, DsManage): `dbTypes.xsd`.
+    Db,
+}
+
+impl Xsd {
+    fn file(self) -> &'static str {
+        match self {
+            Xsd::Dm => "dmBaseTypes.xsd",
+            Xsd::Db => "dbTypes.xsd",
+        }
+    }
+}
+
+pub fn repo_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The official ISDS reference; its absence fails the calling test loudly.
+pub fn official_dir() -> PathBuf {
+    let dir = repo_dir().join("../shared/isds-reference/official");
+    assert!(
+        dir.is_dir(),
+        "\n\n!!! The official ISDS reference is missing at {}.\n!!! Responses cannot be validated against the official XSD.\n\n",
+        dir.display()
+    );
+    dir
+}
+
+/// Validates a response body element with xmllint against the project's
+/// schema and the official one. Panics with xmllint's report on failure.
+pub fn assert_valid(body_xml: &str, xsd: Xsd) {
+    let tmp = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(tmp.path(), body_xml).expect("write body");
+    for schema in [
+        repo_dir().join("schemas").join(xsd.file()),
+        official_dir().join(xsd.file()),
+    ] {
+        xmllint(&schema, tmp.path(), body_xml);
+    }
+}
+
+fn xmllint(schema: &Path, doc: &Path, body_xml: &str) {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(doc)
+        .output()
+        .expect("xmllint must be installed (libxml2-utils); tests/run.sh installs it");
+    assert!(
+        out.status.success(),
+        "response does not validate against {}:\n{}\n{}",
+        schema.display(),
+        String::from_utf8_lossy(&out.stderr),
+        body_xml
+    );
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Run the tests"; CI runs exactly this).
+# It installs what the tests need on a fresh machine, then runs:
+#   1. formatting and lint checks,
+#   2. the Rust unit and integration tests (real server, real HTTP/TLS),
+#   3. the interoperability tests: Python zeep, a strict generic SOAP client,
+#      loaded with the official ISDS WSDL and with the WSDL the gateway serves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+# --- system tools: xmllint validates responses against the XSDs, openssl
+# checks TLS and signatures.
+need_apt=()
+command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- Python venv for the interoperability tests (kept under target/, which
+# is never committed).
+VENV=target/interop-venv
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import zeep, pytest' 2>/dev/null; then
+  say "creating the Python venv with zeep and pytest"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
+fi
+
+# --- the official interface files the conformance tests compare against.
+OFFICIAL=../shared/isds-reference/official
+if [ ! -d "$OFFICIAL" ]; then
+  echo "!! $OFFICIAL is missing: conformance and validation tests against the" >&2
+  echo "!! official WSDL/XSD will FAIL. Put the ISDS reference next to the repo." >&2
+fi
+
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+
+say "cargo test"
+cargo build --quiet --bin isds-gateway
+cargo test --quiet 2>&1 | tee target/cargo-test.log
+
+say "interoperability tests (zeep)"
+ISDS_GATEWAY_BIN="$PWD/target/debug/isds-gateway" \
+  "$VENV/bin/python" -m pytest -q tests/interop
