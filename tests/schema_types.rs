@@ -613,3 +613,133 @@ fn validate(doc: &str, xsd: &str) {
         }
     }
 }
+
+/// The generator itself, compiled into this test as build.rs compiles it.
+#[path = "../src/schema/codegen/mod.rs"]
+mod codegen;
+
+fn read_files(dir: &str, ext: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().and_then(|x| x.to_str()) == Some(ext))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(&p).expect("readable file"))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Rewrites a schema file without changing its meaning: other prefixes,
+/// comments dropped, everything on one line.
+fn disguise(bytes: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("-->") {
+            Some(end) => rest = &rest[start + end + 3..],
+            None => rest = "",
+        }
+    }
+    out.push_str(rest);
+    out.replace("xmlns:xs=", "xmlns:q=")
+        .replace("<xs:", "<q:")
+        .replace("</xs:", "</q:")
+        .replace("\"xs:", "\"q:")
+        .replace("xmlns:tns=", "xmlns:isds=")
+        .replace("\"tns:", "\"isds:")
+        .replace(['\n', '\r'], " ")
+        .into_bytes()
+}
+
+#[test]
+fn generator_ignores_prefixes_comments_and_layout() {
+    let xsd = read_files("schemas", "xsd");
+    let wsdl = read_files("wsdl", "wsdl");
+    assert!(
+        xsd.len() >= 3 && wsdl.len() == 8,
+        "schemas/ and wsdl/ must be present"
+    );
+    let plain = codegen::generate(&xsd, &wsdl).expect("generation succeeds");
+    let disguised = |files: &[(String, Vec<u8>)]| -> Vec<(String, Vec<u8>)> {
+        files
+            .iter()
+            .map(|(n, b)| (n.clone(), disguise(b)))
+            .collect()
+    };
+    let other =
+        codegen::generate(&disguised(&xsd), &disguised(&wsdl)).expect("generation succeeds");
+    assert!(
+        plain == other,
+        "generated code depends on the rendering of the schemas"
+    );
+    assert!(plain.contains("pub struct TStatus {"));
+}
+
+#[test]
+fn generator_refuses_unsupported_constructs() {
+    let wsdl = read_files("wsdl", "wsdl");
+    let schema = |body: &str| {
+        vec![(
+            "x.xsd".to_owned(),
+            format!(
+                r#"<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:tns="{ISDS_NS}" targetNamespace="{ISDS_NS}" elementFormDefault="qualified">{body}</xs:schema>"#
+            )
+            .into_bytes(),
+        )]
+    };
+    let err = codegen::generate(
+        &schema(r#"<xs:complexType name="tA"><xs:all><xs:element name="a" type="xs:string"/></xs:all></xs:complexType>"#),
+        &wsdl,
+    )
+    .unwrap_err();
+    assert!(err.contains("xs:all"), "{err}");
+    let err = codegen::generate(
+        &schema(r#"<xs:simpleType name="tP"><xs:restriction base="xs:string"><xs:pattern value="[a-z]+"/></xs:restriction></xs:simpleType>"#),
+        &wsdl,
+    )
+    .unwrap_err();
+    assert!(err.contains("pattern"), "{err}");
+    let err = codegen::generate(
+        &schema(r#"<xs:element name="E" type="tns:tMissing"/>"#),
+        &wsdl,
+    )
+    .unwrap_err();
+    assert!(err.contains("tMissing"), "{err}");
+}
+
+#[test]
+fn naming_scheme() {
+    let cases = [
+        ("dmStatusCode", "dm_status_code"),
+        ("dbID", "db_id"),
+        ("PDZType", "pdz_type"),
+        ("dmXMLContent", "dm_xml_content"),
+        ("dmAttHash1", "dm_att_hash1"),
+        ("ciPDZID", "ci_pdzid"),
+        ("AIFOTicket", "aifo_ticket"),
+        ("dbIDRecipient", "db_id_recipient"),
+        ("IdLevel", "id_level"),
+        ("dmVODZ", "dm_vodz"),
+        ("Re-signISDSDocument", "re_sign_isds_document"),
+    ];
+    for (xml, rust) in cases {
+        assert_eq!(codegen::names::snake(xml), rust, "{xml}");
+    }
+    assert_eq!(codegen::names::pascal("tStatus"), "TStatus");
+    assert_eq!(
+        codegen::names::pascal("Re-signISDSDocument"),
+        "ReSignISDSDocument"
+    );
+    assert_eq!(codegen::names::pascal("dm_VoDZ"), "DmVoDZ");
+    assert_eq!(codegen::names::field_ident("type"), "r#type");
+    assert_eq!(codegen::names::field_ident("self"), "self_");
+    let mut fields = codegen::names::FieldNames::default();
+    assert_eq!(fields.unique("db_id"), "db_id");
+    assert_eq!(fields.unique("db_id"), "db_id_2");
+}

@@ -8,7 +8,7 @@
 
 mod dom;
 mod emit;
-mod names;
+pub mod names;
 mod wsdl;
 mod xsd;
 
