@@ -1,1 +1,212 @@
-//! placeholder
+//! Rust types for every ISDS request and response, generated at build time
+//! from `schemas/*.xsd` and `wsdl/*.wsdl` (see `build.rs`).
+//!
+//! Naming: a complexType `tStatus` becomes struct [`TStatus`]; a global
+//! element becomes a type named after it ([`DummyOperation`],
+//! [`CreateMessage`]); an anonymous type is named after where it appears
+//! (`dmFile` inside `tFilesArray` is [`TFilesArrayDmFile`]); a sequence
+//! that is one alternative of a choice is named after its first element
+//! plus `Seq`. Fields are the snake_case of the XML names (`dbID` →
+//! `db_id`). A global element whose type is a named complexType is a
+//! newtype over it that derefs to it, so `resp.dm_status.dm_status_code`
+//! works on [`DummyOperationResponse`] directly.
+//!
+//! Field types: strings, dates and times → `String` (dates kept lexical);
+//! every integer type → `i64` (range of the XSD type checked);
+//! `xs:boolean` → `bool`; `xs:base64Binary` → [`bytes::Bytes`] (decoded);
+//! `xs:any` → `Vec<Element>`. `minOccurs="0"` or `nillable` → `Option`;
+//! repetition → `Vec`; each alternative of a choice → its own `Option`.
+//!
+//! Parsing ([`FromXml`]) is strict: children in schema order, required
+//! ones present, nothing unexpected, facets (enumerations, lengths,
+//! numeric bounds, date syntax) checked. Two leniencies, for real
+//! clients: a required but nillable element may be omitted (read as
+//! `None`, like `xsi:nil`), and unknown attributes are ignored.
+//! Writing ([`ToXml`]) follows schema order; `None` omits an optional
+//! element and writes `xsi:nil="true"` for a required nillable one.
+
+pub mod rt;
+
+use crate::xml::{Element, XSI_NS, XmlWriter};
+
+/// Target namespace of every ISDS schema.
+pub const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
+
+/// A request or response did not match the schema. Display texts are fit
+/// for a SOAP faultstring.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("element {element} must be in namespace {ISDS_NS}, but is in {found}")]
+    WrongNamespace { element: String, found: String },
+    #[error("expected element {expected}, found {found}")]
+    WrongElement {
+        expected: &'static str,
+        found: String,
+    },
+    #[error("missing required element {child} in {parent}")]
+    Missing { parent: String, child: String },
+    #[error("unexpected element {child} in {parent}")]
+    Unexpected { parent: String, child: String },
+    #[error("missing required attribute {attribute} on {element}")]
+    MissingAttribute { element: String, attribute: String },
+    #[error("invalid value \"{value}\" of {element}: {reason}")]
+    InvalidValue {
+        element: String,
+        value: String,
+        reason: String,
+    },
+    #[error("unexpected text content in element {element}")]
+    UnexpectedText { element: String },
+    #[error("unknown operation {0}")]
+    UnknownOperation(String),
+}
+
+impl SchemaError {
+    /// An [`SchemaError::InvalidValue`], with the value cut to 64 characters
+    /// so that a huge bad payload is not echoed back whole.
+    pub fn invalid_value(element: &str, value: &str, reason: impl Into<String>) -> SchemaError {
+        const MAX: usize = 64;
+        let value = match value.char_indices().nth(MAX) {
+            Some((cut, _)) => format!("{}…", &value[..cut]),
+            None => value.to_owned(),
+        };
+        SchemaError::InvalidValue {
+            element: element.to_owned(),
+            value,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses a value from an element of its XML type.
+pub trait FromXml: Sized {
+    /// Reads `el` (its attributes and content; the element's own name is
+    /// only checked for global elements).
+    fn from_xml(el: &Element) -> Result<Self, SchemaError>;
+}
+
+/// Writes a value as an element.
+pub trait ToXml {
+    /// Writes element `tag` with attributes and content; child elements are
+    /// unprefixed, so the caller must have put `xmlns="`[`ISDS_NS`]`"` and
+    /// `xmlns:xsi` in scope (see [`write_root`]).
+    fn write_xml(&self, w: &mut XmlWriter, tag: &str);
+}
+
+/// A global element of the schema: a SOAP body child.
+pub trait XmlRoot: FromXml + ToXml {
+    /// The element's local name (in [`ISDS_NS`]).
+    const ELEMENT: &'static str;
+}
+
+/// Writes `v` as its global element, declaring the ISDS default namespace
+/// and the `xsi` prefix on it.
+pub fn write_root<T: XmlRoot>(w: &mut XmlWriter, v: &T) {
+    w.pending_attr("xmlns", ISDS_NS);
+    w.pending_attr("xmlns:xsi", XSI_NS);
+    v.write_xml(w, T::ELEMENT);
+}
+
+/// `v` as a standalone XML fragment (no XML declaration), e.g.
+/// `<DummyOperationResponse xmlns="…v20" xmlns:xsi="…">…</…>`.
+pub fn to_document_fragment<T: XmlRoot>(v: &T) -> String {
+    let mut w = XmlWriter::new();
+    write_root(&mut w, v);
+    w.into_string()
+}
+
+/// The SOAP version of a WSDL binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SoapVersion {
+    Soap11,
+    Soap12,
+}
+
+/// One WSDL file of the interface. `file_name()`, `endpoint()` and
+/// `soap_version()` are generated from the WSDL files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WsdlFamily {
+    DmOperations,
+    DmInfo,
+    DbSearch,
+    DbAccess,
+    DbManipulations,
+    DmVoDZ,
+    DmArch,
+    IsdsStat,
+}
+
+impl WsdlFamily {
+    pub const ALL: [WsdlFamily; 8] = [
+        WsdlFamily::DmOperations,
+        WsdlFamily::DmInfo,
+        WsdlFamily::DbSearch,
+        WsdlFamily::DbAccess,
+        WsdlFamily::DbManipulations,
+        WsdlFamily::DmVoDZ,
+        WsdlFamily::DmArch,
+        WsdlFamily::IsdsStat,
+    ];
+
+    /// The operations this WSDL declares, in WSDL order.
+    pub fn operations(self) -> impl Iterator<Item = &'static OperationInfo> {
+        OPERATIONS.iter().filter(move |op| op.family == self)
+    }
+}
+
+/// One WSDL operation (document/literal: one body element in, one out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationInfo {
+    pub family: WsdlFamily,
+    /// The operation name, e.g. `CreateMessage`.
+    pub name: &'static str,
+    /// Local name of the request body element.
+    pub input: &'static str,
+    /// Local name of the response body element.
+    pub output: &'static str,
+}
+
+#[allow(
+    clippy::large_enum_variant,
+    reason = "generated request enum carries whole request structs by value"
+)]
+mod generated {
+    use super::{FromXml, OperationInfo, SchemaError, SoapVersion, ToXml, WsdlFamily, XmlRoot, rt};
+    use crate::xml::{Element, XmlWriter};
+
+    include!(concat!(env!("OUT_DIR"), "/schema_types.rs"));
+}
+
+pub use generated::*;
+
+impl ToXml for String {
+    fn write_xml(&self, w: &mut XmlWriter, tag: &str) {
+        w.start(tag);
+        w.text(self);
+        w.end(tag);
+    }
+}
+
+impl ToXml for i64 {
+    fn write_xml(&self, w: &mut XmlWriter, tag: &str) {
+        w.start(tag);
+        w.text_display(self);
+        w.end(tag);
+    }
+}
+
+impl ToXml for bool {
+    fn write_xml(&self, w: &mut XmlWriter, tag: &str) {
+        w.start(tag);
+        w.text(if *self { "true" } else { "false" });
+        w.end(tag);
+    }
+}
+
+impl ToXml for bytes::Bytes {
+    fn write_xml(&self, w: &mut XmlWriter, tag: &str) {
+        w.start(tag);
+        w.base64(self);
+        w.end(tag);
+    }
+}

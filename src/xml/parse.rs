@@ -1,0 +1,549 @@
+//! The hardened parser behind [`crate::xml::parse`].
+
+use std::borrow::Cow;
+
+use quick_xml::NsReader;
+use quick_xml::errors::{Error as QxError, IllFormedError};
+use quick_xml::escape::{EscapeError, unescape};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::{Namespace, ResolveResult};
+
+use super::encoding::{Encoding, decode_single_byte};
+use super::{Attribute, Element, Node, ParseLimits, XmlError, is_xml_space};
+
+const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+
+/// Parses a complete XML document and returns its root element.
+///
+/// Accepted: UTF-8 (with or without BOM), or a declared `windows-1250`,
+/// `ISO-8859-2`, `ISO-8859-1` or `US-ASCII` encoding (transcoded first);
+/// comments; whitespace around the root. Refused with a precise
+/// [`XmlError`]: any DOCTYPE, any processing instruction other than the
+/// XML declaration (SOAP forbids them), unknown entities, invalid
+/// characters, unbound prefixes, duplicate attributes (also via two prefixes
+/// bound to one namespace), content outside the single root, unclosed or
+/// mismatched tags, and anything beyond `limits`. Never panics; memory use
+/// is proportional to the input.
+pub fn parse(input: &[u8], limits: &ParseLimits) -> Result<Element, XmlError> {
+    if input.len() > limits.max_bytes {
+        return Err(XmlError::TooLarge {
+            size: input.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let (bom, body, base) = match input.strip_prefix(UTF8_BOM) {
+        Some(rest) => (true, rest, UTF8_BOM.len()),
+        None => (false, input, 0),
+    };
+    if body.starts_with(&[0xFE, 0xFF])
+        || body.starts_with(&[0xFF, 0xFE])
+        || body.starts_with(&[0x00, b'<'])
+        || body.starts_with(&[b'<', 0x00])
+    {
+        return Err(XmlError::UnsupportedEncoding("UTF-16".to_owned()));
+    }
+    let encoding = match declared_encoding(body, base)? {
+        None => Encoding::Utf8,
+        Some(label) => match Encoding::from_label(&label) {
+            Some(enc) => enc,
+            None => return Err(XmlError::UnsupportedEncoding(label)),
+        },
+    };
+    if bom && encoding != Encoding::Utf8 {
+        return Err(XmlError::EncodingMismatch(encoding.name().to_owned()));
+    }
+    let text: Cow<'_, str> =
+        match encoding {
+            Encoding::Utf8 => {
+                Cow::Borrowed(
+                    std::str::from_utf8(body).map_err(|e| XmlError::InvalidUtf8 {
+                        pos: base + e.valid_up_to(),
+                    })?,
+                )
+            }
+            Encoding::Ascii => {
+                if let Some(pos) = body.iter().position(|b| !b.is_ascii()) {
+                    return Err(XmlError::UndefinedByte {
+                        encoding: encoding.name(),
+                        byte: body[pos],
+                        pos: base + pos,
+                    });
+                }
+                Cow::Borrowed(
+                    std::str::from_utf8(body).map_err(|e| XmlError::InvalidUtf8 {
+                        pos: base + e.valid_up_to(),
+                    })?,
+                )
+            }
+            other => Cow::Owned(decode_single_byte(body, other).map_err(|pos| {
+                XmlError::UndefinedByte {
+                    encoding: other.name(),
+                    byte: body.get(pos).copied().unwrap_or(0),
+                    pos: base + pos,
+                }
+            })?),
+        };
+    check_chars(&text, base)?;
+    build(&text, limits, base)
+}
+
+/// Reads the `encoding` pseudo-attribute of a leading XML declaration.
+fn declared_encoding(body: &[u8], base: usize) -> Result<Option<String>, XmlError> {
+    let Some(rest) = body.strip_prefix(b"<?xml") else {
+        return Ok(None);
+    };
+    if !rest.first().is_some_and(|b| b.is_ascii_whitespace()) {
+        // `<?xml-stylesheet …?>` and the like: a processing instruction,
+        // refused by the parser proper.
+        return Ok(None);
+    }
+    let Some(end) = rest.windows(2).position(|w| w == b"?>") else {
+        return Ok(None); // the parser reports the unclosed declaration
+    };
+    let malformed = || XmlError::NotWellFormed {
+        pos: base,
+        reason: "malformed XML declaration".to_owned(),
+    };
+    let mut s = &rest[..end];
+    loop {
+        s = trim_ascii_start(s);
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let name_len = s
+            .iter()
+            .position(|b| !b.is_ascii_alphabetic())
+            .unwrap_or(s.len());
+        let (name, after) = s.split_at(name_len);
+        let after = trim_ascii_start(after);
+        let Some(after) = after.strip_prefix(b"=") else {
+            return Err(malformed());
+        };
+        let after = trim_ascii_start(after);
+        let Some((&quote, after)) = after.split_first() else {
+            return Err(malformed());
+        };
+        if quote != b'"' && quote != b'\'' {
+            return Err(malformed());
+        }
+        let Some(close) = after.iter().position(|&b| b == quote) else {
+            return Err(malformed());
+        };
+        if name.is_empty() {
+            return Err(malformed());
+        }
+        if name == b"encoding" {
+            return Ok(Some(String::from_utf8_lossy(&after[..close]).into_owned()));
+        }
+        s = &after[close + 1..];
+    }
+}
+
+fn trim_ascii_start(s: &[u8]) -> &[u8] {
+    let n = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    &s[n..]
+}
+
+/// Refuses characters outside the XML 1.0 `Char` production.
+fn check_chars(text: &str, base: usize) -> Result<(), XmlError> {
+    let bytes = text.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r' {
+            return Err(XmlError::InvalidChar {
+                code: u32::from(b),
+                pos: base + i,
+            });
+        }
+        // U+FFFE and U+FFFF are EF BF BE / EF BF BF in UTF-8.
+        if b == 0xEF
+            && bytes.get(i + 1) == Some(&0xBF)
+            && let Some(&last @ (0xBE | 0xBF)) = bytes.get(i + 2)
+        {
+            return Err(XmlError::InvalidChar {
+                code: if last == 0xBE { 0xFFFE } else { 0xFFFF },
+                pos: base + i,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a string produced by entity expansion (`&#1;` is not XML).
+fn check_expanded(s: &str, pos: usize) -> Result<(), XmlError> {
+    match s.chars().find(|&c| !is_xml_char(c)) {
+        Some(c) => Err(XmlError::InvalidChar {
+            code: u32::from(c),
+            pos,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlError> {
+    let mut reader = NsReader::from_str(text);
+    {
+        let cfg = reader.config_mut();
+        cfg.check_comments = true;
+        cfg.check_end_names = true;
+        cfg.expand_empty_elements = false;
+        cfg.allow_unmatched_ends = false;
+        cfg.trim_text(false);
+    }
+    let mut tree = Tree::default();
+    let mut first_event = true;
+    loop {
+        let pos = base + to_usize(reader.buffer_position());
+        let event = match reader.read_event() {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(map_reader_error(
+                    e,
+                    base + to_usize(reader.error_position()),
+                ));
+            }
+        };
+        match event {
+            Event::Decl(decl) => {
+                if !first_event {
+                    return Err(XmlError::NotWellFormed {
+                        pos,
+                        reason: "the XML declaration is allowed only at the very start".to_owned(),
+                    });
+                }
+                if decl.version().is_err() {
+                    return Err(XmlError::NotWellFormed {
+                        pos,
+                        reason: "the XML declaration has no version".to_owned(),
+                    });
+                }
+            }
+            Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::PI(_) => return Err(XmlError::ProcessingInstruction { pos }),
+            Event::Comment(_) => {}
+            Event::Start(start) => {
+                open_element(&mut tree, &reader, &start, false, limits, pos)?;
+            }
+            Event::Empty(start) => {
+                open_element(&mut tree, &reader, &start, true, limits, pos)?;
+            }
+            Event::End(end) => match tree.stack.pop() {
+                Some(element) => tree.attach(element),
+                None => {
+                    return Err(XmlError::NotWellFormed {
+                        pos,
+                        reason: format!(
+                            "closing tag </{}> has no matching start tag",
+                            String::from_utf8_lossy(end.name().as_ref())
+                        ),
+                    });
+                }
+            },
+            Event::Text(t) => {
+                let raw = std::str::from_utf8(&t).map_err(|e| XmlError::InvalidUtf8 {
+                    pos: pos + e.valid_up_to(),
+                })?;
+                match tree.stack.last_mut() {
+                    Some(parent) => {
+                        let value = unescape_text(raw, pos)?;
+                        push_text(parent, value);
+                    }
+                    None => {
+                        if !raw.chars().all(is_xml_space) {
+                            return Err(XmlError::NotWellFormed {
+                                pos,
+                                reason: "text outside the root element".to_owned(),
+                            });
+                        }
+                    }
+                }
+            }
+            Event::CData(c) => {
+                let raw = std::str::from_utf8(&c).map_err(|e| XmlError::InvalidUtf8 {
+                    pos: pos + e.valid_up_to(),
+                })?;
+                match tree.stack.last_mut() {
+                    Some(parent) => push_text(parent, Cow::Owned(normalize_eol(raw).into_owned())),
+                    None => {
+                        return Err(XmlError::NotWellFormed {
+                            pos,
+                            reason: "CDATA section outside the root element".to_owned(),
+                        });
+                    }
+                }
+            }
+            Event::Eof => break,
+        }
+        first_event = false;
+    }
+    if let Some(open) = tree.stack.last() {
+        return Err(XmlError::NotWellFormed {
+            pos: base + text.len(),
+            reason: format!("element <{}> is not closed", open.name),
+        });
+    }
+    tree.root.ok_or(XmlError::NoRoot)
+}
+
+/// The elements under construction.
+#[derive(Default)]
+struct Tree {
+    /// Open elements, innermost last.
+    stack: Vec<Element>,
+    root: Option<Element>,
+    element_count: usize,
+}
+
+impl Tree {
+    /// Hands a completed element to its parent (or makes it the root).
+    fn attach(&mut self, element: Element) {
+        match self.stack.last_mut() {
+            Some(parent) => parent.children.push(Node::Element(element)),
+            None => self.root = Some(element),
+        }
+    }
+}
+
+fn open_element(
+    tree: &mut Tree,
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    is_empty: bool,
+    limits: &ParseLimits,
+    pos: usize,
+) -> Result<(), XmlError> {
+    if tree.stack.is_empty() && tree.root.is_some() {
+        return Err(XmlError::NotWellFormed {
+            pos,
+            reason: "a second root element".to_owned(),
+        });
+    }
+    if tree.stack.len() >= limits.max_depth {
+        return Err(XmlError::TooDeep {
+            limit: limits.max_depth,
+            pos,
+        });
+    }
+    tree.element_count += 1;
+    if tree.element_count > limits.max_elements {
+        return Err(XmlError::TooManyElements {
+            limit: limits.max_elements,
+        });
+    }
+    let element = make_element(reader, start, limits, pos)?;
+    if is_empty {
+        tree.attach(element);
+    } else {
+        tree.stack.push(element);
+    }
+    Ok(())
+}
+
+fn push_text(parent: &mut Element, value: Cow<'_, str>) {
+    if value.is_empty() {
+        return;
+    }
+    if let Some(Node::Text(prev)) = parent.children.last_mut() {
+        prev.push_str(&value);
+    } else {
+        parent.children.push(Node::Text(value.into_owned()));
+    }
+}
+
+/// XML end-of-line handling: CR LF and lone CR become LF.
+fn normalize_eol(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\r') {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+fn unescape_text(raw: &str, pos: usize) -> Result<Cow<'_, str>, XmlError> {
+    let eol = normalize_eol(raw);
+    let expanded = unescape(&eol).map_err(|e| map_escape_error(e, pos))?;
+    match expanded {
+        Cow::Borrowed(_) => Ok(eol),
+        Cow::Owned(s) => {
+            check_expanded(&s, pos)?;
+            Ok(Cow::Owned(s))
+        }
+    }
+}
+
+/// Attribute-value normalisation (literal whitespace becomes a space) and
+/// entity expansion.
+fn unescape_attr(raw: &str, pos: usize) -> Result<String, XmlError> {
+    if raw.contains('<') {
+        return Err(XmlError::NotWellFormed {
+            pos,
+            reason: "'<' is not allowed in an attribute value".to_owned(),
+        });
+    }
+    let normalized: Cow<'_, str> = if raw.contains(['\t', '\n', '\r']) {
+        Cow::Owned(raw.replace("\r\n", " ").replace(['\t', '\n', '\r'], " "))
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let expanded = unescape(&normalized).map_err(|e| map_escape_error(e, pos))?;
+    if let Cow::Owned(s) = &expanded {
+        check_expanded(s, pos)?;
+    }
+    Ok(expanded.into_owned())
+}
+
+fn namespace_of(resolved: ResolveResult<'_>, pos: usize) -> Result<Option<String>, XmlError> {
+    match resolved {
+        ResolveResult::Bound(Namespace(ns)) => Ok(Some(
+            std::str::from_utf8(ns)
+                .map_err(|e| XmlError::InvalidUtf8 {
+                    pos: pos + e.valid_up_to(),
+                })?
+                .to_owned(),
+        )),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(prefix) => Err(XmlError::UnboundPrefix {
+            prefix: String::from_utf8_lossy(&prefix).into_owned(),
+            pos,
+        }),
+    }
+}
+
+fn make_element(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    limits: &ParseLimits,
+    pos: usize,
+) -> Result<Element, XmlError> {
+    let (resolved, local) = reader.resolve_element(start.name());
+    let ns = namespace_of(resolved, pos)?;
+    let name = std::str::from_utf8(local.as_ref())
+        .map_err(|e| XmlError::InvalidUtf8 {
+            pos: pos + e.valid_up_to(),
+        })?
+        .to_owned();
+    if name.is_empty() {
+        return Err(XmlError::NotWellFormed {
+            pos,
+            reason: "element without a name".to_owned(),
+        });
+    }
+    let mut attrs: Vec<Attribute> = Vec::new();
+    let mut count = 0usize;
+    let mut raw_keys: Vec<&[u8]> = Vec::new();
+    // quick-xml's duplicate check is disabled: ours also catches two
+    // prefixes bound to one namespace, and names the attribute.
+    for attr in start.attributes().with_checks(false) {
+        let attr = attr.map_err(|e| XmlError::NotWellFormed {
+            pos,
+            reason: format!("malformed attribute: {e}"),
+        })?;
+        count += 1;
+        if count > limits.max_attributes {
+            return Err(XmlError::TooManyAttributes {
+                limit: limits.max_attributes,
+                pos,
+            });
+        }
+        let key = attr.key.into_inner();
+        if raw_keys.contains(&key) {
+            return Err(XmlError::DuplicateAttribute {
+                name: String::from_utf8_lossy(key).into_owned(),
+                pos,
+            });
+        }
+        raw_keys.push(key);
+        if attr.key.as_namespace_binding().is_some() {
+            continue;
+        }
+        let (resolved, local) = reader.resolve_attribute(attr.key);
+        let ns = namespace_of(resolved, pos)?;
+        let name = std::str::from_utf8(local.as_ref())
+            .map_err(|e| XmlError::InvalidUtf8 {
+                pos: pos + e.valid_up_to(),
+            })?
+            .to_owned();
+        if attrs.iter().any(|a| a.ns == ns && a.name == name) {
+            return Err(XmlError::DuplicateAttribute {
+                name: String::from_utf8_lossy(attr.key.as_ref()).into_owned(),
+                pos,
+            });
+        }
+        let raw = std::str::from_utf8(&attr.value).map_err(|e| XmlError::InvalidUtf8 {
+            pos: pos + e.valid_up_to(),
+        })?;
+        let value = unescape_attr(raw, pos)?;
+        attrs.push(Attribute { ns, name, value });
+    }
+    Ok(Element {
+        ns,
+        name,
+        attrs,
+        children: Vec::new(),
+    })
+}
+
+fn map_escape_error(e: EscapeError, pos: usize) -> XmlError {
+    match e {
+        EscapeError::UnrecognizedEntity(_, name) => XmlError::UnknownEntity { name, pos },
+        EscapeError::UnterminatedEntity(_) => XmlError::NotWellFormed {
+            pos,
+            reason: "'&' not followed by an entity or character reference ending in ';'".to_owned(),
+        },
+        EscapeError::InvalidCharRef(e) => XmlError::NotWellFormed {
+            pos,
+            reason: format!("invalid character reference: {e}"),
+        },
+    }
+}
+
+fn map_reader_error(e: QxError, pos: usize) -> XmlError {
+    match e {
+        QxError::IllFormed(IllFormedError::MismatchedEndTag { expected, found }) => {
+            XmlError::NotWellFormed {
+                pos,
+                reason: format!("expected </{expected}>, found </{found}>"),
+            }
+        }
+        QxError::IllFormed(IllFormedError::UnmatchedEndTag(tag)) => XmlError::NotWellFormed {
+            pos,
+            reason: format!("closing tag </{tag}> has no matching start tag"),
+        },
+        QxError::IllFormed(other) => XmlError::NotWellFormed {
+            pos,
+            reason: other.to_string(),
+        },
+        QxError::Syntax(s) => XmlError::NotWellFormed {
+            pos,
+            reason: s.to_string(),
+        },
+        QxError::Escape(e) => map_escape_error(e, pos),
+        QxError::Namespace(quick_xml::name::NamespaceError::UnknownPrefix(prefix)) => {
+            XmlError::UnboundPrefix {
+                prefix: String::from_utf8_lossy(&prefix).into_owned(),
+                pos,
+            }
+        }
+        QxError::Namespace(other) => XmlError::NotWellFormed {
+            pos,
+            reason: other.to_string(),
+        },
+        QxError::InvalidAttr(a) => XmlError::NotWellFormed {
+            pos,
+            reason: format!("malformed attribute: {a}"),
+        },
+        other => XmlError::NotWellFormed {
+            pos,
+            reason: other.to_string(),
+        },
+    }
+}

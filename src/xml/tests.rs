@@ -1,0 +1,426 @@
+use super::*;
+
+fn p(s: &str) -> Result<Element, XmlError> {
+    parse(s.as_bytes(), &ParseLimits::default())
+}
+
+fn pos_of(err: &XmlError) -> Option<usize> {
+    match err {
+        XmlError::NotWellFormed { pos, .. } => Some(*pos),
+        _ => None,
+    }
+}
+
+#[test]
+fn namespaces_prefixes_defaults_and_redeclarations() {
+    let doc = r#"<?xml version="1.0" encoding="utf-8"?>
+<!-- a comment -->
+<s:Envelope xmlns:s="urn:soap" xmlns="urn:default">
+  <s:Body>
+    <a x="1" p:y="2" xmlns:p="urn:p">
+      <b xmlns="urn:other"><p:c/></b>
+      <d xmlns=""/>
+      <s:e xmlns:s="urn:redeclared"/>
+    </a>
+  </s:Body>
+</s:Envelope>
+"#;
+    let root = p(doc).unwrap();
+    assert!(root.is("urn:soap", "Envelope"));
+    let body = root.first_element().unwrap();
+    assert!(body.is("urn:soap", "Body"));
+    let a = body.first_element().unwrap();
+    assert!(a.is("urn:default", "a"));
+    assert_eq!(a.attr("x"), Some("1"));
+    assert_eq!(a.attr("y"), None);
+    assert_eq!(a.attr_ns("urn:p", "y"), Some("2"));
+    let kids: Vec<&Element> = a.elements().collect();
+    assert_eq!(kids.len(), 3);
+    assert!(kids[0].is("urn:other", "b"));
+    assert!(kids[0].first_element().unwrap().is("urn:p", "c"));
+    assert_eq!(kids[1].ns, None);
+    assert_eq!(kids[1].name, "d");
+    assert!(kids[2].is("urn:redeclared", "e"));
+}
+
+#[test]
+fn unbound_prefix_is_an_error() {
+    let err = p("<a><x:b/></a>").unwrap_err();
+    assert!(
+        matches!(&err, XmlError::UnboundPrefix { prefix, .. } if prefix == "x"),
+        "{err}"
+    );
+    let err = p(r#"<a x:y="1"/>"#).unwrap_err();
+    assert!(
+        matches!(&err, XmlError::UnboundPrefix { prefix, .. } if prefix == "x"),
+        "{err}"
+    );
+}
+
+#[test]
+fn text_entities_cdata_and_char_refs() {
+    let root = p("<a>x &lt;&gt;&amp;&quot;&apos; &#65;&#x42;<![CDATA[<raw&>]]>y</a>").unwrap();
+    assert_eq!(root.text(), "x <>&\"' AB<raw&>y");
+    assert_eq!(root.children.len(), 1, "adjacent text and CDATA are merged");
+}
+
+#[test]
+fn attribute_values_are_unescaped_and_normalised() {
+    let root = p("<a v=\"1 &amp; 2\tx\ny&#10;z\" w='&quot;'/>").unwrap();
+    assert_eq!(root.attr("v"), Some("1 & 2 x y\nz"));
+    assert_eq!(root.attr("w"), Some("\""));
+}
+
+#[test]
+fn line_endings_are_normalised() {
+    let root = p("<a>1\r\n2\r3&#13;</a>").unwrap();
+    assert_eq!(root.text(), "1\n2\n3\r");
+}
+
+#[test]
+fn unknown_entity_is_refused() {
+    let err = p("<a>&nbsp;</a>").unwrap_err();
+    assert!(
+        matches!(&err, XmlError::UnknownEntity { name, .. } if name == "nbsp"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("&nbsp;"));
+    let err = p(r#"<a b="&ext;"/>"#).unwrap_err();
+    assert!(matches!(err, XmlError::UnknownEntity { .. }));
+    assert!(matches!(
+        p("<a>a & b</a>").unwrap_err(),
+        XmlError::NotWellFormed { .. }
+    ));
+    assert!(matches!(
+        p("<a>&#0;</a>").unwrap_err(),
+        XmlError::NotWellFormed { .. }
+    ));
+    assert!(matches!(
+        p("<a>&#1;</a>").unwrap_err(),
+        XmlError::InvalidChar { code: 1, .. }
+    ));
+}
+
+#[test]
+fn billion_laughs_is_refused_as_doctype() {
+    let doc = r#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol9 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+]>
+<lolz>&lol9;</lolz>"#;
+    let err = p(doc).unwrap_err();
+    assert_eq!(err, XmlError::Doctype);
+    assert_eq!(
+        err.to_string(),
+        "DOCTYPE declarations are not allowed (entity expansion and external entities are refused)"
+    );
+}
+
+#[test]
+fn external_entity_is_refused() {
+    let doc = r#"<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>"#;
+    assert_eq!(p(doc).unwrap_err(), XmlError::Doctype);
+    let doc = r#"<!DOCTYPE foo SYSTEM "http://example.invalid/x.dtd"><foo/>"#;
+    assert_eq!(p(doc).unwrap_err(), XmlError::Doctype);
+}
+
+#[test]
+fn deep_nesting_is_refused() {
+    let mut doc = String::new();
+    for _ in 0..10_000 {
+        doc.push_str("<a>");
+    }
+    for _ in 0..10_000 {
+        doc.push_str("</a>");
+    }
+    let err = p(&doc).unwrap_err();
+    assert!(matches!(err, XmlError::TooDeep { limit: 64, .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("XML nesting deeper than 64 levels")
+    );
+    assert!(err.is_limit_exceeded());
+    assert!(!err.is_oversize());
+
+    // Exactly at the limit is fine.
+    let ok = "<a>".repeat(64) + &"</a>".repeat(64);
+    assert!(p(&ok).is_ok());
+}
+
+#[test]
+fn size_attribute_and_element_limits() {
+    let limits = ParseLimits {
+        max_bytes: 10,
+        ..ParseLimits::default()
+    };
+    let err = parse(b"<a>0123456789</a>", &limits).unwrap_err();
+    assert!(err.is_oversize());
+    assert_eq!(
+        err.to_string(),
+        "XML document of 17 bytes exceeds the limit of 10 bytes"
+    );
+
+    let limits = ParseLimits {
+        max_attributes: 2,
+        ..ParseLimits::default()
+    };
+    assert!(parse(br#"<a x="1" y="2"/>"#, &limits).is_ok());
+    let err = parse(br#"<a x="1" y="2" z="3"/>"#, &limits).unwrap_err();
+    assert!(matches!(err, XmlError::TooManyAttributes { limit: 2, .. }));
+    // Namespace declarations count too.
+    let err = parse(br#"<a xmlns:p="u" xmlns:q="v" xmlns:r="w"/>"#, &limits).unwrap_err();
+    assert!(matches!(err, XmlError::TooManyAttributes { .. }));
+
+    let limits = ParseLimits {
+        max_elements: 3,
+        ..ParseLimits::default()
+    };
+    assert!(parse(b"<a><b/><c/></a>", &limits).is_ok());
+    let err = parse(b"<a><b/><c/><d/></a>", &limits).unwrap_err();
+    assert_eq!(err, XmlError::TooManyElements { limit: 3 });
+    assert!(err.is_limit_exceeded());
+}
+
+#[test]
+fn invalid_utf8_is_reported_with_position() {
+    let err = parse(b"<a>ok\xff</a>", &ParseLimits::default()).unwrap_err();
+    assert_eq!(err, XmlError::InvalidUtf8 { pos: 5 });
+    assert_eq!(err.to_string(), "XML is not valid UTF-8 at byte 5");
+    // Invalid UTF-8 inside a comment is refused as well.
+    let err = parse(b"<a><!-- \xc3 --></a>", &ParseLimits::default()).unwrap_err();
+    assert!(matches!(err, XmlError::InvalidUtf8 { .. }));
+}
+
+#[test]
+fn bom_and_encoding_labels() {
+    let mut doc = vec![0xEF, 0xBB, 0xBF];
+    doc.extend_from_slice("<?xml version='1.0' encoding='UTF-8'?><a>ž</a>".as_bytes());
+    assert_eq!(parse(&doc, &ParseLimits::default()).unwrap().text(), "ž");
+    let root = p("<?xml version=\"1.0\" encoding=\"Utf-8\"?><a/>").unwrap();
+    assert_eq!(root.name, "a");
+    let err = p("<?xml version=\"1.0\" encoding=\"EBCDIC-foo\"?><a/>").unwrap_err();
+    assert_eq!(err, XmlError::UnsupportedEncoding("EBCDIC-foo".to_owned()));
+    let err = parse(&[0xFF, 0xFE, b'<', 0], &ParseLimits::default()).unwrap_err();
+    assert_eq!(err, XmlError::UnsupportedEncoding("UTF-16".to_owned()));
+    let mut doc = vec![0xEF, 0xBB, 0xBF];
+    doc.extend_from_slice(b"<?xml version='1.0' encoding='windows-1250'?><a/>");
+    assert!(matches!(
+        parse(&doc, &ParseLimits::default()).unwrap_err(),
+        XmlError::EncodingMismatch(_)
+    ));
+}
+
+#[test]
+fn windows_1250_and_iso_8859_2_are_transcoded() {
+    // "Příliš žluťoučký kůň" in windows-1250.
+    let mut doc = b"<?xml version=\"1.0\" encoding=\"windows-1250\"?><a t=\"\x9e\">".to_vec();
+    doc.extend_from_slice(b"P\xf8\xedli\x9a \x9elu\x9dou\xe8k\xfd k\xf9\xf2</a>");
+    let root = parse(&doc, &ParseLimits::default()).unwrap();
+    assert_eq!(root.text(), "Příliš žluťoučký kůň");
+    assert_eq!(root.attr("t"), Some("ž"));
+
+    // The same text in ISO-8859-2 differs in š, ž and ť.
+    let mut doc = b"<?xml version=\"1.0\" encoding=\"ISO-8859-2\"?><a>".to_vec();
+    doc.extend_from_slice(b"P\xf8\xedli\xb9 \xbelu\xbbou\xe8k\xfd k\xf9\xf2</a>");
+    assert_eq!(
+        parse(&doc, &ParseLimits::default()).unwrap().text(),
+        "Příliš žluťoučký kůň"
+    );
+
+    // 0x81 is not defined in windows-1250.
+    let doc = b"<?xml version=\"1.0\" encoding=\"cp1250\"?><a>\x81</a>";
+    let err = parse(doc, &ParseLimits::default()).unwrap_err();
+    assert!(
+        matches!(err, XmlError::UndefinedByte { byte: 0x81, .. }),
+        "{err}"
+    );
+
+    let doc = b"<?xml version=\"1.0\" encoding=\"us-ascii\"?><a>\xc3\xa1</a>";
+    assert!(matches!(
+        parse(doc, &ParseLimits::default()).unwrap_err(),
+        XmlError::UndefinedByte { .. }
+    ));
+}
+
+#[test]
+fn duplicate_attributes_are_refused() {
+    let err = p(r#"<a x="1" x="2"/>"#).unwrap_err();
+    assert!(
+        matches!(&err, XmlError::DuplicateAttribute { name, .. } if name == "x"),
+        "{err}"
+    );
+    let err = p(r#"<a xmlns:p="u" xmlns:p="v"/>"#).unwrap_err();
+    assert!(
+        matches!(&err, XmlError::DuplicateAttribute { name, .. } if name == "xmlns:p"),
+        "{err}"
+    );
+    let err = p(r#"<a xmlns:p="u" xmlns:q="u" p:x="1" q:x="2"/>"#).unwrap_err();
+    assert!(matches!(err, XmlError::DuplicateAttribute { .. }), "{err}");
+}
+
+#[test]
+fn structure_errors_carry_byte_positions() {
+    let err = p("<a><b></a>").unwrap_err();
+    assert!(
+        err.to_string().contains("expected </b>, found </a>"),
+        "{err}"
+    );
+    assert!(pos_of(&err).is_some());
+
+    let err = p("<a><b>").unwrap_err();
+    assert!(err.to_string().contains("not closed"), "{err}");
+
+    let err = p("<a/><b/>").unwrap_err();
+    assert!(err.to_string().contains("second root"), "{err}");
+    assert_eq!(pos_of(&err), Some(4));
+
+    let err = p("<a/>junk").unwrap_err();
+    assert!(err.to_string().contains("text outside the root"), "{err}");
+    let err = p("junk<a/>").unwrap_err();
+    assert!(err.to_string().contains("text outside the root"), "{err}");
+    assert!(p("  \n<a/>\n  <!-- c -->\n").is_ok());
+
+    let err = p("</a>").unwrap_err();
+    assert!(matches!(err, XmlError::NotWellFormed { .. }), "{err}");
+    assert_eq!(p("").unwrap_err(), XmlError::NoRoot);
+    assert_eq!(p("<!-- only -->").unwrap_err(), XmlError::NoRoot);
+    assert!(matches!(
+        p("<a").unwrap_err(),
+        XmlError::NotWellFormed { .. }
+    ));
+    assert!(matches!(
+        p("<a b=1/>").unwrap_err(),
+        XmlError::NotWellFormed { .. }
+    ));
+    assert!(matches!(
+        p("<a b='<'/>").unwrap_err(),
+        XmlError::NotWellFormed { .. }
+    ));
+}
+
+#[test]
+fn processing_instructions_and_misplaced_declarations() {
+    let err = p("<?xml-stylesheet href='x'?><a/>").unwrap_err();
+    assert!(
+        matches!(err, XmlError::ProcessingInstruction { .. }),
+        "{err}"
+    );
+    let err = p("<a><?php echo 1; ?></a>").unwrap_err();
+    assert!(matches!(err, XmlError::ProcessingInstruction { .. }));
+    let err = p(" <?xml version='1.0'?><a/>").unwrap_err();
+    assert!(matches!(err, XmlError::NotWellFormed { .. }), "{err}");
+}
+
+#[test]
+fn control_characters_are_refused() {
+    let err = p("<a>\u{1}</a>").unwrap_err();
+    assert_eq!(err, XmlError::InvalidChar { code: 1, pos: 3 });
+    let err = p("<a>\u{FFFF}</a>").unwrap_err();
+    assert!(matches!(err, XmlError::InvalidChar { code: 0xFFFF, .. }));
+}
+
+#[test]
+fn is_nil_resolves_any_prefix() {
+    let root = p(r#"<a xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><b i:nil="true"/><c i:nil=" 1 "/><d nil="true"/><e i:nil="false"/></a>"#).unwrap();
+    let nils: Vec<bool> = root.elements().map(Element::is_nil).collect();
+    assert_eq!(nils, vec![true, true, false, false]);
+}
+
+#[test]
+fn hostile_inputs_never_panic() {
+    let samples: &[&[u8]] = &[
+        b"",
+        b"<",
+        b"<?",
+        b"<?xml",
+        b"<?xml ",
+        b"<?xml version",
+        b"<?xml version=",
+        b"<?xml version='1.0' encoding=",
+        b"<!",
+        b"<!-",
+        b"<![CDATA[",
+        b"<a xmlns:=''/>",
+        b"<a xmlns:p=''/>",
+        b"<a xmlns:xml='urn:x'/>",
+        b"<:a/>",
+        b"<a:/>",
+        b"<a></a:>",
+        b"<a>&#xFFFFFFFF;</a>",
+        b"<a>&#x;</a>",
+        b"<a>&;</a>",
+        b"\xEF\xBB",
+        b"<a>]]></a>",
+        b"<a b='1' b='1' b='1'/>",
+    ];
+    for s in samples {
+        let _ = parse(s, &ParseLimits::default());
+    }
+}
+
+#[test]
+fn writer_escapes_text_and_attributes() {
+    let mut w = XmlWriter::new();
+    w.start("a");
+    w.attr("q", "x\"<&>\t\n\r'");
+    w.text("1 < 2 & 3 > 0\r\n\u{1}");
+    w.empty("b");
+    w.start("c");
+    w.end("c");
+    w.nil("d");
+    w.end("a");
+    let s = w.into_string();
+    assert_eq!(
+        s,
+        "<a q=\"x&quot;&lt;&amp;&gt;&#9;&#10;&#13;'\">1 &lt; 2 &amp; 3 &gt; 0&#13;\n\u{FFFD}<b/><c/><d xsi:nil=\"true\"/></a>"
+    );
+    // Round trip through the parser (with the xsi prefix declared).
+    let doc = s.replacen(
+        "<a ",
+        "<a xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ",
+        1,
+    );
+    let root = p(&doc).unwrap();
+    assert_eq!(root.attr("q"), Some("x\"<&>\t\n\r'"));
+    assert_eq!(root.text(), "1 < 2 & 3 > 0\r\n\u{FFFD}");
+    assert!(root.elements().nth(2).unwrap().is_nil());
+}
+
+#[test]
+fn writer_pending_attrs_numbers_and_base64() {
+    let mut w = XmlWriter::with_capacity(64);
+    w.declaration();
+    w.pending_attr("xmlns", "urn:x");
+    w.start("r");
+    w.attr_display("n", 42);
+    w.start("b");
+    w.base64(b"hello world");
+    w.end("b");
+    w.start("i");
+    w.text_display(-7i64);
+    w.end("i");
+    w.end("r");
+    assert_eq!(
+        w.as_str(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><r xmlns=\"urn:x\" n=\"42\"><b>aGVsbG8gd29ybGQ=</b><i>-7</i></r>"
+    );
+}
+
+#[test]
+fn raw_element_is_self_contained() {
+    let doc = r#"<root xmlns="urn:outer" xmlns:x="urn:x" xmlns:y="urn:y" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<x:data x:a="1" y:b="2" plain="3" xml:lang="cs" xsi:nil="false"><inner xmlns="">t &amp; &lt;</inner><x:more/></x:data></root>"#;
+    let root = p(doc).unwrap();
+    let data = root.first_element().unwrap();
+    let mut w = XmlWriter::new();
+    w.pending_attr("xmlns", "urn:unrelated");
+    w.start("wrap");
+    w.raw_element(data);
+    w.end("wrap");
+    let out = w.into_string();
+    let reparsed = p(&out).unwrap();
+    assert_eq!(reparsed.first_element().unwrap(), data, "{out}");
+}

@@ -1,0 +1,289 @@
+//! A small, allocation-frugal XML writer.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+
+use super::{Element, Node, XML_NS, XSI_NS};
+
+/// Builds an XML document into one `String`.
+///
+/// Names are written as given (the caller chooses prefixes and declares
+/// namespaces); text and attribute values are escaped. A start tag stays
+/// open until content or [`XmlWriter::end`] follows, so an element without
+/// content is written as `<name/>`.
+#[derive(Debug, Default, Clone)]
+pub struct XmlWriter {
+    buf: String,
+    /// True while a start tag is open (`<name attr="v"` without `>`).
+    open: bool,
+    /// Attributes queued for the next start tag, already rendered.
+    pending: String,
+}
+
+impl XmlWriter {
+    pub fn new() -> XmlWriter {
+        XmlWriter::default()
+    }
+
+    /// A writer whose buffer starts with `capacity` bytes reserved.
+    pub fn with_capacity(capacity: usize) -> XmlWriter {
+        XmlWriter {
+            buf: String::with_capacity(capacity),
+            ..XmlWriter::default()
+        }
+    }
+
+    /// Writes `<?xml version="1.0" encoding="UTF-8"?>`.
+    pub fn declaration(&mut self) {
+        self.close_start();
+        self.buf
+            .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    }
+
+    /// Opens element `name` (attributes may follow).
+    pub fn start(&mut self, name: &str) {
+        self.close_start();
+        self.buf.push('<');
+        self.buf.push_str(name);
+        if !self.pending.is_empty() {
+            self.buf.push_str(&self.pending);
+            self.pending.clear();
+        }
+        self.open = true;
+    }
+
+    /// Adds an attribute to the element just opened by [`XmlWriter::start`].
+    pub fn attr(&mut self, name: &str, value: &str) {
+        debug_assert!(self.open, "attribute {name} written outside a start tag");
+        push_attr(&mut self.buf, name, value);
+    }
+
+    /// Like [`XmlWriter::attr`], with the value written by `Display`
+    /// (numbers) without an intermediate `String`.
+    pub fn attr_display(&mut self, name: &str, value: impl std::fmt::Display) {
+        debug_assert!(self.open, "attribute {name} written outside a start tag");
+        self.buf.push(' ');
+        self.buf.push_str(name);
+        self.buf.push_str("=\"");
+        let start = self.buf.len();
+        let _ = write!(self.buf, "{value}");
+        if self.buf[start..].contains(['&', '<', '"', '\t', '\n', '\r']) {
+            let raw = self.buf.split_off(start);
+            escape_attr_into(&mut self.buf, &raw);
+        }
+        self.buf.push('"');
+    }
+
+    /// Queues an attribute for the next start tag (or `empty`/`nil`), e.g.
+    /// namespace declarations for a root written by someone else's code.
+    pub fn pending_attr(&mut self, name: &str, value: &str) {
+        push_attr(&mut self.pending, name, value);
+    }
+
+    /// Closes element `name`: `/>` if nothing was written since its start
+    /// tag, `</name>` otherwise.
+    pub fn end(&mut self, name: &str) {
+        if self.open {
+            self.buf.push_str("/>");
+            self.open = false;
+        } else {
+            self.buf.push_str("</");
+            self.buf.push_str(name);
+            self.buf.push('>');
+        }
+    }
+
+    /// Writes escaped character data.
+    pub fn text(&mut self, text: &str) {
+        self.close_start();
+        escape_text_into(&mut self.buf, text);
+    }
+
+    /// Writes a number or other `Display` value as character data.
+    pub fn text_display(&mut self, value: impl std::fmt::Display) {
+        self.close_start();
+        let start = self.buf.len();
+        let _ = write!(self.buf, "{value}");
+        if self.buf[start..].contains(['&', '<', '>', '\r']) || has_bad_chars(&self.buf[start..]) {
+            let raw = self.buf.split_off(start);
+            escape_text_into(&mut self.buf, &raw);
+        }
+    }
+
+    /// Writes `bytes` base64-encoded (standard alphabet, padded, no line
+    /// breaks) straight into the buffer.
+    pub fn base64(&mut self, bytes: &[u8]) {
+        self.close_start();
+        base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut self.buf);
+    }
+
+    /// Writes `<name/>`.
+    pub fn empty(&mut self, name: &str) {
+        self.start(name);
+        self.end(name);
+    }
+
+    /// Writes `<name xsi:nil="true"/>`; the `xsi` prefix must be declared by
+    /// an enclosing element.
+    pub fn nil(&mut self, name: &str) {
+        self.start(name);
+        self.buf.push_str(" xsi:nil=\"true\"");
+        self.end(name);
+    }
+
+    /// Writes `<name>text</name>`.
+    pub fn text_element(&mut self, name: &str, text: &str) {
+        self.start(name);
+        self.text(text);
+        self.end(name);
+    }
+
+    /// Appends markup verbatim. The caller guarantees it is well-formed.
+    pub fn raw(&mut self, markup: &str) {
+        self.close_start();
+        self.buf.push_str(markup);
+    }
+
+    /// Re-serialises a DOM subtree so that it is self-contained: the
+    /// subtree's root declares its default namespace (`xmlns="…"` or
+    /// `xmlns=""`), a descendant re-declares it when it changes, and every
+    /// namespaced attribute gets a prefix declared on its own element.
+    pub fn raw_element(&mut self, element: &Element) {
+        self.write_dom(element, None, true);
+    }
+
+    fn write_dom(&mut self, el: &Element, parent_ns: Option<&str>, is_root: bool) {
+        self.start(&el.name);
+        let ns = el.ns.as_deref();
+        if is_root || ns != parent_ns {
+            push_attr(&mut self.buf, "xmlns", ns.unwrap_or(""));
+        }
+        let mut prefixes: Vec<&str> = Vec::new();
+        for a in &el.attrs {
+            match a.ns.as_deref() {
+                None => push_attr(&mut self.buf, &a.name, &a.value),
+                Some(XML_NS) => {
+                    self.buf.push_str(" xml:");
+                    self.buf.push_str(&a.name);
+                    self.buf.push_str("=\"");
+                    escape_attr_into(&mut self.buf, &a.value);
+                    self.buf.push('"');
+                }
+                Some(uri) => {
+                    let index = match prefixes.iter().position(|p| *p == uri) {
+                        Some(i) => i,
+                        None => {
+                            prefixes.push(uri);
+                            let i = prefixes.len() - 1;
+                            let _ = write!(self.buf, " xmlns:{}", attr_prefix(uri, i));
+                            self.buf.push_str("=\"");
+                            escape_attr_into(&mut self.buf, uri);
+                            self.buf.push('"');
+                            i
+                        }
+                    };
+                    let _ = write!(self.buf, " {}:{}=\"", attr_prefix(uri, index), a.name);
+                    escape_attr_into(&mut self.buf, &a.value);
+                    self.buf.push('"');
+                }
+            }
+        }
+        for child in &el.children {
+            match child {
+                Node::Element(c) => self.write_dom(c, ns, false),
+                Node::Text(t) => self.text(t),
+            }
+        }
+        self.end(&el.name);
+    }
+
+    /// The document written so far.
+    pub fn as_str(&self) -> &str {
+        &self.buf
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn into_string(self) -> String {
+        self.buf
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf.into_bytes()
+    }
+
+    fn close_start(&mut self) {
+        if self.open {
+            self.buf.push('>');
+            self.open = false;
+        }
+    }
+}
+
+/// Prefix for a namespaced attribute in [`XmlWriter::raw_element`]: `xsi`
+/// for the schema-instance namespace (conventional), `a0`, `a1`… otherwise.
+fn attr_prefix(uri: &str, index: usize) -> String {
+    if uri == XSI_NS {
+        "xsi".to_owned()
+    } else {
+        format!("a{index}")
+    }
+}
+
+fn push_attr(buf: &mut String, name: &str, value: &str) {
+    buf.push(' ');
+    buf.push_str(name);
+    buf.push_str("=\"");
+    escape_attr_into(buf, value);
+    buf.push('"');
+}
+
+/// True for characters XML 1.0 cannot represent at all.
+fn is_bad_char(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+fn has_bad_chars(s: &str) -> bool {
+    s.chars().any(is_bad_char)
+}
+
+/// Escapes character data: `&`, `<`, `>` and CR (kept as `&#13;` so it
+/// survives end-of-line normalisation); characters XML cannot carry are
+/// replaced by U+FFFD so the output is always well-formed.
+pub fn escape_text_into(buf: &mut String, s: &str) {
+    escape_into(buf, s, false);
+}
+
+/// Escapes an attribute value: as text, plus `"` and TAB/LF/CR as character
+/// references (they would otherwise be normalised to spaces).
+pub fn escape_attr_into(buf: &mut String, s: &str) {
+    escape_into(buf, s, true);
+}
+
+fn escape_into(buf: &mut String, s: &str, attr: bool) {
+    let mut last = 0;
+    for (i, c) in s.char_indices() {
+        let rep: &str = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            '\r' => "&#13;",
+            '"' if attr => "&quot;",
+            '\n' if attr => "&#10;",
+            '\t' if attr => "&#9;",
+            c if is_bad_char(c) => "\u{FFFD}",
+            _ => continue,
+        };
+        buf.push_str(&s[last..i]);
+        buf.push_str(rep);
+        last = i + c.len_utf8();
+    }
+    buf.push_str(&s[last..]);
+}
