@@ -110,3 +110,35 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_overrides_defaults_and_refuses_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/isds\"\nlisten = \"0.0.0.0:9000\"\n[limits]\nmax_body_bytes = 1024\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/isds"));
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_body_bytes, 1024);
+        assert_eq!(
+            c.limits.max_xml_depth,
+            LimitsConfig::default().max_xml_depth
+        );
+        assert_eq!(c.tls_listen, Config::default().tls_listen);
+
+        std::fs::write(&path, "listen_addr = \"0.0.0.0:9000\"\n").unwrap();
+        let err = Config::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("gw.toml") && err.contains("unknown field"),
+            "{err}"
+        );
+    }
+}

@@ -9,7 +9,11 @@ use isds_gateway::config::Config;
 use isds_gateway::http;
 
 #[derive(Parser)]
-#[command(name = "isds-gateway", version, about = "A local, faithful stand-in for the ISDS SOAP interface")]
+#[command(
+    name = "isds-gateway",
+    version,
+    about = "A local, faithful stand-in for the ISDS SOAP interface"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,7 +90,11 @@ fn main() -> ExitCode {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi && !json);
     if json {
         builder.json().init();
     } else {

@@ -87,9 +87,7 @@ impl IsdsCode {
             IsdsCode::Truncated => "Nalezeno příliš mnoho záznamů, výsledek byl zkrácen.",
             IsdsCode::PartialSuccess => "Provedeno jen částečně.",
             IsdsCode::SignedWithoutTimestamp => "Podepsáno bez časového razítka.",
-            IsdsCode::SenderBoxInaccessible => {
-                "Ze znepřístupněné schránky nelze odesílat zprávy."
-            }
+            IsdsCode::SenderBoxInaccessible => "Ze znepřístupněné schránky nelze odesílat zprávy.",
             IsdsCode::InvalidMessageContent => "Obsah zprávy je neplatný.",
             IsdsCode::InvalidDocument => "Písemnost zprávy je neplatná.",
             IsdsCode::UnknownOperation => "Neznámá operace.",

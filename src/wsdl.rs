@@ -61,7 +61,10 @@ pub static WSDLS: &[WsdlDocument] = &[
 
 /// The schemas the WSDLs include, by file name.
 pub static SCHEMAS: &[(&str, &str)] = &[
-    ("dmBaseTypes.xsd", include_str!("../schemas/dmBaseTypes.xsd")),
+    (
+        "dmBaseTypes.xsd",
+        include_str!("../schemas/dmBaseTypes.xsd"),
+    ),
     ("dbTypes.xsd", include_str!("../schemas/dbTypes.xsd")),
     ("IsdsStat.xsd", include_str!("../schemas/IsdsStat.xsd")),
 ];
@@ -86,7 +89,10 @@ pub fn wsdl_by_name(name: &str) -> Option<&'static WsdlDocument> {
 
 /// The WSDL `?wsdl` serves at `endpoint`, optionally chosen by name among
 /// the families sharing it (`DsManage?wsdl=db_access`).
-pub fn wsdl_for_endpoint(endpoint: Endpoint, choice: Option<&str>) -> Option<&'static WsdlDocument> {
+pub fn wsdl_for_endpoint(
+    endpoint: Endpoint,
+    choice: Option<&str>,
+) -> Option<&'static WsdlDocument> {
     match choice.filter(|c| !c.is_empty()) {
         Some(name) => wsdl_by_name(name).filter(|w| w.endpoint == endpoint),
         None => WSDLS.iter().find(|w| w.endpoint == endpoint),

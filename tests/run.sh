@@ -24,7 +24,8 @@ fi
 
 # --- Python venv for the interoperability tests (kept under target/, which
 # is never committed).
-VENV=target/interop-venv
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+VENV="$TARGET_DIR/interop-venv"
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import zeep, pytest' 2>/dev/null; then
   say "creating the Python venv with zeep and pytest"
   python3 -m venv "$VENV"
@@ -46,8 +47,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 
 say "cargo test"
 cargo build --quiet --bin isds-gateway
-cargo test --quiet 2>&1 | tee target/cargo-test.log
+cargo test --quiet
 
 say "interoperability tests (zeep)"
-ISDS_GATEWAY_BIN="$PWD/target/debug/isds-gateway" \
+ISDS_GATEWAY_BIN="$TARGET_DIR/debug/isds-gateway" \
   "$VENV/bin/python" -m pytest -q tests/interop

@@ -126,11 +126,12 @@ fn write_failures(store: &dyn Store, id: &UserId, f: &Failures) -> Result<(), Au
 fn dummy_verify(password: &str) {
     static DUMMY: std::sync::OnceLock<Option<crate::domain::credentials::PasswordHash>> =
         std::sync::OnceLock::new();
-    if let Some(hash) = DUMMY.get_or_init(|| crate::domain::credentials::PasswordHash::new("x").ok()) {
+    if let Some(hash) =
+        DUMMY.get_or_init(|| crate::domain::credentials::PasswordHash::new("x").ok())
+    {
         let _ = hash.verify(password);
     }
 }
-
 
 #[cfg(test)]
 mod tests {

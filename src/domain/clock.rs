@@ -58,7 +58,8 @@ impl TestClock {
 
 impl Clock for TestClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::nanoseconds(self.offset_ns.load(Ordering::SeqCst))
+        OffsetDateTime::now_utc()
+            + time::Duration::nanoseconds(self.offset_ns.load(Ordering::SeqCst))
     }
 }
 

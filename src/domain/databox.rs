@@ -17,8 +17,7 @@ pub struct InvalidBoxId(pub String);
 impl BoxId {
     pub fn parse(s: &str) -> Result<Self, InvalidBoxId> {
         if s.len() == 7
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         {
             Ok(BoxId(s.to_owned()))

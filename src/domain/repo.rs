@@ -39,7 +39,10 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8], what: impl FnOnce() -> String) -> Result<T, RepoError> {
+fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    what: impl FnOnce() -> String,
+) -> Result<T, RepoError> {
     serde_json::from_slice(bytes).map_err(|source| RepoError::Corrupt {
         what: what(),
         source,
@@ -72,7 +75,9 @@ pub fn user_by_login(store: &dyn Store, login: &str) -> Result<Option<User>, Rep
     let Some(id) = store.tree(LOGINS)?.get(login.as_bytes())? else {
         return Ok(None);
     };
-    let id = String::from_utf8(id).ok().and_then(|s| UserId::parse(&s).ok());
+    let id = String::from_utf8(id)
+        .ok()
+        .and_then(|s| UserId::parse(&s).ok());
     match id {
         Some(id) => get_user(store, &id),
         None => Ok(None),
@@ -122,7 +127,9 @@ pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
         batch.put(BOX_USERS, format!("{}/{}", u.box_id, u.id), Vec::new());
     }
     store.apply_durable(batch).map_err(|e| match e {
-        StoreError::Conflict { .. } => RepoError::Exists(format!("a box, user or login of the world ({e})")),
+        StoreError::Conflict { .. } => {
+            RepoError::Exists(format!("a box, user or login of the world ({e})"))
+        }
         other => RepoError::Store(other),
     })
 }

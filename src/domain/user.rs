@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::databox::BoxId;
 use super::credentials::PasswordHash;
+use super::databox::BoxId;
 
 /// A user ID: 6 characters from `[a-z0-9]`, as ISDS generates them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -20,8 +20,7 @@ pub struct InvalidUserId(pub String);
 impl UserId {
     pub fn parse(s: &str) -> Result<Self, InvalidUserId> {
         if s.len() == 6
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         {
             Ok(UserId(s.to_owned()))

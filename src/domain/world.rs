@@ -210,8 +210,11 @@ mod tests {
                 b.id
             );
         }
-        assert!(w.users.iter().any(|u| u.user_type == UserType::EntrustedUser
-            && u.privileges != Privileges::ALL));
+        assert!(
+            w.users
+                .iter()
+                .any(|u| u.user_type == UserType::EntrustedUser && u.privileges != Privileges::ALL)
+        );
     }
 
     #[test]

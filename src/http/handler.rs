@@ -50,9 +50,11 @@ pub(crate) async fn handle(
     let mut operation: Option<String> = None;
 
     let response = match route(&path) {
-        Route::Health if method == Method::GET || method == Method::HEAD => {
-            plain(StatusCode::OK, "application/json", r#"{"status":"ok"}"#.into())
-        }
+        Route::Health if method == Method::GET || method == Method::HEAD => plain(
+            StatusCode::OK,
+            "application/json",
+            r#"{"status":"ok"}"#.into(),
+        ),
         Route::Service { login, endpoint } if method == Method::POST => {
             let (op, resp) = soap_call(&app, &conn, login, endpoint, req).await;
             operation = op;
@@ -168,7 +170,8 @@ async fn soap_call(
 }
 
 fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
-    let status = StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     plain(status, version.content_type(), fault.to_envelope(version))
 }
 
@@ -185,7 +188,11 @@ fn xml_document(text: String) -> HttpResponse {
 }
 
 fn not_found() -> HttpResponse {
-    plain(StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".into())
+    plain(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "not found\n".into(),
+    )
 }
 
 fn method_not_allowed(allow: &'static str) -> HttpResponse {
@@ -252,7 +259,10 @@ mod tests {
     fn query_params() {
         assert_eq!(query_param(Some("wsdl"), "wsdl"), Some(""));
         assert_eq!(query_param(Some("WSDL"), "wsdl"), Some(""));
-        assert_eq!(query_param(Some("a=1&wsdl=db_access"), "wsdl"), Some("db_access"));
+        assert_eq!(
+            query_param(Some("a=1&wsdl=db_access"), "wsdl"),
+            Some("db_access")
+        );
         assert_eq!(query_param(Some("a=1"), "wsdl"), None);
         assert_eq!(query_param(None, "wsdl"), None);
     }

@@ -114,9 +114,13 @@ pub enum Route {
     },
     /// A schema document next to the endpoints (`…/DS/<name>.xsd`), where
     /// WSDLs served by the gateway resolve their relative includes.
-    Schema { name: String },
+    Schema {
+        name: String,
+    },
     /// A WSDL by file name (`/wsdl/<name>.wsdl` or `…/DS/<name>.wsdl`).
-    Wsdl { name: String },
+    Wsdl {
+        name: String,
+    },
     NotFound,
 }
 

@@ -16,10 +16,10 @@ use tokio_rustls::TlsAcceptor;
 
 use super::handler::{App, ConnInfo, handle};
 use crate::config::Config;
+use crate::domain::world::{self, WorldError};
 use crate::service::Services;
 use crate::store::{self, StoreError};
 use crate::tls::{self, PeerCertificate, TlsError};
-use crate::domain::world::{self, WorldError};
 
 /// How long a TLS handshake may take before the connection is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,7 +119,12 @@ pub async fn start(config: Config) -> Result<RunningGateway, ServeError> {
         config,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let task = tokio::spawn(serve(app.clone(), http, https.zip(tls_acceptor), shutdown_rx));
+    let task = tokio::spawn(serve(
+        app.clone(),
+        http,
+        https.zip(tls_acceptor),
+        shutdown_rx,
+    ));
     tracing::info!(%http_addr, https_addr = ?https_addr, "isds-gateway listening");
     Ok(RunningGateway {
         http_addr,
@@ -236,17 +241,18 @@ fn spawn_tls(
     let builder = builder.clone();
     let watcher = graceful.watcher();
     tokio::spawn(async move {
-        let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(err)) => {
-                tracing::debug!(%remote, error = %err, "TLS handshake failed");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(%remote, "TLS handshake timed out");
-                return;
-            }
-        };
+        let tls_stream =
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(err)) => {
+                    tracing::debug!(%remote, error = %err, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "TLS handshake timed out");
+                    return;
+                }
+            };
         let peer_certificate = tls_stream
             .get_ref()
             .1

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use hyper::HeaderMap;
 
 use crate::http::routes::{Endpoint, LoginMethod};
-use crate::schema::{self, ISDS_NS, Request};
+use crate::schema::{self, ISDS_NS, Request, TStatus};
 use crate::soap::Fault;
 use crate::status::{IsdsCode, IsdsStatus};
 use crate::store::Store;
@@ -102,11 +102,18 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
     };
     let root = format!("{name}Response");
     let mut w = XmlWriter::new();
-    w.start_with_ns(&root, ISDS_NS);
+    w.pending_attr("xmlns", ISDS_NS);
+    w.start(&root);
     w.start(block);
     w.text_element(code, status.code.code());
     w.text_element(message, &status.message);
     w.end(block);
     w.end(&root);
     w.into_string()
+}
+
+/// Fills a message-service status block.
+fn set_dm_status(block: &mut TStatus, status: &IsdsStatus) {
+    block.dm_status_code = status.code.code().to_owned();
+    block.dm_status_message = status.message.to_string();
 }

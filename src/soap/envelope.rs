@@ -78,7 +78,11 @@ pub fn parse_envelope(input: &[u8], limits: &ParseLimits) -> Result<Envelope, So
     if count > 1 {
         return Err(SoapError::SeveralBodyElements(count));
     }
-    let body_element = body.elements().next().cloned().ok_or(SoapError::EmptyBody)?;
+    let body_element = body
+        .elements()
+        .next()
+        .cloned()
+        .ok_or(SoapError::EmptyBody)?;
     Ok(Envelope {
         version,
         header: header.cloned(),

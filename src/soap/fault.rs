@@ -3,7 +3,7 @@
 //! blocks, never faults.
 
 use super::{SoapError, SoapVersion};
-use crate::xml::escape_text;
+use crate::xml::escape_text_into;
 
 /// Who is at fault, in SOAP 1.1 terms (mapped to 1.2 codes when rendered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,8 @@ impl Fault {
     pub fn to_envelope(&self, version: SoapVersion) -> String {
         let ns = version.namespace();
         let code = self.code.local_name(version);
-        let reason = escape_text(&self.reason);
+        let mut reason = String::with_capacity(self.reason.len());
+        escape_text_into(&mut reason, &self.reason);
         match version {
             SoapVersion::V11 => format!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="{ns}"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:{code}</faultcode><faultstring>{reason}</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#

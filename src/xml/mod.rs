@@ -14,7 +14,7 @@ pub mod writer;
 use std::borrow::Cow;
 
 pub use parse::parse;
-pub use writer::XmlWriter;
+pub use writer::{XmlWriter, escape_attr_into, escape_text_into};
 
 /// Namespace of `xsi:nil` and friends.
 pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";

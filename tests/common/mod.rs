@@ -40,9 +40,8 @@ impl TestGateway {
         let mut https = reqwest::Client::builder();
         if let Some(ca) = &gw.ca_cert_path {
             let pem = std::fs::read(ca).expect("CA file readable");
-            https = https.add_root_certificate(
-                reqwest::Certificate::from_pem(&pem).expect("CA is PEM"),
-            );
+            https = https
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("CA is PEM"));
         }
         Self {
             http: reqwest::Client::new(),
@@ -65,8 +64,13 @@ impl TestGateway {
 
     /// POSTs a SOAP 1.1 envelope around `body` to `path` over plain HTTP.
     pub async fn soap(&self, path: &str, body: &str) -> SoapResponse {
-        self.post(&self.http, &self.http_url(path), soap11(body), "text/xml; charset=utf-8")
-            .await
+        self.post(
+            &self.http,
+            &self.http_url(path),
+            soap11(body),
+            "text/xml; charset=utf-8",
+        )
+        .await
     }
 
     pub async fn post(
