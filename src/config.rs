@@ -28,6 +28,41 @@ pub struct Config {
     pub demo_world: Option<PathBuf>,
     /// Seed nothing on an empty store.
     pub no_demo: bool,
+    /// Password logins: lockout and validity.
+    pub auth: AuthConfig,
+}
+
+/// Rules for password logins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Failed logins in a row after which a user is blocked.
+    pub max_failed_logins: u32,
+    /// How long a blocked user stays blocked, in minutes.
+    pub block_minutes: i64,
+    /// How long a password is valid, in days (unless its box set unlimited
+    /// validity).
+    pub password_validity_days: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            max_failed_logins: 5,
+            block_minutes: 60,
+            password_validity_days: 90,
+        }
+    }
+}
+
+impl AuthConfig {
+    pub fn policy(&self) -> crate::auth::AuthPolicy {
+        crate::auth::AuthPolicy {
+            max_failed_logins: self.max_failed_logins.max(1),
+            block_seconds: self.block_minutes * 60,
+            password_validity_seconds: self.password_validity_days * 24 * 60 * 60,
+        }
+    }
 }
 
 /// Limits applied to every request before any business logic runs.
@@ -66,6 +101,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             demo_world: None,
             no_demo: false,
+            auth: AuthConfig::default(),
         }
     }
 }

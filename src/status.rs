@@ -38,6 +38,12 @@ pub enum IsdsCode {
     BoxNotFound,
     /// 9502: the time-stamping authority is failing.
     TimestampAuthorityFailure,
+    /// ChangeISDSPassword: the current password given is wrong.
+    WrongCurrentPassword,
+    /// ChangeISDSPassword: the new password breaks the rules.
+    PasswordRejected,
+    /// The gateway itself failed.
+    InternalError,
 }
 
 impl IsdsCode {
@@ -57,6 +63,9 @@ impl IsdsCode {
         IsdsCode::TooManyRequests,
         IsdsCode::BoxNotFound,
         IsdsCode::TimestampAuthorityFailure,
+        IsdsCode::WrongCurrentPassword,
+        IsdsCode::PasswordRejected,
+        IsdsCode::InternalError,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -76,6 +85,9 @@ impl IsdsCode {
             IsdsCode::TooManyRequests => "3009",
             IsdsCode::BoxNotFound => "5001",
             IsdsCode::TimestampAuthorityFailure => "9502",
+            IsdsCode::WrongCurrentPassword => "1066",
+            IsdsCode::PasswordRejected => "1067",
+            IsdsCode::InternalError => "9999",
         }
     }
 
@@ -90,12 +102,15 @@ impl IsdsCode {
             IsdsCode::SenderBoxInaccessible => "Ze znepřístupněné schránky nelze odesílat zprávy.",
             IsdsCode::InvalidMessageContent => "Obsah zprávy je neplatný.",
             IsdsCode::InvalidDocument => "Písemnost zprávy je neplatná.",
-            IsdsCode::UnknownOperation => "Neznámá operace.",
+            IsdsCode::UnknownOperation => "Unknown operation",
             IsdsCode::MarkingTooLong => "Označení zprávy trvá příliš dlouho.",
             IsdsCode::TooManyParallelRequests => "Příliš mnoho souběžných požadavků.",
             IsdsCode::TooManyRequests => "Příliš mnoho požadavků, zkuste to později.",
             IsdsCode::BoxNotFound => "Datová schránka neexistuje.",
             IsdsCode::TimestampAuthorityFailure => "Selhala autorita časových razítek.",
+            IsdsCode::WrongCurrentPassword => "Současné heslo není správné.",
+            IsdsCode::PasswordRejected => "Nové heslo nesplňuje pravidla.",
+            IsdsCode::InternalError => "Vnitřní chyba brány.",
         }
     }
 }

@@ -58,3 +58,120 @@ mod tests {
         assert!(!format!("{a:?}").contains("argon2"));
     }
 }
+
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordRuleViolation {
+    #[error("the password must be {min} to {max} characters long")]
+    Length { min: usize, max: usize },
+    #[error("the password must contain a lower-case letter, an upper-case letter and a digit")]
+    CharacterClasses,
+    #[error("the password may contain only letters a-z, A-Z, digits and the characters {SPECIALS}")]
+    ForbiddenCharacter,
+    #[error("the password must not contain the user name")]
+    ContainsLogin,
+    #[error("the password must not repeat one character three times in a row")]
+    Repetition,
+    #[error("the password must not start with a keyboard or number sequence")]
+    TrivialStart,
+    #[error("the new password must differ from the current one")]
+    SameAsCurrent,
+}
+
+/// The special characters a password may contain.
+pub const SPECIALS: &str = "!#$%&()*+,-.:=?@[]_{|}~";
+
+/// Shortest and longest accepted password.
+pub const PASSWORD_LENGTH: (usize, usize) = (8, 32);
+
+/// Checks a new password against the ISDS strength rules: length, a lower
+/// and an upper-case letter and a digit, only ASCII letters, digits and
+/// [`SPECIALS`], not containing the login, no character three times in a
+/// row, no trivial keyboard start, and not the current password.
+pub fn check_new_password(
+    new: &str,
+    login: &str,
+    current: &PasswordHash,
+) -> Result<(), PasswordRuleViolation> {
+    let (min, max) = PASSWORD_LENGTH;
+    let len = new.chars().count();
+    if len < min || len > max {
+        return Err(PasswordRuleViolation::Length { min, max });
+    }
+    if !new
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || SPECIALS.contains(c))
+    {
+        return Err(PasswordRuleViolation::ForbiddenCharacter);
+    }
+    let has = |f: fn(&char) -> bool| new.chars().any(|c| f(&c));
+    if !(has(char::is_ascii_lowercase)
+        && has(char::is_ascii_uppercase)
+        && has(char::is_ascii_digit))
+    {
+        return Err(PasswordRuleViolation::CharacterClasses);
+    }
+    if !login.is_empty() && new.to_lowercase().contains(&login.to_lowercase()) {
+        return Err(PasswordRuleViolation::ContainsLogin);
+    }
+    let bytes = new.as_bytes();
+    if bytes.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+        return Err(PasswordRuleViolation::Repetition);
+    }
+    let lower = new.to_lowercase();
+    if ["qwert", "asdfg", "12345"]
+        .iter()
+        .any(|p| lower.starts_with(p))
+    {
+        return Err(PasswordRuleViolation::TrivialStart);
+    }
+    if current.verify(new) {
+        return Err(PasswordRuleViolation::SameAsCurrent);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn password_rules() {
+        let current = PasswordHash::new("Current-Pass1").unwrap();
+        let ok = |p: &str| check_new_password(p, "jnovak", &current);
+        assert_eq!(ok("Silne-Heslo7"), Ok(()));
+        assert_eq!(
+            ok("Kr4tk-"),
+            Err(PasswordRuleViolation::Length { min: 8, max: 32 })
+        );
+        assert_eq!(
+            ok(&"Ab1-".repeat(9)),
+            Err(PasswordRuleViolation::Length { min: 8, max: 32 })
+        );
+        assert_eq!(
+            ok("bezcislic-A"),
+            Err(PasswordRuleViolation::CharacterClasses)
+        );
+        assert_eq!(
+            ok("Heslo s mezerou 1"),
+            Err(PasswordRuleViolation::ForbiddenCharacter)
+        );
+        assert_eq!(
+            ok("Žluťoučký-1A"),
+            Err(PasswordRuleViolation::ForbiddenCharacter)
+        );
+        assert_eq!(
+            ok("Xx-JNovak-12"),
+            Err(PasswordRuleViolation::ContainsLogin)
+        );
+        assert_eq!(ok("Heslooo-12A"), Err(PasswordRuleViolation::Repetition));
+        assert_eq!(
+            ok("Qwerty-Heslo1"),
+            Err(PasswordRuleViolation::TrivialStart)
+        );
+        assert_eq!(
+            ok("Current-Pass1"),
+            Err(PasswordRuleViolation::SameAsCurrent)
+        );
+    }
+}

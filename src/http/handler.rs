@@ -13,8 +13,9 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::routes::{Endpoint, LoginMethod, Route, route};
+use crate::auth::{AuthFailure, Authenticator, Credentials};
 use crate::config::Config;
-use crate::service::{CallContext, Services};
+use crate::service::{CallContext, Rejection, Services};
 use crate::soap::{self, Fault, SoapVersion};
 use crate::store::Store;
 use crate::tls::PeerCertificate;
@@ -25,6 +26,7 @@ use crate::xml::ParseLimits;
 pub(crate) struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
     pub services: Services,
 }
 
@@ -119,6 +121,26 @@ async fn soap_call(
         SoapVersion::V11
     });
 
+    // Authenticate before reading the body: a stranger's upload is refused
+    // without being read.
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let creds = Credentials {
+        method: login,
+        authorization,
+    };
+    let identity = match app.auth.authenticate(creds).await {
+        Ok(Ok(identity)) => identity,
+        Ok(Err(failure)) => return (None, unauthorized(&failure)),
+        Err(err) => {
+            tracing::error!(error = %err, "authentication failed internally");
+            let fault = Fault::server(format!("authentication could not be decided: {err}"));
+            return (None, fault_response(&fault, fallback));
+        }
+    };
+
     let limit = app.config.limits.max_body_bytes;
     let declared = req
         .headers()
@@ -157,6 +179,7 @@ async fn soap_call(
         endpoint,
         headers: &parts.headers,
         peer_certificate: conn.peer_certificate.as_deref(),
+        identity: &identity,
     };
     let outcome = app.services.call(&ctx, &envelope.body).await;
     let response = match outcome.reply {
@@ -164,7 +187,8 @@ async fn soap_call(
             let body = soap::response_envelope(envelope.version, &fragment);
             plain(StatusCode::OK, envelope.version.content_type(), body)
         }
-        Err(fault) => fault_response(&fault, envelope.version),
+        Err(Rejection::Fault(fault)) => fault_response(&fault, envelope.version),
+        Err(Rejection::Unauthorized(failure)) => unauthorized(&failure),
     };
     (Some(outcome.operation), response)
 }
@@ -173,6 +197,34 @@ fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
     let status =
         StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     plain(status, version.content_type(), fault.to_envelope(version))
+}
+
+/// ISDS's refusal of a login: 401 with a Basic challenge and the reason in
+/// `X-Response-message-code` and, RFC 2047-encoded, `-text`.
+fn unauthorized(failure: &AuthFailure) -> HttpResponse {
+    use base64::Engine;
+    let mut resp = plain(
+        StatusCode::UNAUTHORIZED,
+        "text/plain; charset=utf-8",
+        format!("{failure}\n"),
+    );
+    let text = format!(
+        "=?UTF-8?B?{}?=",
+        base64::engine::general_purpose::STANDARD.encode(failure.message_text())
+    );
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"ISDS\""),
+    );
+    headers.insert(
+        "x-response-message-code",
+        HeaderValue::from_static(failure.message_code()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        headers.insert("x-response-message-text", v);
+    }
+    resp
 }
 
 fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {

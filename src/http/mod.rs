@@ -5,4 +5,4 @@ mod handler;
 pub mod routes;
 mod server;
 
-pub use server::{RunningGateway, ServeError, start};
+pub use server::{RunningGateway, ServeError, start, start_with_clock};

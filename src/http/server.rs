@@ -15,7 +15,9 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use super::handler::{App, ConnInfo, handle};
+use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::domain::clock::{Clock, SystemClock};
 use crate::domain::world::{self, WorldError};
 use crate::service::Services;
 use crate::store::{self, StoreError};
@@ -78,9 +80,17 @@ impl RunningGateway {
 }
 
 /// Opens the store (seeding the demo world on an empty one), prepares TLS,
-/// binds both listeners and starts serving. Returns once the listeners are
-/// bound, so the addresses are final.
+/// binds both listeners and starts serving on the wall clock. Returns once
+/// the listeners are bound, so the addresses are final.
 pub async fn start(config: Config) -> Result<RunningGateway, ServeError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`start`] with a given clock (tests and test mode move time).
+pub async fn start_with_clock(
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> Result<RunningGateway, ServeError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -113,8 +123,10 @@ pub async fn start(config: Config) -> Result<RunningGateway, ServeError> {
         _ => None,
     };
 
+    let policy = config.auth.policy();
     let app = Arc::new(App {
-        services: Services::new(store.clone()),
+        auth: Authenticator::new(store.clone(), clock.clone(), policy.clone()),
+        services: Services::new(store.clone(), clock, policy),
         store,
         config,
     });

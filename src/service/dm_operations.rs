@@ -1,12 +1,21 @@
 //! dm_operations (`/DS/dz`): sending and downloading messages.
 
-use crate::schema::{DummyOperation, DummyOperationResponse};
+use super::{CallContext, Reply, Services, dm_status, not_implemented, respond};
+use crate::schema::{DummyOperationResponse, OperationInfo, Request, TDummyOutput};
 use crate::status::IsdsStatus;
 
-/// DummyOperation does nothing but prove that the caller got through
-/// authentication to the message services; it always succeeds.
-pub(super) fn dummy_operation(_req: DummyOperation) -> DummyOperationResponse {
-    let mut resp = DummyOperationResponse::default();
-    super::set_dm_status(&mut resp.dm_status, &IsdsStatus::ok());
-    resp
+pub(super) async fn handle(
+    _svc: &Services,
+    _ctx: &CallContext<'_>,
+    op: &OperationInfo,
+    request: Request,
+) -> Reply {
+    match request {
+        // DummyOperation does nothing but prove that the caller got through
+        // authentication to the message services; it always succeeds.
+        Request::DummyOperation(_) => respond(&DummyOperationResponse(TDummyOutput {
+            dm_status: dm_status(&IsdsStatus::ok()),
+        })),
+        _ => not_implemented(op),
+    }
 }

@@ -2,16 +2,21 @@
 //!
 //! The dispatcher turns the SOAP body element into a typed request (types
 //! generated from `schemas/`), checks that the endpoint offers the
-//! operation, runs the handler and serialises its typed response.
+//! operation and that the caller may call it, and hands it to the family's
+//! module, which answers with a typed response serialised here.
 
+mod db_access;
 mod dm_operations;
 
 use std::sync::Arc;
 
 use hyper::HeaderMap;
 
+use crate::auth::{AuthFailure, AuthPolicy, Identity};
+use crate::domain::clock::Clock;
+use crate::domain::repo::RepoError;
 use crate::http::routes::{Endpoint, LoginMethod};
-use crate::schema::{self, ISDS_NS, Request, TStatus};
+use crate::schema::{self, ISDS_NS, OperationInfo, TDbReqStatus, TStatus, WsdlFamily, XmlRoot};
 use crate::soap::Fault;
 use crate::status::{IsdsCode, IsdsStatus};
 use crate::store::Store;
@@ -24,24 +29,70 @@ pub struct CallContext<'a> {
     pub endpoint: Endpoint,
     pub headers: &'a HeaderMap,
     pub peer_certificate: Option<&'a PeerCertificate>,
+    /// Who is calling (authentication already succeeded).
+    pub identity: &'a Identity,
 }
 
-/// The result of one call: the operation name (for logs) and either a
-/// response body fragment or a fault.
+/// Why a call got no SOAP response.
+#[derive(Debug)]
+pub enum Rejection {
+    /// A SOAP fault (bad request, or the server failed).
+    Fault(Fault),
+    /// An HTTP 401, e.g. an expired password used for anything but the
+    /// password services.
+    Unauthorized(AuthFailure),
+}
+
+impl From<Fault> for Rejection {
+    fn from(f: Fault) -> Self {
+        Rejection::Fault(f)
+    }
+}
+
+/// A handler failed for reasons of the server, not of the request.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<ServiceError> for Rejection {
+    fn from(err: ServiceError) -> Self {
+        tracing::error!(error = %err, "handler failed");
+        Rejection::Fault(Fault::server(format!("internal error: {err}")))
+    }
+}
+
+/// A handler's answer: a response body fragment, or a rejection.
+pub type Reply = Result<String, Rejection>;
+
+/// The result of one call: the operation name (for logs) and the reply.
 pub struct CallOutcome {
     pub operation: String,
-    pub reply: Result<String, Fault>,
+    pub reply: Reply,
 }
 
-/// All operation handlers over one store.
+/// All operation handlers over one store and one clock.
 pub struct Services {
-    #[allow(dead_code)] // handlers of the later families read and write it
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) auth_policy: AuthPolicy,
 }
+
+/// Operations a user whose password expired may still call.
+const PASSWORD_SERVICES: [&str; 2] = ["ChangeISDSPassword", "GetPasswordInfo"];
 
 impl Services {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, auth_policy: AuthPolicy) -> Self {
+        Self {
+            store,
+            clock,
+            auth_policy,
+        }
     }
 
     /// Dispatches one body element received on `ctx.endpoint`.
@@ -52,49 +103,59 @@ impl Services {
     /// client fault naming the offending element.
     pub async fn call(&self, ctx: &CallContext<'_>, body: &Element) -> CallOutcome {
         let operation = body.name.clone();
-        if body.ns.as_deref() != Some(ISDS_NS) {
-            let ns = body.ns.as_deref().unwrap_or("");
-            return CallOutcome {
-                operation,
-                reply: Err(Fault::client(format!(
-                    "the body element {{{ns}}}{} is not in the ISDS namespace {ISDS_NS}",
-                    body.name
-                ))),
-            };
-        }
-        let offered = schema::operation(&body.name)
-            .is_some_and(|op| op.family.endpoint() == ctx.endpoint.segment());
-        if !offered {
-            return CallOutcome {
-                reply: Ok(unknown_operation(&operation, ctx.endpoint)),
-                operation,
-            };
-        }
-        let request = match schema::parse_request(body) {
-            Ok(r) => r,
-            Err(err) => {
-                return CallOutcome {
-                    operation,
-                    reply: Err(Fault::client(err.to_string())),
-                };
-            }
-        };
-        let reply = match request {
-            Request::DummyOperation(req) => Ok(schema::to_document_fragment(
-                &dm_operations::dummy_operation(req),
-            )),
-            _ => Err(Fault::server(format!(
-                "{operation} is part of the ISDS interface but this gateway does not implement it yet"
-            ))),
-        };
+        let reply = self.dispatch(ctx, body).await;
         CallOutcome { operation, reply }
     }
+
+    async fn dispatch(&self, ctx: &CallContext<'_>, body: &Element) -> Reply {
+        if body.ns.as_deref() != Some(ISDS_NS) {
+            let ns = body.ns.as_deref().unwrap_or("");
+            return Err(Fault::client(format!(
+                "the body element {{{ns}}}{} is not in the ISDS namespace {ISDS_NS}",
+                body.name
+            ))
+            .into());
+        }
+        let Some(op) = schema::operation(&body.name)
+            .filter(|op| op.family.endpoint() == ctx.endpoint.segment())
+        else {
+            return Ok(unknown_operation(&body.name, ctx.endpoint));
+        };
+        if ctx.identity.must_change_password && !PASSWORD_SERVICES.contains(&op.name) {
+            return Err(Rejection::Unauthorized(AuthFailure::PasswordExpired));
+        }
+        let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
+        match op.family {
+            WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
+            WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
+            _ => not_implemented(op),
+        }
+    }
+}
+
+/// The answer for an operation of the interface that the gateway does not
+/// implement yet: a server fault that says so.
+fn not_implemented(op: &OperationInfo) -> Reply {
+    Err(Fault::server(format!(
+        "{} is part of the ISDS interface but this gateway does not implement it yet",
+        op.name
+    ))
+    .into())
+}
+
+/// Serialises a typed response as a body fragment.
+fn respond<T: XmlRoot>(response: &T) -> Reply {
+    Ok(schema::to_document_fragment(response))
 }
 
 /// ISDS's answer to an unknown operation: the would-be response element of
 /// that name carrying status 2006, in the endpoint's status flavour.
 fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
-    let status = IsdsStatus::new(IsdsCode::UnknownOperation);
+    // ISDS words this one in English and names the element.
+    let status = IsdsStatus::with_message(
+        IsdsCode::UnknownOperation,
+        format!("Unknown operation: {name}"),
+    );
     let (block, code, message) = if endpoint.uses_db_status() {
         ("dbStatus", "dbStatusCode", "dbStatusMessage")
     } else {
@@ -112,8 +173,19 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
     w.into_string()
 }
 
-/// Fills a message-service status block.
-fn set_dm_status(block: &mut TStatus, status: &IsdsStatus) {
-    block.dm_status_code = status.code.code().to_owned();
-    block.dm_status_message = status.message.to_string();
+/// A message-service status block.
+fn dm_status(status: &IsdsStatus) -> TStatus {
+    TStatus {
+        dm_status_code: status.code.code().to_owned(),
+        dm_status_message: status.message.to_string(),
+    }
+}
+
+/// A box-service status block.
+fn db_status(status: &IsdsStatus) -> TDbReqStatus {
+    TDbReqStatus {
+        db_status_code: status.code.code().to_owned(),
+        db_status_message: status.message.to_string(),
+        db_status_ref_number: None,
+    }
 }

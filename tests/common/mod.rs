@@ -6,13 +6,32 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::sync::Arc;
+
 use isds_gateway::config::Config;
+use isds_gateway::domain::clock::{Clock, SystemClock, TestClock};
 use isds_gateway::http::{self, RunningGateway};
 use isds_gateway::xml::{self, Element, ParseLimits, XmlWriter};
 
 pub const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SOAP12_NS: &str = "http://www.w3.org/2003/05/soap-envelope";
+
+/// The demo world's OVM primary user (README, fixtures/demo-world.toml).
+pub const OVM_LOGIN: (&str, &str) = ("ovm_starosta", "Demo-Ovm-2026!");
+/// The demo world's PO primary user.
+pub const PO_LOGIN: (&str, &str) = ("po_jednatel", "Demo-Po-2026!");
+/// The demo world's PO entrusted user with rights 9.
+pub const PO_ENTRUSTED_LOGIN: (&str, &str) = ("po_ucetni", "Demo-Ucetni-2026!");
+
+/// `Authorization` header value for HTTP Basic.
+pub fn basic(login: &str, password: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{login}:{password}"))
+    )
+}
 
 /// A gateway started for one test, with its own data directory.
 pub struct TestGateway {
@@ -34,9 +53,27 @@ impl TestGateway {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_full(dir, adjust, Arc::new(SystemClock)).await
+    }
+
+    /// A gateway on a test clock the test can move.
+    pub async fn start_clocked() -> (Self, Arc<TestClock>) {
+        let clock = TestClock::new();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let t = Self::start_full(dir, |_| {}, clock.clone()).await;
+        (t, clock)
+    }
+
+    pub async fn start_full(
+        dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let mut config = Config::ephemeral(dir.path().join("data"));
         adjust(&mut config);
-        let gw = http::start(config).await.expect("gateway starts");
+        let gw = http::start_with_clock(config, clock)
+            .await
+            .expect("gateway starts");
         let mut https = reqwest::Client::builder();
         if let Some(ca) = &gw.ca_cert_path {
             let pem = std::fs::read(ca).expect("CA file readable");
@@ -62,17 +99,27 @@ impl TestGateway {
         format!("https://localhost:{port}{path}")
     }
 
-    /// POSTs a SOAP 1.1 envelope around `body` to `path` over plain HTTP.
+    /// POSTs a SOAP 1.1 envelope around `body` to `path` over plain HTTP,
+    /// logged in as the demo OVM primary user.
     pub async fn soap(&self, path: &str, body: &str) -> SoapResponse {
-        self.post(
-            &self.http,
-            &self.http_url(path),
-            soap11(body),
-            "text/xml; charset=utf-8",
-        )
-        .await
+        self.soap_as(OVM_LOGIN, path, body).await
     }
 
+    /// POSTs a SOAP 1.1 envelope over plain HTTP with Basic credentials.
+    pub async fn soap_as(
+        &self,
+        (login, password): (&str, &str),
+        path: &str,
+        body: &str,
+    ) -> SoapResponse {
+        let req = self
+            .http
+            .post(self.http_url(path))
+            .header("authorization", basic(login, password));
+        send(req, soap11(body), "text/xml; charset=utf-8").await
+    }
+
+    /// POSTs `payload` as the demo OVM primary user.
     pub async fn post(
         &self,
         client: &reqwest::Client,
@@ -80,31 +127,44 @@ impl TestGateway {
         payload: impl Into<reqwest::Body>,
         content_type: &str,
     ) -> SoapResponse {
-        let resp = client
+        let req = client
             .post(url)
-            .header("content-type", content_type)
-            .header("soapaction", "\"\"")
-            .body(payload)
-            .send()
-            .await
-            .expect("request sent");
-        let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let text = resp.text().await.expect("response body");
-        SoapResponse {
-            status,
-            content_type,
-            text,
-        }
+            .header("authorization", basic(OVM_LOGIN.0, OVM_LOGIN.1));
+        send(req, payload, content_type).await
     }
 
     pub async fn stop(self) {
         self.gw.shutdown().await.expect("clean shutdown");
+    }
+}
+
+/// Sends a prepared request with a SOAP body and collects the answer.
+pub async fn send(
+    req: reqwest::RequestBuilder,
+    payload: impl Into<reqwest::Body>,
+    content_type: &str,
+) -> SoapResponse {
+    let resp = req
+        .header("content-type", content_type)
+        .header("soapaction", "\"\"")
+        .body(payload)
+        .send()
+        .await
+        .expect("request sent");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("response body");
+    SoapResponse {
+        status,
+        content_type,
+        headers,
+        text,
     }
 }
 
@@ -126,6 +186,7 @@ pub fn soap12(body: &str) -> String {
 pub struct SoapResponse {
     pub status: u16,
     pub content_type: String,
+    pub headers: reqwest::header::HeaderMap,
     pub text: String,
 }
 

@@ -1,0 +1,245 @@
+//! HTTP Basic logins, lockout, password expiry and the db_access services,
+//! through the real interface.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+
+const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
+
+fn db_access(op: &str, inner: &str) -> String {
+    format!(r#"<{op} xmlns="http://isds.czechpoint.cz/v20">{inner}</{op}>"#)
+}
+
+const DUMMY_INPUT: &str = "<dbDummy/>";
+
+fn decode_rfc2047(v: &str) -> String {
+    let inner = v
+        .strip_prefix("=?UTF-8?B?")
+        .and_then(|r| r.strip_suffix("?="))
+        .unwrap_or_else(|| panic!("not RFC 2047 base64: {v}"));
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(inner)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+fn assert_refused(resp: &SoapResponse, code: &str) {
+    assert_eq!(resp.status, 401, "{}", resp.text);
+    assert_eq!(
+        resp.headers.get("www-authenticate").unwrap(),
+        "Basic realm=\"ISDS\""
+    );
+    assert_eq!(resp.headers.get("x-response-message-code").unwrap(), code);
+    let text = resp
+        .headers
+        .get("x-response-message-text")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(!decode_rfc2047(text).is_empty());
+}
+
+#[tokio::test]
+async fn missing_and_wrong_credentials_are_refused_before_the_body_is_read() {
+    let t = TestGateway::start().await;
+    let url = t.http_url("/DS/dz");
+    let resp = send(t.http.post(&url), soap11(DUMMY), "text/xml").await;
+    assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+
+    let resp = t.soap_as(("ovm_starosta", "wrong"), "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+    let resp = t
+        .soap_as(("nobody", "Demo-Ovm-2026!"), "/DS/dz", DUMMY)
+        .await;
+    assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+
+    // A refused caller's oversize body is not read: still 401, not 413.
+    let big = "x".repeat(200 * 1024 * 1024 / 100);
+    let resp = send(t.http.post(&url), big, "text/xml").await;
+    assert_eq!(resp.status, 401);
+
+    // Every demo user logs in.
+    for login in [
+        OVM_LOGIN,
+        PO_LOGIN,
+        PO_ENTRUSTED_LOGIN,
+        ("fo_cerny", "Demo-Fo-2026!"),
+    ] {
+        let resp = t.soap_as(login, "/DS/dz", DUMMY).await;
+        assert_eq!(resp.status().0, "0000", "{login:?}");
+    }
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_block_the_user_for_an_hour() {
+    let (t, clock) = TestGateway::start_clocked().await;
+    for _ in 0..4 {
+        let resp = t.soap_as(("po_jednatel", "bad"), "/DS/dz", DUMMY).await;
+        assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+    }
+    let resp = t.soap_as(("po_jednatel", "bad"), "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.intruderDetected");
+    // Blocked even with the right password.
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.intruderDetected");
+    // Other users are not affected.
+    assert_eq!(
+        t.soap_as(PO_ENTRUSTED_LOGIN, "/DS/dz", DUMMY).await.status,
+        200
+    );
+
+    clock.advance(time::Duration::minutes(59));
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.intruderDetected");
+    clock.advance(time::Duration::minutes(2));
+    assert_eq!(
+        t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await.status().0,
+        "0000"
+    );
+    // A success resets the count: four more failures do not block.
+    for _ in 0..4 {
+        t.soap_as(("po_jednatel", "bad"), "/DS/dz", DUMMY).await;
+    }
+    assert_eq!(
+        t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await.status().0,
+        "0000"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_expired_password_allows_only_the_password_services() {
+    let (t, clock) = TestGateway::start_clocked().await;
+    let info = t
+        .soap_as(
+            PO_LOGIN,
+            "/DS/DsManage",
+            &db_access("GetPasswordInfo", DUMMY_INPUT),
+        )
+        .await;
+    assert_eq!(info.status().0, "0000");
+    assert_valid(&info.body_xml(), Xsd::Db);
+    let expiry = info
+        .body()
+        .elements()
+        .find(|e| e.name == "pswExpDate")
+        .map(|e| e.text())
+        .expect("an expiry date");
+    let expiry =
+        time::OffsetDateTime::parse(&expiry, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let days = (expiry - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((89..=90).contains(&days), "{days}");
+
+    clock.advance(time::Duration::days(91));
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.paswordExpired");
+    let resp = t
+        .soap_as(
+            PO_LOGIN,
+            "/DS/DsManage",
+            &db_access("GetOwnerInfoFromLogin", DUMMY_INPUT),
+        )
+        .await;
+    assert_refused(&resp, "authentication.error.paswordExpired");
+    let info = t
+        .soap_as(
+            PO_LOGIN,
+            "/DS/DsManage",
+            &db_access("GetPasswordInfo", DUMMY_INPUT),
+        )
+        .await;
+    assert_eq!(info.status().0, "0000");
+
+    let change = |old: &str, new: &str| {
+        db_access(
+            "ChangeISDSPassword",
+            &format!("<dbOldPassword>{old}</dbOldPassword><dbNewPassword>{new}</dbNewPassword>"),
+        )
+    };
+    // Wrong current password, weak new password: refused, nothing changes.
+    let resp = t
+        .soap_as(PO_LOGIN, "/DS/DsManage", &change("nope", "Nove-Heslo-42"))
+        .await;
+    assert_eq!(resp.status().0, "1066", "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Db);
+    for weak in [
+        "short1A",
+        "nocapitals-42",
+        "Demo-Po-2026!",
+        "Po_jednatel-1x",
+    ] {
+        let resp = t
+            .soap_as(PO_LOGIN, "/DS/DsManage", &change(PO_LOGIN.1, weak))
+            .await;
+        assert_eq!(resp.status().0, "1067", "{weak}: {}", resp.text);
+    }
+    let resp = t
+        .soap_as(
+            PO_LOGIN,
+            "/DS/DsManage",
+            &change(PO_LOGIN.1, "Nove-Heslo-42"),
+        )
+        .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Db);
+
+    // The old password is gone, the new one works for everything.
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status, 401);
+    let resp = t
+        .soap_as(("po_jednatel", "Nove-Heslo-42"), "/DS/dz", DUMMY)
+        .await;
+    assert_eq!(resp.status().0, "0000");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn owner_and_user_info_describe_the_logged_in_box_and_user() {
+    let t = TestGateway::start().await;
+    for (login, box_id, db_type) in [
+        (OVM_LOGIN, "ovm4dem", "OVM"),
+        (PO_LOGIN, "po4demo", "PO"),
+        (("fo_cerny", "Demo-Fo-2026!"), "fo4demo", "FO"),
+    ] {
+        for op in ["GetOwnerInfoFromLogin", "GetOwnerInfoFromLogin2"] {
+            let resp = t
+                .soap_as(login, "/DS/DsManage", &db_access(op, DUMMY_INPUT))
+                .await;
+            assert_eq!(resp.status().0, "0000", "{op}: {}", resp.text);
+            assert_valid(&resp.body_xml(), Xsd::Db);
+            let body = resp.body();
+            let info = body.elements().find(|e| e.name == "dbOwnerInfo").unwrap();
+            let field = |n: &str| info.elements().find(|e| e.name == n).map(|e| e.text());
+            assert_eq!(field("dbID").as_deref(), Some(box_id), "{op}");
+            assert_eq!(field("dbType").as_deref(), Some(db_type), "{op}");
+            assert_eq!(field("dbState").as_deref(), Some("1"), "{op}");
+        }
+    }
+    for (op, id_field) in [
+        ("GetUserInfoFromLogin", "userID"),
+        ("GetUserInfoFromLogin2", "isdsID"),
+    ] {
+        let resp = t
+            .soap_as(
+                PO_ENTRUSTED_LOGIN,
+                "/DS/DsManage",
+                &db_access(op, DUMMY_INPUT),
+            )
+            .await;
+        assert_eq!(resp.status().0, "0000", "{op}: {}", resp.text);
+        assert_valid(&resp.body_xml(), Xsd::Db);
+        let body = resp.body();
+        let info = body.elements().find(|e| e.name == "dbUserInfo").unwrap();
+        let field = |n: &str| info.elements().find(|e| e.name == n).map(|e| e.text());
+        assert_eq!(field(id_field).as_deref(), Some("poeu01"), "{op}");
+        assert_eq!(field("userType").as_deref(), Some("ENTRUSTED_USER"), "{op}");
+        assert_eq!(field("userPrivils").as_deref(), Some("9"), "{op}");
+    }
+    t.stop().await;
+}
