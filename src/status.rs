@@ -40,8 +40,20 @@ pub enum IsdsCode {
     TimestampAuthorityFailure,
     /// ChangeISDSPassword: the current password given is wrong.
     WrongCurrentPassword,
-    /// ChangeISDSPassword: the new password breaks the rules.
-    PasswordRejected,
+    /// ChangeISDSPassword: the new password is empty or of the wrong length.
+    PasswordLength,
+    /// ChangeISDSPassword: the new password is the current one.
+    PasswordUnchanged,
+    /// ChangeISDSPassword: the new password has a character not allowed.
+    PasswordForbiddenCharacter,
+    /// ChangeISDSPassword: the new password lacks a lower-case letter, an
+    /// upper-case letter or a digit.
+    PasswordCharacterClasses,
+    /// ChangeISDSPassword: the new password contains the user's login.
+    PasswordContainsLogin,
+    /// ChangeISDSPassword: a character three times in a row, or a trivial
+    /// keyboard start.
+    PasswordTrivial,
     /// The gateway itself failed.
     InternalError,
 }
@@ -64,7 +76,12 @@ impl IsdsCode {
         IsdsCode::BoxNotFound,
         IsdsCode::TimestampAuthorityFailure,
         IsdsCode::WrongCurrentPassword,
-        IsdsCode::PasswordRejected,
+        IsdsCode::PasswordLength,
+        IsdsCode::PasswordUnchanged,
+        IsdsCode::PasswordForbiddenCharacter,
+        IsdsCode::PasswordCharacterClasses,
+        IsdsCode::PasswordContainsLogin,
+        IsdsCode::PasswordTrivial,
         IsdsCode::InternalError,
     ];
 
@@ -85,9 +102,18 @@ impl IsdsCode {
             IsdsCode::TooManyRequests => "3009",
             IsdsCode::BoxNotFound => "5001",
             IsdsCode::TimestampAuthorityFailure => "9502",
-            IsdsCode::WrongCurrentPassword => "1066",
-            IsdsCode::PasswordRejected => "1067",
-            IsdsCode::InternalError => "9999",
+            // 1066, 1067: published for ChangeISDSPassword. 1090 and
+            // 1079-1083: as the libisds test server answers, ISDS's own
+            // documentation does not list them.
+            IsdsCode::WrongCurrentPassword => "1090",
+            IsdsCode::PasswordLength => "1066",
+            IsdsCode::PasswordUnchanged => "1067",
+            IsdsCode::PasswordForbiddenCharacter => "1079",
+            IsdsCode::PasswordCharacterClasses => "1080",
+            IsdsCode::PasswordContainsLogin => "1082",
+            IsdsCode::PasswordTrivial => "1083",
+            // 9204: ISDS's generic failure code for the password services.
+            IsdsCode::InternalError => "9204",
         }
     }
 
@@ -109,7 +135,16 @@ impl IsdsCode {
             IsdsCode::BoxNotFound => "Datová schránka neexistuje.",
             IsdsCode::TimestampAuthorityFailure => "Selhala autorita časových razítek.",
             IsdsCode::WrongCurrentPassword => "Současné heslo není správné.",
-            IsdsCode::PasswordRejected => "Nové heslo nesplňuje pravidla.",
+            IsdsCode::PasswordLength => "Heslo musí mít 8 až 32 znaků.",
+            IsdsCode::PasswordUnchanged => "Nové heslo je shodné se současným.",
+            IsdsCode::PasswordForbiddenCharacter => "Heslo obsahuje nepovolený znak.",
+            IsdsCode::PasswordCharacterClasses => {
+                "Heslo musí obsahovat malé písmeno, velké písmeno a číslici."
+            }
+            IsdsCode::PasswordContainsLogin => "Heslo nesmí obsahovat přihlašovací jméno.",
+            IsdsCode::PasswordTrivial => {
+                "Heslo nesmí obsahovat tři stejné znaky za sebou ani začínat jednoduchou řadou."
+            }
             IsdsCode::InternalError => "Vnitřní chyba brány.",
         }
     }

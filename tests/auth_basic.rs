@@ -166,18 +166,21 @@ async fn an_expired_password_allows_only_the_password_services() {
     let resp = t
         .soap_as(PO_LOGIN, "/DS/DsManage", &change("nope", "Nove-Heslo-42"))
         .await;
-    assert_eq!(resp.status().0, "1066", "{}", resp.text);
+    assert_eq!(resp.status().0, "1090", "{}", resp.text);
     assert_valid(&resp.body_xml(), Xsd::Db);
-    for weak in [
-        "short1A",
-        "nocapitals-42",
-        "Demo-Po-2026!",
-        "Po_jednatel-1x",
+    for (weak, code) in [
+        ("short1A", "1066"),
+        ("Demo-Po-2026!", "1067"),
+        ("Heslo s mezerou-1", "1079"),
+        ("nocapitals-42", "1080"),
+        ("Po_jednatel-1x", "1082"),
+        ("Heslooo-12A", "1083"),
     ] {
         let resp = t
             .soap_as(PO_LOGIN, "/DS/DsManage", &change(PO_LOGIN.1, weak))
             .await;
-        assert_eq!(resp.status().0, "1067", "{weak}: {}", resp.text);
+        assert_eq!(resp.status().0, code, "{weak}: {}", resp.text);
+        assert_valid(&resp.body_xml(), Xsd::Db);
     }
     let resp = t
         .soap_as(

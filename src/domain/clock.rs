@@ -63,6 +63,17 @@ impl Clock for TestClock {
     }
 }
 
+/// Unix seconds as an `xs:dateTime` in UTC, e.g. `2026-02-20T10:00:00Z`.
+pub fn xml_datetime(unix: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,15 +88,4 @@ mod tests {
         c.set(target);
         assert!((c.now() - target).whole_seconds().abs() < 2);
     }
-}
-
-/// Unix seconds as an `xs:dateTime` in UTC, e.g. `2026-02-20T10:00:00Z`.
-pub fn xml_datetime(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
 }

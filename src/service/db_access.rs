@@ -1,7 +1,7 @@
 //! db_access (`/DS/DsManage`): who am I, my box, my password.
 
 use super::{CallContext, Reply, ServiceError, Services, db_status, not_implemented, respond};
-use crate::domain::credentials::{self, PasswordHash};
+use crate::domain::credentials::{self, PasswordHash, PasswordRuleViolation};
 use crate::domain::{DataBox, User, repo};
 use crate::schema::{
     ChangeISDSPasswordResponse, GetOwnerInfoFromLogin2Response, GetOwnerInfoFromLoginResponse,
@@ -85,16 +85,10 @@ async fn change_password(
     let current = user.password.clone();
     let verdict = tokio::task::spawn_blocking(move || {
         if !current.verify(&old) {
-            return Err(IsdsStatus::with_message(
-                IsdsCode::WrongCurrentPassword,
-                IsdsCode::WrongCurrentPassword.message(),
-            ));
+            return Err(IsdsStatus::new(IsdsCode::WrongCurrentPassword));
         }
         if let Err(rule) = credentials::check_new_password(&new, &login, &current) {
-            return Err(IsdsStatus::with_message(
-                IsdsCode::PasswordRejected,
-                format!("{} ({rule})", IsdsCode::PasswordRejected.message()),
-            ));
+            return Err(IsdsStatus::new(rule_code(&rule)));
         }
         PasswordHash::new(&new)
             .map_err(|e| IsdsStatus::with_message(IsdsCode::InternalError, e.to_string()))
@@ -110,6 +104,20 @@ async fn change_password(
             Ok(IsdsStatus::ok())
         }
         Err(status) => Ok(status),
+    }
+}
+
+/// The status code ISDS gives for each broken password rule.
+fn rule_code(rule: &PasswordRuleViolation) -> IsdsCode {
+    match rule {
+        PasswordRuleViolation::Length { .. } => IsdsCode::PasswordLength,
+        PasswordRuleViolation::SameAsCurrent => IsdsCode::PasswordUnchanged,
+        PasswordRuleViolation::ForbiddenCharacter => IsdsCode::PasswordForbiddenCharacter,
+        PasswordRuleViolation::CharacterClasses => IsdsCode::PasswordCharacterClasses,
+        PasswordRuleViolation::ContainsLogin => IsdsCode::PasswordContainsLogin,
+        PasswordRuleViolation::Repetition | PasswordRuleViolation::TrivialStart => {
+            IsdsCode::PasswordTrivial
+        }
     }
 }
 
