@@ -6,6 +6,8 @@
 //! `X-Response-message-code`/`-text` headers; they never reach a handler.
 
 mod basic;
+mod certificate;
+mod otp;
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use crate::domain::repo::RepoError;
 use crate::domain::{DataBox, User};
 use crate::http::routes::LoginMethod;
 use crate::store::Store;
+use crate::tls::PeerCertificate;
 
 pub use basic::parse_basic;
 
@@ -112,6 +115,10 @@ pub struct Credentials<'a> {
     pub method: LoginMethod,
     /// The raw `Authorization` header, if any.
     pub authorization: Option<&'a str>,
+    /// The client certificate of the TLS connection, if any.
+    pub peer_certificate: Option<&'a PeerCertificate>,
+    /// The raw `Cookie` header, if any.
+    pub cookie: Option<&'a str>,
 }
 
 /// Decides who is calling.
@@ -150,7 +157,10 @@ impl Authenticator {
                 )
                 .await
             }
-            _ => Ok(Err(AuthFailure::Unsupported)),
+            LoginMethod::SystemCertificate
+            | LoginMethod::CertificateAndBasic
+            | LoginMethod::HostedProvider => certificate::login(self, creds).await,
+            LoginMethod::OtpSession => otp::session(self, creds).await,
         }
     }
 }

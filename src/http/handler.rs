@@ -127,9 +127,15 @@ async fn soap_call(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    let cookie = req
+        .headers()
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok());
     let creds = Credentials {
         method: login,
         authorization,
+        peer_certificate: conn.peer_certificate.as_deref(),
+        cookie,
     };
     let identity = match app.auth.authenticate(creds).await {
         Ok(Ok(identity)) => identity,
