@@ -65,7 +65,9 @@ pub(crate) async fn handle(
         Route::Service { login, endpoint } if method == Method::GET => {
             match query_param(req.uri().query(), "wsdl") {
                 Some(choice) => match wsdl::wsdl_for_endpoint(endpoint, Some(choice)) {
-                    Some(doc) => xml_document(doc.render(&origin(&req, &conn), login.prefix())),
+                    Some(family) => {
+                        xml_document(wsdl::render(family, &origin(&req, &conn), login.prefix()))
+                    }
                     None => not_found(),
                 },
                 None => method_not_allowed("POST"),
@@ -73,9 +75,9 @@ pub(crate) async fn handle(
         }
         Route::Service { .. } => method_not_allowed("POST, GET"),
         Route::Wsdl { name } if method == Method::GET => match wsdl::wsdl_by_name(&name) {
-            Some(doc) => {
+            Some(family) => {
                 let prefix = login_prefix_of(&path);
-                xml_document(doc.render(&origin(&req, &conn), prefix))
+                xml_document(wsdl::render(family, &origin(&req, &conn), prefix))
             }
             None => not_found(),
         },

@@ -1013,6 +1013,19 @@ fn emit_operations(out: &mut Out, model: &Model, families: &[Family]) -> Result<
     out.blank();
     arms(
         out,
+        "text",
+        "&'static str",
+        "The WSDL document itself, embedded at build time.",
+        &|f| {
+            format!(
+                "include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/wsdl/{}\"))",
+                f.file_name
+            )
+        },
+    );
+    out.blank();
+    arms(
+        out,
         "soap_version",
         "SoapVersion",
         "SOAP version of the binding.",
