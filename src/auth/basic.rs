@@ -47,6 +47,26 @@ pub(super) async fn login(
     password: String,
     method: LoginMethod,
 ) -> Result<Result<Identity, AuthFailure>, AuthError> {
+    let user = match verify_password(store.clone(), clock, policy, login, password).await? {
+        Ok(user) => user,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    clear_failures(store.as_ref(), &user.id)?;
+    identity(store.as_ref(), policy, clock.unix(), user, method)
+}
+
+/// Checks a login and password, refusing blocked users and counting a
+/// wrong password as a failure. A right password does not clear earlier
+/// failures: the caller does that with [`clear_failures`] once every factor
+/// of its login method passed (or counts a failure with
+/// [`record_failure`] when another factor fails).
+pub(super) async fn verify_password(
+    store: Arc<dyn Store>,
+    clock: &dyn Clock,
+    policy: &AuthPolicy,
+    login: String,
+    password: String,
+) -> Result<Result<User, AuthFailure>, AuthError> {
     let now = clock.unix();
     let Some(user) = repo::user_by_login(store.as_ref(), &login)? else {
         // Spend the same effort as for a real user, so timing does not tell
@@ -61,23 +81,40 @@ pub(super) async fn login(
     let hash = user.password.clone();
     let ok = tokio::task::spawn_blocking(move || hash.verify(&password)).await?;
     if !ok {
-        let mut f = failures;
-        f.count += 1;
-        if f.count >= policy.max_failed_logins {
-            f.blocked_until = now + policy.block_seconds;
-            f.count = 0;
-        }
-        write_failures(store.as_ref(), &user.id, &f)?;
-        return Ok(Err(if f.blocked_until > now {
-            AuthFailure::IntruderDetected
-        } else {
-            AuthFailure::BadCredentials
-        }));
+        return Ok(Err(record_failure(store.as_ref(), policy, now, &user.id)?));
     }
+    Ok(Ok(user))
+}
+
+/// Counts one failed login of `user`, blocking them after too many.
+/// Returns the failure to report.
+pub(super) fn record_failure(
+    store: &dyn Store,
+    policy: &AuthPolicy,
+    now: i64,
+    user: &UserId,
+) -> Result<AuthFailure, AuthError> {
+    let mut f = read_failures(store, user)?;
+    f.count += 1;
+    if f.count >= policy.max_failed_logins {
+        f.blocked_until = now + policy.block_seconds;
+        f.count = 0;
+    }
+    write_failures(store, user, &f)?;
+    Ok(if f.blocked_until > now {
+        AuthFailure::IntruderDetected
+    } else {
+        AuthFailure::BadCredentials
+    })
+}
+
+/// Forgets the failed logins of `user` after a successful login.
+pub(super) fn clear_failures(store: &dyn Store, user: &UserId) -> Result<(), AuthError> {
+    let failures = read_failures(store, user)?;
     if failures.count > 0 || failures.blocked_until > 0 {
-        write_failures(store.as_ref(), &user.id, &Failures::default())?;
+        write_failures(store, user, &Failures::default())?;
     }
-    identity(store.as_ref(), policy, now, user, method)
+    Ok(())
 }
 
 /// The identity of a user whose credentials were accepted.

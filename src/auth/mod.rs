@@ -19,6 +19,7 @@ use crate::store::Store;
 use crate::tls::PeerCertificate;
 
 pub use basic::parse_basic;
+pub use otp::{OtpLoginOutcome, OtpStep, SESSION_COOKIE, SESSION_IDLE_SECONDS, SentSms};
 
 /// Rules for password logins.
 #[derive(Debug, Clone)]
@@ -126,6 +127,8 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     policy: AuthPolicy,
+    /// OTP sessions and the simulated SMS outbox.
+    otp: otp::OtpState,
 }
 
 impl Authenticator {
@@ -134,6 +137,7 @@ impl Authenticator {
             store,
             clock,
             policy,
+            otp: otp::OtpState::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod credentials;
 pub mod databox;
+pub mod otp;
 pub mod repo;
 pub mod user;
 pub mod world;

@@ -126,6 +126,9 @@ pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
         batch.put(LOGINS, u.login.as_str(), u.id.as_str());
         batch.put(BOX_USERS, format!("{}/{}", u.box_id, u.id), Vec::new());
     }
+    for (user, secret) in &world.otp_secrets {
+        super::otp::put_secret(&mut batch, user, secret);
+    }
     store.apply_durable(batch).map_err(|e| match e {
         StoreError::Conflict { .. } => {
             RepoError::Exists(format!("a box, user or login of the world ({e})"))

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::credentials::{HashError, PasswordHash};
 use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner};
+use super::otp::{self, OtpKind, OtpSecret};
 use super::repo::{self, RepoError};
 use super::user::{PersonName, Privileges, User, UserId, UserType};
 use crate::store::Store;
@@ -74,6 +75,19 @@ struct UserSpec {
     name: PersonName,
     #[serde(default)]
     must_change_password: bool,
+    /// An OTP secret enables the OTP logins (`/as/processLogin`).
+    otp: Option<OtpSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OtpSpec {
+    kind: OtpKind,
+    /// Base32 (RFC 4648), as authenticator apps and `oathtool -b` take it.
+    secret: String,
+    /// HOTP: the counter of the next expected code.
+    #[serde(default)]
+    counter: u64,
 }
 
 fn accessible() -> BoxState {
@@ -89,6 +103,8 @@ fn all_privileges() -> u32 {
 pub struct World {
     pub boxes: Vec<DataBox>,
     pub users: Vec<User>,
+    /// OTP secrets of the users that have one.
+    pub otp_secrets: Vec<(UserId, OtpSecret)>,
 }
 
 impl World {
@@ -103,6 +119,7 @@ impl World {
         let mut world = World {
             boxes: Vec::new(),
             users: Vec::new(),
+            otp_secrets: Vec::new(),
         };
         let mut box_ids = std::collections::HashSet::new();
         let mut user_ids = std::collections::HashSet::new();
@@ -132,6 +149,29 @@ impl World {
                         "user {}: privileges {} exceed the mask 255",
                         u.id, u.privileges
                     )));
+                }
+                if let Some(spec) = u.otp {
+                    let secret = otp::decode_base32(&spec.secret)
+                        .map_err(|e| invalid(format!("user {}: OTP secret: {e}", u.id)))?;
+                    if secret.len() < otp::MIN_SECRET_BYTES {
+                        return Err(invalid(format!(
+                            "user {}: OTP secret must be at least {} bytes (base32 of 128 bits)",
+                            u.id,
+                            otp::MIN_SECRET_BYTES
+                        )));
+                    }
+                    let counter = match spec.kind {
+                        OtpKind::Hotp => spec.counter,
+                        OtpKind::Totp => 0,
+                    };
+                    world.otp_secrets.push((
+                        u.id.clone(),
+                        OtpSecret {
+                            kind: spec.kind,
+                            secret,
+                            counter,
+                        },
+                    ));
                 }
                 world.users.push(User {
                     id: u.id,
@@ -215,6 +255,51 @@ mod tests {
                 .iter()
                 .any(|u| u.user_type == UserType::EntrustedUser && u.privileges != Privileges::ALL)
         );
+    }
+
+    #[test]
+    fn otp_secrets_parse_from_base32() {
+        let w = World::parse(DEMO_WORLD, "demo", 0).unwrap();
+        let (id, secret) = w
+            .otp_secrets
+            .iter()
+            .find(|(id, _)| id.as_str() == "pootp1")
+            .expect("the demo world has an OTP user");
+        assert_eq!(secret.kind, OtpKind::Totp);
+        assert_eq!(secret.secret.len(), 20);
+        assert!(w.users.iter().any(|u| &u.id == id && u.login == "po_otp"));
+
+        let user = |otp: &str| {
+            format!(
+                "[[boxes]]\nid = \"abcdefg\"\ntype = \"PO\"\n[[boxes.users]]\nid = \"abcdef\"\n\
+                 login = \"x\"\npassword = \"Secret-2026!\"\ntype = \"PRIMARY_USER\"\notp = {otp}\n"
+            )
+        };
+        let w = World::parse(
+            &user(r#"{ kind = "hotp", secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ", counter = 7 }"#),
+            "w",
+            0,
+        )
+        .unwrap();
+        assert_eq!(w.otp_secrets[0].1.secret, b"12345678901234567890");
+        assert_eq!(w.otp_secrets[0].1.counter, 7);
+
+        let err = World::parse(&user(r#"{ kind = "totp", secret = "MZXW6===" }"#), "w", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 16 bytes"), "{err}");
+        let err = World::parse(
+            &user(r#"{ kind = "totp", secret = "not base32!" }"#),
+            "w",
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("OTP secret: invalid base32"), "{err}");
+        let err = World::parse(&user(r#"{ kind = "sms", secret = "MZXW6===" }"#), "w", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant"), "{err}");
     }
 
     #[test]

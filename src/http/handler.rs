@@ -38,7 +38,7 @@ pub(crate) struct ConnInfo {
     pub peer_certificate: Option<Arc<PeerCertificate>>,
 }
 
-type HttpResponse = Response<Full<Bytes>>;
+pub(super) type HttpResponse = Response<Full<Bytes>>;
 
 /// Answers one request; never fails at the HTTP level (errors are responses).
 pub(crate) async fn handle(
@@ -86,6 +86,13 @@ pub(crate) async fn handle(
             None => not_found(),
         },
         Route::Health | Route::Wsdl { .. } | Route::Schema { .. } => method_not_allowed("GET"),
+        Route::ProcessLogin if method == Method::POST || method == Method::GET => {
+            super::otp_login::process_login(&app, &conn, &req).await
+        }
+        Route::ProcessLogout if method == Method::GET || method == Method::POST => {
+            super::otp_login::process_logout(&app, &conn, &req)
+        }
+        Route::ProcessLogin | Route::ProcessLogout => method_not_allowed("POST, GET"),
         Route::NotFound => not_found(),
     };
 
@@ -210,6 +217,11 @@ fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
 /// ISDS's refusal of a login: 401 with a Basic challenge and the reason in
 /// `X-Response-message-code` and, RFC 2047-encoded, `-text`.
 fn unauthorized(failure: &AuthFailure) -> HttpResponse {
+    unauthorized_with(failure, "Basic realm=\"ISDS\"")
+}
+
+/// [`unauthorized`] with another `WWW-Authenticate` challenge.
+pub(super) fn unauthorized_with(failure: &AuthFailure, challenge: &'static str) -> HttpResponse {
     use base64::Engine;
     let mut resp = plain(
         StatusCode::UNAUTHORIZED,
@@ -223,7 +235,7 @@ fn unauthorized(failure: &AuthFailure) -> HttpResponse {
     let headers = resp.headers_mut();
     headers.insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"ISDS\""),
+        HeaderValue::from_static(challenge),
     );
     headers.insert(
         "x-response-message-code",
@@ -235,7 +247,7 @@ fn unauthorized(failure: &AuthFailure) -> HttpResponse {
     resp
 }
 
-fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
+pub(super) fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -286,7 +298,7 @@ fn login_prefix_of(path: &str) -> &'static str {
 }
 
 /// Scheme and authority the client used, for addresses in served WSDLs.
-fn origin(req: &Request<Incoming>, conn: &ConnInfo) -> String {
+pub(super) fn origin(req: &Request<Incoming>, conn: &ConnInfo) -> String {
     let scheme = if conn.tls { "https" } else { "http" };
     let host = req
         .uri()

@@ -121,13 +121,20 @@ pub enum Route {
     Wsdl {
         name: String,
     },
+    /// `/as/processLogin`: the OTP login steps.
+    ProcessLogin,
+    /// `/as/processLogout`: ends an OTP session.
+    ProcessLogout,
     NotFound,
 }
 
 /// Classifies a request path (without the query string).
 pub fn route(path: &str) -> Route {
-    if path == "/health" {
-        return Route::Health;
+    match path {
+        "/health" => return Route::Health,
+        "/as/processLogin" => return Route::ProcessLogin,
+        "/as/processLogout" => return Route::ProcessLogout,
+        _ => {}
     }
     // `/wsdl/` holds every WSDL and, next to them, the schemas they include.
     if let Some(name) = path.strip_prefix("/wsdl/") {
@@ -201,6 +208,13 @@ mod tests {
         ] {
             assert_eq!(route(path), Route::NotFound, "{path}");
         }
+    }
+
+    #[test]
+    fn otp_login_paths_route() {
+        assert_eq!(route("/as/processLogin"), Route::ProcessLogin);
+        assert_eq!(route("/as/processLogout"), Route::ProcessLogout);
+        assert_eq!(route("/as/processlogin"), Route::NotFound);
     }
 
     #[test]

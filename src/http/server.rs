@@ -68,6 +68,12 @@ pub struct RunningGateway {
 }
 
 impl RunningGateway {
+    /// The authenticator serving the requests (OTP sessions, the simulated
+    /// SMS outbox).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.app.auth
+    }
+
     /// Stops accepting, lets in-flight requests finish (bounded), then
     /// flushes the store. Returns once everything is durable.
     pub async fn shutdown(self) -> Result<(), ServeError> {
