@@ -126,6 +126,8 @@ pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
         batch.put(LOGINS, u.login.as_str(), u.id.as_str());
         batch.put(BOX_USERS, format!("{}/{}", u.box_id, u.id), Vec::new());
     }
+    // Its client certificates, in the same all-or-nothing batch.
+    super::certificates::stage_world(&mut batch, world);
     store.apply_durable(batch).map_err(|e| match e {
         StoreError::Conflict { .. } => {
             RepoError::Exists(format!("a box, user or login of the world ({e})"))
