@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Serve the ISDS SOAP interface over HTTP and HTTPS.
     Serve(ServeArgs),
+    /// Manage client certificates for mutual-TLS logins (gateway stopped).
+    Cert(isds_gateway::cli::cert::CertArgs),
 }
 
 #[derive(clap::Args)]
@@ -71,12 +73,15 @@ enum CliError {
     Runtime(std::io::Error),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
+    #[error(transparent)]
+    Cert(#[from] isds_gateway::cli::cert::CertCliError),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Cert(args) => isds_gateway::cli::cert::run(args).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, AuthFailure, AuthPolicy, Identity};
+use super::{Actor, AuthError, AuthFailure, AuthPolicy, Identity};
+use crate::domain::certificates;
 use crate::domain::clock::Clock;
 use crate::domain::repo;
 use crate::domain::{User, UserId};
@@ -39,6 +40,8 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 /// Checks a login and password; counts failures and blocks after too many.
+/// On `/DS/…` (`method` Basic) a user with a registered certificate is
+/// refused even with the right password: their login needs the certificate.
 pub(super) async fn login(
     store: Arc<dyn Store>,
     clock: &dyn Clock,
@@ -52,6 +55,10 @@ pub(super) async fn login(
         Err(failure) => return Ok(Err(failure)),
     };
     clear_failures(store.as_ref(), &user.id)?;
+    if method == LoginMethod::Basic && certificates::user_has_certificate(store.as_ref(), &user.id)?
+    {
+        return Ok(Err(AuthFailure::BadRole));
+    }
     identity(store.as_ref(), policy, clock.unix(), user, method)
 }
 
@@ -135,6 +142,7 @@ pub(super) fn identity(
         user,
         databox,
         method,
+        actor: Actor::Person,
     }))
 }
 

@@ -46,12 +46,42 @@ impl Default for AuthPolicy {
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Identity {
+    /// The user acting: a real user of the box for [`Actor::Person`];
+    /// otherwise the box's synthetic application user
+    /// ([`crate::domain::certificates::application_user`]), which is never
+    /// stored and has no password.
     pub user: User,
     pub databox: DataBox,
     pub method: LoginMethod,
+    /// Who is acting: a person, or software acting for the box.
+    pub actor: Actor,
     /// The password expired (or was set by someone else): only the password
     /// services may be called.
     pub must_change_password: bool,
+}
+
+/// Who stands behind an [`Identity`]. ISDS records this: messages sent by
+/// a box's application carry the author type `VIRTUAL` (as
+/// GetMessageAuthor reports it) instead of the user's type, and acceptance
+/// by such a login is its own delivery event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person with their own credentials (password, commercial
+    /// certificate, OTP).
+    Person,
+    /// The box's own application, by a system certificate registered to
+    /// the box (`/cert`).
+    Application,
+    /// A hosted records-management provider acting for a box that
+    /// authorised it (`/hspis`).
+    HostedProvider { provider: String },
+}
+
+impl Actor {
+    /// Whether a person (not software acting for the box) is logged in.
+    pub fn is_person(&self) -> bool {
+        matches!(self, Actor::Person)
+    }
 }
 
 /// Why a caller was not let in. Each maps to ISDS's 401 headers.

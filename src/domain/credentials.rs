@@ -32,6 +32,12 @@ impl PasswordHash {
             .map_err(|e| HashError(e.to_string()))
     }
 
+    /// A hash that no password verifies against, for identities that have
+    /// no password (a box's application logged in by certificate).
+    pub fn unusable() -> Self {
+        PasswordHash(String::from("!"))
+    }
+
     /// Whether `password` is the one hashed. Constant-time in the password.
     pub fn verify(&self, password: &str) -> bool {
         match PhcHash::new(&self.0) {

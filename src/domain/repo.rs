@@ -129,6 +129,8 @@ pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
     for (user, secret) in &world.otp_secrets {
         super::otp::put_secret(&mut batch, user, secret);
     }
+    // Its client certificates, in the same all-or-nothing batch.
+    super::certificates::stage_world(&mut batch, world);
     store.apply_durable(batch).map_err(|e| match e {
         StoreError::Conflict { .. } => {
             RepoError::Exists(format!("a box, user or login of the world ({e})"))

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::certificates::{self, CertificateError, Holder, Registration};
 use super::credentials::{HashError, PasswordHash};
 use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner};
 use super::otp::{self, OtpKind, OtpSecret};
@@ -32,6 +33,8 @@ pub enum WorldError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Repo(#[from] RepoError),
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +42,20 @@ pub enum WorldError {
 struct WorldFile {
     #[serde(default)]
     boxes: Vec<BoxSpec>,
+    #[serde(default)]
+    providers: Vec<ProviderSpec>,
+}
+
+/// A hosted records-management provider and the boxes that authorised it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderSpec {
+    name: String,
+    /// PEM file of the provider's system certificate, relative to the
+    /// fixture file.
+    certificate: PathBuf,
+    #[serde(default)]
+    boxes: Vec<BoxId>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +76,10 @@ struct BoxSpec {
     owner: Owner,
     #[serde(default)]
     users: Vec<UserSpec>,
+    /// PEM files of the box's system certificates, relative to the fixture
+    /// file.
+    #[serde(default)]
+    certificates: Vec<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,6 +96,10 @@ struct UserSpec {
     name: PersonName,
     #[serde(default)]
     must_change_password: bool,
+    /// PEM files of the user's commercial certificates, relative to the
+    /// fixture file.
+    #[serde(default)]
+    certificates: Vec<PathBuf>,
     /// An OTP secret enables the OTP logins (`/as/processLogin`).
     otp: Option<OtpSpec>,
 }
@@ -98,19 +123,36 @@ fn all_privileges() -> u32 {
     Privileges::ALL.0
 }
 
-/// Boxes and users ready to be written.
+/// Boxes, users and certificate registrations ready to be written.
 #[derive(Debug)]
 pub struct World {
     pub boxes: Vec<DataBox>,
     pub users: Vec<User>,
     /// OTP secrets of the users that have one.
     pub otp_secrets: Vec<(UserId, OtpSecret)>,
+    /// Client certificates of boxes, users and hosted providers.
+    pub certificates: Vec<Registration>,
+    /// `(provider name, box ID)`: the box authorised the hosted provider.
+    pub provider_boxes: Vec<(String, BoxId)>,
 }
 
 impl World {
     /// Parses and checks a world fixture. `origin` names it in errors
-    /// (a file path); TOML errors carry the line and column.
+    /// (a file path); TOML errors carry the line and column. A fixture
+    /// parsed this way may not refer to certificate files (see
+    /// [`World::parse_at`]).
     pub fn parse(text: &str, origin: &str, now: i64) -> Result<World, WorldError> {
+        Self::parse_at(text, origin, None, now)
+    }
+
+    /// [`World::parse`] for a fixture whose certificate files are found
+    /// relative to `base_dir` (the fixture file's directory).
+    pub fn parse_at(
+        text: &str,
+        origin: &str,
+        base_dir: Option<&Path>,
+        now: i64,
+    ) -> Result<World, WorldError> {
         let invalid = |message: String| WorldError::Invalid {
             origin: origin.to_owned(),
             message,
@@ -120,6 +162,28 @@ impl World {
             boxes: Vec::new(),
             users: Vec::new(),
             otp_secrets: Vec::new(),
+            certificates: Vec::new(),
+            provider_boxes: Vec::new(),
+        };
+        let mut fingerprints = std::collections::HashSet::new();
+        let mut registrations = Vec::new();
+        let mut register = |file: &Path, holder: Holder| -> Result<(), WorldError> {
+            let Some(base) = base_dir else {
+                return Err(invalid(format!(
+                    "certificate {}: certificate files need a fixture file to be found relative to",
+                    file.display()
+                )));
+            };
+            let cert = certificates::read_pem_file(&base.join(file))?;
+            let registration = Registration::new(&cert, holder);
+            if !fingerprints.insert(registration.fingerprint.clone()) {
+                return Err(invalid(format!(
+                    "certificate {} is registered twice",
+                    file.display()
+                )));
+            }
+            registrations.push(registration);
+            Ok(())
         };
         let mut box_ids = std::collections::HashSet::new();
         let mut user_ids = std::collections::HashSet::new();
@@ -134,7 +198,21 @@ impl World {
             if !box_ids.insert(spec.id.clone()) {
                 return Err(invalid(format!("box {} is defined twice", spec.id)));
             }
+            for file in &spec.certificates {
+                register(
+                    file,
+                    Holder::Box {
+                        box_id: spec.id.clone(),
+                    },
+                )?;
+            }
             for u in spec.users {
+                if u.id.as_str() == certificates::APPLICATION_USER_ID {
+                    return Err(invalid(format!(
+                        "user ID {} is reserved for a box's application",
+                        u.id
+                    )));
+                }
                 if !user_ids.insert(u.id.clone()) {
                     return Err(invalid(format!("user {} is defined twice", u.id)));
                 }
@@ -173,6 +251,9 @@ impl World {
                         },
                     ));
                 }
+                for file in &u.certificates {
+                    register(file, Holder::User { user: u.id.clone() })?;
+                }
                 world.users.push(User {
                     id: u.id,
                     box_id: spec.id.clone(),
@@ -198,6 +279,30 @@ impl World {
                 unlimited_password_validity: spec.unlimited_password_validity,
             });
         }
+        let mut provider_names = std::collections::HashSet::new();
+        for p in file.providers {
+            certificates::check_provider_name(&p.name)
+                .map_err(|e| invalid(format!("provider: {e}")))?;
+            if !provider_names.insert(p.name.clone()) {
+                return Err(invalid(format!("provider {:?} is defined twice", p.name)));
+            }
+            register(
+                &p.certificate,
+                Holder::Provider {
+                    name: p.name.clone(),
+                },
+            )?;
+            for b in p.boxes {
+                if !box_ids.contains(&b) {
+                    return Err(invalid(format!(
+                        "provider {:?}: box {b} is not defined in this world",
+                        p.name
+                    )));
+                }
+                world.provider_boxes.push((p.name.clone(), b));
+            }
+        }
+        world.certificates = registrations;
         Ok(world)
     }
 }
@@ -208,17 +313,22 @@ pub fn seed_demo_if_empty(store: &dyn Store, path: Option<&Path>) -> Result<bool
     if repo::has_any_box(store)? {
         return Ok(false);
     }
-    let (text, origin) = match path {
+    let (text, origin, base_dir) = match path {
         Some(p) => (
             std::fs::read_to_string(p).map_err(|source| WorldError::Read {
                 path: p.to_owned(),
                 source,
             })?,
             p.display().to_string(),
+            Some(p.parent().unwrap_or(Path::new("."))),
         ),
-        None => (DEMO_WORLD.to_owned(), "fixtures/demo-world.toml".to_owned()),
+        None => (
+            DEMO_WORLD.to_owned(),
+            "fixtures/demo-world.toml".to_owned(),
+            None,
+        ),
     };
-    let world = World::parse(&text, &origin, unix_now())?;
+    let world = World::parse_at(&text, &origin, base_dir, unix_now())?;
     repo::insert_world(store, &world)?;
     Ok(true)
 }
@@ -317,5 +427,103 @@ mod tests {
         let text = "[[boxes]]\nid = \"abcdefg\"\ntype = \"PO\"\ncolour = 1\n";
         let err = World::parse(text, "w", 0).unwrap_err().to_string();
         assert!(err.contains("unknown field"), "{err}");
+    }
+
+    fn write_cert(dir: &Path, name: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+        std::fs::create_dir_all(dir.join("certs")).unwrap();
+        std::fs::write(dir.join("certs").join(name), pem).unwrap();
+        format!("certs/{name}")
+    }
+
+    const CERT_WORLD: &str = r#"
+[[boxes]]
+id = "abcdefg"
+type = "PO"
+certificates = ["certs/app.pem"]
+[[boxes.users]]
+id = "user01"
+login = "alice"
+password = "Heslo-12345"
+type = "PRIMARY_USER"
+certificates = ["certs/alice.pem"]
+
+[[boxes]]
+id = "hijklmn"
+type = "FO"
+
+[[providers]]
+name = "Hosted Records"
+certificate = "certs/hosted.pem"
+boxes = ["abcdefg"]
+"#;
+
+    #[test]
+    fn certificates_and_providers_load_relative_to_the_fixture() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["app.pem", "alice.pem", "hosted.pem"] {
+            write_cert(dir.path(), name);
+        }
+        let w = World::parse_at(CERT_WORLD, "w", Some(dir.path()), 0).unwrap();
+        let holders: Vec<_> = w
+            .certificates
+            .iter()
+            .map(|r| r.holder.to_string())
+            .collect();
+        assert_eq!(
+            holders,
+            ["box abcdefg", "user user01", "provider \"Hosted Records\""]
+        );
+        assert_eq!(
+            w.provider_boxes,
+            vec![(
+                "Hosted Records".to_owned(),
+                BoxId::parse("abcdefg").unwrap()
+            )]
+        );
+
+        // The whole world, certificates included, is one atomic write.
+        let store = crate::store::open_memory();
+        repo::insert_world(store.as_ref(), &w).unwrap();
+        let mut expected = w.certificates.clone();
+        expected.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        assert_eq!(certificates::list(store.as_ref()).unwrap(), expected);
+        let err = repo::insert_world(store.as_ref(), &w).unwrap_err();
+        assert!(matches!(err, RepoError::Exists(_)), "{err}");
+
+        // Without a fixture file there is nothing to resolve paths against.
+        let err = World::parse(CERT_WORLD, "w", 0).unwrap_err().to_string();
+        assert!(err.contains("need a fixture file"), "{err}");
+    }
+
+    #[test]
+    fn certificate_mistakes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["app.pem", "alice.pem", "hosted.pem"] {
+            write_cert(dir.path(), name);
+        }
+        let parse = |text: &str| {
+            World::parse_at(text, "w", Some(dir.path()), 0)
+                .unwrap_err()
+                .to_string()
+        };
+        let err = parse(&CERT_WORLD.replace("certs/hosted.pem", "certs/app.pem"));
+        assert!(err.contains("registered twice"), "{err}");
+        let err = parse(&CERT_WORLD.replace("boxes = [\"abcdefg\"]", "boxes = [\"zzzzzzz\"]"));
+        assert!(err.contains("box zzzzzzz is not defined"), "{err}");
+        let err = parse(&CERT_WORLD.replace("certs/alice.pem", "certs/missing.pem"));
+        assert!(err.contains("missing.pem"), "{err}");
+        let err = parse(&CERT_WORLD.replace("\"user01\"", "\"system\""));
+        assert!(err.contains("reserved"), "{err}");
+        let err = parse(&CERT_WORLD.replace("Hosted Records", "a/b"));
+        assert!(err.contains("invalid provider name"), "{err}");
+        std::fs::write(dir.path().join("certs/app.pem"), "not a certificate").unwrap();
+        let err = parse(CERT_WORLD);
+        assert!(err.contains("no CERTIFICATE block"), "{err}");
     }
 }
