@@ -6,10 +6,10 @@ use std::sync::Arc;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthError, AuthFailure, AuthPolicy, Identity};
+use super::{AuthError, AuthFailure, AuthPolicy, Identity, Role};
 use crate::domain::clock::Clock;
 use crate::domain::repo;
-use crate::domain::{User, UserId};
+use crate::domain::{BoxState, User, UserId};
 use crate::http::routes::LoginMethod;
 use crate::store::{Batch, Store};
 
@@ -91,6 +91,11 @@ pub(super) fn identity(
     let Some(databox) = repo::get_box(store, &user.box_id)? else {
         return Ok(Err(AuthFailure::BadCredentials));
     };
+    // A removed box (state 5) is gone with its access data; users of an
+    // inaccessible box still log in.
+    if databox.state == BoxState::Removed {
+        return Ok(Err(AuthFailure::BadCredentials));
+    }
     let expired = !databox.unlimited_password_validity
         && now - user.password_set_at >= policy.password_validity_seconds;
     Ok(Ok(Identity {
@@ -98,6 +103,7 @@ pub(super) fn identity(
         user,
         databox,
         method,
+        role: Role::BoxUser,
     }))
 }
 
