@@ -6,6 +6,7 @@
 //! [`service`] (operation handlers) → [`domain`] → [`store`].
 
 pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
