@@ -30,6 +30,52 @@ pub struct Config {
     pub no_demo: bool,
     /// Password logins: lockout and validity.
     pub auth: AuthConfig,
+    /// The gateway operator's account (`[operator]`); `None`: no operator.
+    pub operator: Option<OperatorConfig>,
+    /// World fixtures to add to the store at start, all or nothing each
+    /// (`serve --fixtures`); a box, user or login already stored is refused.
+    pub fixtures: Vec<PathBuf>,
+}
+
+/// Credentials of the gateway operator, who stands for the ISDS
+/// administration: it may call every db_manipulations operation on any box.
+/// It is no user of any box and may call nothing else.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    pub login: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for OperatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorConfig")
+            .field("login", &self.login)
+            .field("password", &"..")
+            .finish()
+    }
+}
+
+/// An operator given as `LOGIN:PASSWORD` is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid operator credentials: expected LOGIN:PASSWORD with neither part empty")]
+pub struct InvalidOperator;
+
+impl std::str::FromStr for OperatorConfig {
+    type Err = InvalidOperator;
+
+    /// Parses `LOGIN:PASSWORD` (the password may contain colons).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.split_once(':') {
+            Some((login, password)) if !login.is_empty() && !password.is_empty() => {
+                Ok(OperatorConfig {
+                    login: login.to_owned(),
+                    password: password.to_owned(),
+                })
+            }
+            _ => Err(InvalidOperator),
+        }
+    }
 }
 
 /// Rules for password logins.
@@ -102,6 +148,8 @@ impl Default for Config {
             demo_world: None,
             no_demo: false,
             auth: AuthConfig::default(),
+            operator: None,
+            fixtures: Vec::new(),
         }
     }
 }
@@ -170,11 +218,37 @@ mod tests {
         );
         assert_eq!(c.tls_listen, Config::default().tls_listen);
 
+        assert!(c.operator.is_none());
+
         std::fs::write(&path, "listen_addr = \"0.0.0.0:9000\"\n").unwrap();
         let err = Config::from_file(&path).unwrap_err().to_string();
         assert!(
             err.contains("gw.toml") && err.contains("unknown field"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_operator_comes_from_the_file_or_from_login_colon_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(
+            &path,
+            "[operator]\nlogin = \"provozovatel\"\npassword = \"Tajne:Heslo-1\"\n",
+        )
+        .unwrap();
+        let op = Config::from_file(&path).unwrap().operator.unwrap();
+        assert_eq!(op.login, "provozovatel");
+        assert_eq!(op.password, "Tajne:Heslo-1");
+        assert!(!format!("{op:?}").contains("Tajne"));
+
+        let op: OperatorConfig = "admin:pa:ss".parse().unwrap();
+        assert_eq!(
+            (op.login.as_str(), op.password.as_str()),
+            ("admin", "pa:ss")
+        );
+        for bad in ["", "admin", "admin:", ":secret"] {
+            assert!(bad.parse::<OperatorConfig>().is_err(), "{bad:?}");
+        }
     }
 }

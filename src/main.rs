@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use isds_gateway::config::Config;
-use isds_gateway::http;
+use isds_gateway::config::{Config, OperatorConfig};
+use isds_gateway::{cli, http};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,12 @@ enum Command {
     Serve(ServeArgs),
     /// Manage client certificates for mutual-TLS logins (gateway stopped).
     Cert(isds_gateway::cli::cert::CertArgs),
+    /// Administer the boxes of a data directory the gateway is not serving.
+    Box(cli::box_cmd::BoxArgs),
+    /// Administer the users of a data directory the gateway is not serving.
+    User(cli::user_cmd::UserArgs),
+    /// Load world fixtures into a data directory the gateway is not serving.
+    Fixtures(cli::fixtures::FixturesArgs),
 }
 
 #[derive(clap::Args)]
@@ -47,6 +53,15 @@ struct ServeArgs {
     /// Seed this world fixture instead of the built-in demo world.
     #[arg(long)]
     demo_world: Option<PathBuf>,
+    /// Add this world fixture to the store at start, all or nothing; a box,
+    /// user or login already stored is refused (repeatable).
+    #[arg(long)]
+    fixtures: Vec<PathBuf>,
+    /// The gateway operator's credentials, LOGIN:PASSWORD (prefer the
+    /// environment variable or the config file: arguments are visible to
+    /// other local users).
+    #[arg(long, env = "ISDS_GATEWAY_OPERATOR", hide_env_values = true)]
+    operator: Option<OperatorConfig>,
     /// Once listening, write the bound addresses as JSON to this file
     /// (for scripts that start the gateway on port 0).
     #[arg(long)]
@@ -64,6 +79,8 @@ enum CliError {
     TlsListen(String),
     #[error(transparent)]
     Serve(#[from] http::ServeError),
+    #[error(transparent)]
+    Admin(#[from] cli::CliError),
     #[error("cannot write ready file {path}: {source}")]
     ReadyFile {
         path: PathBuf,
@@ -82,6 +99,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Cert(args) => isds_gateway::cli::cert::run(args).map_err(CliError::from),
+        Command::Box(args) => cli::box_cmd::run(args).map(print).map_err(CliError::from),
+        Command::User(args) => cli::user_cmd::run(args).map(print).map_err(CliError::from),
+        Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -90,6 +110,10 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print(output: String) {
+    print!("{output}");
 }
 
 fn init_logging(json: bool) {
@@ -128,6 +152,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     config.no_demo |= args.no_demo;
     if args.demo_world.is_some() {
         config.demo_world = args.demo_world;
+    }
+    config.fixtures.extend(args.fixtures);
+    if args.operator.is_some() {
+        config.operator = args.operator;
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

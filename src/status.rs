@@ -54,6 +54,22 @@ pub enum IsdsCode {
     /// ChangeISDSPassword: a character three times in a row, or a trivial
     /// keyboard start.
     PasswordTrivial,
+    /// 1004: the caller's rights do not allow the operation.
+    NotPermitted,
+    /// Box administration: no such user in the box.
+    UserNotFound,
+    /// Box administration: a box with the requested ID exists already.
+    BoxExists,
+    /// Box administration: the requested login is taken.
+    LoginExists,
+    /// Box administration: the box's state does not allow the operation
+    /// (e.g. enabling a box that was not disabled by its owner).
+    BoxStateForbids,
+    /// Box administration: a required item of the request is missing or
+    /// has a value the operation cannot use.
+    InvalidRequestData,
+    /// Box administration: the last primary user of a box cannot be removed.
+    LastPrimaryUser,
     /// The gateway itself failed.
     InternalError,
 }
@@ -82,6 +98,13 @@ impl IsdsCode {
         IsdsCode::PasswordCharacterClasses,
         IsdsCode::PasswordContainsLogin,
         IsdsCode::PasswordTrivial,
+        IsdsCode::NotPermitted,
+        IsdsCode::UserNotFound,
+        IsdsCode::BoxExists,
+        IsdsCode::LoginExists,
+        IsdsCode::BoxStateForbids,
+        IsdsCode::InvalidRequestData,
+        IsdsCode::LastPrimaryUser,
         IsdsCode::InternalError,
     ];
 
@@ -100,6 +123,8 @@ impl IsdsCode {
             IsdsCode::MarkingTooLong => "3006",
             IsdsCode::TooManyParallelRequests => "3008",
             IsdsCode::TooManyRequests => "3009",
+            // 5001: published for FindDataBox and CheckDataBox; the gateway
+            // answers it for every operation naming a box that does not exist.
             IsdsCode::BoxNotFound => "5001",
             IsdsCode::TimestampAuthorityFailure => "9502",
             // 1066, 1067: published for ChangeISDSPassword. 1090 and
@@ -112,6 +137,20 @@ impl IsdsCode {
             IsdsCode::PasswordCharacterClasses => "1080",
             IsdsCode::PasswordContainsLogin => "1082",
             IsdsCode::PasswordTrivial => "1083",
+            // 1004: libisds documents it (non-normatively) for callers
+            // without the right to an operation (GetDataBoxList,
+            // DataBoxCreditInfo); the gateway answers every refused
+            // db_manipulations call with it.
+            IsdsCode::NotPermitted => "1004",
+            // 1041-1046: no public source gives ISDS's codes for these
+            // box-administration failures; the numbers are the gateway's
+            // choice, in the application-logic range 1xxx.
+            IsdsCode::UserNotFound => "1041",
+            IsdsCode::BoxExists => "1042",
+            IsdsCode::LoginExists => "1043",
+            IsdsCode::BoxStateForbids => "1044",
+            IsdsCode::InvalidRequestData => "1045",
+            IsdsCode::LastPrimaryUser => "1046",
             // 9204: ISDS's generic failure code for the password services.
             IsdsCode::InternalError => "9204",
         }
@@ -145,6 +184,13 @@ impl IsdsCode {
             IsdsCode::PasswordTrivial => {
                 "Heslo nesmí obsahovat tři stejné znaky za sebou ani začínat jednoduchou řadou."
             }
+            IsdsCode::NotPermitted => "Nedostatečná oprávnění pro tuto operaci.",
+            IsdsCode::UserNotFound => "Uživatel v datové schránce neexistuje.",
+            IsdsCode::BoxExists => "Datová schránka s tímto identifikátorem již existuje.",
+            IsdsCode::LoginExists => "Přihlašovací jméno je již použito.",
+            IsdsCode::BoxStateForbids => "Stav datové schránky tuto operaci neumožňuje.",
+            IsdsCode::InvalidRequestData => "Chybné nebo chybějící údaje požadavku.",
+            IsdsCode::LastPrimaryUser => "Poslední oprávněnou osobu datové schránky nelze odebrat.",
             IsdsCode::InternalError => "Vnitřní chyba brány.",
         }
     }

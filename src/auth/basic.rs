@@ -10,7 +10,7 @@ use super::{Actor, AuthError, AuthFailure, AuthPolicy, Identity};
 use crate::domain::certificates;
 use crate::domain::clock::Clock;
 use crate::domain::repo;
-use crate::domain::{User, UserId};
+use crate::domain::{BoxState, User, UserId};
 use crate::http::routes::LoginMethod;
 use crate::store::{Batch, Store};
 
@@ -135,6 +135,11 @@ pub(super) fn identity(
     let Some(databox) = repo::get_box(store, &user.box_id)? else {
         return Ok(Err(AuthFailure::BadCredentials));
     };
+    // A removed box (state 5) is gone with its access data; users of an
+    // inaccessible box still log in.
+    if databox.state == BoxState::Removed {
+        return Ok(Err(AuthFailure::BadCredentials));
+    }
     let expired = !databox.unlimited_password_validity
         && now - user.password_set_at >= policy.password_validity_seconds;
     Ok(Ok(Identity {

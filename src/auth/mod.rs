@@ -11,9 +11,13 @@ mod otp;
 
 use std::sync::Arc;
 
+use crate::config::OperatorConfig;
 use crate::domain::clock::Clock;
 use crate::domain::repo::RepoError;
-use crate::domain::{DataBox, User};
+use crate::domain::{
+    BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner, PersonName, Privileges, User, UserId,
+    UserType,
+};
 use crate::http::routes::LoginMethod;
 use crate::store::Store;
 use crate::tls::PeerCertificate;
@@ -60,6 +64,54 @@ pub struct Identity {
     pub must_change_password: bool,
 }
 
+impl Identity {
+    pub fn is_operator(&self) -> bool {
+        self.actor == Actor::Operator
+    }
+
+    /// The operator's identity, logged in as `login`.
+    fn operator(login: &str, method: LoginMethod) -> Option<Identity> {
+        let box_id = BoxId::parse(crate::domain::databox::SYSTEM_BOX_ID).ok()?;
+        let user = User {
+            id: UserId::parse("aaaaaa").ok()?,
+            box_id: box_id.clone(),
+            login: login.to_owned(),
+            user_type: UserType::Administrator,
+            privileges: Privileges::ALL,
+            name: PersonName {
+                last_name: "Provozovatel ISDS".to_owned(),
+                ..PersonName::default()
+            },
+            // Never checked: the operator's password is compared with the
+            // configuration, not with a stored hash.
+            password: crate::domain::credentials::PasswordHash::unusable(),
+            password_set_at: 0,
+            must_change_password: false,
+        };
+        let databox = DataBox {
+            id: box_id,
+            box_type: BoxType::OVM,
+            state: BoxState::Accessible,
+            owner: Owner {
+                firm_name: "Informační systém datových schránek".to_owned(),
+                address: BoxAddress::default(),
+                ..Owner::default()
+            },
+            effective_ovm: true,
+            open_addressing: false,
+            attachment_limit_mb: 0,
+            unlimited_password_validity: true,
+        };
+        Some(Identity {
+            user,
+            databox,
+            method,
+            must_change_password: false,
+            actor: Actor::Operator,
+        })
+    }
+}
+
 /// Who stands behind an [`Identity`]. ISDS records this: messages sent by
 /// a box's application carry the author type `VIRTUAL` (as
 /// GetMessageAuthor reports it) instead of the user's type, and acceptance
@@ -75,6 +127,11 @@ pub enum Actor {
     /// A hosted records-management provider acting for a box that
     /// authorised it (`/hspis`).
     HostedProvider { provider: String },
+    /// The gateway operator (configured credentials, not a box user). It
+    /// acts for ISDS itself: its identity carries the system box `aaaaaaa`
+    /// and a user record that is stored nowhere, and the dispatcher lets it
+    /// call the db_manipulations operations only.
+    Operator,
 }
 
 impl Actor {
@@ -159,6 +216,7 @@ pub struct Authenticator {
     policy: AuthPolicy,
     /// OTP sessions and the simulated SMS outbox.
     otp: otp::OtpState,
+    operator: Option<OperatorConfig>,
 }
 
 impl Authenticator {
@@ -168,7 +226,16 @@ impl Authenticator {
             clock,
             policy,
             otp: otp::OtpState::default(),
+            operator: None,
         }
+    }
+
+    /// Accepts the gateway operator's credentials on HTTP Basic logins
+    /// (`None`: there is no operator). The operator's login shadows a box
+    /// user with the same login.
+    pub fn with_operator(mut self, operator: Option<OperatorConfig>) -> Self {
+        self.operator = operator;
+        self
     }
 
     /// Authenticates one request.
@@ -181,6 +248,13 @@ impl Authenticator {
                 let Some((login, password)) = creds.authorization.and_then(parse_basic) else {
                     return Ok(Err(AuthFailure::NoCredentials));
                 };
+                if let Some(op) = self.operator.as_ref().filter(|op| op.login == login) {
+                    return Ok(if same_secret(&op.password, &password) {
+                        Identity::operator(&login, creds.method).ok_or(AuthFailure::BadCredentials)
+                    } else {
+                        Err(AuthFailure::BadCredentials)
+                    });
+                }
                 basic::login(
                     self.store.clone(),
                     self.clock.as_ref(),
@@ -197,4 +271,15 @@ impl Authenticator {
             LoginMethod::OtpSession => otp::session(self, creds).await,
         }
     }
+}
+
+/// Compares two secrets in time independent of where they differ.
+fn same_secret(expected: &str, given: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let a = Sha256::digest(expected.as_bytes());
+    let b = Sha256::digest(given.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }

@@ -99,6 +99,16 @@ pub fn check_new_password(
     login: &str,
     current: &PasswordHash,
 ) -> Result<(), PasswordRuleViolation> {
+    check_password_rules(new, login)?;
+    if current.verify(new) {
+        return Err(PasswordRuleViolation::SameAsCurrent);
+    }
+    Ok(())
+}
+
+/// The strength rules of [`check_new_password`] that do not depend on the
+/// current password (for a user who has none yet).
+pub fn check_password_rules(new: &str, login: &str) -> Result<(), PasswordRuleViolation> {
     let (min, max) = PASSWORD_LENGTH;
     let len = new.chars().count();
     if len < min || len > max {
@@ -131,10 +141,45 @@ pub fn check_new_password(
     {
         return Err(PasswordRuleViolation::TrivialStart);
     }
-    if current.verify(new) {
-        return Err(PasswordRuleViolation::SameAsCurrent);
-    }
     Ok(())
+}
+
+/// Length of generated passwords.
+const GENERATED_LENGTH: usize = 16;
+
+/// Characters of generated passwords: letters and digits without the
+/// look-alikes (0/O, 1/l/I), and a few specials that need no quoting in a
+/// shell or a URL.
+const GENERATED_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_.";
+
+/// A fresh random password for `login` that satisfies
+/// [`check_password_rules`], from the operating system's random source.
+pub fn generate_password(login: &str) -> String {
+    loop {
+        let candidate: String = (0..GENERATED_LENGTH)
+            .map(|_| char::from(GENERATED_ALPHABET[random_below(GENERATED_ALPHABET.len())]))
+            .collect();
+        if check_password_rules(&candidate, login).is_ok() {
+            return candidate;
+        }
+    }
+}
+
+/// A uniformly random index below `n` (0 < n <= 256), by rejection
+/// sampling from [`OsRng`].
+pub fn random_below(n: usize) -> usize {
+    use rand_core::RngCore;
+    let n = n.clamp(1, 256);
+    // The largest multiple of n that fits in a byte's 256 values.
+    let limit = 256 - 256 % n;
+    loop {
+        let mut byte = [0u8; 1];
+        OsRng.fill_bytes(&mut byte);
+        let b = usize::from(byte[0]);
+        if b < limit {
+            return b % n;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -179,5 +224,21 @@ mod rule_tests {
             ok("Current-Pass1"),
             Err(PasswordRuleViolation::SameAsCurrent)
         );
+        assert!(!PasswordHash::unusable().verify(""));
+        assert!(!PasswordHash::unusable().verify("!"));
+    }
+
+    #[test]
+    fn generated_passwords_pass_the_rules_and_differ() {
+        let a = generate_password("ab12cd");
+        let b = generate_password("ab12cd");
+        assert_ne!(a, b);
+        for p in [&a, &b] {
+            assert_eq!(p.len(), GENERATED_LENGTH);
+            assert_eq!(check_password_rules(p, "ab12cd"), Ok(()));
+        }
+        for _ in 0..1000 {
+            assert!(random_below(36) < 36);
+        }
     }
 }

@@ -4,6 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The system box, sender of ISDS's own messages; never given to an owner.
+pub const SYSTEM_BOX_ID: &str = "aaaaaaa";
+
 /// A box ID: exactly 7 characters from `[a-z0-9]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -2,6 +2,7 @@
 //! credentials (messages follow). Types here know ISDS rules, not XML or
 //! storage formats.
 
+pub mod admin;
 pub mod certificates;
 pub mod clock;
 pub mod credentials;

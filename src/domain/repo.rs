@@ -31,6 +31,10 @@ pub enum RepoError {
     },
     #[error("{0} already exists")]
     Exists(String),
+    /// A staged batch found the store changed since it was read (or a fresh
+    /// ID taken); nothing was written. Re-read and retry.
+    #[error("concurrent change: {0}")]
+    Conflict(String),
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -103,6 +107,124 @@ pub fn users_of_box(store: &dyn Store, box_id: &BoxId) -> Result<Vec<User>, Repo
     Ok(users)
 }
 
+/// A record together with the exact bytes it was read from, so a later
+/// write can require that nobody changed it in between.
+#[derive(Debug, Clone)]
+pub struct Stored<T> {
+    pub value: T,
+    raw: Vec<u8>,
+}
+
+pub fn get_box_stored(store: &dyn Store, id: &BoxId) -> Result<Option<Stored<DataBox>>, RepoError> {
+    match store.tree(BOXES)?.get(id.as_str().as_bytes())? {
+        Some(raw) => Ok(Some(Stored {
+            value: decode(&raw, || format!("box {id}"))?,
+            raw,
+        })),
+        None => Ok(None),
+    }
+}
+
+pub fn get_user_stored(store: &dyn Store, id: &UserId) -> Result<Option<Stored<User>>, RepoError> {
+    match store.tree(USERS)?.get(id.as_str().as_bytes())? {
+        Some(raw) => Ok(Some(Stored {
+            value: decode(&raw, || format!("user {id}"))?,
+            raw,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Every box, in box ID order.
+pub fn all_boxes(store: &dyn Store) -> Result<Vec<DataBox>, RepoError> {
+    let mut boxes = Vec::new();
+    for entry in store.tree(BOXES)?.iter(KeyRange::all(), Order::Ascending) {
+        let (key, value) = entry?;
+        boxes.push(decode(&value, || {
+            format!("box {}", String::from_utf8_lossy(&key))
+        })?);
+    }
+    Ok(boxes)
+}
+
+/// Every user of every box, in user ID order.
+pub fn all_users(store: &dyn Store) -> Result<Vec<User>, RepoError> {
+    let mut users = Vec::new();
+    for entry in store.tree(USERS)?.iter(KeyRange::all(), Order::Ascending) {
+        let (key, value) = entry?;
+        users.push(decode(&value, || {
+            format!("user {}", String::from_utf8_lossy(&key))
+        })?);
+    }
+    Ok(users)
+}
+
+/// Whether `login` names a user.
+pub fn login_exists(store: &dyn Store, login: &str) -> Result<bool, RepoError> {
+    Ok(store.tree(LOGINS)?.contains_key(login.as_bytes())?)
+}
+
+// Staging: each function adds to a batch the writes of one change, with the
+// preconditions that keep it consistent (fresh IDs and logins absent,
+// updated records unchanged since read). `commit` applies the batch durably.
+
+/// A new box; its ID must be unused.
+pub fn stage_insert_box(batch: &mut Batch, b: &DataBox) {
+    batch.expect_absent(BOXES, b.id.as_str());
+    batch.put(BOXES, b.id.as_str(), encode(b));
+}
+
+/// A changed box (same ID), which must still be as read.
+pub fn stage_update_box(batch: &mut Batch, old: &Stored<DataBox>, new: &DataBox) {
+    batch.expect(BOXES, new.id.as_str(), Some(old.raw.clone()));
+    batch.put(BOXES, new.id.as_str(), encode(new));
+}
+
+/// A new user with its login and box index entries; its ID and login must
+/// be unused.
+pub fn stage_insert_user(batch: &mut Batch, u: &User) {
+    batch.expect_absent(USERS, u.id.as_str());
+    batch.expect_absent(LOGINS, u.login.as_str());
+    batch.put(USERS, u.id.as_str(), encode(u));
+    batch.put(LOGINS, u.login.as_str(), u.id.as_str());
+    batch.put(BOX_USERS, box_user_key(&u.box_id, &u.id), Vec::new());
+}
+
+/// A changed user (same ID and box), which must still be as read. A new
+/// login moves the login index entry.
+pub fn stage_update_user(batch: &mut Batch, old: &Stored<User>, new: &User) {
+    batch.expect(USERS, new.id.as_str(), Some(old.raw.clone()));
+    if old.value.login != new.login {
+        batch.delete(LOGINS, old.value.login.as_str());
+        batch.expect_absent(LOGINS, new.login.as_str());
+        batch.put(LOGINS, new.login.as_str(), new.id.as_str());
+    }
+    batch.put(USERS, new.id.as_str(), encode(new));
+}
+
+/// Removes a user, its login and its box index entry; the user must still
+/// be as read.
+pub fn stage_delete_user(batch: &mut Batch, old: &Stored<User>) {
+    let u = &old.value;
+    batch.expect(USERS, u.id.as_str(), Some(old.raw.clone()));
+    batch.delete(USERS, u.id.as_str());
+    batch.delete(LOGINS, u.login.as_str());
+    batch.delete(BOX_USERS, box_user_key(&u.box_id, &u.id));
+}
+
+/// Applies a staged batch atomically and durably. A failed precondition is
+/// [`RepoError::Conflict`] and writes nothing.
+pub fn commit(store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
+    store.apply_durable(batch).map_err(|e| match e {
+        StoreError::Conflict { .. } => RepoError::Conflict(e.to_string()),
+        other => RepoError::Store(other),
+    })
+}
+
+fn box_user_key(box_id: &BoxId, user_id: &UserId) -> String {
+    format!("{box_id}/{user_id}")
+}
+
 /// Replaces a user record (same ID, same login).
 pub fn update_user(store: &dyn Store, user: &User) -> Result<(), RepoError> {
     let mut batch = Batch::new();
@@ -124,7 +246,7 @@ pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
         batch.expect_absent(LOGINS, u.login.as_str());
         batch.put(USERS, u.id.as_str(), encode(u));
         batch.put(LOGINS, u.login.as_str(), u.id.as_str());
-        batch.put(BOX_USERS, format!("{}/{}", u.box_id, u.id), Vec::new());
+        batch.put(BOX_USERS, box_user_key(&u.box_id, &u.id), Vec::new());
     }
     for (user, secret) in &world.otp_secrets {
         super::otp::put_secret(&mut batch, user, secret);

@@ -32,7 +32,24 @@ impl UserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The user's `isdsID` (12 characters, the identifier the version-2
+    /// box services use): the gateway derives it from the user ID as six
+    /// zeros followed by the user ID.
+    pub fn isds_id(&self) -> String {
+        format!("{ISDS_ID_PREFIX}{}", self.0)
+    }
+
+    /// The user ID an `isdsID` of [`UserId::isds_id`]'s form stands for.
+    pub fn from_isds_id(isds_id: &str) -> Option<UserId> {
+        isds_id
+            .strip_prefix(ISDS_ID_PREFIX)
+            .and_then(|rest| UserId::parse(rest).ok())
+    }
 }
+
+/// What precedes the user ID in an `isdsID`.
+const ISDS_ID_PREFIX: &str = "000000";
 
 impl TryFrom<String> for UserId {
     type Error = InvalidUserId;
@@ -169,6 +186,12 @@ mod tests {
         assert!(UserId::parse("ab12cd").is_ok());
         for bad in ["", "ab12c", "ab12cde", "AB12CD", "ab_2cd"] {
             assert!(UserId::parse(bad).is_err(), "{bad}");
+        }
+        let id = UserId::parse("ab12cd").unwrap();
+        assert_eq!(id.isds_id(), "000000ab12cd");
+        assert_eq!(UserId::from_isds_id(&id.isds_id()), Some(id));
+        for bad in ["ab12cd", "000000AB12CD", "100000ab12cd", "000000ab12c"] {
+            assert_eq!(UserId::from_isds_id(bad), None, "{bad}");
         }
     }
 

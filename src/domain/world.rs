@@ -61,7 +61,7 @@ struct ProviderSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct BoxSpec {
-    id: BoxId,
+    id: toml::Spanned<BoxId>,
     #[serde(rename = "type")]
     box_type: String,
     #[serde(default = "accessible")]
@@ -85,8 +85,8 @@ struct BoxSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UserSpec {
-    id: UserId,
-    login: String,
+    id: toml::Spanned<UserId>,
+    login: toml::Spanned<String>,
     password: String,
     #[serde(rename = "type")]
     user_type: UserType,
@@ -134,6 +134,26 @@ pub struct World {
     pub certificates: Vec<Registration>,
     /// `(provider name, box ID)`: the box authorised the hosted provider.
     pub provider_boxes: Vec<(String, BoxId)>,
+    /// The fixture line of each box's `id` (parallel to `boxes`).
+    pub box_lines: Vec<usize>,
+    /// The fixture line of each user's `id` (parallel to `users`).
+    pub user_lines: Vec<usize>,
+}
+
+/// What a fixture added to a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    pub boxes: usize,
+    pub users: usize,
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_at(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 impl World {
@@ -164,6 +184,11 @@ impl World {
             otp_secrets: Vec::new(),
             certificates: Vec::new(),
             provider_boxes: Vec::new(),
+            box_lines: Vec::new(),
+            user_lines: Vec::new(),
+        };
+        let at = |span: std::ops::Range<usize>, message: String| {
+            invalid(format!("line {}: {message}", line_at(text, span.start)))
         };
         let mut fingerprints = std::collections::HashSet::new();
         let mut registrations = Vec::new();
@@ -189,61 +214,76 @@ impl World {
         let mut user_ids = std::collections::HashSet::new();
         let mut logins = std::collections::HashSet::new();
         for spec in file.boxes {
+            let box_span = spec.id.span();
+            let box_id = spec.id.into_inner();
             let box_type = BoxType::from_name(&spec.box_type).ok_or_else(|| {
-                invalid(format!(
-                    "box {}: unknown box type {:?}",
-                    spec.id, spec.box_type
-                ))
+                at(
+                    box_span.clone(),
+                    format!("box {box_id}: unknown box type {:?}", spec.box_type),
+                )
             })?;
-            if !box_ids.insert(spec.id.clone()) {
-                return Err(invalid(format!("box {} is defined twice", spec.id)));
+            if !box_ids.insert(box_id.clone()) {
+                return Err(at(box_span, format!("box {box_id} is defined twice")));
             }
             for file in &spec.certificates {
                 register(
                     file,
                     Holder::Box {
-                        box_id: spec.id.clone(),
+                        box_id: box_id.clone(),
                     },
                 )?;
             }
             for u in spec.users {
-                if u.id.as_str() == certificates::APPLICATION_USER_ID {
-                    return Err(invalid(format!(
-                        "user ID {} is reserved for a box's application",
-                        u.id
-                    )));
+                let user_span = u.id.span();
+                let user_id = u.id.into_inner();
+                let login_span = u.login.span();
+                let login = u.login.into_inner();
+                if user_id.as_str() == certificates::APPLICATION_USER_ID {
+                    return Err(at(
+                        user_span,
+                        format!("user ID {user_id} is reserved for a box's application"),
+                    ));
                 }
-                if !user_ids.insert(u.id.clone()) {
-                    return Err(invalid(format!("user {} is defined twice", u.id)));
+                if !user_ids.insert(user_id.clone()) {
+                    return Err(at(user_span, format!("user {user_id} is defined twice")));
                 }
-                if u.login.is_empty() || !logins.insert(u.login.clone()) {
-                    return Err(invalid(format!(
-                        "user {}: login {:?} is empty or already used",
-                        u.id, u.login
-                    )));
+                if login.is_empty() || !logins.insert(login.clone()) {
+                    return Err(at(
+                        login_span,
+                        format!("user {user_id}: login {login:?} is empty or already used"),
+                    ));
                 }
                 if u.privileges > Privileges::ALL.0 {
-                    return Err(invalid(format!(
-                        "user {}: privileges {} exceed the mask 255",
-                        u.id, u.privileges
-                    )));
+                    return Err(at(
+                        user_span,
+                        format!(
+                            "user {user_id}: privileges {} exceed the mask 255",
+                            u.privileges
+                        ),
+                    ));
                 }
                 if let Some(spec) = u.otp {
-                    let secret = otp::decode_base32(&spec.secret)
-                        .map_err(|e| invalid(format!("user {}: OTP secret: {e}", u.id)))?;
+                    let secret = otp::decode_base32(&spec.secret).map_err(|e| {
+                        at(
+                            user_span.clone(),
+                            format!("user {user_id}: OTP secret: {e}"),
+                        )
+                    })?;
                     if secret.len() < otp::MIN_SECRET_BYTES {
-                        return Err(invalid(format!(
-                            "user {}: OTP secret must be at least {} bytes (base32 of 128 bits)",
-                            u.id,
-                            otp::MIN_SECRET_BYTES
-                        )));
+                        return Err(at(
+                            user_span,
+                            format!(
+                                "user {user_id}: OTP secret must be at least {} bytes (base32 of 128 bits)",
+                                otp::MIN_SECRET_BYTES
+                            ),
+                        ));
                     }
                     let counter = match spec.kind {
                         OtpKind::Hotp => spec.counter,
                         OtpKind::Totp => 0,
                     };
                     world.otp_secrets.push((
-                        u.id.clone(),
+                        user_id.clone(),
                         OtpSecret {
                             kind: spec.kind,
                             secret,
@@ -252,12 +292,18 @@ impl World {
                     ));
                 }
                 for file in &u.certificates {
-                    register(file, Holder::User { user: u.id.clone() })?;
+                    register(
+                        file,
+                        Holder::User {
+                            user: user_id.clone(),
+                        },
+                    )?;
                 }
+                world.user_lines.push(line_at(text, user_span.start));
                 world.users.push(User {
-                    id: u.id,
-                    box_id: spec.id.clone(),
-                    login: u.login,
+                    id: user_id,
+                    box_id: box_id.clone(),
+                    login,
                     user_type: u.user_type,
                     privileges: Privileges(u.privileges),
                     name: u.name,
@@ -266,8 +312,9 @@ impl World {
                     must_change_password: u.must_change_password,
                 });
             }
+            world.box_lines.push(line_at(text, box_span.start));
             world.boxes.push(DataBox {
-                id: spec.id,
+                id: box_id,
                 box_type,
                 state: spec.state,
                 owner: spec.owner,
@@ -305,6 +352,77 @@ impl World {
         world.certificates = registrations;
         Ok(world)
     }
+}
+
+/// Adds the world fixture at `path` to `store`, all or nothing: a box, user
+/// or login the store already holds is refused (naming its line), and
+/// nothing is written. Returns what was added.
+pub fn load_fixture_file(store: &dyn Store, path: &Path, now: i64) -> Result<Loaded, WorldError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    load_fixture_at(
+        store,
+        &text,
+        &path.display().to_string(),
+        Some(base_dir),
+        now,
+    )
+}
+
+/// [`load_fixture_file`] for a fixture's text; `origin` names it in errors.
+pub fn load_fixture(
+    store: &dyn Store,
+    text: &str,
+    origin: &str,
+    now: i64,
+) -> Result<Loaded, WorldError> {
+    load_fixture_at(store, text, origin, None, now)
+}
+
+/// [`load_fixture`] with certificate files found relative to `base_dir`.
+fn load_fixture_at(
+    store: &dyn Store,
+    text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+    now: i64,
+) -> Result<Loaded, WorldError> {
+    let world = World::parse_at(text, origin, base_dir, now)?;
+    let clash = |line: usize, message: String| WorldError::Invalid {
+        origin: origin.to_owned(),
+        message: format!("line {line}: {message}"),
+    };
+    for (b, line) in world.boxes.iter().zip(&world.box_lines) {
+        if repo::get_box(store, &b.id)?.is_some() {
+            return Err(clash(
+                *line,
+                format!("box {} exists in the store already", b.id),
+            ));
+        }
+    }
+    for (u, line) in world.users.iter().zip(&world.user_lines) {
+        if repo::get_user(store, &u.id)?.is_some() {
+            return Err(clash(
+                *line,
+                format!("user {} exists in the store already", u.id),
+            ));
+        }
+        if repo::login_exists(store, &u.login)? {
+            return Err(clash(
+                *line,
+                format!("user {}: login {:?} is taken in the store", u.id, u.login),
+            ));
+        }
+    }
+    // Checked again atomically: a concurrent writer cannot slip in between.
+    repo::insert_world(store, &world)?;
+    Ok(Loaded {
+        boxes: world.boxes.len(),
+        users: world.users.len(),
+    })
 }
 
 /// Loads the demo world (or the fixture at `path`) when the store holds no
@@ -423,6 +541,7 @@ mod tests {
         let text = "[[boxes]]\nid = \"abcdefg\"\ntype = \"NOPE\"\n";
         let err = World::parse(text, "w", 0).unwrap_err().to_string();
         assert!(err.contains("unknown box type"), "{err}");
+        assert!(err.starts_with("w: line 2: "), "{err}");
 
         let text = "[[boxes]]\nid = \"abcdefg\"\ntype = \"PO\"\ncolour = 1\n";
         let err = World::parse(text, "w", 0).unwrap_err().to_string();
@@ -525,5 +644,32 @@ boxes = ["abcdefg"]
         std::fs::write(dir.path().join("certs/app.pem"), "not a certificate").unwrap();
         let err = parse(CERT_WORLD);
         assert!(err.contains("no CERTIFICATE block"), "{err}");
+    }
+    #[test]
+    fn loading_adds_to_a_store_all_or_nothing_and_refuses_what_exists() {
+        let store = crate::store::open_memory();
+        let loaded = load_fixture(store.as_ref(), DEMO_WORLD, "demo", 0).unwrap();
+        assert_eq!(loaded.boxes, 3);
+        assert_eq!(loaded.users, 5);
+        let text = "[[boxes]]\nid = \"newbox1\"\ntype = \"PO\"\n\n[[boxes]]\nid = \"po4demo\"\ntype = \"PO\"\n";
+        let err = load_fixture(store.as_ref(), text, "more.toml", 0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "more.toml: line 6: box po4demo exists in the store already"
+        );
+        let new = BoxId::parse("newbox1").unwrap();
+        assert!(repo::get_box(store.as_ref(), &new).unwrap().is_none());
+
+        let text = "[[boxes]]\nid = \"newbox1\"\ntype = \"PO\"\n[[boxes.users]]\nid = \"nbpu01\"\nlogin = \"po_jednatel\"\npassword = \"Xy-12345678\"\ntype = \"PRIMARY_USER\"\n";
+        let err = load_fixture(store.as_ref(), text, "more.toml", 0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("more.toml: line 5: user nbpu01: login"),
+            "{err}"
+        );
+        assert!(repo::get_box(store.as_ref(), &new).unwrap().is_none());
     }
 }

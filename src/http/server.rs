@@ -108,6 +108,10 @@ pub async fn start_with_clock(
             tracing::info!("seeded the demo world into an empty store");
         }
     }
+    for path in &config.fixtures {
+        let loaded = world::load_fixture_file(store.as_ref(), path, clock.unix())?;
+        tracing::info!(fixture = %path.display(), boxes = loaded.boxes, users = loaded.users, "loaded world fixture");
+    }
 
     let mut tls_acceptor = None;
     let mut ca_cert_path = None;
@@ -131,7 +135,8 @@ pub async fn start_with_clock(
 
     let policy = config.auth.policy();
     let app = Arc::new(App {
-        auth: Authenticator::new(store.clone(), clock.clone(), policy.clone()),
+        auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
+            .with_operator(config.operator.clone()),
         services: Services::new(store.clone(), clock, policy),
         store,
         config,

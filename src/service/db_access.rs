@@ -199,7 +199,7 @@ fn user_info2(u: &User) -> TDbUserInfoExt2 {
         aifo_isds: false,
         pn_given_names: opt(&given),
         pn_last_name: opt(&u.name.last_name),
-        isds_id: Some(u.id.to_string()),
+        isds_id: Some(u.id.isds_id()),
         user_type: Some(u.user_type.name().to_owned()),
         user_privils: Some(i64::from(u.privileges.0)),
         ..TDbUserInfoExt2::default()

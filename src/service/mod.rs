@@ -6,6 +6,7 @@
 //! module, which answers with a typed response serialised here.
 
 mod db_access;
+mod db_manipulations;
 mod dm_operations;
 
 use std::sync::Arc;
@@ -124,10 +125,15 @@ impl Services {
         if ctx.identity.must_change_password && !PASSWORD_SERVICES.contains(&op.name) {
             return Err(Rejection::Unauthorized(AuthFailure::PasswordExpired));
         }
+        // The operator administers boxes and does nothing else.
+        if ctx.identity.is_operator() && op.family != WsdlFamily::DbManipulations {
+            return Err(Rejection::Unauthorized(AuthFailure::BadRole));
+        }
         let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
         match op.family {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
             WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
+            WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
             _ => not_implemented(op),
         }
     }

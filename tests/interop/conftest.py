@@ -14,6 +14,8 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OFFICIAL = REPO.parent / "shared" / "isds-reference" / "official"
 ISDS_NS = "http://isds.czechpoint.cz/v20"
+# The gateway operator the session's gateway is started with.
+OPERATOR = ("provozovatel", "Operator-Heslo-2026")
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +36,7 @@ class Gateway:
         self.https = "https://" + ready["https"] if ready.get("https") else None
         self.ca_cert = ready.get("ca_cert")
         self.data_dir = data_dir
+        self.operator = OPERATOR
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +52,7 @@ def gateway():
              "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
              "--ready-file", str(ready_file)],
             stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "ISDS_GATEWAY_OPERATOR": ":".join(OPERATOR)},
         )
         try:
             deadline = time.monotonic() + 60

@@ -1,0 +1,906 @@
+//! Box and user administration (db_manipulations) by the gateway operator
+//! and by box administrators, through the real interface; and the
+//! administration command line on a data directory.
+
+mod common;
+
+use common::*;
+use isds_gateway::config::OperatorConfig;
+
+const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
+const DS_MANAGE: &str = "/DS/DsManage";
+const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+// Element sequences of the request types (`?` marks optional elements,
+// left out unless given; the others are sent as xsi:nil when not given).
+const OWNER_INFO: &[&str] = &[
+    "dbID",
+    "dbType",
+    "ic",
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "firmName",
+    "biDate",
+    "biCity",
+    "biCounty",
+    "biState",
+    "adCity",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "nationality",
+    "email?",
+    "telNumber?",
+    "identifier",
+    "registryCode",
+    "dbState",
+    "dbEffectiveOVM",
+    "dbOpenAddressing",
+];
+const OWNER_INFO_EXT: &[&str] = &[
+    "dbID",
+    "dbType",
+    "ic",
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "firmName",
+    "biDate",
+    "biCity",
+    "biCounty",
+    "biState",
+    "adCity",
+    "adDistrict?",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "adAMCode?",
+    "nationality",
+    "email?",
+    "telNumber?",
+    "identifier",
+    "registryCode",
+    "dbState",
+    "dbEffectiveOVM",
+    "dbOpenAddressing",
+];
+const OWNER_INFO_EXT2: &[&str] = &[
+    "dbID",
+    "aifoIsds?",
+    "dbType",
+    "ic",
+    "pnGivenNames",
+    "pnLastName",
+    "firmName",
+    "biDate",
+    "biCity",
+    "biCounty",
+    "biState",
+    "adCode",
+    "adCity",
+    "adDistrict",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "nationality",
+    "dbIdOVM",
+    "dbState",
+    "dbOpenAddressing",
+    "dbUpperID",
+];
+const USER_INFO: &[&str] = &[
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "adCity",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "biDate",
+    "userID",
+    "userType",
+    "userPrivils",
+    "ic",
+    "firmName",
+    "caStreet",
+    "caCity",
+    "caZipCode",
+];
+const USER_INFO_EXT: &[&str] = &[
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "adCity",
+    "adDistrict?",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "adAMCode?",
+    "biDate",
+    "userID",
+    "userType",
+    "userPrivils",
+    "ic",
+    "firmName",
+    "caStreet",
+    "caCity",
+    "caZipCode",
+];
+const USER_INFO_EXT2: &[&str] = &[
+    "aifoIsds",
+    "pnGivenNames",
+    "pnLastName",
+    "adCode",
+    "adCity",
+    "adDistrict",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "biDate",
+    "isdsID",
+    "userType",
+    "userPrivils",
+    "ic",
+    "firmName",
+    "caStreet",
+    "caCity",
+    "caZipCode",
+];
+
+/// `<name>` with the elements of `seq` in order, valued from `values`.
+fn complex(name: &str, seq: &[&str], values: &[(&str, &str)]) -> String {
+    let mut out = format!("<{name}>");
+    for field in seq {
+        let (field, optional) = match field.strip_suffix('?') {
+            Some(f) => (f, true),
+            None => (*field, false),
+        };
+        match values.iter().find(|(k, _)| *k == field) {
+            Some((_, v)) => out.push_str(&format!("<{field}>{v}</{field}>")),
+            None if optional => {}
+            None => out.push_str(&format!(r#"<{field} xsi:nil="true"/>"#)),
+        }
+    }
+    out.push_str(&format!("</{name}>"));
+    out
+}
+
+fn op(name: &str, inner: &str) -> String {
+    format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)
+}
+
+fn db_id(id: &str) -> String {
+    format!("<dbID>{id}</dbID>")
+}
+
+/// The text of a direct child of the response element.
+fn child(resp: &SoapResponse, name: &str) -> Option<String> {
+    resp.body()
+        .elements()
+        .find(|e| e.name == name)
+        .map(|e| e.text())
+}
+
+/// `(login, password)` from a `dbAccessDataId` of one user.
+fn access(resp: &SoapResponse) -> (String, String) {
+    let token = child(resp, "dbAccessDataId").expect("dbAccessDataId");
+    let (login, password) = token.split_once(':').expect("LOGIN:PASSWORD");
+    (login.to_owned(), password.to_owned())
+}
+
+async fn start() -> TestGateway {
+    TestGateway::start_with(|cfg| {
+        cfg.operator = Some(OperatorConfig {
+            login: OPERATOR.0.into(),
+            password: OPERATOR.1.into(),
+        })
+    })
+    .await
+}
+
+/// Calls a DsManage operation and checks the answer against both schemas.
+async fn call(t: &TestGateway, who: (&str, &str), body: &str) -> SoapResponse {
+    let resp = t.soap_as(who, DS_MANAGE, body).await;
+    assert_eq!(resp.status, 200, "{body}\n{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Db);
+    resp
+}
+
+async fn expect_code(t: &TestGateway, who: (&str, &str), body: &str, code: &str) -> SoapResponse {
+    let resp = call(t, who, body).await;
+    assert_eq!(resp.status().0, code, "{body}\n{}", resp.text);
+    resp
+}
+
+/// An owner-info item of GetOwnerInfoFromLogin for `who`.
+async fn owner_item(t: &TestGateway, who: (&str, &str), item: &str) -> String {
+    let resp = expect_code(t, who, &op("GetOwnerInfoFromLogin", "<dbDummy/>"), "0000").await;
+    let body = resp.body();
+    let info = body.elements().find(|e| e.name == "dbOwnerInfo").unwrap();
+    info.elements()
+        .find(|e| e.name == item)
+        .map(|e| e.text())
+        .unwrap_or_default()
+}
+
+async fn user_privileges(t: &TestGateway, who: (&str, &str)) -> String {
+    let resp = expect_code(t, who, &op("GetUserInfoFromLogin", "<dbDummy/>"), "0000").await;
+    let body = resp.body();
+    let info = body.elements().find(|e| e.name == "dbUserInfo").unwrap();
+    info.elements()
+        .find(|e| e.name == "userPrivils")
+        .map(|e| e.text())
+        .unwrap_or_default()
+}
+
+async fn dummy_status(t: &TestGateway, who: (&str, &str)) -> u16 {
+    t.soap_as(who, "/DS/dz", DUMMY).await.status
+}
+
+fn assert_401(resp: &SoapResponse, code: &str) {
+    assert_eq!(resp.status, 401, "{}", resp.text);
+    assert_eq!(
+        resp.headers.get("x-response-message-code").unwrap(),
+        code,
+        "{}",
+        resp.text
+    );
+}
+
+fn add_user_v1(box_id: &str, privileges: &str) -> String {
+    op(
+        "AddDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO_EXT, &[("dbID", box_id)])
+            + &complex(
+                "dbUserInfo",
+                USER_INFO_EXT,
+                &[
+                    ("pnFirstName", "Alena"),
+                    ("pnLastName", "Veselá"),
+                    ("userType", "ENTRUSTED_USER"),
+                    ("userPrivils", privileges),
+                ],
+            )),
+    )
+}
+
+fn add_user_v2(box_id: &str, user_type: &str, privileges: &str) -> String {
+    op(
+        "AddDataBoxUser2",
+        &(db_id(box_id)
+            + &complex(
+                "dbUserInfo",
+                USER_INFO_EXT2,
+                &[
+                    ("aifoIsds", "false"),
+                    ("pnGivenNames", "Karel Jan"),
+                    ("pnLastName", "Dlouhý"),
+                    ("userType", user_type),
+                    ("userPrivils", privileges),
+                ],
+            )),
+    )
+}
+
+#[tokio::test]
+async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
+    let t = start().await;
+    let create = op(
+        "CreateDataBox",
+        &(complex(
+            "dbOwnerInfo",
+            OWNER_INFO_EXT,
+            &[
+                ("dbType", "PO"),
+                ("ic", "12345678"),
+                ("firmName", "Nová Firma s.r.o."),
+                ("adCity", "Praha"),
+                ("adState", "CZ"),
+                ("dbOpenAddressing", "false"),
+            ],
+        ) + &format!(
+            "<dbPrimaryUsers>{}</dbPrimaryUsers>",
+            complex(
+                "dbUserInfo",
+                USER_INFO_EXT,
+                &[
+                    ("pnFirstName", "Jiří"),
+                    ("pnLastName", "Nový"),
+                    ("userType", "PRIMARY_USER"),
+                    ("userPrivils", "255")
+                ]
+            )
+        )),
+    );
+    let resp = expect_code(&t, OPERATOR, &create, "0000").await;
+    let box_id = child(&resp, "dbID").unwrap();
+    assert_eq!(box_id.len(), 7);
+    assert!(
+        box_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    );
+    let user_id = child(&resp, "dbUserID").unwrap();
+    assert_eq!(user_id.len(), 6);
+    let (login, password) = access(&resp);
+    assert_eq!(login, user_id, "a generated login is the user ID");
+
+    // The first login may only change the password.
+    let primary = (login.as_str(), password.as_str());
+    assert_401(
+        &t.soap_as(primary, "/DS/dz", DUMMY).await,
+        "authentication.error.paswordExpired",
+    );
+    let new_password = "Vlastni-Heslo-42";
+    let change = op(
+        "ChangeISDSPassword",
+        &format!(
+            "<dbOldPassword>{password}</dbOldPassword><dbNewPassword>{new_password}</dbNewPassword>"
+        ),
+    );
+    expect_code(&t, primary, &change, "0000").await;
+    let primary = (login.as_str(), new_password);
+    let resp = t.soap_as(primary, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status().0, "0000");
+    assert_eq!(owner_item(&t, primary, "dbID").await, box_id);
+    assert_eq!(
+        owner_item(&t, primary, "firmName").await,
+        "Nová Firma s.r.o."
+    );
+    assert_eq!(owner_item(&t, primary, "dbState").await, "1");
+
+    // The operator adds an entrusted user; they too start with a change.
+    let resp = expect_code(&t, OPERATOR, &add_user_v1(&box_id, "9"), "0000").await;
+    assert_eq!(child(&resp, "dbID").as_deref(), Some(box_id.as_str()));
+    let (login2, password2) = access(&resp);
+    let entrusted = (login2.as_str(), password2.as_str());
+    assert_401(
+        &t.soap_as(entrusted, "/DS/dz", DUMMY).await,
+        "authentication.error.paswordExpired",
+    );
+    let change = op(
+        "ChangeISDSPassword",
+        &format!(
+            "<dbOldPassword>{password2}</dbOldPassword><dbNewPassword>Druhe-Heslo-77</dbNewPassword>"
+        ),
+    );
+    expect_code(&t, entrusted, &change, "0000").await;
+    let entrusted = (login2.as_str(), "Druhe-Heslo-77");
+    assert_eq!(user_privileges(&t, entrusted).await, "9");
+
+    // A change of rights applies from the user's next request.
+    let update = op(
+        "UpdateDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO_EXT, &[("dbID", &box_id)])
+            + &complex("dbOldUserInfo", USER_INFO_EXT, &[("userID", &login2)])
+            + &complex("dbNewUserInfo", USER_INFO_EXT, &[("userPrivils", "31")])),
+    );
+    expect_code(&t, primary, &update, "0000").await;
+    assert_eq!(user_privileges(&t, entrusted).await, "31");
+
+    // The new primary user lists the box's users.
+    let resp = expect_code(
+        &t,
+        primary,
+        &op("GetDataBoxUsers2", &db_id(&box_id)),
+        "0000",
+    )
+    .await;
+    let body = resp.body();
+    let users = body.elements().find(|e| e.name == "dbUsers").unwrap();
+    let ids: Vec<String> = users
+        .elements()
+        .map(|u| {
+            u.elements()
+                .find(|e| e.name == "isdsID")
+                .map(|e| e.text())
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&format!("000000{user_id}")), "{ids:?}");
+
+    // Creating a box with an existing ID is refused.
+    let dup = op(
+        "CreateDataBox2",
+        &(complex(
+            "dbOwnerInfo",
+            OWNER_INFO_EXT2,
+            &[("dbID", "po4demo"), ("dbType", "PO")],
+        ) + "<dbPrimaryUsers/>"),
+    );
+    expect_code(&t, OPERATOR, &dup, "1042").await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn box_administrators_manage_only_their_own_box() {
+    let t = start().await;
+    // The primary user of po4demo adds and removes an entrusted user.
+    let resp = expect_code(
+        &t,
+        PO_LOGIN,
+        &add_user_v2("po4demo", "ENTRUSTED_USER", "9"),
+        "0000",
+    )
+    .await;
+    let (login, password) = access(&resp);
+    let isds_id = format!("000000{login}");
+    assert_401(
+        &t.soap_as((&login, &password), "/DS/dz", DUMMY).await,
+        "authentication.error.paswordExpired",
+    );
+    // New access data replace the password.
+    let resp = expect_code(
+        &t,
+        PO_LOGIN,
+        &op(
+            "NewAccessData2",
+            &format!(
+                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>true</dbFeePaid>",
+                db_id("po4demo")
+            ),
+        ),
+        "0000",
+    )
+    .await;
+    assert_eq!(child(&resp, "dbUserID").as_deref(), Some(login.as_str()));
+    let (login_again, new_password) = access(&resp);
+    assert_eq!(login_again, login);
+    assert_ne!(new_password, password);
+    assert_401(
+        &t.soap_as((&login, &password), "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+    assert_401(
+        &t.soap_as((&login, &new_password), "/DS/dz", DUMMY).await,
+        "authentication.error.paswordExpired",
+    );
+    let delete = op(
+        "DeleteDataBoxUser2",
+        &format!("{}<isdsID>{isds_id}</isdsID>", db_id("po4demo")),
+    );
+    expect_code(&t, PO_LOGIN, &delete, "0000").await;
+    // The login is gone.
+    assert_401(
+        &t.soap_as((&login, &new_password), "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+    expect_code(&t, PO_LOGIN, &delete, "1041").await;
+
+    // Another box is out of reach, as are primary users.
+    expect_code(
+        &t,
+        PO_LOGIN,
+        &add_user_v2("ovm4dem", "ENTRUSTED_USER", "9"),
+        "1004",
+    )
+    .await;
+    expect_code(
+        &t,
+        PO_LOGIN,
+        &add_user_v2("po4demo", "PRIMARY_USER", "255"),
+        "1004",
+    )
+    .await;
+    expect_code(
+        &t,
+        PO_LOGIN,
+        &op("GetDataBoxUsers2", &db_id("ovm4dem")),
+        "1004",
+    )
+    .await;
+    let delete_other = op(
+        "DeleteDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "ovm4dem")])
+            + &complex("dbUserInfo", USER_INFO, &[("userID", "ovmpu1")])),
+    );
+    expect_code(&t, PO_LOGIN, &delete_other, "1004").await;
+    assert_eq!(dummy_status(&t, OVM_LOGIN).await, 200);
+
+    // An entrusted user without the administration right may do nothing.
+    expect_code(&t, PO_ENTRUSTED_LOGIN, &add_user_v1("po4demo", "9"), "1004").await;
+    expect_code(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        &op("GetDataBoxUsers2", &db_id("po4demo")),
+        "1004",
+    )
+    .await;
+    expect_code(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        &op("SetOpenAddressing", &db_id("po4demo")),
+        "1004",
+    )
+    .await;
+    // Operator-only operations are refused to box administrators.
+    let disable = op(
+        "DisableDataBoxExternally2",
+        &(db_id("po4demo") + r#"<dbOwnerDisableDate xsi:nil="true"/>"#),
+    );
+    expect_code(&t, PO_LOGIN, &disable, "1004").await;
+    let remove = op(
+        "DeleteDataBox2",
+        &(db_id("po4demo") + "<dbOwnerTerminationDate>2026-01-31</dbOwnerTerminationDate>"),
+    );
+    expect_code(&t, PO_LOGIN, &remove, "1004").await;
+
+    // Users of po4demo as the primary user sees them.
+    let resp = expect_code(
+        &t,
+        PO_LOGIN,
+        &op("GetDataBoxUsers2", &db_id("po4demo")),
+        "0000",
+    )
+    .await;
+    let text = resp.body_xml();
+    assert!(
+        text.contains("000000popu01") && text.contains("000000poeu01"),
+        "{text}"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn owners_disable_and_enable_their_box_and_switch_open_addressing() {
+    let t = start().await;
+    let po = db_id("po4demo");
+    expect_code(&t, PO_LOGIN, &op("DisableOwnDataBox2", &po), "0000").await;
+    // Users still log in to an inaccessible box.
+    assert_eq!(dummy_status(&t, PO_ENTRUSTED_LOGIN).await, 200);
+    assert_eq!(owner_item(&t, PO_LOGIN, "dbState").await, "2");
+    expect_code(&t, PO_LOGIN, &op("DisableOwnDataBox2", &po), "1044").await;
+    // Version 1 without a dbID means the caller's own box.
+    let enable = op("EnableOwnDataBox", &complex("dbOwnerInfo", OWNER_INFO, &[]));
+    expect_code(&t, PO_LOGIN, &enable, "0000").await;
+    assert_eq!(owner_item(&t, PO_LOGIN, "dbState").await, "1");
+
+    assert_eq!(owner_item(&t, PO_LOGIN, "dbOpenAddressing").await, "true");
+    expect_code(&t, PO_LOGIN, &op("ClearOpenAddressing", &po), "0000").await;
+    assert_eq!(owner_item(&t, PO_LOGIN, "dbOpenAddressing").await, "false");
+    expect_code(&t, PO_LOGIN, &op("SetOpenAddressing", &po), "0000").await;
+    assert_eq!(owner_item(&t, PO_LOGIN, "dbOpenAddressing").await, "true");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn operator_only_operations_and_the_operators_limits() {
+    let t = start().await;
+    // The operator cannot use the services of a box user.
+    let resp = t
+        .soap_as(
+            OPERATOR,
+            DS_MANAGE,
+            &op("GetOwnerInfoFromLogin", "<dbDummy/>"),
+        )
+        .await;
+    assert_401(&resp, "authentication.error.badRole");
+    assert_401(
+        &t.soap_as(OPERATOR, "/DS/dz", DUMMY).await,
+        "authentication.error.badRole",
+    );
+    assert_401(
+        &t.soap_as(
+            (OPERATOR.0, "wrong"),
+            DS_MANAGE,
+            &op("GetDataBoxUsers2", &db_id("po4demo")),
+        )
+        .await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+
+    // Changing the description.
+    let update = op(
+        "UpdateDataBoxDescr2",
+        &(db_id("fo4demo")
+            + &complex(
+                "dbNewOwnerInfo",
+                OWNER_INFO_EXT2,
+                &[("adCity", "Přerov"), ("adZipCode", "75002")],
+            )),
+    );
+    expect_code(&t, OPERATOR, &update, "0000").await;
+    let fo = ("fo_cerny", "Demo-Fo-2026!");
+    assert_eq!(owner_item(&t, fo, "adCity").await, "Přerov");
+    assert_eq!(owner_item(&t, fo, "pnLastName").await, "Černý");
+
+    // Disabling by law, and errors for unknown boxes and users.
+    let disable = op(
+        "DisableDataBoxExternally",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "fo4demo")])
+            + r#"<dbOwnerDisableDate xsi:nil="true"/>"#),
+    );
+    expect_code(&t, OPERATOR, &disable, "0000").await;
+    assert_eq!(owner_item(&t, fo, "dbState").await, "6");
+    // A box disabled by law is not the owner's to enable.
+    expect_code(&t, fo, &op("EnableOwnDataBox2", &db_id("fo4demo")), "1044").await;
+    expect_code(
+        &t,
+        OPERATOR,
+        &op("SetOpenAddressing", &db_id("nobox00")),
+        "5001",
+    )
+    .await;
+    let unknown_user = op(
+        "DeleteDataBoxUser2",
+        &format!("{}<isdsID>000000zzzzzz</isdsID>", db_id("po4demo")),
+    );
+    expect_code(&t, OPERATOR, &unknown_user, "1041").await;
+    // The last primary user stays.
+    let last = op(
+        "DeleteDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "ovm4dem")])
+            + &complex("dbUserInfo", USER_INFO, &[("userID", "ovm_starosta")])),
+    );
+    expect_code(&t, OPERATOR, &last, "1046").await;
+    // The operator must name the box.
+    expect_code(
+        &t,
+        OPERATOR,
+        &op(
+            "DisableOwnDataBox",
+            &complex("dbOwnerInfo", OWNER_INFO, &[]),
+        ),
+        "1045",
+    )
+    .await;
+
+    // Removing a box: it stays, marked removed, and its users are out.
+    let remove = op(
+        "DeleteDataBox",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "po4demo")])
+            + "<dbOwnerTerminationDate>2026-01-31</dbOwnerTerminationDate>"),
+    );
+    expect_code(&t, OPERATOR, &remove, "0000").await;
+    assert_401(
+        &t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+    expect_code(&t, OPERATOR, &remove, "1044").await;
+    expect_code(
+        &t,
+        OPERATOR,
+        &add_user_v2("po4demo", "ENTRUSTED_USER", "1"),
+        "1044",
+    )
+    .await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn without_an_operator_configured_no_login_is_the_operator() {
+    let t = TestGateway::start().await;
+    assert_401(
+        &t.soap_as(
+            OPERATOR,
+            DS_MANAGE,
+            &op("GetDataBoxUsers2", &db_id("po4demo")),
+        )
+        .await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+    t.stop().await;
+}
+
+const GOOD_FIXTURE: &str = r#"
+[[boxes]]
+id = "fixbox1"
+type = "PFO_ADVOK"
+[boxes.owner]
+first_name = "Marie"
+last_name = "Zákonná"
+[[boxes.users]]
+id = "fixpu1"
+login = "advokatka"
+password = "Fixture-Heslo-1"
+type = "PRIMARY_USER"
+"#;
+
+/// A good box, then one whose type is misspelt (reported at its id, line 7).
+const BAD_FIXTURE: &str = r#"
+[[boxes]]
+id = "fixbox2"
+type = "PO"
+
+[[boxes]]
+id = "fixbox3"
+type = "P0"
+"#;
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+        .args(args)
+        .env_remove("ISDS_GATEWAY_DATA")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+#[test]
+fn the_command_line_loads_fixtures_all_or_nothing_and_lists_boxes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&bad, BAD_FIXTURE).unwrap();
+    std::fs::write(&good, GOOD_FIXTURE).unwrap();
+
+    // No store yet: a clear error, nothing created.
+    let out = cli(&["box", "list", "--data", data]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no gateway store"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = cli(&[
+        "fixtures",
+        "load",
+        bad.to_str().unwrap(),
+        "--data",
+        data,
+        "--init",
+    ]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.toml: line 7: box fixbox3: unknown box type"),
+        "{err}"
+    );
+    let out = cli(&["box", "list", "--data", data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "0 boxes\n",
+        "nothing of the bad file was loaded"
+    );
+
+    let out = cli(&["fixtures", "load", good.to_str().unwrap(), "--data", data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 boxes, 1 users"));
+    // Loading it again is refused: the box exists.
+    let out = cli(&["fixtures", "load", good.to_str().unwrap(), "--data", data]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("line 3: box fixbox1 exists in the store already"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = cli(&["box", "list", "--data", data]);
+    let listing = text(&out.stdout);
+    assert!(listing.contains("fixbox1  PFO_ADVOK"), "{listing}");
+    assert!(listing.contains("Marie Zákonná"), "{listing}");
+    assert!(listing.ends_with("1 boxes\n"), "{listing}");
+
+    // Boxes and users by command, read back as JSON.
+    let out = cli(&[
+        "box",
+        "create",
+        "--type",
+        "PO",
+        "--id",
+        "clibox1",
+        "--firm-name",
+        "CLI a.s.",
+        "--login",
+        "cli_jednatel",
+        "--password",
+        "Cli-Heslo-123",
+        "--data",
+        data,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&[
+        "user",
+        "add",
+        "clibox1",
+        "--privileges",
+        "9",
+        "--last-name",
+        "Pověřená",
+        "--data",
+        data,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let added: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let login = added["login"].as_str().unwrap().to_owned();
+    assert_eq!(added["must_change_password"], true);
+    let out = cli(&["user", "set-privileges", &login, "25", "--data", data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&["box", "set-state", "clibox1", "2", "--data", data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = cli(&["box", "show", "clibox1", "--json", "--data", data]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["state"], 2);
+    assert_eq!(shown["users"].as_array().unwrap().len(), 2);
+    assert!(!text(&out.stdout).contains("argon2"), "no password hashes");
+    let out = cli(&["user", "show", &login, "--json", "--data", data]);
+    let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(user["privileges"], 25);
+    // A refused change says why.
+    let out = cli(&[
+        "user",
+        "set-password",
+        "cli_jednatel",
+        "--password",
+        "short",
+        "--data",
+        data,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("8 to 32"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn the_store_of_a_running_gateway_is_refused_and_serve_loads_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = dir.path().join("good.toml");
+    std::fs::write(&fixture, GOOD_FIXTURE).unwrap();
+    let data = dir.path().join("gw");
+    let t = TestGateway::start_in(tempfile::tempdir().unwrap(), {
+        let fixture = fixture.clone();
+        let data = data.clone();
+        move |cfg| {
+            cfg.data_dir = data;
+            cfg.fixtures = vec![fixture];
+        }
+    })
+    .await;
+    // The fixture was added to the demo world at start.
+    assert_eq!(
+        dummy_status(&t, ("advokatka", "Fixture-Heslo-1")).await,
+        200
+    );
+    assert_eq!(dummy_status(&t, PO_LOGIN).await, 200);
+
+    let out = cli(&["box", "list", "--data", data.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("in use") && err.contains("stop the gateway"),
+        "{err}"
+    );
+    t.stop().await;
+
+    // Started again with the same fixture: it exists, so the start fails.
+    let config = {
+        let mut c = isds_gateway::config::Config::ephemeral(&data);
+        c.fixtures = vec![fixture];
+        c
+    };
+    let err = match isds_gateway::http::start(config).await {
+        Ok(_) => panic!("a duplicate fixture must refuse the start"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("fixbox1 exists in the store already"), "{err}");
+}
