@@ -99,16 +99,7 @@ fn owner_name(b: &DataBox) -> String {
 }
 
 fn person_name(u: &User) -> String {
-    [
-        u.name.first_name.as_str(),
-        u.name.middle_name.as_str(),
-        u.name.last_name.as_str(),
-    ]
-    .iter()
-    .filter(|s| !s.is_empty())
-    .copied()
-    .collect::<Vec<_>>()
-    .join(" ")
+    u.name.full()
 }
 
 /// A box as JSON (everything but nothing secret).

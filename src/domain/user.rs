@@ -159,6 +159,27 @@ pub struct PersonName {
     pub last_name: String,
 }
 
+impl PersonName {
+    /// First and middle names, as the `pnGivenNames` fields want them.
+    pub fn given_names(&self) -> String {
+        join_non_empty(&[&self.first_name, &self.middle_name])
+    }
+
+    /// The whole name, for people to read.
+    pub fn full(&self) -> String {
+        join_non_empty(&[&self.first_name, &self.middle_name, &self.last_name])
+    }
+}
+
+fn join_non_empty(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|s| !s.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One user of one box.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

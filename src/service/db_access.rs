@@ -1,6 +1,8 @@
 //! db_access (`/DS/DsManage`): who am I, my box, my password.
 
-use super::{CallContext, Reply, ServiceError, Services, db_status, not_implemented, respond};
+use super::{
+    CallContext, Reply, ServiceError, Services, db_status, non_empty, not_implemented, respond,
+};
 use crate::domain::credentials::{self, PasswordHash, PasswordRuleViolation};
 use crate::domain::{DataBox, User, repo};
 use crate::schema::{
@@ -121,28 +123,24 @@ fn rule_code(rule: &PasswordRuleViolation) -> IsdsCode {
     }
 }
 
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
 fn owner_info(b: &DataBox) -> TDbOwnerInfo {
     let o = &b.owner;
     let a = &o.address;
     TDbOwnerInfo {
         db_id: Some(b.id.to_string()),
         db_type: Some(b.box_type.name().to_owned()),
-        ic: opt(&o.ic),
-        pn_first_name: opt(&o.first_name),
-        pn_last_name: opt(&o.last_name),
-        firm_name: opt(&o.firm_name),
-        bi_date: opt(&o.birth_date),
-        bi_city: opt(&o.birth_city),
-        ad_city: opt(&a.city),
-        ad_street: opt(&a.street),
-        ad_number_in_street: opt(&a.number_in_street),
-        ad_number_in_municipality: opt(&a.number_in_municipality),
-        ad_zip_code: opt(&a.zip_code),
-        ad_state: opt(&a.state),
+        ic: non_empty(&o.ic),
+        pn_first_name: non_empty(&o.first_name),
+        pn_last_name: non_empty(&o.last_name),
+        firm_name: non_empty(&o.firm_name),
+        bi_date: non_empty(&o.birth_date),
+        bi_city: non_empty(&o.birth_city),
+        ad_city: non_empty(&a.city),
+        ad_street: non_empty(&a.street),
+        ad_number_in_street: non_empty(&a.number_in_street),
+        ad_number_in_municipality: non_empty(&a.number_in_municipality),
+        ad_zip_code: non_empty(&a.zip_code),
+        ad_state: non_empty(&a.state),
         db_state: Some(i64::from(u8::from(b.state))),
         db_effective_ovm: Some(b.effective_ovm),
         db_open_addressing: Some(b.open_addressing),
@@ -157,19 +155,19 @@ fn owner_info2(b: &DataBox) -> TDbOwnerInfoExt2 {
         db_id: Some(b.id.to_string()),
         aifo_isds: Some(false),
         db_type: Some(b.box_type.name().to_owned()),
-        ic: opt(&o.ic),
-        pn_given_names: opt(&o.first_name),
-        pn_last_name: opt(&o.last_name),
-        firm_name: opt(&o.firm_name),
-        bi_date: opt(&o.birth_date),
-        bi_city: opt(&o.birth_city),
-        ad_city: opt(&a.city),
-        ad_district: opt(&a.district),
-        ad_street: opt(&a.street),
-        ad_number_in_street: opt(&a.number_in_street),
-        ad_number_in_municipality: opt(&a.number_in_municipality),
-        ad_zip_code: opt(&a.zip_code),
-        ad_state: opt(&a.state),
+        ic: non_empty(&o.ic),
+        pn_given_names: non_empty(&o.first_name),
+        pn_last_name: non_empty(&o.last_name),
+        firm_name: non_empty(&o.firm_name),
+        bi_date: non_empty(&o.birth_date),
+        bi_city: non_empty(&o.birth_city),
+        ad_city: non_empty(&a.city),
+        ad_district: non_empty(&a.district),
+        ad_street: non_empty(&a.street),
+        ad_number_in_street: non_empty(&a.number_in_street),
+        ad_number_in_municipality: non_empty(&a.number_in_municipality),
+        ad_zip_code: non_empty(&a.zip_code),
+        ad_state: non_empty(&a.state),
         db_state: Some(i64::from(u8::from(b.state))),
         db_open_addressing: Some(b.open_addressing),
         ..TDbOwnerInfoExt2::default()
@@ -178,9 +176,9 @@ fn owner_info2(b: &DataBox) -> TDbOwnerInfoExt2 {
 
 fn user_info(u: &User) -> TDbUserInfo {
     TDbUserInfo {
-        pn_first_name: opt(&u.name.first_name),
-        pn_middle_name: opt(&u.name.middle_name),
-        pn_last_name: opt(&u.name.last_name),
+        pn_first_name: non_empty(&u.name.first_name),
+        pn_middle_name: non_empty(&u.name.middle_name),
+        pn_last_name: non_empty(&u.name.last_name),
         user_id: Some(u.id.to_string()),
         user_type: Some(u.user_type.name().to_owned()),
         user_privils: Some(i64::from(u.privileges.0)),
@@ -189,16 +187,10 @@ fn user_info(u: &User) -> TDbUserInfo {
 }
 
 fn user_info2(u: &User) -> TDbUserInfoExt2 {
-    let given = [u.name.first_name.as_str(), u.name.middle_name.as_str()]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
     TDbUserInfoExt2 {
         aifo_isds: false,
-        pn_given_names: opt(&given),
-        pn_last_name: opt(&u.name.last_name),
+        pn_given_names: non_empty(&u.name.given_names()),
+        pn_last_name: non_empty(&u.name.last_name),
         isds_id: Some(u.id.isds_id()),
         user_type: Some(u.user_type.name().to_owned()),
         user_privils: Some(i64::from(u.privileges.0)),

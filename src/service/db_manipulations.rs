@@ -12,7 +12,7 @@
 //!   first login. `dbUserID` is the user ID, as `userID` is everywhere.
 //! - Dates. A termination or disabling date takes effect at once.
 
-use super::{CallContext, Rejection, Reply, ServiceError, Services, db_status, respond};
+use super::{CallContext, Rejection, Reply, ServiceError, Services, db_status, non_empty, respond};
 use crate::domain::admin::{
     AccessData, Actor, Admin, AdminError, NewBox, NewUser, NoSystemNotices, Refusal, StateChange,
     SystemNotices, UserChange, UserRef,
@@ -809,22 +809,12 @@ fn name_v2(given: &Option<String>, last: &Option<String>) -> PersonName {
     }
 }
 
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
 /// One entry of GetDataBoxUsers2.
 fn user_entry(u: &User) -> TDbUsersArray2DbUserInfo {
-    let given = [u.name.first_name.as_str(), u.name.middle_name.as_str()]
-        .iter()
-        .filter(|s| !s.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join(" ");
     TDbUsersArray2DbUserInfo {
         aifo_isds: false,
-        pn_given_names: opt(&given),
-        pn_last_name: opt(&u.name.last_name),
+        pn_given_names: non_empty(&u.name.given_names()),
+        pn_last_name: non_empty(&u.name.last_name),
         isds_id: Some(u.id.isds_id()),
         user_type: Some(u.user_type.name().to_owned()),
         user_privils: Some(i64::from(u.privileges.0)),

@@ -179,6 +179,12 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
     w.into_string()
 }
 
+/// `Some` text unless it is empty (optional XSD fields are left out rather
+/// than sent empty).
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
 /// A message-service status block.
 fn dm_status(status: &IsdsStatus) -> TStatus {
     TStatus {
