@@ -1,14 +1,11 @@
 //! HTTP Basic logins: parsing the header, checking the password, counting
 //! failures and blocking intruders, password expiry.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{Actor, AuthError, AuthFailure, AuthPolicy, Identity};
+use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
 use crate::domain::certificates;
-use crate::domain::clock::Clock;
 use crate::domain::repo;
 use crate::domain::{BoxState, User, UserId};
 use crate::http::routes::LoginMethod;
@@ -43,23 +40,21 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 /// On `/DS/…` (`method` Basic) a user with a registered certificate is
 /// refused even with the right password: their login needs the certificate.
 pub(super) async fn login(
-    store: Arc<dyn Store>,
-    clock: &dyn Clock,
-    policy: &AuthPolicy,
+    auth: &Authenticator,
     login: String,
     password: String,
     method: LoginMethod,
 ) -> Result<Result<Identity, AuthFailure>, AuthError> {
-    let user = match verify_password(store.clone(), clock, policy, login, password).await? {
+    let store = auth.store.as_ref();
+    let user = match verify_password(auth, login, password).await? {
         Ok(user) => user,
         Err(failure) => return Ok(Err(failure)),
     };
-    clear_failures(store.as_ref(), &user.id)?;
-    if method == LoginMethod::Basic && certificates::user_has_certificate(store.as_ref(), &user.id)?
-    {
+    clear_failures(store, &user.id)?;
+    if method == LoginMethod::Basic && certificates::user_has_certificate(store, &user.id)? {
         return Ok(Err(AuthFailure::BadRole));
     }
-    identity(store.as_ref(), policy, clock.unix(), user, method)
+    identity(store, &auth.policy, auth.clock.unix(), user, method)
 }
 
 /// Checks a login and password, refusing blocked users and counting a
@@ -68,28 +63,32 @@ pub(super) async fn login(
 /// of its login method passed (or counts a failure with
 /// [`record_failure`] when another factor fails).
 pub(super) async fn verify_password(
-    store: Arc<dyn Store>,
-    clock: &dyn Clock,
-    policy: &AuthPolicy,
+    auth: &Authenticator,
     login: String,
     password: String,
 ) -> Result<Result<User, AuthFailure>, AuthError> {
-    let now = clock.unix();
-    let Some(user) = repo::user_by_login(store.as_ref(), &login)? else {
+    let store = auth.store.as_ref();
+    let now = auth.clock.unix();
+    let Some(user) = repo::user_by_login(store, &login)? else {
         // Spend the same effort as for a real user, so timing does not tell
         // which logins exist.
         tokio::task::spawn_blocking(move || dummy_verify(&password)).await?;
         return Ok(Err(AuthFailure::BadCredentials));
     };
-    let failures = read_failures(store.as_ref(), &user.id)?;
+    let failures = read_failures(store, &user.id)?;
     if failures.blocked_until > now {
         return Ok(Err(AuthFailure::IntruderDetected));
     }
-    let hash = user.password.clone();
-    let ok = tokio::task::spawn_blocking(move || hash.verify(&password)).await?;
-    if !ok {
-        return Ok(Err(record_failure(store.as_ref(), policy, now, &user.id)?));
+    if auth.verified.recalls(&user, &password) {
+        return Ok(Ok(user));
     }
+    let hash = user.password.clone();
+    let (ok, password) =
+        tokio::task::spawn_blocking(move || (hash.verify(&password), password)).await?;
+    if !ok {
+        return Ok(Err(record_failure(store, &auth.policy, now, &user.id)?));
+    }
+    auth.verified.remember(&user, &password);
     Ok(Ok(user))
 }
 

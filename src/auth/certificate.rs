@@ -80,19 +80,11 @@ async fn commercial(
     let Some((login, password)) = creds.authorization.and_then(basic::parse_basic) else {
         return Ok(Err(AuthFailure::NoCredentials));
     };
-    let identity = match basic::login(
-        auth.store.clone(),
-        auth.clock.as_ref(),
-        &auth.policy,
-        login,
-        password,
-        LoginMethod::CertificateAndBasic,
-    )
-    .await?
-    {
-        Ok(identity) => identity,
-        Err(failure) => return Ok(Err(failure)),
-    };
+    let identity =
+        match basic::login(auth, login, password, LoginMethod::CertificateAndBasic).await? {
+            Ok(identity) => identity,
+            Err(failure) => return Ok(Err(failure)),
+        };
     match registration {
         Some(Registration {
             holder: Holder::User { user },

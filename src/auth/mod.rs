@@ -8,6 +8,7 @@
 mod basic;
 mod certificate;
 mod otp;
+mod verified;
 
 use std::sync::Arc;
 
@@ -217,6 +218,8 @@ pub struct Authenticator {
     /// OTP sessions and the simulated SMS outbox.
     otp: otp::OtpState,
     operator: Option<OperatorConfig>,
+    /// Passwords that verified recently (saves Argon2 work per request).
+    verified: verified::VerifiedPasswords,
 }
 
 impl Authenticator {
@@ -227,6 +230,7 @@ impl Authenticator {
             policy,
             otp: otp::OtpState::default(),
             operator: None,
+            verified: verified::VerifiedPasswords::default(),
         }
     }
 
@@ -255,15 +259,7 @@ impl Authenticator {
                         Err(AuthFailure::BadCredentials)
                     });
                 }
-                basic::login(
-                    self.store.clone(),
-                    self.clock.as_ref(),
-                    &self.policy,
-                    login,
-                    password,
-                    creds.method,
-                )
-                .await
+                basic::login(self, login, password, creds.method).await
             }
             LoginMethod::SystemCertificate
             | LoginMethod::CertificateAndBasic

@@ -132,15 +132,7 @@ impl Authenticator {
             OtpStep::TotpSendSms => (password, None),
             OtpStep::Hotp | OtpStep::Totp => split_code(password),
         };
-        let user = match basic::verify_password(
-            self.store.clone(),
-            self.clock.as_ref(),
-            &self.policy,
-            login.clone(),
-            password,
-        )
-        .await?
-        {
+        let user = match basic::verify_password(self, login.clone(), password).await? {
             Ok(user) => user,
             Err(failure) => return Ok(OtpLoginOutcome::Refused(failure)),
         };
