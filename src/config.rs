@@ -124,6 +124,18 @@ pub struct LimitsConfig {
     pub max_xml_attributes: usize,
     /// Most elements accepted in one request.
     pub max_xml_elements: usize,
+    /// Most open client connections; further clients wait in the listen
+    /// queue until one closes.
+    pub max_connections: usize,
+    /// Seconds a client gets to send a whole request body (slow senders are
+    /// cut off with HTTP 408). Request headers get 30 seconds.
+    pub body_read_timeout_secs: u64,
+    /// Requests one user may have in flight at once (0: no limit); more
+    /// are answered with status 3008.
+    pub max_parallel_requests_per_user: usize,
+    /// Requests one user may make per minute (0: no limit); more are
+    /// answered with status 3009.
+    pub max_requests_per_user_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -133,6 +145,10 @@ impl Default for LimitsConfig {
             max_xml_depth: 64,
             max_xml_attributes: 64,
             max_xml_elements: 1_000_000,
+            max_connections: 1024,
+            body_read_timeout_secs: 120,
+            max_parallel_requests_per_user: 16,
+            max_requests_per_user_per_minute: 0,
         }
     }
 }

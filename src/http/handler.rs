@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -12,11 +12,13 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::limits::UserLimits;
 use super::routes::{Endpoint, LoginMethod, Route, route};
 use crate::auth::{AuthFailure, Authenticator, Credentials};
 use crate::config::Config;
-use crate::service::{CallContext, Rejection, Services};
+use crate::service::{CallContext, Rejection, Services, status_only_response};
 use crate::soap::{self, Fault, SoapVersion};
+use crate::status::IsdsStatus;
 use crate::store::Store;
 use crate::tls::PeerCertificate;
 use crate::wsdl;
@@ -28,6 +30,7 @@ pub(crate) struct App {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub services: Services,
+    pub limits: UserLimits,
 }
 
 /// Facts about the connection a request arrived on.
@@ -165,14 +168,31 @@ async fn soap_call(
     if declared.is_some_and(|len| len > limit as u64) {
         return (None, fault_response(&Fault::too_large(limit), fallback));
     }
+    // The user's parallel slot is held while the body arrives too; a
+    // refusal is answered once the body names the operation.
+    let user_key = format!("{}/{}", identity.databox.id, identity.user.id);
+    let slot = app.limits.enter(&user_key);
+
     let (parts, body) = req.into_parts();
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+    let read_timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
+    let collected = tokio::time::timeout(read_timeout, Limited::new(body, limit).collect()).await;
+    let bytes = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return (None, fault_response(&Fault::too_large(limit), fallback));
         }
-        Err(err) => {
+        Ok(Err(err)) => {
             let fault = Fault::client(format!("could not read the request body: {err}"));
+            return (None, fault_response(&fault, fallback));
+        }
+        Err(_) => {
+            let fault = Fault {
+                http_status: 408,
+                ..Fault::client(format!(
+                    "the request body did not arrive within {} seconds",
+                    read_timeout.as_secs()
+                ))
+            };
             return (None, fault_response(&fault, fallback));
         }
     };
@@ -188,6 +208,24 @@ async fn soap_call(
         Err(err) => return (None, fault_response(&Fault::from(&err), fallback)),
     };
     drop(bytes);
+
+    let _slot = match slot {
+        Ok(slot) => slot,
+        Err(code) => {
+            let name = envelope.body.name.clone();
+            let status = IsdsStatus::new(code);
+            // The operation's own response with only the status set, so it
+            // still validates; an unknown element gets the bare status.
+            let fragment =
+                crate::schema::status_response(&name, status.code.code(), &status.message)
+                    .unwrap_or_else(|| status_only_response(&name, endpoint, &status));
+            let body = soap::response_envelope(envelope.version, &fragment);
+            return (
+                Some(name),
+                plain(StatusCode::OK, envelope.version.content_type(), body),
+            );
+        }
+    };
 
     let ctx = CallContext {
         login,

@@ -2,6 +2,7 @@
 //! lifecycle of a running gateway.
 
 mod handler;
+mod limits;
 mod otp_login;
 pub mod routes;
 mod server;

@@ -10,11 +10,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use super::handler::{App, ConnInfo, handle};
+use super::limits::UserLimits;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::domain::clock::{Clock, SystemClock};
@@ -138,6 +139,10 @@ pub async fn start_with_clock(
         auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
             .with_operator(config.operator.clone()),
         services: Services::new(store.clone(), clock, policy),
+        limits: UserLimits::new(
+            config.limits.max_parallel_requests_per_user,
+            config.limits.max_requests_per_user_per_minute,
+        ),
         store,
         config,
     });
@@ -189,19 +194,29 @@ async fn serve(
         None => (None, None),
     };
 
+    // One permit per open connection: at the cap, nothing is accepted until
+    // a connection closes, and waiting clients queue in the kernel backlog.
+    let connections = Arc::new(Semaphore::new(app.config.limits.max_connections.max(1)));
     loop {
+        let permit = tokio::select! {
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = shutdown.changed() => break,
+        };
         tokio::select! {
             accepted = http.accept() => match accepted {
                 Ok((stream, remote)) => {
                     let conn = ConnInfo { remote, tls: false, peer_certificate: None };
-                    spawn_plain(app.clone(), &builder, &graceful, stream, conn);
+                    spawn_plain(app.clone(), &builder, &graceful, stream, conn, permit);
                 }
                 Err(err) => accept_failed(err).await,
             },
             accepted = accept_opt(https_listener.as_ref()) => match accepted {
                 Ok((stream, remote)) => {
                     if let Some(acceptor) = &acceptor {
-                        spawn_tls(app.clone(), &builder, &graceful, acceptor.clone(), stream, remote);
+                        spawn_tls(app.clone(), &builder, &graceful, acceptor.clone(), stream, remote, permit);
                     }
                 }
                 Err(err) => accept_failed(err).await,
@@ -239,6 +254,7 @@ fn spawn_plain(
     graceful: &GracefulShutdown,
     stream: TcpStream,
     conn: ConnInfo,
+    permit: OwnedSemaphorePermit,
 ) {
     let conn = Arc::new(conn);
     let service = service_fn(move |req| handle(app.clone(), conn.clone(), req));
@@ -250,6 +266,7 @@ fn spawn_plain(
         if let Err(err) = watched.await {
             tracing::debug!(error = %err, "connection ended with an error");
         }
+        drop(permit);
     });
 }
 
@@ -260,10 +277,12 @@ fn spawn_tls(
     acceptor: TlsAcceptor,
     stream: TcpStream,
     remote: SocketAddr,
+    permit: OwnedSemaphorePermit,
 ) {
     let builder = builder.clone();
     let watcher = graceful.watcher();
     tokio::spawn(async move {
+        let _permit = permit;
         let tls_stream =
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(s)) => s,

@@ -115,6 +115,40 @@ pub fn to_document_fragment<T: XmlRoot>(v: &T) -> String {
     w.into_string()
 }
 
+/// A status block that can be built from a code and a message; lets the
+/// generated `status_response` fill whichever flavour a response carries.
+pub trait StatusBlock {
+    fn with(code: &str, message: &str) -> Self;
+}
+
+impl StatusBlock for TStatus {
+    fn with(code: &str, message: &str) -> Self {
+        TStatus {
+            dm_status_code: code.to_owned(),
+            dm_status_message: message.to_owned(),
+        }
+    }
+}
+
+impl StatusBlock for TDbReqStatus {
+    fn with(code: &str, message: &str) -> Self {
+        TDbReqStatus {
+            db_status_code: code.to_owned(),
+            db_status_message: message.to_owned(),
+            db_status_ref_number: None,
+        }
+    }
+}
+
+impl StatusBlock for TStatReqStatus {
+    fn with(code: &str, message: &str) -> Self {
+        TStatReqStatus {
+            db_status_code: code.to_owned(),
+            db_status_message: message.to_owned(),
+        }
+    }
+}
+
 /// The SOAP version of a WSDL binding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SoapVersion {
@@ -170,8 +204,15 @@ pub struct OperationInfo {
     clippy::large_enum_variant,
     reason = "generated request enum carries whole request structs by value"
 )]
+#[allow(
+    clippy::field_reassign_with_default,
+    reason = "status_response sets one field of responses that may be newtypes"
+)]
 mod generated {
-    use super::{FromXml, OperationInfo, SchemaError, SoapVersion, ToXml, WsdlFamily, XmlRoot, rt};
+    use super::{
+        FromXml, OperationInfo, SchemaError, SoapVersion, StatusBlock, ToXml, WsdlFamily, XmlRoot,
+        rt, to_document_fragment,
+    };
     use crate::xml::{Element, XmlWriter};
 
     include!(concat!(env!("OUT_DIR"), "/schema_types.rs"));

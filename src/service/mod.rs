@@ -162,6 +162,13 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
         IsdsCode::UnknownOperation,
         format!("Unknown operation: {name}"),
     );
+    status_only_response(name, endpoint, &status)
+}
+
+/// A `<NameResponse>` element carrying nothing but a status block in the
+/// endpoint's flavour (`dmStatus` or `dbStatus`): how ISDS answers a call
+/// it refuses before looking at its content (unknown operation, limits).
+pub fn status_only_response(name: &str, endpoint: Endpoint, status: &IsdsStatus) -> String {
     let (block, code, message) = if endpoint.uses_db_status() {
         ("dbStatus", "dbStatusCode", "dbStatusMessage")
     } else {

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use super::names::{FieldNames, field_ident, pascal, screaming, snake};
-use super::wsdl::Family;
+use super::wsdl::{Family, Operation};
 use super::xsd::{
     AttrDef, Body, ElemDef, Facets, Model, Particle, Prim, RootKind, SimpleT, TypeDef, TypeRef,
 };
@@ -1133,5 +1133,70 @@ fn emit_operations(out: &mut Out, model: &Model, families: &[Family]) -> Result<
     );
     out.line(1, "})");
     out.line(0, "}");
+    out.blank();
+    emit_status_responses(out, model, &index);
     Ok(())
+}
+
+/// `status_response(input, code, message)`: the operation's response with
+/// every other part left at its default and the status block set, for
+/// refusals that happen before the operation runs. Only for responses whose
+/// status block is a direct child of the response element.
+fn emit_status_responses(out: &mut Out, model: &Model, index: &[(&Operation, &Family)]) {
+    out.line(
+        0,
+        "/// The response of the operation with request element `input`, carrying",
+    );
+    out.line(
+        0,
+        "/// only the status block (`None` when the response has no top-level one).",
+    );
+    out.line(
+        0,
+        "pub fn status_response(input: &str, code: &str, message: &str) -> Option<String> {",
+    );
+    out.line(1, "match input {");
+    for (op, _) in index {
+        let Some(root) = model.roots.iter().find(|r| r.xml == op.output) else {
+            continue;
+        };
+        let def_name = match &root.kind {
+            RootKind::Newtype(inner) => inner.clone(),
+            RootKind::Struct => root.rust.clone(),
+            RootKind::Simple { .. } => continue,
+        };
+        let Some(def) = model.defs.iter().find(|d| d.rust == def_name) else {
+            continue;
+        };
+        let Body::Complex {
+            content: Some(Particle::Seq { items, .. }),
+            ..
+        } = &def.body
+        else {
+            continue;
+        };
+        let status = items.iter().find_map(|p| match p {
+            Particle::Elem(e) if e.name == "dmStatus" || e.name == "dbStatus" => Some(e),
+            _ => None,
+        });
+        let Some(e) = status else { continue };
+        let field = if e.name == "dmStatus" {
+            "dm_status"
+        } else {
+            "db_status"
+        };
+        let value = if e.min == 0 || e.nillable {
+            "Some(StatusBlock::with(code, message))"
+        } else {
+            "StatusBlock::with(code, message)"
+        };
+        out.line(2, &format!("{:?} => {{", op.input));
+        out.line(3, &format!("let mut r = {}::default();", root.rust));
+        out.line(3, &format!("r.{field} = {value};"));
+        out.line(3, "Some(to_document_fragment(&r))");
+        out.line(2, "}");
+    }
+    out.line(2, "_ => None,");
+    out.line(1, "}");
+    out.line(0, "}");
 }
