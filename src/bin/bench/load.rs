@@ -1,0 +1,160 @@
+//! A small closed-loop HTTP/1.1 load generator over keep-alive loopback
+//! connections: each client sends a request, reads the whole response,
+//! records the latency, and sends the next, until its count or the time
+//! budget runs out.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// One request to repeat: its bytes on the wire, prepared once.
+pub struct Request {
+    wire: Vec<u8>,
+}
+
+impl Request {
+    /// A SOAP 1.1 POST to `path` with Basic credentials.
+    pub fn soap(addr: SocketAddr, path: &str, authorization: &str, envelope: &[u8]) -> Self {
+        let mut wire = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            envelope.len()
+        )
+        .into_bytes();
+        wire.extend_from_slice(envelope);
+        Self { wire }
+    }
+}
+
+/// What one scenario measured.
+pub struct Measured {
+    pub requests: usize,
+    pub errors: usize,
+    pub elapsed: Duration,
+    /// Sorted latencies.
+    pub latencies: Vec<Duration>,
+    pub bytes_received: u64,
+}
+
+impl Measured {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)]
+    }
+
+    pub fn max(&self) -> Duration {
+        self.latencies.last().copied().unwrap_or_default()
+    }
+}
+
+/// Runs `clients` concurrent clients, each at most `per_client` requests,
+/// all together at most `budget` of time. `check` inspects each response
+/// body (e.g. for status 0000); a false counts as an error.
+pub async fn run(
+    addr: SocketAddr,
+    request: Arc<Request>,
+    clients: usize,
+    per_client: usize,
+    budget: Duration,
+    check: fn(&[u8]) -> bool,
+) -> Measured {
+    let started = Instant::now();
+    let deadline = started + budget;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            let mut errors = 0;
+            let mut bytes = 0u64;
+            let Ok(stream) = TcpStream::connect(addr).await else {
+                return (latencies, per_client, bytes);
+            };
+            let _ = stream.set_nodelay(true);
+            let mut stream = BufReader::new(stream);
+            for _ in 0..per_client {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let t0 = Instant::now();
+                match exchange(&mut stream, &request.wire).await {
+                    Ok(body) => {
+                        bytes += body.len() as u64;
+                        if !check(&body) {
+                            errors += 1;
+                        }
+                        latencies.push(t0.elapsed());
+                    }
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+            (latencies, errors, bytes)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut bytes_received = 0;
+    for t in tasks {
+        if let Ok((l, e, b)) = t.await {
+            all.extend(l);
+            errors += e;
+            bytes_received += b;
+        }
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    Measured {
+        requests: all.len(),
+        errors,
+        elapsed,
+        latencies: all,
+        bytes_received,
+    }
+}
+
+/// Sends one request and reads one response (status line, headers,
+/// Content-Length body); returns the body.
+async fn exchange(stream: &mut BufReader<TcpStream>, wire: &[u8]) -> std::io::Result<Vec<u8>> {
+    stream.get_mut().write_all(wire).await?;
+    let mut line = String::new();
+    let mut length = None;
+    let mut first = true;
+    loop {
+        line.clear();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if first {
+            first = false;
+            if !line.starts_with("HTTP/1.1 200") {
+                return Err(std::io::Error::other(format!("status: {}", line.trim())));
+            }
+            continue;
+        }
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = trimmed.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let length = length.ok_or_else(|| std::io::Error::other("no Content-Length"))?;
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await?;
+    Ok(body)
+}
