@@ -72,7 +72,7 @@ pub(super) async fn verify_password(
     let Some(user) = repo::user_by_login(store, &login)? else {
         // Spend the same effort as for a real user, so timing does not tell
         // which logins exist.
-        tokio::task::spawn_blocking(move || dummy_verify(&password)).await?;
+        auth.hashing.run(move || dummy_verify(&password)).await?;
         return Ok(Err(AuthFailure::BadCredentials));
     };
     let failures = read_failures(store, &user.id)?;
@@ -83,8 +83,10 @@ pub(super) async fn verify_password(
         return Ok(Ok(user));
     }
     let hash = user.password.clone();
-    let (ok, password) =
-        tokio::task::spawn_blocking(move || (hash.verify(&password), password)).await?;
+    let (ok, password) = auth
+        .hashing
+        .run(move || (hash.verify(&password), password))
+        .await?;
     if !ok {
         return Ok(Err(record_failure(store, &auth.policy, now, &user.id)?));
     }

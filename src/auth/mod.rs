@@ -7,6 +7,7 @@
 
 mod basic;
 mod certificate;
+mod hash_pool;
 mod otp;
 mod verified;
 
@@ -196,6 +197,8 @@ pub enum AuthError {
     Repo(#[from] RepoError),
     #[error("password verification task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Hashing(#[from] hash_pool::PoolGone),
 }
 
 /// What the HTTP layer knows about a request's credentials.
@@ -220,6 +223,8 @@ pub struct Authenticator {
     operator: Option<OperatorConfig>,
     /// Passwords that verified recently (saves Argon2 work per request).
     verified: verified::VerifiedPasswords,
+    /// The threads that run Argon2 verifications (bounded memory and CPU).
+    hashing: hash_pool::HashPool,
 }
 
 impl Authenticator {
@@ -231,6 +236,9 @@ impl Authenticator {
             otp: otp::OtpState::default(),
             operator: None,
             verified: verified::VerifiedPasswords::default(),
+            hashing: hash_pool::HashPool::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 
