@@ -7,6 +7,8 @@ pub mod certificates;
 pub mod clock;
 pub mod credentials;
 pub mod databox;
+pub mod message;
+pub mod message_repo;
 pub mod otp;
 pub mod repo;
 pub mod user;
