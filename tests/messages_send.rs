@@ -63,17 +63,38 @@ async fn gateway(test_clock: bool) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let extra = dir.path().join("extra.toml");
     std::fs::write(&extra, EXTRA_WORLD).unwrap();
-    let mut config = Config::ephemeral(dir.path().join("data"));
-    config.fixtures.push(extra);
-    config.test_clock = test_clock;
-    config.tls_listen = None;
-    config.operator = Some(OperatorConfig {
-        login: OPERATOR.0.into(),
-        password: OPERATOR.1.into(),
-    });
-    // `http::start` as `serve` calls it: with `test_clock` it runs on its
-    // own test clock, moved through /admin/clock.
-    let gw = http::start(config).await.expect("gateway starts");
+    start_on(dir, test_clock, Some(extra)).await
+}
+
+/// Starts a gateway on `dir` as `serve` does (`http::start`: with
+/// `test_clock` it runs on its own test clock, moved through
+/// /admin/clock), adding the fixture `extra` if given.
+async fn start_on(
+    dir: tempfile::TempDir,
+    test_clock: bool,
+    extra: Option<std::path::PathBuf>,
+) -> TestGateway {
+    let mut attempts = 0;
+    let gw = loop {
+        let mut config = Config::ephemeral(dir.path().join("data"));
+        config.fixtures.extend(extra.clone());
+        config.test_clock = test_clock;
+        config.tls_listen = None;
+        config.operator = Some(OperatorConfig {
+            login: OPERATOR.0.into(),
+            password: OPERATOR.1.into(),
+        });
+        match http::start(config).await {
+            Ok(gw) => break gw,
+            // sled's background threads may hold the directory lock for a
+            // moment after the previous gateway on it stopped.
+            Err(http::ServeError::Store(store::StoreError::Locked { .. })) if attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("gateway starts: {e}"),
+        }
+    };
     TestGateway {
         gw,
         dir,
@@ -86,7 +107,19 @@ async fn gateway(test_clock: bool) -> TestGateway {
 async fn stop_and_open(t: TestGateway) -> (tempfile::TempDir, Arc<dyn Store>) {
     let TestGateway { gw, dir, .. } = t;
     gw.shutdown().await.expect("clean shutdown");
-    let store = store::open_sled(&dir.path().join("data").join("store")).expect("store opens");
+    let path = dir.path().join("data").join("store");
+    let mut attempts = 0;
+    let store = loop {
+        match store::open_sled(&path) {
+            Ok(s) => break s,
+            // As in `start_on`: the lock is released a moment after.
+            Err(store::StoreError::Locked { .. }) if attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("store opens: {e}"),
+        }
+    };
     (dir, store)
 }
 
@@ -935,7 +968,7 @@ async fn fiction_is_visible_after_a_restart_and_personal_messages_wait_for_right
     drop(store);
 
     // Restarted on the same data (clock back to wall time): the states stay.
-    let t = TestGateway::start_in(dir, |_| {}).await;
+    let t = start_on(dir, false, None).await;
     let (_dir, store) = stop_and_open(t).await;
     assert_eq!(
         message(store.as_ref(), &to_fo).state,
