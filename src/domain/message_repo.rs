@@ -1,0 +1,712 @@
+//! Typed access to data messages over the byte-oriented [`Store`].
+//!
+//! Layout (tree: key → value; box IDs are their 7 ASCII bytes, message IDs
+//! 8 bytes big-endian, times 8 bytes as [`Timestamp::key`] so they sort):
+//! - `messages`: id → [`Message`] (JSON, without document bytes)
+//! - `documents`: id ++ u16 index → the document's bytes
+//! - `received`: recipient box ++ submitted_at ++ id → empty
+//! - `sent`: sender box ++ submitted_at ++ id → empty
+//! - `pending_accept`: recipient box ++ id → empty (state 4, not accepted)
+//! - `due`: due time ++ id ++ kind → empty (the lifecycle queue; kind
+//!   [`DueKind`])
+//! - `state_changes`: box ++ change time ++ id ++ state → empty, for both the
+//!   sender's and the recipient's box
+//!
+//! `pending_accept` and `due` are derived from a message alone (its state
+//! and times), so every write keeps them exact: [`insert_message`] adds a
+//! message's entries, [`update_message`] swaps the old ones for the new.
+
+use serde::Serialize;
+
+use super::databox::BoxId;
+#[cfg(test)]
+use super::message::Event;
+use super::message::{Message, MessageId, MessageState, Timestamp};
+use super::repo::RepoError;
+use crate::store::{Batch, KeyRange, Order, Store, StoreError};
+
+const MESSAGES: &str = "messages";
+const DOCUMENTS: &str = "documents";
+const RECEIVED: &str = "received";
+const SENT: &str = "sent";
+const PENDING_ACCEPT: &str = "pending_accept";
+const DUE: &str = "due";
+const STATE_CHANGES: &str = "state_changes";
+
+/// The store sequence message IDs come from.
+const DM_ID_SEQUENCE: &str = "dm_id";
+
+/// What falls due in the lifecycle queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum DueKind {
+    /// Acceptance by fiction (state 4 → 5).
+    Fiction = 1,
+    /// Deletion of the documents (accepted → 9).
+    ContentDeletion = 2,
+}
+
+impl DueKind {
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(DueKind::Fiction),
+            2 => Some(DueKind::ContentDeletion),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of the lifecycle queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DueEntry {
+    pub at: Timestamp,
+    pub id: MessageId,
+    pub kind: DueKind,
+}
+
+impl DueEntry {
+    fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(17);
+        k.extend_from_slice(&self.at.key());
+        k.extend_from_slice(&self.id.key());
+        k.push(self.kind as u8);
+        k
+    }
+
+    fn from_key(key: &[u8]) -> Option<Self> {
+        if key.len() != 17 {
+            return None;
+        }
+        Some(DueEntry {
+            at: Timestamp::from_key(&key[..8])?,
+            id: MessageId::from_key(&key[8..16])?,
+            kind: DueKind::from_code(key[16])?,
+        })
+    }
+}
+
+/// The queue entries a message in its current state needs.
+fn due_entries(msg: &Message) -> Vec<DueEntry> {
+    let mut entries = Vec::new();
+    if let Some(at) = msg.fiction_due() {
+        entries.push(DueEntry {
+            at,
+            id: msg.id,
+            kind: DueKind::Fiction,
+        });
+    }
+    if let Some(at) = msg.deletion_due() {
+        entries.push(DueEntry {
+            at,
+            id: msg.id,
+            kind: DueKind::ContentDeletion,
+        });
+    }
+    entries
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Plain structs with string keys: serialising cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode_message(id: MessageId, bytes: &[u8]) -> Result<Message, RepoError> {
+    serde_json::from_slice(bytes).map_err(|source| RepoError::Corrupt {
+        what: format!("message {id}"),
+        source,
+    })
+}
+
+fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+fn document_key(id: MessageId, index: u16) -> Vec<u8> {
+    cat(&[&id.key(), &index.to_be_bytes()])
+}
+
+fn box_time_id_key(box_id: &BoxId, at: Timestamp, id: MessageId) -> Vec<u8> {
+    cat(&[box_id.as_str().as_bytes(), &at.key(), &id.key()])
+}
+
+fn pending_key(box_id: &BoxId, id: MessageId) -> Vec<u8> {
+    cat(&[box_id.as_str().as_bytes(), &id.key()])
+}
+
+fn state_change_key(box_id: &BoxId, at: Timestamp, id: MessageId, state: MessageState) -> Vec<u8> {
+    cat(&[
+        box_id.as_str().as_bytes(),
+        &at.key(),
+        &id.key(),
+        &[state.code()],
+    ])
+}
+
+fn commit(store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
+    store.apply_durable(batch).map_err(|e| match e {
+        StoreError::Conflict { .. } => RepoError::Conflict(e.to_string()),
+        other => RepoError::Store(other),
+    })
+}
+
+/// A fresh message ID. The caller must make the message that uses it
+/// durable before showing the ID to anyone (see [`Store::next_id`]).
+pub fn next_message_id(store: &dyn Store) -> Result<MessageId, RepoError> {
+    Ok(MessageId(store.next_id(DM_ID_SEQUENCE)? + MessageId::BASE))
+}
+
+/// Stages a new message: the record, its documents (in order) and every
+/// index entry; the ID must be unused.
+pub fn stage_insert_message(batch: &mut Batch, msg: &Message, documents: &[Vec<u8>]) {
+    let id = msg.id;
+    batch.expect_absent(MESSAGES, id.key());
+    batch.put(MESSAGES, id.key(), encode(msg));
+    for (index, doc) in documents.iter().enumerate() {
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        batch.put(DOCUMENTS, document_key(id, index), doc.clone());
+    }
+    batch.put(
+        RECEIVED,
+        box_time_id_key(&msg.recipient.box_id, msg.submitted_at, id),
+        Vec::new(),
+    );
+    batch.put(
+        SENT,
+        box_time_id_key(&msg.sender.box_id, msg.submitted_at, id),
+        Vec::new(),
+    );
+    if msg.state == MessageState::Delivered {
+        batch.put(
+            PENDING_ACCEPT,
+            pending_key(&msg.recipient.box_id, id),
+            Vec::new(),
+        );
+    }
+    for entry in due_entries(msg) {
+        batch.put(DUE, entry.key(), Vec::new());
+    }
+    let at = msg.delivery_time.unwrap_or(msg.submitted_at);
+    stage_state_change(batch, msg, at);
+}
+
+fn stage_state_change(batch: &mut Batch, msg: &Message, at: Timestamp) {
+    for box_id in [&msg.sender.box_id, &msg.recipient.box_id] {
+        batch.put(
+            STATE_CHANGES,
+            state_change_key(box_id, at, msg.id, msg.state),
+            Vec::new(),
+        );
+    }
+}
+
+/// Stores a new message with its documents and index entries, atomically
+/// and durably. Fails with [`RepoError::Exists`] if the ID is taken.
+pub fn insert_message(
+    store: &dyn Store,
+    msg: &Message,
+    documents: &[Vec<u8>],
+) -> Result<(), RepoError> {
+    let mut batch = Batch::new();
+    stage_insert_message(&mut batch, msg, documents);
+    commit(store, batch).map_err(|e| match e {
+        RepoError::Conflict(_) => RepoError::Exists(format!("message {}", msg.id)),
+        other => other,
+    })
+}
+
+pub fn get_message(store: &dyn Store, id: MessageId) -> Result<Option<Message>, RepoError> {
+    match store.tree(MESSAGES)?.get(&id.key())? {
+        Some(bytes) => Ok(Some(decode_message(id, &bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// The bytes of document `index` (from 0) of a message; `None` when there
+/// is no such document or the content was deleted.
+pub fn get_document(
+    store: &dyn Store,
+    id: MessageId,
+    index: u16,
+) -> Result<Option<Vec<u8>>, RepoError> {
+    Ok(store.tree(DOCUMENTS)?.get(&document_key(id, index))?)
+}
+
+/// Every stored document of a message, in order.
+pub fn get_documents(store: &dyn Store, id: MessageId) -> Result<Vec<Vec<u8>>, RepoError> {
+    let mut docs = Vec::new();
+    for entry in store
+        .tree(DOCUMENTS)?
+        .iter(KeyRange::prefix(&id.key()), Order::Ascending)
+    {
+        docs.push(entry?.1);
+    }
+    Ok(docs)
+}
+
+/// Stages a change of a message from `before` to `after`: the record, the
+/// pending and due entries the change makes (un)necessary, a state change
+/// entry for both boxes at `at` when the state changed, and removal of the
+/// documents when `after` has them deleted.
+///
+/// The stored message must be `before` now ([`RepoError::Conflict`]
+/// otherwise), and the batch requires its stored bytes unchanged when
+/// applied. (Comparing decoded values, not re-encoded bytes, keeps records
+/// written by an older build with fewer fields updatable.)
+pub fn stage_update_message(
+    store: &dyn Store,
+    batch: &mut Batch,
+    before: &Message,
+    after: &Message,
+    at: Timestamp,
+) -> Result<(), RepoError> {
+    let id = after.id;
+    let raw = store.tree(MESSAGES)?.get(&id.key())?;
+    let unchanged = match &raw {
+        Some(bytes) => decode_message(id, bytes)? == *before,
+        None => false,
+    };
+    if !unchanged || before.id != id {
+        return Err(RepoError::Conflict(format!("message {id} changed")));
+    }
+    batch.expect(MESSAGES, id.key(), raw);
+    batch.put(MESSAGES, id.key(), encode(after));
+    let was_pending = before.state == MessageState::Delivered;
+    let is_pending = after.state == MessageState::Delivered;
+    if was_pending && !is_pending {
+        batch.delete(PENDING_ACCEPT, pending_key(&before.recipient.box_id, id));
+    } else if is_pending && !was_pending {
+        batch.put(
+            PENDING_ACCEPT,
+            pending_key(&after.recipient.box_id, id),
+            Vec::new(),
+        );
+    }
+    let old_due = due_entries(before);
+    let new_due = due_entries(after);
+    for e in old_due.iter().filter(|e| !new_due.contains(e)) {
+        batch.delete(DUE, e.key());
+    }
+    for e in new_due.iter().filter(|e| !old_due.contains(e)) {
+        batch.put(DUE, e.key(), Vec::new());
+    }
+    if before.state != after.state {
+        stage_state_change(batch, after, at);
+    }
+    if after.content_deleted && !before.content_deleted {
+        for index in 0..before.documents.len() {
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            batch.delete(DOCUMENTS, document_key(id, index));
+        }
+    }
+    Ok(())
+}
+
+/// Changes a message from `before` to `after` (see
+/// [`stage_update_message`]), atomically and durably. Fails with
+/// [`RepoError::Conflict`] (writing nothing) if the stored message is no
+/// longer `before`.
+pub fn update_message(
+    store: &dyn Store,
+    before: &Message,
+    after: &Message,
+    at: Timestamp,
+) -> Result<(), RepoError> {
+    let mut batch = Batch::new();
+    stage_update_message(store, &mut batch, before, after, at)?;
+    commit(store, batch)
+}
+
+/// Removes every document of a message (content deletion); the record,
+/// hash and events stay.
+pub fn delete_documents(store: &dyn Store, id: MessageId) -> Result<(), RepoError> {
+    let tree = store.tree(DOCUMENTS)?;
+    let mut batch = Batch::new();
+    for entry in tree.iter(KeyRange::prefix(&id.key()), Order::Ascending) {
+        let (key, _) = entry?;
+        batch.delete(DOCUMENTS, key);
+    }
+    if !batch.is_empty() {
+        commit(store, batch)?;
+    }
+    Ok(())
+}
+
+/// A page of a box's received or sent messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub box_id: BoxId,
+    /// Submitted at or after.
+    pub from: Option<Timestamp>,
+    /// Submitted at or before.
+    pub to: Option<Timestamp>,
+    /// States to include: bit `1 << state`; [`MessageState::ALL_MASK`] all.
+    pub state_mask: u32,
+    /// The first match to return, counting from 1.
+    pub offset: usize,
+    pub limit: usize,
+    /// Only messages for (received) or from (sent) this org unit number.
+    pub org_unit_num: Option<i64>,
+    /// Only messages for (received) or from (sent) this org unit.
+    pub org_unit: Option<String>,
+}
+
+impl ListQuery {
+    /// Every message of the box, first page of `limit`.
+    pub fn all(box_id: BoxId, limit: usize) -> Self {
+        Self {
+            box_id,
+            from: None,
+            to: None,
+            state_mask: MessageState::ALL_MASK,
+            offset: 1,
+            limit,
+            org_unit_num: None,
+            org_unit: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Received,
+    Sent,
+}
+
+/// Messages received by `q.box_id`, in submission order (then ID).
+pub fn list_received(store: &dyn Store, q: &ListQuery) -> Result<Vec<Message>, RepoError> {
+    list(store, q, Direction::Received)
+}
+
+/// Messages sent from `q.box_id`, in submission order (then ID).
+pub fn list_sent(store: &dyn Store, q: &ListQuery) -> Result<Vec<Message>, RepoError> {
+    list(store, q, Direction::Sent)
+}
+
+/// The key range of a box ++ time index between two optional times
+/// (inclusive).
+fn box_time_range(box_id: &BoxId, from: Option<Timestamp>, to: Option<Timestamp>) -> KeyRange {
+    let prefix = box_id.as_str().as_bytes();
+    let start = match from {
+        Some(t) => cat(&[prefix, &t.key()]),
+        None => prefix.to_vec(),
+    };
+    let range = KeyRange::prefix(prefix);
+    let range = KeyRange {
+        start: std::ops::Bound::Included(start),
+        end: range.end,
+    };
+    match to.and_then(|t| t.0.checked_add(1)).map(Timestamp) {
+        Some(after) => KeyRange {
+            end: std::ops::Bound::Excluded(cat(&[prefix, &after.key()])),
+            ..range
+        },
+        None => range,
+    }
+}
+
+fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>, RepoError> {
+    let mut out = Vec::new();
+    if q.limit == 0 {
+        return Ok(out);
+    }
+    let (tree, prefix_len) = match dir {
+        Direction::Received => (store.tree(RECEIVED)?, 7),
+        Direction::Sent => (store.tree(SENT)?, 7),
+    };
+    let messages = store.tree(MESSAGES)?;
+    let mut to_skip = q.offset.saturating_sub(1);
+    for entry in tree.iter(box_time_range(&q.box_id, q.from, q.to), Order::Ascending) {
+        let (key, _) = entry?;
+        let Some(id) = key.get(prefix_len + 8..).and_then(MessageId::from_key) else {
+            continue;
+        };
+        let Some(bytes) = messages.get(&id.key())? else {
+            continue;
+        };
+        let msg = decode_message(id, &bytes)?;
+        if !matches(&msg, q, dir) {
+            continue;
+        }
+        if to_skip > 0 {
+            to_skip -= 1;
+            continue;
+        }
+        out.push(msg);
+        if out.len() >= q.limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn matches(msg: &Message, q: &ListQuery, dir: Direction) -> bool {
+    if q.state_mask & msg.state.filter_bit() == 0 {
+        return false;
+    }
+    let (unit, unit_num) = match dir {
+        Direction::Received => (
+            &msg.envelope.recipient_org_unit,
+            msg.envelope.recipient_org_unit_num,
+        ),
+        Direction::Sent => (
+            &msg.envelope.sender_org_unit,
+            msg.envelope.sender_org_unit_num,
+        ),
+    };
+    if q.org_unit_num.is_some() && q.org_unit_num != unit_num {
+        return false;
+    }
+    if let Some(want) = &q.org_unit
+        && unit.as_deref() != Some(want.as_str())
+    {
+        return false;
+    }
+    true
+}
+
+/// State changes of messages sent or received by `box_id` between two
+/// optional times (inclusive), in time order.
+pub fn state_changes(
+    store: &dyn Store,
+    box_id: &BoxId,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<Vec<(MessageId, Timestamp, MessageState)>, RepoError> {
+    let mut out = Vec::new();
+    for entry in store
+        .tree(STATE_CHANGES)?
+        .iter(box_time_range(box_id, from, to), Order::Ascending)
+    {
+        let (key, _) = entry?;
+        let rest = &key[key.len().min(7)..];
+        if rest.len() != 17 {
+            continue;
+        }
+        let (Some(at), Some(id), Some(state)) = (
+            Timestamp::from_key(&rest[..8]),
+            MessageId::from_key(&rest[8..16]),
+            MessageState::from_code(rest[16]),
+        ) else {
+            continue;
+        };
+        out.push((id, at, state));
+    }
+    Ok(out)
+}
+
+/// IDs of the messages delivered to `box_id` and not yet accepted, in ID
+/// order.
+pub fn pending_acceptance(store: &dyn Store, box_id: &BoxId) -> Result<Vec<MessageId>, RepoError> {
+    let prefix = box_id.as_str().as_bytes();
+    let mut out = Vec::new();
+    for entry in store
+        .tree(PENDING_ACCEPT)?
+        .iter(KeyRange::prefix(prefix), Order::Ascending)
+    {
+        let (key, _) = entry?;
+        if let Some(id) = key.get(prefix.len()..).and_then(MessageId::from_key) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `limit` queue entries due at or before `now`, in due-time order.
+pub fn due_until(
+    store: &dyn Store,
+    now: Timestamp,
+    limit: usize,
+) -> Result<Vec<DueEntry>, RepoError> {
+    let end = match now.0.checked_add(1) {
+        Some(after) => std::ops::Bound::Excluded(Timestamp(after).key().to_vec()),
+        None => std::ops::Bound::Unbounded,
+    };
+    let range = KeyRange {
+        start: std::ops::Bound::Unbounded,
+        end,
+    };
+    let mut out = Vec::new();
+    for entry in store.tree(DUE)?.iter(range, Order::Ascending).take(limit) {
+        let (key, _) = entry?;
+        if let Some(e) = DueEntry::from_key(&key) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a queue entry that no longer matches its message.
+pub fn drop_due(store: &dyn Store, entry: &DueEntry) -> Result<(), RepoError> {
+    store.tree(DUE)?.remove(&entry.key())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::message::tests::sample;
+    use crate::domain::message::{EventCode, compute_hash};
+    use crate::store::open_memory;
+
+    fn stored(store: &dyn Store, id: u64, at: i64) -> Message {
+        let mut m = sample(id);
+        m.submitted_at = Timestamp(at);
+        m.delivery_time = Some(Timestamp(at));
+        m.hash = compute_hash(&m, &[b"pdf"]);
+        insert_message(store, &m, &[b"pdf".to_vec()]).unwrap();
+        m
+    }
+
+    #[test]
+    fn ids_come_from_the_sequence_above_the_base() {
+        let store = open_memory();
+        let a = next_message_id(store.as_ref()).unwrap();
+        let b = next_message_id(store.as_ref()).unwrap();
+        assert_eq!(a, MessageId(10_000_001));
+        assert_eq!(b, MessageId(10_000_002));
+    }
+
+    #[test]
+    fn insert_get_and_refuse_a_taken_id() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let m = stored(s, 10_000_001, 1_000);
+        assert_eq!(get_message(s, m.id).unwrap(), Some(m.clone()));
+        assert_eq!(get_document(s, m.id, 0).unwrap(), Some(b"pdf".to_vec()));
+        assert_eq!(get_document(s, m.id, 1).unwrap(), None);
+        assert_eq!(get_documents(s, m.id).unwrap(), vec![b"pdf".to_vec()]);
+        assert!(matches!(
+            insert_message(s, &m, &[]),
+            Err(RepoError::Exists(_))
+        ));
+        assert_eq!(get_message(s, MessageId(1)).unwrap(), None);
+        assert_eq!(
+            pending_acceptance(s, &m.recipient.box_id).unwrap(),
+            vec![m.id]
+        );
+        let due = due_until(s, Timestamp(i64::MAX), 10).unwrap();
+        assert_eq!(
+            due,
+            vec![DueEntry {
+                at: Timestamp(1_000).plus_days(10),
+                id: m.id,
+                kind: DueKind::Fiction
+            }]
+        );
+        assert!(
+            due_until(s, Timestamp(1_000).plus_days(9), 10)
+                .unwrap()
+                .is_empty()
+        );
+        let changes = state_changes(s, &m.sender.box_id, None, None).unwrap();
+        assert_eq!(
+            changes,
+            vec![(m.id, Timestamp(1_000), MessageState::Delivered)]
+        );
+    }
+
+    #[test]
+    fn updates_keep_the_indexes_exact() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let m = stored(s, 10_000_001, 1_000);
+        let mut accepted = m.clone();
+        accepted.state = MessageState::AcceptedByLogin;
+        accepted.acceptance_time = Some(Timestamp(5_000));
+        accepted
+            .events
+            .push(Event::new(Timestamp(5_000), EventCode::EV1));
+        update_message(s, &m, &accepted, Timestamp(5_000)).unwrap();
+        assert!(
+            pending_acceptance(s, &m.recipient.box_id)
+                .unwrap()
+                .is_empty()
+        );
+        let due = due_until(s, Timestamp(i64::MAX), 10).unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].kind, DueKind::ContentDeletion);
+        assert_eq!(due[0].at, Timestamp(5_000).plus_days(90));
+        // A stale `before` is a conflict and changes nothing.
+        assert!(matches!(
+            update_message(s, &m, &accepted, Timestamp(6_000)),
+            Err(RepoError::Conflict(_))
+        ));
+        let changes = state_changes(s, &m.recipient.box_id, Some(Timestamp(2_000)), None).unwrap();
+        assert_eq!(
+            changes,
+            vec![(m.id, Timestamp(5_000), MessageState::AcceptedByLogin)]
+        );
+        // Content deletion removes the documents and the queue entry.
+        let mut deleted = accepted.clone();
+        deleted.state = MessageState::ContentDeleted;
+        deleted.content_deleted = true;
+        update_message(s, &accepted, &deleted, Timestamp(9_000)).unwrap();
+        assert_eq!(get_document(s, m.id, 0).unwrap(), None);
+        assert!(due_until(s, Timestamp(i64::MAX), 10).unwrap().is_empty());
+        assert_eq!(get_message(s, m.id).unwrap().unwrap().hash, m.hash);
+    }
+
+    #[test]
+    fn lists_page_filter_and_keep_order() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let a = stored(s, 10_000_001, 3_000);
+        let b = stored(s, 10_000_002, 1_000);
+        let mut c = sample(10_000_003);
+        c.submitted_at = Timestamp(2_000);
+        c.state = MessageState::Read;
+        c.envelope.recipient_org_unit_num = Some(7);
+        insert_message(s, &c, &[]).unwrap();
+        let rcpt = a.recipient.box_id.clone();
+        let ids = |v: Vec<Message>| v.into_iter().map(|m| m.id.0).collect::<Vec<_>>();
+        let all = ListQuery::all(rcpt.clone(), 10);
+        assert_eq!(
+            ids(list_received(s, &all).unwrap()),
+            vec![10_000_002, 10_000_003, 10_000_001]
+        );
+        assert!(list_sent(s, &all).unwrap().is_empty());
+        assert_eq!(
+            ids(list_sent(s, &ListQuery::all(a.sender.box_id.clone(), 10)).unwrap()).len(),
+            3
+        );
+        let page = ListQuery {
+            offset: 2,
+            limit: 1,
+            ..all.clone()
+        };
+        assert_eq!(ids(list_received(s, &page).unwrap()), vec![10_000_003]);
+        let delivered = ListQuery {
+            state_mask: MessageState::Delivered.filter_bit(),
+            ..all.clone()
+        };
+        assert_eq!(
+            ids(list_received(s, &delivered).unwrap()),
+            vec![10_000_002, 10_000_001]
+        );
+        let window = ListQuery {
+            from: Some(Timestamp(2_000)),
+            to: Some(Timestamp(2_000)),
+            ..all.clone()
+        };
+        assert_eq!(ids(list_received(s, &window).unwrap()), vec![10_000_003]);
+        let unit = ListQuery {
+            org_unit_num: Some(7),
+            ..all.clone()
+        };
+        assert_eq!(ids(list_received(s, &unit).unwrap()), vec![10_000_003]);
+        let zero = ListQuery { limit: 0, ..all };
+        assert!(list_received(s, &zero).unwrap().is_empty());
+        let _ = b;
+    }
+
+    #[test]
+    fn delete_documents_keeps_the_record() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let m = stored(s, 10_000_001, 1_000);
+        delete_documents(s, m.id).unwrap();
+        assert!(get_documents(s, m.id).unwrap().is_empty());
+        assert!(get_message(s, m.id).unwrap().is_some());
+        delete_documents(s, m.id).unwrap();
+    }
+}
