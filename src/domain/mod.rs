@@ -8,6 +8,7 @@ pub mod clock;
 pub mod credentials;
 pub mod databox;
 pub mod message;
+pub mod message_extras;
 pub mod message_repo;
 pub mod otp;
 pub mod repo;

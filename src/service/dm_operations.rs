@@ -5,8 +5,8 @@ use crate::schema::{DummyOperationResponse, OperationInfo, Request, TDummyOutput
 use crate::status::IsdsStatus;
 
 pub(super) async fn handle(
-    _svc: &Services,
-    _ctx: &CallContext<'_>,
+    svc: &Services,
+    ctx: &CallContext<'_>,
     op: &OperationInfo,
     request: Request,
 ) -> Reply {
@@ -16,6 +16,7 @@ pub(super) async fn handle(
         Request::DummyOperation(_) => respond(&DummyOperationResponse(TDummyOutput {
             dm_status: dm_status(&IsdsStatus::ok()),
         })),
+        Request::MessageDownload(req) => super::message_read::message_download(svc, ctx, req).await,
         _ => not_implemented(op),
     }
 }
