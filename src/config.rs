@@ -35,6 +35,9 @@ pub struct Config {
     /// World fixtures to add to the store at start, all or nothing each
     /// (`serve --fixtures`); a box, user or login already stored is refused.
     pub fixtures: Vec<PathBuf>,
+    /// Test mode: the gateway runs on a clock the operator can set and
+    /// advance through `/admin/clock` (`serve --test-clock`). Off by default.
+    pub test_clock: bool,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -150,6 +153,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             operator: None,
             fixtures: Vec::new(),
+            test_clock: false,
         }
     }
 }

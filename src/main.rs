@@ -31,6 +31,8 @@ enum Command {
     User(cli::user_cmd::UserArgs),
     /// Load world fixtures into a data directory the gateway is not serving.
     Fixtures(cli::fixtures::FixturesArgs),
+    /// Read or move the clock of a gateway serving with --test-clock.
+    Clock(cli::clock::ClockArgs),
 }
 
 #[derive(clap::Args)]
@@ -69,6 +71,10 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "ISDS_GATEWAY_LOG_JSON")]
     log_json: bool,
+    /// Test mode: run on a clock the operator sets and advances through
+    /// /admin/clock (see `isds-gateway clock`).
+    #[arg(long)]
+    test_clock: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +98,8 @@ enum CliError {
     Signal(std::io::Error),
     #[error(transparent)]
     Cert(#[from] isds_gateway::cli::cert::CertCliError),
+    #[error(transparent)]
+    Clock(#[from] cli::clock::ClockCliError),
 }
 
 fn main() -> ExitCode {
@@ -102,6 +110,7 @@ fn main() -> ExitCode {
         Command::Box(args) => cli::box_cmd::run(args).map(print).map_err(CliError::from),
         Command::User(args) => cli::user_cmd::run(args).map(print).map_err(CliError::from),
         Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
+        Command::Clock(args) => cli::clock::run(args).map(print).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,6 +159,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         };
     }
     config.no_demo |= args.no_demo;
+    config.test_clock |= args.test_clock;
     if args.demo_world.is_some() {
         config.demo_world = args.demo_world;
     }

@@ -72,6 +72,26 @@ pub enum IsdsCode {
     InvalidRequestData,
     /// Box administration: the last primary user of a box cannot be removed.
     LastPrimaryUser,
+    /// 1214: a document was refused (format, MIME type); the message ends
+    /// with ": <file name>".
+    AttachmentRejected,
+    /// 1296: the documents together exceed the sender box's limit.
+    AttachmentsTooLarge,
+    /// 1232: a commercial message (neither party public) to a box that
+    /// does not accept them.
+    CommercialNotAccepted,
+    /// 2032: the message has no document.
+    NoDocument,
+    /// The recipient's box is not accessible and receives nothing.
+    RecipientInaccessible,
+    /// dmOVM=true from a box that does not act as a public authority.
+    OvmModeNotAllowed,
+    /// A `dmType` a sender may not ask for.
+    InvalidCommercialType,
+    /// More recipients than CreateMultipleMessage takes.
+    TooManyRecipients,
+    /// The first document is not `main`, or another one is.
+    MainDocumentRule,
     /// The gateway itself failed.
     InternalError,
 }
@@ -108,6 +128,15 @@ impl IsdsCode {
         IsdsCode::BoxStateForbids,
         IsdsCode::InvalidRequestData,
         IsdsCode::LastPrimaryUser,
+        IsdsCode::AttachmentRejected,
+        IsdsCode::AttachmentsTooLarge,
+        IsdsCode::CommercialNotAccepted,
+        IsdsCode::NoDocument,
+        IsdsCode::RecipientInaccessible,
+        IsdsCode::OvmModeNotAllowed,
+        IsdsCode::InvalidCommercialType,
+        IsdsCode::TooManyRecipients,
+        IsdsCode::MainDocumentRule,
         IsdsCode::InternalError,
     ];
 
@@ -164,6 +193,25 @@ impl IsdsCode {
             IsdsCode::BoxStateForbids => "1044",
             IsdsCode::InvalidRequestData => "1045",
             IsdsCode::LastPrimaryUser => "1046",
+            // 1214: ISDS's documentation of CreateMessage (refused
+            // attachment, the file name after a colon).
+            IsdsCode::AttachmentRejected => "1214",
+            // 1296 and 1232: as third-party ISDS clients report ISDS's
+            // answers (attachments over the limit; PDZ not accepted).
+            IsdsCode::AttachmentsTooLarge => "1296",
+            IsdsCode::CommercialNotAccepted => "1232",
+            // 2032: libisds documents it (non-normatively) for a message
+            // without documents.
+            IsdsCode::NoDocument => "2032",
+            // 1203-1207: no public source gives ISDS's codes for these
+            // refusals of a message being sent; the numbers are the
+            // gateway's choice, next to ISDS's 1201 for a sender box that
+            // cannot send.
+            IsdsCode::RecipientInaccessible => "1203",
+            IsdsCode::OvmModeNotAllowed => "1204",
+            IsdsCode::InvalidCommercialType => "1205",
+            IsdsCode::TooManyRecipients => "1206",
+            IsdsCode::MainDocumentRule => "1207",
             // 9204: ISDS's generic failure code for the password services.
             IsdsCode::InternalError => "9204",
         }
@@ -205,6 +253,25 @@ impl IsdsCode {
             IsdsCode::BoxStateForbids => "Stav datové schránky tuto operaci neumožňuje.",
             IsdsCode::InvalidRequestData => "Chybné nebo chybějící údaje požadavku.",
             IsdsCode::LastPrimaryUser => "Poslední oprávněnou osobu datové schránky nelze odebrat.",
+            IsdsCode::AttachmentRejected => "Příloha zprávy byla odmítnuta",
+            IsdsCode::AttachmentsTooLarge => {
+                "Celková velikost příloh překračuje limit povolený pro datovou schránku."
+            }
+            IsdsCode::CommercialNotAccepted => {
+                "Adresát nepřijímá poštovní datové zprávy a odesílatel ani adresát není orgánem veřejné moci."
+            }
+            IsdsCode::NoDocument => "Zpráva neobsahuje žádnou písemnost.",
+            IsdsCode::RecipientInaccessible => {
+                "Datová schránka adresáta není zpřístupněna, zprávu do ní nelze dodat."
+            }
+            IsdsCode::OvmModeNotAllowed => {
+                "Odesílatel není orgánem veřejné moci, zprávu nelze odeslat v režimu OVM."
+            }
+            IsdsCode::InvalidCommercialType => "Neplatný typ poštovní datové zprávy.",
+            IsdsCode::TooManyRecipients => "Zprávu lze najednou odeslat nejvýše 50 adresátům.",
+            IsdsCode::MainDocumentRule => {
+                "První písemnost zprávy musí být hlavní (main) a žádná další hlavní být nesmí."
+            }
             IsdsCode::InternalError => "Vnitřní chyba brány.",
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod box_cmd;
 pub mod cert;
+pub mod clock;
 pub mod fixtures;
 pub mod user_cmd;
 

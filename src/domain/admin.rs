@@ -32,6 +32,8 @@
 
 use super::credentials::{self, HashError, PasswordHash, PasswordRuleViolation};
 use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID};
+use super::lifecycle;
+use super::message::Timestamp;
 use super::repo::{self, RepoError, Stored};
 use super::user::{PersonName, Privileges, User, UserId, UserType};
 use crate::store::{Batch, Store};
@@ -613,6 +615,13 @@ impl<'a> Admin<'a> {
             };
             let mut batch = Batch::new();
             repo::stage_update_box(&mut batch, &old, &new);
+            if old.value.is_accessible() && !new.is_accessible() {
+                // Messages waiting for the box become undeliverable with the
+                // change itself.
+                let now = Timestamp::from_unix_seconds(self.now);
+                lifecycle::run_due_at(self.store, now)?;
+                lifecycle::stage_box_became_inaccessible(self.store, &mut batch, id, now)?;
+            }
             self.finish(batch, &[event])?;
             Ok(new)
         })

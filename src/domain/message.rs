@@ -238,6 +238,58 @@ pub struct Party {
     pub box_type: BoxType,
 }
 
+impl Party {
+    /// The party as a box's register entry describes it now.
+    pub fn of_box(b: &super::databox::DataBox) -> Self {
+        let o = &b.owner;
+        let name = if o.firm_name.is_empty() {
+            [o.first_name.as_str(), o.last_name.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            o.firm_name.clone()
+        };
+        Party {
+            box_id: b.id.clone(),
+            name,
+            address: postal_address(&o.address),
+            box_type: b.box_type,
+        }
+    }
+}
+
+/// "street number, zip city" (parts that are missing left out), where the
+/// number is "descriptive/orientation" when both are known.
+pub fn postal_address(a: &super::databox::BoxAddress) -> String {
+    let number = match (
+        a.number_in_municipality.is_empty(),
+        a.number_in_street.is_empty(),
+    ) {
+        (false, false) => format!("{}/{}", a.number_in_municipality, a.number_in_street),
+        (false, true) => a.number_in_municipality.clone(),
+        (true, false) => a.number_in_street.clone(),
+        (true, true) => String::new(),
+    };
+    let join = |parts: &[&str]| {
+        parts
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let street = join(&[&a.street, &number]);
+    let town = join(&[&a.zip_code, &a.city]);
+    [street, town]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The envelope items the sender sets (after the text rewrite rules).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -648,6 +700,24 @@ pub(crate) mod tests {
         let mut hashed = m.clone();
         hashed.hash = h;
         assert_eq!(hashed.hash_hex().len(), 64);
+    }
+
+    #[test]
+    fn addresses() {
+        use crate::domain::databox::BoxAddress;
+        let mut a = BoxAddress {
+            street: "Dlouhá".into(),
+            number_in_municipality: "1234".into(),
+            number_in_street: "5".into(),
+            zip_code: "11000".into(),
+            city: "Praha".into(),
+            ..Default::default()
+        };
+        assert_eq!(postal_address(&a), "Dlouhá 1234/5, 11000 Praha");
+        a.number_in_street.clear();
+        a.street.clear();
+        assert_eq!(postal_address(&a), "1234, 11000 Praha");
+        assert_eq!(postal_address(&BoxAddress::default()), "");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub(crate) struct App {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub services: Services,
+    /// The clock `/admin/clock` moves; `Some` only in test mode.
+    pub test_clock: Option<Arc<crate::domain::clock::TestClock>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -93,6 +95,7 @@ pub(crate) async fn handle(
             super::otp_login::process_logout(&app, &conn, &req)
         }
         Route::ProcessLogin | Route::ProcessLogout => method_not_allowed("POST, GET"),
+        Route::Admin { name } => super::admin::handle(&app, &name, req).await,
         Route::NotFound => not_found(),
     };
 
@@ -259,7 +262,7 @@ fn xml_document(text: String) -> HttpResponse {
     plain(StatusCode::OK, "text/xml; charset=utf-8", text)
 }
 
-fn not_found() -> HttpResponse {
+pub(super) fn not_found() -> HttpResponse {
     plain(
         StatusCode::NOT_FOUND,
         "text/plain; charset=utf-8",
@@ -267,7 +270,7 @@ fn not_found() -> HttpResponse {
     )
 }
 
-fn method_not_allowed(allow: &'static str) -> HttpResponse {
+pub(super) fn method_not_allowed(allow: &'static str) -> HttpResponse {
     let mut resp = plain(
         StatusCode::METHOD_NOT_ALLOWED,
         "text/plain; charset=utf-8",

@@ -1,9 +1,10 @@
 //! The HTTP front end: listeners (plain and TLS), routing by path, and the
 //! lifecycle of a running gateway.
 
+mod admin;
 mod handler;
 mod otp_login;
 pub mod routes;
 mod server;
 
-pub use server::{RunningGateway, ServeError, start, start_with_clock};
+pub use server::{RunningGateway, ServeError, start, start_with_clock, start_with_test_clock};

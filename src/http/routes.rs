@@ -125,6 +125,10 @@ pub enum Route {
     ProcessLogin,
     /// `/as/processLogout`: ends an OTP session.
     ProcessLogout,
+    /// `/admin/<name>`: the operator's test-mode endpoints.
+    Admin {
+        name: String,
+    },
     NotFound,
 }
 
@@ -135,6 +139,11 @@ pub fn route(path: &str) -> Route {
         "/as/processLogin" => return Route::ProcessLogin,
         "/as/processLogout" => return Route::ProcessLogout,
         _ => {}
+    }
+    if let Some(name) = path.strip_prefix("/admin/") {
+        return Route::Admin {
+            name: name.to_owned(),
+        };
     }
     // `/wsdl/` holds every WSDL and, next to them, the schemas they include.
     if let Some(name) = path.strip_prefix("/wsdl/") {

@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use super::handler::{App, ConnInfo, handle};
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::domain::clock::{Clock, SystemClock};
+use crate::domain::clock::{Clock, SystemClock, TestClock};
 use crate::domain::world::{self, WorldError};
 use crate::service::Services;
 use crate::store::{self, StoreError};
@@ -88,14 +88,38 @@ impl RunningGateway {
 /// Opens the store (seeding the demo world on an empty one), prepares TLS,
 /// binds both listeners and starts serving on the wall clock. Returns once
 /// the listeners are bound, so the addresses are final.
+///
+/// With `config.test_clock` the gateway runs on a [`TestClock`] that the
+/// operator moves through `/admin/clock`.
 pub async fn start(config: Config) -> Result<RunningGateway, ServeError> {
-    start_with_clock(config, Arc::new(SystemClock)).await
+    if config.test_clock {
+        start_with_test_clock(config, TestClock::new()).await
+    } else {
+        start_with_clock(config, Arc::new(SystemClock)).await
+    }
 }
 
-/// [`start`] with a given clock (tests and test mode move time).
+/// [`start`] with a given clock (tests move time through it directly).
 pub async fn start_with_clock(
     config: Config,
     clock: Arc<dyn Clock>,
+) -> Result<RunningGateway, ServeError> {
+    start_inner(config, clock, None).await
+}
+
+/// [`start`] in test mode on the given clock, which `/admin/clock` moves
+/// too.
+pub async fn start_with_test_clock(
+    config: Config,
+    clock: Arc<TestClock>,
+) -> Result<RunningGateway, ServeError> {
+    start_inner(config, clock.clone(), Some(clock)).await
+}
+
+async fn start_inner(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    test_clock: Option<Arc<TestClock>>,
 ) -> Result<RunningGateway, ServeError> {
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
         path: config.data_dir.clone(),
@@ -140,6 +164,7 @@ pub async fn start_with_clock(
         services: Services::new(store.clone(), clock, policy),
         store,
         config,
+        test_clock,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(

@@ -1,8 +1,38 @@
 //! dm_operations (`/DS/dz`): sending and downloading messages.
+//!
+//! Sending checks, in this order, each refusal with its status code:
+//! the caller's right to send (4; 1004), the sender box accessible (1201),
+//! OVM mode only from a box acting as a public authority (1204), the
+//! documents (2032 none, 1207 main document, 1214 format or MIME type,
+//! 1296 total size over the sender box's limit), then per recipient: the
+//! box exists (5001), is accessible (1203), and for a commercial message
+//! accepts commercial messages (1232) of an allowed kind (1205). Envelope
+//! texts are rewritten as ISDS does ([`message_rules::rewrite_text`]). A
+//! message ID is answered only once the message is on disk.
 
-use super::{CallContext, Reply, Services, dm_status, not_implemented, respond};
-use crate::schema::{DummyOperationResponse, OperationInfo, Request, TDummyOutput};
-use crate::status::IsdsStatus;
+use std::sync::Arc;
+
+use super::{CallContext, Reply, ServiceError, Services, dm_status, not_implemented, respond};
+use crate::auth::{Actor, Identity};
+use crate::domain::clock::Clock;
+use crate::domain::lifecycle;
+use crate::domain::message::{
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageState,
+    Party, Timestamp, compute_hash,
+};
+use crate::domain::message_repo;
+use crate::domain::message_rules::{self, DocumentFacts, DocumentProblem};
+use crate::domain::repo;
+use crate::domain::{BoxId, DataBox, Privileges};
+use crate::schema::{
+    CreateMessageResponse, CreateMultipleMessageResponse, DummyOperationResponse, OperationInfo,
+    Request, TDummyOutput, TFilesArray, TMStatus, TMessageCreateInputDmEnvelope,
+    TMessageCreateOutput, TMultipleMessageCreateInputDmEnvelope, TMultipleMessageCreateOutput,
+    TMultipleStatus,
+};
+use crate::status::{IsdsCode, IsdsStatus};
+use crate::store::{Batch, Store};
+use crate::xml::{Element, XmlWriter};
 
 pub(super) async fn handle(
     svc: &Services,
@@ -17,6 +47,527 @@ pub(super) async fn handle(
             dm_status: dm_status(&IsdsStatus::ok()),
         })),
         Request::MessageDownload(req) => super::message_read::message_download(svc, ctx, req).await,
+        Request::CreateMessage(req) => {
+            let req = req.0;
+            let (common, recipient) = split_single(req.dm_envelope);
+            let outcome = submit(svc, ctx.identity, common, req.dm_files, vec![recipient]).await?;
+            let (dm_id, status) = match outcome {
+                Err(status) => (None, status),
+                Ok(mut results) => match results.pop() {
+                    Some(Ok(id)) => (Some(id), IsdsStatus::ok()),
+                    Some(Err(status)) => (None, status),
+                    None => (None, IsdsStatus::new(IsdsCode::InternalError)),
+                },
+            };
+            respond(&CreateMessageResponse(TMessageCreateOutput {
+                dm_id,
+                dm_status: dm_status(&status),
+            }))
+        }
+        Request::CreateMultipleMessage(req) => {
+            let req = req.0;
+            let common = common_of_multiple(req.dm_envelope);
+            let recipients: Vec<RecipientSpec> = req
+                .dm_recipients
+                .dm_recipient
+                .into_iter()
+                .map(|r| RecipientSpec {
+                    box_id: Some(r.db_id_recipient),
+                    org_unit: r.dm_recipient_org_unit,
+                    org_unit_num: r.dm_recipient_org_unit_num,
+                    to_hands: r.dm_to_hands,
+                })
+                .collect();
+            if recipients.len() > message_rules::MAX_RECIPIENTS {
+                return respond(&CreateMultipleMessageResponse(
+                    TMultipleMessageCreateOutput {
+                        dm_multiple_status: None,
+                        dm_status: dm_status(&IsdsStatus::new(IsdsCode::TooManyRecipients)),
+                    },
+                ));
+            }
+            let outcome = submit(svc, ctx.identity, common, req.dm_files, recipients).await?;
+            let response = match outcome {
+                Err(status) => TMultipleMessageCreateOutput {
+                    dm_multiple_status: None,
+                    dm_status: dm_status(&status),
+                },
+                Ok(results) => {
+                    // ISDS answers 0004 when any recipient failed; each
+                    // recipient's own block tells which and why.
+                    let failed = results.iter().filter(|r| r.is_err()).count();
+                    let overall = if failed == 0 {
+                        IsdsStatus::ok()
+                    } else {
+                        IsdsStatus::with_message(
+                            IsdsCode::PartialSuccess,
+                            format!(
+                                "Zpráva nebyla odeslána {failed} z {} adresátů.",
+                                results.len()
+                            ),
+                        )
+                    };
+                    let single = results
+                        .into_iter()
+                        .map(|r| {
+                            Some(match r {
+                                Ok(id) => TMStatus {
+                                    dm_id: Some(id),
+                                    dm_status: dm_status(&IsdsStatus::ok()),
+                                },
+                                Err(status) => TMStatus {
+                                    dm_id: None,
+                                    dm_status: dm_status(&status),
+                                },
+                            })
+                        })
+                        .collect();
+                    TMultipleMessageCreateOutput {
+                        dm_multiple_status: Some(TMultipleStatus {
+                            dm_single_status: single,
+                        }),
+                        dm_status: dm_status(&overall),
+                    }
+                }
+            };
+            respond(&CreateMultipleMessageResponse(response))
+        }
         _ => not_implemented(op),
     }
+}
+
+/// ISDS answers a send request without any document with 2032, a status,
+/// not a fault: checked on the raw body, before the schema (which requires
+/// a document) would refuse it.
+pub(super) fn precheck(op: &OperationInfo, body: &Element) -> Option<Reply> {
+    if !matches!(op.name, "CreateMessage" | "CreateMultipleMessage") {
+        return None;
+    }
+    let has_document = body
+        .elements()
+        .find(|e| e.name == "dmFiles")
+        .is_some_and(|files| files.elements().any(|e| e.name == "dmFile"));
+    if has_document {
+        return None;
+    }
+    let status = dm_status(&IsdsStatus::new(IsdsCode::NoDocument));
+    Some(if op.name == "CreateMessage" {
+        respond(&CreateMessageResponse(TMessageCreateOutput {
+            dm_id: None,
+            dm_status: status,
+        }))
+    } else {
+        respond(&CreateMultipleMessageResponse(
+            TMultipleMessageCreateOutput {
+                dm_multiple_status: None,
+                dm_status: status,
+            },
+        ))
+    })
+}
+
+/// What runs before every message operation: transitions that fell due,
+/// then acceptance of waiting messages by this (authenticated) login.
+pub(super) async fn before_message_operation(
+    svc: &Services,
+    ctx: &CallContext<'_>,
+) -> Result<(), ServiceError> {
+    let store = svc.store.clone();
+    let clock = svc.clock.clone();
+    let identity = ctx.identity.clone();
+    tokio::task::spawn_blocking(move || {
+        lifecycle::run_due(store.as_ref(), clock.as_ref())?;
+        lifecycle::accept_on_login(store.as_ref(), clock.as_ref(), &identity)?;
+        Ok::<_, ServiceError>(())
+    })
+    .await?
+}
+
+/// Envelope items common to all recipients, as sent.
+#[derive(Default)]
+struct CommonEnvelope {
+    sender_org_unit: Option<String>,
+    sender_org_unit_num: Option<i64>,
+    annotation: Option<String>,
+    recipient_ref_number: Option<String>,
+    sender_ref_number: Option<String>,
+    recipient_ident: Option<String>,
+    sender_ident: Option<String>,
+    legal_title_law: Option<i64>,
+    legal_title_year: Option<i64>,
+    legal_title_sect: Option<String>,
+    legal_title_par: Option<String>,
+    legal_title_point: Option<String>,
+    personal_delivery: Option<bool>,
+    allow_subst_delivery: Option<bool>,
+    ovm: Option<bool>,
+    publish_own_id: Option<bool>,
+    id_level: Option<i64>,
+    dm_type: Option<String>,
+}
+
+/// One recipient, as sent.
+struct RecipientSpec {
+    box_id: Option<String>,
+    org_unit: Option<String>,
+    org_unit_num: Option<i64>,
+    to_hands: Option<String>,
+}
+
+fn split_single(e: TMessageCreateInputDmEnvelope) -> (CommonEnvelope, RecipientSpec) {
+    let (publish_own_id, id_level) = match e.dm_publish_own_id {
+        Some(p) => (Some(p.value), p.id_level),
+        None => (None, None),
+    };
+    (
+        CommonEnvelope {
+            sender_org_unit: e.dm_sender_org_unit,
+            sender_org_unit_num: e.dm_sender_org_unit_num,
+            annotation: e.dm_annotation,
+            recipient_ref_number: e.dm_recipient_ref_number,
+            sender_ref_number: e.dm_sender_ref_number,
+            recipient_ident: e.dm_recipient_ident,
+            sender_ident: e.dm_sender_ident,
+            legal_title_law: e.dm_legal_title_law,
+            legal_title_year: e.dm_legal_title_year,
+            legal_title_sect: e.dm_legal_title_sect,
+            legal_title_par: e.dm_legal_title_par,
+            legal_title_point: e.dm_legal_title_point,
+            personal_delivery: e.dm_personal_delivery,
+            allow_subst_delivery: e.dm_allow_subst_delivery,
+            ovm: e.dm_ovm,
+            publish_own_id,
+            id_level,
+            dm_type: e.dm_type,
+        },
+        RecipientSpec {
+            box_id: e.db_id_recipient,
+            org_unit: e.dm_recipient_org_unit,
+            org_unit_num: e.dm_recipient_org_unit_num,
+            to_hands: e.dm_to_hands,
+        },
+    )
+}
+
+fn common_of_multiple(e: TMultipleMessageCreateInputDmEnvelope) -> CommonEnvelope {
+    let (publish_own_id, id_level) = match e.dm_publish_own_id {
+        Some(p) => (Some(p.value), p.id_level),
+        None => (None, None),
+    };
+    CommonEnvelope {
+        sender_org_unit: e.dm_sender_org_unit,
+        sender_org_unit_num: e.dm_sender_org_unit_num,
+        annotation: e.dm_annotation,
+        recipient_ref_number: e.dm_recipient_ref_number,
+        sender_ref_number: e.dm_sender_ref_number,
+        recipient_ident: e.dm_recipient_ident,
+        sender_ident: e.dm_sender_ident,
+        legal_title_law: e.dm_legal_title_law,
+        legal_title_year: e.dm_legal_title_year,
+        legal_title_sect: e.dm_legal_title_sect,
+        legal_title_par: e.dm_legal_title_par,
+        legal_title_point: e.dm_legal_title_point,
+        personal_delivery: e.dm_personal_delivery,
+        allow_subst_delivery: e.dm_allow_subst_delivery,
+        ovm: e.dm_ovm,
+        publish_own_id,
+        id_level,
+        dm_type: e.dm_type,
+    }
+}
+
+/// A document ready to store.
+struct Document {
+    meta: DocumentMeta,
+    bytes: Vec<u8>,
+}
+
+fn documents_of(files: TFilesArray) -> Vec<Document> {
+    files
+        .dm_file
+        .into_iter()
+        .map(|f| {
+            let (kind, bytes) = match (f.dm_encoded_content, f.dm_xml_content) {
+                (Some(b), _) => (ContentKind::Encoded, b.to_vec()),
+                (None, Some(xml)) => {
+                    let mut w = XmlWriter::new();
+                    for el in &xml.any {
+                        w.raw_element(el);
+                    }
+                    (ContentKind::Xml, w.into_bytes())
+                }
+                // The schema requires one of the two.
+                (None, None) => (ContentKind::Encoded, Vec::new()),
+            };
+            Document {
+                meta: DocumentMeta {
+                    mime_type: f.dm_mime_type,
+                    meta_type: f.dm_file_meta_type,
+                    guid: f.dm_file_guid,
+                    up_guid: f.dm_up_file_guid,
+                    descr: f.dm_file_descr,
+                    format: f.dm_format,
+                    kind,
+                    size: bytes.len() as u64,
+                },
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// Result per recipient: the new message's ID, or why it was not sent.
+type PerRecipient = Vec<Result<String, IsdsStatus>>;
+
+/// Checks and stores a submission for each recipient. `Err` refuses the
+/// whole request (the sender, the envelope or the documents are wrong);
+/// `Ok` has one result per recipient, in order. Every message reported as
+/// sent is durable.
+async fn submit(
+    svc: &Services,
+    identity: &Identity,
+    common: CommonEnvelope,
+    files: TFilesArray,
+    recipients: Vec<RecipientSpec>,
+) -> Result<Result<PerRecipient, IsdsStatus>, ServiceError> {
+    let store = svc.store.clone();
+    let clock = svc.clock.clone();
+    let identity = identity.clone();
+    let documents = documents_of(files);
+    tokio::task::spawn_blocking(move || {
+        submit_blocking(store, clock, &identity, common, documents, recipients)
+    })
+    .await?
+}
+
+/// Everything fixed before looking at a recipient.
+struct Prepared {
+    sender: DataBox,
+    ovm: bool,
+    envelope: EnvelopeFields,
+    allow_subst_requested: Option<bool>,
+    dm_type: Option<String>,
+    author: Author,
+    documents: Vec<Document>,
+}
+
+fn submit_blocking(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    identity: &Identity,
+    common: CommonEnvelope,
+    documents: Vec<Document>,
+    recipients: Vec<RecipientSpec>,
+) -> Result<Result<PerRecipient, IsdsStatus>, ServiceError> {
+    let store = store.as_ref();
+    let prepared = match prepare(store, identity, common, documents)? {
+        Ok(p) => p,
+        Err(status) => return Ok(Err(status)),
+    };
+    let now = Timestamp::now(clock.as_ref());
+    let mut batch = Batch::new();
+    let mut results = Vec::with_capacity(recipients.len());
+    for spec in recipients {
+        match address(store, &prepared, &spec)? {
+            Err(status) => results.push(Err(status)),
+            Ok((recipient, envelope)) => {
+                let id = message_repo::next_message_id(store)?;
+                let msg = build_message(&prepared, id, &recipient, envelope, now);
+                let bytes: Vec<Vec<u8>> =
+                    prepared.documents.iter().map(|d| d.bytes.clone()).collect();
+                message_repo::stage_insert_message(&mut batch, &msg, &bytes);
+                results.push(Ok(id.to_string()));
+            }
+        }
+    }
+    if !batch.is_empty() {
+        // All messages of the request in one atomic, durable write: the
+        // IDs are answered only once it is on disk.
+        repo::commit(store, batch)?;
+    }
+    Ok(Ok(results))
+}
+
+/// The sender-side checks; builds what every recipient's message shares.
+fn prepare(
+    store: &dyn Store,
+    identity: &Identity,
+    common: CommonEnvelope,
+    documents: Vec<Document>,
+) -> Result<Result<Prepared, IsdsStatus>, ServiceError> {
+    if !identity.user.privileges.has(Privileges::CREATE_DM) {
+        return Ok(Err(IsdsStatus::new(IsdsCode::NotPermitted)));
+    }
+    // The box as stored now, not as it was at login.
+    let sender = repo::get_box(store, &identity.databox.id)?.unwrap_or(identity.databox.clone());
+    if !sender.is_accessible() {
+        return Ok(Err(IsdsStatus::new(IsdsCode::SenderBoxInaccessible)));
+    }
+    let sender_ovm = message_rules::acts_as_ovm(&sender);
+    let ovm = common.ovm.unwrap_or(sender_ovm);
+    if ovm && !sender_ovm {
+        return Ok(Err(IsdsStatus::new(IsdsCode::OvmModeNotAllowed)));
+    }
+    let facts: Vec<DocumentFacts<'_>> = documents
+        .iter()
+        .map(|d| DocumentFacts {
+            meta_type: &d.meta.meta_type,
+            file_name: &d.meta.descr,
+            mime_type: &d.meta.mime_type,
+        })
+        .collect();
+    if let Err(problem) = message_rules::check_documents(&facts) {
+        return Ok(Err(match problem {
+            DocumentProblem::NoDocument => IsdsStatus::new(IsdsCode::NoDocument),
+            DocumentProblem::MainDocument => IsdsStatus::new(IsdsCode::MainDocumentRule),
+            DocumentProblem::Refused(name) => IsdsStatus::with_message(
+                IsdsCode::AttachmentRejected,
+                format!("{}: {name}", IsdsCode::AttachmentRejected.message()),
+            ),
+        }));
+    }
+    let total: u64 = documents.iter().map(|d| d.meta.size).sum();
+    if total > message_rules::attachment_limit_bytes(&sender) {
+        return Ok(Err(IsdsStatus::new(IsdsCode::AttachmentsTooLarge)));
+    }
+    let rw = |s: Option<String>| s.as_deref().map(message_rules::rewrite_text);
+    let envelope = EnvelopeFields {
+        sender_org_unit: rw(common.sender_org_unit),
+        sender_org_unit_num: common.sender_org_unit_num,
+        recipient_org_unit: None,
+        recipient_org_unit_num: None,
+        to_hands: None,
+        annotation: rw(common.annotation).unwrap_or_default(),
+        recipient_ref_number: rw(common.recipient_ref_number),
+        sender_ref_number: rw(common.sender_ref_number),
+        recipient_ident: rw(common.recipient_ident),
+        sender_ident: rw(common.sender_ident),
+        legal_title_law: common.legal_title_law,
+        legal_title_year: common.legal_title_year,
+        legal_title_sect: rw(common.legal_title_sect),
+        legal_title_par: rw(common.legal_title_par),
+        legal_title_point: rw(common.legal_title_point),
+        personal_delivery: common.personal_delivery.unwrap_or(false),
+        allow_subst_delivery: true,
+        ovm,
+        publish_own_id: common.publish_own_id.unwrap_or(false),
+        dm_type: None,
+        id_level: common.id_level,
+    };
+    Ok(Ok(Prepared {
+        sender,
+        ovm,
+        envelope,
+        allow_subst_requested: common.allow_subst_delivery,
+        dm_type: common.dm_type,
+        author: author_of(identity),
+        documents,
+    }))
+}
+
+/// Who sent it, as GetMessageAuthor reports it: the user, or `VIRTUAL`
+/// for software acting for the box.
+fn author_of(identity: &Identity) -> Author {
+    match &identity.actor {
+        Actor::Person | Actor::Operator => Author {
+            user_id: Some(identity.user.id.clone()),
+            user_type: identity.user.user_type.name().to_owned(),
+            name: identity.user.name.full(),
+        },
+        Actor::Application => Author {
+            user_id: None,
+            user_type: "VIRTUAL".to_owned(),
+            name: String::new(),
+        },
+        Actor::HostedProvider { provider } => Author {
+            user_id: None,
+            user_type: "VIRTUAL".to_owned(),
+            name: provider.clone(),
+        },
+    }
+}
+
+/// The per-recipient checks; the recipient's box and the envelope for it.
+fn address(
+    store: &dyn Store,
+    p: &Prepared,
+    spec: &RecipientSpec,
+) -> Result<Result<(DataBox, EnvelopeFields), IsdsStatus>, ServiceError> {
+    let recipient = match spec.box_id.as_deref().map(BoxId::parse) {
+        Some(Ok(id)) => repo::get_box(store, &id)?,
+        _ => None,
+    };
+    let Some(recipient) = recipient else {
+        let shown = spec.box_id.as_deref().unwrap_or("");
+        return Ok(Err(IsdsStatus::with_message(
+            IsdsCode::BoxNotFound,
+            format!("Datová schránka adresáta {shown} neexistuje."),
+        )));
+    };
+    if !recipient.is_accessible() {
+        return Ok(Err(IsdsStatus::new(IsdsCode::RecipientInaccessible)));
+    }
+    let commercial = message_rules::is_commercial(p.ovm, &recipient);
+    let mut envelope = p.envelope.clone();
+    if commercial {
+        if !recipient.open_addressing {
+            return Ok(Err(IsdsStatus::new(IsdsCode::CommercialNotAccepted)));
+        }
+        let kind = p
+            .dm_type
+            .clone()
+            .unwrap_or_else(|| message_rules::DEFAULT_COMMERCIAL_TYPE.to_owned());
+        if !message_rules::COMMERCIAL_SEND_TYPES.contains(&kind.as_str()) {
+            return Ok(Err(IsdsStatus::new(IsdsCode::InvalidCommercialType)));
+        }
+        envelope.dm_type = Some(kind);
+        // Commercial messages are delivered by login only.
+        envelope.allow_subst_delivery = false;
+    } else {
+        // Only a public authority may exclude acceptance by fiction; a
+        // kind asked for a public message is ignored.
+        envelope.dm_type = None;
+        envelope.allow_subst_delivery = !p.ovm || p.allow_subst_requested.unwrap_or(true);
+    }
+    let rw = |s: &Option<String>| s.as_deref().map(message_rules::rewrite_text);
+    envelope.recipient_org_unit = rw(&spec.org_unit);
+    envelope.recipient_org_unit_num = spec.org_unit_num;
+    envelope.to_hands = rw(&spec.to_hands);
+    Ok(Ok((recipient, envelope)))
+}
+
+fn build_message(
+    p: &Prepared,
+    id: crate::domain::message::MessageId,
+    recipient: &DataBox,
+    envelope: EnvelopeFields,
+    now: Timestamp,
+) -> Message {
+    let documents: Vec<DocumentMeta> = p.documents.iter().map(|d| d.meta.clone()).collect();
+    let mut msg = Message {
+        id,
+        sender: Party::of_box(&p.sender),
+        recipient: Party::of_box(recipient),
+        envelope,
+        attachment_size_kb: Message::size_kb(&documents),
+        documents,
+        hash: [0; 32],
+        // Submitted, time-stamped and delivered at once: the recipient box
+        // is accessible.
+        state: MessageState::Delivered,
+        submitted_at: now,
+        delivery_time: Some(now),
+        acceptance_time: None,
+        events: vec![
+            Event::new(now, EventCode::EV0),
+            Event::new(now, EventCode::EV5),
+        ],
+        author: p.author.clone(),
+        content_deleted: false,
+        erased_by_recipient: false,
+        erased_by_sender: false,
+    };
+    let bytes: Vec<&[u8]> = p.documents.iter().map(|d| d.bytes.as_slice()).collect();
+    msg.hash = compute_hash(&msg, &bytes);
+    msg
 }

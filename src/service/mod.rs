@@ -131,7 +131,13 @@ impl Services {
         if ctx.identity.is_operator() && op.family != WsdlFamily::DbManipulations {
             return Err(Rejection::Unauthorized(AuthFailure::BadRole));
         }
+        if let Some(reply) = dm_operations::precheck(op, body) {
+            return reply;
+        }
         let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
+        if is_message_family(op.family) {
+            dm_operations::before_message_operation(self, ctx).await?;
+        }
         match op.family {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
             WsdlFamily::DmInfo => dm_info::handle(self, ctx, op, request).await,
@@ -140,6 +146,15 @@ impl Services {
             _ => not_implemented(op),
         }
     }
+}
+
+/// Families of the message services, before whose operations the message
+/// lifecycle catches up (due transitions, acceptance by this login).
+fn is_message_family(family: WsdlFamily) -> bool {
+    matches!(
+        family,
+        WsdlFamily::DmOperations | WsdlFamily::DmInfo | WsdlFamily::DmVoDZ | WsdlFamily::DmArch
+    )
 }
 
 /// The answer for an operation of the interface that the gateway does not

@@ -1,0 +1,148 @@
+//! `isds-gateway clock get|set|advance`: reads and moves the clock of a
+//! gateway serving in test mode (`serve --test-clock`) through its
+//! `/admin/clock` endpoint, with the operator's credentials. Unlike the
+//! other administration commands it talks to the running gateway.
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header;
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+
+use crate::config::OperatorConfig;
+
+#[derive(Debug, clap::Args)]
+pub struct ClockArgs {
+    #[command(subcommand)]
+    pub command: ClockCommand,
+    /// The gateway's plain HTTP address, e.g. http://127.0.0.1:8080
+    #[arg(
+        long,
+        env = "ISDS_GATEWAY_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// The operator's credentials, LOGIN:PASSWORD.
+    #[arg(
+        long,
+        env = "ISDS_GATEWAY_OPERATOR",
+        hide_env_values = true,
+        global = true
+    )]
+    pub operator: Option<OperatorConfig>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClockCommand {
+    /// Print the gateway's current time.
+    Get,
+    /// Set the gateway's time (RFC 3339, e.g. 2026-03-01T08:00:00Z).
+    Set { time: String },
+    /// Move the gateway's time forward, e.g. 10d, 2h, 30m, 3600s.
+    Advance { by: String },
+}
+
+/// The clock could not be read or moved.
+#[derive(Debug, thiserror::Error)]
+pub enum ClockCliError {
+    #[error("the operator's credentials are needed: --operator LOGIN:PASSWORD")]
+    NoOperator,
+    #[error("invalid --url {0:?}: expected http://HOST:PORT")]
+    Url(String),
+    #[error("cannot reach the gateway at {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("the gateway is not in test mode (start it with `serve --test-clock`)")]
+    NotTestMode,
+    #[error("the gateway refused the operator's credentials")]
+    Unauthorized,
+    #[error("the gateway answered {status}: {body}")]
+    Refused { status: u16, body: String },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Runs the command; returns what to print.
+pub fn run(args: ClockArgs) -> Result<String, ClockCliError> {
+    let operator = args.operator.clone().ok_or(ClockCliError::NoOperator)?;
+    let body = match &args.command {
+        ClockCommand::Get => None,
+        ClockCommand::Set { time } => Some(serde_json::json!({ "set": time }).to_string()),
+        ClockCommand::Advance { by } => Some(serde_json::json!({ "advance": by }).to_string()),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ClockCliError::Runtime)?;
+    let text = runtime.block_on(call(&args.url, &operator, body))?;
+    Ok(format!("{text}\n"))
+}
+
+/// One request to `<url>/admin/clock`: GET without a body, POST with one.
+async fn call(
+    url: &str,
+    operator: &OperatorConfig,
+    body: Option<String>,
+) -> Result<String, ClockCliError> {
+    let base: Uri = url
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| ClockCliError::Url(url.to_owned()))?;
+    if base.scheme_str() != Some("http") {
+        return Err(ClockCliError::Url(url.to_owned()));
+    }
+    let authority = base
+        .authority()
+        .ok_or_else(|| ClockCliError::Url(url.to_owned()))?
+        .clone();
+    let port = authority.port_u16().unwrap_or(80);
+    let connect_err = |e: &dyn std::fmt::Display| ClockCliError::Connect {
+        url: url.to_owned(),
+        message: e.to_string(),
+    };
+    let stream = tokio::net::TcpStream::connect((authority.host(), port))
+        .await
+        .map_err(|e| connect_err(&e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| connect_err(&e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let credentials = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", operator.login, operator.password));
+    let (method, payload) = match body {
+        Some(b) => (Method::POST, b),
+        None => (Method::GET, String::new()),
+    };
+    let req = Request::builder()
+        .method(method)
+        .uri("/admin/clock")
+        .header(header::HOST, authority.as_str())
+        .header(header::AUTHORIZATION, format!("Basic {credentials}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(payload)))
+        .map_err(|_| ClockCliError::Url(url.to_owned()))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| connect_err(&e))?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| connect_err(&e))?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+    match status {
+        StatusCode::OK => Ok(text),
+        StatusCode::NOT_FOUND => Err(ClockCliError::NotTestMode),
+        StatusCode::UNAUTHORIZED => Err(ClockCliError::Unauthorized),
+        other => Err(ClockCliError::Refused {
+            status: other.as_u16(),
+            body: text,
+        }),
+    }
+}

@@ -1,0 +1,389 @@
+//! How messages move through their states after submission.
+//!
+//! - Delivery: a message enters state 4 at submission (`dmDeliveryTime` =
+//!   submission time) when its recipient box is accessible.
+//! - Acceptance by fiction: ten days after delivery a message still in
+//!   state 4 that allows it goes to state 5 (EV2), [`run_due`].
+//! - Acceptance by login: when a user entitled to read a message logs in to
+//!   its box, it goes 4 → 6 (EV1 and the login's EV11/EV12/EV13),
+//!   [`accept_on_login`].
+//! - Content deletion: 90 days after acceptance the documents are deleted,
+//!   state 9; envelope, hash and events stay, [`run_due`].
+//! - Undeliverable: when the recipient's box becomes inaccessible, its
+//!   messages still in state 4 go to state 8 (EV3),
+//!   [`box_became_inaccessible`].
+//!
+//! Time-driven transitions are stamped with the time they fell due, not
+//! with the time they were noticed, so however far the clock jumps the
+//! result is the same as if the gateway had watched all along. Every
+//! transition is a compare-and-swap on the stored message, so none happens
+//! twice.
+
+use super::clock::Clock;
+use super::databox::BoxId;
+use super::message::{Event, EventCode, Message, MessageState, Timestamp};
+use super::message_repo::{self, DueEntry, DueKind};
+use super::repo::RepoError;
+use super::user::{Privileges, UserType};
+use crate::auth::{Actor, Identity};
+use crate::store::{Batch, Store, StoreError};
+
+/// Due entries read per round of [`run_due`].
+const DUE_CHUNK: usize = 256;
+
+/// Attempts at a transition that keeps meeting concurrent changes.
+const MAX_ATTEMPTS: usize = 16;
+
+/// Applies every time-driven transition due at the clock's now.
+pub fn run_due(store: &dyn Store, clock: &dyn Clock) -> Result<usize, RepoError> {
+    run_due_at(store, Timestamp::now(clock))
+}
+
+/// Applies every transition due at or before `now`, in due-time order,
+/// each stamped with its own due time. Returns how many were applied.
+/// Cheap when nothing is due: one range read.
+pub fn run_due_at(store: &dyn Store, now: Timestamp) -> Result<usize, RepoError> {
+    let mut applied = 0;
+    loop {
+        // Each entry read is consumed below (applied or found stale and
+        // dropped), so every round makes progress; transitions may queue
+        // new entries (deletion after fiction), which a later round sees.
+        let due = message_repo::due_until(store, now, DUE_CHUNK)?;
+        if due.is_empty() {
+            return Ok(applied);
+        }
+        for entry in due {
+            if apply_due(store, &entry)? {
+                applied += 1;
+            }
+        }
+    }
+}
+
+/// Applies one queue entry; false when it no longer applied (dropped).
+fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let Some(msg) = message_repo::get_message(store, entry.id)? else {
+            message_repo::drop_due(store, entry)?;
+            return Ok(false);
+        };
+        let after = match entry.kind {
+            DueKind::Fiction if msg.fiction_due() == Some(entry.at) => {
+                accept_by_fiction(&msg, entry.at)
+            }
+            DueKind::ContentDeletion if msg.deletion_due() == Some(entry.at) => {
+                delete_content(&msg)
+            }
+            _ => {
+                // The message moved on (accepted, undeliverable): the entry
+                // is stale.
+                message_repo::drop_due(store, entry)?;
+                return Ok(false);
+            }
+        };
+        let mut batch = Batch::new();
+        message_repo::stage_update_message(&mut batch, &msg, &after, entry.at);
+        // Not forced to disk: a transition lost in a crash is due again and
+        // is redone identically, with the same due time.
+        match store.apply(batch) {
+            Ok(()) => return Ok(true),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RepoError::Conflict(format!(
+        "message {} keeps changing; transition not applied",
+        entry.id
+    )))
+}
+
+fn accept_by_fiction(msg: &Message, at: Timestamp) -> Message {
+    let mut m = msg.clone();
+    m.state = MessageState::AcceptedByFiction;
+    m.acceptance_time = Some(at);
+    m.events.push(Event::new(at, EventCode::EV2));
+    m
+}
+
+fn delete_content(msg: &Message) -> Message {
+    let mut m = msg.clone();
+    m.state = MessageState::ContentDeleted;
+    m.content_deleted = true;
+    m
+}
+
+/// The delivery event a login of this identity makes, and whether it may
+/// accept (read) a message, personal or not.
+fn login_event(identity: &Identity) -> Option<EventCode> {
+    match identity.actor {
+        Actor::Operator => None,
+        Actor::Application | Actor::HostedProvider { .. } => Some(EventCode::EV13),
+        Actor::Person => Some(match identity.user.user_type {
+            UserType::PrimaryUser => EventCode::EV11,
+            _ => EventCode::EV12,
+        }),
+    }
+}
+
+/// Whether `privileges` allow reading a message of this kind.
+pub fn may_read(privileges: Privileges, msg: &Message) -> bool {
+    if msg.envelope.personal_delivery {
+        privileges.has(Privileges::READ_ALL)
+    } else {
+        privileges.can_read_non_personal()
+    }
+}
+
+/// Accepts, by this login, every message delivered to the identity's box
+/// and not yet accepted that the identity may read: state 6 with EV1 and
+/// the login's event, acceptance time now. Durable when it returns.
+pub fn accept_on_login(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    identity: &Identity,
+) -> Result<usize, RepoError> {
+    let Some(login) = login_event(identity) else {
+        return Ok(0);
+    };
+    let privileges = identity.user.privileges;
+    if !privileges.can_read_non_personal() {
+        return Ok(0);
+    }
+    let box_id = &identity.databox.id;
+    for _ in 0..MAX_ATTEMPTS {
+        let pending = message_repo::pending_acceptance(store, box_id)?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let now = Timestamp::now(clock);
+        let mut batch = Batch::new();
+        let mut accepted = 0;
+        for id in pending {
+            let Some(msg) = message_repo::get_message(store, id)? else {
+                continue;
+            };
+            if msg.state != MessageState::Delivered || !may_read(privileges, &msg) {
+                continue;
+            }
+            let mut after = msg.clone();
+            after.state = MessageState::AcceptedByLogin;
+            after.acceptance_time = Some(now);
+            after.events.push(Event::new(now, EventCode::EV1));
+            after.events.push(Event::new(now, login));
+            message_repo::stage_update_message(&mut batch, &msg, &after, now);
+            accepted += 1;
+        }
+        if accepted == 0 {
+            return Ok(0);
+        }
+        match store.apply_durable(batch) {
+            Ok(()) => return Ok(accepted),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RepoError::Conflict(format!(
+        "messages of box {box_id} keep changing; acceptance not applied"
+    )))
+}
+
+/// Marks undeliverable (state 8, EV3) every message of `box_id` still
+/// waiting in state 4, because the box became inaccessible. Transitions
+/// due before are applied first. Durable when it returns.
+pub fn box_became_inaccessible(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    box_id: &BoxId,
+) -> Result<usize, RepoError> {
+    let now = Timestamp::now(clock);
+    run_due_at(store, now)?;
+    for _ in 0..MAX_ATTEMPTS {
+        let mut batch = Batch::new();
+        let n = stage_box_became_inaccessible(store, &mut batch, box_id, now)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        match store.apply_durable(batch) {
+            Ok(()) => return Ok(n),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(RepoError::Conflict(format!(
+        "messages of box {box_id} keep changing; not marked undeliverable"
+    )))
+}
+
+/// Stages [`box_became_inaccessible`]'s transitions into `batch` (for a
+/// caller that changes the box's state in the same batch); each requires
+/// its message unchanged since read. Returns how many were staged.
+pub fn stage_box_became_inaccessible(
+    store: &dyn Store,
+    batch: &mut Batch,
+    box_id: &BoxId,
+    at: Timestamp,
+) -> Result<usize, RepoError> {
+    let mut n = 0;
+    for id in message_repo::pending_acceptance(store, box_id)? {
+        let Some(msg) = message_repo::get_message(store, id)? else {
+            continue;
+        };
+        if msg.state != MessageState::Delivered {
+            continue;
+        }
+        let mut after = msg.clone();
+        after.state = MessageState::Undeliverable;
+        after.events.push(Event::new(at, EventCode::EV3));
+        message_repo::stage_update_message(batch, &msg, &after, at);
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::clock::TestClock;
+    use crate::domain::message::compute_hash;
+    use crate::domain::message::tests::sample;
+    use crate::domain::{BoxState, BoxType, DataBox, Owner, PersonName, User, UserId};
+    use crate::http::routes::LoginMethod;
+    use crate::store::open_memory;
+
+    fn send(store: &dyn Store, id: u64, at: Timestamp, personal: bool, fiction: bool) -> Message {
+        let mut m = sample(id);
+        m.submitted_at = at;
+        m.delivery_time = Some(at);
+        m.envelope.personal_delivery = personal;
+        m.envelope.allow_subst_delivery = fiction;
+        m.hash = compute_hash(&m, &[b"doc"]);
+        message_repo::insert_message(store, &m, &[b"doc".to_vec()]).unwrap();
+        m
+    }
+
+    fn identity(user_type: UserType, privileges: u32, actor: Actor) -> Identity {
+        let box_id = BoxId::parse("po4demo").unwrap();
+        Identity {
+            user: User {
+                id: UserId::parse("user01").unwrap(),
+                box_id: box_id.clone(),
+                login: "u".into(),
+                user_type,
+                privileges: Privileges(privileges),
+                name: PersonName::default(),
+                password: crate::domain::credentials::PasswordHash::unusable(),
+                password_set_at: 0,
+                must_change_password: false,
+            },
+            databox: DataBox {
+                id: box_id,
+                box_type: BoxType::PO,
+                state: BoxState::Accessible,
+                owner: Owner::default(),
+                effective_ovm: false,
+                open_addressing: false,
+                attachment_limit_mb: 20,
+                unlimited_password_validity: false,
+            },
+            method: LoginMethod::Basic,
+            actor,
+            must_change_password: false,
+        }
+    }
+
+    fn state(store: &dyn Store, m: &Message) -> Message {
+        message_repo::get_message(store, m.id).unwrap().unwrap()
+    }
+
+    #[test]
+    fn fiction_then_deletion_however_far_time_jumps() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let t0 = Timestamp(1_000_000_000_000_000);
+        let m = send(s, 10_000_001, t0, false, true);
+        let no_fiction = send(s, 10_000_002, t0, false, false);
+        assert_eq!(run_due_at(s, t0.plus_days(9)).unwrap(), 0);
+        // 200 days in one jump: fiction at +10, deletion at +100.
+        assert_eq!(run_due_at(s, t0.plus_days(200)).unwrap(), 2);
+        let after = state(s, &m);
+        assert_eq!(after.state, MessageState::ContentDeleted);
+        assert_eq!(after.acceptance_time, Some(t0.plus_days(10)));
+        assert_eq!(after.events.last().unwrap().code, EventCode::EV2);
+        assert_eq!(after.events.last().unwrap().at, t0.plus_days(10));
+        assert_eq!(after.hash, m.hash);
+        assert!(message_repo::get_documents(s, m.id).unwrap().is_empty());
+        let changes = message_repo::state_changes(s, &m.recipient.box_id, None, None).unwrap();
+        assert!(changes.contains(&(m.id, t0.plus_days(10), MessageState::AcceptedByFiction)));
+        assert!(changes.contains(&(m.id, t0.plus_days(100), MessageState::ContentDeleted)));
+        // Idempotent; the message without fiction waits for a login.
+        assert_eq!(run_due_at(s, t0.plus_days(400)).unwrap(), 0);
+        assert_eq!(state(s, &no_fiction).state, MessageState::Delivered);
+    }
+
+    #[test]
+    fn login_accepts_what_the_user_may_read() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let clock = TestClock::new();
+        let t0 = Timestamp::now(clock.as_ref());
+        let plain = send(s, 10_000_001, t0, false, true);
+        let personal = send(s, 10_000_002, t0, true, true);
+        // No read right: nothing.
+        let viewer = identity(UserType::EntrustedUser, 8, Actor::Person);
+        assert_eq!(accept_on_login(s, clock.as_ref(), &viewer).unwrap(), 0);
+        // Right 1: the non-personal one, with EV1 and EV12.
+        let reader = identity(UserType::EntrustedUser, 9, Actor::Person);
+        assert_eq!(accept_on_login(s, clock.as_ref(), &reader).unwrap(), 1);
+        let a = state(s, &plain);
+        assert_eq!(a.state, MessageState::AcceptedByLogin);
+        let codes: Vec<_> = a.events.iter().map(|e| e.code).collect();
+        assert_eq!(codes[2..], [EventCode::EV1, EventCode::EV12]);
+        assert_eq!(state(s, &personal).state, MessageState::Delivered);
+        // The primary user (right 2): the personal one too, with EV11.
+        let primary = identity(UserType::PrimaryUser, 255, Actor::Person);
+        assert_eq!(accept_on_login(s, clock.as_ref(), &primary).unwrap(), 1);
+        let p = state(s, &personal);
+        assert_eq!(p.state, MessageState::AcceptedByLogin);
+        assert_eq!(p.events.last().unwrap().code, EventCode::EV11);
+        // Deletion is now scheduled 90 days after acceptance.
+        let due = message_repo::due_until(s, Timestamp(i64::MAX), 10).unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|e| e.kind == DueKind::ContentDeletion));
+        assert_eq!(accept_on_login(s, clock.as_ref(), &primary).unwrap(), 0);
+    }
+
+    #[test]
+    fn applications_accept_with_ev13() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let clock = TestClock::new();
+        let m = send(s, 10_000_001, Timestamp::now(clock.as_ref()), true, true);
+        let app = identity(UserType::PrimaryUser, 255, Actor::Application);
+        assert_eq!(accept_on_login(s, clock.as_ref(), &app).unwrap(), 1);
+        assert_eq!(state(s, &m).events.last().unwrap().code, EventCode::EV13);
+    }
+
+    #[test]
+    fn inaccessible_box_makes_waiting_messages_undeliverable() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let clock = TestClock::new();
+        let now = Timestamp::now(clock.as_ref());
+        let waiting = send(s, 10_000_001, now, false, true);
+        // Already accepted by fiction before the box went away.
+        let old = send(s, 10_000_002, now.plus_days(-20), false, true);
+        let n = box_became_inaccessible(s, clock.as_ref(), &waiting.recipient.box_id).unwrap();
+        assert_eq!(n, 1);
+        let w = state(s, &waiting);
+        assert_eq!(w.state, MessageState::Undeliverable);
+        assert_eq!(w.events.last().unwrap().code, EventCode::EV3);
+        assert_eq!(state(s, &old).state, MessageState::AcceptedByFiction);
+        // No fiction for an undeliverable message.
+        assert_eq!(run_due_at(s, now.plus_days(30)).unwrap(), 0);
+        assert!(
+            message_repo::pending_acceptance(s, &waiting.recipient.box_id)
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

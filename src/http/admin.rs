@@ -1,0 +1,184 @@
+//! The operator's test-mode endpoints under `/admin/`.
+//!
+//! `GET /admin/clock` answers `{"now": "<RFC 3339>"}`; `POST /admin/clock`
+//! with `{"set": "<RFC 3339>"}` or `{"advance": "10d"}` (units `s`, `m`,
+//! `h`, `d`) moves the gateway's clock and answers the new time, after
+//! applying every message transition the move made due. Both need the
+//! operator's HTTP Basic credentials. Outside test mode (`serve
+//! --test-clock`) every `/admin/` path is 404, as if it did not exist.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header;
+use hyper::{Method, Request, StatusCode};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::handler::{App, HttpResponse, method_not_allowed, not_found, plain};
+use super::routes::LoginMethod;
+use crate::auth::{AuthFailure, Credentials};
+use crate::domain::clock::{Clock, TestClock};
+use crate::domain::lifecycle;
+
+/// Largest accepted request body.
+const MAX_BODY: usize = 4096;
+
+/// A request to move the clock.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    set: Option<String>,
+    advance: Option<String>,
+}
+
+pub(super) async fn handle(app: &Arc<App>, name: &str, req: Request<Incoming>) -> HttpResponse {
+    let Some(clock) = app.test_clock.clone() else {
+        return not_found();
+    };
+    if name != "clock" {
+        return not_found();
+    }
+    if req.method() != Method::GET && req.method() != Method::POST {
+        return method_not_allowed("GET, POST");
+    }
+    if let Err(failure) = authenticate(app, &req).await {
+        return super::handler::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
+    }
+    if req.method() == Method::GET {
+        return now_response(clock.as_ref());
+    }
+    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+    };
+    let change: ClockChange = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+    };
+    match (change.set, change.advance) {
+        (Some(at), None) => match OffsetDateTime::parse(at.trim(), &Rfc3339) {
+            Ok(t) => clock.set(t),
+            Err(e) => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("\"set\" is no RFC 3339 date-time: {e}"),
+                );
+            }
+        },
+        (None, Some(by)) => match parse_duration(&by) {
+            Some(d) => clock.advance(d),
+            None => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "\"advance\" must be a whole number with a unit s, m, h or d, e.g. \"10d\"",
+                );
+            }
+        },
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "expected exactly one of \"set\" and \"advance\"",
+            );
+        }
+    }
+    // What fell due by the move happens now, not at the next message call.
+    let store = app.store.clone();
+    let c = clock.clone();
+    let ran =
+        tokio::task::spawn_blocking(move || lifecycle::run_due(store.as_ref(), c.as_ref())).await;
+    match ran {
+        Ok(Ok(n)) => {
+            tracing::info!(transitions = n, now = %now_text(clock.as_ref()), "test clock moved")
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "due transitions after a clock move failed"),
+        Err(e) => tracing::error!(error = %e, "due transitions after a clock move failed"),
+    }
+    now_response(clock.as_ref())
+}
+
+/// Only the operator's Basic credentials open the admin endpoints.
+async fn authenticate(app: &App, req: &Request<Incoming>) -> Result<(), AuthFailure> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let creds = Credentials {
+        method: LoginMethod::Basic,
+        authorization,
+        peer_certificate: None,
+        cookie: None,
+    };
+    match app.auth.authenticate(creds).await {
+        Ok(Ok(identity)) if identity.is_operator() => Ok(()),
+        Ok(Ok(_)) => Err(AuthFailure::BadRole),
+        Ok(Err(failure)) => Err(failure),
+        Err(e) => {
+            tracing::error!(error = %e, "authentication failed internally");
+            Err(AuthFailure::BadCredentials)
+        }
+    }
+}
+
+fn now_text(clock: &TestClock) -> String {
+    clock
+        .now()
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+fn now_response(clock: &TestClock) -> HttpResponse {
+    let body = serde_json::json!({ "now": now_text(clock) }).to_string();
+    plain(StatusCode::OK, "application/json", body)
+}
+
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+    let body = serde_json::json!({ "error": message }).to_string();
+    plain(status, "application/json", body)
+}
+
+/// `"10d"`, `"3600s"`, `"2h"`, `"30m"`: a whole, non-negative number and a
+/// unit.
+pub fn parse_duration(s: &str) -> Option<time::Duration> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let number: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+    if number < 0 {
+        return None;
+    }
+    let seconds = match unit {
+        's' => number,
+        'm' => number.checked_mul(60)?,
+        'h' => number.checked_mul(3_600)?,
+        'd' => number.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(time::Duration::seconds(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10d"), Some(time::Duration::days(10)));
+        assert_eq!(parse_duration("3600s"), Some(time::Duration::hours(1)));
+        assert_eq!(parse_duration("2h"), Some(time::Duration::hours(2)));
+        assert_eq!(parse_duration(" 5m "), Some(time::Duration::minutes(5)));
+        for bad in [
+            "",
+            "d",
+            "10",
+            "-1d",
+            "1.5d",
+            "10w",
+            "ád",
+            "99999999999999999d",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}
