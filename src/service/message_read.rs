@@ -20,7 +20,7 @@ use crate::domain::message::{
     ContentKind, Event, EventCode, Message, MessageId, MessageState, Timestamp,
 };
 use crate::domain::repo::RepoError;
-use crate::domain::{Privileges, UserType, message_repo};
+use crate::domain::{Privileges, UserType, lifecycle, message_repo};
 use crate::schema::{
     MessageDownload, MessageDownloadResponse, TDelivery, TDeliveryDmDm, TEvent, TEventsArray,
     TFileDmXMLContent, TFilesArray, TFilesArrayDmFile, THash, TMessDownOutput, TRecord,
@@ -103,12 +103,7 @@ pub(super) fn has(me: &Identity, bits: u32) -> bool {
 /// Whether the caller may read the content of a message their box received:
 /// right 2 for personal delivery, right 1 or 2 otherwise.
 pub(super) fn may_read_received(me: &Identity, msg: &Message) -> bool {
-    let p = me.user.privileges;
-    if msg.envelope.personal_delivery {
-        p.has(Privileges::READ_ALL)
-    } else {
-        p.can_read_non_personal()
-    }
+    lifecycle::may_read(me.user.privileges, msg)
 }
 
 /// Whether the caller may read the content of the message on `side`.
@@ -354,6 +349,40 @@ fn login_event(me: &Identity) -> EventCode {
     }
 }
 
+/// Operations that leave messages waiting for acceptance alone: ISDS
+/// accepts delivered messages when an entitled user logs in, but public
+/// documentation names these as not doing so (libisds's list of
+/// operations "not marking incoming messages as delivered"; the
+/// notification services were introduced precisely to look at delivered
+/// messages without accepting them).
+const NO_ACCEPTANCE: [&str; 9] = [
+    "CreateMessage",
+    "CreateMultipleMessage",
+    "AuthenticateMessage",
+    "Re-signISDSDocument",
+    "VerifyMessage",
+    "MarkMessageAsDownloaded",
+    "EraseMessage",
+    "GetListForNotifications",
+    "RegisterForNotifications",
+];
+
+/// Whether calling `operation` accepts the messages the caller may read
+/// (see [`NO_ACCEPTANCE`]).
+pub(super) fn accepts_on_login(operation: &str) -> bool {
+    !NO_ACCEPTANCE.contains(&operation)
+}
+
+/// Applies the time-driven message transitions that fell due, without
+/// accepting anything by this login (for the [`NO_ACCEPTANCE`] operations).
+pub(super) async fn catch_up(svc: &Services) -> Result<(), ServiceError> {
+    let store = svc.store.clone();
+    let clock = svc.clock.clone();
+    tokio::task::spawn_blocking(move || lifecycle::run_due(store.as_ref(), clock.as_ref()))
+        .await??;
+    Ok(())
+}
+
 /// Attempts at a state change before giving up on concurrent writers.
 const CAS_ATTEMPTS: usize = 16;
 
@@ -376,8 +405,8 @@ pub(super) fn mark_read(
             MessageState::Delivered => {
                 after.state = MessageState::AcceptedByLogin;
                 after.acceptance_time = Some(now);
-                after.events.push(Event::new(now, login_event(me)));
                 after.events.push(Event::new(now, EventCode::EV1));
+                after.events.push(Event::new(now, login_event(me)));
             }
             MessageState::AcceptedByFiction | MessageState::AcceptedByLogin => {
                 after.state = MessageState::Read;

@@ -136,7 +136,11 @@ impl Services {
         }
         let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
         if is_message_family(op.family) {
-            dm_operations::before_message_operation(self, ctx).await?;
+            if message_read::accepts_on_login(op.name) {
+                dm_operations::before_message_operation(self, ctx).await?;
+            } else {
+                message_read::catch_up(self).await?;
+            }
         }
         match op.family {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
