@@ -172,6 +172,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
+    let test_clock = config.test_clock;
     runtime.block_on(async move {
         let gateway = http::start(config).await?;
         println!("isds-gateway: HTTP  on http://{}/DS/dz", gateway.http_addr);
@@ -182,6 +183,11 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             println!(
                 "isds-gateway: local CA certificate at {} (trust it to verify HTTPS)",
                 ca.display()
+            );
+        }
+        if test_clock {
+            println!(
+                "isds-gateway: TEST MODE: the clock moves by `isds-gateway clock` (/admin/clock)"
             );
         }
         if let Some(path) = &args.ready_file {

@@ -24,6 +24,10 @@ fn matrix_world() -> String {
     for bit in BITS {
         user(&format!("mx{bit:04}"), 255 & !bit);
     }
+    // A public authority to send messages to.
+    world.push_str(
+        "[[boxes]]\nid = \"mtxovm1\"\ntype = \"OVM\"\n[boxes.owner]\nfirm_name = \"Úřad matice\"\n",
+    );
     world
 }
 
@@ -95,6 +99,14 @@ const CASES: &[Case] = &[
         body: r#"<SetOpenAddressing xmlns="http://isds.czechpoint.cz/v20"><dbID>mtx4box</dbID></SetOpenAddressing>"#,
         needs: 32,
         xsd: Xsd::Db,
+    },
+    // Sending needs the right to send (4).
+    Case {
+        endpoint: "dz",
+        operation: "CreateMessage",
+        body: r#"<CreateMessage xmlns="http://isds.czechpoint.cz/v20"><dmEnvelope><dbIDRecipient>mtxovm1</dbIDRecipient><dmAnnotation>Matice</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="a.pdf"><dmEncodedContent>JVBERi0=</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#,
+        needs: 4,
+        xsd: Xsd::Dm,
     },
 ];
 

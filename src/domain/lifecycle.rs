@@ -82,7 +82,11 @@ fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
             }
         };
         let mut batch = Batch::new();
-        message_repo::stage_update_message(&mut batch, &msg, &after, entry.at);
+        match message_repo::stage_update_message(store, &mut batch, &msg, &after, entry.at) {
+            Ok(()) => {}
+            Err(RepoError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        }
         // Not forced to disk: a transition lost in a crash is due again and
         // is redone identically, with the same due time.
         match store.apply(batch) {
@@ -150,7 +154,7 @@ pub fn accept_on_login(
         return Ok(0);
     }
     let box_id = &identity.databox.id;
-    for _ in 0..MAX_ATTEMPTS {
+    'attempt: for _ in 0..MAX_ATTEMPTS {
         let pending = message_repo::pending_acceptance(store, box_id)?;
         if pending.is_empty() {
             return Ok(0);
@@ -170,8 +174,11 @@ pub fn accept_on_login(
             after.acceptance_time = Some(now);
             after.events.push(Event::new(now, EventCode::EV1));
             after.events.push(Event::new(now, login));
-            message_repo::stage_update_message(&mut batch, &msg, &after, now);
-            accepted += 1;
+            match message_repo::stage_update_message(store, &mut batch, &msg, &after, now) {
+                Ok(()) => accepted += 1,
+                Err(RepoError::Conflict(_)) => continue 'attempt,
+                Err(e) => return Err(e),
+            }
         }
         if accepted == 0 {
             return Ok(0);
@@ -199,7 +206,11 @@ pub fn box_became_inaccessible(
     run_due_at(store, now)?;
     for _ in 0..MAX_ATTEMPTS {
         let mut batch = Batch::new();
-        let n = stage_box_became_inaccessible(store, &mut batch, box_id, now)?;
+        let n = match stage_box_became_inaccessible(store, &mut batch, box_id, now) {
+            Ok(n) => n,
+            Err(RepoError::Conflict(_)) => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok(0);
         }
@@ -234,7 +245,7 @@ pub fn stage_box_became_inaccessible(
         let mut after = msg.clone();
         after.state = MessageState::Undeliverable;
         after.events.push(Event::new(at, EventCode::EV3));
-        message_repo::stage_update_message(batch, &msg, &after, at);
+        message_repo::stage_update_message(store, batch, &msg, &after, at)?;
         n += 1;
     }
     Ok(n)

@@ -243,14 +243,32 @@ pub fn get_documents(store: &dyn Store, id: MessageId) -> Result<Vec<Vec<u8>>, R
     Ok(docs)
 }
 
-/// Stages a change of a message from `before` (which must still be stored
-/// exactly) to `after`: the record, the pending and due entries the change
-/// makes (un)necessary, a state change entry for both boxes at `at` when the
-/// state changed, and removal of the documents when `after` has them
-/// deleted.
-pub fn stage_update_message(batch: &mut Batch, before: &Message, after: &Message, at: Timestamp) {
+/// Stages a change of a message from `before` to `after`: the record, the
+/// pending and due entries the change makes (un)necessary, a state change
+/// entry for both boxes at `at` when the state changed, and removal of the
+/// documents when `after` has them deleted.
+///
+/// The stored message must be `before` now ([`RepoError::Conflict`]
+/// otherwise), and the batch requires its stored bytes unchanged when
+/// applied. (Comparing decoded values, not re-encoded bytes, keeps records
+/// written by an older build with fewer fields updatable.)
+pub fn stage_update_message(
+    store: &dyn Store,
+    batch: &mut Batch,
+    before: &Message,
+    after: &Message,
+    at: Timestamp,
+) -> Result<(), RepoError> {
     let id = after.id;
-    batch.expect(MESSAGES, id.key(), Some(encode(before)));
+    let raw = store.tree(MESSAGES)?.get(&id.key())?;
+    let unchanged = match &raw {
+        Some(bytes) => decode_message(id, bytes)? == *before,
+        None => false,
+    };
+    if !unchanged || before.id != id {
+        return Err(RepoError::Conflict(format!("message {id} changed")));
+    }
+    batch.expect(MESSAGES, id.key(), raw);
     batch.put(MESSAGES, id.key(), encode(after));
     let was_pending = before.state == MessageState::Delivered;
     let is_pending = after.state == MessageState::Delivered;
@@ -280,6 +298,7 @@ pub fn stage_update_message(batch: &mut Batch, before: &Message, after: &Message
             batch.delete(DOCUMENTS, document_key(id, index));
         }
     }
+    Ok(())
 }
 
 /// Changes a message from `before` to `after` (see
@@ -293,7 +312,7 @@ pub fn update_message(
     at: Timestamp,
 ) -> Result<(), RepoError> {
     let mut batch = Batch::new();
-    stage_update_message(&mut batch, before, after, at);
+    stage_update_message(store, &mut batch, before, after, at)?;
     commit(store, batch)
 }
 
