@@ -22,10 +22,12 @@ pub enum IsdsCode {
     SignedWithoutTimestamp,
     /// 1201: the sender's box is not accessible, nothing can be sent from it.
     SenderBoxInaccessible,
-    /// 1211: the message content is invalid.
-    InvalidMessageContent,
-    /// 1219: a document of the message is invalid (format, type, size).
-    InvalidDocument,
+    /// 1211: the message belongs to another box than the caller's.
+    MessageOfAnotherBox,
+    /// 1218: the user lacks the right to erase the message.
+    EraseNotPermitted,
+    /// 1219: no such message (for the caller), or its content is gone.
+    MessageNotFound,
     /// 2006: the body element names no operation this endpoint offers.
     UnknownOperation,
     /// 3006: marking the message took too long.
@@ -103,8 +105,9 @@ impl IsdsCode {
         IsdsCode::PartialSuccess,
         IsdsCode::SignedWithoutTimestamp,
         IsdsCode::SenderBoxInaccessible,
-        IsdsCode::InvalidMessageContent,
-        IsdsCode::InvalidDocument,
+        IsdsCode::MessageOfAnotherBox,
+        IsdsCode::EraseNotPermitted,
+        IsdsCode::MessageNotFound,
         IsdsCode::UnknownOperation,
         IsdsCode::MarkingTooLong,
         IsdsCode::TooManyParallelRequests,
@@ -146,8 +149,16 @@ impl IsdsCode {
             IsdsCode::PartialSuccess => "0004",
             IsdsCode::SignedWithoutTimestamp => "0005",
             IsdsCode::SenderBoxInaccessible => "1201",
-            IsdsCode::InvalidMessageContent => "1211",
-            IsdsCode::InvalidDocument => "1219",
+            // 1211, 1218, 1219: published for EraseMessage (1211 another
+            // box's message, 1218 no right to erase, 1219 no such message);
+            // libisds documents 1219 non-normatively for MessageDownload and
+            // VerifyMessage of a message that does not exist in the box. The
+            // gateway answers 1219 for every message operation naming a
+            // message the caller's box may not see, as ISDS does not reveal
+            // that another box's message exists.
+            IsdsCode::MessageOfAnotherBox => "1211",
+            IsdsCode::EraseNotPermitted => "1218",
+            IsdsCode::MessageNotFound => "1219",
             IsdsCode::UnknownOperation => "2006",
             IsdsCode::MarkingTooLong => "3006",
             IsdsCode::TooManyParallelRequests => "3008",
@@ -169,7 +180,9 @@ impl IsdsCode {
             // 1004: libisds documents it (non-normatively) for callers
             // without the right to an operation (GetDataBoxList,
             // DataBoxCreditInfo); the gateway answers every refused
-            // db_manipulations call with it.
+            // db_manipulations call with it, and every message operation the
+            // user's rights do not allow (no public source gives ISDS's code
+            // for those).
             IsdsCode::NotPermitted => "1004",
             // 1041-1046: no public source gives ISDS's codes for these
             // box-administration failures; the numbers are the gateway's
@@ -213,8 +226,9 @@ impl IsdsCode {
             IsdsCode::PartialSuccess => "Provedeno jen částečně.",
             IsdsCode::SignedWithoutTimestamp => "Podepsáno bez časového razítka.",
             IsdsCode::SenderBoxInaccessible => "Ze znepřístupněné schránky nelze odesílat zprávy.",
-            IsdsCode::InvalidMessageContent => "Obsah zprávy je neplatný.",
-            IsdsCode::InvalidDocument => "Písemnost zprávy je neplatná.",
+            IsdsCode::MessageOfAnotherBox => "Zpráva patří jiné datové schránce.",
+            IsdsCode::EraseNotPermitted => "Nedostatečná oprávnění ke smazání zprávy.",
+            IsdsCode::MessageNotFound => "Zpráva neexistuje nebo již byla smazána.",
             IsdsCode::UnknownOperation => "Unknown operation",
             IsdsCode::MarkingTooLong => "Označení zprávy trvá příliš dlouho.",
             IsdsCode::TooManyParallelRequests => "Příliš mnoho souběžných požadavků.",

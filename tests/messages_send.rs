@@ -282,6 +282,18 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     )
     .await;
 
+    // Sending does not accept what waits in the sender's box (ISDS lists
+    // CreateMessage among the operations that leave delivered messages
+    // alone); a login by any other operation does.
+    let resp = t
+        .soap_as(
+            OVM_LOGIN,
+            "/DS/dz",
+            r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#,
+        )
+        .await;
+    assert_eq!(resp.status().0, "0000");
+
     let (_dir, store) = stop_and_open(t).await;
     let s = store.as_ref();
 
@@ -292,7 +304,7 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     assert_eq!(m.recipient.name, "Městský úřad Dolní Lhota");
     assert_eq!(m.recipient.box_type.code(), 10);
     assert_eq!(m.delivery_time, Some(m.submitted_at));
-    // The authority's user sent more afterwards: that login accepted it.
+    // The authority's user logged in afterwards: that login accepted it.
     assert_eq!(m.state, MessageState::AcceptedByLogin);
     assert_eq!(
         codes(&m),

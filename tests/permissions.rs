@@ -143,3 +143,260 @@ async fn every_operation_against_every_missing_privilege() {
     assert_eq!(checked, CASES.len() * (BITS.len() + 1));
     t.stop().await;
 }
+
+/// A message operation in the matrix: its body names the messages by
+/// placeholder (`{received}`, `{personal}`, `{sent}`), `allowed` tells from
+/// the user's rights whether ISDS lets the call through, and the two codes
+/// are what it answers then and otherwise.
+struct MessageCase {
+    endpoint: &'static str,
+    operation: &'static str,
+    body: &'static str,
+    allowed: fn(u32) -> bool,
+    allowed_code: &'static str,
+    refused_code: &'static str,
+}
+
+/// Right 8: lists, delivery info.
+fn view_info(p: u32) -> bool {
+    p & 8 != 0
+}
+/// Right 1 or 2: content of messages not for personal delivery.
+fn read_ordinary(p: u32) -> bool {
+    p & 3 != 0
+}
+/// Right 2: content of personal-delivery messages.
+fn read_personal(p: u32) -> bool {
+    p & 2 != 0
+}
+/// Right 4: sent messages.
+fn read_sent(p: u32) -> bool {
+    p & 4 != 0
+}
+/// Right 8 or a right to read the (ordinary) message: its envelope.
+fn see_received(p: u32) -> bool {
+    view_info(p) || read_ordinary(p)
+}
+/// Right 128: erasing from the vault.
+fn erase_vault(p: u32) -> bool {
+    p & 128 != 0
+}
+
+const NS: &str = r#"xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance""#;
+
+const MESSAGE_CASES: &[MessageCase] = &[
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetListOfReceivedMessages",
+        body: r#"<GetListOfReceivedMessages NS><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><dmRecipientOrgUnitNum xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>1</dmOffset><dmLimit>100</dmLimit></GetListOfReceivedMessages>"#,
+        allowed: view_info,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetListOfSentMessages",
+        body: r#"<GetListOfSentMessages NS><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><dmSenderOrgUnitNum xsi:nil="true"/><dmStatusFilter>2046</dmStatusFilter><dmOffset xsi:nil="true"/><dmLimit xsi:nil="true"/></GetListOfSentMessages>"#,
+        allowed: view_info,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetMessageStateChanges",
+        body: r#"<GetMessageStateChanges NS><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/></GetMessageStateChanges>"#,
+        allowed: view_info,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetDeliveryInfo",
+        body: r#"<GetDeliveryInfo NS><dmID>{received}</dmID></GetDeliveryInfo>"#,
+        allowed: view_info,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetDeliveryInfo",
+        body: r#"<GetDeliveryInfo NS><dmID>{sent}</dmID></GetDeliveryInfo>"#,
+        allowed: view_info,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dz",
+        operation: "MessageDownload",
+        body: r#"<MessageDownload NS><dmID>{received}</dmID></MessageDownload>"#,
+        allowed: read_ordinary,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dz",
+        operation: "MessageDownload",
+        body: r#"<MessageDownload NS><dmID>{personal}</dmID></MessageDownload>"#,
+        allowed: read_personal,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "MarkMessageAsDownloaded",
+        body: r#"<MarkMessageAsDownloaded NS><dmID>{received}</dmID></MarkMessageAsDownloaded>"#,
+        allowed: read_ordinary,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "MessageEnvelopeDownload",
+        body: r#"<MessageEnvelopeDownload NS><dmID>{received}</dmID></MessageEnvelopeDownload>"#,
+        allowed: see_received,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "SentMessageEnvelopeDownload",
+        body: r#"<SentMessageEnvelopeDownload NS><dmID>{sent}</dmID></SentMessageEnvelopeDownload>"#,
+        allowed: read_sent,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "VerifyMessage",
+        body: r#"<VerifyMessage NS><dmID>{received}</dmID></VerifyMessage>"#,
+        allowed: see_received,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetMessageAuthor",
+        body: r#"<GetMessageAuthor NS><dmID>{received}</dmID></GetMessageAuthor>"#,
+        allowed: see_received,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetMessageAuthor2",
+        body: r#"<GetMessageAuthor2 NS><dmID>{received}</dmID></GetMessageAuthor2>"#,
+        allowed: see_received,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "SuspMessageReport",
+        body: r#"<SuspMessageReport NS><dmID>{received}</dmID><allowComplete>false</allowComplete></SuspMessageReport>"#,
+        allowed: read_ordinary,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    MessageCase {
+        endpoint: "dx",
+        operation: "GetListOfErasedMessages",
+        body: r#"<GetListOfErasedMessages NS><dmYear>2026</dmYear><dmMessageType>RECEIVED</dmMessageType><dmOutFormat>XML</dmOutFormat></GetListOfErasedMessages>"#,
+        allowed: view_info,
+        allowed_code: "0000",
+        refused_code: "1004",
+    },
+    // Only messages in the long-term vault may be erased (none is): with
+    // right 128 the answer is 1219, without it 1218.
+    MessageCase {
+        endpoint: "dx",
+        operation: "EraseMessage",
+        body: r#"<EraseMessage NS><dmID>{received}</dmID><dmIncoming>true</dmIncoming></EraseMessage>"#,
+        allowed: erase_vault,
+        allowed_code: "1219",
+        refused_code: "1218",
+    },
+];
+
+/// A CreateMessage body with one PDF.
+fn create_message(recipient: &str, annotation: &str, personal: bool) -> String {
+    format!(
+        r#"<CreateMessage {NS}><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="a.pdf"><dmEncodedContent>JVBERi0xLjQK</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#
+    )
+}
+
+async fn create(
+    t: &TestGateway,
+    login: (&str, &str),
+    to: &str,
+    annotation: &str,
+    personal: bool,
+) -> String {
+    let resp = t
+        .soap_as(login, "/DS/dz", &create_message(to, annotation, personal))
+        .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    resp.body()
+        .elements()
+        .find(|e| e.name == "dmID")
+        .expect("dmID")
+        .text()
+}
+
+#[tokio::test]
+async fn every_message_operation_against_every_missing_privilege() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("matrix.toml");
+    // A second box that exchanges messages with the matrix box.
+    let partner = format!(
+        "[[boxes]]\nid = \"mtx2ovm\"\ntype = \"OVM\"\n[boxes.owner]\nfirm_name = \"Úřad matice\"\nic = \"87654321\"\n[[boxes.users]]\nid = \"mxovm0\"\nlogin = \"mxovm0\"\npassword = \"{PASSWORD}\"\ntype = \"PRIMARY_USER\"\n"
+    );
+    std::fs::write(&world, format!("{}{partner}", matrix_world())).unwrap();
+    let t = TestGateway::start_in(dir, |c| c.demo_world = Some(world)).await;
+
+    let received = create(&t, ("mxovm0", PASSWORD), "mtx4box", "Běžná", false).await;
+    let personal = create(
+        &t,
+        ("mxovm0", PASSWORD),
+        "mtx4box",
+        "Do vlastních rukou",
+        true,
+    )
+    .await;
+    let sent = create(&t, ("mxall0", PASSWORD), "mtx2ovm", "Odeslaná", false).await;
+
+    let mut checked = 0;
+    for case in MESSAGE_CASES {
+        let body = case
+            .body
+            .replace("NS", NS)
+            .replace("{received}", &received)
+            .replace("{personal}", &personal)
+            .replace("{sent}", &sent);
+        let mut users = vec![("mxall0".to_owned(), 255u32)];
+        users.extend(BITS.iter().map(|b| (format!("mx{b:04}"), 255 & !b)));
+        for (login, privileges) in users {
+            let path = format!("/DS/{}", case.endpoint);
+            let resp = t.soap_as((&login, PASSWORD), &path, &body).await;
+            assert_eq!(
+                resp.status, 200,
+                "{} as {login}: {}",
+                case.operation, resp.text
+            );
+            let (code, _) = resp.status();
+            let want = if (case.allowed)(privileges) {
+                case.allowed_code
+            } else {
+                case.refused_code
+            };
+            assert_eq!(
+                code, want,
+                "{} as {login} (rights {privileges})",
+                case.operation
+            );
+            assert_valid(&resp.body_xml(), Xsd::Dm);
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, MESSAGE_CASES.len() * (BITS.len() + 1));
+    t.stop().await;
+}

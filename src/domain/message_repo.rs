@@ -415,11 +415,20 @@ fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>
     };
     let messages = store.tree(MESSAGES)?;
     let mut to_skip = q.offset.saturating_sub(1);
+    // Without a filter every index entry matches, so the entries before the
+    // offset are skipped without reading their messages.
+    let unfiltered = q.state_mask & MessageState::ALL_MASK == MessageState::ALL_MASK
+        && q.org_unit_num.is_none()
+        && q.org_unit.is_none();
     for entry in tree.iter(box_time_range(&q.box_id, q.from, q.to), Order::Ascending) {
         let (key, _) = entry?;
         let Some(id) = key.get(prefix_len + 8..).and_then(MessageId::from_key) else {
             continue;
         };
+        if unfiltered && to_skip > 0 {
+            to_skip -= 1;
+            continue;
+        }
         let Some(bytes) = messages.get(&id.key())? else {
             continue;
         };

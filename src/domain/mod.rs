@@ -9,6 +9,7 @@ pub mod credentials;
 pub mod databox;
 pub mod lifecycle;
 pub mod message;
+pub mod message_extras;
 pub mod message_repo;
 pub mod message_rules;
 pub mod otp;

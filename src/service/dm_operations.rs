@@ -46,6 +46,7 @@ pub(super) async fn handle(
         Request::DummyOperation(_) => respond(&DummyOperationResponse(TDummyOutput {
             dm_status: dm_status(&IsdsStatus::ok()),
         })),
+        Request::MessageDownload(req) => super::message_read::message_download(svc, ctx, req).await,
         Request::CreateMessage(req) => {
             let req = req.0;
             let (common, recipient) = split_single(req.dm_envelope);

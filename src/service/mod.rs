@@ -7,7 +7,9 @@
 
 mod db_access;
 mod db_manipulations;
+mod dm_info;
 mod dm_operations;
+mod message_read;
 
 use std::sync::Arc;
 
@@ -134,10 +136,15 @@ impl Services {
         }
         let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
         if is_message_family(op.family) {
-            dm_operations::before_message_operation(self, ctx).await?;
+            if message_read::accepts_on_login(op.name) {
+                dm_operations::before_message_operation(self, ctx).await?;
+            } else {
+                message_read::catch_up(self).await?;
+            }
         }
         match op.family {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
+            WsdlFamily::DmInfo => dm_info::handle(self, ctx, op, request).await,
             WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
             WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
             _ => not_implemented(op),

@@ -1,0 +1,232 @@
+//! What the reading side of the message services keeps besides the messages
+//! themselves: boxes registered for notifications, the results of
+//! asynchronous requests waiting to be picked up, and reports of suspicious
+//! messages.
+//!
+//! Layout (tree: key → value):
+//! - `ntf_registrations`: box ID → [`NotificationRegistration`] (JSON)
+//! - `async_requests`: async ID (8 bytes big-endian) → [`AsyncRequest`] (JSON)
+//! - `async_payloads`: async ID → the finished response's bytes
+//! - `susp_reports`: message ID ++ report time → [`SuspiciousReport`] (JSON)
+
+use serde::{Deserialize, Serialize};
+
+use super::databox::BoxId;
+use super::message::{MessageId, Timestamp};
+use super::repo::RepoError;
+use super::user::UserId;
+use crate::store::{Batch, KeyRange, Order, Store};
+
+const NTF_REGISTRATIONS: &str = "ntf_registrations";
+const ASYNC_REQUESTS: &str = "async_requests";
+const ASYNC_PAYLOADS: &str = "async_payloads";
+const SUSP_REPORTS: &str = "susp_reports";
+
+/// The store sequence asynchronous request IDs come from.
+const ASYNC_ID_SEQUENCE: &str = "async_id";
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Plain structs with string keys: serialising cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(what: String, bytes: &[u8]) -> Result<T, RepoError> {
+    serde_json::from_slice(bytes).map_err(|source| RepoError::Corrupt { what, source })
+}
+
+/// A box's registration for notifications of delivered messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationRegistration {
+    pub registered_at: Timestamp,
+}
+
+/// Registers `box_id` for notifications (`on`) or cancels its registration.
+pub fn set_notifications(
+    store: &dyn Store,
+    box_id: &BoxId,
+    on: bool,
+    at: Timestamp,
+) -> Result<(), RepoError> {
+    let mut batch = Batch::new();
+    if on {
+        let reg = NotificationRegistration { registered_at: at };
+        batch.put(NTF_REGISTRATIONS, box_id.as_str(), encode(&reg));
+    } else {
+        batch.delete(NTF_REGISTRATIONS, box_id.as_str());
+    }
+    store.apply_durable(batch)?;
+    Ok(())
+}
+
+/// The box's registration for notifications, if it has one.
+pub fn notification_registration(
+    store: &dyn Store,
+    box_id: &BoxId,
+) -> Result<Option<NotificationRegistration>, RepoError> {
+    match store
+        .tree(NTF_REGISTRATIONS)?
+        .get(box_id.as_str().as_bytes())?
+    {
+        Some(bytes) => Ok(Some(decode(
+            format!("notification registration of {box_id}"),
+            &bytes,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// An asynchronous request and who may pick up its response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsyncRequest {
+    /// The box whose users may pick the response up.
+    pub box_id: BoxId,
+    /// The request type the client names when picking up, e.g. `LIST_ERASED`.
+    pub req_type: String,
+    pub requested_at: Timestamp,
+}
+
+/// Stores the finished response of an asynchronous request and returns the
+/// request's ID (`asyncID`), durable before it is returned.
+pub fn put_async_response(
+    store: &dyn Store,
+    request: &AsyncRequest,
+    payload: Vec<u8>,
+) -> Result<u64, RepoError> {
+    let id = store.next_id(ASYNC_ID_SEQUENCE)?;
+    let mut batch = Batch::new();
+    batch.put(ASYNC_REQUESTS, id.to_be_bytes(), encode(request));
+    batch.put(ASYNC_PAYLOADS, id.to_be_bytes(), payload);
+    store.apply_durable(batch)?;
+    Ok(id)
+}
+
+/// An asynchronous request and its finished response, if the ID is known.
+pub fn get_async_response(
+    store: &dyn Store,
+    id: u64,
+) -> Result<Option<(AsyncRequest, Vec<u8>)>, RepoError> {
+    let Some(meta) = store.tree(ASYNC_REQUESTS)?.get(&id.to_be_bytes())? else {
+        return Ok(None);
+    };
+    let request: AsyncRequest = decode(format!("asynchronous request {id}"), &meta)?;
+    let payload = store
+        .tree(ASYNC_PAYLOADS)?
+        .get(&id.to_be_bytes())?
+        .unwrap_or_default();
+    Ok(Some((request, payload)))
+}
+
+/// A user's report that a received message looks suspicious
+/// (SuspMessageReport).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspiciousReport {
+    pub message: MessageId,
+    pub box_id: BoxId,
+    pub user_id: UserId,
+    pub reported_at: Timestamp,
+    pub name: Option<String>,
+    pub mail: Option<String>,
+    pub tel: Option<String>,
+    /// The reporter allows ISDS to complete the message's investigation
+    /// with its content.
+    pub allow_complete: bool,
+    pub note: Option<String>,
+}
+
+/// Records a report durably.
+pub fn add_suspicious_report(
+    store: &dyn Store,
+    report: &SuspiciousReport,
+) -> Result<(), RepoError> {
+    let key = [report.message.key(), report.reported_at.key()].concat();
+    let mut batch = Batch::new();
+    batch.put(SUSP_REPORTS, key, encode(report));
+    store.apply_durable(batch)?;
+    Ok(())
+}
+
+/// The reports on one message, oldest first.
+pub fn suspicious_reports(
+    store: &dyn Store,
+    message: MessageId,
+) -> Result<Vec<SuspiciousReport>, RepoError> {
+    let mut out = Vec::new();
+    for entry in store
+        .tree(SUSP_REPORTS)?
+        .iter(KeyRange::prefix(&message.key()), Order::Ascending)
+    {
+        let (_, value) = entry?;
+        out.push(decode(format!("report on message {message}"), &value)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::open_memory;
+
+    #[test]
+    fn notification_registrations_come_and_go() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let b = BoxId::parse("ovm4dem").unwrap();
+        assert_eq!(notification_registration(s, &b).unwrap(), None);
+        set_notifications(s, &b, true, Timestamp(5)).unwrap();
+        assert_eq!(
+            notification_registration(s, &b).unwrap(),
+            Some(NotificationRegistration {
+                registered_at: Timestamp(5)
+            })
+        );
+        set_notifications(s, &b, false, Timestamp(6)).unwrap();
+        assert_eq!(notification_registration(s, &b).unwrap(), None);
+    }
+
+    #[test]
+    fn async_responses_are_kept_by_id() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let req = AsyncRequest {
+            box_id: BoxId::parse("po4demo").unwrap(),
+            req_type: "LIST_ERASED".into(),
+            requested_at: Timestamp(1),
+        };
+        let a = put_async_response(s, &req, b"zip".to_vec()).unwrap();
+        let b = put_async_response(s, &req, Vec::new()).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            get_async_response(s, a).unwrap(),
+            Some((req.clone(), b"zip".to_vec()))
+        );
+        assert_eq!(get_async_response(s, b).unwrap(), Some((req, Vec::new())));
+        assert_eq!(get_async_response(s, 999).unwrap(), None);
+    }
+
+    #[test]
+    fn reports_are_kept_per_message() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let report = SuspiciousReport {
+            message: MessageId(10_000_001),
+            box_id: BoxId::parse("po4demo").unwrap(),
+            user_id: UserId::parse("popu01").unwrap(),
+            reported_at: Timestamp(7),
+            name: Some("Petr Novák".into()),
+            mail: None,
+            tel: None,
+            allow_complete: true,
+            note: Some("phishing".into()),
+        };
+        add_suspicious_report(s, &report).unwrap();
+        assert_eq!(
+            suspicious_reports(s, MessageId(10_000_001)).unwrap(),
+            vec![report]
+        );
+        assert!(
+            suspicious_reports(s, MessageId(10_000_002))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

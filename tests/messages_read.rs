@@ -1,0 +1,917 @@
+//! Reading messages through the real interface: send with CreateMessage,
+//! list, download (bytes identical), mark, delivery info with events,
+//! state changes, authors, hashes; the privilege rules; another box's
+//! message; paging over a thousand messages; state filters; the
+//! asynchronous list of erased messages; notifications for applications.
+//! Every response is validated against the project's and the official XSD.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use common::*;
+use isds_gateway::domain::BoxId;
+use isds_gateway::domain::BoxType;
+use isds_gateway::domain::message::{
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageId,
+    MessageState, Party, Timestamp, compute_hash,
+};
+use isds_gateway::domain::message_repo;
+use isds_gateway::xml::{Element, ParseLimits, XmlWriter};
+
+const DZ: &str = "/DS/dz";
+const DX: &str = "/DS/dx";
+const FO_LOGIN: (&str, &str) = ("fo_cerny", "Demo-Fo-2026!");
+
+/// A PDF-like document holding every byte value, so that any re-encoding
+/// would show.
+fn pdf_bytes() -> Vec<u8> {
+    let mut b = b"%PDF-1.4\n".to_vec();
+    b.extend(0u8..=255);
+    b.extend_from_slice(b"\n%%EOF\n");
+    b
+}
+
+const XML_DOC: &str = r#"<faktura xmlns="urn:example:faktura" verze="1"><cislo>2026-001</cislo><castka mena="CZK">1250.50</castka><poznamka>Příliš žluťoučký kůň &amp; spol.</poznamka></faktura>"#;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Vec<u8> {
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .expect("base64")
+}
+
+/// A CreateMessage body to `recipient` with a PDF (main) and an XML
+/// document (enclosure).
+fn create_body(recipient: &str, annotation: &str, personal: bool) -> String {
+    format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="vyzva.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile><dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="faktura.xml"><dmXMLContent>{XML_DOC}</dmXMLContent></dmFile></dmFiles></CreateMessage>"#,
+        pdf = b64(&pdf_bytes()),
+    )
+}
+
+/// Calls and checks the HTTP status and the response against the schemas.
+async fn call(t: &TestGateway, login: (&str, &str), path: &str, body: &str) -> SoapResponse {
+    let resp = t.soap_as(login, path, body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    resp
+}
+
+/// Sends a message and returns its ID.
+async fn send_message(
+    t: &TestGateway,
+    from: (&str, &str),
+    to: &str,
+    annotation: &str,
+    personal: bool,
+) -> String {
+    let resp = call(t, from, DZ, &create_body(to, annotation, personal)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    text_of(&resp.body(), &["dmID"])
+}
+
+fn id_body(op: &str, id: &str) -> String {
+    format!(r#"<{op} xmlns="{ISDS_NS}"><dmID>{id}</dmID></{op}>"#)
+}
+
+/// A GetListOf{Received,Sent}Messages body; `None` items are sent nil.
+fn list_body(
+    op: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    filter: &str,
+    offset: Option<usize>,
+    limit: Option<usize>,
+) -> String {
+    let unit = if op == "GetListOfSentMessages" {
+        "dmSenderOrgUnitNum"
+    } else {
+        "dmRecipientOrgUnitNum"
+    };
+    let opt = |name: &str, v: Option<String>| match v {
+        Some(v) => format!("<{name}>{v}</{name}>"),
+        None => format!(r#"<{name} xsi:nil="true"/>"#),
+    };
+    format!(
+        r#"<{op} xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{}{}{}<dmStatusFilter>{filter}</dmStatusFilter>{}{}</{op}>"#,
+        opt("dmFromTime", from.map(str::to_owned)),
+        opt("dmToTime", to.map(str::to_owned)),
+        opt(unit, None),
+        opt("dmOffset", offset.map(|o| o.to_string())),
+        opt("dmLimit", limit.map(|l| l.to_string())),
+    )
+}
+
+fn child<'a>(el: &'a Element, name: &str) -> &'a Element {
+    el.elements()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", el.name))
+}
+
+fn find<'a>(el: &'a Element, path: &[&str]) -> &'a Element {
+    path.iter().fold(el, |e, name| child(e, name))
+}
+
+fn text_of(el: &Element, path: &[&str]) -> String {
+    find(el, path).text()
+}
+
+/// (dmID, ordinal, state) of every record of a list response.
+fn records(resp: &SoapResponse) -> Vec<(String, usize, u8)> {
+    let body = resp.body();
+    let Some(records) = body.elements().find(|e| e.name == "dmRecords") else {
+        return Vec::new();
+    };
+    records
+        .elements()
+        .map(|r| {
+            (
+                text_of(r, &["dmID"]),
+                text_of(r, &["dmOrdinal"]).parse().unwrap(),
+                text_of(r, &["dmMessageStatus"]).parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The element re-serialised on its own, for comparing XML content.
+fn canonical(el: &Element) -> String {
+    let mut w = XmlWriter::new();
+    w.raw_element(el);
+    w.into_string()
+}
+
+fn event_codes(delivery: &Element) -> Vec<String> {
+    child(delivery, "dmEvents")
+        .elements()
+        .map(|e| {
+            let descr = text_of(e, &["dmEventDescr"]);
+            descr.split(':').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn send_list_download_mark_and_delivery_info() {
+    let t = TestGateway::start().await;
+    let id = send_message(&t, PO_LOGIN, "ovm4dem", "Žádost o dotaci", false).await;
+
+    // The recipient lists its received messages; its login accepted the
+    // message (6).
+    let resp = call(
+        &t,
+        OVM_LOGIN,
+        DX,
+        &list_body("GetListOfReceivedMessages", None, None, "-1", None, None),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000");
+    assert_eq!(records(&resp), vec![(id.clone(), 1, 6)]);
+    let body = resp.body();
+    let rec = find(&body, &["dmRecords", "dmRecord"]);
+    assert_eq!(text_of(rec, &["dbIDSender"]), "po4demo");
+    assert_eq!(text_of(rec, &["dmSender"]), "Účetnictví Novák s.r.o.");
+    assert_eq!(text_of(rec, &["dmSenderType"]), "20");
+    assert_eq!(text_of(rec, &["dbIDRecipient"]), "ovm4dem");
+    assert_eq!(text_of(rec, &["dmAnnotation"]), "Žádost o dotaci");
+    assert!(!text_of(rec, &["dmDeliveryTime"]).is_empty());
+    assert!(!text_of(rec, &["dmAcceptanceTime"]).is_empty());
+
+    // Download: the documents come back exactly as sent; the message is
+    // now read (7).
+    let resp = call(&t, OVM_LOGIN, DZ, &id_body("MessageDownload", &id)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    let msg = child(&body, "dmReturnedMessage");
+    assert_eq!(text_of(msg, &["dmMessageStatus"]), "7");
+    assert_eq!(text_of(msg, &["dmDm", "dmID"]), id);
+    let files: Vec<&Element> = find(msg, &["dmDm", "dmFiles"]).elements().collect();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0].attr("dmFileDescr"), Some("vyzva.pdf"));
+    assert_eq!(files[0].attr("dmFileMetaType"), Some("main"));
+    assert_eq!(files[0].attr("dmMimeType"), Some("application/pdf"));
+    assert_eq!(
+        unb64(&text_of(files[0], &["dmEncodedContent"])),
+        pdf_bytes()
+    );
+    assert_eq!(files[1].attr("dmFileDescr"), Some("faktura.xml"));
+    let got = child(files[1], "dmXMLContent")
+        .elements()
+        .next()
+        .expect("XML document");
+    let sent = isds_gateway::xml::parse(XML_DOC.as_bytes(), &ParseLimits::default()).unwrap();
+    assert_eq!(canonical(got), canonical(&sent));
+    let hash = find(msg, &["dmHash"]);
+    assert_eq!(hash.attr("algorithm"), Some("SHA-256"));
+    let hash_value = hash.text();
+    assert_eq!(unb64(&hash_value).len(), 32);
+
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("MarkMessageAsDownloaded", &id)).await;
+    assert_eq!(resp.status().0, "0000");
+
+    // Delivery info for the recipient and for the sender, with events.
+    for login in [OVM_LOGIN, PO_LOGIN] {
+        let resp = call(&t, login, DX, &id_body("GetDeliveryInfo", &id)).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+        let body = resp.body();
+        let delivery = child(&body, "dmDelivery");
+        assert_eq!(text_of(delivery, &["dmMessageStatus"]), "7");
+        assert_eq!(text_of(delivery, &["dmHash"]), hash_value);
+        let codes = event_codes(delivery);
+        for ev in ["EV0", "EV5", "EV1", "EV11"] {
+            assert!(codes.contains(&ev.to_owned()), "{ev} in {codes:?}");
+        }
+        assert_eq!(codes[0], "EV0", "{codes:?}");
+    }
+
+    // The envelope, the hash, the author.
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("MessageEnvelopeDownload", &id)).await;
+    assert_eq!(resp.status().0, "0000");
+    let body = resp.body();
+    let env = child(&body, "dmReturnedMessageEnvelope");
+    assert_eq!(text_of(env, &["dmDm", "dmAnnotation"]), "Žádost o dotaci");
+    assert_eq!(env.attr("attsNum"), Some("2"));
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("VerifyMessage", &id)).await;
+    assert_eq!(resp.status().0, "0000");
+    let body = resp.body();
+    assert_eq!(text_of(&body, &["dmHash"]), hash_value);
+    assert_eq!(child(&body, "dmHash").attr("algorithm"), Some("SHA-256"));
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("GetMessageAuthor", &id)).await;
+    assert_eq!(resp.status().0, "0000");
+    assert_eq!(text_of(&resp.body(), &["userType"]), "PRIMARY_USER");
+    // The sender did not publish its identity: no name for the recipient,
+    // but the sender's own box sees it.
+    assert!(!resp.text.contains("authorName>"), "{}", resp.text);
+    let resp = call(&t, PO_LOGIN, DX, &id_body("GetMessageAuthor2", &id)).await;
+    assert_eq!(resp.status().0, "0000");
+    let body = resp.body();
+    let items: Vec<(String, String)> = child(&body, "dmMessageAuthor")
+        .elements()
+        .map(|i| {
+            (
+                i.attr("key").unwrap().to_owned(),
+                i.attr("value").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        items.contains(&("userType".into(), "PRIMARY_USER".into())),
+        "{items:?}"
+    );
+    assert!(
+        items.contains(&("pnLastName".into(), "Novák".into())),
+        "{items:?}"
+    );
+
+    // The sender's lists and envelope; its state changes: delivered, then
+    // accepted (the read is not a reported change).
+    let resp = call(
+        &t,
+        PO_LOGIN,
+        DX,
+        &list_body(
+            "GetListOfSentMessages",
+            None,
+            None,
+            "2046",
+            Some(1),
+            Some(10),
+        ),
+    )
+    .await;
+    assert_eq!(records(&resp), vec![(id.clone(), 1, 7)]);
+    let resp = call(
+        &t,
+        PO_LOGIN,
+        DX,
+        &id_body("SentMessageEnvelopeDownload", &id),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000");
+    let resp = call(
+        &t,
+        PO_LOGIN,
+        DX,
+        &format!(
+            r#"<GetMessageStateChanges xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/></GetMessageStateChanges>"#
+        ),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000");
+    let body = resp.body();
+    let changes: Vec<(String, String)> = child(&body, "dmRecords")
+        .elements()
+        .map(|r| (text_of(r, &["dmID"]), text_of(r, &["dmMessageStatus"])))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![(id.clone(), "4".to_owned()), (id.clone(), "6".to_owned())]
+    );
+    // The recipient sent nothing: no changes of its own.
+    let resp = call(
+        &t,
+        OVM_LOGIN,
+        DX,
+        &format!(r#"<GetMessageStateChanges xmlns="{ISDS_NS}"><dmFromTime>2020-01-01T00:00:00Z</dmFromTime></GetMessageStateChanges>"#),
+    )
+    .await;
+    assert!(!resp.text.contains("<dmRecord>"), "{}", resp.text);
+
+    // A suspicious-message report by the recipient.
+    let report = format!(
+        r#"<SuspMessageReport xmlns="{ISDS_NS}"><dmID>{id}</dmID><repName>Jana Dvořáková</repName><allowComplete>true</allowComplete><note>Podezřelá příloha</note></SuspMessageReport>"#
+    );
+    let resp = call(&t, OVM_LOGIN, DX, &report).await;
+    assert_eq!(resp.status().0, "0000");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_entrusted_user_sees_what_rights_nine_allow() {
+    let t = TestGateway::start().await;
+    let ordinary = send_message(&t, OVM_LOGIN, "po4demo", "Oznámení", false).await;
+    let personal = send_message(&t, OVM_LOGIN, "po4demo", "Do vlastních rukou", true).await;
+    let outgoing = send_message(&t, PO_LOGIN, "ovm4dem", "Odpověď", false).await;
+
+    // Rights 9 = read ordinary messages (1) + lists (8).
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DX,
+        &list_body("GetListOfReceivedMessages", None, None, "-1", None, None),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000");
+    let listed: Vec<(String, u8)> = records(&resp)
+        .into_iter()
+        .map(|(id, _, s)| (id, s))
+        .collect();
+    // Logging in accepted the ordinary message only: the personal one waits
+    // for someone with right 2.
+    assert_eq!(listed, vec![(ordinary.clone(), 6), (personal.clone(), 4)]);
+
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DZ,
+        &id_body("MessageDownload", &ordinary),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DZ,
+        &id_body("MessageDownload", &personal),
+    )
+    .await;
+    assert_eq!(resp.status().0, "1004", "{}", resp.text);
+    assert!(!resp.text.contains("dmReturnedMessage>"), "{}", resp.text);
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DX,
+        &id_body("MarkMessageAsDownloaded", &personal),
+    )
+    .await;
+    assert_eq!(resp.status().0, "1004");
+    // Envelope and delivery data of the personal message: yes (right 8).
+    for op in [
+        "MessageEnvelopeDownload",
+        "GetDeliveryInfo",
+        "VerifyMessage",
+    ] {
+        let resp = call(&t, PO_ENTRUSTED_LOGIN, DX, &id_body(op, &personal)).await;
+        assert_eq!(resp.status().0, "0000", "{op}: {}", resp.text);
+    }
+    // Sent messages: listed (right 8), but not readable without right 4.
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DX,
+        &list_body("GetListOfSentMessages", None, None, "-1", None, None),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000");
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DX,
+        &id_body("SentMessageEnvelopeDownload", &outgoing),
+    )
+    .await;
+    assert_eq!(resp.status().0, "1004", "{}", resp.text);
+    // Nor can the user send.
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DZ,
+        &create_body("ovm4dem", "Nelze", false),
+    )
+    .await;
+    assert_eq!(resp.status().0, "1004", "{}", resp.text);
+
+    // The primary user may read the personal message; downloading it
+    // accepts it (its login did) and reads it.
+    let resp = call(&t, PO_LOGIN, DZ, &id_body("MessageDownload", &personal)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert_eq!(
+        text_of(&resp.body(), &["dmReturnedMessage", "dmMessageStatus"]),
+        "7"
+    );
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("GetDeliveryInfo", &personal)).await;
+    let body = resp.body();
+    let codes = event_codes(child(&body, "dmDelivery"));
+    assert!(codes.contains(&"EV11".to_owned()), "{codes:?}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn another_box_message_does_not_exist_for_the_caller() {
+    let t = TestGateway::start().await;
+    let id = send_message(&t, OVM_LOGIN, "po4demo", "Pro firmu", false).await;
+    for (path, op) in [
+        (DZ, "MessageDownload"),
+        (DX, "MessageEnvelopeDownload"),
+        (DX, "SentMessageEnvelopeDownload"),
+        (DX, "MarkMessageAsDownloaded"),
+        (DX, "GetDeliveryInfo"),
+        (DX, "VerifyMessage"),
+        (DX, "GetMessageAuthor"),
+        (DX, "GetMessageAuthor2"),
+    ] {
+        let resp = call(&t, FO_LOGIN, path, &id_body(op, &id)).await;
+        assert_eq!(resp.status().0, "1219", "{op}: {}", resp.text);
+        let resp = call(&t, FO_LOGIN, path, &id_body(op, "99999999")).await;
+        assert_eq!(resp.status().0, "1219", "{op}: {}", resp.text);
+        let resp = call(&t, FO_LOGIN, path, &id_body(op, "not-an-id")).await;
+        assert_eq!(resp.status().0, "1219", "{op}: {}", resp.text);
+    }
+    // The sender cannot download its sent message as a received one, nor
+    // the recipient the received one as sent.
+    let resp = call(&t, OVM_LOGIN, DZ, &id_body("MessageDownload", &id)).await;
+    assert_eq!(resp.status().0, "1219");
+    let resp = call(
+        &t,
+        PO_LOGIN,
+        DX,
+        &id_body("SentMessageEnvelopeDownload", &id),
+    )
+    .await;
+    assert_eq!(resp.status().0, "1219");
+    // Erasing: another box's message 1211; own message, not in the vault,
+    // 1219; the wrong direction 1219.
+    let erase = |id: &str, incoming: bool| {
+        format!(
+            r#"<EraseMessage xmlns="{ISDS_NS}"><dmID>{id}</dmID><dmIncoming>{incoming}</dmIncoming></EraseMessage>"#
+        )
+    };
+    let resp = call(&t, FO_LOGIN, DX, &erase(&id, true)).await;
+    assert_eq!(resp.status().0, "1211");
+    let resp = call(&t, PO_LOGIN, DX, &erase(&id, true)).await;
+    assert_eq!(resp.status().0, "1219");
+    let resp = call(&t, PO_LOGIN, DX, &erase(&id, false)).await;
+    assert_eq!(resp.status().0, "1219");
+    // Without the right to erase (128): 1218.
+    let resp = call(&t, PO_ENTRUSTED_LOGIN, DX, &erase(&id, true)).await;
+    assert_eq!(resp.status().0, "1218");
+    t.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Paging
+
+const MESSAGES: usize = 1_000;
+
+fn party(box_id: &str, name: &str, box_type: BoxType) -> Party {
+    Party {
+        box_id: BoxId::parse(box_id).unwrap(),
+        name: name.to_owned(),
+        address: "Náměstí Míru 1, 74766 Dolní Lhota".to_owned(),
+        box_type,
+    }
+}
+
+/// The state of seeded message `i`: 5, 6, 7, 8, 9 in turn (200 each).
+fn seeded_state(i: usize) -> MessageState {
+    [
+        MessageState::AcceptedByFiction,
+        MessageState::AcceptedByLogin,
+        MessageState::Read,
+        MessageState::Undeliverable,
+        MessageState::ContentDeleted,
+    ][i % 5]
+}
+
+/// Writes `MESSAGES` messages from ovm4dem to po4demo into a store at
+/// `dir`, two at a time with the same submission time, so the order must
+/// fall back to the message ID. Returns their IDs in list order and their
+/// submission times.
+fn seed_messages(dir: &Path) -> Vec<(String, Timestamp)> {
+    let store = isds_gateway::store::open_sled(&dir.join("store")).unwrap();
+    let base =
+        Timestamp::from_unix_seconds(time::OffsetDateTime::now_utc().unix_timestamp() - 3_600);
+    let mut batch = isds_gateway::store::Batch::new();
+    let mut out = Vec::new();
+    // IDs descend while times ascend in pairs: the pair order needs the ID.
+    let ids = (0..MESSAGES as u64).rev().map(|i| 20_000_000 + i);
+    for (i, id) in ids.enumerate() {
+        let at = Timestamp(base.0 + (i / 2) as i64 * 1_000);
+        let state = seeded_state(i);
+        let deleted = state == MessageState::ContentDeleted;
+        let docs = if deleted {
+            vec![]
+        } else {
+            vec![b"%PDF-1.4 seeded".to_vec()]
+        };
+        let mut m = Message {
+            id: MessageId(id),
+            sender: party("ovm4dem", "Městský úřad Dolní Lhota", BoxType::OVM),
+            recipient: party("po4demo", "Účetnictví Novák s.r.o.", BoxType::PO),
+            envelope: EnvelopeFields {
+                annotation: format!("Hromadná zpráva {i}"),
+                recipient_org_unit_num: Some((i % 3) as i64),
+                ovm: true,
+                ..EnvelopeFields::default()
+            },
+            documents: vec![DocumentMeta {
+                mime_type: "application/pdf".into(),
+                meta_type: "main".into(),
+                guid: None,
+                up_guid: None,
+                descr: "zprava.pdf".into(),
+                format: None,
+                kind: ContentKind::Encoded,
+                size: 15,
+            }],
+            attachment_size_kb: 1,
+            hash: [0; 32],
+            state,
+            submitted_at: at,
+            delivery_time: Some(at),
+            acceptance_time: matches!(
+                state,
+                MessageState::AcceptedByFiction
+                    | MessageState::AcceptedByLogin
+                    | MessageState::Read
+            )
+            .then_some(at),
+            events: vec![
+                Event::new(at, EventCode::EV0),
+                Event::new(at, EventCode::EV5),
+            ],
+            author: Author {
+                user_id: None,
+                user_type: "PRIMARY_USER".into(),
+                name: "Jana Dvořáková".into(),
+            },
+            content_deleted: deleted,
+            erased_by_recipient: false,
+            erased_by_sender: false,
+        };
+        let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
+        m.hash = compute_hash(&m, &refs);
+        message_repo::stage_insert_message(&mut batch, &m, &docs);
+        out.push((m.id.to_string(), at));
+    }
+    store.apply_durable(batch).unwrap();
+    // List order: time, then ID.
+    let mut sorted: Vec<(Timestamp, u64, String)> = out
+        .iter()
+        .map(|(id, at)| (*at, id.parse().unwrap(), id.clone()))
+        .collect();
+    sorted.sort();
+    sorted.into_iter().map(|(at, _, id)| (id, at)).collect()
+}
+
+async fn list_page(
+    t: &TestGateway,
+    filter: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    offset: Option<usize>,
+    limit: Option<usize>,
+    validate: bool,
+) -> Vec<(String, usize, u8)> {
+    let body = list_body("GetListOfReceivedMessages", from, to, filter, offset, limit);
+    let resp = t.soap_as(PO_LOGIN, DX, &body).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    if validate {
+        assert_valid(&resp.body_xml(), Xsd::Dm);
+    }
+    records(&resp)
+}
+
+#[tokio::test]
+async fn paging_covers_a_thousand_messages_once_in_stable_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = seed_messages(&dir.path().join("data"));
+    let t = TestGateway::start_in(dir, |_| {}).await;
+    let all_ids: Vec<String> = expected.iter().map(|(id, _)| id.clone()).collect();
+
+    // Pages of several sizes, the last one short, cover every message once,
+    // in order, numbered from the offset.
+    for limit in [1usize, 97, 250, 1_000] {
+        if limit == 1 {
+            // One record per page: check the first and last few only.
+            for offset in [1usize, 2, 500, 999, 1_000] {
+                let page =
+                    list_page(&t, "-1", None, None, Some(offset), Some(1), offset == 1).await;
+                assert_eq!(page.len(), 1);
+                assert_eq!(page[0].0, all_ids[offset - 1]);
+                assert_eq!(page[0].1, offset);
+            }
+            continue;
+        }
+        let mut seen = Vec::new();
+        let mut offset = 1;
+        loop {
+            let page = list_page(
+                &t,
+                "2046",
+                None,
+                None,
+                Some(offset),
+                Some(limit),
+                offset == 1,
+            )
+            .await;
+            for (i, (_, ordinal, _)) in page.iter().enumerate() {
+                assert_eq!(*ordinal, offset + i, "limit {limit}");
+            }
+            let n = page.len();
+            seen.extend(page.into_iter().map(|(id, _, _)| id));
+            if n < limit {
+                break;
+            }
+            offset += limit;
+        }
+        assert_eq!(seen, all_ids, "limit {limit}");
+    }
+    // Past the end: an empty list.
+    assert!(
+        list_page(&t, "-1", None, None, Some(1_001), Some(10), true)
+            .await
+            .is_empty()
+    );
+    // No limit: ISDS's default of 1000; no offset: from the first.
+    let page = list_page(&t, "-1", None, None, None, None, true).await;
+    assert_eq!(page.len(), 1_000);
+    assert_eq!(page[0].0, all_ids[0]);
+
+    // State filters: bit 1 << state.
+    let ids_of =
+        |page: Vec<(String, usize, u8)>| page.into_iter().map(|r| (r.0, r.2)).collect::<Vec<_>>();
+    for (mask, states) in [
+        ("32", vec![5u8]),
+        ("192", vec![6, 7]),
+        ("256", vec![8]),
+        ("512", vec![9]),
+        ("16", vec![]),
+        ("1024", vec![]),
+        ("992", vec![5, 6, 7, 8, 9]),
+    ] {
+        let page = ids_of(list_page(&t, mask, None, None, Some(1), Some(1_000), false).await);
+        // Seeded message i got ID 20,000,000 + (MESSAGES - 1 - i).
+        let want: Vec<(String, u8)> = expected
+            .iter()
+            .filter_map(|(id, _)| {
+                let seeded = MESSAGES - 1 - (id.parse::<u64>().unwrap() - 20_000_000) as usize;
+                let s = seeded_state(seeded).code();
+                states.contains(&s).then(|| (id.clone(), s))
+            })
+            .collect();
+        assert_eq!(page, want, "mask {mask}");
+    }
+    // A filter that is no number: status 1045.
+    let resp = t
+        .soap_as(
+            PO_LOGIN,
+            DX,
+            &list_body("GetListOfReceivedMessages", None, None, "nove", None, None),
+        )
+        .await;
+    assert_eq!(resp.status().0, "1045");
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+
+    // A time window (inclusive at both ends) selects a contiguous run.
+    let (from, to) = (expected[100].1, expected[299].1);
+    let page = list_page(
+        &t,
+        "-1",
+        Some(&from.to_xml()),
+        Some(&to.to_xml()),
+        None,
+        None,
+        true,
+    )
+    .await;
+    let got: Vec<String> = page.iter().map(|r| r.0.clone()).collect();
+    assert_eq!(got, all_ids[100..300].to_vec());
+    assert_eq!(page[0].1, 1);
+
+    // The recipient org unit filter.
+    let body = list_body("GetListOfReceivedMessages", None, None, "-1", None, None).replace(
+        r#"<dmRecipientOrgUnitNum xsi:nil="true"/>"#,
+        "<dmRecipientOrgUnitNum>2</dmRecipientOrgUnitNum>",
+    );
+    let resp = call(&t, PO_LOGIN, DX, &body).await;
+    let unit2 = records(&resp);
+    assert!(!unit2.is_empty());
+    assert_eq!(unit2.len(), (0..MESSAGES).filter(|i| i % 3 == 2).count());
+
+    // The sender's list holds the same thousand.
+    let resp = t
+        .soap_as(
+            OVM_LOGIN,
+            DX,
+            &list_body("GetListOfSentMessages", None, None, "-1", None, Some(5_000)),
+        )
+        .await;
+    let sent: HashSet<String> = records(&resp).into_iter().map(|r| r.0).collect();
+    assert_eq!(sent.len(), MESSAGES);
+    t.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Erased messages
+
+/// The one file of a stored (uncompressed) ZIP archive: (name, content).
+fn unzip_one(zip: &[u8]) -> (String, Vec<u8>) {
+    assert_eq!(&zip[..4], b"PK\x03\x04", "a ZIP local file header");
+    let u16_at = |i: usize| u16::from_le_bytes([zip[i], zip[i + 1]]) as usize;
+    let u32_at =
+        |i: usize| u32::from_le_bytes([zip[i], zip[i + 1], zip[i + 2], zip[i + 3]]) as usize;
+    assert_eq!(u16_at(8), 0, "stored");
+    let size = u32_at(18);
+    let name_len = u16_at(26);
+    let extra = u16_at(28);
+    let name = String::from_utf8(zip[30..30 + name_len].to_vec()).unwrap();
+    let start = 30 + name_len + extra;
+    (name, zip[start..start + size].to_vec())
+}
+
+#[tokio::test]
+async fn erased_messages_are_listed_asynchronously() {
+    // Passwords must outlive the 91 days the clock jumps.
+    let clock = isds_gateway::domain::clock::TestClock::new();
+    let t = TestGateway::start_full(
+        tempfile::tempdir().unwrap(),
+        |c| c.auth.password_validity_days = 3_650,
+        clock.clone(),
+    )
+    .await;
+    let id = send_message(&t, OVM_LOGIN, "po4demo", "Smazat po 90 dnech", false).await;
+    let keep = send_message(&t, OVM_LOGIN, "po4demo", "Nepřečtená", false).await;
+    let resp = call(&t, PO_LOGIN, DZ, &id_body("MessageDownload", &id)).await;
+    assert_eq!(resp.status().0, "0000");
+    let _ = keep;
+    // 90 days after acceptance the content goes (state 9); the envelope and
+    // the delivery info stay.
+    clock.advance(time::Duration::days(91));
+    let resp = call(&t, PO_LOGIN, DZ, &id_body("MessageDownload", &id)).await;
+    assert_eq!(resp.status().0, "1219", "{}", resp.text);
+    let resp = call(&t, PO_LOGIN, DX, &id_body("GetDeliveryInfo", &id)).await;
+    assert_eq!(
+        text_of(&resp.body(), &["dmDelivery", "dmMessageStatus"]),
+        "9"
+    );
+
+    let year = time::OffsetDateTime::now_utc().year();
+    for (format, kind) in [("XML", "RECEIVED"), ("CSV", "RECEIVED"), ("XML", "SENT")] {
+        // Both messages were accepted when PO logged in; both are gone by
+        // now. The year (or the year before, at New Year) holds them.
+        let req = format!(
+            r#"<GetListOfErasedMessages xmlns="{ISDS_NS}"><dmFromDate>{}-01-01</dmFromDate><dmToDate>{}-12-31</dmToDate><dmMessageType>{kind}</dmMessageType><dmOutFormat>{format}</dmOutFormat></GetListOfErasedMessages>"#,
+            year - 1,
+            year
+        );
+        let login = if kind == "SENT" { OVM_LOGIN } else { PO_LOGIN };
+        let resp = call(&t, login, DX, &req).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+        let async_id = text_of(&resp.body(), &["asyncID"]);
+        let pick = format!(
+            r#"<PickUpAsyncResponse xmlns="{ISDS_NS}"><asyncID>{async_id}</asyncID><asyncReqType>LIST_ERASED</asyncReqType></PickUpAsyncResponse>"#
+        );
+        let resp = call(&t, login, DX, &pick).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+        let body = resp.body();
+        assert_eq!(text_of(&body, &["asyncReqType"]), "LIST_ERASED");
+        let (name, content) = unzip_one(&unb64(&text_of(&body, &["asyncResponse"])));
+        let content = String::from_utf8(content).unwrap();
+        assert!(name.ends_with(&format.to_lowercase()), "{name}");
+        assert!(content.contains(&id), "{content}");
+        if format == "XML" {
+            let root =
+                isds_gateway::xml::parse(content.as_bytes(), &ParseLimits::default()).unwrap();
+            assert_eq!(root.name, "dmRecords");
+            assert_eq!(root.elements().count(), 2);
+        } else {
+            assert!(content.starts_with("dmID,dbIDSender,"), "{content}");
+            assert_eq!(content.lines().count(), 3, "{content}");
+        }
+        // Another box cannot pick it up.
+        let resp = call(&t, FO_LOGIN, DX, &pick).await;
+        assert_eq!(resp.status().0, "1045");
+    }
+    t.stop().await;
+}
+
+// ---------------------------------------------------------------------------
+// Notifications for applications
+
+/// The demo world with a system certificate for po4demo; returns the
+/// fixture path and the certificate with its key (PEM).
+fn world_with_application(dir: &Path) -> (PathBuf, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "po4demo spisová služba");
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::days(1);
+    params.not_after = now + time::Duration::days(365);
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("po-app.pem"), cert.pem()).unwrap();
+    let world = isds_gateway::domain::world::DEMO_WORLD.replace(
+        "id = \"po4demo\"\n",
+        "id = \"po4demo\"\ncertificates = [\"po-app.pem\"]\n",
+    );
+    let path = dir.join("world.toml");
+    std::fs::write(&path, world).unwrap();
+    (path, format!("{}{}", cert.pem(), key.serialize_pem()))
+}
+
+#[tokio::test]
+async fn applications_list_delivered_messages_without_accepting_them() {
+    let fixtures = tempfile::tempdir().unwrap();
+    let (world, identity) = world_with_application(fixtures.path());
+    let t = TestGateway::start_with(|c| c.demo_world = Some(world)).await;
+    let ca = std::fs::read(t.gw.ca_cert_path.as_ref().unwrap()).unwrap();
+    let app = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .identity(reqwest::Identity::from_pem(identity.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let app_call = |body: String| {
+        let req = app.post(t.https_url("/cert/DS/dx"));
+        async move {
+            let resp = send(req, soap11(&body), "text/xml; charset=utf-8").await;
+            assert_eq!(resp.status, 200, "{}", resp.text);
+            assert_valid(&resp.body_xml(), Xsd::Dm);
+            resp
+        }
+    };
+    let register = |action: i64| {
+        format!(
+            r#"<RegisterForNotifications xmlns="{ISDS_NS}"><action>{action}</action></RegisterForNotifications>"#
+        )
+    };
+    let list = format!(
+        r#"<GetListForNotifications xmlns="{ISDS_NS}"><ntfFromTime>2000-01-01T00:00:00Z</ntfFromTime><ntfScope>ALL</ntfScope></GetListForNotifications>"#
+    );
+
+    // Not for people; not before registering.
+    let resp = call(&t, PO_LOGIN, DX, &register(1)).await;
+    assert_eq!(resp.status().0, "1004");
+    let resp = app_call(list.clone()).await;
+    assert_eq!(resp.status().0, "1004");
+    let resp = app_call(register(7)).await;
+    assert_eq!(resp.status().0, "1045");
+    let resp = app_call(register(1)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+
+    let id = send_message(&t, OVM_LOGIN, "po4demo", "Pro spisovou službu", true).await;
+    let resp = app_call(list.clone()).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    let recs: Vec<&Element> = child(&body, "ntfRecords").elements().collect();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(text_of(recs[0], &["dmID"]), id);
+    assert_eq!(text_of(recs[0], &["ntfType"]), "1");
+    assert_eq!(text_of(recs[0], &["dmPersonalDelivery"]), "1");
+    assert_eq!(text_of(recs[0], &["dbIDSender"]), "ovm4dem");
+    assert_eq!(text_of(&body, &["ntfListContinues"]), "false");
+    // The message is still waiting for acceptance.
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("GetDeliveryInfo", &id)).await;
+    assert_eq!(
+        text_of(&resp.body(), &["dmDelivery", "dmMessageStatus"]),
+        "4"
+    );
+
+    let resp = app_call(register(0)).await;
+    assert_eq!(resp.status().0, "0000");
+    let resp = app_call(list).await;
+    assert_eq!(resp.status().0, "1004");
+    t.stop().await;
+}
