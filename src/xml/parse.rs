@@ -6,10 +6,10 @@ use quick_xml::NsReader;
 use quick_xml::errors::{Error as QxError, IllFormedError};
 use quick_xml::escape::{EscapeError, unescape};
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::{Namespace, ResolveResult};
+use quick_xml::name::{Namespace, PrefixDeclaration, ResolveResult};
 
 use super::encoding::{Encoding, decode_single_byte};
-use super::{Attribute, Element, Node, ParseLimits, XmlError, is_xml_space};
+use super::{Attribute, Element, Node, ParseLimits, XML_NS, XMLNS_NS, XmlError, is_xml_space};
 
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
@@ -253,6 +253,12 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
                 let raw = std::str::from_utf8(&t).map_err(|e| XmlError::InvalidUtf8 {
                     pos: pos + e.valid_up_to(),
                 })?;
+                if let Some(at) = raw.find("]]>") {
+                    return Err(XmlError::NotWellFormed {
+                        pos: pos + at,
+                        reason: "\"]]>\" is not allowed in character data".to_owned(),
+                    });
+                }
                 match tree.stack.last_mut() {
                     Some(parent) => {
                         let value = unescape_text(raw, pos)?;
@@ -401,15 +407,17 @@ fn unescape_attr(raw: &str, pos: usize) -> Result<String, XmlError> {
     Ok(expanded.into_owned())
 }
 
+/// The namespace URI a name resolved to. quick-xml resolves to the raw
+/// value of the declaration, so entities and white space are handled here,
+/// as for any attribute value (`xmlns="a&amp;b"` binds `a&b`).
 fn namespace_of(resolved: ResolveResult<'_>, pos: usize) -> Result<Option<String>, XmlError> {
     match resolved {
-        ResolveResult::Bound(Namespace(ns)) => Ok(Some(
-            std::str::from_utf8(ns)
-                .map_err(|e| XmlError::InvalidUtf8 {
-                    pos: pos + e.valid_up_to(),
-                })?
-                .to_owned(),
-        )),
+        ResolveResult::Bound(Namespace(ns)) => {
+            let raw = std::str::from_utf8(ns).map_err(|e| XmlError::InvalidUtf8 {
+                pos: pos + e.valid_up_to(),
+            })?;
+            Ok(Some(unescape_attr(raw, pos)?))
+        }
         ResolveResult::Unbound => Ok(None),
         ResolveResult::Unknown(prefix) => Err(XmlError::UnboundPrefix {
             prefix: String::from_utf8_lossy(&prefix).into_owned(),
@@ -424,19 +432,20 @@ fn make_element(
     limits: &ParseLimits,
     pos: usize,
 ) -> Result<Element, XmlError> {
+    check_qname(start.name().as_ref(), "element", pos)?;
     let (resolved, local) = reader.resolve_element(start.name());
     let ns = namespace_of(resolved, pos)?;
+    if ns.as_deref() == Some(XMLNS_NS) {
+        return Err(XmlError::NotWellFormed {
+            pos,
+            reason: "the prefix xmlns is not allowed on an element".to_owned(),
+        });
+    }
     let name = std::str::from_utf8(local.as_ref())
         .map_err(|e| XmlError::InvalidUtf8 {
             pos: pos + e.valid_up_to(),
         })?
         .to_owned();
-    if name.is_empty() {
-        return Err(XmlError::NotWellFormed {
-            pos,
-            reason: "element without a name".to_owned(),
-        });
-    }
     let mut attrs: Vec<Attribute> = Vec::new();
     let mut count = 0usize;
     let mut raw_keys: Vec<&[u8]> = Vec::new();
@@ -462,7 +471,12 @@ fn make_element(
             });
         }
         raw_keys.push(key);
-        if attr.key.as_namespace_binding().is_some() {
+        check_qname(key, "attribute", pos)?;
+        if let Some(binding) = attr.key.as_namespace_binding() {
+            let raw = std::str::from_utf8(&attr.value).map_err(|e| XmlError::InvalidUtf8 {
+                pos: pos + e.valid_up_to(),
+            })?;
+            check_binding(binding, &unescape_attr(raw, pos)?, pos)?;
             continue;
         }
         let (resolved, local) = reader.resolve_attribute(attr.key);
@@ -490,6 +504,66 @@ fn make_element(
         attrs,
         children: Vec::new(),
     })
+}
+
+/// Refuses a namespace declaration the Namespaces in XML recommendation
+/// forbids: undeclaring a prefix, rebinding `xml`, declaring `xmlns`, or
+/// binding anything else to the `xml` or `xmlns` namespace. (quick-xml
+/// checks some of these on the raw value only.)
+fn check_binding(binding: PrefixDeclaration<'_>, uri: &str, pos: usize) -> Result<(), XmlError> {
+    let reason = match binding {
+        PrefixDeclaration::Named(b"xml") if uri == XML_NS => return Ok(()),
+        PrefixDeclaration::Named(b"xml") => "the prefix xml cannot be bound to another namespace",
+        PrefixDeclaration::Named(b"xmlns") => "the prefix xmlns cannot be declared",
+        PrefixDeclaration::Named(_) if uri.is_empty() => "a namespace prefix cannot be undeclared",
+        _ if uri == XML_NS || uri == XMLNS_NS => {
+            "the xml and xmlns namespaces cannot be bound to another prefix"
+        }
+        _ => return Ok(()),
+    };
+    Err(XmlError::NotWellFormed {
+        pos,
+        reason: reason.to_owned(),
+    })
+}
+
+/// Checks an element or attribute name against the `QName` production of
+/// Namespaces in XML: an `NCName`, or two joined by one colon.
+fn check_qname(raw: &[u8], what: &str, pos: usize) -> Result<(), XmlError> {
+    let bad = || XmlError::NotWellFormed {
+        pos,
+        reason: format!("invalid {what} name \"{}\"", String::from_utf8_lossy(raw)),
+    };
+    let name = std::str::from_utf8(raw).map_err(|_| bad())?;
+    let (prefix, local) = match name.split_once(':') {
+        Some((prefix, local)) => (Some(prefix), local),
+        None => (None, name),
+    };
+    if prefix.is_some_and(|p| !is_ncname(p)) || !is_ncname(local) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// The `NCName` production: an XML `Name` without colons.
+fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+}
+
+fn is_name_start_char(c: char) -> bool {
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+fn is_name_char(c: char) -> bool {
+    is_name_start_char(c)
+        || matches!(c,
+            '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 fn map_escape_error(e: EscapeError, pos: usize) -> XmlError {

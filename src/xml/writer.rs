@@ -149,16 +149,28 @@ impl XmlWriter {
     /// subtree's root declares its default namespace (`xmlns="…"` or
     /// `xmlns=""`), a descendant re-declares it when it changes, and every
     /// namespaced attribute gets a prefix declared on its own element.
+    ///
+    /// An element in the `xml` namespace is written with the `xml` prefix,
+    /// since that namespace cannot be the default one.
     pub fn raw_element(&mut self, element: &Element) {
-        self.write_dom(element, None, true);
+        self.write_dom(element, None);
     }
 
-    fn write_dom(&mut self, el: &Element, parent_ns: Option<&str>, is_root: bool) {
-        self.start(&el.name);
+    /// `default_ns` is the default namespace this method declared for the
+    /// parent, `None` at the subtree's root (where the caller's default
+    /// namespace is unknown).
+    fn write_dom(&mut self, el: &Element, default_ns: Option<Option<&str>>) {
         let ns = el.ns.as_deref();
-        if is_root || ns != parent_ns {
-            push_attr(&mut self.buf, "xmlns", ns.unwrap_or(""));
-        }
+        let in_scope = if ns == Some(XML_NS) {
+            self.start(&format!("xml:{}", el.name));
+            default_ns
+        } else {
+            self.start(&el.name);
+            if default_ns != Some(ns) {
+                push_attr(&mut self.buf, "xmlns", ns.unwrap_or(""));
+            }
+            Some(ns)
+        };
         let mut prefixes: Vec<&str> = Vec::new();
         for a in &el.attrs {
             match a.ns.as_deref() {
@@ -191,11 +203,15 @@ impl XmlWriter {
         }
         for child in &el.children {
             match child {
-                Node::Element(c) => self.write_dom(c, ns, false),
+                Node::Element(c) => self.write_dom(c, in_scope),
                 Node::Text(t) => self.text(t),
             }
         }
-        self.end(&el.name);
+        if ns == Some(XML_NS) {
+            self.end(&format!("xml:{}", el.name));
+        } else {
+            self.end(&el.name);
+        }
     }
 
     /// The document written so far.

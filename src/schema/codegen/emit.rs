@@ -1108,6 +1108,45 @@ fn emit_operations(out: &mut Out, model: &Model, families: &[Family]) -> Result<
     out.line(2, "};");
     out.line(2, "&OPERATIONS[i]");
     out.line(1, "}");
+    out.blank();
+    out.line(
+        1,
+        "/// The request written as its body element, the inverse of [`parse_request`].",
+    );
+    out.line(1, "pub fn to_fragment(&self) -> String {");
+    out.line(2, "match self {");
+    for (op, _) in &index {
+        out.line(
+            3,
+            &format!(
+                "Request::{}(r) => to_document_fragment(r),",
+                rust_of(&op.input)
+            ),
+        );
+    }
+    out.line(2, "}");
+    out.line(1, "}");
+    out.blank();
+    out.line(
+        1,
+        "/// The request of the operation with request element `input`, every field",
+    );
+    out.line(
+        1,
+        "/// at its default: a skeleton of the message (seeds for fuzzing, examples).",
+    );
+    out.line(1, "pub fn default_for(input: &str) -> Option<Request> {");
+    out.line(2, "Some(match input {");
+    for (op, _) in &index {
+        let r = rust_of(&op.input);
+        out.line(
+            3,
+            &format!("{:?} => Request::{r}({r}::default()),", op.input),
+        );
+    }
+    out.line(3, "_ => return None,");
+    out.line(2, "})");
+    out.line(1, "}");
     out.line(0, "}");
     out.blank();
     out.line(
