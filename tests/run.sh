@@ -49,13 +49,15 @@ say "cargo test"
 cargo build --quiet --bin isds-gateway
 cargo test --quiet
 
-say "interoperability tests (zeep)"
-ISDS_GATEWAY_BIN="$TARGET_DIR/debug/isds-gateway" \
-  "$VENV/bin/python" -m pytest -q tests/interop
-
 # --- coverage-guided fuzzing of the XML, SOAP and schema parsers, about
 # two minutes in all (fuzz/run.sh; corpus and crashes stay under target/).
 if [ "${FUZZ:-1}" != 0 ]; then
   say "fuzzing (40 s per target)"
   fuzz/run.sh 40
 fi
+
+# The interoperability tests run last, so their summary closes the output.
+say "interoperability tests (zeep)"
+ISDS_GATEWAY_BIN="$TARGET_DIR/debug/isds-gateway" \
+  "$VENV/bin/python" -m pytest -q tests/interop
+
