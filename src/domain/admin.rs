@@ -318,9 +318,11 @@ impl<'a> Admin<'a> {
                 open_addressing: spec.open_addressing,
                 attachment_limit_mb: spec.attachment_limit_mb.unwrap_or(20),
                 unlimited_password_validity: spec.unlimited_password_validity,
+                public_listing: true,
             };
             let mut batch = Batch::new();
             repo::stage_insert_box(&mut batch, &databox);
+            super::activity::stage_created(&mut batch, &id, self.now, databox.state);
             let mut events = vec![AdminEvent::BoxCreated { box_id: id.clone() }];
             let mut access = Vec::new();
             let mut logins = std::collections::HashSet::new();
@@ -613,6 +615,14 @@ impl<'a> Admin<'a> {
             };
             let mut batch = Batch::new();
             repo::stage_update_box(&mut batch, &old, &new);
+            super::activity::stage_change(
+                self.store,
+                &mut batch,
+                id,
+                self.now,
+                old.value.state,
+                new.state,
+            )?;
             self.finish(batch, &[event])?;
             Ok(new)
         })

@@ -2,13 +2,17 @@
 //! credentials (messages follow). Types here know ISDS rules, not XML or
 //! storage formats.
 
+pub mod activity;
 pub mod admin;
+pub mod box_search;
 pub mod certificates;
 pub mod clock;
 pub mod credentials;
+pub mod credit;
 pub mod databox;
 pub mod otp;
 pub mod repo;
+pub mod search_index;
 pub mod user;
 pub mod world;
 
