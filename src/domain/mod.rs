@@ -13,6 +13,7 @@ pub mod databox;
 pub mod otp;
 pub mod repo;
 pub mod search_index;
+pub mod synth;
 pub mod user;
 pub mod world;
 
