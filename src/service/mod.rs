@@ -7,6 +7,7 @@
 
 mod db_access;
 mod db_manipulations;
+mod db_search;
 mod dm_operations;
 
 use std::sync::Arc;
@@ -134,6 +135,7 @@ impl Services {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
             WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
             WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
+            WsdlFamily::DbSearch => db_search::handle(self, ctx, op, request).await,
             _ => not_implemented(op),
         }
     }
