@@ -1106,3 +1106,118 @@ async fn constants_addresses_and_box_lists() {
     );
     t.stop().await;
 }
+
+fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+        .args(args)
+        .env_remove("ISDS_GATEWAY_DATA")
+        .output()
+        .expect("the binary runs")
+}
+
+#[tokio::test]
+async fn a_synthetic_population_is_searchable_and_its_credit_adjustable() {
+    use isds_gateway::domain::synth::{SYNTH_PASSWORD, box_id_of, login_of};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let out = cli(&[
+        "fixtures", "synth", "--boxes", "400", "--seed", "5", "--batch", "128", "--data", data_arg,
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["boxes"], 400);
+    assert_eq!(report["users"], 400);
+    assert_eq!(report["by_type"].as_object().unwrap().len(), 22);
+    assert_eq!(report["first_login"], login_of(0, 5));
+
+    // The credit of a box: charged, then refused below zero.
+    let first = box_id_of(0, 5);
+    let out = cli(&[
+        "box", "credit", "--box", &first, "--amount", "25000", "--data", data_arg,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&[
+        "box",
+        "credit",
+        "--box",
+        &first,
+        "--amount",
+        "-999999999",
+        "--data",
+        data_arg,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("below zero"));
+    let out = cli(&[
+        "box", "credit", "--box", &first, "--data", data_arg, "--json",
+    ]);
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let credit = shown["credit"].as_i64().unwrap();
+    assert!(credit >= 25000, "{shown}");
+
+    // Served: the first box's user finds their own box by its name.
+    let t = TestGateway::start_in(dir, |c| c.data_dir = data.clone()).await;
+    let me = (login_of(0, 5), SYNTH_PASSWORD.to_owned());
+    let me = (me.0.as_str(), me.1.as_str());
+    let r = call(
+        &t,
+        me,
+        &op("CheckDataBox", &format!("<dbID>{first}</dbID>")),
+        "0000",
+    )
+    .await;
+    assert!(!child_text(&r.body(), "dbState").is_empty());
+    let r = t
+        .soap_as(
+            me,
+            DF,
+            &op("GetDataBoxAddress", &format!("<dbID>{first}</dbID>")),
+        )
+        .await;
+    let city = child_text(&r.body(), "adCity");
+    assert!(!city.is_empty());
+    let r = call(
+        &t,
+        me,
+        &search(
+            "ISDSSearch2",
+            &[("searchText", &first), ("searchType", "DBID")],
+        ),
+        "0000",
+    )
+    .await;
+    assert_eq!(result_ids(&r), std::slice::from_ref(&first));
+    let name = child_text(&results(&r)[0], "dbName");
+    let r = call(
+        &t,
+        me,
+        &search("ISDSSearch2", &[("searchText", &name), ("pageSize", "100")]),
+        "0000",
+    )
+    .await;
+    assert!(result_ids(&r).contains(&first), "{name}: {}", r.text);
+    let r = call(
+        &t,
+        me,
+        &op(
+            "DataBoxCreditInfo",
+            &format!(
+                r#"<dbID>{first}</dbID><ciFromDate xsi:nil="true"/><ciTodate xsi:nil="true"/>"#
+            ),
+        ),
+        "0000",
+    )
+    .await;
+    assert_eq!(child_text(&r.body(), "currentCredit"), credit.to_string());
+    t.stop().await;
+}

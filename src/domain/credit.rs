@@ -367,6 +367,51 @@ mod tests {
     }
 
     #[test]
+    fn world_fixtures_carry_ledgers_and_refuse_bad_ones_with_their_line() {
+        let world = |events: &str| {
+            format!("[[boxes]]\nid = \"abcdefg\"\ntype = \"PO\"\ncredit = 1000\n{events}")
+        };
+        let ok = world(
+            "[[boxes.credit_events]]\ntype = \"storage\"\namount = 400\ncapacity = 10\n\
+             from = \"2026-01-01\"\nto = \"2026-12-31\"\nat = \"2026-01-01T08:00:00Z\"\n",
+        );
+        let w = World::parse(&ok, "w", 50).unwrap();
+        let (id, ledger) = &w.credits[0];
+        assert_eq!(id.as_str(), "abcdefg");
+        assert_eq!(ledger.len(), 2);
+        assert_eq!(ledger[0].at, 50);
+        let store = open_memory();
+        repo::insert_world(store.as_ref(), &w).unwrap();
+        assert_eq!(balance(store.as_ref(), id).unwrap(), 600);
+        assert_eq!(storage_orders(store.as_ref(), id).unwrap().len(), 1);
+
+        for (events, expected) in [
+            (
+                "[[boxes.credit_events]]\ntype = \"discharge\"\namount = 5000\n",
+                "below zero",
+            ),
+            (
+                "[[boxes.credit_events]]\ntype = \"gift\"\n",
+                "unknown credit event type",
+            ),
+            (
+                "[[boxes.credit_events]]\ntype = \"storage\"\ncapacity = 1\nfrom = \"x\"\nto = \"2026-01-01\"\n",
+                "no YYYY-MM-DD date",
+            ),
+            (
+                "[[boxes.credit_events]]\ntype = \"message\"\n",
+                "needs recipient",
+            ),
+        ] {
+            let err = World::parse(&world(events), "w", 0)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("w: line 2: "), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    #[test]
     fn events_serialise_with_their_kind() {
         let e = CreditEvent {
             at: 1,
