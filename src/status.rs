@@ -92,6 +92,29 @@ pub enum IsdsCode {
     TooManyRecipients,
     /// The first document is not `main`, or another one is.
     MainDocumentRule,
+    /// CheckDataBox and others: the box ID given is not 7 characters from
+    /// a-z and 0-9.
+    MalformedBoxId,
+    /// FindDataBox: the box type (`dbType`) must be given.
+    BoxTypeRequired,
+    /// ISDSSearch2/3: the search phrase is empty or too short.
+    SearchPhraseTooShort,
+    /// ISDSSearch2/3: the page asked for is too large.
+    SearchPageTooLarge,
+    /// ISDSSearch2/3: the box ID searched for is malformed.
+    SearchMalformedBoxId,
+    /// ISDSSearch2/3: the identification number searched for is malformed.
+    SearchMalformedIc,
+    /// Box search services: a value of the request is not one the service
+    /// accepts (an unknown search type or scope, a negative page, an
+    /// unknown list type).
+    SearchInvalidInput,
+    /// A date or date-time of the request is not valid.
+    InvalidDateTime,
+    /// DataBoxCreditInfo: the history asked for begins too long ago.
+    CreditHistoryTooOld,
+    /// DataBoxCreditInfo: the interval asked for is too long.
+    CreditIntervalTooLong,
     /// The gateway itself failed.
     InternalError,
 }
@@ -137,6 +160,16 @@ impl IsdsCode {
         IsdsCode::InvalidCommercialType,
         IsdsCode::TooManyRecipients,
         IsdsCode::MainDocumentRule,
+        IsdsCode::MalformedBoxId,
+        IsdsCode::BoxTypeRequired,
+        IsdsCode::SearchPhraseTooShort,
+        IsdsCode::SearchPageTooLarge,
+        IsdsCode::SearchMalformedBoxId,
+        IsdsCode::SearchMalformedIc,
+        IsdsCode::SearchInvalidInput,
+        IsdsCode::InvalidDateTime,
+        IsdsCode::CreditHistoryTooOld,
+        IsdsCode::CreditIntervalTooLong,
         IsdsCode::InternalError,
     ];
 
@@ -212,6 +245,28 @@ impl IsdsCode {
             IsdsCode::InvalidCommercialType => "1205",
             IsdsCode::TooManyRecipients => "1206",
             IsdsCode::MainDocumentRule => "1207",
+            // 1007: libisds documents it (non-normatively) for CheckDataBox
+            // given a malformed box ID; the gateway answers it wherever a
+            // malformed box ID is given outside the search phrases.
+            IsdsCode::MalformedBoxId => "1007",
+            // 1101: libisds, non-normative, FindDataBox without dbType.
+            IsdsCode::BoxTypeRequired => "1101",
+            // 1180: ISDS's notice to developers of July 2023 (minimum search
+            // phrase of two characters for ISDSSearch2/3).
+            IsdsCode::SearchPhraseTooShort => "1180",
+            // 1189: ISDS's code table of the same notice, for a pageSize
+            // over the limit (older ISDS clamped it to 100 silently).
+            IsdsCode::SearchPageTooLarge => "1189",
+            // 1153-1155: libisds, non-normative, ISDSSearch2.
+            IsdsCode::SearchMalformedBoxId => "1153",
+            IsdsCode::SearchMalformedIc => "1154",
+            IsdsCode::SearchInvalidInput => "1155",
+            // 2017: libisds, non-normative, a date-time that does not parse.
+            IsdsCode::InvalidDateTime => "2017",
+            // 1093, 1137: libisds, non-normative, DataBoxCreditInfo (history
+            // older than 15 months; interval longer than 3 months).
+            IsdsCode::CreditHistoryTooOld => "1093",
+            IsdsCode::CreditIntervalTooLong => "1137",
             // 9204: ISDS's generic failure code for the password services.
             IsdsCode::InternalError => "9204",
         }
@@ -272,6 +327,18 @@ impl IsdsCode {
             IsdsCode::MainDocumentRule => {
                 "První písemnost zprávy musí být hlavní (main) a žádná další hlavní být nesmí."
             }
+            IsdsCode::MalformedBoxId => "Chybný formát identifikátoru datové schránky.",
+            IsdsCode::BoxTypeRequired => "Typ datové schránky musí být zadán.",
+            IsdsCode::SearchPhraseTooShort => "Vyhledávací fráze je prázdná nebo příliš krátká.",
+            IsdsCode::SearchPageTooLarge => "Požadovaná velikost stránky je příliš velká.",
+            IsdsCode::SearchMalformedBoxId => "Hledaný identifikátor schránky má chybný formát.",
+            IsdsCode::SearchMalformedIc => "Hledané IČO má chybný formát.",
+            IsdsCode::SearchInvalidInput => "Chybné zadání vyhledávání.",
+            IsdsCode::InvalidDateTime => "Chybný formát data nebo času.",
+            IsdsCode::CreditHistoryTooOld => {
+                "Historie kreditu je dostupná jen za posledních 15 měsíců."
+            }
+            IsdsCode::CreditIntervalTooLong => "Interval historie kreditu je delší než 3 měsíce.",
             IsdsCode::InternalError => "Vnitřní chyba brány.",
         }
     }

@@ -108,6 +108,86 @@ const CASES: &[Case] = &[
         needs: 4,
         xsd: Xsd::Dm,
     },
+    // Searching for boxes needs the search right (16); ISDS refuses with 1004.
+    Case {
+        endpoint: "df",
+        operation: "FindDataBox",
+        body: r#"<FindDataBox xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbOwnerInfo><dbID xsi:nil="true"/><dbType>PO</dbType><ic>12345678</ic><pnFirstName xsi:nil="true"/><pnMiddleName xsi:nil="true"/><pnLastName xsi:nil="true"/><pnLastNameAtBirth xsi:nil="true"/><firmName xsi:nil="true"/><biDate xsi:nil="true"/><biCity xsi:nil="true"/><biCounty xsi:nil="true"/><biState xsi:nil="true"/><adCity xsi:nil="true"/><adStreet xsi:nil="true"/><adNumberInStreet xsi:nil="true"/><adNumberInMunicipality xsi:nil="true"/><adZipCode xsi:nil="true"/><adState xsi:nil="true"/><nationality xsi:nil="true"/><identifier xsi:nil="true"/><registryCode xsi:nil="true"/><dbState xsi:nil="true"/><dbEffectiveOVM xsi:nil="true"/><dbOpenAddressing xsi:nil="true"/></dbOwnerInfo></FindDataBox>"#,
+        needs: 16,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "FindDataBox2",
+        body: r#"<FindDataBox2 xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbOwnerInfo><dbID xsi:nil="true"/><dbType>PO</dbType><ic xsi:nil="true"/><pnGivenNames xsi:nil="true"/><pnLastName xsi:nil="true"/><firmName>matice</firmName><biDate xsi:nil="true"/><biCity xsi:nil="true"/><biCounty xsi:nil="true"/><biState xsi:nil="true"/><adCode xsi:nil="true"/><adCity xsi:nil="true"/><adDistrict xsi:nil="true"/><adStreet xsi:nil="true"/><adNumberInStreet xsi:nil="true"/><adNumberInMunicipality xsi:nil="true"/><adZipCode xsi:nil="true"/><adState xsi:nil="true"/><nationality xsi:nil="true"/><dbIdOVM xsi:nil="true"/><dbState xsi:nil="true"/><dbOpenAddressing xsi:nil="true"/><dbUpperID xsi:nil="true"/></dbOwnerInfo></FindDataBox2>"#,
+        needs: 16,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "ISDSSearch2",
+        body: r#"<ISDSSearch2 xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><searchText>Matice</searchText><searchType xsi:nil="true"/><searchScope xsi:nil="true"/><page xsi:nil="true"/><pageSize xsi:nil="true"/></ISDSSearch2>"#,
+        needs: 16,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "ISDSSearch3",
+        body: r#"<ISDSSearch3 xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><searchText>matice s.r.o.</searchText><searchType xsi:nil="true"/><searchScope xsi:nil="true"/><page xsi:nil="true"/><pageSize xsi:nil="true"/></ISDSSearch3>"#,
+        needs: 16,
+        xsd: Xsd::Db,
+    },
+    // Checking a known box, the own box's credit, PDZ and storage, the
+    // constants and the public lists need no right.
+    Case {
+        endpoint: "df",
+        operation: "CheckDataBox",
+        body: r#"<CheckDataBox xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbID>mtx4box</dbID></CheckDataBox>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "DataBoxCreditInfo",
+        body: r#"<DataBoxCreditInfo xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbID>mtx4box</dbID><ciFromDate xsi:nil="true"/><ciTodate xsi:nil="true"/></DataBoxCreditInfo>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "PDZInfo",
+        body: r#"<PDZInfo xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><PDZSender>mtx4box</PDZSender></PDZInfo>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "PDZSendInfo",
+        body: r#"<PDZSendInfo xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbId>mtx4box</dbId><PDZType>Normal</PDZType></PDZSendInfo>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "DTInfo",
+        body: r#"<DTInfo xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbId>mtx4box</dbId></DTInfo>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "GetConstants",
+        body: r#"<GetConstants xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><constDate xsi:nil="true"/></GetConstants>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
+    Case {
+        endpoint: "df",
+        operation: "GetDataBoxList",
+        body: r#"<GetDataBoxList xmlns="http://isds.czechpoint.cz/v20" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dblType>POA</dblType></GetDataBoxList>"#,
+        needs: 0,
+        xsd: Xsd::Db,
+    },
 ];
 
 #[tokio::test]

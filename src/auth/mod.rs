@@ -103,6 +103,7 @@ impl Identity {
             open_addressing: false,
             attachment_limit_mb: 0,
             unlimited_password_validity: true,
+            public_listing: true,
         };
         Some(Identity {
             user,

@@ -30,6 +30,20 @@ pub enum BoxCommand {
     },
     /// List every box.
     List,
+    /// Show a box's credit for commercial services and its events, or
+    /// change it: a positive amount charges the credit, a negative one
+    /// discharges it (amounts in hundredths of CZK: 10000 = 100 Kč).
+    Credit {
+        /// Box ID.
+        #[arg(long = "box", value_parser = parse_box_id)]
+        box_id: BoxId,
+        /// Hundredths of CZK to add (negative: to take).
+        #[arg(long, allow_hyphen_values = true)]
+        amount: Option<i64>,
+        /// Transaction identifier recorded with the change.
+        #[arg(long)]
+        trans_id: Option<String>,
+    },
     /// Set a box's state (1 accessible, 2 inaccessible at the owner's
     /// request, 3 not yet active, 4 permanently inaccessible, 5 removed,
     /// 6 inaccessible by law).
@@ -247,6 +261,57 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
                 ));
             }
             out.push_str(&format!("{} boxes\n", boxes.len()));
+            Ok(out)
+        }
+        BoxCommand::Credit {
+            box_id,
+            amount,
+            trans_id,
+        } => {
+            use crate::domain::credit::{self, CreditKind, NewCredit};
+            if repo::get_box(store, &box_id)?.is_none() {
+                return Err(CliError::NotFound(format!("no box {box_id}")));
+            }
+            if let Some(amount) = amount.filter(|a| *a != 0) {
+                let trans_id = trans_id.unwrap_or_else(|| format!("cli-{}", now()));
+                let kind = if amount > 0 {
+                    CreditKind::Charged { trans_id }
+                } else {
+                    CreditKind::Discharged { trans_id }
+                };
+                credit::append(
+                    store,
+                    &box_id,
+                    &[NewCredit {
+                        at: now(),
+                        amount: amount.unsigned_abs(),
+                        kind,
+                    }],
+                )?;
+            }
+            let balance = credit::balance(store, &box_id)?;
+            let events = credit::events(store, &box_id, i64::MIN, i64::MAX)?;
+            if json {
+                return Ok(pretty(&serde_json::json!({
+                    "box": box_id.as_str(),
+                    "credit": balance,
+                    "events": events,
+                })));
+            }
+            let mut out = format!(
+                "box {box_id}: credit {balance} (hundredths of CZK, {}.{:02} Kč)\n",
+                balance / 100,
+                balance % 100
+            );
+            for e in &events {
+                out.push_str(&format!(
+                    "  {}  type {}  {:+}  -> {}\n",
+                    crate::domain::clock::xml_datetime(e.at),
+                    e.kind.code(),
+                    e.change,
+                    e.after
+                ));
+            }
             Ok(out)
         }
         BoxCommand::SetState { id, state } => {

@@ -1,10 +1,12 @@
 //! `isds-gateway fixtures load FILE`: adds a world fixture (the format of
 //! `fixtures/demo-world.toml`) to a store, all or nothing.
+//! `isds-gateway fixtures synth --boxes N`: adds a synthetic population
+//! (see [`crate::domain::synth`]).
 
 use std::path::PathBuf;
 
 use super::{CliError, StoreArgs, now, open_store, pretty};
-use crate::domain::world;
+use crate::domain::{synth, world};
 
 #[derive(Debug, clap::Args)]
 pub struct FixturesArgs {
@@ -24,6 +26,25 @@ pub enum FixturesCommand {
         /// Create the store if the data directory has none yet.
         #[arg(long)]
         init: bool,
+    },
+    /// Add a synthetic population of boxes (realistic Czech names,
+    /// addresses, IČ, every box type), deterministic from the seed, each
+    /// box with one primary user whose login is its user ID and whose
+    /// password is the shared synthetic password. Creates the store if
+    /// the data directory has none.
+    Synth {
+        /// How many boxes.
+        #[arg(long)]
+        boxes: u64,
+        /// Seed of the population.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Boxes only, no users.
+        #[arg(long)]
+        no_users: bool,
+        /// Boxes written per atomic batch.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
     },
 }
 
@@ -46,6 +67,52 @@ pub fn run(args: FixturesArgs) -> Result<String, CliError> {
                 loaded.boxes,
                 loaded.users
             ))
+        }
+        FixturesCommand::Synth {
+            boxes,
+            seed,
+            no_users,
+            batch,
+        } => {
+            let store = open_store(&args.store.data, true)?;
+            let mut opts = synth::SynthOptions::new(boxes, seed, now());
+            opts.users = !no_users;
+            opts.batch_boxes = batch;
+            let report = synth::generate(store.as_ref(), &opts, |done| {
+                eprintln!("isds-gateway: {done} of {boxes} boxes written");
+            })?;
+            let secs = report.elapsed.as_secs_f64();
+            if args.store.json {
+                let types: serde_json::Map<String, serde_json::Value> = report
+                    .by_type
+                    .iter()
+                    .map(|(t, n)| (t.name().to_owned(), serde_json::json!(n)))
+                    .collect();
+                return Ok(pretty(&serde_json::json!({
+                    "boxes": report.boxes,
+                    "users": report.users,
+                    "seed": seed,
+                    "seconds": secs,
+                    "by_type": types,
+                    "password": opts.users.then_some(synth::SYNTH_PASSWORD),
+                    "first_login": opts.users.then(|| synth::login_of(0, seed)),
+                })));
+            }
+            let mut out = format!(
+                "added {} boxes and {} users (seed {seed}) in {secs:.1} s\n",
+                report.boxes, report.users
+            );
+            for (t, n) in report.by_type.iter().filter(|(_, n)| *n > 0) {
+                out.push_str(&format!("  {:<13} {n}\n", t.name()));
+            }
+            if opts.users {
+                out.push_str(&format!(
+                    "users log in with their user ID and the synthetic password {}\n(e.g. {})\n",
+                    synth::SYNTH_PASSWORD,
+                    synth::login_of(0, seed)
+                ));
+            }
+            Ok(out)
         }
     }
 }

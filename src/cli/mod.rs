@@ -53,6 +53,10 @@ pub enum CliError {
     Admin(#[from] AdminError),
     #[error(transparent)]
     World(#[from] WorldError),
+    #[error(transparent)]
+    Credit(#[from] crate::domain::credit::CreditError),
+    #[error(transparent)]
+    Synth(#[from] crate::domain::synth::SynthError),
     #[error("{0}")]
     NotFound(String),
 }

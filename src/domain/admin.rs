@@ -320,9 +320,11 @@ impl<'a> Admin<'a> {
                 open_addressing: spec.open_addressing,
                 attachment_limit_mb: spec.attachment_limit_mb.unwrap_or(20),
                 unlimited_password_validity: spec.unlimited_password_validity,
+                public_listing: true,
             };
             let mut batch = Batch::new();
             repo::stage_insert_box(&mut batch, &databox);
+            super::activity::stage_created(&mut batch, &id, self.now, databox.state);
             let mut events = vec![AdminEvent::BoxCreated { box_id: id.clone() }];
             let mut access = Vec::new();
             let mut logins = std::collections::HashSet::new();
@@ -622,6 +624,14 @@ impl<'a> Admin<'a> {
                 lifecycle::run_due_at(self.store, now)?;
                 lifecycle::stage_box_became_inaccessible(self.store, &mut batch, id, now)?;
             }
+            super::activity::stage_change(
+                self.store,
+                &mut batch,
+                id,
+                self.now,
+                old.value.state,
+                new.state,
+            )?;
             self.finish(batch, &[event])?;
             Ok(new)
         })

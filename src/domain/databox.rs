@@ -188,12 +188,89 @@ pub struct DataBox {
     pub attachment_limit_mb: u32,
     /// Passwords of its users never expire (set by the box owner).
     pub unlimited_password_validity: bool,
+    /// The owner lets the box be listed in the public list of boxes and
+    /// found by box search. In ISDS only the owner of an FO box may forbid
+    /// it; a box that forbade it and accepts no commercial messages is found
+    /// by non-OVM searchers only by its exact ID (see
+    /// [`crate::domain::box_search`]). Records stored before this field
+    /// existed load as listed.
+    #[serde(default = "listed")]
+    pub public_listing: bool,
+}
+
+fn listed() -> bool {
+    true
 }
 
 impl DataBox {
     /// Only accessible boxes receive messages and may send.
     pub fn is_accessible(&self) -> bool {
         self.state == BoxState::Accessible
+    }
+
+    /// The name ISDS shows for the box: the firm or authority name, else
+    /// the owner's names.
+    pub fn display_name(&self) -> String {
+        let o = &self.owner;
+        if !o.firm_name.trim().is_empty() {
+            return o.firm_name.trim().to_owned();
+        }
+        [o.first_name.trim(), o.last_name.trim()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl BoxAddress {
+    /// The street line: street (or municipality) with the building number
+    /// and the number in the street, as Czech addresses write them
+    /// (`Údolní 567/53`).
+    pub fn street_line(&self) -> String {
+        let place = if self.street.trim().is_empty() {
+            self.city.trim()
+        } else {
+            self.street.trim()
+        };
+        let numbers = match (
+            self.number_in_municipality.trim(),
+            self.number_in_street.trim(),
+        ) {
+            ("", "") => String::new(),
+            (m, "") => m.to_owned(),
+            ("", s) => s.to_owned(),
+            (m, s) => format!("{m}/{s}"),
+        };
+        [place, numbers.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The town line: postal code and municipality (`602 00 Brno`, the code
+    /// as stored).
+    pub fn town_line(&self) -> String {
+        let city = if self.district.trim().is_empty() || self.district.trim() == self.city.trim() {
+            self.city.trim().to_owned()
+        } else {
+            format!("{} - {}", self.city.trim(), self.district.trim())
+        };
+        [self.zip_code.trim(), city.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The whole address on one line: street line, town line.
+    pub fn one_line(&self) -> String {
+        [self.street_line(), self.town_line()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

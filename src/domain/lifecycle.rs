@@ -295,6 +295,7 @@ mod tests {
                 open_addressing: false,
                 attachment_limit_mb: 20,
                 unlimited_password_validity: false,
+                public_listing: true,
             },
             method: LoginMethod::Basic,
             actor,

@@ -166,6 +166,7 @@ mod tests {
             open_addressing: open,
             attachment_limit_mb: 0,
             unlimited_password_validity: false,
+            public_listing: true,
         }
     }
 

@@ -2,10 +2,13 @@
 //! credentials (messages follow). Types here know ISDS rules, not XML or
 //! storage formats.
 
+pub mod activity;
 pub mod admin;
+pub mod box_search;
 pub mod certificates;
 pub mod clock;
 pub mod credentials;
+pub mod credit;
 pub mod databox;
 pub mod lifecycle;
 pub mod message;
@@ -14,6 +17,8 @@ pub mod message_repo;
 pub mod message_rules;
 pub mod otp;
 pub mod repo;
+pub mod search_index;
+pub mod synth;
 pub mod user;
 pub mod world;
 

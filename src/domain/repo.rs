@@ -5,6 +5,9 @@
 //! - `users`: user ID → `User` (JSON)
 //! - `logins`: login name → user ID (unique index)
 //! - `box_users`: `<box ID>/<user ID>` → empty (users of a box, in ID order)
+//!
+//! Every write of a box also stages the box search index
+//! ([`super::search_index`]) in the same batch.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -147,6 +150,20 @@ pub fn all_boxes(store: &dyn Store) -> Result<Vec<DataBox>, RepoError> {
     Ok(boxes)
 }
 
+/// Calls `f` with every box, in box ID order, without holding them all
+/// in memory.
+pub fn for_each_box(
+    store: &dyn Store,
+    mut f: impl FnMut(&DataBox) -> Result<(), RepoError>,
+) -> Result<(), RepoError> {
+    for entry in store.tree(BOXES)?.iter(KeyRange::all(), Order::Ascending) {
+        let (key, value) = entry?;
+        let b: DataBox = decode(&value, || format!("box {}", String::from_utf8_lossy(&key)))?;
+        f(&b)?;
+    }
+    Ok(())
+}
+
 /// Every user of every box, in user ID order.
 pub fn all_users(store: &dyn Store) -> Result<Vec<User>, RepoError> {
     let mut users = Vec::new();
@@ -172,12 +189,21 @@ pub fn login_exists(store: &dyn Store, login: &str) -> Result<bool, RepoError> {
 pub fn stage_insert_box(batch: &mut Batch, b: &DataBox) {
     batch.expect_absent(BOXES, b.id.as_str());
     batch.put(BOXES, b.id.as_str(), encode(b));
+    super::search_index::stage_insert(batch, b);
+}
+
+/// A new box without the precondition that its ID is unused, for bulk
+/// loads that checked the IDs themselves.
+pub fn stage_insert_box_unchecked(batch: &mut Batch, b: &DataBox) {
+    batch.put(BOXES, b.id.as_str(), encode(b));
+    super::search_index::stage_insert(batch, b);
 }
 
 /// A changed box (same ID), which must still be as read.
 pub fn stage_update_box(batch: &mut Batch, old: &Stored<DataBox>, new: &DataBox) {
     batch.expect(BOXES, new.id.as_str(), Some(old.raw.clone()));
     batch.put(BOXES, new.id.as_str(), encode(new));
+    super::search_index::stage_update(batch, &old.value, new);
 }
 
 /// A new user with its login and box index entries; its ID and login must
@@ -185,6 +211,14 @@ pub fn stage_update_box(batch: &mut Batch, old: &Stored<DataBox>, new: &DataBox)
 pub fn stage_insert_user(batch: &mut Batch, u: &User) {
     batch.expect_absent(USERS, u.id.as_str());
     batch.expect_absent(LOGINS, u.login.as_str());
+    batch.put(USERS, u.id.as_str(), encode(u));
+    batch.put(LOGINS, u.login.as_str(), u.id.as_str());
+    batch.put(BOX_USERS, box_user_key(&u.box_id, &u.id), Vec::new());
+}
+
+/// A new user without the preconditions that its ID and login are unused,
+/// for bulk loads that checked them themselves.
+pub fn stage_insert_user_unchecked(batch: &mut Batch, u: &User) {
     batch.put(USERS, u.id.as_str(), encode(u));
     batch.put(LOGINS, u.login.as_str(), u.id.as_str());
     batch.put(BOX_USERS, box_user_key(&u.box_id, &u.id), Vec::new());
@@ -238,8 +272,7 @@ pub fn update_user(store: &dyn Store, user: &User) -> Result<(), RepoError> {
 pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
     let mut batch = Batch::new();
     for b in &world.boxes {
-        batch.expect_absent(BOXES, b.id.as_str());
-        batch.put(BOXES, b.id.as_str(), encode(b));
+        stage_insert_box(&mut batch, b);
     }
     for u in &world.users {
         batch.expect_absent(USERS, u.id.as_str());
@@ -251,8 +284,10 @@ pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
     for (user, secret) in &world.otp_secrets {
         super::otp::put_secret(&mut batch, user, secret);
     }
-    // Its client certificates, in the same all-or-nothing batch.
+    // Its client certificates and credit ledgers, in the same
+    // all-or-nothing batch.
     super::certificates::stage_world(&mut batch, world);
+    super::credit::stage_world(&mut batch, world);
     store.apply_durable(batch).map_err(|e| match e {
         StoreError::Conflict { .. } => {
             RepoError::Exists(format!("a box, user or login of the world ({e})"))

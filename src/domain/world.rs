@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::certificates::{self, CertificateError, Holder, Registration};
 use super::credentials::{HashError, PasswordHash};
+use super::credit::{self, CreditKind, NewCredit};
 use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner};
 use super::otp::{self, OtpKind, OtpSecret};
 use super::repo::{self, RepoError};
@@ -80,6 +81,132 @@ struct BoxSpec {
     /// file.
     #[serde(default)]
     certificates: Vec<PathBuf>,
+    /// The owner lets the box be listed and found by search (default).
+    #[serde(default = "listed")]
+    public_listing: bool,
+    /// Opening credit in hundredths of CZK (a charge at load time).
+    credit: Option<u64>,
+    /// Credit events after the opening credit, in order.
+    #[serde(default)]
+    credit_events: Vec<CreditEventSpec>,
+}
+
+/// One event of a box's credit ledger.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreditEventSpec {
+    /// charge, discharge, message, storage, expired or restored.
+    #[serde(rename = "type")]
+    kind: String,
+    /// Hundredths of CZK, positive; only a charge adds to the credit.
+    #[serde(default)]
+    amount: u64,
+    /// RFC 3339 date-time or `YYYY-MM-DD` (default: load time).
+    at: Option<String>,
+    trans_id: Option<String>,
+    recipient: Option<BoxId>,
+    message_id: Option<String>,
+    capacity: Option<u64>,
+    from: Option<String>,
+    to: Option<String>,
+    old_capacity: Option<u64>,
+    old_from: Option<String>,
+    old_to: Option<String>,
+    done_by: Option<String>,
+}
+
+fn listed() -> bool {
+    true
+}
+
+/// Unix seconds of an RFC 3339 date-time or a `YYYY-MM-DD` date (midnight
+/// UTC).
+pub(crate) fn parse_instant(s: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t.unix_timestamp());
+    }
+    let date =
+        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
+/// A `YYYY-MM-DD` date, checked.
+fn check_date(s: &str) -> Option<String> {
+    time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+    .map(|_| s.trim().to_owned())
+}
+
+impl CreditEventSpec {
+    fn to_new(&self, n: usize, now: i64) -> Result<NewCredit, String> {
+        let at = match &self.at {
+            Some(s) => {
+                parse_instant(s).ok_or_else(|| format!("at {s:?} is no date or date-time"))?
+            }
+            None => now,
+        };
+        let trans_id = || {
+            self.trans_id
+                .clone()
+                .unwrap_or_else(|| format!("fixture-{n}"))
+        };
+        let date = |what: &str, v: &Option<String>| -> Result<String, String> {
+            let v = v
+                .as_deref()
+                .ok_or_else(|| format!("a storage event needs {what}"))?;
+            check_date(v).ok_or_else(|| format!("{what} {v:?} is no YYYY-MM-DD date"))
+        };
+        let optional_date = |what: &str, v: &Option<String>| -> Result<Option<String>, String> {
+            v.as_deref()
+                .map(|d| check_date(d).ok_or_else(|| format!("{what} {d:?} is no YYYY-MM-DD date")))
+                .transpose()
+        };
+        let kind = match self.kind.as_str() {
+            "charge" => CreditKind::Charged {
+                trans_id: trans_id(),
+            },
+            "discharge" => CreditKind::Discharged {
+                trans_id: trans_id(),
+            },
+            "expired" => CreditKind::Expired {
+                trans_id: trans_id(),
+            },
+            "message" => CreditKind::MessageSent {
+                recipient: self
+                    .recipient
+                    .clone()
+                    .ok_or("a message event needs recipient")?,
+                message_id: self.message_id.clone().unwrap_or_else(|| n.to_string()),
+            },
+            "storage" => CreditKind::StorageSet {
+                new_capacity: self.capacity.ok_or("a storage event needs capacity")?,
+                new_from: date("from", &self.from)?,
+                new_to: date("to", &self.to)?,
+                old_capacity: self.old_capacity,
+                old_from: optional_date("old_from", &self.old_from)?,
+                old_to: optional_date("old_to", &self.old_to)?,
+                done_by: self.done_by.clone(),
+            },
+            "restored" => CreditKind::Restored {
+                done_by: self.done_by.clone().unwrap_or_default(),
+            },
+            other => {
+                return Err(format!(
+                    "unknown credit event type {other:?} (charge, discharge, message, storage, expired, restored)"
+                ));
+            }
+        };
+        Ok(NewCredit {
+            at,
+            amount: self.amount,
+            kind,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +265,8 @@ pub struct World {
     pub box_lines: Vec<usize>,
     /// The fixture line of each user's `id` (parallel to `users`).
     pub user_lines: Vec<usize>,
+    /// The credit ledgers of boxes that have one.
+    pub credits: Vec<(BoxId, Vec<NewCredit>)>,
 }
 
 /// What a fixture added to a store.
@@ -186,6 +315,7 @@ impl World {
             provider_boxes: Vec::new(),
             box_lines: Vec::new(),
             user_lines: Vec::new(),
+            credits: Vec::new(),
         };
         let at = |span: std::ops::Range<usize>, message: String| {
             invalid(format!("line {}: {message}", line_at(text, span.start)))
@@ -312,6 +442,29 @@ impl World {
                     must_change_password: u.must_change_password,
                 });
             }
+            let mut ledger = Vec::new();
+            if let Some(amount) = spec.credit {
+                ledger.push(NewCredit {
+                    at: now,
+                    amount,
+                    kind: CreditKind::Charged {
+                        trans_id: "fixture-0".to_owned(),
+                    },
+                });
+            }
+            for (n, e) in spec.credit_events.iter().enumerate() {
+                ledger.push(e.to_new(n + 1, now).map_err(|m| {
+                    at(
+                        box_span.clone(),
+                        format!("box {box_id}: credit event {}: {m}", n + 1),
+                    )
+                })?);
+            }
+            if !ledger.is_empty() {
+                credit::check_ledger(&box_id, &ledger)
+                    .map_err(|e| at(box_span.clone(), e.to_string()))?;
+                world.credits.push((box_id.clone(), ledger));
+            }
             world.box_lines.push(line_at(text, box_span.start));
             world.boxes.push(DataBox {
                 id: box_id,
@@ -324,6 +477,7 @@ impl World {
                     .attachment_limit_mb
                     .unwrap_or(DEFAULT_ATTACHMENT_LIMIT_MB),
                 unlimited_password_validity: spec.unlimited_password_validity,
+                public_listing: spec.public_listing,
             });
         }
         let mut provider_names = std::collections::HashSet::new();

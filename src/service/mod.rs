@@ -7,6 +7,7 @@
 
 mod db_access;
 mod db_manipulations;
+mod db_search;
 mod dm_info;
 mod dm_operations;
 mod message_read;
@@ -147,6 +148,7 @@ impl Services {
             WsdlFamily::DmInfo => dm_info::handle(self, ctx, op, request).await,
             WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
             WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
+            WsdlFamily::DbSearch => db_search::handle(self, ctx, op, request).await,
             _ => not_implemented(op),
         }
     }

@@ -1,0 +1,949 @@
+//! Box search as ISDS does it: who sees which boxes, the type scopes, what
+//! a searcher may send to a box found, and the evaluation of parametric
+//! (FindDataBox) and full-text (ISDSSearch2/3) searches over the index of
+//! [`super::search_index`].
+//!
+//! # Who sees what
+//! The owner of a box may forbid listing it in the public list of boxes
+//! (in ISDS only FO owners can). Following ISDS's description of the
+//! full-text search, searchers whose own box is not (effectively) OVM do
+//! not find a non-OVM box that forbade listing and accepts no commercial
+//! messages (`dbOpenAddressing` false): such a box is reachable only by
+//! its exact ID (FindDataBox by `dbID`, CheckDataBox, full-text search of
+//! type DBID). OVM searchers find every box. Inaccessible boxes (states
+//! 2–6) are found with their state; the full-text results mark them
+//! `DISABLED`.
+//!
+//! # Evaluation
+//! A search is a conjunction of *clauses* (a query word, a criterion's
+//! word), each a union of index scans (*terms*). The clause with the
+//! smallest posting list drives: clauses are scanned in turn, each only as
+//! far as the smallest seen so far ([`CANDIDATE_LIMIT`] at most), so a
+//! common word costs no more than a rare one. The driver's postings are
+//! filtered by their summaries (type scope, visibility) and the remaining
+//! candidates checked against the other clauses with one read of the
+//! forward index each. The work is bounded by [`CANDIDATE_LIMIT`] whatever
+//! the size of the store; a search whose every clause matches more boxes
+//! than that is answered from the first [`CANDIDATE_LIMIT`] candidates and
+//! reported as truncated.
+
+use std::collections::HashMap;
+
+use super::databox::{BoxState, BoxType};
+use super::search_index::{self as idx, Doc, Field, Posting, Summary, digits, fold, tokens};
+use crate::store::{Store, StoreError};
+
+/// The most postings a search reads from its driving clause.
+pub const CANDIDATE_LIMIT: usize = 20_000;
+
+/// The most boxes FindDataBox, FindDataBox2 and FindPersonalDataBox
+/// return; more matches are reported as truncated (0003). No public source
+/// gives ISDS's number; 100 is the gateway's choice.
+pub const FIND_LIMIT: usize = 100;
+
+/// Who searches: whether their box is (effectively) OVM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Searcher {
+    pub ovm: bool,
+}
+
+/// Whether `searcher` finds a box with summary `s` by anything but its
+/// exact ID.
+pub fn visible(s: &Summary, searcher: Searcher) -> bool {
+    searcher.ovm || is_ovm(s) || s.public_listing || s.open_addressing
+}
+
+/// OVM by type or in the role of an OVM (`dbEffectiveOVM`).
+pub fn is_ovm(s: &Summary) -> bool {
+    s.box_type.is_ovm() || s.effective_ovm
+}
+
+/// What a searcher can send to a box (`dbSendOptions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOptions {
+    /// Public (non-commercial) messages only.
+    Dz,
+    /// Public and commercial messages.
+    All,
+    /// Commercial messages only.
+    Pdz,
+    /// Nothing.
+    None,
+    /// The box is not accessible.
+    Disabled,
+}
+
+impl SendOptions {
+    pub fn name(self) -> &'static str {
+        match self {
+            SendOptions::Dz => "DZ",
+            SendOptions::All => "ALL",
+            SendOptions::Pdz => "PDZ",
+            SendOptions::None => "NONE",
+            SendOptions::Disabled => "DISABLED",
+        }
+    }
+}
+
+/// What `searcher` can send to the box of summary `target`: public
+/// messages go to OVM boxes from anyone and from OVM boxes to anyone;
+/// commercial messages to boxes that accept them (open addressing). Only
+/// accessible boxes receive anything.
+pub fn send_options(target: &Summary, searcher: Searcher) -> SendOptions {
+    if target.state != BoxState::Accessible {
+        return SendOptions::Disabled;
+    }
+    let public = searcher.ovm || is_ovm(target);
+    let commercial = target.open_addressing;
+    match (public, commercial) {
+        (true, true) => SendOptions::All,
+        (true, false) => SendOptions::Dz,
+        (false, true) => SendOptions::Pdz,
+        (false, false) => SendOptions::None,
+    }
+}
+
+/// The gross type of a box type (the four families ISDS's search rules
+/// distinguish).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gross {
+    Ovm,
+    Po,
+    Pfo,
+    Fo,
+}
+
+pub fn gross(t: BoxType) -> Gross {
+    match t.code() {
+        10..=19 => Gross::Ovm,
+        20..=29 => Gross::Po,
+        40 => Gross::Fo,
+        _ => Gross::Pfo,
+    }
+}
+
+/// A restriction of box types (`searchScope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every type.
+    All,
+    /// OVM boxes of every kind and boxes in the role of an OVM.
+    Ovm,
+    /// Main OVM boxes (type OVM) only.
+    OvmMain,
+    /// Legal persons, those in the role of an OVM too (PO, PO_ZAK, PO_REQ,
+    /// OVM_PO).
+    Po,
+    /// Persons in business, those in the role of an OVM too (PFO*,
+    /// OVM_PFO).
+    Pfo,
+    /// Exactly this type.
+    Type(BoxType),
+}
+
+impl Scope {
+    /// The scope named `name`; nil or empty is ALL. `None` for an unknown
+    /// name.
+    pub fn parse(name: Option<&str>) -> Option<Scope> {
+        let name = name.map(str::trim).unwrap_or("");
+        Some(match name {
+            "" | "ALL" => Scope::All,
+            "OVM" => Scope::Ovm,
+            "OVM_MAIN" => Scope::OvmMain,
+            "PO" => Scope::Po,
+            "PFO" => Scope::Pfo,
+            other => Scope::Type(BoxType::from_name(other)?),
+        })
+    }
+
+    pub fn contains(self, s: &Summary) -> bool {
+        let t = s.box_type;
+        match self {
+            Scope::All => true,
+            Scope::Ovm => is_ovm(s),
+            Scope::OvmMain => t == BoxType::OVM,
+            Scope::Po => gross(t) == Gross::Po || t == BoxType::OVM_PO,
+            Scope::Pfo => gross(t) == Gross::Pfo || t == BoxType::OVM_PFO,
+            Scope::Type(x) => t == x,
+        }
+    }
+}
+
+/// One index scan of a clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Term {
+    Index {
+        field: Field,
+        word: String,
+        exact: bool,
+    },
+    /// The box of this exact ID.
+    BoxId(String),
+}
+
+/// Boxes matching any of its terms.
+type Clause = Vec<Term>;
+
+/// A posting with the term that produced it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    posting: Posting,
+    field: Option<Field>,
+}
+
+/// The postings of a clause, at most `limit` (`.1`: more exist).
+fn collect(
+    store: &dyn Store,
+    clause: &Clause,
+    limit: usize,
+) -> Result<(Vec<Candidate>, bool), StoreError> {
+    let mut out = Vec::new();
+    for term in clause {
+        let room = limit.saturating_sub(out.len());
+        match term {
+            Term::Index { field, word, exact } => {
+                let p = idx::postings(store, *field, word, *exact, room)?;
+                out.extend(p.items.into_iter().map(|posting| Candidate {
+                    posting,
+                    field: Some(*field),
+                }));
+                if p.truncated {
+                    return Ok((out, true));
+                }
+            }
+            Term::BoxId(id) => {
+                if let Some((summary, _)) = idx::doc(store, id)? {
+                    if room == 0 {
+                        return Ok((out, true));
+                    }
+                    out.push(Candidate {
+                        posting: Posting {
+                            id: id.clone(),
+                            summary,
+                            exact: true,
+                        },
+                        field: None,
+                    });
+                }
+            }
+        }
+    }
+    Ok((out, false))
+}
+
+/// The driving clause: the one with the fewest postings, scanned in the
+/// given order, each only as far as the best so far.
+struct Driver {
+    clause: usize,
+    candidates: Vec<Candidate>,
+    truncated: bool,
+}
+
+fn drive(
+    store: &dyn Store,
+    clauses: &[Clause],
+    order: &[usize],
+) -> Result<Option<Driver>, StoreError> {
+    let mut best: Option<Driver> = None;
+    for &i in order {
+        let limit = match &best {
+            Some(b) if !b.truncated => b.candidates.len(),
+            _ => CANDIDATE_LIMIT,
+        };
+        let (candidates, truncated) = collect(store, &clauses[i], limit)?;
+        let better = match &best {
+            None => true,
+            Some(b) => !truncated && (b.truncated || candidates.len() < b.candidates.len()),
+        };
+        if better {
+            best = Some(Driver {
+                clause: i,
+                candidates,
+                truncated,
+            });
+        }
+        if matches!(&best, Some(b) if b.candidates.is_empty() && !b.truncated) {
+            break;
+        }
+    }
+    Ok(best)
+}
+
+/// Clause order: exact identifiers first, then longer words (rarer, as a
+/// rule) before shorter.
+fn order_of(clauses: &[Clause]) -> Vec<usize> {
+    let weight = |c: &Clause| {
+        c.iter()
+            .map(|t| match t {
+                Term::BoxId(_) => 1000,
+                Term::Index {
+                    field: Field::Ic,
+                    exact: true,
+                    ..
+                } => 900,
+                Term::Index { word, .. } => word.len(),
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let mut order: Vec<usize> = (0..clauses.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(weight(&clauses[i])));
+    order
+}
+
+/// A box found, with its relevance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub id: String,
+    pub summary: Summary,
+    pub score: u32,
+}
+
+/// The boxes a search found, best first.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// The search matched more than it could examine
+    /// ([`CANDIDATE_LIMIT`]) or return.
+    pub truncated: bool,
+}
+
+/// Where the words of a full-text search are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextTarget {
+    /// Names, addresses, identification numbers and box IDs.
+    General,
+    /// Addresses only.
+    Address,
+}
+
+/// A full-text search (searchType GENERAL or ADDRESS).
+#[derive(Debug, Clone)]
+pub struct TextQuery {
+    /// The folded words, each at least two characters.
+    pub words: Vec<String>,
+    pub target: TextTarget,
+    pub scope: Scope,
+}
+
+impl TextQuery {
+    /// The words of a search phrase: its tokens, each once.
+    pub fn words_of(phrase: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        for t in tokens(phrase) {
+            if !words.contains(&t) {
+                words.push(t);
+            }
+        }
+        words
+    }
+}
+
+fn looks_like_box_id(w: &str) -> bool {
+    w.len() == 7
+        && w.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+fn looks_like_ic(w: &str) -> bool {
+    w.len() == 8 && w.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Relevance points of one word against a box: 5 for its box ID or
+/// identification number, 4 for a word of the name, 3 for the beginning
+/// of a word of the name, 2 and 1 likewise in the address; 0 when the word
+/// is not found.
+fn word_score(word: &str, id: &str, doc: &Doc, target: TextTarget) -> u32 {
+    let best = |tokens: Vec<String>, exact: u32, prefix: u32| {
+        tokens
+            .iter()
+            .map(|t| {
+                if t == word {
+                    exact
+                } else if t.starts_with(word) {
+                    prefix
+                } else {
+                    0
+                }
+            })
+            .max()
+            .unwrap_or(0)
+    };
+    let address = best(doc.address_tokens(), 2, 1);
+    if target == TextTarget::Address {
+        return address;
+    }
+    let identifiers = if id == word || doc.ic == word { 5 } else { 0 };
+    identifiers.max(best(doc.name_tokens(), 4, 3)).max(address)
+}
+
+/// The points of a candidate for the word of the clause that produced it.
+fn posting_score(c: &Candidate) -> u32 {
+    match (c.field, c.posting.exact) {
+        (None, _) | (Some(Field::Ic), _) => 5,
+        (Some(Field::Name), true) => 4,
+        (Some(Field::Name), false) => 3,
+        (Some(Field::Address), true) => 2,
+        (Some(Field::Address), false) => 1,
+    }
+}
+
+/// Evaluates a full-text search: every word must be found in the box's
+/// name or address (not necessarily the same one, in any order), as the
+/// beginning of one of its words (which stands in for ISDS's
+/// lemmatisation: `brn` finds Brno, `novak` finds Nováková); a word of
+/// eight digits also matches the identification number, one of seven
+/// letters and digits the box ID. Hits are ordered by relevance (the sum
+/// of [`word_score`]), then box ID.
+pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Found, StoreError> {
+    let clauses: Vec<Clause> = q
+        .words
+        .iter()
+        .map(|w| {
+            let mut c = vec![Term::Index {
+                field: Field::Address,
+                word: w.clone(),
+                exact: false,
+            }];
+            if q.target == TextTarget::General {
+                c.insert(
+                    0,
+                    Term::Index {
+                        field: Field::Name,
+                        word: w.clone(),
+                        exact: false,
+                    },
+                );
+                if looks_like_ic(w) {
+                    c.push(Term::Index {
+                        field: Field::Ic,
+                        word: w.clone(),
+                        exact: true,
+                    });
+                }
+                if looks_like_box_id(w) {
+                    c.push(Term::BoxId(w.clone()));
+                }
+            }
+            c
+        })
+        .collect();
+    let Some(driver) = drive(store, &clauses, &order_of(&clauses))? else {
+        return Ok(Found::default());
+    };
+    // One entry per box, with the best points of the driving word.
+    let mut boxes: HashMap<String, (Summary, u32)> = HashMap::new();
+    for c in &driver.candidates {
+        let s = &c.posting.summary;
+        if !q.scope.contains(s) || !(visible(s, who) || c.field.is_none()) {
+            continue;
+        }
+        let points = posting_score(c);
+        let entry = boxes.entry(c.posting.id.clone()).or_insert((*s, 0));
+        entry.1 = entry.1.max(points);
+    }
+    let mut hits = Vec::with_capacity(boxes.len());
+    for (id, (summary, points)) in boxes {
+        if q.words.len() == 1 {
+            hits.push(Hit {
+                id,
+                summary,
+                score: points,
+            });
+            continue;
+        }
+        let Some((_, doc)) = idx::doc(store, &id)? else {
+            continue;
+        };
+        let mut score = points;
+        let mut all = true;
+        for (i, w) in q.words.iter().enumerate() {
+            if i == driver.clause {
+                continue;
+            }
+            let s = word_score(w, &id, &doc, q.target);
+            if s == 0 {
+                all = false;
+                break;
+            }
+            score += s;
+        }
+        if all {
+            hits.push(Hit { id, summary, score });
+        }
+    }
+    hits.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    Ok(Found {
+        hits,
+        truncated: driver.truncated,
+    })
+}
+
+/// Boxes whose identification number is exactly `ic` (8 digits), visible
+/// to `who`; with `ovm_only` only OVM boxes (the search for an OVM
+/// identifier, which the gateway takes to be the OVM's IČ).
+pub fn by_ic(
+    store: &dyn Store,
+    ic: &str,
+    who: Searcher,
+    ovm_only: bool,
+) -> Result<Found, StoreError> {
+    let p = idx::postings(store, Field::Ic, ic, true, CANDIDATE_LIMIT)?;
+    let hits = p
+        .items
+        .into_iter()
+        .filter(|p| visible(&p.summary, who) && (!ovm_only || is_ovm(&p.summary)))
+        .map(|p| Hit {
+            id: p.id,
+            summary: p.summary,
+            score: 5,
+        })
+        .collect();
+    Ok(Found {
+        hits,
+        truncated: p.truncated,
+    })
+}
+
+/// The box of exactly this ID, whoever searches.
+pub fn by_id(store: &dyn Store, id: &str) -> Result<Found, StoreError> {
+    let hits = idx::doc(store, id)?
+        .map(|(summary, _)| Hit {
+            id: id.to_owned(),
+            summary,
+            score: 5,
+        })
+        .into_iter()
+        .collect();
+    Ok(Found {
+        hits,
+        truncated: false,
+    })
+}
+
+/// The criteria of a parametric search (FindDataBox, FindDataBox2,
+/// FindPersonalDataBox); empty strings are criteria not given.
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    /// `dbType`: a gross type (OVM, PO, PFO, FO) also matches its
+    /// subtypes.
+    pub box_type: Option<BoxType>,
+    pub ic: String,
+    pub firm_name: String,
+    /// First and middle names.
+    pub first_name: String,
+    pub last_name: String,
+    pub city: String,
+    pub district: String,
+    pub street: String,
+    pub number_in_street: String,
+    pub number_in_municipality: String,
+    pub zip: String,
+    pub state: String,
+    pub birth_date: String,
+    pub birth_city: String,
+}
+
+/// How criteria compare with a box's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// FindDataBox: firm name, municipality, its part, street and birth
+    /// place as substrings, the rest as prefixes; case and diacritics
+    /// ignored.
+    Find,
+    /// FindPersonalDataBox: every criterion equal, case and diacritics
+    /// ignored.
+    Personal,
+}
+
+/// The outcome of a parametric search.
+#[derive(Debug, Clone)]
+pub enum FindOutcome {
+    Found(Found),
+    /// The criteria are not specific enough for the box type (ISDS
+    /// answers such a search as too general).
+    TooGeneral,
+}
+
+/// Criteria folded for comparison.
+struct Folded {
+    ic: String,
+    firm: String,
+    first: String,
+    last: String,
+    city: String,
+    district: String,
+    street: String,
+    nis: String,
+    nim: String,
+    zip: String,
+    state: String,
+    birth_date: String,
+    birth_city: String,
+}
+
+impl Folded {
+    fn of(c: &Criteria) -> Folded {
+        let f = |s: &str| fold(s.trim());
+        Folded {
+            ic: digits(&c.ic),
+            firm: f(&c.firm_name),
+            first: f(&c.first_name),
+            last: f(&c.last_name),
+            city: f(&c.city),
+            district: f(&c.district),
+            street: f(&c.street),
+            nis: f(&c.number_in_street),
+            nim: f(&c.number_in_municipality),
+            zip: digits(&c.zip),
+            state: f(&c.state),
+            birth_date: c.birth_date.trim().to_owned(),
+            birth_city: f(&c.birth_city),
+        }
+    }
+
+    fn matches(&self, d: &Doc, how: Matching) -> bool {
+        let sub = |want: &str, have: &str| match how {
+            Matching::Find => have.contains(want),
+            Matching::Personal => have == want,
+        };
+        let pre = |want: &str, have: &str| match how {
+            Matching::Find => have.starts_with(want),
+            Matching::Personal => have == want,
+        };
+        type Check<'a> = (&'a str, &'a str, &'a dyn Fn(&str, &str) -> bool);
+        let checks: [Check<'_>; 13] = [
+            (&self.ic, &d.ic, &pre),
+            (&self.firm, &d.firm, &sub),
+            (&self.first, &d.first, &pre),
+            (&self.last, &d.last, &pre),
+            (&self.city, &d.city, &sub),
+            (&self.district, &d.district, &sub),
+            (&self.street, &d.street, &sub),
+            (&self.nis, &d.number_in_street, &pre),
+            (&self.nim, &d.number_in_municipality, &pre),
+            (&self.zip, &d.zip, &pre),
+            (&self.state, &d.state, &pre),
+            (&self.birth_date, &d.birth_date, &pre),
+            (&self.birth_city, &d.birth_city, &sub),
+        ];
+        checks
+            .iter()
+            .all(|(want, have, ok)| want.is_empty() || ok(want, have))
+    }
+}
+
+/// Whether the criteria name enough for a search of their box type, as
+/// ISDS requires: FO the last name; PFO the IČ or the last name; PO the IČ
+/// or at least three characters of the firm name; OVM the IČ or the firm
+/// name.
+fn specific_enough(c: &Criteria, t: BoxType) -> bool {
+    let has = |s: &str| !s.trim().is_empty();
+    match gross(t) {
+        Gross::Fo => has(&c.last_name),
+        Gross::Pfo => has(&c.ic) || has(&c.last_name),
+        Gross::Po => has(&c.ic) || fold(c.firm_name.trim()).chars().count() >= 3,
+        Gross::Ovm => has(&c.ic) || has(&c.firm_name),
+    }
+}
+
+/// Whether box type `have` matches the searched type `want`.
+fn type_matches(want: BoxType, have: BoxType) -> bool {
+    match want {
+        BoxType::OVM | BoxType::PO | BoxType::PFO | BoxType::FO => gross(want) == gross(have),
+        exact => exact == have,
+    }
+}
+
+/// Evaluates a parametric search for boxes of the criteria's type (which
+/// the caller made sure is given), returning at most `limit` boxes
+/// visible to `who`, ordered by name, then ID. Personal matching takes
+/// accessible FO boxes only.
+pub fn find(
+    store: &dyn Store,
+    c: &Criteria,
+    who: Searcher,
+    how: Matching,
+    limit: usize,
+) -> Result<FindOutcome, StoreError> {
+    let want = match how {
+        Matching::Personal => BoxType::FO,
+        Matching::Find => match c.box_type {
+            Some(t) => t,
+            None => return Ok(FindOutcome::TooGeneral),
+        },
+    };
+    if !specific_enough(c, want) {
+        return Ok(FindOutcome::TooGeneral);
+    }
+    let folded = Folded::of(c);
+    let mut clauses: Vec<Clause> = Vec::new();
+    let index = |field: Field, word: String, exact: bool| vec![Term::Index { field, word, exact }];
+    if !folded.ic.is_empty() {
+        let exact = folded.ic.len() == 8;
+        clauses.push(index(Field::Ic, folded.ic.clone(), exact));
+    }
+    let exact_words = how == Matching::Personal;
+    for (text, field) in [
+        (&c.firm_name, Field::Name),
+        (&c.last_name, Field::Name),
+        (&c.first_name, Field::Name),
+        (&c.city, Field::Address),
+        (&c.district, Field::Address),
+        (&c.street, Field::Address),
+    ] {
+        for t in tokens(text) {
+            clauses.push(index(field, t, exact_words));
+        }
+    }
+    if folded.zip.len() >= 2 {
+        clauses.push(index(Field::Address, folded.zip.clone(), exact_words));
+    }
+    if clauses.is_empty() {
+        return Ok(FindOutcome::TooGeneral);
+    }
+    let Some(driver) = drive(store, &clauses, &order_of(&clauses))? else {
+        return Ok(FindOutcome::TooGeneral);
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut matched: Vec<(String, String, Summary)> = Vec::new();
+    let mut truncated = driver.truncated;
+    for cand in driver.candidates {
+        let s = cand.posting.summary;
+        if !type_matches(want, s.box_type) || !visible(&s, who) {
+            continue;
+        }
+        if how == Matching::Personal && s.state != BoxState::Accessible {
+            continue;
+        }
+        if !seen.insert(cand.posting.id.clone()) {
+            continue;
+        }
+        let Some((_, doc)) = idx::doc(store, &cand.posting.id)? else {
+            continue;
+        };
+        if !folded.matches(&doc, how) {
+            continue;
+        }
+        if matched.len() == limit {
+            truncated = true;
+            break;
+        }
+        let name = if doc.firm.is_empty() {
+            format!("{} {}", doc.last, doc.first)
+        } else {
+            doc.firm.clone()
+        };
+        matched.push((name, cand.posting.id, s));
+    }
+    matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    Ok(FindOutcome::Found(Found {
+        hits: matched
+            .into_iter()
+            .map(|(_, id, summary)| Hit {
+                id,
+                summary,
+                score: 0,
+            })
+            .collect(),
+        truncated,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::databox::{BoxAddress, BoxId, DataBox, Owner};
+    use crate::domain::repo;
+    use crate::store::{Batch, open_memory};
+
+    fn boxed(id: &str, t: BoxType, owner: Owner, listed: bool, open: bool) -> DataBox {
+        DataBox {
+            id: BoxId::parse(id).unwrap(),
+            box_type: t,
+            state: BoxState::Accessible,
+            owner,
+            effective_ovm: t.is_ovm(),
+            open_addressing: open,
+            attachment_limit_mb: 20,
+            unlimited_password_validity: false,
+            public_listing: listed,
+        }
+    }
+
+    fn person(first: &str, last: &str, city: &str) -> Owner {
+        Owner {
+            first_name: first.into(),
+            last_name: last.into(),
+            address: BoxAddress {
+                city: city.into(),
+                ..BoxAddress::default()
+            },
+            ..Owner::default()
+        }
+    }
+
+    fn firm(name: &str, ic: &str, city: &str) -> Owner {
+        Owner {
+            firm_name: name.into(),
+            ic: ic.into(),
+            address: BoxAddress {
+                city: city.into(),
+                ..BoxAddress::default()
+            },
+            ..Owner::default()
+        }
+    }
+
+    fn store() -> std::sync::Arc<dyn Store> {
+        let store = open_memory();
+        let mut batch = Batch::new();
+        for b in [
+            boxed(
+                "fo00001",
+                BoxType::FO,
+                person("Jan", "Novák", "Brno"),
+                true,
+                false,
+            ),
+            boxed(
+                "fo00002",
+                BoxType::FO,
+                person("Jana", "Nováková", "Praha"),
+                true,
+                false,
+            ),
+            boxed(
+                "fo00003",
+                BoxType::FO,
+                person("Petr", "Novák", "Brno"),
+                false,
+                false,
+            ),
+            boxed(
+                "po00001",
+                BoxType::PO,
+                firm("Novák Stavby s.r.o.", "27074358", "Brno"),
+                true,
+                true,
+            ),
+            boxed(
+                "ovm0001",
+                BoxType::OVM,
+                firm("Město Brno", "44992785", "Brno"),
+                true,
+                false,
+            ),
+        ] {
+            repo::stage_insert_box(&mut batch, &b);
+        }
+        store.apply(batch).unwrap();
+        store
+    }
+
+    fn ids(f: &Found) -> Vec<&str> {
+        f.hits.iter().map(|h| h.id.as_str()).collect()
+    }
+
+    const PERSON: Searcher = Searcher { ovm: false };
+    const AUTHORITY: Searcher = Searcher { ovm: true };
+
+    #[test]
+    fn full_text_ignores_case_and_diacritics_and_hides_unlisted_boxes() {
+        let s = store();
+        let q = |text: &str, scope| TextQuery {
+            words: TextQuery::words_of(text),
+            target: TextTarget::General,
+            scope,
+        };
+        let f = full_text(s.as_ref(), &q("NOVAK brno", Scope::All), PERSON).unwrap();
+        assert_eq!(ids(&f), ["fo00001", "po00001"], "equal points: by box ID");
+        let f = full_text(s.as_ref(), &q("novák BRNO", Scope::All), AUTHORITY).unwrap();
+        assert_eq!(ids(&f), ["fo00001", "fo00003", "po00001"]);
+        let f = full_text(s.as_ref(), &q("nov", Scope::Type(BoxType::FO)), PERSON).unwrap();
+        assert_eq!(ids(&f), ["fo00001", "fo00002"]);
+        let f = full_text(s.as_ref(), &q("brno", Scope::Ovm), PERSON).unwrap();
+        assert_eq!(ids(&f), ["ovm0001"]);
+        let f = full_text(s.as_ref(), &q("27074358", Scope::All), PERSON).unwrap();
+        assert_eq!(ids(&f), ["po00001"]);
+        let f = full_text(s.as_ref(), &q("fo00003", Scope::All), PERSON).unwrap();
+        assert_eq!(
+            ids(&f),
+            ["fo00003"],
+            "an exact box ID finds even an unlisted box"
+        );
+        let f = full_text(s.as_ref(), &q("zlin", Scope::All), PERSON).unwrap();
+        assert!(f.hits.is_empty());
+    }
+
+    #[test]
+    fn parametric_search_follows_the_type_rules() {
+        let s = store();
+        let mut c = Criteria {
+            box_type: Some(BoxType::FO),
+            last_name: "novak".into(),
+            ..Criteria::default()
+        };
+        let found = |c: &Criteria, who| match find(s.as_ref(), c, who, Matching::Find, 10).unwrap()
+        {
+            FindOutcome::Found(f) => ids(&f).into_iter().map(str::to_owned).collect::<Vec<_>>(),
+            FindOutcome::TooGeneral => vec!["too general".to_owned()],
+        };
+        assert_eq!(found(&c, PERSON), ["fo00001", "fo00002"]);
+        assert_eq!(found(&c, AUTHORITY), ["fo00001", "fo00003", "fo00002"]);
+        c.city = "BRN".into();
+        assert_eq!(found(&c, PERSON), ["fo00001"]);
+        c.last_name.clear();
+        assert_eq!(found(&c, PERSON), ["too general"]);
+        let c = Criteria {
+            box_type: Some(BoxType::PO),
+            firm_name: "st".into(),
+            ..Criteria::default()
+        };
+        assert_eq!(found(&c, PERSON), ["too general"]);
+        let c = Criteria {
+            box_type: Some(BoxType::PO),
+            firm_name: "stavby".into(),
+            ..Criteria::default()
+        };
+        assert_eq!(found(&c, PERSON), ["po00001"]);
+        let c = Criteria {
+            box_type: Some(BoxType::PO),
+            ic: "27074358".into(),
+            ..Criteria::default()
+        };
+        assert_eq!(found(&c, PERSON), ["po00001"]);
+        let c = Criteria {
+            last_name: "Nováková".into(),
+            ..Criteria::default()
+        };
+        match find(s.as_ref(), &c, AUTHORITY, Matching::Personal, 10).unwrap() {
+            FindOutcome::Found(f) => assert_eq!(ids(&f), ["fo00002"]),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn send_options_follow_roles_and_states() {
+        let mut s = Summary {
+            box_type: BoxType::PO,
+            state: BoxState::Accessible,
+            effective_ovm: false,
+            open_addressing: true,
+            public_listing: true,
+        };
+        assert_eq!(send_options(&s, PERSON), SendOptions::Pdz);
+        assert_eq!(send_options(&s, AUTHORITY), SendOptions::All);
+        s.open_addressing = false;
+        assert_eq!(send_options(&s, PERSON), SendOptions::None);
+        assert_eq!(send_options(&s, AUTHORITY), SendOptions::Dz);
+        s.state = BoxState::TemporarilyInaccessible;
+        assert_eq!(send_options(&s, AUTHORITY), SendOptions::Disabled);
+        assert!(Scope::Po.contains(&Summary {
+            box_type: BoxType::OVM_PO,
+            ..s
+        }));
+        assert_eq!(Scope::parse(Some("NOPE")), None);
+        assert_eq!(Scope::parse(None), Some(Scope::All));
+    }
+}
