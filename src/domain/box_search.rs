@@ -231,42 +231,64 @@ fn collect(
     Ok((out, false))
 }
 
-/// The driving clause: the one with the fewest postings, scanned in the
-/// given order, each only as far as the best so far.
+/// The result of scanning one clause.
+#[derive(Debug, Clone, Default)]
+struct Scan {
+    candidates: Vec<Candidate>,
+    /// The clause has more postings than were read.
+    truncated: bool,
+}
+
+/// The driving clause (the one with the fewest postings) and what was read
+/// of every clause while finding it, so nothing is read twice.
 struct Driver {
     clause: usize,
     candidates: Vec<Candidate>,
     truncated: bool,
+    scans: Vec<Option<Scan>>,
 }
 
+/// Scans the clauses in the given order, each only as far as the shortest
+/// so far.
 fn drive(
     store: &dyn Store,
     clauses: &[Clause],
     order: &[usize],
 ) -> Result<Option<Driver>, StoreError> {
-    let mut best: Option<Driver> = None;
+    let mut scans: Vec<Option<Scan>> = vec![None; clauses.len()];
+    let mut best: Option<usize> = None;
     for &i in order {
-        let limit = match &best {
+        let limit = match best.and_then(|b| scans[b].as_ref()) {
             Some(b) if !b.truncated => b.candidates.len(),
             _ => CANDIDATE_LIMIT,
         };
         let (candidates, truncated) = collect(store, &clauses[i], limit)?;
-        let better = match &best {
+        let better = match best.and_then(|b| scans[b].as_ref()) {
             None => true,
             Some(b) => !truncated && (b.truncated || candidates.len() < b.candidates.len()),
         };
+        let empty = candidates.is_empty() && !truncated;
+        scans[i] = Some(Scan {
+            candidates,
+            truncated,
+        });
         if better {
-            best = Some(Driver {
-                clause: i,
-                candidates,
-                truncated,
-            });
+            best = Some(i);
         }
-        if matches!(&best, Some(b) if b.candidates.is_empty() && !b.truncated) {
+        if empty {
             break;
         }
     }
-    Ok(best)
+    let Some(clause) = best else {
+        return Ok(None);
+    };
+    let scan = scans[clause].take().unwrap_or_default();
+    Ok(Some(Driver {
+        clause,
+        candidates: scan.candidates,
+        truncated: scan.truncated,
+        scans,
+    }))
 }
 
 /// Clause order: exact identifiers first, then longer words (rarer, as a
@@ -442,9 +464,29 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
         let entry = boxes.entry(c.posting.id.clone()).or_insert((*s, 0));
         entry.1 = entry.1.max(points);
     }
+    // The other words: each one whose posting list is not much longer than
+    // the candidates is read whole and intersected (a sequential scan is far
+    // cheaper than a random read per candidate); the rest are checked
+    // against each remaining candidate's forward-index entry.
+    let mut unchecked = Vec::new();
+    for (i, clause) in clauses.iter().enumerate() {
+        if i == driver.clause || boxes.is_empty() {
+            continue;
+        }
+        match clause_points(store, clause, driver.scans[i].as_ref(), boxes.len())? {
+            Some(points) => boxes.retain(|id, (_, score)| match points.get(id) {
+                Some(p) => {
+                    *score += p;
+                    true
+                }
+                None => false,
+            }),
+            None => unchecked.push(i),
+        }
+    }
     let mut hits = Vec::with_capacity(boxes.len());
     for (id, (summary, points)) in boxes {
-        if q.words.len() == 1 {
+        if unchecked.is_empty() {
             hits.push(Hit {
                 id,
                 summary,
@@ -457,11 +499,8 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
         };
         let mut score = points;
         let mut all = true;
-        for (i, w) in q.words.iter().enumerate() {
-            if i == driver.clause {
-                continue;
-            }
-            let s = word_score(w, &id, &doc, q.target);
+        for &i in &unchecked {
+            let s = word_score(&q.words[i], &id, &doc, q.target);
             if s == 0 {
                 all = false;
                 break;
@@ -477,6 +516,40 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
         hits,
         truncated: driver.truncated,
     })
+}
+
+/// The boxes of a clause with their best points, for intersecting it with
+/// `n` candidates: from what the driver search read of it when that was
+/// all of it, else read anew if it has at most `4n` postings (at least
+/// 1,000; reading a posting costs a fraction of checking a candidate's
+/// forward-index entry). `None`: longer, not worth reading.
+fn clause_points(
+    store: &dyn Store,
+    clause: &Clause,
+    scanned: Option<&Scan>,
+    n: usize,
+) -> Result<Option<HashMap<String, u32>>, StoreError> {
+    let limit = n.saturating_mul(4).clamp(1_000, CANDIDATE_LIMIT);
+    let fresh;
+    let candidates = match scanned {
+        Some(s) if !s.truncated => &s.candidates,
+        Some(s) if s.candidates.len() >= limit => return Ok(None),
+        _ => {
+            let (candidates, truncated) = collect(store, clause, limit)?;
+            if truncated {
+                return Ok(None);
+            }
+            fresh = candidates;
+            &fresh
+        }
+    };
+    let mut points: HashMap<String, u32> = HashMap::with_capacity(candidates.len());
+    for c in candidates {
+        let p = posting_score(c);
+        let e = points.entry(c.posting.id.clone()).or_insert(0);
+        *e = (*e).max(p);
+    }
+    Ok(Some(points))
 }
 
 /// Boxes whose identification number is exactly `ic` (8 digits), visible
@@ -706,8 +779,7 @@ pub fn find(
         return Ok(FindOutcome::TooGeneral);
     };
     let mut seen = std::collections::HashSet::new();
-    let mut matched: Vec<(String, String, Summary)> = Vec::new();
-    let mut truncated = driver.truncated;
+    let mut candidates: Vec<(String, Summary)> = Vec::new();
     for cand in driver.candidates {
         let s = cand.posting.summary;
         if !type_matches(want, s.box_type) || !visible(&s, who) {
@@ -716,10 +788,26 @@ pub fn find(
         if how == Matching::Personal && s.state != BoxState::Accessible {
             continue;
         }
-        if !seen.insert(cand.posting.id.clone()) {
+        if seen.insert(cand.posting.id.clone()) {
+            candidates.push((cand.posting.id, s));
+        }
+    }
+    // Every word of the criteria must begin a word of its field: the other
+    // clauses narrow the candidates where their lists are short enough.
+    for (i, clause) in clauses.iter().enumerate() {
+        if i == driver.clause || candidates.is_empty() {
             continue;
         }
-        let Some((_, doc)) = idx::doc(store, &cand.posting.id)? else {
+        if let Some(points) =
+            clause_points(store, clause, driver.scans[i].as_ref(), candidates.len())?
+        {
+            candidates.retain(|(id, _)| points.contains_key(id));
+        }
+    }
+    let mut matched: Vec<(String, String, Summary)> = Vec::new();
+    let mut truncated = driver.truncated;
+    for (id, s) in candidates {
+        let Some((_, doc)) = idx::doc(store, &id)? else {
             continue;
         };
         if !folded.matches(&doc, how) {
@@ -734,7 +822,7 @@ pub fn find(
         } else {
             doc.firm.clone()
         };
-        matched.push((name, cand.posting.id, s));
+        matched.push((name, id, s));
     }
     matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(FindOutcome::Found(Found {

@@ -362,6 +362,33 @@ pub fn stage_remove(batch: &mut Batch, b: &DataBox) {
     batch.delete(IDX_DOC, id);
 }
 
+/// Builds the index of a store whose boxes were written before the index
+/// existed (the index is empty but boxes exist); returns how many boxes
+/// it indexed (0 when the index was there). Runs at start, before the
+/// gateway serves.
+pub fn index_missing(store: &dyn Store) -> Result<u64, super::repo::RepoError> {
+    let indexed = store
+        .tree(IDX_DOC)?
+        .first_in(KeyRange::all(), Order::Ascending)?
+        .is_some();
+    if indexed || !super::repo::has_any_box(store)? {
+        return Ok(0);
+    }
+    let mut batch = Batch::new();
+    let mut n = 0u64;
+    super::repo::for_each_box(store, |b| {
+        stage_insert(&mut batch, b);
+        n += 1;
+        if n % 10_000 == 0 {
+            store.apply(std::mem::take(&mut batch))?;
+        }
+        Ok(())
+    })?;
+    store.apply(batch)?;
+    store.flush_durable()?;
+    Ok(n)
+}
+
 /// Which posting tree a search reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -549,6 +576,22 @@ mod tests {
                     .is_none()
             );
         }
+    }
+
+    #[test]
+    fn a_store_without_an_index_gets_one() {
+        let store = open_memory();
+        let mut batch = Batch::new();
+        batch.put(
+            "boxes",
+            "abcdefg",
+            serde_json::to_vec(&a_box("abcdefg", "Stará firma", "Brno")).unwrap(),
+        );
+        store.apply(batch).unwrap();
+        assert_eq!(index_missing(store.as_ref()).unwrap(), 1);
+        assert_eq!(index_missing(store.as_ref()).unwrap(), 0);
+        let p = postings(store.as_ref(), Field::Name, "stara", true, 10).unwrap();
+        assert_eq!(p.items.len(), 1);
     }
 
     #[test]

@@ -137,13 +137,14 @@ impl Rng {
         &items[items.len() - 1].0
     }
 
-    /// An item of a list ranked by frequency (Zipf-like: rank r weighs
-    /// about 1/(r+1)).
+    /// An item of a list ranked by frequency (a flattened Zipf law: rank
+    /// r weighs about 1/(r+20), so the first of a hundred takes about 3 %).
     pub fn zipf<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        // Inverse of the harmonic CDF, approximated by an exponential draw.
+        // Inverse of the continuous CDF ln((x+k)/k) / ln((n+k)/k).
+        const K: f64 = 20.0;
         let n = items.len() as f64;
         let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        let r = ((n + 1.0).powf(u) - 1.0).floor() as usize;
+        let r = (K * ((n + K) / K).powf(u) - K).floor() as usize;
         &items[r.min(items.len() - 1)]
     }
 }
@@ -424,6 +425,45 @@ const SURNAMES: &[(&str, &str)] = &[
     ("Vondráček", "Vondráčková"),
     ("Řezníček", "Řezníčková"),
     ("Ďuriš", "Ďurišová"),
+    ("Bednář", "Bednářová"),
+    ("Dušek", "Dušková"),
+    ("Kubát", "Kubátová"),
+    ("Pešek", "Pešková"),
+    ("Kalina", "Kalinová"),
+    ("Adámek", "Adámková"),
+    ("Hudec", "Hudcová"),
+    ("Vacek", "Vacková"),
+    ("Vrba", "Vrbová"),
+    ("Tůma", "Tůmová"),
+    ("Zelenka", "Zelenková"),
+    ("Šindelář", "Šindelářová"),
+    ("Strnad", "Strnadová"),
+    ("Smejkal", "Smejkalová"),
+    ("Kašpar", "Kašparová"),
+    ("Toman", "Tomanová"),
+    ("Koubek", "Koubková"),
+    ("Brož", "Brožová"),
+    ("Chalupa", "Chalupová"),
+    ("Skála", "Skálová"),
+    ("Macháček", "Macháčková"),
+    ("Michálek", "Michálková"),
+    ("Horáček", "Horáčková"),
+    ("Souček", "Součková"),
+    ("Šebesta", "Šebestová"),
+    ("Kopřiva", "Kopřivová"),
+    ("Hanák", "Hanáková"),
+    ("Fišer", "Fišerová"),
+    ("Vojtíšek", "Vojtíšková"),
+    ("Pech", "Pechová"),
+    ("Janoušek", "Janoušková"),
+    ("Klíma", "Klímová"),
+    ("Slabý", "Slabá"),
+    ("Nedbal", "Nedbalová"),
+    ("Barták", "Bartáková"),
+    // Surnames that do not change for women.
+    ("Krejčí", "Krejčí"),
+    ("Janů", "Janů"),
+    ("Jiroušek", "Jiroušková"),
 ];
 
 /// A municipality: name, postal code, population in thousands (the
@@ -754,12 +794,14 @@ fn birth_date(rng: &mut Rng) -> String {
 
 const COMPANY_HEADS: &[&str] = &[
     "Agro", "Stav", "Elektro", "Auto", "Kovo", "Dřevo", "Tech", "Trans", "Eko", "Bio", "Medi",
-    "Info", "Geo", "Hydro", "Termo", "Plast", "Sklo", "Textil", "Mont", "Real",
+    "Info", "Geo", "Hydro", "Termo", "Plast", "Sklo", "Textil", "Mont", "Real", "Stroj", "Chem",
+    "Energo", "Inter", "Euro", "Fin", "Invest", "Pro", "Alfa", "Delta",
 ];
 
 const COMPANY_TAILS: &[&str] = &[
     "servis", "mont", "tech", "stav", "trade", "com", "sys", "real", "plan", "projekt", "log",
-    "data", "net", "soft", "mat", "kov", "trans", "flex", "pro",
+    "data", "net", "soft", "mat", "kov", "trans", "flex", "pro", "invest", "consult", "tex",
+    "print", "design", "media", "energy", "med", "pharm", "food",
 ];
 
 const COMPANY_PLACES: &[&str] = &[
@@ -805,31 +847,44 @@ const LEGAL_FORMS: &[(&str, u32)] = &[
     ("družstvo", 50),
 ];
 
+/// A company name. Names repeat (as they do across the register's
+/// municipalities), but rarely: about a million combinations.
 fn company(rng: &mut Rng, town: &Town) -> String {
     let form = rng.weighted(LEGAL_FORMS);
-    match rng.below(10) {
-        0..=3 => {
+    match rng.below(20) {
+        0..=6 => {
             let (male, _) = *rng.zipf(SURNAMES);
-            let what = rng.pick(&["a syn", "stavby", "a partneři", "servis", "group", "obchod"]);
-            format!("{male} {what} {form}")
+            match rng.below(3) {
+                0 => {
+                    let (other, _) = *rng.zipf(SURNAMES);
+                    format!("{male} & {other} {form}")
+                }
+                1 => {
+                    let what = rng.pick(&["a syn", "a spol.", "a partneři", "group"]);
+                    format!("{male} {what} {form}")
+                }
+                _ => {
+                    let what = rng.pick(&["stavby", "servis", "obchod", "doprava", "reality"]);
+                    format!("{male} {what} {} {form}", pick_town(rng).name)
+                }
+            }
         }
-        4..=7 => {
+        7..=14 => {
             let head = rng.pick(COMPANY_HEADS);
             let tail = rng.pick(COMPANY_TAILS);
-            if rng.chance(500) {
-                let place = rng.pick(COMPANY_PLACES);
-                format!("{head}{tail} {place} {form}")
-            } else {
-                format!("{head}{tail} {form}")
+            match rng.below(5) {
+                0 => format!("{head}{tail} {form}"),
+                1 => format!("{head}{tail} {} {form}", rng.pick(COMPANY_PLACES)),
+                _ => format!("{head}{tail} {} {form}", pick_town(rng).name),
             }
         }
         _ => {
             let activity = rng.pick(ACTIVITIES);
-            if rng.chance(500) {
+            if rng.chance(400) {
                 format!("{activity} {} {form}", town.name)
             } else {
                 let (male, _) = *rng.zipf(SURNAMES);
-                format!("{activity} {male} {form}")
+                format!("{activity} {male} {} {form}", pick_town(rng).name)
             }
         }
     }
@@ -1040,6 +1095,16 @@ pub fn generate(
     let boxes_tree = store.tree("boxes")?;
     let users_tree = store.tree("users")?;
     let logins_tree = store.tree("logins")?;
+    // In an empty store the bijections alone keep the IDs unique: no
+    // lookups needed.
+    let empty = |t: &std::sync::Arc<dyn crate::store::Tree>| {
+        t.first_in(
+            crate::store::KeyRange::all(),
+            crate::store::Order::Ascending,
+        )
+        .map(|e| e.is_none())
+    };
+    let fresh = empty(&boxes_tree)? && empty(&users_tree)? && empty(&logins_tree)?;
     let per_batch = opts.batch_boxes.max(1) as u64;
     let mut i = 0u64;
     while i < opts.boxes {
@@ -1051,7 +1116,7 @@ pub fn generate(
             let id = loop {
                 let s = box_id_for(n + attempt * opts.boxes.max(1), opts.seed);
                 if s != SYSTEM_BOX_ID
-                    && !boxes_tree.contains_key(s.as_bytes())?
+                    && (fresh || !boxes_tree.contains_key(s.as_bytes())?)
                     && let Ok(id) = BoxId::parse(&s)
                 {
                     break id;
@@ -1074,8 +1139,9 @@ pub fn generate(
                 let uid = loop {
                     let s = user_id_for(n + attempt * opts.boxes.max(1), opts.seed);
                     if !reserved_user_id(&s)
-                        && !users_tree.contains_key(s.as_bytes())?
-                        && !logins_tree.contains_key(s.as_bytes())?
+                        && (fresh
+                            || (!users_tree.contains_key(s.as_bytes())?
+                                && !logins_tree.contains_key(s.as_bytes())?))
                         && let Ok(id) = UserId::parse(&s)
                     {
                         break id;
@@ -1106,6 +1172,12 @@ pub fn generate(
 /// it.
 pub fn login_of(i: u64, seed: u64) -> String {
     user_id_for(i, seed)
+}
+
+/// The IČ synthetic box number `i` of the population of `seed` gets if its
+/// type has one.
+pub fn ic_of(i: u64, seed: u64) -> String {
+    ic_for(i, seed)
 }
 
 /// The box ID of synthetic box number `i` of the population of `seed`, if
@@ -1144,6 +1216,22 @@ mod tests {
             assert!(users.insert(u));
             assert!(ics.insert(ic_for(i, 7)));
         }
+    }
+
+    #[test]
+    fn generation_adds_to_a_store_with_a_world() {
+        let store = open_memory();
+        let world =
+            super::super::world::World::parse(super::super::world::DEMO_WORLD, "demo", 0).unwrap();
+        repo::insert_world(store.as_ref(), &world).unwrap();
+        let report = generate(store.as_ref(), &SynthOptions::new(50, 3, 0), |_| {}).unwrap();
+        assert_eq!(report.boxes, 50);
+        assert_eq!(repo::all_boxes(store.as_ref()).unwrap().len(), 53);
+        assert!(
+            repo::user_by_login(store.as_ref(), "po_jednatel")
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]

@@ -137,6 +137,14 @@ async fn start_inner(
         let loaded = world::load_fixture_file(store.as_ref(), path, clock.unix())?;
         tracing::info!(fixture = %path.display(), boxes = loaded.boxes, users = loaded.users, "loaded world fixture");
     }
+    let indexed = crate::domain::search_index::index_missing(store.as_ref())
+        .map_err(|e| ServeError::World(e.into()))?;
+    if indexed > 0 {
+        tracing::info!(
+            boxes = indexed,
+            "built the box search index of an older store"
+        );
+    }
 
     let mut tls_acceptor = None;
     let mut ca_cert_path = None;
