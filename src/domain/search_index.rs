@@ -379,7 +379,7 @@ pub fn index_missing(store: &dyn Store) -> Result<u64, super::repo::RepoError> {
     super::repo::for_each_box(store, |b| {
         stage_insert(&mut batch, b);
         n += 1;
-        if n % 10_000 == 0 {
+        if n.is_multiple_of(10_000) {
             store.apply(std::mem::take(&mut batch))?;
         }
         Ok(())
