@@ -1,0 +1,464 @@
+//! Box search at national scale: synthesises a population into a temporary
+//! data directory, serves it in-process and measures search latency over
+//! HTTP on loopback.
+//!
+//! ```text
+//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--data DIR] [--no-rebuild]
+//! ```
+//!
+//! `--boxes` defaults to 1,000,000 (the real register holds about a
+//! million boxes). `--data DIR` keeps the population in `DIR` and reuses
+//! it when it exists (the generation is then skipped; `--no-rebuild`
+//! skips the separate index rebuild too). Prints the build
+//! time and size of the index and p50/p99 latencies of FindDataBox by IČ,
+//! FindDataBox by name and ISDSSearch2 full text (20 results a page).
+//!
+//! The client logs in once by HOTP and sends every request in the cookie
+//! session (`/apps/DS/df`), so the figures are the search, not the Argon2
+//! password check a Basic login pays on every request.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use isds_gateway::config::Config;
+use isds_gateway::domain::box_search::{Gross, gross};
+use isds_gateway::domain::clock::SystemClock;
+use isds_gateway::domain::otp::{self, OtpKind, OtpSecret};
+use isds_gateway::domain::search_index::{self, TREES};
+use isds_gateway::domain::synth::{self, Rng, SynthOptions};
+use isds_gateway::domain::{BoxId, UserId, repo};
+use isds_gateway::store::{self, Batch, KeyRange, Order};
+
+const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+const OTP_SECRET: &[u8] = b"bench-search-hotp-secret";
+
+struct Args {
+    boxes: u64,
+    seed: u64,
+    queries: usize,
+    data: Option<PathBuf>,
+    /// Skip rebuilding the index alone (its figures).
+    no_rebuild: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        boxes: 1_000_000,
+        seed: 1,
+        queries: 500,
+        data: None,
+        no_rebuild: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match arg.as_str() {
+            "--boxes" => a.boxes = value().parse().unwrap_or(a.boxes),
+            "--seed" => a.seed = value().parse().unwrap_or(a.seed),
+            "--queries" => a.queries = value().parse().unwrap_or(a.queries),
+            "--data" => a.data = Some(PathBuf::from(value())),
+            "--no-rebuild" => a.no_rebuild = true,
+            // `cargo bench` passes --bench; other flags are ignored.
+            _ => {}
+        }
+    }
+    a
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map(|kb| format!("{:.0} GiB RAM", kb as f64 / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    format!("{cores} cores ({cpu}), {mem}")
+}
+
+/// Builds the population, or reuses the one in the directory.
+fn populate(data: &Path, a: &Args) -> Duration {
+    let store_dir = data.join("store");
+    if store_dir.is_dir() {
+        println!("reusing the population in {}", data.display());
+        let store = store::open_sled(&store_dir).expect("store opens");
+        set_otp_secret(store.as_ref(), a);
+        return Duration::ZERO;
+    }
+    let store = store::open_sled(&store_dir).expect("store opens");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let opts = SynthOptions::new(a.boxes, a.seed, now);
+    let started = Instant::now();
+    let report = synth::generate(store.as_ref(), &opts, |done| {
+        if done.is_multiple_of(100_000) || done == a.boxes {
+            eprintln!(
+                "  {done} boxes written ({:.0} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    })
+    .expect("the population is written");
+    set_otp_secret(store.as_ref(), a);
+    println!(
+        "population: {} boxes, {} users in {:.1} s ({:.0} boxes/s, index written with them)",
+        report.boxes,
+        report.users,
+        report.elapsed.as_secs_f64(),
+        report.boxes as f64 / report.elapsed.as_secs_f64()
+    );
+    report.elapsed
+}
+
+/// Gives the bench user (the first box's primary user) an HOTP secret
+/// whose next code is the one for counter 0.
+fn set_otp_secret(store: &dyn store::Store, a: &Args) {
+    let login = synth::login_of(0, a.seed);
+    let user = UserId::parse(&login).expect("synthetic user ID");
+    let mut batch = Batch::new();
+    otp::put_secret(
+        &mut batch,
+        &user,
+        &OtpSecret {
+            kind: OtpKind::Hotp,
+            secret: OTP_SECRET.to_vec(),
+            counter: 0,
+        },
+    );
+    store.apply_durable(batch).expect("secret stored");
+}
+
+/// Rebuilds the index alone into a fresh store: its build time and its
+/// size on disk, and the logical size of the index trees.
+fn index_figures(data: &Path) {
+    let store = store::open_sled(&data.join("store")).expect("store opens");
+    let mut logical = 0u64;
+    let mut entries = 0u64;
+    for tree in TREES {
+        let t = store.tree(tree).expect("tree");
+        for e in t.iter(KeyRange::all(), Order::Ascending) {
+            let (k, v) = e.expect("entry");
+            logical += (k.len() + v.len()) as u64;
+            entries += 1;
+        }
+    }
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let only = store::open_sled(&tmp.path().join("index")).expect("index store");
+    let started = Instant::now();
+    let mut batch = Batch::new();
+    let mut n = 0u64;
+    repo::for_each_box(store.as_ref(), |b| {
+        search_index::stage_insert(&mut batch, b);
+        n += 1;
+        if n.is_multiple_of(10_000) {
+            only.apply(std::mem::take(&mut batch)).expect("index batch");
+        }
+        Ok(())
+    })
+    .expect("boxes read");
+    only.apply(batch).expect("index batch");
+    only.flush_durable().expect("flush");
+    let build = started.elapsed();
+    drop(only);
+    println!(
+        "index: {entries} entries, {} of keys and values; rebuilt alone from {n} boxes in {:.1} s, {} on disk (whole store {})",
+        mib(logical),
+        build.as_secs_f64(),
+        mib(dir_size(&tmp.path().join("index"))),
+        mib(dir_size(&data.join("store")))
+    );
+}
+
+fn op(name: &str, inner: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+const OWNER_INFO: &[&str] = &[
+    "dbID",
+    "dbType",
+    "ic",
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "firmName",
+    "biDate",
+    "biCity",
+    "biCounty",
+    "biState",
+    "adCity",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "nationality",
+    "identifier",
+    "registryCode",
+    "dbState",
+    "dbEffectiveOVM",
+    "dbOpenAddressing",
+];
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;")
+}
+
+fn find_body(values: &[(&str, String)]) -> String {
+    let mut inner = String::from("<dbOwnerInfo>");
+    for f in OWNER_INFO {
+        match values.iter().find(|(k, _)| k == f) {
+            Some((_, v)) => inner.push_str(&format!("<{f}>{}</{f}>", escape(v))),
+            None => inner.push_str(&format!(r#"<{f} xsi:nil="true"/>"#)),
+        }
+    }
+    inner.push_str("</dbOwnerInfo>");
+    op("FindDataBox", &inner)
+}
+
+fn search_body(text: &str) -> String {
+    op(
+        "ISDSSearch2",
+        &format!(
+            r#"<searchText>{}</searchText><searchType>GENERAL</searchType><searchScope>ALL</searchScope><page>0</page><pageSize>20</pageSize>"#,
+            escape(text)
+        ),
+    )
+}
+
+/// The three query kinds for one sampled box.
+fn queries_for(i: u64, seed: u64) -> Option<[String; 3]> {
+    let id = BoxId::parse(&synth::box_id_of(i, seed)).ok()?;
+    let ic = synth::ic_of(i, seed);
+    let b = synth::synth_box(i, seed, id, &ic, 0).databox;
+    let o = &b.owner;
+    let gross_name = match gross(b.box_type) {
+        Gross::Ovm => "OVM",
+        Gross::Po => "PO",
+        Gross::Pfo => "PFO",
+        Gross::Fo => "FO",
+    };
+    let by_ic = if o.ic.is_empty() {
+        return None;
+    } else {
+        find_body(&[("dbType", gross_name.to_owned()), ("ic", o.ic.clone())])
+    };
+    // People by their names and municipality, organisations by their name
+    // (the criteria ISDS requires for the type).
+    let person = matches!(gross(b.box_type), Gross::Fo | Gross::Pfo);
+    let by_name = if person {
+        find_body(&[
+            ("dbType", b.box_type.name().to_owned()),
+            ("pnLastName", o.last_name.clone()),
+            ("pnFirstName", o.first_name.clone()),
+            ("adCity", o.address.city.clone()),
+        ])
+    } else {
+        find_body(&[
+            ("dbType", b.box_type.name().to_owned()),
+            ("firmName", o.firm_name.clone()),
+        ])
+    };
+    let full_text = search_body(&format!("{} {}", b.display_name(), o.address.city));
+    Some([by_ic, by_name, full_text])
+}
+
+struct Session {
+    client: reqwest::Client,
+    url: String,
+    cookie: String,
+}
+
+impl Session {
+    async fn call(&self, body: &str) -> (Duration, String) {
+        let started = Instant::now();
+        let resp = self
+            .client
+            .post(&self.url)
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("soapaction", "\"\"")
+            .header("cookie", &self.cookie)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent");
+        let text = resp.text().await.expect("response read");
+        (started.elapsed(), text)
+    }
+}
+
+async fn login(http: &str, a: &Args) -> Session {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let uri = format!("http://{http}/apps/DS/df");
+    let code = otp::format_code(otp::hotp(OTP_SECRET, 0));
+    let resp = client
+        .post(format!("http://{http}/as/processLogin?type=hotp&uri={uri}"))
+        .basic_auth(
+            synth::login_of(0, a.seed),
+            Some(format!("{}{code}", synth::SYNTH_PASSWORD)),
+        )
+        .send()
+        .await
+        .expect("login sent");
+    assert_eq!(resp.status().as_u16(), 302, "HOTP login succeeds");
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(isds_gateway::auth::SESSION_COOKIE))
+        .and_then(|v| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    Session {
+        client,
+        url: uri,
+        cookie,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let a = args();
+    println!("machine: {}", machine());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let data = a.data.clone().unwrap_or_else(|| tmp.path().join("data"));
+    std::fs::create_dir_all(&data).expect("data dir");
+    println!(
+        "synthesising {} boxes (seed {}) into {}",
+        a.boxes,
+        a.seed,
+        data.display()
+    );
+    populate(&data, &a);
+    if !a.no_rebuild {
+        index_figures(&data);
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut config = Config::ephemeral(&data);
+        config.tls_listen = None;
+        // sled may hold the directory lock a moment after the last handle.
+        let gw = {
+            let mut tries = 0;
+            loop {
+                match isds_gateway::http::start_with_clock(config.clone(), Arc::new(SystemClock)).await {
+                    Ok(gw) => break gw,
+                    Err(_) if tries < 50 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("gateway starts: {e}"),
+                }
+            }
+        };
+        let session = login(&gw.http_addr.to_string(), &a).await;
+
+        let mut rng = Rng::new(a.seed ^ 0xBE7C);
+        let mut sets: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        while sets[0].len() < a.queries + 50 {
+            let i = rng.below(a.boxes);
+            if let Some(qs) = queries_for(i, a.seed) {
+                for (set, q) in sets.iter_mut().zip(qs) {
+                    set.push(q);
+                }
+            }
+        }
+        let names = [
+            "FindDataBox by IČ",
+            "FindDataBox by name",
+            "ISDSSearch2 full text (name + municipality, 20 a page)",
+        ];
+        println!(
+            "{} queries of each kind over HTTP on loopback, one client, after 50 warm-up queries:",
+            a.queries
+        );
+        for (name, set) in names.iter().zip(&sets) {
+            for q in set.iter().take(50) {
+                session.call(q).await;
+            }
+            let mut times = Vec::with_capacity(a.queries);
+            let mut found = 0usize;
+            let mut codes = std::collections::BTreeMap::new();
+            for q in set.iter().skip(50) {
+                let (d, text) = session.call(q).await;
+                times.push(d);
+                let code = text
+                    .split("<dbStatusCode>")
+                    .nth(1)
+                    .and_then(|s| s.get(..4))
+                    .unwrap_or("????")
+                    .to_owned();
+                if text.contains("<dbID>") {
+                    found += 1;
+                }
+                *codes.entry(code).or_insert(0usize) += 1;
+            }
+            times.sort();
+            let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
+            println!(
+                "  {name:<55} p50 {:>9}  p99 {:>9}  max {:>9}  mean {:>9}  answered with boxes {found}/{}  codes {codes:?}",
+                ms(percentile(&times, 0.50)),
+                ms(percentile(&times, 0.99)),
+                ms(percentile(&times, 1.0)),
+                ms(mean),
+                times.len()
+            );
+        }
+        gw.shutdown().await.expect("clean shutdown");
+    });
+}
