@@ -165,16 +165,7 @@ pub fn stage_insert_message(batch: &mut Batch, msg: &Message, documents: &[Vec<u
         let index = u16::try_from(index).unwrap_or(u16::MAX);
         batch.put(DOCUMENTS, document_key(id, index), doc.clone());
     }
-    batch.put(
-        RECEIVED,
-        box_time_id_key(&msg.recipient.box_id, msg.submitted_at, id),
-        Vec::new(),
-    );
-    batch.put(
-        SENT,
-        box_time_id_key(&msg.sender.box_id, msg.submitted_at, id),
-        Vec::new(),
-    );
+    stage_list_entries(batch, msg);
     if msg.state == MessageState::Delivered {
         batch.put(
             PENDING_ACCEPT,
@@ -187,6 +178,93 @@ pub fn stage_insert_message(batch: &mut Batch, msg: &Message, documents: &[Vec<u
     }
     let at = msg.delivery_time.unwrap_or(msg.submitted_at);
     stage_state_change(batch, msg, at);
+}
+
+/// Puts the message's entries in the received and sent lists, each with
+/// its [`ListSummary`] as value, so a filtered list reads only the messages
+/// it returns.
+fn stage_list_entries(batch: &mut Batch, msg: &Message) {
+    batch.put(
+        RECEIVED,
+        box_time_id_key(&msg.recipient.box_id, msg.submitted_at, msg.id),
+        ListSummary::of(msg, Direction::Received).encode(),
+    );
+    batch.put(
+        SENT,
+        box_time_id_key(&msg.sender.box_id, msg.submitted_at, msg.id),
+        ListSummary::of(msg, Direction::Sent).encode(),
+    );
+}
+
+/// What a list filter looks at, kept as the value of a list index entry:
+/// the state and the org unit of the list's side (the recipient's for
+/// received messages, the sender's for sent ones).
+///
+/// Encoding: state (1 byte), 1 if an org unit number follows (1 byte), the
+/// number (8 bytes big-endian, present or zero), then the org unit name in
+/// UTF-8 preceded by 1 if present (or a single 0). Entries written before
+/// summaries existed are empty and decode to `None`: the list then reads
+/// the message itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ListSummary {
+    state: MessageState,
+    org_unit_num: Option<i64>,
+    org_unit: Option<String>,
+}
+
+impl ListSummary {
+    fn of(msg: &Message, dir: Direction) -> Self {
+        let (unit, unit_num) = match dir {
+            Direction::Received => (
+                &msg.envelope.recipient_org_unit,
+                msg.envelope.recipient_org_unit_num,
+            ),
+            Direction::Sent => (
+                &msg.envelope.sender_org_unit,
+                msg.envelope.sender_org_unit_num,
+            ),
+        };
+        Self {
+            state: msg.state,
+            org_unit_num: unit_num,
+            org_unit: unit.clone(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(12);
+        out.push(self.state.code());
+        out.push(u8::from(self.org_unit_num.is_some()));
+        out.extend_from_slice(&self.org_unit_num.unwrap_or(0).to_be_bytes());
+        match &self.org_unit {
+            Some(unit) => {
+                out.push(1);
+                out.extend_from_slice(unit.as_bytes());
+            }
+            None => out.push(0),
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let (&state, rest) = bytes.split_first()?;
+        let (&has_num, rest) = rest.split_first()?;
+        let num = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+        let (&has_unit, unit) = rest.get(8..)?.split_first()?;
+        Some(Self {
+            state: MessageState::try_from(state).ok()?,
+            org_unit_num: (has_num == 1).then_some(num),
+            org_unit: if has_unit == 1 {
+                Some(String::from_utf8(unit.to_vec()).ok()?)
+            } else {
+                None
+            },
+        })
+    }
+
+    fn matches(&self, q: &ListQuery) -> bool {
+        summary_matches(self.state, self.org_unit.as_deref(), self.org_unit_num, q)
+    }
 }
 
 fn stage_state_change(batch: &mut Batch, msg: &Message, at: Timestamp) {
@@ -291,6 +369,7 @@ pub fn stage_update_message(
     }
     if before.state != after.state {
         stage_state_change(batch, after, at);
+        stage_list_entries(batch, after);
     }
     if after.content_deleted && !before.content_deleted {
         for index in 0..before.documents.len() {
@@ -421,11 +500,26 @@ fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>
         && q.org_unit_num.is_none()
         && q.org_unit.is_none();
     for entry in tree.iter(box_time_range(&q.box_id, q.from, q.to), Order::Ascending) {
-        let (key, _) = entry?;
+        let (key, value) = entry?;
         let Some(id) = key.get(prefix_len + 8..).and_then(MessageId::from_key) else {
             continue;
         };
-        if unfiltered && to_skip > 0 {
+        // Decided from the index entry where it carries a summary:
+        // messages that do not match, or fall before the offset, are never
+        // read. Entries without one (older stores) are decided on the
+        // message itself.
+        let summary = if unfiltered {
+            None
+        } else {
+            ListSummary::decode(&value)
+        };
+        let decided = unfiltered || summary.is_some();
+        if let Some(summary) = &summary
+            && !summary.matches(q)
+        {
+            continue;
+        }
+        if decided && to_skip > 0 {
             to_skip -= 1;
             continue;
         }
@@ -433,12 +527,14 @@ fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>
             continue;
         };
         let msg = decode_message(id, &bytes)?;
-        if !matches(&msg, q, dir) {
-            continue;
-        }
-        if to_skip > 0 {
-            to_skip -= 1;
-            continue;
+        if !decided {
+            if !matches(&msg, q, dir) {
+                continue;
+            }
+            if to_skip > 0 {
+                to_skip -= 1;
+                continue;
+            }
         }
         out.push(msg);
         if out.len() >= q.limit {
@@ -449,24 +545,23 @@ fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>
 }
 
 fn matches(msg: &Message, q: &ListQuery, dir: Direction) -> bool {
-    if q.state_mask & msg.state.filter_bit() == 0 {
+    ListSummary::of(msg, dir).matches(q)
+}
+
+fn summary_matches(
+    state: MessageState,
+    unit: Option<&str>,
+    unit_num: Option<i64>,
+    q: &ListQuery,
+) -> bool {
+    if q.state_mask & state.filter_bit() == 0 {
         return false;
     }
-    let (unit, unit_num) = match dir {
-        Direction::Received => (
-            &msg.envelope.recipient_org_unit,
-            msg.envelope.recipient_org_unit_num,
-        ),
-        Direction::Sent => (
-            &msg.envelope.sender_org_unit,
-            msg.envelope.sender_org_unit_num,
-        ),
-    };
     if q.org_unit_num.is_some() && q.org_unit_num != unit_num {
         return false;
     }
     if let Some(want) = &q.org_unit
-        && unit.as_deref() != Some(want.as_str())
+        && unit != Some(want.as_str())
     {
         return false;
     }
@@ -706,6 +801,82 @@ mod tests {
         let zero = ListQuery { limit: 0, ..all };
         assert!(list_received(s, &zero).unwrap().is_empty());
         let _ = b;
+    }
+
+    #[test]
+    fn list_summaries_round_trip_and_refuse_garbage() {
+        for summary in [
+            ListSummary {
+                state: MessageState::Read,
+                org_unit_num: Some(-42),
+                org_unit: Some("Odbor výstavby".into()),
+            },
+            ListSummary {
+                state: MessageState::Delivered,
+                org_unit_num: None,
+                org_unit: None,
+            },
+            ListSummary {
+                state: MessageState::ContentDeleted,
+                org_unit_num: Some(0),
+                org_unit: Some(String::new()),
+            },
+        ] {
+            assert_eq!(ListSummary::decode(&summary.encode()), Some(summary));
+        }
+        assert_eq!(ListSummary::decode(&[]), None);
+        assert_eq!(ListSummary::decode(&[4, 0, 1]), None);
+        assert_eq!(
+            ListSummary::decode(&[99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            None
+        );
+    }
+
+    #[test]
+    fn filtered_lists_follow_state_changes_and_read_old_entries() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let a = stored(s, 10_000_001, 1_000);
+        let b = stored(s, 10_000_002, 2_000);
+        let rcpt = a.recipient.box_id.clone();
+        let ids = |v: Vec<Message>| v.into_iter().map(|m| m.id.0).collect::<Vec<_>>();
+        let read = ListQuery {
+            state_mask: MessageState::Read.filter_bit(),
+            ..ListQuery::all(rcpt.clone(), 10)
+        };
+        assert!(list_received(s, &read).unwrap().is_empty());
+        let mut a_read = a.clone();
+        a_read.state = MessageState::Read;
+        update_message(s, &a, &a_read, Timestamp(3_000)).unwrap();
+        assert_eq!(ids(list_received(s, &read).unwrap()), vec![10_000_001]);
+        assert_eq!(
+            ids(list_sent(
+                s,
+                &ListQuery {
+                    box_id: a.sender.box_id.clone(),
+                    ..read.clone()
+                }
+            )
+            .unwrap()),
+            vec![10_000_001]
+        );
+        // An index entry written before summaries existed (empty value) is
+        // decided on the message itself.
+        let key = box_time_id_key(&rcpt, b.submitted_at, b.id);
+        let mut batch = Batch::new();
+        batch.put(RECEIVED, key, Vec::new());
+        s.apply(batch).unwrap();
+        let delivered = ListQuery {
+            state_mask: MessageState::Delivered.filter_bit(),
+            ..ListQuery::all(rcpt.clone(), 10)
+        };
+        assert_eq!(ids(list_received(s, &delivered).unwrap()), vec![10_000_002]);
+        let second = ListQuery {
+            offset: 2,
+            state_mask: MessageState::Delivered.filter_bit() | MessageState::Read.filter_bit(),
+            ..ListQuery::all(rcpt, 10)
+        };
+        assert_eq!(ids(list_received(s, &second).unwrap()), vec![10_000_002]);
     }
 
     #[test]
