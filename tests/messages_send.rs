@@ -1032,8 +1032,64 @@ async fn messages_waiting_in_a_box_disabled_by_the_operator_become_undeliverable
     )
     .await;
 
+    // The sender's box got a system message about it from the system box
+    // (sender type 0), readable like any other message.
+    let list = format!(
+        r#"<GetListOfReceivedMessages xmlns="{ISDS_NS}" xmlns:xsi="{XSI}"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><dmRecipientOrgUnitNum xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset xsi:nil="true"/><dmLimit xsi:nil="true"/></GetListOfReceivedMessages>"#
+    );
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &list).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    let records: Vec<_> = resp
+        .body()
+        .elements()
+        .flat_map(|e| e.elements())
+        .filter(|e| e.name == "dmRecord")
+        .cloned()
+        .collect();
+    assert_eq!(records.len(), 1, "one notice, for the third message only");
+    let field = |name: &str| {
+        records[0]
+            .elements()
+            .find(|e| e.name == name)
+            .map(|e| e.text())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("dbIDSender"), "aaaaaaa");
+    assert_eq!(field("dmSenderType"), "0");
+    assert_eq!(field("dbIDRecipient"), "ovm4dem");
+    assert_eq!(
+        field("dmAnnotation"),
+        format!("Nedoručitelná datová zpráva č. {third}")
+    );
+    let notice = field("dmID");
+    let download =
+        format!(r#"<MessageDownload xmlns="{ISDS_NS}"><dmID>{notice}</dmID></MessageDownload>"#);
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &download).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    let encoded = resp
+        .text
+        .split("<p:dmEncodedContent>")
+        .nth(1)
+        .or_else(|| resp.text.split("dmEncodedContent>").nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .unwrap_or_default()
+        .to_owned();
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .expect("base64 document"),
+    )
+    .expect("UTF-8 notice");
+    assert!(text.contains(&third) && text.contains("fo4demo"), "{text}");
     let (_dir, store) = stop_and_open(t).await;
     let s = store.as_ref();
+    let notice = message(s, &notice);
+    // Accepted by the login that listed it, read by the download.
+    assert_eq!(notice.state, MessageState::Read);
+    assert!(notice.sender.system);
+    assert_eq!(notice.recipient.box_id.as_str(), "ovm4dem");
     let m = message(s, &third);
     assert_eq!(m.state, MessageState::Undeliverable);
     assert_eq!(codes(&m), [EventCode::EV0, EventCode::EV5, EventCode::EV3]);

@@ -150,12 +150,14 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
         name: "Městský úřad Dolní Lhota".into(),
         address: "Náměstí Míru 1, 74766 Dolní Lhota".into(),
         box_type: BoxType::OVM,
+        system: false,
     };
     let recipient = Party {
         box_id: BoxId::parse("po4demo")?,
         name: "Účetnictví Novák s.r.o.".into(),
         address: "Údolní 53, 60200 Brno".into(),
         box_type: BoxType::PO,
+        system: false,
     };
     let now = Timestamp::now(&SystemClock);
     let start = now.plus_micros(-3_600_000_000 - (n as i64) * 1_000);

@@ -32,6 +32,12 @@ impl BoxId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `aaaaaaa`, the ISDS system box that sends system messages; it is
+    /// not a box of the register.
+    pub fn system() -> Self {
+        BoxId("aaaaaaa".to_owned())
+    }
 }
 
 impl TryFrom<String> for BoxId {

@@ -10,7 +10,8 @@
 //! - Content deletion: 90 days after acceptance the documents are deleted,
 //!   state 9; envelope, hash and events stay, [`run_due`].
 //! - Undeliverable: when the recipient's box becomes inaccessible, its
-//!   messages still in state 4 go to state 8 (EV3),
+//!   messages still in state 4 go to state 8 (EV3), and the system box
+//!   sends each one's sender a system message saying so,
 //!   [`box_became_inaccessible`].
 //!
 //! Time-driven transitions are stamped with the time they fell due, not
@@ -24,6 +25,7 @@ use super::databox::BoxId;
 use super::message::{Event, EventCode, Message, MessageState, Timestamp};
 use super::message_repo::{self, DueEntry, DueKind};
 use super::repo::RepoError;
+use super::system_message;
 use super::user::{Privileges, UserType};
 use crate::auth::{Actor, Identity};
 use crate::store::{Batch, Store, StoreError};
@@ -246,6 +248,8 @@ pub fn stage_box_became_inaccessible(
         after.state = MessageState::Undeliverable;
         after.events.push(Event::new(at, EventCode::EV3));
         message_repo::stage_update_message(store, batch, &msg, &after, at)?;
+        // The sender learns of it by a system message, in the same write.
+        system_message::stage_undeliverable_notice(store, batch, &after, at)?;
         n += 1;
     }
     Ok(n)

@@ -236,9 +236,30 @@ pub struct Party {
     /// `dmSenderAddress` / `dmRecipientAddress`: "street number, zip city".
     pub address: String,
     pub box_type: BoxType,
+    /// The ISDS system box (`aaaaaaa`), sender of system messages; its
+    /// `dmSenderType` is 0. Left out of the stored form when false, so the
+    /// hash of every other message is unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub system: bool,
 }
 
 impl Party {
+    /// The system box as a sender.
+    pub fn system() -> Self {
+        Party {
+            box_id: BoxId::system(),
+            name: "Informační systém datových schránek".into(),
+            address: String::new(),
+            box_type: BoxType::OVM,
+            system: true,
+        }
+    }
+
+    /// `dmSenderType`: the box type's code, 0 for the system box.
+    pub fn sender_type_code(&self) -> u32 {
+        if self.system { 0 } else { self.box_type.code() }
+    }
+
     /// The party as a box's register entry describes it now.
     pub fn of_box(b: &super::databox::DataBox) -> Self {
         let o = &b.owner;
@@ -257,6 +278,7 @@ impl Party {
             name,
             address: postal_address(&o.address),
             box_type: b.box_type,
+            system: false,
         }
     }
 }
@@ -549,12 +571,14 @@ pub(crate) mod tests {
                 name: "Město Demo".into(),
                 address: "Náměstí 1, 11000 Praha".into(),
                 box_type: BoxType::OVM,
+                system: false,
             },
             recipient: Party {
                 box_id: BoxId::parse("po4demo").unwrap(),
                 name: "Demo s.r.o.".into(),
                 address: "Ulice 2, 60200 Brno".into(),
                 box_type: BoxType::PO,
+                system: false,
             },
             envelope: EnvelopeFields {
                 annotation: "Výzva".into(),

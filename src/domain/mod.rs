@@ -19,6 +19,7 @@ pub mod otp;
 pub mod repo;
 pub mod search_index;
 pub mod synth;
+pub mod system_message;
 pub mod user;
 pub mod world;
 

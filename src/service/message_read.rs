@@ -158,7 +158,7 @@ macro_rules! envelope_of {
             db_id_sender: Some(m.sender.box_id.to_string()),
             dm_sender: Some(m.sender.name.clone()),
             dm_sender_address: Some(m.sender.address.clone()),
-            dm_sender_type: i64::from(m.sender.box_type.code()),
+            dm_sender_type: i64::from(m.sender.sender_type_code()),
             dm_recipient: Some(m.recipient.name.clone()),
             dm_recipient_address: Some(m.recipient.address.clone()),
             dm_ambiguous_recipient: None,
