@@ -3,7 +3,7 @@
 //! HTTP on loopback.
 //!
 //! ```text
-//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--data DIR] [--no-rebuild]
+//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--data DIR] [--no-rebuild] [--cache-mb MB]
 //! ```
 //!
 //! `--boxes` defaults to 1,000,000 (the real register holds about a
@@ -41,6 +41,8 @@ struct Args {
     data: Option<PathBuf>,
     /// Skip rebuilding the index alone (its figures).
     no_rebuild: bool,
+    /// The gateway's store page cache in MiB (`store_cache_mb`).
+    cache_mb: u64,
 }
 
 fn args() -> Args {
@@ -50,6 +52,7 @@ fn args() -> Args {
         queries: 500,
         data: None,
         no_rebuild: false,
+        cache_mb: store::DEFAULT_CACHE_MB,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -60,6 +63,7 @@ fn args() -> Args {
             "--queries" => a.queries = value().parse().unwrap_or(a.queries),
             "--data" => a.data = Some(PathBuf::from(value())),
             "--no-rebuild" => a.no_rebuild = true,
+            "--cache-mb" => a.cache_mb = value().parse().unwrap_or(a.cache_mb),
             // `cargo bench` passes --bench; other flags are ignored.
             _ => {}
         }
@@ -392,6 +396,7 @@ fn main() {
     runtime.block_on(async {
         let mut config = Config::ephemeral(&data);
         config.tls_listen = None;
+        config.store_cache_mb = a.cache_mb;
         // sled may hold the directory lock a moment after the last handle.
         let gw = {
             let mut tries = 0;

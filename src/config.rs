@@ -38,6 +38,10 @@ pub struct Config {
     /// Test mode: the gateway runs on a clock the operator can set and
     /// advance through `/admin/clock` (`serve --test-clock`). Off by default.
     pub test_clock: bool,
+    /// Memory for the store's page cache, in MiB (`store_cache_mb`). The
+    /// default suits a local gateway; a register of a million boxes wants
+    /// about 1024, so the search index stays in memory.
+    pub store_cache_mb: u64,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -170,6 +174,7 @@ impl Default for Config {
             operator: None,
             fixtures: Vec::new(),
             test_clock: false,
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }

@@ -75,6 +75,10 @@ struct ServeArgs {
     /// /admin/clock (see `isds-gateway clock`).
     #[arg(long)]
     test_clock: bool,
+    /// Memory for the store's page cache in MiB. Default: 64; about 1024
+    /// for a register of a million boxes.
+    #[arg(long, env = "ISDS_GATEWAY_STORE_CACHE_MB")]
+    store_cache_mb: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +164,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     config.no_demo |= args.no_demo;
     config.test_clock |= args.test_clock;
+    if let Some(mb) = args.store_cache_mb {
+        config.store_cache_mb = mb;
+    }
     if args.demo_world.is_some() {
         config.demo_world = args.demo_world;
     }

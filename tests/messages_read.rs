@@ -496,6 +496,7 @@ fn party(box_id: &str, name: &str, box_type: BoxType) -> Party {
         name: name.to_owned(),
         address: "Náměstí Míru 1, 74766 Dolní Lhota".to_owned(),
         box_type,
+        system: false,
     }
 }
 

@@ -126,7 +126,7 @@ async fn start_inner(
         path: config.data_dir.clone(),
         source,
     })?;
-    let store = store::open_sled(&config.data_dir.join("store"))?;
+    let store = store::open_sled_with_cache(&config.data_dir.join("store"), config.store_cache_mb)?;
     if !config.no_demo {
         let seeded = world::seed_demo_if_empty(store.as_ref(), config.demo_world.as_deref())?;
         if seeded {

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use memory::open_memory;
-pub use sled_store::{SLED_CACHE_BYTES, open_sled};
+pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache};
 
 /// On-disk format version written by this build; the only one it opens.
 pub const FORMAT_VERSION: u32 = 1;

@@ -17,9 +17,11 @@ use super::{
     StoreError, StoreInfo, Tree, decode_u64, validate_name,
 };
 
-/// Page cache size given to sled. Modest: the working set of a local
-/// gateway is small, and sled's cache is in addition to the OS page cache.
-pub const SLED_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default page cache given to sled, in MiB. Modest: the working set of a
+/// local gateway is small, and sled's cache is in addition to the OS page
+/// cache. Large registers set more (`store_cache_mb`), see
+/// [`open_sled_with_cache`].
+pub const DEFAULT_CACHE_MB: u64 = 64;
 
 const META_TREE: &str = "__meta";
 const SEQUENCE_TREE: &str = "__sequences";
@@ -44,13 +46,18 @@ struct SledStore {
 /// sled's background threads can keep the lock for a moment after the last
 /// handle in this process is dropped.
 pub fn open_sled(dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    open_sled_with_cache(dir, DEFAULT_CACHE_MB)
+}
+
+/// [`open_sled`] with a page cache of `cache_mb` MiB (at least 1).
+pub fn open_sled_with_cache(dir: &Path, cache_mb: u64) -> Result<Arc<dyn Store>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
     let db = sled::Config::new()
         .path(dir)
-        .cache_capacity(SLED_CACHE_BYTES)
+        .cache_capacity(cache_mb.max(1).saturating_mul(1024 * 1024))
         .open()
         .map_err(|e| match e {
             sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
