@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::box_requests::*;
 use common::*;
 use isds_gateway::config::OperatorConfig;
 
@@ -14,34 +15,6 @@ const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 // Element sequences of the request types (`?` marks optional elements,
 // left out unless given; the others are sent as xsi:nil when not given).
-const OWNER_INFO: &[&str] = &[
-    "dbID",
-    "dbType",
-    "ic",
-    "pnFirstName",
-    "pnMiddleName",
-    "pnLastName",
-    "pnLastNameAtBirth",
-    "firmName",
-    "biDate",
-    "biCity",
-    "biCounty",
-    "biState",
-    "adCity",
-    "adStreet",
-    "adNumberInStreet",
-    "adNumberInMunicipality",
-    "adZipCode",
-    "adState",
-    "nationality",
-    "email?",
-    "telNumber?",
-    "identifier",
-    "registryCode",
-    "dbState",
-    "dbEffectiveOVM",
-    "dbOpenAddressing",
-];
 const OWNER_INFO_EXT: &[&str] = &[
     "dbID",
     "dbType",
@@ -71,32 +44,6 @@ const OWNER_INFO_EXT: &[&str] = &[
     "dbState",
     "dbEffectiveOVM",
     "dbOpenAddressing",
-];
-const OWNER_INFO_EXT2: &[&str] = &[
-    "dbID",
-    "aifoIsds?",
-    "dbType",
-    "ic",
-    "pnGivenNames",
-    "pnLastName",
-    "firmName",
-    "biDate",
-    "biCity",
-    "biCounty",
-    "biState",
-    "adCode",
-    "adCity",
-    "adDistrict",
-    "adStreet",
-    "adNumberInStreet",
-    "adNumberInMunicipality",
-    "adZipCode",
-    "adState",
-    "nationality",
-    "dbIdOVM",
-    "dbState",
-    "dbOpenAddressing",
-    "dbUpperID",
 ];
 const USER_INFO: &[&str] = &[
     "pnFirstName",
@@ -164,24 +111,6 @@ const USER_INFO_EXT2: &[&str] = &[
     "caCity",
     "caZipCode",
 ];
-
-/// `<name>` with the elements of `seq` in order, valued from `values`.
-fn complex(name: &str, seq: &[&str], values: &[(&str, &str)]) -> String {
-    let mut out = format!("<{name}>");
-    for field in seq {
-        let (field, optional) = match field.strip_suffix('?') {
-            Some(f) => (f, true),
-            None => (*field, false),
-        };
-        match values.iter().find(|(k, _)| *k == field) {
-            Some((_, v)) => out.push_str(&format!("<{field}>{v}</{field}>")),
-            None if optional => {}
-            None => out.push_str(&format!(r#"<{field} xsi:nil="true"/>"#)),
-        }
-    }
-    out.push_str(&format!("</{name}>"));
-    out
-}
 
 fn op(name: &str, inner: &str) -> String {
     format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)

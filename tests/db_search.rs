@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::box_requests::*;
 use common::*;
 use isds_gateway::config::OperatorConfig;
 use isds_gateway::domain::synth::ic_from;
@@ -23,60 +24,6 @@ const PO_NO16: (&str, &str) = ("po_no16", PASSWORD);
 /// more than a page).
 const BAKERIES: usize = 120;
 
-const OWNER_INFO: &[&str] = &[
-    "dbID",
-    "dbType",
-    "ic",
-    "pnFirstName",
-    "pnMiddleName",
-    "pnLastName",
-    "pnLastNameAtBirth",
-    "firmName",
-    "biDate",
-    "biCity",
-    "biCounty",
-    "biState",
-    "adCity",
-    "adStreet",
-    "adNumberInStreet",
-    "adNumberInMunicipality",
-    "adZipCode",
-    "adState",
-    "nationality",
-    "email?",
-    "telNumber?",
-    "identifier",
-    "registryCode",
-    "dbState",
-    "dbEffectiveOVM",
-    "dbOpenAddressing",
-];
-const OWNER_INFO_EXT2: &[&str] = &[
-    "dbID",
-    "aifoIsds?",
-    "dbType",
-    "ic",
-    "pnGivenNames",
-    "pnLastName",
-    "firmName",
-    "biDate",
-    "biCity",
-    "biCounty",
-    "biState",
-    "adCode",
-    "adCity",
-    "adDistrict",
-    "adStreet",
-    "adNumberInStreet",
-    "adNumberInMunicipality",
-    "adZipCode",
-    "adState",
-    "nationality",
-    "dbIdOVM",
-    "dbState",
-    "dbOpenAddressing",
-    "dbUpperID",
-];
 const PERSONAL_OWNER_INFO: &[&str] = &[
     "dbID",
     "aifoIsds",
@@ -105,24 +52,6 @@ const SEARCH: &[&str] = &[
     "pageSize",
     "highlighting?",
 ];
-
-/// The elements of `seq` in order, valued from `values` (`?`: optional,
-/// left out unless given; others xsi:nil when not given).
-fn fields(seq: &[&str], values: &[(&str, &str)]) -> String {
-    let mut out = String::new();
-    for field in seq {
-        let (field, optional) = match field.strip_suffix('?') {
-            Some(f) => (f, true),
-            None => (*field, false),
-        };
-        match values.iter().find(|(k, _)| *k == field) {
-            Some((_, v)) => out.push_str(&format!("<{field}>{v}</{field}>")),
-            None if optional => {}
-            None => out.push_str(&format!(r#"<{field} xsi:nil="true"/>"#)),
-        }
-    }
-    out
-}
 
 fn op(name: &str, inner: &str) -> String {
     format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)

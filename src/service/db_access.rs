@@ -8,9 +8,9 @@ use crate::domain::{DataBox, User, repo};
 use crate::schema::{
     ChangeISDSPasswordResponse, GetOwnerInfoFromLogin2Response, GetOwnerInfoFromLoginResponse,
     GetPasswordInfoResponse, GetUserInfoFromLogin2Response, GetUserInfoFromLoginResponse,
-    OperationInfo, Request, TDbOwnerInfo, TDbOwnerInfoExt2, TDbUserInfo, TDbUserInfoExt2,
-    TGetOwnInfoOutput, TGetOwnInfoOutput2, TGetPasswInfoOutput, TGetUserInfoOutput,
-    TGetUserInfoOutput2, TReqStatusOutput,
+    OperationInfo, Request, TDbOwnerInfo, TDbUserInfo, TDbUserInfoExt2, TGetOwnInfoOutput,
+    TGetOwnInfoOutput2, TGetPasswInfoOutput, TGetUserInfoOutput, TGetUserInfoOutput2,
+    TReqStatusOutput,
 };
 use crate::status::{IsdsCode, IsdsStatus};
 
@@ -31,7 +31,7 @@ pub(super) async fn handle(
         }
         Request::GetOwnerInfoFromLogin2(_) => {
             respond(&GetOwnerInfoFromLogin2Response(TGetOwnInfoOutput2 {
-                db_owner_info: owner_info2(&me.databox),
+                db_owner_info: super::db_search::owner_ext2(&me.databox),
                 db_status: ok(),
             }))
         }
@@ -145,32 +145,6 @@ fn owner_info(b: &DataBox) -> TDbOwnerInfo {
         db_effective_ovm: Some(b.effective_ovm),
         db_open_addressing: Some(b.open_addressing),
         ..TDbOwnerInfo::default()
-    }
-}
-
-fn owner_info2(b: &DataBox) -> TDbOwnerInfoExt2 {
-    let o = &b.owner;
-    let a = &o.address;
-    TDbOwnerInfoExt2 {
-        db_id: Some(b.id.to_string()),
-        aifo_isds: Some(false),
-        db_type: Some(b.box_type.name().to_owned()),
-        ic: non_empty(&o.ic),
-        pn_given_names: non_empty(&o.first_name),
-        pn_last_name: non_empty(&o.last_name),
-        firm_name: non_empty(&o.firm_name),
-        bi_date: non_empty(&o.birth_date),
-        bi_city: non_empty(&o.birth_city),
-        ad_city: non_empty(&a.city),
-        ad_district: non_empty(&a.district),
-        ad_street: non_empty(&a.street),
-        ad_number_in_street: non_empty(&a.number_in_street),
-        ad_number_in_municipality: non_empty(&a.number_in_municipality),
-        ad_zip_code: non_empty(&a.zip_code),
-        ad_state: non_empty(&a.state),
-        db_state: Some(i64::from(u8::from(b.state))),
-        db_open_addressing: Some(b.open_addressing),
-        ..TDbOwnerInfoExt2::default()
     }
 }
 

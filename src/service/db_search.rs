@@ -596,7 +596,9 @@ fn owner_ext(b: &DataBox) -> TDbOwnerInfoExt {
     }
 }
 
-fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
+/// A box as `tDbOwnerInfoExt2` describes it (FindDataBox2,
+/// GetOwnerInfoFromLogin2).
+pub(super) fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
     let o = &b.owner;
     let a = &o.address;
     TDbOwnerInfoExt2 {

@@ -3,6 +3,8 @@
 //! the project's and the official schemas.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod box_requests;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
