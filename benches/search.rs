@@ -30,6 +30,11 @@ use isds_gateway::domain::synth::{self, Rng, SynthOptions};
 use isds_gateway::domain::{BoxId, UserId, repo};
 use isds_gateway::store::{self, Batch, KeyRange, Order};
 
+// The request builders the tests use, so both follow one element list.
+#[path = "../tests/common/box_requests.rs"]
+#[allow(dead_code)] // the bench uses part of it
+mod box_requests;
+
 const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const OTP_SECRET: &[u8] = b"bench-search-hotp-secret";
@@ -213,47 +218,17 @@ fn op(name: &str, inner: &str) -> String {
     )
 }
 
-const OWNER_INFO: &[&str] = &[
-    "dbID",
-    "dbType",
-    "ic",
-    "pnFirstName",
-    "pnMiddleName",
-    "pnLastName",
-    "pnLastNameAtBirth",
-    "firmName",
-    "biDate",
-    "biCity",
-    "biCounty",
-    "biState",
-    "adCity",
-    "adStreet",
-    "adNumberInStreet",
-    "adNumberInMunicipality",
-    "adZipCode",
-    "adState",
-    "nationality",
-    "identifier",
-    "registryCode",
-    "dbState",
-    "dbEffectiveOVM",
-    "dbOpenAddressing",
-];
-
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;")
 }
 
 fn find_body(values: &[(&str, String)]) -> String {
-    let mut inner = String::from("<dbOwnerInfo>");
-    for f in OWNER_INFO {
-        match values.iter().find(|(k, _)| k == f) {
-            Some((_, v)) => inner.push_str(&format!("<{f}>{}</{f}>", escape(v))),
-            None => inner.push_str(&format!(r#"<{f} xsi:nil="true"/>"#)),
-        }
-    }
-    inner.push_str("</dbOwnerInfo>");
-    op("FindDataBox", &inner)
+    let escaped: Vec<(&str, String)> = values.iter().map(|(k, v)| (*k, escape(v))).collect();
+    let pairs: Vec<(&str, &str)> = escaped.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    op(
+        "FindDataBox",
+        &box_requests::complex("dbOwnerInfo", box_requests::OWNER_INFO, &pairs),
+    )
 }
 
 fn search_body(text: &str) -> String {
