@@ -386,3 +386,64 @@ async fn signed_downloads_answer_what_their_unsigned_twins_answer() {
     assert_eq!(seen, ["0000", "1004", "1219"]);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn zfo_command_inspects_and_verifies() {
+    let t = TestGateway::start().await;
+    let id = send_message(&t, OVM_LOGIN, "po4demo", "Rozhodnutí", false).await;
+    let resp = call(&t, OVM_LOGIN, DX, &id_body("GetSignedDeliveryInfo", &id)).await;
+    let zfo = zfo_of(&resp);
+    let work = tempfile::tempdir().unwrap();
+    let good = work.path().join("dorucenka.zfo");
+    std::fs::write(&good, &zfo).unwrap();
+    let mut changed = zfo.clone();
+    changed[zfo.len() / 2] ^= 4;
+    let bad = work.path().join("zmenena.zfo");
+    std::fs::write(&bad, &changed).unwrap();
+    // base64 as dmSignature carries it is read too.
+    let text = work.path().join("dorucenka.b64");
+    std::fs::write(&text, b64(&zfo)).unwrap();
+    let data = t.dir.path().join("data");
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+            .args(args)
+            .output()
+            .expect("binary runs")
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+
+    let out = run(&[&os("zfo"), &os("inspect"), text.as_os_str()]);
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains("message seal"), "{printed}");
+    assert!(printed.contains("time-stamping authority"), "{printed}");
+    assert!(printed.contains("delivery info"), "{printed}");
+    assert!(printed.contains(&id), "{printed}");
+
+    let out = run(&[&os("zfo"), &os("inspect"), &os("--json"), good.as_os_str()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["content"]["dm_id"], serde_json::json!(id));
+    assert_eq!(v["content"]["namespace"], serde_json::json!(DELIVERY_NS));
+
+    for file in [&good, &text] {
+        let out = run(&[
+            &os("zfo"),
+            &os("verify"),
+            file.as_os_str(),
+            &os("--data"),
+            data.as_os_str(),
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("authentic"));
+    }
+    let out = run(&[
+        &os("zfo"),
+        &os("verify"),
+        bad.as_os_str(),
+        &os("--data"),
+        data.as_os_str(),
+    ]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOT AUTHENTIC"));
+    t.stop().await;
+}

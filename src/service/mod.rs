@@ -13,6 +13,8 @@ mod dm_operations;
 mod message_read;
 mod signed;
 
+pub use signed::{SIGNED_DELIVERY_NS, SIGNED_MESSAGE_NS, SIGNED_SENT_MESSAGE_NS};
+
 use std::sync::Arc;
 
 use hyper::HeaderMap;

@@ -105,6 +105,23 @@ impl SigningIdentity {
         data_dir: &Path,
         cfg: &SigningSettings,
     ) -> Result<SigningIdentity, SignError> {
+        Self::open(data_dir, cfg, true)
+    }
+
+    /// The configured identity, or the one in `<data_dir>/signing/`,
+    /// which must exist (for checking artefacts, never creating).
+    pub fn load_existing(
+        data_dir: &Path,
+        cfg: &SigningSettings,
+    ) -> Result<SigningIdentity, SignError> {
+        Self::open(data_dir, cfg, false)
+    }
+
+    fn open(
+        data_dir: &Path,
+        cfg: &SigningSettings,
+        create_missing: bool,
+    ) -> Result<SigningIdentity, SignError> {
         match (
             &cfg.root_ca,
             &cfg.signer_cert,
@@ -115,6 +132,13 @@ impl SigningIdentity {
             (Some(root), Some(sc), Some(sk), Some(tc), Some(tk)) => load(root, (sc, sk), (tc, tk)),
             (None, None, None, None, None) => {
                 let dir = data_dir.join(SIGNING_DIR);
+                if !create_missing {
+                    return load(
+                        &dir.join(ROOT_CERT_FILE),
+                        (&dir.join(SIGNER_CERT_FILE), &dir.join(SIGNER_KEY_FILE)),
+                        (&dir.join(TSA_CERT_FILE), &dir.join(TSA_KEY_FILE)),
+                    );
+                }
                 let files = [
                     ROOT_CERT_FILE,
                     ROOT_KEY_FILE,
