@@ -23,6 +23,9 @@ pub struct Config {
     pub tls: TlsSettings,
     /// Request size and XML shape limits.
     pub limits: LimitsConfig,
+    /// Certificates and keys of the signed artefacts (`[signing]`); by
+    /// default generated in `<data_dir>/signing/`.
+    pub signing: crate::sign::SigningSettings,
     /// Seed the demo world from this file when the store is empty
     /// (`None`: the built-in `fixtures/demo-world.toml`).
     pub demo_world: Option<PathBuf>,
@@ -168,6 +171,7 @@ impl Default for Config {
             tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
             tls: TlsSettings::default(),
             limits: LimitsConfig::default(),
+            signing: crate::sign::SigningSettings::default(),
             demo_world: None,
             no_demo: false,
             auth: AuthConfig::default(),

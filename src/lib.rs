@@ -12,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod schema;
 pub mod service;
+pub mod sign;
 pub mod soap;
 pub mod status;
 pub mod store;

@@ -33,6 +33,8 @@ enum Command {
     Fixtures(cli::fixtures::FixturesArgs),
     /// Read or move the clock of a gateway serving with --test-clock.
     Clock(cli::clock::ClockArgs),
+    /// Inspect or verify a signed message or delivery receipt (.zfo).
+    Zfo(cli::zfo::ZfoArgs),
 }
 
 #[derive(clap::Args)]
@@ -104,6 +106,8 @@ enum CliError {
     Cert(#[from] isds_gateway::cli::cert::CertCliError),
     #[error(transparent)]
     Clock(#[from] cli::clock::ClockCliError),
+    #[error(transparent)]
+    Zfo(#[from] cli::zfo::ZfoCliError),
 }
 
 fn main() -> ExitCode {
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::User(args) => cli::user_cmd::run(args).map(print).map_err(CliError::from),
         Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
         Command::Clock(args) => cli::clock::run(args).map(print).map_err(CliError::from),
+        Command::Zfo(args) => cli::zfo::run(args).map(print).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,12 @@
 //!    concurrent clients with a 1 KB and a 1 MB attachment, logged in with
 //!    a system certificate (`/cert`, how records-management systems send in
 //!    bulk), and with a password (`/DS`, one password hash check per
-//!    request) for comparison.
+//!    request) for comparison;
+//! 3. signed downloads (SignedSentMessageDownload: build the message XML,
+//!    sign it, time-stamp the signature) of a 1 KB and a 10 MB message at
+//!    `--clients` concurrent clients.
+//!
+//! `--only signed` runs the signed downloads alone (no seeding).
 //!
 //! Each client keeps one HTTP/1.1 connection. Each run stops after its
 //! request count or its time budget, whichever comes first.
@@ -59,6 +64,15 @@ struct Args {
     /// Repetitions of each list request.
     #[arg(long, default_value_t = 30)]
     list_repeats: usize,
+    /// Most signed downloads per run of the 1 KB message.
+    #[arg(long, default_value_t = 5_000)]
+    signed_small_count: usize,
+    /// Most signed downloads per run of the 10 MB message.
+    #[arg(long, default_value_t = 100)]
+    signed_big_count: usize,
+    /// Run only this scenario (`signed`); all by default.
+    #[arg(long)]
+    only: Option<String>,
 }
 
 const NS: &str = "http://isds.czechpoint.cz/v20";
@@ -95,11 +109,17 @@ async fn main() -> Result<(), BoxError> {
     );
     std::fs::write(dir.join("world.toml"), world)?;
 
+    let signed_only = match args.only.as_deref() {
+        None => false,
+        Some("signed") => true,
+        Some(other) => return Err(format!("unknown scenario {other} (known: signed)").into()),
+    };
+    let list_messages = if signed_only { 0 } else { args.list_messages };
     let t = Instant::now();
-    let recent = seed(&data, args.list_messages)?;
+    let recent = seed(&data, list_messages)?;
     println!(
         "seeded {} received messages into po4demo in {:.1} s",
-        args.list_messages,
+        list_messages,
         t.elapsed().as_secs_f64()
     );
 
@@ -115,6 +135,12 @@ async fn main() -> Result<(), BoxError> {
         tls,
     };
 
+    if signed_only {
+        signed_benchmarks(&target, &args).await?;
+        gw.shutdown().await?;
+        std::fs::remove_dir_all(&dir).ok();
+        return Ok(());
+    }
     list_benchmark(&target, &args, recent).await?;
 
     println!("\n## CreateMessage, {} concurrent clients", args.clients);
@@ -129,6 +155,7 @@ async fn main() -> Result<(), BoxError> {
     ] {
         create_benchmark(&target, &args, auth, size, count).await?;
     }
+    signed_benchmarks(&target, &args).await?;
     gw.shutdown().await?;
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
@@ -469,6 +496,107 @@ async fn create_benchmark(
         "| {label} | {size_label} | {n} | {elapsed:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
         n as f64 / elapsed,
         (n * body.len()) as f64 / elapsed / 1e6,
+        ms(percentile(&times, 50.0)),
+        ms(percentile(&times, 99.0)),
+    );
+    Ok(())
+}
+
+async fn signed_benchmarks(target: &Target, args: &Args) -> Result<(), BoxError> {
+    println!(
+        "\n## SignedSentMessageDownload, {} concurrent clients, system certificate",
+        args.clients
+    );
+    println!(
+        "| attachment | .zfo bytes | requests | seconds | downloads/s | MB/s out | p50 ms | p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for (size, count) in [
+        (1024, args.signed_small_count),
+        (10 * 1024 * 1024, args.signed_big_count),
+    ] {
+        signed_benchmark(target, args, size, count).await?;
+    }
+    Ok(())
+}
+
+/// Sends one message with a `size`-byte attachment from po4demo, then has
+/// `--clients` clients download it signed (as its sender) until `count`
+/// downloads or the time budget.
+async fn signed_benchmark(
+    target: &Target,
+    args: &Args,
+    size: usize,
+    count: usize,
+) -> Result<(), BoxError> {
+    let attachment: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+    let content = base64::engine::general_purpose::STANDARD.encode(&attachment);
+    let create = envelope(&format!(
+        r#"<CreateMessage xmlns="{NS}"><dmEnvelope><dbIDRecipient>ovm4dem</dbIDRecipient><dmAnnotation>Signed benchmark</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="priloha.pdf"><dmEncodedContent>{content}</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#
+    ));
+    let mut client = Client::connect(target, Auth::Certificate).await?;
+    let text = client.call("dz", create).await?;
+    let id = text
+        .split("<dmID>")
+        .nth(1)
+        .and_then(|rest| rest.split("</dmID>").next())
+        .ok_or_else(|| format!("CreateMessage answered no dmID: {text}"))?
+        .to_owned();
+    let body = envelope(&format!(
+        r#"<SignedSentMessageDownload xmlns="{NS}"><dmID>{id}</dmID></SignedSentMessageDownload>"#
+    ));
+    let zfo_len = {
+        let text = client.call("dz", body.clone()).await?;
+        if !ok_status(&text) {
+            return Err(format!("SignedSentMessageDownload failed: {text}").into());
+        }
+        text.split("<dmSignature>")
+            .nth(1)
+            .and_then(|rest| rest.split("</dmSignature>").next())
+            .map_or(0, |b64| b64.len() / 4 * 3)
+    };
+    let issued = Arc::new(AtomicUsize::new(0));
+    let received = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let mut client = Client::connect(target, Auth::Certificate).await?;
+        let issued = issued.clone();
+        let received = received.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < count {
+                let t = Instant::now();
+                let text = client.call("dz", body.clone()).await?;
+                times.push(t.elapsed());
+                received.fetch_add(text.len(), Ordering::Relaxed);
+                if !ok_status(&text) {
+                    return Err::<_, BoxError>(
+                        format!("SignedSentMessageDownload failed: {text}").into(),
+                    );
+                }
+            }
+            Ok(times)
+        }));
+    }
+    let mut times = Vec::new();
+    for task in tasks {
+        times.extend(task.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    times.sort();
+    let n = times.len();
+    let size_label = if size >= 1024 * 1024 {
+        format!("{} MB", size / (1024 * 1024))
+    } else {
+        format!("{} KB", size / 1024)
+    };
+    println!(
+        "| {size_label} | {zfo_len} | {n} | {elapsed:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+        n as f64 / elapsed,
+        received.load(Ordering::Relaxed) as f64 / elapsed / 1e6,
         ms(percentile(&times, 50.0)),
         ms(percentile(&times, 99.0)),
     );

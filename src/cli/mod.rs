@@ -10,6 +10,7 @@ pub mod cert;
 pub mod clock;
 pub mod fixtures;
 pub mod user_cmd;
+pub mod zfo;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -50,6 +50,8 @@ pub enum ServeError {
     Tls(#[from] TlsError),
     #[error("demo world: {0}")]
     World(#[from] WorldError),
+    #[error("signing identity: {0}")]
+    Signing(#[from] crate::sign::SignError),
     #[error("server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -63,6 +65,9 @@ pub struct RunningGateway {
     /// The local CA that issued the server certificate, when the gateway
     /// created its own TLS identity (clients should trust this file).
     pub ca_cert_path: Option<PathBuf>,
+    /// The root of the certificates that sign messages and time stamps
+    /// (PEM): what verifiers of `.zfo` files should trust.
+    pub signing_root_path: PathBuf,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     app: Arc<App>,
@@ -166,11 +171,14 @@ async fn start_inner(
         _ => None,
     };
 
+    let signing = crate::sign::SigningIdentity::load_or_create(&config.data_dir, &config.signing)?;
+    let signing_root_path = signing.root_path.clone();
+    let signer = Arc::new(crate::sign::Signer::new(signing));
     let policy = config.auth.policy();
     let app = Arc::new(App {
         auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
             .with_operator(config.operator.clone()),
-        services: Services::new(store.clone(), clock, policy),
+        services: Services::new(store.clone(), clock, policy).with_signer(signer),
         limits: UserLimits::new(
             config.limits.max_parallel_requests_per_user,
             config.limits.max_requests_per_user_per_minute,
@@ -191,6 +199,7 @@ async fn start_inner(
         http_addr,
         https_addr,
         ca_cert_path,
+        signing_root_path,
         shutdown,
         task,
         app,

@@ -121,6 +121,9 @@ pub(super) async fn handle(
             let resp = blocking(svc, move |s| delivery_info(s, &me, &req.dm_id)).await?;
             respond(&GetDeliveryInfoResponse(resp))
         }
+        Request::GetSignedDeliveryInfo(req) => {
+            super::signed::signed_delivery_info(svc, ctx, req.0.dm_id).await
+        }
         Request::GetMessageStateChanges(req) => {
             let resp = blocking(svc, move |s| {
                 state_changes(
@@ -349,7 +352,7 @@ fn envelope_download(
     if !allowed {
         return Ok(fail(refused(match side {
             Side::Recipient => "obálka přijaté zprávy vyžaduje právo zobrazovat seznamy",
-            Side::Sender => "odeslané zprávy smí číst jen uživatel s právem odesílat",
+            Side::Sender => message_read::SENT_NEEDS_RIGHT,
         })));
     }
     Ok(TMessEnvelDownOutput {
@@ -377,8 +380,9 @@ fn mark_downloaded(
     Ok(ok())
 }
 
-/// GetDeliveryInfo: sent or received message, right 8.
-fn delivery_info(
+/// GetDeliveryInfo (and GetSignedDeliveryInfo): sent or received message,
+/// right 8.
+pub(super) fn delivery_info(
     store: &dyn Store,
     me: &Identity,
     dm_id: &str,

@@ -47,6 +47,17 @@ pub(super) async fn handle(
             dm_status: dm_status(&IsdsStatus::ok()),
         })),
         Request::MessageDownload(req) => super::message_read::message_download(svc, ctx, req).await,
+        Request::SignedMessageDownload(req) => {
+            super::signed::signed_download(svc, ctx, req.0.dm_id, super::signed::Which::Received)
+                .await
+        }
+        Request::SignedSentMessageDownload(req) => {
+            super::signed::signed_download(svc, ctx, req.0.dm_id, super::signed::Which::Sent).await
+        }
+        Request::AuthenticateMessage(req) => {
+            super::signed::authenticate(svc, req.0.dm_message).await
+        }
+        Request::ReSignISDSDocument(req) => super::signed::resign(svc, req.0.dm_doc).await,
         Request::CreateMessage(req) => {
             let req = req.0;
             let (common, recipient) = split_single(req.dm_envelope);

@@ -426,6 +426,70 @@ pub(super) fn mark_read(
     )))
 }
 
+/// A message with its stored documents, in order.
+pub(super) type Download = (Message, Vec<Vec<u8>>);
+
+/// A received message with its documents for a download by the caller
+/// (MessageDownload, SignedMessageDownload): the caller's box received it
+/// (else 1219), the caller may read it (right 1, or 2 for personal
+/// delivery; else 1004), its content is still there (else 1219). The
+/// message becomes read (state 7).
+pub(super) fn download_received(
+    store: &dyn Store,
+    me: &Identity,
+    dm_id: &str,
+    now: Timestamp,
+) -> Result<Result<Download, IsdsStatus>, RepoError> {
+    let (msg, _) = match lookup(store, me, dm_id, Want::Received)? {
+        Ok(found) => found,
+        Err(nf) => return Ok(Err(nf.status())),
+    };
+    if !may_read_received(me, &msg) {
+        return Ok(Err(refused(if msg.envelope.personal_delivery {
+            "zprávu do vlastních rukou smí číst jen uživatel s právem číst všechny zprávy"
+        } else {
+            "ke čtení přijatých zpráv je třeba právo číst zprávy"
+        })));
+    }
+    if msg.content_deleted {
+        return Ok(Err(content_gone()));
+    }
+    let docs = message_repo::get_documents(store, msg.id)?;
+    let msg = mark_read(store, me, msg.id, now)?.unwrap_or(msg);
+    Ok(Ok((msg, docs)))
+}
+
+/// A sent message with its documents for the caller (SignedSentMessageDownload):
+/// the caller's box sent it (else 1219), the caller may send (right 4, as
+/// for SentMessageEnvelopeDownload; else 1004), its content is still there
+/// (else 1219). Nothing changes.
+pub(super) fn download_sent(
+    store: &dyn Store,
+    me: &Identity,
+    dm_id: &str,
+) -> Result<Result<Download, IsdsStatus>, RepoError> {
+    let (msg, _) = match lookup(store, me, dm_id, Want::Sent)? {
+        Ok(found) => found,
+        Err(nf) => return Ok(Err(nf.status())),
+    };
+    if !has(me, Privileges::CREATE_DM) {
+        return Ok(Err(refused(SENT_NEEDS_RIGHT)));
+    }
+    if msg.content_deleted {
+        return Ok(Err(content_gone()));
+    }
+    let docs = message_repo::get_documents(store, msg.id)?;
+    Ok(Ok((msg, docs)))
+}
+
+/// Why a sent message is refused to a user without right 4.
+pub(super) const SENT_NEEDS_RIGHT: &str = "odeslané zprávy smí číst jen uživatel s právem odesílat";
+
+/// Status 1219 for a message whose documents were deleted.
+fn content_gone() -> IsdsStatus {
+    IsdsStatus::with_message(IsdsCode::MessageNotFound, "Obsah zprávy již byl smazán.")
+}
+
 /// MessageDownload (`/DS/dz`): a received message with its documents; the
 /// message becomes read (state 7).
 pub(super) async fn message_download(
@@ -442,27 +506,8 @@ pub(super) async fn message_download(
     let store = svc.store.clone();
     let me = ctx.identity.clone();
     let now = Timestamp::now(svc.clock.as_ref());
-    let outcome = tokio::task::spawn_blocking(move || -> Result<_, RepoError> {
-        let (msg, _) = match lookup(store.as_ref(), &me, &req.dm_id, Want::Received)? {
-            Ok(found) => found,
-            Err(nf) => return Ok(Err(nf.status())),
-        };
-        if !may_read_received(&me, &msg) {
-            return Ok(Err(refused(if msg.envelope.personal_delivery {
-                "zprávu do vlastních rukou smí číst jen uživatel s právem číst všechny zprávy"
-            } else {
-                "ke čtení přijatých zpráv je třeba právo číst zprávy"
-            })));
-        }
-        if msg.content_deleted {
-            return Ok(Err(IsdsStatus::with_message(
-                IsdsCode::MessageNotFound,
-                "Obsah zprávy již byl smazán.",
-            )));
-        }
-        let docs = message_repo::get_documents(store.as_ref(), msg.id)?;
-        let msg = mark_read(store.as_ref(), &me, msg.id, now)?.unwrap_or(msg);
-        Ok(Ok((msg, docs)))
+    let outcome = tokio::task::spawn_blocking(move || {
+        download_received(store.as_ref(), &me, &req.dm_id, now)
     })
     .await
     .map_err(ServiceError::from)?

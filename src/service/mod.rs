@@ -11,6 +11,9 @@ mod db_search;
 mod dm_info;
 mod dm_operations;
 mod message_read;
+mod signed;
+
+pub use signed::{SIGNED_DELIVERY_NS, SIGNED_MESSAGE_NS, SIGNED_SENT_MESSAGE_NS};
 
 use std::sync::Arc;
 
@@ -85,6 +88,9 @@ pub struct Services {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) auth_policy: AuthPolicy,
+    /// Signs and checks `.zfo` artefacts; without one the signed
+    /// operations answer a server fault.
+    pub(crate) signer: Option<Arc<crate::sign::Signer>>,
 }
 
 /// Operations a user whose password expired may still call.
@@ -96,7 +102,14 @@ impl Services {
             store,
             clock,
             auth_policy,
+            signer: None,
         }
+    }
+
+    /// Services that sign with `signer`.
+    pub fn with_signer(mut self, signer: Arc<crate::sign::Signer>) -> Self {
+        self.signer = Some(signer);
+        self
     }
 
     /// Dispatches one body element received on `ctx.endpoint`.
