@@ -576,6 +576,7 @@ fn seed_messages(dir: &Path) -> Vec<(String, Timestamp)> {
             content_deleted: deleted,
             erased_by_recipient: false,
             erased_by_sender: false,
+            qtimestamp: None,
         };
         let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
         m.hash = compute_hash(&m, &refs);

@@ -447,3 +447,67 @@ async fn zfo_command_inspects_and_verifies() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOT AUTHENTIC"));
     t.stop().await;
 }
+
+/// `dmQTimestamp` of a sent message is a time-stamp token of the built-in
+/// TSA over its `dmHash`, the same in every answer that carries it, and
+/// `openssl ts -verify` accepts it for that digest.
+#[tokio::test]
+async fn messages_carry_a_time_stamp_of_their_hash() {
+    let t = TestGateway::start().await;
+    let id = send_message(&t, OVM_LOGIN, "po4demo", "Razítko", false).await;
+    let envelope = call(&t, PO_LOGIN, DX, &id_body("MessageEnvelopeDownload", &id)).await;
+    let env = envelope.body();
+    let returned = child(&env, "dmReturnedMessageEnvelope");
+    let hash = text(returned, &["dmHash"]);
+    let stamp = text(returned, &["dmQTimestamp"]);
+    assert!(!stamp.trim().is_empty(), "dmQTimestamp empty");
+    let delivery = call(&t, OVM_LOGIN, DX, &id_body("GetDeliveryInfo", &id)).await;
+    assert_eq!(
+        text(&delivery.body(), &["dmDelivery", "dmQTimestamp"]),
+        stamp
+    );
+    let download = call(&t, PO_LOGIN, DZ, &id_body("MessageDownload", &id)).await;
+    assert_eq!(
+        text(&download.body(), &["dmReturnedMessage", "dmQTimestamp"]),
+        stamp
+    );
+
+    let digest: String = unb64(&hash).iter().map(|b| format!("{b:02x}")).collect();
+    let work = tempfile::tempdir().expect("temp dir");
+    std::fs::write(work.path().join("stamp.tsr"), unb64(&stamp)).unwrap();
+    let root = t.gw.signing_root_path.clone();
+    let tsa = root.with_file_name("tsa.pem");
+    let verify = |digest: &str| {
+        Command::new("openssl")
+            .args([
+                "ts",
+                "-verify",
+                "-in",
+                "stamp.tsr",
+                "-token_in",
+                "-digest",
+                digest,
+            ])
+            .args([
+                "-CAfile",
+                root.to_str().unwrap(),
+                "-untrusted",
+                tsa.to_str().unwrap(),
+            ])
+            .current_dir(work.path())
+            .output()
+            .expect("the openssl command must be installed for these tests")
+    };
+    let out = verify(&digest);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Verification: OK"),
+        "{out:?}"
+    );
+    // Another digest is refused: the check really checks.
+    let other = format!(
+        "{}{}",
+        if digest.starts_with('0') { "1" } else { "0" },
+        &digest[1..]
+    );
+    assert!(!verify(&other).status.success());
+}

@@ -238,6 +238,7 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
             content_deleted: deleted,
             erased_by_recipient: false,
             erased_by_sender: false,
+            qtimestamp: None,
         };
         let docs = if deleted { vec![] } else { vec![doc.clone()] };
         let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();

@@ -473,6 +473,42 @@ pub struct Message {
     pub content_deleted: bool,
     pub erased_by_recipient: bool,
     pub erased_by_sender: bool,
+    /// `dmQTimestamp`: an RFC 3161 time-stamp token (DER) over `hash`, made
+    /// when the message was submitted. Messages the gateway wrote without
+    /// its time-stamp authority (system notices, fixtures, older stores)
+    /// have none and answer an empty one. Not covered by the hash.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "base64_option"
+    )]
+    pub qtimestamp: Option<Vec<u8>>,
+}
+
+/// Stores optional bytes as a base64 string rather than a JSON array of
+/// numbers (a time-stamp token is about a kilobyte).
+mod base64_option {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => {
+                s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| {
+            base64::engine::general_purpose::STANDARD
+                .decode(t)
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
 }
 
 impl Message {
@@ -611,6 +647,7 @@ pub(crate) mod tests {
             content_deleted: false,
             erased_by_recipient: false,
             erased_by_sender: false,
+            qtimestamp: None,
         }
     }
 

@@ -109,6 +109,7 @@ fn undeliverable_notice(
         content_deleted: false,
         erased_by_recipient: false,
         erased_by_sender: false,
+        qtimestamp: None,
     };
     msg.hash = compute_hash(&msg, &[&text]);
     (msg, text)

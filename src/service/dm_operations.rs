@@ -345,8 +345,17 @@ async fn submit(
     let clock = svc.clock.clone();
     let identity = identity.clone();
     let documents = documents_of(files);
+    let signer = svc.signer.clone();
     tokio::task::spawn_blocking(move || {
-        submit_blocking(store, clock, &identity, common, documents, recipients)
+        submit_blocking(
+            store,
+            clock,
+            signer.as_deref(),
+            &identity,
+            common,
+            documents,
+            recipients,
+        )
     })
     .await?
 }
@@ -365,6 +374,7 @@ struct Prepared {
 fn submit_blocking(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    signer: Option<&crate::sign::Signer>,
     identity: &Identity,
     common: CommonEnvelope,
     documents: Vec<Document>,
@@ -383,7 +393,19 @@ fn submit_blocking(
             Err(status) => results.push(Err(status)),
             Ok((recipient, envelope)) => {
                 let id = message_repo::next_message_id(store)?;
-                let msg = build_message(&prepared, id, &recipient, envelope, now);
+                let mut msg = build_message(&prepared, id, &recipient, envelope, now);
+                if let Some(signer) = signer {
+                    // dmQTimestamp: the TSA stamps the hash at submission;
+                    // without a stamp nothing is sent (9502, as ISDS).
+                    let at = u64::try_from(now.unix_seconds()).unwrap_or(0);
+                    match signer.timestamp(&msg.hash, at) {
+                        Ok(token) => msg.qtimestamp = Some(token),
+                        Err(err) => {
+                            tracing::error!(error = %err, "time stamp of a new message failed");
+                            return Ok(Err(IsdsStatus::new(IsdsCode::TimestampAuthorityFailure)));
+                        }
+                    }
+                }
                 let bytes: Vec<Vec<u8>> =
                     prepared.documents.iter().map(|d| d.bytes.clone()).collect();
                 message_repo::stage_insert_message(&mut batch, &msg, &bytes);
@@ -577,6 +599,7 @@ fn build_message(
         content_deleted: false,
         erased_by_recipient: false,
         erased_by_sender: false,
+        qtimestamp: None,
     };
     let bytes: Vec<&[u8]> = p.documents.iter().map(|d| d.bytes.as_slice()).collect();
     msg.hash = compute_hash(&msg, &bytes);

@@ -204,17 +204,21 @@ pub(super) fn record(msg: &Message, ordinal: usize) -> TRecord {
     })
 }
 
+/// `dmQTimestamp`: the message's time-stamp token, or nothing.
+fn q_timestamp(msg: &Message) -> Bytes {
+    msg.qtimestamp.clone().map(Bytes::from).unwrap_or_default()
+}
+
 /// The envelope of a message with its hash and times, without documents
 /// (MessageEnvelopeDownload, SentMessageEnvelopeDownload).
 ///
-/// `dmQTimestamp` (the qualified time-stamp token over the hash) is sent
-/// empty: the gateway does not time-stamp messages yet, and ISDS too may
-/// answer an empty one.
+/// `dmQTimestamp` is the time-stamp token made at submission (empty for
+/// messages that have none, as ISDS too may answer).
 pub(super) fn envelope(msg: &Message) -> TReturnedMessageEnvelope {
     TReturnedMessageEnvelope {
         dm_dm: envelope_of!(TReturnedMessageEnvelopeDmDm, msg, {}),
         dm_hash: hash(msg),
-        dm_q_timestamp: Bytes::new(),
+        dm_q_timestamp: q_timestamp(msg),
         dm_delivery_time: time(msg.delivery_time),
         dm_acceptance_time: time(msg.acceptance_time),
         dm_message_status: i64::from(msg.state.code()),
@@ -248,7 +252,7 @@ pub(super) fn delivery(msg: &Message) -> TDelivery {
     TDelivery {
         dm_dm: envelope_of!(TDeliveryDmDm, msg, {}),
         dm_hash: hash(msg),
-        dm_q_timestamp: Bytes::new(),
+        dm_q_timestamp: q_timestamp(msg),
         dm_delivery_time: time(msg.delivery_time),
         dm_acceptance_time: time(msg.acceptance_time),
         dm_message_status: i64::from(msg.state.code()),
@@ -328,7 +332,7 @@ pub(super) fn returned_message(
     Ok(TReturnedMessage {
         dm_dm: envelope_of!(TReturnedMessageDmDm, msg, { dm_files }),
         dm_hash: hash(msg),
-        dm_q_timestamp: None,
+        dm_q_timestamp: msg.qtimestamp.clone().map(Bytes::from),
         dm_delivery_time: time(msg.delivery_time),
         dm_acceptance_time: time(msg.acceptance_time),
         dm_message_status: i64::from(msg.state.code()),
