@@ -38,6 +38,11 @@ pub struct Config {
     /// Test mode: the gateway runs on a clock the operator can set and
     /// advance through `/admin/clock` (`serve --test-clock`). Off by default.
     pub test_clock: bool,
+    /// Record every SOAP exchange into this directory (`serve --record`).
+    pub record: Option<PathBuf>,
+    /// Files of `[[faults]]` rules (`serve --faults`), in addition to those
+    /// of the world fixtures.
+    pub fault_rules: Vec<PathBuf>,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -170,6 +175,8 @@ impl Default for Config {
             operator: None,
             fixtures: Vec::new(),
             test_clock: false,
+            record: None,
+            fault_rules: Vec::new(),
         }
     }
 }

@@ -45,6 +45,11 @@ struct WorldFile {
     boxes: Vec<BoxSpec>,
     #[serde(default)]
     providers: Vec<ProviderSpec>,
+    /// Scripted responses and faults, read by the HTTP layer
+    /// (`http::faults`); the world loader ignores them.
+    #[serde(default)]
+    #[allow(dead_code)]
+    faults: Vec<toml::Value>,
 }
 
 /// A hosted records-management provider and the boxes that authorised it.
