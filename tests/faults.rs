@@ -9,11 +9,12 @@ use isds_gateway::config::OperatorConfig;
 
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
 
-const OWNER_INFO: &str =
-    r#"<GetOwnerInfoFromLogin xmlns="http://isds.czechpoint.cz/v20"><dbDummy/></GetOwnerInfoFromLogin>"#;
+const OWNER_INFO: &str = r#"<GetOwnerInfoFromLogin xmlns="http://isds.czechpoint.cz/v20"><dbDummy/></GetOwnerInfoFromLogin>"#;
 
 fn download(id: &str) -> String {
-    format!(r#"<MessageDownload xmlns="http://isds.czechpoint.cz/v20"><dmID>{id}</dmID></MessageDownload>"#)
+    format!(
+        r#"<MessageDownload xmlns="http://isds.czechpoint.cz/v20"><dmID>{id}</dmID></MessageDownload>"#
+    )
 }
 
 /// A gateway with these `[[faults]]` rules (and the operator configured).
@@ -44,7 +45,10 @@ async fn admin(t: &TestGateway, body: Option<&str>) -> (u16, serde_json::Value) 
         .expect("admin call");
     let status = resp.status().as_u16();
     let text = resp.text().await.expect("admin body");
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -121,9 +125,15 @@ times = 1
 
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", OWNER_INFO).await;
     assert_eq!(resp.status, 503);
-    assert!(resp.content_type.starts_with("text/html"), "{}", resp.content_type);
+    assert!(
+        resp.content_type.starts_with("text/html"),
+        "{}",
+        resp.content_type
+    );
     assert_eq!(
-        resp.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        resp.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
         Some("120")
     );
     assert!(resp.text.contains("maintenance"), "{}", resp.text);
@@ -247,7 +257,10 @@ enabled = false
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", OWNER_INFO).await;
     assert_eq!(resp.fault().1, "TSA down");
     let (status, view) = admin(&t, Some(r#"{"reset": "tsa"}"#)).await;
-    assert_eq!((status, &view["rules"][1]["remaining"]), (200, &serde_json::json!(1)));
+    assert_eq!(
+        (status, &view["rules"][1]["remaining"]),
+        (200, &serde_json::json!(1))
+    );
     let (status, _) = admin(&t, Some(r#"{"remove": "tsa"}"#)).await;
     assert_eq!(status, 200);
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", OWNER_INFO).await;
@@ -258,7 +271,10 @@ enabled = false
     assert_eq!(status, 404, "{view}");
     let (status, view) = admin(&t, Some(r#"{"add": {"action": "explode"}}"#)).await;
     assert_eq!(status, 400);
-    assert!(view["error"].as_str().unwrap_or("").contains("explode"), "{view}");
+    assert!(
+        view["error"].as_str().unwrap_or("").contains("explode"),
+        "{view}"
+    );
     t.stop().await;
 }
 

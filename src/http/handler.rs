@@ -187,7 +187,10 @@ async fn soap_call(
             .get("soapaction")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        capture.login = authorization.and_then(super::record::basic_login);
+        if let Some((login, password)) = authorization.and_then(super::record::basic_login) {
+            capture.login = Some(login);
+            capture.basic_password = Some(password);
+        }
     }
     let identity = match app.auth.authenticate(creds).await {
         Ok(Ok(identity)) => identity,

@@ -10,7 +10,8 @@
 //! - `NNNN-meta.toml`: endpoint, operation, login, HTTP status, time.
 //!
 //! Never written: passwords (HTTP Basic, and elements whose name says
-//! password, like ChangeISDSPassword's, which become `{{secret:NAME}}`),
+//! password, like ChangeISDSPassword's: the login's own password becomes
+//! `{{secret:password}}`, any other `{{secret:ELEMENT-NNNN}}`),
 //! the Authorization and Cookie headers, OTP codes (the OTP login form is
 //! not a SOAP exchange and is not recorded). Text over
 //! [`MAX_RECORDED_TEXT`] bytes (large base64 attachments) is replaced by
@@ -53,6 +54,9 @@ pub(crate) struct Capture {
     pub active: bool,
     pub request: Option<Bytes>,
     pub login: Option<String>,
+    /// The HTTP Basic password, only to recognise it inside the body (it
+    /// is never written).
+    pub basic_password: Option<String>,
     pub auth_failed: bool,
     pub request_content_type: Option<String>,
     pub soap_action: Option<String>,
@@ -227,7 +231,11 @@ impl Recorder {
         std::fs::write(file("meta.toml"), meta)?;
 
         if let Some(req) = &ex.capture.request {
-            let text = match render(req, Direction::Request, &mut state) {
+            let ctx = Ctx {
+                number: n,
+                password: ex.capture.basic_password.as_deref(),
+            };
+            let text = match render(req, Direction::Request, &ctx, &mut state) {
                 Some(t) => t,
                 None if contains_ci(req, b"password") => {
                     "<!-- an unreadable request that may hold a password was not recorded -->\n"
@@ -240,7 +248,11 @@ impl Recorder {
         if ex.http_status != 0 {
             let is_xml = ex.content_type.contains("xml");
             let rendered = if is_xml {
-                render(&ex.response, Direction::Response, &mut state)
+                let ctx = Ctx {
+                    number: n,
+                    password: None,
+                };
+                render(&ex.response, Direction::Response, &ctx, &mut state)
             } else {
                 None
             };
@@ -274,9 +286,9 @@ fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
         .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
-/// The user name of an HTTP Basic `Authorization` value (never the
-/// password).
-pub(crate) fn basic_login(authorization: &str) -> Option<String> {
+/// User name and password of an HTTP Basic `Authorization` value (the
+/// password is never written).
+pub(crate) fn basic_login(authorization: &str) -> Option<(String, String)> {
     use base64::Engine;
     let (scheme, value) = authorization.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -286,7 +298,8 @@ pub(crate) fn basic_login(authorization: &str) -> Option<String> {
         .decode(value.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
-    text.split_once(':').map(|(login, _)| login.to_owned())
+    text.split_once(':')
+        .map(|(login, password)| (login.to_owned(), password.to_owned()))
 }
 
 /// A TOML basic string.
@@ -315,7 +328,7 @@ fn looks_like_datetime(s: &str) -> bool {
 /// Pretty-prints an XML document (2-space indent, prefixes kept), masking
 /// secrets and replacing volatile values by placeholders. `None` when the
 /// bytes are not well-formed XML.
-fn render(input: &[u8], dir: Direction, state: &mut State) -> Option<String> {
+fn render(input: &[u8], dir: Direction, ctx: &Ctx<'_>, state: &mut State) -> Option<String> {
     let mut reader = quick_xml::Reader::from_reader(input);
     reader.config_mut().trim_text(false);
     let mut writer = quick_xml::Writer::new_with_indent(Vec::new(), b' ', 2);
@@ -339,13 +352,13 @@ fn render(input: &[u8], dir: Direction, state: &mut State) -> Option<String> {
                     continue;
                 }
                 let local = stack.last().map(String::as_str).unwrap_or("");
-                let out = transform(&text, local, dir, state);
+                let out = transform(&text, local, dir, ctx, state);
                 writer.write_event(Event::Text(BytesText::new(&out))).ok()?;
             }
             Event::CData(c) => {
                 let text = String::from_utf8_lossy(&c.into_inner()).into_owned();
                 let local = stack.last().map(String::as_str).unwrap_or("");
-                let out = transform(&text, local, dir, state);
+                let out = transform(&text, local, dir, ctx, state);
                 writer.write_event(Event::Text(BytesText::new(&out))).ok()?;
             }
             Event::Decl(d) => writer.write_event(Event::Decl(d)).ok()?,
@@ -358,9 +371,21 @@ fn render(input: &[u8], dir: Direction, state: &mut State) -> Option<String> {
     Some(out)
 }
 
-fn transform(text: &str, local: &str, dir: Direction, state: &mut State) -> String {
+/// The exchange being rendered.
+struct Ctx<'a> {
+    number: u64,
+    /// The login's password (HTTP Basic).
+    password: Option<&'a str>,
+}
+
+fn transform(text: &str, local: &str, dir: Direction, ctx: &Ctx<'_>, state: &mut State) -> String {
     if is_secret_element(local) {
-        return format!("{{{{secret:{local}}}}}");
+        // The login's own password is named as such; any other secret gets
+        // a name of its own that credentials.toml can give a value.
+        if ctx.password == Some(text) {
+            return "{{secret:password}}".to_owned();
+        }
+        return format!("{{{{secret:{local}-{:04}}}}}", ctx.number);
     }
     if text.len() > MAX_RECORDED_TEXT {
         return format!("{{{{omitted:{} bytes}}}}", text.len());
@@ -392,7 +417,11 @@ mod tests {
     fn renders_masks_and_captures() {
         let mut state = State::default();
         let resp = br#"<?xml version="1.0"?><s:Envelope xmlns:s="urn:s"><s:Body><R xmlns="urn:i"><dmID>42</dmID><dmDeliveryTime>2026-01-01T10:00:00.123+01:00</dmDeliveryTime><x>a &amp; b</x></R></s:Body></s:Envelope>"#;
-        let out = render(resp, Direction::Response, &mut state).unwrap();
+        let ctx = Ctx {
+            number: 7,
+            password: Some("Secret-1"),
+        };
+        let out = render(resp, Direction::Response, &ctx, &mut state).unwrap();
         assert!(out.contains("<dmID>{{capture:dmID_1}}</dmID>"), "{out}");
         assert!(
             out.contains("<dmDeliveryTime>{{any}}</dmDeliveryTime>"),
@@ -404,10 +433,14 @@ mod tests {
             "{out}"
         );
         let req = br#"<E><dmID>42</dmID><dbOldPassword>Secret-1</dbOldPassword><dbNewPassword>Secret-2</dbNewPassword></E>"#;
-        let out = render(req, Direction::Request, &mut state).unwrap();
+        let out = render(req, Direction::Request, &ctx, &mut state).unwrap();
         assert!(out.contains("<dmID>{{dmID_1}}</dmID>"), "{out}");
         assert!(!out.contains("Secret-"), "{out}");
-        assert!(out.contains("{{secret:dbNewPassword}}"), "{out}");
-        assert!(render(b"<a><b></a>", Direction::Request, &mut state).is_none());
+        assert!(out.contains("{{secret:dbNewPassword-0007}}"), "{out}");
+        assert!(
+            out.contains("<dbOldPassword>{{secret:password}}</dbOldPassword>"),
+            "{out}"
+        );
+        assert!(render(b"<a><b></a>", Direction::Request, &ctx, &mut state).is_none());
     }
 }

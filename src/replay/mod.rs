@@ -347,17 +347,34 @@ async fn one(
         })?),
         (None, _) => None,
     };
+    // `{{secret:password}}` is the login's password; `{{secret:X-NNNN}}`
+    // is looked up as such, then as `X`.
     let secret = |name: &str| -> Option<String> {
-        t.credentials.secrets.get(name).cloned().or_else(|| {
-            (name == "dbOldPassword")
-                .then(|| password.clone())
-                .flatten()
-        })
+        if let Some(v) = t.credentials.secrets.get(name) {
+            return Some(v.clone());
+        }
+        if name == "password" {
+            return ex
+                .meta
+                .login
+                .as_ref()
+                .and_then(|l| passwords.get(l).cloned());
+        }
+        let general = name.rsplit_once('-').map(|(g, _)| g)?;
+        t.credentials.secrets.get(general).cloned()
     };
     let body = match &ex.request {
         Some(text) => vars.fill(text, &secret).map_err(|e| e.to_string())?,
         None => EMPTY_ENVELOPE.to_owned(),
     };
+    // The new password of a ChangeISDSPassword, for the login's next calls.
+    let new_password = ex.request.as_deref().and_then(|text| {
+        let start = text.find("dbNewPassword>")? + "dbNewPassword>".len();
+        let end = start + text[start..].find('<')?;
+        let raw = text[start..end].trim();
+        let name = raw.strip_prefix("{{secret:")?.strip_suffix("}}")?;
+        secret(name.trim())
+    });
     let mut headers: Vec<(&str, String)> = vec![(
         "content-type",
         ex.meta
@@ -415,7 +432,7 @@ async fn one(
                     mismatches.extend(compare::compare(root, &actual, vars));
                     if ex.meta.operation.as_deref() == Some("ChangeISDSPassword")
                         && status_code(&actual).as_deref() == Some("0000")
-                        && let (Some(login), Some(new)) = (&ex.meta.login, secret("dbNewPassword"))
+                        && let (Some(login), Some(new)) = (&ex.meta.login, new_password.clone())
                     {
                         passwords.insert(login.clone(), new);
                     }
