@@ -21,6 +21,7 @@ pub mod search_index;
 pub mod synth;
 pub mod user;
 pub mod world;
+pub mod world_messages;
 
 pub use databox::{BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner};
 pub use user::{PersonName, Privileges, User, UserId, UserType};
