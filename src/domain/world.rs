@@ -632,7 +632,7 @@ fn build_messages(
     store: &dyn Store,
     world: &World,
     origin: &str,
-) -> Result<Vec<(super::message::Message, Vec<Vec<u8>>)>, WorldError> {
+) -> Result<super::world_messages::BuiltMessages, WorldError> {
     use super::world_messages::BuildError;
     super::world_messages::build(store, world).map_err(|e| match e {
         BuildError::Invalid(line, message) => WorldError::Invalid {

@@ -301,6 +301,9 @@ impl MessageSpec {
     }
 }
 
+/// Messages ready to stage, with the documents' bytes.
+pub type BuiltMessages = Vec<(Message, Vec<Vec<u8>>)>;
+
 /// Why a fixture message cannot be stored.
 #[derive(Debug)]
 pub(crate) enum BuildError {
@@ -317,10 +320,7 @@ impl From<RepoError> for BuildError {
 
 /// The world's messages as stored messages with their documents, IDs
 /// drawn from the store's sequence, parties from the world or the store.
-pub(crate) fn build(
-    store: &dyn Store,
-    world: &World,
-) -> Result<Vec<(Message, Vec<Vec<u8>>)>, BuildError> {
+pub(crate) fn build(store: &dyn Store, world: &World) -> Result<BuiltMessages, BuildError> {
     let find_box = |id: &BoxId| -> Result<Option<DataBox>, RepoError> {
         match world.boxes.iter().find(|b| &b.id == id) {
             Some(b) => Ok(Some(b.clone())),

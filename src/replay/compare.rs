@@ -135,14 +135,14 @@ fn element(
         return;
     }
     let act_text = actual.text_cow();
-    if !exp_text.trim().is_empty() || !act_text.trim().is_empty() {
-        if let Err(exp) = value_matches(&exp_text, &act_text, vars) {
-            out.push(Mismatch {
-                path: path.to_owned(),
-                expected: exp,
-                actual: quoted(act_text.trim()),
-            });
-        }
+    if (!exp_text.trim().is_empty() || !act_text.trim().is_empty())
+        && let Err(exp) = value_matches(&exp_text, &act_text, vars)
+    {
+        out.push(Mismatch {
+            path: path.to_owned(),
+            expected: exp,
+            actual: quoted(act_text.trim()),
+        });
     }
 
     let name_of = |list: &[&Element], i: usize| -> String {
