@@ -267,3 +267,31 @@ async fn a_malformed_fixture_message_is_refused_by_line_and_nothing_is_loaded() 
         t.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_example_fixture_gives_the_company_three_unread_messages() {
+    let example = repo_dir().join("fixtures").join("example-messages.toml");
+    let clock = TestClock::new();
+    clock.set(time::macros::datetime!(2026-03-01 10:00 UTC));
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestGateway::start_full(dir, |cfg| cfg.fixtures.push(example), clock).await;
+    // The entrusted user may not read personal deliveries, so the list of
+    // the primary user is the full one.
+    let resp = t
+        .soap_as(PO_LOGIN, "/DS/dx", &list("GetListOfReceivedMessages"))
+        .await;
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    let recs = records(&resp);
+    assert_eq!(recs.len(), 3, "{recs:?}");
+    let fiction: Vec<_> = recs.iter().filter(|r| r.2 == "5").collect();
+    assert_eq!(fiction.len(), 1, "{recs:?}");
+    let body = resp.body();
+    assert_eq!(
+        texts(&body, "dmPersonalDelivery")
+            .iter()
+            .filter(|v| *v == "true")
+            .count(),
+        1
+    );
+    t.stop().await;
+}
