@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use common::*;
+use isds_gateway::config::{Config, OperatorConfig};
 use isds_gateway::replay::{self, ReplayOptions};
 
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -223,6 +224,38 @@ async fn faults(t: &TestGateway) {
     assert_eq!(r.status, 200);
 }
 
+/// The gateway operator of the recordings (a made-up test account).
+const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
+
+/// Fiction on the test clock: a message waits, the operator moves the clock
+/// eleven days, the message is accepted by fiction (EV2).
+async fn lifecycle(t: &TestGateway) {
+    let sent = t
+        .soap_as(OVM_LOGIN, "/DS/dz", &create("fo4demo", "Výzva k doplnění"))
+        .await;
+    assert_eq!(sent.status().0, "0000", "{}", sent.text);
+    let id = dm_id(&sent);
+    let info = id_body("GetDeliveryInfo", &id);
+    let r = t.soap_as(OVM_LOGIN, "/DS/dx", &info).await;
+    assert_eq!(r.status().0, "0000", "{}", r.text);
+    let moved = t
+        .http
+        .post(t.http_url("/admin/clock"))
+        .header("authorization", basic(OPERATOR.0, OPERATOR.1))
+        .header("content-type", "application/json")
+        .body(r#"{"advance": "11d"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let r = t.soap_as(OVM_LOGIN, "/DS/dx", &info).await;
+    assert!(r.text.contains("EV2"), "{}", r.text);
+    let r = t
+        .soap_as(OVM_LOGIN, "/DS/dx", &list("GetListOfSentMessages"))
+        .await;
+    assert_eq!(r.status().0, "0000", "{}", r.text);
+}
+
 /// Records one scenario into `dir` (which must not hold a recording).
 async fn record(name: &str, dir: &Path) {
     let tmp = tempfile::tempdir().unwrap();
@@ -231,21 +264,33 @@ async fn record(name: &str, dir: &Path) {
     if with_faults {
         std::fs::write(&rules, FAULT_RULES).unwrap();
     }
-    let record_dir = dir.to_owned();
-    let rules_path = rules.clone();
-    let t = TestGateway::start_in(tmp, move |cfg| {
-        cfg.record = Some(record_dir);
-        if with_faults {
-            cfg.fixtures.push(rules_path);
-        }
-    })
-    .await;
+    let mut config = Config::ephemeral(tmp.path().join("data"));
+    config.record = Some(dir.to_owned());
+    config.tls_listen = None;
+    if with_faults {
+        config.fixtures.push(rules.clone());
+    }
+    // The lifecycle scenario moves the clock: test mode, with an operator.
+    config.test_clock = name == "lifecycle";
+    config.operator = Some(OperatorConfig {
+        login: OPERATOR.0.into(),
+        password: OPERATOR.1.into(),
+    });
+    let t = TestGateway {
+        gw: isds_gateway::http::start(config)
+            .await
+            .expect("gateway starts"),
+        dir: tmp,
+        http: reqwest::Client::new(),
+        https: reqwest::Client::new(),
+    };
     let mut secrets = Vec::new();
     match name {
         "messages" => messages(&t).await,
         "box-access" => secrets = box_access(&t).await,
         "search" => search(&t).await,
         "faults" => faults(&t).await,
+        "lifecycle" => lifecycle(&t).await,
         other => panic!("no scenario {other}"),
     }
     t.stop().await;
@@ -256,6 +301,13 @@ async fn record(name: &str, dir: &Path) {
         for (k, v) in secrets {
             text.push_str(&format!("{k:?} = {v:?}\n"));
         }
+        std::fs::write(dir.join("credentials.toml"), text).unwrap();
+    }
+    if name == "lifecycle" {
+        let text = format!(
+            "# The gateway operator who moves the clock (a made-up test account).\n[operator]\nlogin = {:?}\npassword = {:?}\n",
+            OPERATOR.0, OPERATOR.1
+        );
         std::fs::write(dir.join("credentials.toml"), text).unwrap();
     }
     if with_faults {
@@ -278,7 +330,7 @@ async fn record(name: &str, dir: &Path) {
     }
 }
 
-const SCENARIOS: &[&str] = &["messages", "box-access", "search", "faults"];
+const SCENARIOS: &[&str] = &["messages", "box-access", "search", "faults", "lifecycle"];
 
 fn transcripts_dir() -> PathBuf {
     repo_dir().join("fixtures").join("transcripts")

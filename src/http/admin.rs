@@ -5,12 +5,13 @@
 //! `h`, `d`) moves the gateway's clock and answers the new time, after
 //! applying every message transition the move made due. Both need the
 //! operator's HTTP Basic credentials. Outside test mode (`serve
-//! --test-clock`) every `/admin/` path is 404, as if it did not exist.
+//! --test-clock`) `/admin/clock` is 404, as if it did not exist.
+//! `/admin/faults` (scripted faults, see `faults.rs`) exists when rules are
+//! configured or in test mode.
 
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
@@ -34,7 +35,11 @@ struct ClockChange {
     advance: Option<String>,
 }
 
-pub(super) async fn handle(app: &Arc<App>, name: &str, req: Request<Incoming>) -> HttpResponse {
+pub(super) async fn handle<B>(app: &Arc<App>, name: &str, req: Request<B>) -> HttpResponse
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if name == "faults" && app.faults_admin {
         return faults(app, req).await;
     }
@@ -117,7 +122,11 @@ struct FaultChange {
 /// `{"enable": NAME}`, `{"disable": NAME}`, `{"reset": NAME}` (count the
 /// `times` again), `{"remove": NAME}` or `{"add": RULE}` (a rule as in
 /// `[[faults]]`) changes them and answers the new list.
-async fn faults(app: &Arc<App>, req: Request<Incoming>) -> HttpResponse {
+async fn faults<B>(app: &Arc<App>, req: Request<B>) -> HttpResponse
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if req.method() != Method::GET && req.method() != Method::POST {
         return method_not_allowed("GET, POST");
     }
@@ -192,7 +201,7 @@ async fn faults(app: &Arc<App>, req: Request<Incoming>) -> HttpResponse {
 }
 
 /// Only the operator's Basic credentials open the admin endpoints.
-async fn authenticate(app: &App, req: &Request<Incoming>) -> Result<(), AuthFailure> {
+async fn authenticate<B>(app: &App, req: &Request<B>) -> Result<(), AuthFailure> {
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)

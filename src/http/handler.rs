@@ -105,6 +105,15 @@ pub(crate) async fn handle(
             super::otp_login::process_logout(&app, &conn, &req)
         }
         Route::ProcessLogin | Route::ProcessLogout => method_not_allowed("POST, GET"),
+        // Clock moves are part of a recorded session: replay repeats them.
+        Route::Admin { name }
+            if name == "clock" && method == Method::POST && app.recorder.is_some() =>
+        {
+            capture.active = true;
+            operation = Some("clock".to_owned());
+            let req = super::record::buffer_admin(req, &mut capture).await;
+            super::admin::handle(&app, &name, req).await
+        }
         Route::Admin { name } => super::admin::handle(&app, &name, req).await,
         Route::NotFound => not_found(),
     };

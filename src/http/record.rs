@@ -9,6 +9,10 @@
 //!   else: 401 text, a maintenance page);
 //! - `NNNN-meta.toml`: endpoint, operation, login, HTTP status, time.
 //!
+//! Moves of the test clock (`POST /admin/clock`) are recorded too, as
+//! `NNNN-request.json` and `NNNN-response.json`, so a replay moves its clock
+//! at the same points.
+//!
 //! Never written: passwords (HTTP Basic, and elements whose name says
 //! password, like ChangeISDSPassword's: the login's own password becomes
 //! `{{secret:password}}`, any other `{{secret:ELEMENT-NNNN}}`),
@@ -60,6 +64,8 @@ pub(crate) struct Capture {
     pub auth_failed: bool,
     pub request_content_type: Option<String>,
     pub soap_action: Option<String>,
+    /// The request is JSON (an `/admin/clock` move), not SOAP.
+    pub json: bool,
 }
 
 impl Capture {
@@ -69,6 +75,31 @@ impl Capture {
             ..Capture::default()
         }
     }
+}
+
+/// Reads a (small) `/admin/clock` request body for the recording and
+/// gives the request back with it.
+pub(crate) async fn buffer_admin(
+    req: hyper::Request<hyper::body::Incoming>,
+    capture: &mut Capture,
+) -> hyper::Request<http_body_util::Full<Bytes>> {
+    /// As much as `/admin/clock` reads.
+    const MAX: usize = 4096;
+    let (parts, body) = req.into_parts();
+    let bytes = match http_body_util::Limited::new(body, MAX).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    capture.json = true;
+    capture.request_content_type = Some("application/json".to_owned());
+    capture.login = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(basic_login)
+        .map(|(login, _)| login);
+    capture.request = Some(bytes.clone());
+    hyper::Request::from_parts(parts, http_body_util::Full::new(bytes))
 }
 
 /// The recording could not be set up.
@@ -230,7 +261,11 @@ impl Recorder {
         }
         std::fs::write(file("meta.toml"), meta)?;
 
-        if let Some(req) = &ex.capture.request {
+        if let (Some(req), true) = (&ex.capture.request, ex.capture.json) {
+            if !contains_ci(req, b"password") {
+                std::fs::write(file("request.json"), req)?;
+            }
+        } else if let Some(req) = &ex.capture.request {
             let ctx = Ctx {
                 number: n,
                 password: ex.capture.basic_password.as_deref(),
@@ -258,6 +293,9 @@ impl Recorder {
             };
             match rendered {
                 Some(t) => std::fs::write(file("response.xml"), t)?,
+                None if ex.content_type.contains("json") => {
+                    std::fs::write(file("response.json"), &ex.response)?
+                }
                 None => std::fs::write(file("response.txt"), &ex.response)?,
             }
         }

@@ -61,6 +61,15 @@ fn quoted(s: &str) -> String {
     }
 }
 
+/// `@name`, `@xsi:name` or `@{namespace}name`.
+fn attr_name(a: &crate::xml::Attribute) -> String {
+    match a.ns.as_deref() {
+        None => format!("@{}", a.name),
+        Some(crate::xml::XSI_NS) => format!("@xsi:{}", a.name),
+        Some(ns) => format!("@{{{ns}}}{}", a.name),
+    }
+}
+
 /// Does `actual` satisfy the expected value? Captures as a side effect.
 fn value_matches(expected: &str, actual: &str, vars: &mut Vars) -> Result<(), String> {
     let actual = actual.trim();
@@ -89,10 +98,7 @@ fn element(
 ) {
     // Attributes, in any order.
     for a in &expected.attrs {
-        let name = match &a.ns {
-            Some(ns) => format!("@{{{ns}}}{}", a.name),
-            None => format!("@{}", a.name),
-        };
+        let name = attr_name(a);
         match actual
             .attrs
             .iter()
@@ -121,7 +127,7 @@ fn element(
             .any(|a| a.ns == b.ns && a.name == b.name)
         {
             out.push(Mismatch {
-                path: format!("{path}/@{}", b.name),
+                path: format!("{path}/{}", attr_name(b)),
                 expected: "no such attribute".into(),
                 actual: quoted(&b.value),
             });

@@ -1,5 +1,6 @@
 //! A transcript directory: `transcript.toml` and the numbered exchanges
-//! `NNNN-meta.toml`, `NNNN-request.xml`, `NNNN-response.xml|txt`, read and
+//! `NNNN-meta.toml`, `NNNN-request.xml|json`, `NNNN-response.xml|txt|json`
+//! (JSON: moves of the test clock), read and
 //! checked whole before anything is sent.
 
 use std::collections::BTreeMap;
@@ -80,6 +81,9 @@ pub enum Expected {
         root: Element,
     },
     Text(String),
+    /// A JSON answer (`/admin/clock`): only the HTTP status is compared,
+    /// since it reports the moving clock.
+    Json(String),
 }
 
 /// One exchange.
@@ -227,7 +231,17 @@ pub fn load(dir: &Path) -> Result<Transcript, ReplayError> {
                 message: format!("endpoint {:?} must be a path like /DS/dz", meta.endpoint),
             });
         }
-        let request = if file("request.xml").exists() {
+        let request = if file("request.json").exists() {
+            let path = file("request.json");
+            let text = read(&path)?;
+            if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
+                return Err(ReplayError::Invalid {
+                    origin: format!("{}, line {}", path.display(), e.line()),
+                    message: e.to_string(),
+                });
+            }
+            Some(text)
+        } else if file("request.xml").exists() {
             let path = file("request.xml");
             let text = read(&path)?;
             if text.contains("{{omitted:") {
@@ -248,6 +262,8 @@ pub fn load(dir: &Path) -> Result<Transcript, ReplayError> {
             let text = read(&path)?;
             let root = parse_xml(&path, &text)?;
             Expected::Xml { text, root }
+        } else if file("response.json").exists() {
+            Expected::Json(read(&file("response.json"))?)
         } else if file("response.txt").exists() {
             Expected::Text(read(&file("response.txt"))?)
         } else if meta.http_status == 0 {
@@ -256,7 +272,7 @@ pub fn load(dir: &Path) -> Result<Transcript, ReplayError> {
             return Err(ReplayError::Invalid {
                 origin: meta_path.display().to_string(),
                 message: format!(
-                    "exchange {n:04} has no {n:04}-response.xml or -response.txt (only a dropped connection, http_status = 0, has none)"
+                    "exchange {n:04} has no {n:04}-response.xml, .txt or .json (only a dropped connection, http_status = 0, has none)"
                 ),
             });
         };
