@@ -414,6 +414,90 @@ async fn a_recorded_session_replays_green_and_an_edited_value_turns_it_red() {
 }
 
 #[tokio::test]
+async fn passwords_in_bodies_are_never_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("session");
+    record("box-access", &dir).await;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().is_some_and(|n| n == "credentials.toml") {
+            continue; // written by the test driver, not by the recorder
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for secret in [PO_LOGIN.1, "Nove-Heslo-42", "short1A", ">nope<"] {
+            assert!(!text.contains(secret), "{secret} in {}", path.display());
+        }
+    }
+    let change = std::fs::read_to_string(dir.join("0006-request.xml")).unwrap();
+    assert!(
+        change.contains("<dbOldPassword>{{secret:password}}</dbOldPassword>"),
+        "{change}"
+    );
+    assert!(
+        change.contains("<dbNewPassword>{{secret:dbNewPassword-0006}}</dbNewPassword>"),
+        "{change}"
+    );
+    let wrong = std::fs::read_to_string(dir.join("0004-request.xml")).unwrap();
+    assert!(wrong.contains("{{secret:dbOldPassword-0004}}"), "{wrong}");
+    // And the replay, given the secrets, acts the changes out again.
+    let report = replay::run(&dir, &ReplayOptions::default()).await.unwrap();
+    assert!(report.ok(), "{}", report.render());
+}
+
+#[tokio::test]
+async fn large_attachments_are_left_out_of_recordings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("session");
+    let mut config = Config::ephemeral(tmp.path().join("data"));
+    config.record = Some(dir.clone());
+    config.tls_listen = None;
+    let t = TestGateway {
+        gw: isds_gateway::http::start(config)
+            .await
+            .expect("gateway starts"),
+        dir: tempfile::tempdir().unwrap(),
+        http: reqwest::Client::new(),
+        https: reqwest::Client::new(),
+    };
+    let mut big = PDF.to_vec();
+    big.resize(1536 * 1024, b' ');
+    let pdf = base64::engine::general_purpose::STANDARD.encode(&big);
+    let body = op(
+        "CreateMessage",
+        &format!(
+            r#"<dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>Big</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="big.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile></dmFiles>"#
+        ),
+    );
+    let r = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    assert_eq!(r.status().0, "0000", "{}", r.text);
+    let id = dm_id(&r);
+    let r = t
+        .soap_as(PO_LOGIN, "/DS/dz", &id_body("MessageDownload", &id))
+        .await;
+    assert_eq!(r.status().0, "0000");
+    t.stop().await;
+
+    let request = std::fs::metadata(dir.join("0001-request.xml"))
+        .unwrap()
+        .len();
+    let response = std::fs::metadata(dir.join("0002-response.xml"))
+        .unwrap()
+        .len();
+    assert!(request < 8192 && response < 8192, "{request} {response}");
+    let text = std::fs::read_to_string(dir.join("0002-response.xml")).unwrap();
+    assert!(
+        text.contains(&format!("{{{{omitted:{} bytes}}}}", pdf.len())),
+        "{text}"
+    );
+    // Such a request cannot be sent again: the transcript is refused whole.
+    let e = err(&dir).await;
+    assert!(
+        e.contains("0001-request.xml") && e.contains("too large"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn a_replay_against_a_running_gateway_uses_its_address() {
     let t = TestGateway::start().await;
     let report = replay::run(
