@@ -51,3 +51,56 @@ pub fn render(report: &Report) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replay::ExchangeResult;
+    use crate::replay::compare::Mismatch;
+    use crate::xml::{ParseLimits, parse};
+
+    #[test]
+    fn one_test_case_per_exchange_with_failures_and_errors() {
+        let result = |number, mismatches: Vec<Mismatch>, error: Option<&str>| ExchangeResult {
+            number,
+            operation: "MessageDownload".into(),
+            endpoint: "/DS/dz".into(),
+            login: None,
+            mismatches,
+            error: error.map(str::to_owned),
+            seconds: 0.25,
+        };
+        let report = Report {
+            name: "a<b".into(),
+            target: "x".into(),
+            results: vec![
+                result(1, vec![], None),
+                result(
+                    2,
+                    vec![Mismatch {
+                        path: "/Envelope/Body/R/dmAnnotation".into(),
+                        expected: "\"a & b\"".into(),
+                        actual: "\"c\"".into(),
+                    }],
+                    None,
+                ),
+                result(3, vec![], Some("cannot connect")),
+            ],
+        };
+        let xml = render(&report);
+        let root = parse(xml.as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(root.name, "testsuite");
+        assert_eq!(root.attr("name"), Some("a<b"));
+        assert_eq!(root.attr("tests"), Some("3"));
+        assert_eq!(root.attr("failures"), Some("1"));
+        assert_eq!(root.attr("errors"), Some("1"));
+        let cases: Vec<_> = root.elements().collect();
+        assert_eq!(cases.len(), 3);
+        assert_eq!(cases[1].attr("name"), Some("0002 MessageDownload"));
+        let failure = cases[1].first_element().unwrap();
+        assert_eq!(failure.name, "failure");
+        assert!(failure.text().contains("dmAnnotation"));
+        assert!(failure.text().contains("\"a & b\""));
+        assert_eq!(cases[2].first_element().unwrap().name, "error");
+    }
+}
