@@ -45,6 +45,11 @@ pub struct Config {
     /// default suits a local gateway; a register of a million boxes wants
     /// about 1024, so the search index stays in memory.
     pub store_cache_mb: u64,
+    /// Record every SOAP exchange into this directory (`serve --record`).
+    pub record: Option<PathBuf>,
+    /// Files of `[[faults]]` rules (`serve --faults`), in addition to those
+    /// of the world fixtures.
+    pub fault_rules: Vec<PathBuf>,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -179,6 +184,8 @@ impl Default for Config {
             fixtures: Vec::new(),
             test_clock: false,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
+            record: None,
+            fault_rules: Vec::new(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod replay;
 pub mod schema;
 pub mod service;
 pub mod sign;

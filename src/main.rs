@@ -35,6 +35,21 @@ enum Command {
     Clock(cli::clock::ClockArgs),
     /// Inspect or verify a signed message or delivery receipt (.zfo).
     Zfo(cli::zfo::ZfoArgs),
+    /// Replay a recorded transcript and compare the answers.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The transcript directory (as written by `serve --record`).
+    dir: PathBuf,
+    /// Replay against this running gateway (http://HOST:PORT) instead of an
+    /// embedded one started from the transcript's world.
+    #[arg(long)]
+    against: Option<String>,
+    /// Write a JUnit XML report to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -81,6 +96,14 @@ struct ServeArgs {
     /// for a register of a million boxes.
     #[arg(long, env = "ISDS_GATEWAY_STORE_CACHE_MB")]
     store_cache_mb: Option<u64>,
+    /// Record every SOAP exchange into this directory as a transcript that
+    /// `isds-gateway replay` can play back (passwords are never written).
+    #[arg(long)]
+    record: Option<PathBuf>,
+    /// Load scripted responses and faults (`[[faults]]` rules) from this
+    /// file (repeatable; world fixtures may carry rules too).
+    #[arg(long = "faults")]
+    fault_rules: Vec<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +131,8 @@ enum CliError {
     Clock(#[from] cli::clock::ClockCliError),
     #[error(transparent)]
     Zfo(#[from] cli::zfo::ZfoCliError),
+    #[error(transparent)]
+    Replay(#[from] isds_gateway::replay::ReplayError),
 }
 
 fn main() -> ExitCode {
@@ -120,12 +145,46 @@ fn main() -> ExitCode {
         Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
         Command::Clock(args) => cli::clock::run(args).map(print).map_err(CliError::from),
         Command::Zfo(args) => cli::zfo::run(args).map(print).map_err(CliError::from),
+        Command::Replay(args) => return replay(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("isds-gateway: {err}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit 0 when every exchange matched, 1 on differences, 2 when the replay
+/// could not run.
+fn replay(args: ReplayArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isds-gateway: {}", CliError::Runtime(e));
+            return ExitCode::from(2);
+        }
+    };
+    let options = isds_gateway::replay::ReplayOptions {
+        against: args.against,
+        junit: args.junit,
+    };
+    match runtime.block_on(isds_gateway::replay::run(&args.dir, &options)) {
+        Ok(report) => {
+            print!("{}", report.render());
+            if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("isds-gateway: {}", CliError::from(e));
+            ExitCode::from(2)
         }
     }
 }
@@ -176,6 +235,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         config.demo_world = args.demo_world;
     }
     config.fixtures.extend(args.fixtures);
+    if args.record.is_some() {
+        config.record = args.record;
+    }
+    config.fault_rules.extend(args.fault_rules);
     if args.operator.is_some() {
         config.operator = args.operator;
     }

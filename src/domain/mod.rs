@@ -22,6 +22,7 @@ pub mod synth;
 pub mod system_message;
 pub mod user;
 pub mod world;
+pub mod world_messages;
 
 pub use databox::{BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner};
 pub use user::{PersonName, Privileges, User, UserId, UserType};

@@ -270,7 +270,18 @@ pub fn update_user(store: &dyn Store, user: &User) -> Result<(), RepoError> {
 /// Writes every box and user of `world` in one atomic, durable batch;
 /// refuses (writing nothing) if any box ID, user ID or login exists.
 pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
+    insert_world_with_messages(store, world, &[])
+}
+
+/// [`insert_world`] with the world's messages (built by
+/// `world_messages::build`) in the same all-or-nothing batch.
+pub fn insert_world_with_messages(
+    store: &dyn Store,
+    world: &World,
+    messages: &[(super::message::Message, Vec<Vec<u8>>)],
+) -> Result<(), RepoError> {
     let mut batch = Batch::new();
+    super::world_messages::stage(&mut batch, messages);
     for b in &world.boxes {
         stage_insert_box(&mut batch, b);
     }

@@ -45,6 +45,14 @@ struct WorldFile {
     boxes: Vec<BoxSpec>,
     #[serde(default)]
     providers: Vec<ProviderSpec>,
+    /// Scripted responses and faults, read by the HTTP layer
+    /// (`http::faults`); the world loader ignores them.
+    #[serde(default)]
+    #[allow(dead_code)]
+    faults: Vec<toml::Value>,
+    /// Data messages in any state (`world_messages`).
+    #[serde(default)]
+    messages: Vec<toml::Spanned<super::world_messages::MessageSpec>>,
 }
 
 /// A hosted records-management provider and the boxes that authorised it.
@@ -267,6 +275,8 @@ pub struct World {
     pub user_lines: Vec<usize>,
     /// The credit ledgers of boxes that have one.
     pub credits: Vec<(BoxId, Vec<NewCredit>)>,
+    /// Data messages, checked; stored at load with IDs from the store.
+    pub messages: Vec<super::world_messages::PlannedMessage>,
 }
 
 /// What a fixture added to a store.
@@ -316,6 +326,7 @@ impl World {
             box_lines: Vec::new(),
             user_lines: Vec::new(),
             credits: Vec::new(),
+            messages: Vec::new(),
         };
         let at = |span: std::ops::Range<usize>, message: String| {
             invalid(format!("line {}: {message}", line_at(text, span.start)))
@@ -504,6 +515,15 @@ impl World {
             }
         }
         world.certificates = registrations;
+        for (i, spanned) in file.messages.into_iter().enumerate() {
+            let span = spanned.span();
+            let line = line_at(text, span.start);
+            let planned = spanned
+                .into_inner()
+                .plan(line, base_dir, now)
+                .map_err(|m| at(span, format!("message {}: {m}", i + 1)))?;
+            world.messages.push(planned);
+        }
         Ok(world)
     }
 }
@@ -571,8 +591,9 @@ fn load_fixture_at(
             ));
         }
     }
+    let messages = build_messages(store, &world, origin)?;
     // Checked again atomically: a concurrent writer cannot slip in between.
-    repo::insert_world(store, &world)?;
+    repo::insert_world_with_messages(store, &world, &messages)?;
     Ok(Loaded {
         boxes: world.boxes.len(),
         users: world.users.len(),
@@ -601,8 +622,25 @@ pub fn seed_demo_if_empty(store: &dyn Store, path: Option<&Path>) -> Result<bool
         ),
     };
     let world = World::parse_at(&text, &origin, base_dir, unix_now())?;
-    repo::insert_world(store, &world)?;
+    let messages = build_messages(store, &world, &origin)?;
+    repo::insert_world_with_messages(store, &world, &messages)?;
     Ok(true)
+}
+
+/// The world's messages, ready to stage; errors name the fixture line.
+fn build_messages(
+    store: &dyn Store,
+    world: &World,
+    origin: &str,
+) -> Result<super::world_messages::BuiltMessages, WorldError> {
+    use super::world_messages::BuildError;
+    super::world_messages::build(store, world).map_err(|e| match e {
+        BuildError::Invalid(line, message) => WorldError::Invalid {
+            origin: origin.to_owned(),
+            message: format!("line {line}: {message}"),
+        },
+        BuildError::Repo(e) => WorldError::Repo(e),
+    })
 }
 
 fn unix_now() -> i64 {

@@ -5,12 +5,13 @@
 //! `h`, `d`) moves the gateway's clock and answers the new time, after
 //! applying every message transition the move made due. Both need the
 //! operator's HTTP Basic credentials. Outside test mode (`serve
-//! --test-clock`) every `/admin/` path is 404, as if it did not exist.
+//! --test-clock`) `/admin/clock` is 404, as if it did not exist.
+//! `/admin/faults` (scripted faults, see `faults.rs`) exists when rules are
+//! configured or in test mode.
 
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
@@ -34,7 +35,14 @@ struct ClockChange {
     advance: Option<String>,
 }
 
-pub(super) async fn handle(app: &Arc<App>, name: &str, req: Request<Incoming>) -> HttpResponse {
+pub(super) async fn handle<B>(app: &Arc<App>, name: &str, req: Request<B>) -> HttpResponse
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if name == "faults" && app.faults_admin {
+        return faults(app, req).await;
+    }
     let Some(clock) = app.test_clock.clone() else {
         return not_found();
     };
@@ -99,8 +107,101 @@ pub(super) async fn handle(app: &Arc<App>, name: &str, req: Request<Incoming>) -
     now_response(clock.as_ref())
 }
 
+/// A change to the fault rules: exactly one key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultChange {
+    enable: Option<String>,
+    disable: Option<String>,
+    reset: Option<String>,
+    remove: Option<String>,
+    add: Option<super::faults::RuleSpec>,
+}
+
+/// `GET /admin/faults` lists the rules with their hit counts; `POST` with
+/// `{"enable": NAME}`, `{"disable": NAME}`, `{"reset": NAME}` (count the
+/// `times` again), `{"remove": NAME}` or `{"add": RULE}` (a rule as in
+/// `[[faults]]`) changes them and answers the new list.
+async fn faults<B>(app: &Arc<App>, req: Request<B>) -> HttpResponse
+where
+    B: hyper::body::Body<Data = bytes::Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    if req.method() != Method::GET && req.method() != Method::POST {
+        return method_not_allowed("GET, POST");
+    }
+    if let Err(failure) = authenticate(app, &req).await {
+        return super::handler::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
+    }
+    if req.method() == Method::POST {
+        let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return json_error(StatusCode::PAYLOAD_TOO_LARGE, "body too large"),
+        };
+        let change: FaultChange = match serde_json::from_slice(&body) {
+            Ok(c) => c,
+            Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
+        };
+        let rules = &app.faults;
+        let found = match change {
+            FaultChange {
+                enable: Some(n),
+                disable: None,
+                reset: None,
+                remove: None,
+                add: None,
+            } => rules.set_enabled(&n, true),
+            FaultChange {
+                enable: None,
+                disable: Some(n),
+                reset: None,
+                remove: None,
+                add: None,
+            } => rules.set_enabled(&n, false),
+            FaultChange {
+                enable: None,
+                disable: None,
+                reset: Some(n),
+                remove: None,
+                add: None,
+            } => rules.reset(&n),
+            FaultChange {
+                enable: None,
+                disable: None,
+                reset: None,
+                remove: Some(n),
+                add: None,
+            } => rules.remove(&n),
+            FaultChange {
+                enable: None,
+                disable: None,
+                reset: None,
+                remove: None,
+                add: Some(spec),
+            } => match rules.add(spec) {
+                Ok(name) => {
+                    tracing::info!(rule = %name, "fault rule added");
+                    true
+                }
+                Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+            },
+            _ => {
+                return json_error(
+                    StatusCode::BAD_REQUEST,
+                    "expected exactly one of \"enable\", \"disable\", \"reset\", \"remove\", \"add\"",
+                );
+            }
+        };
+        if !found {
+            return json_error(StatusCode::NOT_FOUND, "no rule of that name");
+        }
+    }
+    let body = serde_json::json!({ "rules": app.faults.view() }).to_string();
+    plain(StatusCode::OK, "application/json", body)
+}
+
 /// Only the operator's Basic credentials open the admin endpoints.
-async fn authenticate(app: &App, req: &Request<Incoming>) -> Result<(), AuthFailure> {
+async fn authenticate<B>(app: &App, req: &Request<B>) -> Result<(), AuthFailure> {
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)

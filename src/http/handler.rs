@@ -1,7 +1,6 @@
 //! One HTTP request: route it, read the body within limits, hand SOAP to the
 //! services, and log one line about it.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +32,12 @@ pub(crate) struct App {
     pub limits: UserLimits,
     /// The clock `/admin/clock` moves; `Some` only in test mode.
     pub test_clock: Option<Arc<crate::domain::clock::TestClock>>,
+    /// Scripted responses and faults (`[[faults]]`).
+    pub faults: Arc<super::faults::FaultRules>,
+    /// `/admin/faults` is served (rules configured, or test mode).
+    pub faults_admin: bool,
+    /// Where exchanges are recorded (`serve --record`).
+    pub recorder: Option<Arc<super::record::Recorder>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -50,11 +55,12 @@ pub(crate) async fn handle(
     app: Arc<App>,
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
-) -> Result<HttpResponse, Infallible> {
+) -> Result<HttpResponse, super::faults::DropConnection> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let mut operation: Option<String> = None;
+    let mut capture = super::record::Capture::new(false);
 
     let response = match route(&path) {
         Route::Health if method == Method::GET || method == Method::HEAD => plain(
@@ -63,7 +69,8 @@ pub(crate) async fn handle(
             r#"{"status":"ok"}"#.into(),
         ),
         Route::Service { login, endpoint } if method == Method::POST => {
-            let (op, resp) = soap_call(&app, &conn, login, endpoint, req).await;
+            capture.active = app.recorder.is_some();
+            let (op, resp) = soap_call(&app, &conn, login, endpoint, req, &mut capture).await;
             operation = op;
             resp
         }
@@ -98,10 +105,28 @@ pub(crate) async fn handle(
             super::otp_login::process_logout(&app, &conn, &req)
         }
         Route::ProcessLogin | Route::ProcessLogout => method_not_allowed("POST, GET"),
+        // Clock moves are part of a recorded session: replay repeats them.
+        Route::Admin { name }
+            if name == "clock" && method == Method::POST && app.recorder.is_some() =>
+        {
+            capture.active = true;
+            operation = Some("clock".to_owned());
+            let req = super::record::buffer_admin(req, &mut capture).await;
+            super::admin::handle(&app, &name, req).await
+        }
         Route::Admin { name } => super::admin::handle(&app, &name, req).await,
         Route::NotFound => not_found(),
     };
 
+    let response = match &app.recorder {
+        Some(recorder) if capture.active => {
+            let time = crate::domain::clock::xml_datetime(app.services.clock.unix());
+            recorder
+                .record(capture, &path, operation.as_deref(), time, response)
+                .await
+        }
+        _ => response,
+    };
     tracing::info!(
         target: "isds_gateway::access",
         %method,
@@ -111,6 +136,13 @@ pub(crate) async fn handle(
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         remote = %conn.remote,
     );
+    if response
+        .extensions()
+        .get::<super::faults::DropConnection>()
+        .is_some()
+    {
+        return Err(super::faults::DropConnection);
+    }
     Ok(response)
 }
 
@@ -122,6 +154,7 @@ async fn soap_call(
     login: LoginMethod,
     endpoint: Endpoint,
     req: Request<Incoming>,
+    capture: &mut super::record::Capture,
 ) -> (Option<String>, HttpResponse) {
     // Until the envelope is read, answer in the version the request
     // announces, else in the endpoint's own binding version.
@@ -152,9 +185,28 @@ async fn soap_call(
         peer_certificate: conn.peer_certificate.as_deref(),
         cookie,
     };
+    if capture.active {
+        capture.request_content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        capture.soap_action = req
+            .headers()
+            .get("soapaction")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some((login, password)) = authorization.and_then(super::record::basic_login) {
+            capture.login = Some(login);
+            capture.basic_password = Some(password);
+        }
+    }
     let identity = match app.auth.authenticate(creds).await {
         Ok(Ok(identity)) => identity,
-        Ok(Err(failure)) => return (None, unauthorized(&failure)),
+        Ok(Err(failure)) => {
+            capture.auth_failed = true;
+            return (None, unauthorized(&failure));
+        }
         Err(err) => {
             tracing::error!(error = %err, "authentication failed internally");
             let fault = Fault::server(format!("authentication could not be decided: {err}"));
@@ -200,6 +252,10 @@ async fn soap_call(
         }
     };
 
+    if capture.active {
+        capture.login = Some(identity.user.login.clone());
+        capture.request = Some(bytes.clone());
+    }
     let limits = ParseLimits {
         max_bytes: limit,
         max_depth: app.config.limits.max_xml_depth,
@@ -211,6 +267,13 @@ async fn soap_call(
         Err(err) => return (None, fault_response(&Fault::from(&err), fallback)),
     };
     drop(bytes);
+
+    if let Some(action) = app.faults.check(&envelope.body) {
+        let name = envelope.body.name.clone();
+        if let Some(resp) = super::faults::apply(action, envelope.version, &name).await {
+            return (Some(name), resp);
+        }
+    }
 
     let _slot = match slot {
         Ok(slot) => slot,

@@ -2,9 +2,11 @@
 //! lifecycle of a running gateway.
 
 mod admin;
+pub mod faults;
 mod handler;
 mod limits;
 mod otp_login;
+pub mod record;
 pub mod routes;
 mod server;
 

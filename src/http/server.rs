@@ -52,6 +52,10 @@ pub enum ServeError {
     World(#[from] WorldError),
     #[error("signing identity: {0}")]
     Signing(#[from] crate::sign::SignError),
+    #[error("fault rules: {0}")]
+    Faults(#[from] super::faults::FaultRuleError),
+    #[error("recording: {0}")]
+    Record(#[from] super::record::RecordError),
     #[error("server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -78,6 +82,11 @@ impl RunningGateway {
     /// SMS outbox).
     pub fn authenticator(&self) -> &Authenticator {
         &self.app.auth
+    }
+
+    /// The scripted responses and faults (switchable at run time).
+    pub fn fault_rules(&self) -> &super::faults::FaultRules {
+        &self.app.faults
     }
 
     /// Stops accepting, lets in-flight requests finish (bounded), then
@@ -127,6 +136,28 @@ async fn start_inner(
     clock: Arc<dyn Clock>,
     test_clock: Option<Arc<TestClock>>,
 ) -> Result<RunningGateway, ServeError> {
+    // Fault rules are checked before anything is written.
+    let mut rules = Vec::new();
+    for path in config
+        .demo_world
+        .iter()
+        .chain(&config.fixtures)
+        .chain(&config.fault_rules)
+    {
+        rules.extend(super::faults::load_rules_file(path)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for rule in &rules {
+        if !seen.insert(rule.name.clone()) {
+            return Err(super::faults::FaultRuleError::Invalid {
+                origin: "fault rules".into(),
+                message: format!("the rule name {:?} is used twice", rule.name),
+            }
+            .into());
+        }
+    }
+    let faults_admin = !rules.is_empty() || test_clock.is_some();
+    let faults = Arc::new(super::faults::FaultRules::new(rules));
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -150,6 +181,19 @@ async fn start_inner(
             "built the box search index of an older store"
         );
     }
+
+    let recorder = match &config.record {
+        Some(dir) => {
+            let start = crate::domain::clock::xml_datetime(clock.unix());
+            let info = super::record::SessionInfo {
+                start,
+                world: config.demo_world.as_deref(),
+                fixtures: &config.fixtures,
+            };
+            Some(super::record::Recorder::create(dir, &info)?)
+        }
+        None => None,
+    };
 
     let mut tls_acceptor = None;
     let mut ca_cert_path = None;
@@ -186,6 +230,9 @@ async fn start_inner(
         store,
         config,
         test_clock,
+        faults,
+        faults_admin,
+        recorder,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(
