@@ -157,13 +157,13 @@ pub fn next_message_id(store: &dyn Store) -> Result<MessageId, RepoError> {
 
 /// Stages a new message: the record, its documents (in order) and every
 /// index entry; the ID must be unused.
-pub fn stage_insert_message(batch: &mut Batch, msg: &Message, documents: &[Vec<u8>]) {
+pub fn stage_insert_message<D: AsRef<[u8]>>(batch: &mut Batch, msg: &Message, documents: &[D]) {
     let id = msg.id;
     batch.expect_absent(MESSAGES, id.key());
     batch.put(MESSAGES, id.key(), encode(msg));
     for (index, doc) in documents.iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
-        batch.put(DOCUMENTS, document_key(id, index), doc.clone());
+        batch.put(DOCUMENTS, document_key(id, index), doc.as_ref().to_vec());
     }
     batch.put(
         RECEIVED,
