@@ -3,7 +3,10 @@
 //! Layout (tree: key → value; box IDs are their 7 ASCII bytes, message IDs
 //! 8 bytes big-endian, times 8 bytes as [`Timestamp::key`] so they sort):
 //! - `messages`: id → [`Message`] (JSON, without document bytes)
-//! - `documents`: id ++ u16 index → the document's bytes
+//! - `documents`: id ++ u16 index ++ u32 chunk → the document's bytes in
+//!   chunks of [`DOCUMENT_CHUNK`] (a document of 0 bytes has one empty
+//!   chunk; stores written before chunking have id ++ u16 index → all
+//!   bytes, still read)
 //! - `received`: recipient box ++ submitted_at ++ id → empty
 //! - `sent`: sender box ++ submitted_at ++ id → empty
 //! - `pending_accept`: recipient box ++ id → empty (state 4, not accepted)
@@ -125,6 +128,34 @@ fn document_key(id: MessageId, index: u16) -> Vec<u8> {
     cat(&[&id.key(), &index.to_be_bytes()])
 }
 
+/// Bytes per stored piece of a document. sled keeps up to 16 entries in
+/// one leaf and rewrites a leaf whole, so whole multi-megabyte documents
+/// as single values made every write copy hundreds of megabytes; pieces
+/// keep a leaf at a few megabytes at most.
+pub const DOCUMENT_CHUNK: usize = 128 * 1024;
+
+fn chunk_key(id: MessageId, index: u16, chunk: u32) -> Vec<u8> {
+    cat(&[&id.key(), &index.to_be_bytes(), &chunk.to_be_bytes()])
+}
+
+/// The document index a `documents` key belongs to.
+fn index_of_key(key: &[u8]) -> Option<u16> {
+    let bytes: [u8; 2] = key.get(8..10)?.try_into().ok()?;
+    Some(u16::from_be_bytes(bytes))
+}
+
+/// Stages the pieces of one document.
+fn stage_document(batch: &mut Batch, id: MessageId, index: u16, doc: &[u8]) {
+    if doc.is_empty() {
+        batch.put(DOCUMENTS, chunk_key(id, index, 0), Vec::new());
+        return;
+    }
+    for (n, piece) in doc.chunks(DOCUMENT_CHUNK).enumerate() {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        batch.put(DOCUMENTS, chunk_key(id, index, n), piece.to_vec());
+    }
+}
+
 fn box_time_id_key(box_id: &BoxId, at: Timestamp, id: MessageId) -> Vec<u8> {
     cat(&[box_id.as_str().as_bytes(), &at.key(), &id.key()])
 }
@@ -157,13 +188,13 @@ pub fn next_message_id(store: &dyn Store) -> Result<MessageId, RepoError> {
 
 /// Stages a new message: the record, its documents (in order) and every
 /// index entry; the ID must be unused.
-pub fn stage_insert_message(batch: &mut Batch, msg: &Message, documents: &[Vec<u8>]) {
+pub fn stage_insert_message<D: AsRef<[u8]>>(batch: &mut Batch, msg: &Message, documents: &[D]) {
     let id = msg.id;
     batch.expect_absent(MESSAGES, id.key());
     batch.put(MESSAGES, id.key(), encode(msg));
     for (index, doc) in documents.iter().enumerate() {
         let index = u16::try_from(index).unwrap_or(u16::MAX);
-        batch.put(DOCUMENTS, document_key(id, index), doc.clone());
+        stage_document(batch, id, index, doc.as_ref());
     }
     stage_list_entries(batch, msg);
     if msg.state == MessageState::Delivered {
@@ -306,17 +337,37 @@ pub fn get_document(
     id: MessageId,
     index: u16,
 ) -> Result<Option<Vec<u8>>, RepoError> {
-    Ok(store.tree(DOCUMENTS)?.get(&document_key(id, index))?)
+    let mut doc: Option<Vec<u8>> = None;
+    for entry in store
+        .tree(DOCUMENTS)?
+        .iter(KeyRange::prefix(&document_key(id, index)), Order::Ascending)
+    {
+        let (_, piece) = entry?;
+        match &mut doc {
+            Some(d) => d.extend_from_slice(&piece),
+            None => doc = Some(piece),
+        }
+    }
+    Ok(doc)
 }
 
 /// Every stored document of a message, in order.
 pub fn get_documents(store: &dyn Store, id: MessageId) -> Result<Vec<Vec<u8>>, RepoError> {
-    let mut docs = Vec::new();
+    let mut docs: Vec<Vec<u8>> = Vec::new();
+    let mut current: Option<u16> = None;
     for entry in store
         .tree(DOCUMENTS)?
         .iter(KeyRange::prefix(&id.key()), Order::Ascending)
     {
-        docs.push(entry?.1);
+        let (key, piece) = entry?;
+        let index = index_of_key(&key);
+        match docs.last_mut() {
+            Some(doc) if index == current => doc.extend_from_slice(&piece),
+            _ => {
+                current = index;
+                docs.push(piece);
+            }
+        }
     }
     Ok(docs)
 }
@@ -372,9 +423,11 @@ pub fn stage_update_message(
         stage_list_entries(batch, after);
     }
     if after.content_deleted && !before.content_deleted {
-        for index in 0..before.documents.len() {
-            let index = u16::try_from(index).unwrap_or(u16::MAX);
-            batch.delete(DOCUMENTS, document_key(id, index));
+        for entry in store
+            .tree(DOCUMENTS)?
+            .iter(KeyRange::prefix(&id.key()), Order::Ascending)
+        {
+            batch.delete(DOCUMENTS, entry?.0);
         }
     }
     Ok(())
@@ -707,6 +760,47 @@ mod tests {
             changes,
             vec![(m.id, Timestamp(1_000), MessageState::Delivered)]
         );
+    }
+
+    #[test]
+    fn documents_are_stored_in_pieces_and_read_whole() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let mut m = crate::domain::message::tests::sample(10_000_001);
+        let big: Vec<u8> = (0..DOCUMENT_CHUNK * 3 + 17)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let docs = vec![big.clone(), vec![], b"x".to_vec()];
+        m.documents = vec![m.documents[0].clone(); 3];
+        insert_message(s, &m, &docs).unwrap();
+        let pieces = s
+            .tree(DOCUMENTS)
+            .unwrap()
+            .iter(KeyRange::prefix(&m.id.key()), Order::Ascending)
+            .count();
+        assert_eq!(pieces, 4 + 1 + 1);
+        assert_eq!(
+            get_documents(s, m.id).unwrap(),
+            vec![big.clone(), vec![], b"x".to_vec()]
+        );
+        assert_eq!(get_document(s, m.id, 0).unwrap(), Some(big));
+        assert_eq!(get_document(s, m.id, 1).unwrap(), Some(vec![]));
+        assert_eq!(get_document(s, m.id, 3).unwrap(), None);
+        // A store written before pieces: one value per document.
+        let old = MessageId(10_000_002);
+        let mut batch = Batch::new();
+        batch.put(DOCUMENTS, document_key(old, 0), b"old".to_vec());
+        batch.put(DOCUMENTS, document_key(old, 1), b"two".to_vec());
+        commit(s, batch).unwrap();
+        assert_eq!(
+            get_documents(s, old).unwrap(),
+            vec![b"old".to_vec(), b"two".to_vec()]
+        );
+        // Content deletion removes every piece.
+        let mut deleted = m.clone();
+        deleted.content_deleted = true;
+        update_message(s, &m, &deleted, Timestamp(9_000)).unwrap();
+        assert!(get_documents(s, m.id).unwrap().is_empty());
     }
 
     #[test]

@@ -303,7 +303,7 @@ async fn soap_call(
     let outcome = app.services.call(&ctx, &envelope.body).await;
     let response = match outcome.reply {
         Ok(fragment) => {
-            let body = soap::response_envelope(envelope.version, &fragment);
+            let body = soap::response_envelope_owned(envelope.version, fragment);
             plain(StatusCode::OK, envelope.version.content_type(), body)
         }
         Err(Rejection::Fault(fault)) => fault_response(&fault, envelope.version),

@@ -4,8 +4,6 @@
 //! Public because the generated code calls it; handlers rarely need it.
 
 use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 
 use super::{ISDS_NS, SchemaError, ToXml};
@@ -62,6 +60,12 @@ pub trait SimpleValue: Sized {
     fn write_text(&self, w: &mut XmlWriter);
     /// Writes the value as attribute `name`.
     fn write_attr(&self, w: &mut XmlWriter, name: &str);
+    /// The value from content the parser already decoded as base64
+    /// ([`crate::xml::Node::Binary`]); `None` for types that are not
+    /// binary, which then parse the re-encoded text.
+    fn from_binary(_bytes: &Bytes, _facets: &Facets) -> Option<Result<Self, String>> {
+        None
+    }
 }
 
 fn collapse<'t>(text: &'t str, facets: &Facets) -> &'t str {
@@ -192,14 +196,7 @@ impl SimpleValue for bool {
     }
 }
 
-/// Standard alphabet; padding optional and trailing bits tolerated, as
-/// clients differ.
-const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new()
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(true),
-);
+use crate::xml::base64::LENIENT as BASE64_LENIENT;
 
 /// Decodes base64, ignoring XML whitespace (line breaks) anywhere.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
@@ -226,6 +223,15 @@ impl SimpleValue for Bytes {
 
     fn write_text(&self, w: &mut XmlWriter) {
         w.base64(self);
+    }
+
+    fn from_binary(bytes: &Bytes, facets: &Facets) -> Option<Result<Self, String>> {
+        if has_length_facets(facets)
+            && let Err(e) = check_length(bytes.len(), facets, "bytes")
+        {
+            return Some(Err(e));
+        }
+        Some(Ok(bytes.clone()))
     }
 
     fn write_attr(&self, w: &mut XmlWriter, name: &str) {
@@ -360,6 +366,11 @@ pub fn simple<T: SimpleValue>(el: &Element, facets: &Facets) -> Result<T, Schema
             child: display_name(child),
         });
     }
+    if let Some(bytes) = el.binary()
+        && let Some(result) = T::from_binary(bytes, facets)
+    {
+        return result.map_err(|reason| SchemaError::invalid_value(&el.name, "", reason));
+    }
     let text = el.text_cow();
     T::parse_value(&text, facets)
         .map_err(|reason| SchemaError::invalid_value(&el.name, &text, reason))
@@ -415,9 +426,12 @@ impl<'a> Children<'a> {
     /// content).
     pub fn new(parent: &'a Element) -> Result<Children<'a>, SchemaError> {
         for node in &parent.children {
-            if let Node::Text(t) = node
-                && !t.chars().all(is_xml_space)
-            {
+            let text = match node {
+                Node::Text(t) => !t.chars().all(is_xml_space),
+                Node::Binary(_) => true,
+                Node::Element(_) => false,
+            };
+            if text {
                 return Err(SchemaError::UnexpectedText {
                     element: parent.name.clone(),
                 });
@@ -432,7 +446,7 @@ impl<'a> Children<'a> {
         while let Some(node) = children.get(self.index) {
             match node {
                 Node::Element(e) => return Some(e),
-                Node::Text(_) => self.index += 1,
+                Node::Text(_) | Node::Binary(_) => self.index += 1,
             }
         }
         None

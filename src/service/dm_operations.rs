@@ -290,7 +290,8 @@ fn common_of_multiple(e: TMultipleMessageCreateInputDmEnvelope) -> CommonEnvelop
 /// A document ready to store.
 struct Document {
     meta: DocumentMeta,
-    bytes: Vec<u8>,
+    /// Shared with the parsed request: never copied before the store.
+    bytes: bytes::Bytes,
 }
 
 fn documents_of(files: TFilesArray) -> Vec<Document> {
@@ -299,16 +300,16 @@ fn documents_of(files: TFilesArray) -> Vec<Document> {
         .into_iter()
         .map(|f| {
             let (kind, bytes) = match (f.dm_encoded_content, f.dm_xml_content) {
-                (Some(b), _) => (ContentKind::Encoded, b.to_vec()),
+                (Some(b), _) => (ContentKind::Encoded, b),
                 (None, Some(xml)) => {
                     let mut w = XmlWriter::new();
                     for el in &xml.any {
                         w.raw_element(el);
                     }
-                    (ContentKind::Xml, w.into_bytes())
+                    (ContentKind::Xml, w.into_bytes().into())
                 }
                 // The schema requires one of the two.
-                (None, None) => (ContentKind::Encoded, Vec::new()),
+                (None, None) => (ContentKind::Encoded, bytes::Bytes::new()),
             };
             Document {
                 meta: DocumentMeta {
@@ -406,8 +407,7 @@ fn submit_blocking(
                         }
                     }
                 }
-                let bytes: Vec<Vec<u8>> =
-                    prepared.documents.iter().map(|d| d.bytes.clone()).collect();
+                let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
                 message_repo::stage_insert_message(&mut batch, &msg, &bytes);
                 results.push(Ok(id.to_string()));
             }
@@ -601,7 +601,7 @@ fn build_message(
         erased_by_sender: false,
         qtimestamp: None,
     };
-    let bytes: Vec<&[u8]> = p.documents.iter().map(|d| d.bytes.as_slice()).collect();
+    let bytes: Vec<&[u8]> = p.documents.iter().map(|d| &d.bytes[..]).collect();
     msg.hash = compute_hash(&msg, &bytes);
     msg
 }

@@ -1,7 +1,7 @@
 //! Parsing a request envelope down to its single body element.
 
 use super::{SOAP11_NS, SOAP12_NS, SoapVersion};
-use crate::xml::{self, Element, ParseLimits, XmlError};
+use crate::xml::{self, Element, Node, ParseLimits, XmlError};
 
 /// A parsed request: its SOAP version and the one element inside `Body`.
 #[derive(Debug)]
@@ -78,14 +78,28 @@ pub fn parse_envelope(input: &[u8], limits: &ParseLimits) -> Result<Envelope, So
     if count > 1 {
         return Err(SoapError::SeveralBodyElements(count));
     }
-    let body_element = body
-        .elements()
-        .next()
-        .cloned()
+    if count == 0 {
+        return Err(SoapError::EmptyBody);
+    }
+    let header = header.cloned();
+    // Move the body element out of the tree rather than copying it: it
+    // may hold a large document.
+    let body_element = root
+        .children
+        .into_iter()
+        .filter_map(|n| match n {
+            Node::Element(e) if e.ns.as_deref() == Some(env_ns) && e.name == "Body" => Some(e),
+            _ => None,
+        })
+        .flat_map(|b| b.children)
+        .find_map(|n| match n {
+            Node::Element(e) => Some(e),
+            _ => None,
+        })
         .ok_or(SoapError::EmptyBody)?;
     Ok(Envelope {
         version,
-        header: header.cloned(),
+        header,
         body: body_element,
     })
 }

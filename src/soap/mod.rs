@@ -55,12 +55,21 @@ impl SoapVersion {
 /// Wraps a body fragment (one element with its own namespace declarations)
 /// into an envelope of `version`.
 pub fn response_envelope(version: SoapVersion, body_fragment: &str) -> String {
-    let mut out = String::with_capacity(body_fragment.len() + 200);
-    out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    out.push_str(r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV=""#);
-    out.push_str(version.namespace());
-    out.push_str(r#""><SOAP-ENV:Body>"#);
-    out.push_str(body_fragment);
-    out.push_str("</SOAP-ENV:Body></SOAP-ENV:Envelope>");
+    response_envelope_owned(version, body_fragment.to_owned())
+}
+
+/// [`response_envelope`] reusing the fragment's buffer, so a large
+/// response (a downloaded message) is not copied once more.
+pub fn response_envelope_owned(version: SoapVersion, body_fragment: String) -> String {
+    let mut prefix = String::with_capacity(200);
+    prefix.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    prefix.push_str(r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV=""#);
+    prefix.push_str(version.namespace());
+    prefix.push_str(r#""><SOAP-ENV:Body>"#);
+    const SUFFIX: &str = "</SOAP-ENV:Body></SOAP-ENV:Envelope>";
+    let mut out = body_fragment;
+    out.reserve(prefix.len() + SUFFIX.len());
+    out.insert_str(0, &prefix);
+    out.push_str(SUFFIX);
     out
 }

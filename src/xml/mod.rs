@@ -7,11 +7,14 @@
 //! The DOM keeps namespace URIs and local names only; prefixes are a
 //! serialisation detail that [`XmlWriter::raw_element`] re-creates.
 
+pub mod base64;
 mod encoding;
 mod parse;
 pub mod writer;
 
 use std::borrow::Cow;
+
+use bytes::Bytes;
 
 pub use parse::parse;
 pub use writer::{XmlWriter, escape_attr_into, escape_text_into};
@@ -53,7 +56,26 @@ pub enum Node {
     Element(Element),
     /// Character data (text and CDATA sections, entities resolved).
     Text(String),
+    /// Character data that is base64, held decoded: the parser turns a
+    /// large text of a [`BASE64_ELEMENTS`] element into this while
+    /// reading, so the encoded text is never copied. It stands for its
+    /// canonical base64 text ([`Element::text`] and the writer re-encode).
+    Binary(Bytes),
 }
+
+/// Elements (namespace, local name) whose large text the parser decodes
+/// as base64 while reading ([`Node::Binary`]): the `xs:base64Binary`
+/// elements of ISDS requests that carry documents and messages.
+pub const BASE64_ELEMENTS: &[(&str, &str)] = &[
+    ("http://isds.czechpoint.cz/v20", "dmEncodedContent"),
+    ("http://isds.czechpoint.cz/v20", "dmMessage"),
+    ("http://isds.czechpoint.cz/v20", "dmDoc"),
+    ("http://isds.czechpoint.cz/v20", "dmSignature"),
+];
+
+/// Text shorter than this stays [`Node::Text`] even in a
+/// [`BASE64_ELEMENTS`] element.
+pub const BINARY_TEXT_THRESHOLD: usize = 64 * 1024;
 
 impl Element {
     /// A childless element without attributes.
@@ -96,9 +118,20 @@ impl Element {
     /// Like [`Element::text`], but borrows when there is at most one text
     /// child (the common case; avoids copying large base64 content).
     pub fn text_cow(&self) -> Cow<'_, str> {
+        if self.children.iter().any(|n| matches!(n, Node::Binary(_))) {
+            let mut s = String::new();
+            for node in &self.children {
+                match node {
+                    Node::Text(t) => s.push_str(t),
+                    Node::Binary(b) => base64::encode_into(b, &mut s),
+                    Node::Element(_) => {}
+                }
+            }
+            return Cow::Owned(s);
+        }
         let mut texts = self.children.iter().filter_map(|n| match n {
             Node::Text(t) => Some(t.as_str()),
-            Node::Element(_) => None,
+            Node::Element(_) | Node::Binary(_) => None,
         });
         let Some(first) = texts.next() else {
             return Cow::Borrowed("");
@@ -119,8 +152,17 @@ impl Element {
     pub fn elements(&self) -> impl Iterator<Item = &Element> {
         self.children.iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
-            Node::Text(_) => None,
+            Node::Text(_) | Node::Binary(_) => None,
         })
+    }
+
+    /// The decoded content when the element's only child is a
+    /// [`Node::Binary`].
+    pub fn binary(&self) -> Option<&Bytes> {
+        match self.children.as_slice() {
+            [Node::Binary(b)] => Some(b),
+            _ => None,
+        }
     }
 
     /// The first child element, if any.

@@ -9,7 +9,10 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, PrefixDeclaration, ResolveResult};
 
 use super::encoding::{Encoding, decode_single_byte};
-use super::{Attribute, Element, Node, ParseLimits, XML_NS, XMLNS_NS, XmlError, is_xml_space};
+use super::{
+    Attribute, BASE64_ELEMENTS, BINARY_TEXT_THRESHOLD, Element, Node, ParseLimits, XML_NS,
+    XMLNS_NS, XmlError, is_xml_space,
+};
 
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 
@@ -238,7 +241,11 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
                 open_element(&mut tree, &reader, &start, true, limits, pos)?;
             }
             Event::End(end) => match tree.stack.pop() {
-                Some(element) => tree.attach(element),
+                Some(element) => {
+                    let depth = tree.stack.len();
+                    tree.binary_sources.retain(|(d, _)| *d <= depth);
+                    tree.attach(element)
+                }
                 None => {
                     return Err(XmlError::NotWellFormed {
                         pos,
@@ -250,19 +257,41 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
                 }
             },
             Event::Text(t) => {
-                let raw = std::str::from_utf8(&t).map_err(|e| XmlError::InvalidUtf8 {
+                let content = t.into_inner();
+                let raw = std::str::from_utf8(&content).map_err(|e| XmlError::InvalidUtf8 {
                     pos: pos + e.valid_up_to(),
                 })?;
+                // The text as a slice of the input (always, for a reader
+                // over a string), kept for a large base64 text.
+                let source: Option<&str> = match &content {
+                    Cow::Borrowed(b) => std::str::from_utf8(b).ok(),
+                    Cow::Owned(_) => None,
+                };
                 if let Some(at) = raw.find("]]>") {
                     return Err(XmlError::NotWellFormed {
                         pos: pos + at,
                         reason: "\"]]>\" is not allowed in character data".to_owned(),
                     });
                 }
+                let depth = tree.stack.len();
                 match tree.stack.last_mut() {
                     Some(parent) => {
                         let value = unescape_text(raw, pos)?;
-                        push_text(parent, value);
+                        if parent.children.is_empty()
+                            && value.len() >= BINARY_TEXT_THRESHOLD
+                            && is_base64_element(parent)
+                            && let Some(source) = source
+                            && let Some(decoded) = super::base64::decode_lenient(&value)
+                        {
+                            // Large base64: kept decoded, never copied as
+                            // text. The source stays at hand in case more
+                            // text follows (after a comment, say).
+                            parent.children.push(Node::Binary(decoded.into()));
+                            tree.binary_sources.push((depth, source));
+                        } else {
+                            restore_binary(parent, &mut tree.binary_sources, depth, pos)?;
+                            push_text(parent, value);
+                        }
                     }
                     None => {
                         if !raw.chars().all(is_xml_space) {
@@ -278,8 +307,12 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
                 let raw = std::str::from_utf8(&c).map_err(|e| XmlError::InvalidUtf8 {
                     pos: pos + e.valid_up_to(),
                 })?;
+                let depth = tree.stack.len();
                 match tree.stack.last_mut() {
-                    Some(parent) => push_text(parent, Cow::Owned(normalize_eol(raw).into_owned())),
+                    Some(parent) => {
+                        restore_binary(parent, &mut tree.binary_sources, depth, pos)?;
+                        push_text(parent, Cow::Owned(normalize_eol(raw).into_owned()))
+                    }
                     None => {
                         return Err(XmlError::NotWellFormed {
                             pos,
@@ -303,14 +336,48 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
 
 /// The elements under construction.
 #[derive(Default)]
-struct Tree {
+struct Tree<'a> {
     /// Open elements, innermost last.
     stack: Vec<Element>,
     root: Option<Element>,
     element_count: usize,
+    /// For each open element whose last child is a [`Node::Binary`]: its
+    /// depth (1 = root) and the raw text it was decoded from.
+    binary_sources: Vec<(usize, &'a str)>,
 }
 
-impl Tree {
+/// True for an element whose large text is decoded while reading.
+fn is_base64_element(el: &Element) -> bool {
+    let ns = el.ns.as_deref().unwrap_or("");
+    BASE64_ELEMENTS
+        .iter()
+        .any(|(n, name)| *n == ns && *name == el.name)
+}
+
+/// Before more text is appended to `parent` (at `depth`): a trailing
+/// [`Node::Binary`] goes back to the text it was decoded from, so the
+/// merged text is exactly what the document said.
+fn restore_binary(
+    parent: &mut Element,
+    sources: &mut Vec<(usize, &str)>,
+    depth: usize,
+    pos: usize,
+) -> Result<(), XmlError> {
+    if !matches!(parent.children.last(), Some(Node::Binary(_))) {
+        return Ok(());
+    }
+    let Some(i) = sources.iter().rposition(|(d, _)| *d == depth) else {
+        return Ok(());
+    };
+    let (_, raw) = sources.remove(i);
+    let text = unescape_text(raw, pos)?.into_owned();
+    if let Some(last) = parent.children.last_mut() {
+        *last = Node::Text(text);
+    }
+    Ok(())
+}
+
+impl Tree<'_> {
     /// Hands a completed element to its parent (or makes it the root).
     fn attach(&mut self, element: Element) {
         match self.stack.last_mut() {
@@ -321,7 +388,7 @@ impl Tree {
 }
 
 fn open_element(
-    tree: &mut Tree,
+    tree: &mut Tree<'_>,
     reader: &NsReader<&[u8]>,
     start: &BytesStart<'_>,
     is_empty: bool,

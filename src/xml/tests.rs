@@ -518,3 +518,54 @@ fn raw_element_writes_elements_in_the_xml_namespace_with_its_prefix() {
         assert_eq!(&p(w.as_str()).unwrap(), el, "{}", w.as_str());
     }
 }
+
+mod binary_text {
+    use super::super::*;
+    use ::base64::Engine as _;
+
+    fn doc(content: &str) -> String {
+        format!(
+            r#"<f xmlns="http://isds.czechpoint.cz/v20"><dmEncodedContent>{content}</dmEncodedContent><dmAnnotation>{content}</dmAnnotation></f>"#
+        )
+    }
+
+    #[test]
+    fn large_base64_is_decoded_while_parsing() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let b64 = ::base64::engine::general_purpose::STANDARD.encode(&data);
+        let wrapped: String = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+            .collect();
+        let root = parse(doc(&wrapped).as_bytes(), &ParseLimits::default()).unwrap();
+        let content = root.first_element().unwrap();
+        assert_eq!(content.binary().map(|b| b.to_vec()), Some(data.clone()));
+        assert_eq!(content.text(), b64, "text is the canonical form");
+        // Other elements keep their text as written.
+        let other = root.elements().nth(1).unwrap();
+        assert!(other.binary().is_none());
+        assert_eq!(other.text(), wrapped);
+        // Written out and read back: the same tree.
+        let mut w = XmlWriter::new();
+        w.raw_element(&root);
+        let again = parse(w.as_str().as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(again.first_element().unwrap().binary(), content.binary());
+    }
+
+    #[test]
+    fn text_that_is_not_only_base64_stays_text() {
+        let b64 = "QUJD".repeat(20_000);
+        // Split by a comment: the text is both pieces exactly as written.
+        let split = format!("{}<!-- c -->Q", &b64[..70_003]);
+        let expected = format!("{}Q", &b64[..70_003]);
+        let root = parse(doc(&split).as_bytes(), &ParseLimits::default()).unwrap();
+        assert_eq!(root.first_element().unwrap().text(), expected);
+        // Not base64: kept as text, for the schema to refuse with a reason.
+        let bad = format!("{b64}*");
+        let root = parse(doc(&bad).as_bytes(), &ParseLimits::default()).unwrap();
+        let content = root.first_element().unwrap();
+        assert!(content.binary().is_none());
+        assert_eq!(content.text(), bad);
+    }
+}

@@ -205,6 +205,7 @@ impl XmlWriter {
             match child {
                 Node::Element(c) => self.write_dom(c, in_scope),
                 Node::Text(t) => self.text(t),
+                Node::Binary(b) => self.base64(b),
             }
         }
         if ns == Some(XML_NS) {

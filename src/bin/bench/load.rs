@@ -35,7 +35,6 @@ pub struct Measured {
     pub elapsed: Duration,
     /// Sorted latencies.
     pub latencies: Vec<Duration>,
-    pub bytes_received: u64,
 }
 
 impl Measured {
@@ -75,9 +74,8 @@ pub async fn run(
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_client);
             let mut errors = 0;
-            let mut bytes = 0u64;
             let Ok(stream) = TcpStream::connect(addr).await else {
-                return (latencies, per_client, bytes);
+                return (latencies, per_client);
             };
             let _ = stream.set_nodelay(true);
             let mut stream = BufReader::new(stream);
@@ -87,9 +85,8 @@ pub async fn run(
                 }
                 let t0 = Instant::now();
                 match exchange(&mut stream, &request.wire).await {
-                    Ok(body) => {
-                        bytes += body.len() as u64;
-                        if !check(&body) {
+                    Ok((status, body)) => {
+                        if status != 200 || !check(&body) {
                             errors += 1;
                         }
                         latencies.push(t0.elapsed());
@@ -100,17 +97,15 @@ pub async fn run(
                     }
                 }
             }
-            (latencies, errors, bytes)
+            (latencies, errors)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
-    let mut bytes_received = 0;
     for t in tasks {
-        if let Ok((l, e, b)) = t.await {
+        if let Ok((l, e)) = t.await {
             all.extend(l);
             errors += e;
-            bytes_received += b;
         }
     }
     let elapsed = started.elapsed();
@@ -120,17 +115,27 @@ pub async fn run(
         errors,
         elapsed,
         latencies: all,
-        bytes_received,
     }
 }
 
+/// One request on a fresh connection: the HTTP status and the body.
+pub async fn once(addr: SocketAddr, request: &Request) -> std::io::Result<(u16, Vec<u8>)> {
+    let stream = TcpStream::connect(addr).await?;
+    let mut stream = BufReader::new(stream);
+    exchange(&mut stream, &request.wire).await
+}
+
 /// Sends one request and reads one response (status line, headers,
-/// Content-Length body); returns the body.
-async fn exchange(stream: &mut BufReader<TcpStream>, wire: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Content-Length body); returns the status and the body.
+async fn exchange(
+    stream: &mut BufReader<TcpStream>,
+    wire: &[u8],
+) -> std::io::Result<(u16, Vec<u8>)> {
     stream.get_mut().write_all(wire).await?;
     let mut line = String::new();
     let mut length = None;
     let mut first = true;
+    let mut status = 0;
     loop {
         line.clear();
         if stream.read_line(&mut line).await? == 0 {
@@ -138,9 +143,11 @@ async fn exchange(stream: &mut BufReader<TcpStream>, wire: &[u8]) -> std::io::Re
         }
         if first {
             first = false;
-            if !line.starts_with("HTTP/1.1 200") {
-                return Err(std::io::Error::other(format!("status: {}", line.trim())));
-            }
+            status = line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| std::io::Error::other(format!("status: {}", line.trim())))?;
             continue;
         }
         let trimmed = line.trim_end();
@@ -156,5 +163,5 @@ async fn exchange(stream: &mut BufReader<TcpStream>, wire: &[u8]) -> std::io::Re
     let length = length.ok_or_else(|| std::io::Error::other("no Content-Length"))?;
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).await?;
-    Ok(body)
+    Ok((status, body))
 }

@@ -2,10 +2,11 @@
 //!
 //! Starts the gateway (the release binary next to this one) on loopback,
 //! drives it with concurrent keep-alive clients, bounded in count and time,
-//! and prints requests/s and p50/p99/max latency per scenario, the
-//! server's peak RSS, and each figure next to its physical floor: a bare
-//! hyper server answering a fixed SOAP response, and base64 + SHA-256
-//! throughput over a 20 MB buffer.
+//! and prints per scenario requests/s, p50/p99/max latency, attachment
+//! MB/s, the server's RSS growth (peak during the scenario over its RSS
+//! before it), and each figure as a ratio to its physical floor: request
+//! rates to a bare hyper server answering a fixed SOAP response, large
+//! messages to base64 decoding + SHA-256 of a 20 MB buffer.
 
 mod floor;
 mod load;
@@ -19,25 +20,39 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use load::{Measured, Request};
 
+const DEMO_WORLD: &str = include_str!("../../../fixtures/demo-world.toml");
+const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
+const MB: usize = 1024 * 1024;
+
 struct Options {
     seconds: u64,
     clients: usize,
+    /// Run only the scenarios whose name contains this.
+    only: Option<String>,
 }
 
 fn options() -> Options {
     let mut o = Options {
         seconds: 5,
         clients: 16,
+        only: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
         let value = args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        if args[i] == "--only"
+            && let Some(v) = args.get(i + 1)
+        {
+            o.only = Some(v.clone());
+            i += 2;
+            continue;
+        }
         match (args[i].as_str(), value) {
             ("--seconds", Some(v)) => o.seconds = v.max(1),
             ("--clients", Some(v)) => o.clients = (v as usize).max(1),
             _ => {
-                eprintln!("usage: bench [--seconds S] [--clients N]");
+                eprintln!("usage: bench [--seconds S] [--clients N] [--only NAME-PART]");
                 std::process::exit(2);
             }
         }
@@ -79,6 +94,11 @@ fn start_gateway() -> Result<Gateway, String> {
         "[limits]\nmax_parallel_requests_per_user = 0\nmax_requests_per_user_per_minute = 0\n",
     )
     .map_err(|e| e.to_string())?;
+    // The demo world, with room for 50 MB attachments from the OVM box.
+    let marker = "id = \"ovm4dem\"\ntype = \"OVM\"\n";
+    let world = DEMO_WORLD.replacen(marker, &format!("{marker}attachment_limit_mb = 60\n"), 1);
+    let world_file = dir.join("world.toml");
+    std::fs::write(&world_file, world).map_err(|e| e.to_string())?;
     let ready = dir.join("ready.json");
     let child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--tls-listen", "off"])
@@ -88,6 +108,8 @@ fn start_gateway() -> Result<Gateway, String> {
         .arg(&config)
         .arg("--ready-file")
         .arg(&ready)
+        .arg("--demo-world")
+        .arg(&world_file)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -116,13 +138,21 @@ fn start_gateway() -> Result<Gateway, String> {
     })
 }
 
-/// Peak resident set size of a process, from /proc (Linux).
-fn peak_rss_mb(pid: u32) -> Option<f64> {
+/// A memory figure of a process from /proc (Linux): `VmRSS`, `VmHWM`.
+fn proc_mb(pid: u32, field: &str) -> Option<f64> {
     let status =
         std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Resets the peak RSS (`VmHWM`) of a process to its current RSS.
+fn reset_peak(pid: u32) {
+    let _ = std::fs::write(
+        Path::new("/proc").join(pid.to_string()).join("clear_refs"),
+        "5",
+    );
 }
 
 fn basic(login: &str, password: &str) -> String {
@@ -139,25 +169,180 @@ fn envelope(body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Success: the status block (the last thing in every response) says 0000.
 fn ok_status(body: &[u8]) -> bool {
-    let text = String::from_utf8_lossy(body);
-    text.contains("StatusCode>0000<")
+    let tail = &body[body.len().saturating_sub(4096)..];
+    tail.windows(16).any(|w| w == b"StatusCode>0000<")
 }
 
-fn row(name: &str, m: &Measured, floor: Option<&Measured>) {
-    let ratio = floor
-        .map(|f| format!("{:>6.2}x", f.per_second() / m.per_second().max(1e-9)))
-        .unwrap_or_else(|| "      -".into());
-    let mb_s = m.bytes_received as f64 / 1_048_576.0 / m.elapsed.as_secs_f64().max(1e-9);
+/// Deterministic, incompressible-looking bytes.
+fn payload(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn create_message(size: usize) -> Vec<u8> {
+    let content = base64::engine::general_purpose::STANDARD.encode(payload(size));
+    envelope(&format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>Benchmark</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="bench.pdf"><dmEncodedContent>{content}</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#
+    ))
+}
+
+fn by_id(op: &str, id: &str) -> Vec<u8> {
+    envelope(&format!(
+        r#"<{op} xmlns="{ISDS_NS}"><dmID>{id}</dmID></{op}>"#
+    ))
+}
+
+fn find_data_box() -> Vec<u8> {
+    const FIELDS: &[&str] = &[
+        "dbID",
+        "dbType",
+        "ic",
+        "pnFirstName",
+        "pnMiddleName",
+        "pnLastName",
+        "pnLastNameAtBirth",
+        "firmName",
+        "biDate",
+        "biCity",
+        "biCounty",
+        "biState",
+        "adCity",
+        "adStreet",
+        "adNumberInStreet",
+        "adNumberInMunicipality",
+        "adZipCode",
+        "adState",
+        "nationality",
+        "identifier",
+        "registryCode",
+        "dbState",
+        "dbEffectiveOVM",
+        "dbOpenAddressing",
+    ];
+    let fields: String = FIELDS
+        .iter()
+        .map(|f| match *f {
+            "dbType" => "<dbType>PO</dbType>".to_owned(),
+            "firmName" => "<firmName>Účetnictví</firmName>".to_owned(),
+            _ => format!(r#"<{f} xsi:nil="true"/>"#),
+        })
+        .collect();
+    envelope(&format!(
+        r#"<FindDataBox xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbOwnerInfo>{fields}</dbOwnerInfo></FindDataBox>"#
+    ))
+}
+
+fn list_received(limit: usize) -> Vec<u8> {
+    envelope(&format!(
+        r#"<GetListOfReceivedMessages xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><dmRecipientOrgUnitNum xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>1</dmOffset><dmLimit>{limit}</dmLimit></GetListOfReceivedMessages>"#
+    ))
+}
+
+/// The text of the first `<name>` element of a response.
+fn text_of(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{name}>");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find('<')?;
+    Some(text[start..end].to_owned())
+}
+
+/// What a scenario is compared with.
+#[derive(Clone, Copy)]
+enum Floor {
+    /// Requests per second of the bare hyper server.
+    Hyper,
+    /// MB/s of base64 decoding + SHA-256; the scenario moves `bytes` of
+    /// attachment per request.
+    Base64Sha256 { bytes: usize },
+}
+
+struct Figures {
+    hyper_rps: f64,
+    b64_mbps: f64,
+    peak_rss: f64,
+}
+
+struct Bench {
+    gw: Gateway,
+    only: Option<String>,
+    budget: Duration,
+    figures: Figures,
+}
+
+impl Bench {
+    fn pid(&self) -> u32 {
+        self.gw.child.id()
+    }
+
+    async fn one(&self, path: &str, auth: &str, envelope: &[u8]) -> Option<(u16, Vec<u8>)> {
+        let req = Request::soap(self.gw.http, path, auth, envelope);
+        load::once(self.gw.http, &req).await.ok()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn scenario(
+        &mut self,
+        name: &str,
+        path: &str,
+        auth: &str,
+        envelope: Vec<u8>,
+        clients: usize,
+        per_client: usize,
+        floor: Floor,
+    ) {
+        if self
+            .only
+            .as_ref()
+            .is_some_and(|o| !name.contains(o.as_str()))
+        {
+            return;
+        }
+        let pid = self.pid();
+        let before = proc_mb(pid, "VmRSS:").unwrap_or(0.0);
+        reset_peak(pid);
+        let req = Arc::new(Request::soap(self.gw.http, path, auth, &envelope));
+        drop(envelope);
+        let m = load::run(
+            self.gw.http,
+            req,
+            clients,
+            per_client,
+            self.budget,
+            ok_status,
+        )
+        .await;
+        let peak = proc_mb(pid, "VmHWM:").unwrap_or(0.0);
+        self.figures.peak_rss = self.figures.peak_rss.max(peak);
+        row(name, clients, &m, floor, &self.figures, peak - before);
+    }
+}
+
+fn row(name: &str, clients: usize, m: &Measured, floor: Floor, f: &Figures, rss_growth: f64) {
+    let (mb_s, ratio) = match floor {
+        Floor::Hyper => ("-".to_owned(), f.hyper_rps / m.per_second().max(1e-9)),
+        Floor::Base64Sha256 { bytes } => {
+            let mbps = m.per_second() * bytes as f64 / MB as f64;
+            (format!("{mbps:.0}"), f.b64_mbps / mbps.max(1e-9))
+        }
+    };
     println!(
-        "{name:<34} {:>8} {:>6} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.1}  {ratio}",
+        "{name:<32} {clients:>3} {:>7} {:>5} {:>9.1} {:>8.2} {:>8.2} {:>8.2} {mb_s:>6} {rss_growth:>7.1} {ratio:>8.2}x",
         m.requests,
         m.errors,
         m.per_second(),
         m.percentile(0.50).as_secs_f64() * 1000.0,
         m.percentile(0.99).as_secs_f64() * 1000.0,
         m.max().as_secs_f64() * 1000.0,
-        mb_s,
     );
 }
 
@@ -172,23 +357,25 @@ async fn main() {
         }
     };
     let budget = Duration::from_secs(o.seconds);
-    let per_client = 1_000_000;
+    let n = o.clients;
     println!(
-        "machine: {} cores; {} clients; {} s per scenario; loopback HTTP/1.1 keep-alive",
+        "machine: {} cores; {} s per scenario; loopback HTTP/1.1 keep-alive; gateway as a child process",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        o.clients,
         o.seconds
     );
+
+    // The floors, measured in the same run.
+    let (b64_mbps, took) = floor::base64_sha256_mb_per_s(20, 3);
     println!(
-        "{:<34} {:>8} {:>6} {:>10} {:>9} {:>9} {:>9} {:>9}  floor/gw",
-        "scenario", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "MB/s in"
+        "floor: base64 decode + SHA-256 of 20 MB: {:.0} MB/s ({:.1} ms)",
+        b64_mbps,
+        took.as_secs_f64() * 1000.0
     );
-
-    let dummy = envelope(r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#);
-    let auth = basic("ovm_starosta", "Demo-Ovm-2026!");
-
+    let ovm = basic("ovm_starosta", "Demo-Ovm-2026!");
+    let po = basic("po_jednatel", "Demo-Po-2026!");
+    let dummy = envelope(&format!(r#"<DummyOperation xmlns="{ISDS_NS}"/>"#));
     let floor_addr = match floor::bare_hyper_server().await {
         Ok(a) => a,
         Err(e) => {
@@ -196,25 +383,191 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    let floor_req = Arc::new(Request::soap(floor_addr, "/DS/dz", &auth, &dummy));
-    let floor = load::run(
-        floor_addr, floor_req, o.clients, per_client, budget, ok_status,
+    let floor_req = Arc::new(Request::soap(floor_addr, "/DS/dz", &ovm, &dummy));
+    let hyper = load::run(floor_addr, floor_req, n, 1_000_000, budget, ok_status).await;
+    println!(
+        "floor: bare hyper, fixed SOAP response, {n} clients: {:.0} req/s (p50 {:.2} ms, p99 {:.2} ms)",
+        hyper.per_second(),
+        hyper.percentile(0.50).as_secs_f64() * 1000.0,
+        hyper.percentile(0.99).as_secs_f64() * 1000.0,
+    );
+    let idle = proc_mb(gw.child.id(), "VmRSS:").unwrap_or(0.0);
+    println!("gateway RSS when idle: {idle:.1} MB");
+    println!();
+    println!(
+        "{:<32} {:>3} {:>7} {:>5} {:>9} {:>8} {:>8} {:>8} {:>6} {:>7} {:>9}",
+        "scenario",
+        "cl",
+        "reqs",
+        "errs",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "MB/s",
+        "RSS+ MB",
+        "vs floor"
+    );
+    let mut b = Bench {
+        gw,
+        only: o.only.clone(),
+        budget,
+        figures: Figures {
+            hyper_rps: hyper.per_second(),
+            b64_mbps,
+            peak_rss: 0.0,
+        },
+    };
+    let many = 1_000_000;
+    b.scenario(
+        "DummyOperation",
+        "/DS/dz",
+        &ovm,
+        dummy.clone(),
+        n,
+        many,
+        Floor::Hyper,
     )
     .await;
-    row("floor: bare hyper, fixed response", &floor, None);
-
-    let req = Arc::new(Request::soap(gw.http, "/DS/dz", &auth, &dummy));
-    let m = load::run(gw.http, req, o.clients, per_client, budget, ok_status).await;
-    row("DummyOperation", &m, Some(&floor));
-
-    let (mbps, took) = floor::base64_sha256_mb_per_s(20, 3);
-    println!(
-        "floor: base64 decode + SHA-256 of 20 MB: {:.0} MB/s ({:.1} ms)",
-        mbps,
-        took.as_secs_f64() * 1000.0
-    );
-    match peak_rss_mb(gw.child.id()) {
-        Some(mb) => println!("gateway peak RSS: {mb:.1} MB"),
-        None => println!("gateway peak RSS: unavailable (no /proc)"),
+    b.scenario(
+        "DummyOperation, 1 client",
+        "/DS/dz",
+        &ovm,
+        dummy.clone(),
+        1,
+        many,
+        Floor::Hyper,
+    )
+    .await;
+    b.scenario(
+        "FindDataBox",
+        "/DS/df",
+        &ovm,
+        find_data_box(),
+        n,
+        many,
+        Floor::Hyper,
+    )
+    .await;
+    b.scenario(
+        "CreateMessage 1 KB",
+        "/DS/dz",
+        &ovm,
+        create_message(1024),
+        n,
+        many,
+        Floor::Hyper,
+    )
+    .await;
+    b.scenario(
+        "CreateMessage 1 MB",
+        "/DS/dz",
+        &ovm,
+        create_message(MB),
+        n,
+        many,
+        Floor::Base64Sha256 { bytes: MB },
+    )
+    .await;
+    for (size, count) in [(20, 10), (50, 4)] {
+        b.scenario(
+            &format!("CreateMessage {size} MB"),
+            "/DS/dz",
+            &ovm,
+            create_message(size * MB),
+            1,
+            count,
+            Floor::Base64Sha256 { bytes: size * MB },
+        )
+        .await;
     }
+
+    // Messages to download, one of each size.
+    let mut ids = Vec::new();
+    for size in [1024, 20 * MB] {
+        let id = b
+            .one("/DS/dz", &ovm, &create_message(size))
+            .await
+            .and_then(|(_, body)| text_of(&body, "dmID"));
+        ids.push(id);
+    }
+    // The recipient's first login accepts every message waiting for it
+    // (ISDS semantics); done once here, so it is not in the downloads.
+    let t0 = Instant::now();
+    let _ = b.one("/DS/dx", &po, &list_received(1)).await;
+    println!(
+        "(first login of the recipient, accepting the messages sent so far: {:.1} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    match &ids[..] {
+        [Some(small), Some(large)] => {
+            b.scenario(
+                "MessageDownload 1 KB",
+                "/DS/dz",
+                &po,
+                by_id("MessageDownload", small),
+                n,
+                many,
+                Floor::Hyper,
+            )
+            .await;
+            b.scenario(
+                "MessageDownload 20 MB",
+                "/DS/dz",
+                &po,
+                by_id("MessageDownload", large),
+                1,
+                10,
+                Floor::Base64Sha256 { bytes: 20 * MB },
+            )
+            .await;
+            // SignedMessageDownload: measured once the gateway signs; until
+            // then the operation answers that it is not implemented.
+            let signed = by_id("SignedMessageDownload", small);
+            match b.one("/DS/dz", &po, &signed).await {
+                Some((200, body)) if ok_status(&body) => {
+                    b.scenario(
+                        "SignedMessageDownload 1 KB",
+                        "/DS/dz",
+                        &po,
+                        signed,
+                        n,
+                        many,
+                        Floor::Hyper,
+                    )
+                    .await;
+                }
+                Some((_, body)) if String::from_utf8_lossy(&body).contains("not implement") => {
+                    println!(
+                        "{:<32} skipped: the gateway does not implement it yet",
+                        "SignedMessageDownload"
+                    );
+                }
+                other => println!(
+                    "{:<32} skipped: unexpected answer (HTTP {:?})",
+                    "SignedMessageDownload",
+                    other.map(|(s, _)| s)
+                ),
+            }
+        }
+        _ => println!("MessageDownload: could not send the messages to download; skipped"),
+    }
+    b.scenario(
+        "GetListOfReceivedMessages (100)",
+        "/DS/dx",
+        &po,
+        list_received(100),
+        n,
+        many,
+        Floor::Hyper,
+    )
+    .await;
+    println!();
+    println!(
+        "gateway peak RSS: {:.1} MB (idle {idle:.1} MB); RSS+ = peak during the scenario over RSS before it",
+        b.figures.peak_rss
+    );
+    println!(
+        "vs floor: hyper req/s / gateway req/s, or base64+SHA-256 MB/s / gateway attachment MB/s"
+    );
 }
