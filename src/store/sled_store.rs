@@ -23,6 +23,10 @@ use super::{
 /// [`open_sled_with_cache`].
 pub const DEFAULT_CACHE_MB: u64 = 64;
 
+/// How long [`open_sled`] waits for a lock released by a store closed in
+/// this process a moment ago.
+const LOCK_RETRY_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
 const META_TREE: &str = "__meta";
 const SEQUENCE_TREE: &str = "__sequences";
 const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
@@ -42,9 +46,9 @@ struct SledStore {
 /// flushed before this returns. An existing store must carry exactly
 /// [`FORMAT_VERSION`], otherwise [`StoreError::FormatVersion`]; a store
 /// holding data but no version is [`StoreError::Corrupt`]. Fails with
-/// [`StoreError::Locked`] if the directory is open elsewhere; note that
-/// sled's background threads can keep the lock for a moment after the last
-/// handle in this process is dropped.
+/// [`StoreError::Locked`] if the directory stays locked for two seconds
+/// (open elsewhere); sled's background threads keep the lock for a moment
+/// after the last handle in this process is dropped, which this waits out.
 pub fn open_sled(dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
     open_sled_with_cache(dir, DEFAULT_CACHE_MB)
 }
@@ -55,16 +59,28 @@ pub fn open_sled_with_cache(dir: &Path, cache_mb: u64) -> Result<Arc<dyn Store>,
         path: dir.to_path_buf(),
         source,
     })?;
-    let db = sled::Config::new()
+    let config = sled::Config::new()
         .path(dir)
-        .cache_capacity(cache_mb.max(1).saturating_mul(1024 * 1024))
-        .open()
-        .map_err(|e| match e {
-            sled::Error::Io(io) if is_lock_error(&io) => StoreError::Locked {
-                path: dir.to_path_buf(),
-            },
-            other => StoreError::Sled(other),
-        })?;
+        .cache_capacity(cache_mb.max(1).saturating_mul(1024 * 1024));
+    // sled's background threads release the directory lock a moment after
+    // the last handle is dropped, so a store closed just now (a restart, a
+    // start that failed after opening it) is retried briefly before it
+    // counts as held by someone else.
+    let deadline = std::time::Instant::now() + LOCK_RETRY_FOR;
+    let db = loop {
+        match config.open() {
+            Ok(db) => break db,
+            Err(sled::Error::Io(io)) if is_lock_error(&io) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked {
+                        path: dir.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(other) => return Err(StoreError::Sled(other)),
+        }
+    };
     let (format_version, created_by) = check_or_init_meta(&db)?;
     let sequences = db.open_tree(SEQUENCE_TREE)?;
     Ok(Arc::new(SledStore {
