@@ -305,6 +305,41 @@ async fn signed_artefacts_verify_with_openssl_and_authenticate() {
     );
     let resp = call(&t, PO_LOGIN, DZ, &body).await;
     assert_eq!(resp.status().0, "1045", "{}", resp.text);
+
+    // ArchiveISDSDocument (dm_arch, SOAP 1.2 on /DS/arch): the same for
+    // archives, with the day by which to stamp again.
+    let archive = |doc: &[u8]| {
+        soap12(&format!(
+            r#"<ArchiveISDSDocument xmlns="{ISDS_NS}"><dmMessage>{}</dmMessage></ArchiveISDSDocument>"#,
+            b64(doc)
+        ))
+    };
+    let req = t
+        .http
+        .post(t.http_url("/DS/arch"))
+        .header("authorization", basic(PO_LOGIN.0, PO_LOGIN.1));
+    let resp = send(
+        req,
+        archive(&received),
+        "application/soap+xml; charset=utf-8",
+    )
+    .await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert!(resp.text.contains(SOAP12_NS), "answered in SOAP 1.2");
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let archived = unb64(&text(&resp.body(), &["dmResultDoc"]));
+    assert_ne!(archived, received);
+    assert_eq!(text(&resp.body(), &["nextStampTo"]).len(), 10);
+    verify_externally(&t, &archived, "archived");
+    assert!(authenticate(&t, PO_LOGIN, &archived).await);
+    let req = t
+        .http
+        .post(t.http_url("/DS/arch"))
+        .header("authorization", basic(PO_LOGIN.0, PO_LOGIN.1));
+    let resp = send(req, archive(&bad), "application/soap+xml; charset=utf-8").await;
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    assert_eq!(resp.status().0, "1045", "{}", resp.text);
     t.stop().await;
 }
 

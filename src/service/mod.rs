@@ -162,6 +162,12 @@ impl Services {
             WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
             WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
             WsdlFamily::DbSearch => db_search::handle(self, ctx, op, request).await,
+            WsdlFamily::DmArch => match request {
+                schema::Request::ArchiveISDSDocument(req) => {
+                    signed::archive(self, req.dm_message).await
+                }
+                _ => not_implemented(op),
+            },
             _ => not_implemented(op),
         }
     }

@@ -36,10 +36,10 @@ use crate::domain::message::Timestamp;
 use crate::domain::repo::RepoError;
 use crate::schema::rt;
 use crate::schema::{
-    AuthenticateMessageResponse, GetSignedDeliveryInfoResponse, ISDS_NS,
-    ReSignISDSDocumentResponse, SignedMessageDownloadResponse, SignedSentMessageDownloadResponse,
-    TAuthenticateMessageOutput, TDelivery, TResignDocOutput, TReturnedMessage,
-    TSignDelivMessOutput, TSignedMessDownOutput, ToXml,
+    ArchiveISDSDocumentResponse, AuthenticateMessageResponse, GetSignedDeliveryInfoResponse,
+    ISDS_NS, ReSignISDSDocumentResponse, SignedMessageDownloadResponse,
+    SignedSentMessageDownloadResponse, TAuthenticateMessageOutput, TDelivery, TResignDocOutput,
+    TReturnedMessage, TSignDelivMessOutput, TSignedMessDownOutput, ToXml,
 };
 use crate::sign::Signer;
 use crate::soap::Fault;
@@ -253,8 +253,13 @@ pub(super) async fn authenticate(svc: &Services, zfo: Bytes) -> Reply {
     }))
 }
 
-/// Re-signISDSDocument: the artefact with a fresh time stamp.
-pub(super) async fn resign(svc: &Services, zfo: Bytes) -> Reply {
+/// Re-stamps an artefact of this gateway: the new artefact and the last
+/// day of the TSA certificate (when the next stamp is due), or why not.
+async fn restamp(
+    svc: &Services,
+    zfo: Bytes,
+    operation: &'static str,
+) -> Result<(Option<Bytes>, Option<String>, IsdsStatus), Rejection> {
     let signer = signer(svc)?;
     let at = unix_now(svc);
     let result = tokio::task::spawn_blocking(move || {
@@ -270,36 +275,56 @@ pub(super) async fn resign(svc: &Services, zfo: Bytes) -> Reply {
     })
     .await
     .map_err(ServiceError::from)?;
-    let out = match result {
-        Ok((doc, valid_to)) => TResignDocOutput {
-            dm_result_doc: Some(Bytes::from(doc)),
-            dm_valid_to: Some(format!(
+    Ok(match result {
+        Ok((doc, valid_to)) => (
+            Some(Bytes::from(doc)),
+            Some(format!(
                 "{:04}-{:02}-{:02}",
                 valid_to.year(),
                 valid_to.month(),
                 valid_to.day()
             )),
-            dm_status: dm_status(&IsdsStatus::ok()),
-        },
+            IsdsStatus::ok(),
+        ),
         Err(crate::sign::SignError::NotOurs(e)) => {
-            tracing::info!(reason = %e, "Re-signISDSDocument: not a document of this gateway");
-            TResignDocOutput {
-                dm_result_doc: None,
-                dm_valid_to: None,
-                dm_status: dm_status(&IsdsStatus::with_message(
+            tracing::info!(reason = %e, "{operation}: not a document of this gateway");
+            (
+                None,
+                None,
+                IsdsStatus::with_message(
                     IsdsCode::InvalidRequestData,
                     "Dokument nebyl vydán tímto systémem nebo byl změněn.",
-                )),
-            }
+                ),
+            )
         }
         Err(e) => {
-            tracing::error!(error = %e, "re-stamping failed");
-            TResignDocOutput {
-                dm_result_doc: None,
-                dm_valid_to: None,
-                dm_status: dm_status(&IsdsStatus::new(IsdsCode::TimestampAuthorityFailure)),
-            }
+            tracing::error!(error = %e, "{operation}: re-stamping failed");
+            (
+                None,
+                None,
+                IsdsStatus::new(IsdsCode::TimestampAuthorityFailure),
+            )
         }
-    };
-    respond(&ReSignISDSDocumentResponse(out))
+    })
+}
+
+/// Re-signISDSDocument: the artefact with a fresh time stamp.
+pub(super) async fn resign(svc: &Services, zfo: Bytes) -> Reply {
+    let (doc, valid_to, status) = restamp(svc, zfo, "Re-signISDSDocument").await?;
+    respond(&ReSignISDSDocumentResponse(TResignDocOutput {
+        dm_result_doc: doc,
+        dm_valid_to: valid_to,
+        dm_status: dm_status(&status),
+    }))
+}
+
+/// ArchiveISDSDocument (dm_arch, `/DS/arch`): the same re-stamping for
+/// archives; `nextStampTo` is the day by which to stamp again.
+pub(super) async fn archive(svc: &Services, zfo: Bytes) -> Reply {
+    let (doc, next_stamp_to, status) = restamp(svc, zfo, "ArchiveISDSDocument").await?;
+    respond(&ArchiveISDSDocumentResponse {
+        dm_result_doc: doc,
+        next_stamp_to,
+        dm_status: dm_status(&status),
+    })
 }
