@@ -12,7 +12,6 @@
 //!   usage timeStamping alone, marked critical (RFC 3161 section 2.3).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -354,46 +353,19 @@ fn now_nanos(now: SystemTime) -> u128 {
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), SignError> {
-    let io = |source| SignError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(io)?;
-        }
-    }
-    #[cfg(not(unix))]
-    fs::create_dir_all(dir).map_err(io)?;
-    Ok(())
+    crate::private_files::create_private_dir(dir).map_err(|e| SignError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Writes via a temporary file and rename; `private` files get mode 0600
 /// on unix.
 fn write_file(path: &Path, contents: String, private: bool) -> Result<(), SignError> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| SignError::Io { path: p, source }
-    };
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    let mut file = opts.open(&tmp).map_err(io(&tmp))?;
-    file.write_all(contents.as_bytes()).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io(path))
+    crate::private_files::write_atomically(path, contents.as_bytes(), private).map_err(|e| {
+        SignError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    })
 }

@@ -15,7 +15,7 @@ mod verifier;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{BufReader, Write};
+use std::io::BufReader;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -649,57 +649,19 @@ fn create_server_cert(
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), TlsError> {
-    let io = |source| TlsError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(io)?;
-        }
-    }
-    #[cfg(not(unix))]
-    fs::create_dir_all(dir).map_err(io)?;
-    Ok(())
+    crate::private_files::create_private_dir(dir).map_err(|e| TlsError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Writes via a temporary file and rename, so a crash never leaves a
 /// truncated file; `private` files get mode 0600 on unix.
 fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), TlsError> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| TlsError::Io { path: p, source }
-    };
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(if private { 0o600 } else { 0o644 });
-    }
-    let mut file = opts.open(&tmp).map_err(io(&tmp))?;
-    #[cfg(unix)]
-    {
-        // `mode` applies only on creation; a leftover file keeps its mode.
-        use std::os::unix::fs::PermissionsExt;
-        let mode = if private { 0o600 } else { 0o644 };
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .map_err(io(&tmp))?;
-    }
-    file.write_all(contents).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io(path))?;
-    Ok(())
+    crate::private_files::write_atomically(path, contents, private).map_err(|e| TlsError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 fn warn_if_key_readable(path: &Path) {

@@ -8,6 +8,10 @@
 //! rates to a bare hyper server answering a fixed SOAP response, large
 //! messages to base64 decoding + SHA-256 of a 20 MB buffer.
 
+// The request builders the tests use, so both follow one element list.
+#[path = "../../../tests/common/box_requests.rs"]
+#[allow(dead_code)] // the bench uses part of it
+mod box_requests;
 mod floor;
 mod load;
 
@@ -202,40 +206,10 @@ fn by_id(op: &str, id: &str) -> Vec<u8> {
 }
 
 fn find_data_box() -> Vec<u8> {
-    const FIELDS: &[&str] = &[
-        "dbID",
-        "dbType",
-        "ic",
-        "pnFirstName",
-        "pnMiddleName",
-        "pnLastName",
-        "pnLastNameAtBirth",
-        "firmName",
-        "biDate",
-        "biCity",
-        "biCounty",
-        "biState",
-        "adCity",
-        "adStreet",
-        "adNumberInStreet",
-        "adNumberInMunicipality",
-        "adZipCode",
-        "adState",
-        "nationality",
-        "identifier",
-        "registryCode",
-        "dbState",
-        "dbEffectiveOVM",
-        "dbOpenAddressing",
-    ];
-    let fields: String = FIELDS
-        .iter()
-        .map(|f| match *f {
-            "dbType" => "<dbType>PO</dbType>".to_owned(),
-            "firmName" => "<firmName>Účetnictví</firmName>".to_owned(),
-            _ => format!(r#"<{f} xsi:nil="true"/>"#),
-        })
-        .collect();
+    let fields = box_requests::fields(
+        box_requests::OWNER_INFO,
+        &[("dbType", "PO"), ("firmName", "Účetnictví")],
+    );
     envelope(&format!(
         r#"<FindDataBox xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbOwnerInfo>{fields}</dbOwnerInfo></FindDataBox>"#
     ))
