@@ -337,8 +337,7 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
         "GetListOfErasedMessages",
         "<dmFromDate>2026-02-30</dmFromDate><dmToDate>2026-03-01</dmToDate><dmMessageType>RECEIVED</dmMessageType><dmOutFormat>XML</dmOutFormat>",
     );
-    let r = t.soap_as(PO_LOGIN, DX, &bad).await;
-    assert_ne!(r.status().0, "0000", "{}", r.text);
+    expect(t, PO_LOGIN, DX, &bad, "1045").await;
     let pick = op(
         "PickUpAsyncResponse",
         &format!("<asyncID>{async_id}</asyncID><asyncReqType>LIST_ERASED</asyncReqType>"),
@@ -355,7 +354,7 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
             &op("RegisterForNotifications", "<action>1</action>"),
         )
         .await;
-    assert_ne!(r.status().0, "0000", "{}", r.text);
+    assert_eq!(r.status().0, "1004", "{}", r.text);
     let r = t
         .soap_as(
             PO_LOGIN,
@@ -366,7 +365,7 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
             ),
         )
         .await;
-    assert_ne!(r.status().0, "0000", "{}", r.text);
+    assert_eq!(r.status().0, "1004", "{}", r.text);
     rules
 }
 
