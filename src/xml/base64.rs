@@ -34,6 +34,18 @@ pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut rest = bytes;
     while !rest.is_empty() {
+        // A whole chunk without whitespace is decoded where it lies.
+        if buf.is_empty()
+            && let Some(chunk) = rest.get(..CHUNK)
+            && !chunk.iter().fold(false, |acc, &b| acc | is_space(b))
+        {
+            rest = skip_spaces(&rest[CHUNK..]);
+            if !rest.is_empty() && chunk.contains(&b'=') {
+                return None;
+            }
+            decode_chunk(chunk, &mut out)?;
+            continue;
+        }
         // Copy the next run of non-space characters into the chunk.
         let room = CHUNK - buf.len();
         if room == 0 {
@@ -52,15 +64,18 @@ pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
             .position(|&b| is_space(b))
             .unwrap_or(room.min(rest.len()));
         buf.extend_from_slice(&rest[..run]);
-        rest = &rest[run..];
-        let spaces = rest
-            .iter()
-            .position(|&b| !is_space(b))
-            .unwrap_or(rest.len());
-        rest = &rest[spaces..];
+        rest = skip_spaces(&rest[run..]);
     }
     decode_chunk(&buf, &mut out)?;
     Some(out)
+}
+
+fn skip_spaces(text: &[u8]) -> &[u8] {
+    let spaces = text
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(text.len());
+    &text[spaces..]
 }
 
 fn decode_chunk(chunk: &[u8], out: &mut Vec<u8>) -> Option<()> {
