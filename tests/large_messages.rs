@@ -294,6 +294,26 @@ async fn document_files_survive_a_restart_and_go_with_the_content() {
     assert_eq!(verify.status().0, "0000", "{}", verify.text);
     assert_eq!(element_text(&verify.text, "dmHash"), hash);
 
+    // The signed copy for the sender carries the same bytes.
+    let signed = t
+        .soap_as(
+            OVM_LOGIN,
+            DZ,
+            &format!(
+                r#"<SignedSentMessageDownload xmlns="{ISDS_NS}"><dmID>{id}</dmID></SignedSentMessageDownload>"#
+            ),
+        )
+        .await;
+    assert_eq!(signed.status().0, "0000", "{:.500}", signed.text);
+    let zfo = base64::engine::general_purpose::STANDARD
+        .decode(element_text(&signed.text, "dmSignature"))
+        .expect("zfo is base64");
+    let big_b64 = base64::engine::general_purpose::STANDARD.encode(&big);
+    assert!(
+        zfo.windows(big_b64.len()).any(|w| w == big_b64.as_bytes()),
+        "the signed message does not hold the document"
+    );
+
     // Accepted by that download's login; 90 days later the content is
     // deleted (state 9), and with it the file.
     // (Moving the clock applies what fell due; the demo passwords have

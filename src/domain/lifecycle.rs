@@ -93,7 +93,7 @@ fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
         // is redone identically, with the same due time.
         match store.apply(batch) {
             Ok(()) => {
-                message_repo::after_update_applied(store, &msg, &after)?;
+                message_repo::after_update_applied(store, &msg, &after);
                 return Ok(true);
             }
             Err(StoreError::Conflict { .. }) => continue,

@@ -408,10 +408,11 @@ impl Drop for DocumentWriter<'_> {
 /// Removes the files of a message's documents, once no stored record
 /// refers to them any more (content deleted, committed). The deletion is
 /// made durable first, so a crash cannot leave a record whose file is
-/// gone.
-fn remove_document_files(store: &dyn Store, msg: &Message) -> Result<(), RepoError> {
+/// gone. A failure here loses nothing: it is logged, and the files are
+/// swept at the next start ([`sweep_document_files`]).
+fn remove_document_files(store: &dyn Store, msg: &Message) {
     let Some(files) = store.files() else {
-        return Ok(());
+        return;
     };
     let count = u16::try_from(msg.documents.len()).unwrap_or(u16::MAX);
     let names: Vec<String> = (0..count)
@@ -419,13 +420,17 @@ fn remove_document_files(store: &dyn Store, msg: &Message) -> Result<(), RepoErr
         .filter(|name| files.path().join(name).exists())
         .collect();
     if names.is_empty() {
-        return Ok(());
+        return;
     }
-    store.flush_durable()?;
+    if let Err(err) = store.flush_durable() {
+        tracing::warn!(message = %msg.id, error = %err, "document files kept: the deletion is not durable yet");
+        return;
+    }
     for name in &names {
-        files.remove(name)?;
+        if let Err(err) = files.remove(name) {
+            tracing::warn!(file = %name, error = %err, "could not remove a deleted document's file");
+        }
     }
-    Ok(())
 }
 
 /// Removes the files in the store's file directory that no record refers
@@ -759,7 +764,7 @@ pub fn update_message(
     stage_update_message(store, &mut batch, before, after, at)?;
     commit(store, batch)?;
     if after.content_deleted && !before.content_deleted {
-        remove_document_files(store, before)?;
+        remove_document_files(store, before);
     }
     Ok(())
 }
@@ -767,15 +772,10 @@ pub fn update_message(
 /// To be called after a batch staged by [`stage_update_message`] was
 /// applied: removes the files of the documents the change deleted, if
 /// any (after making the change durable).
-pub fn after_update_applied(
-    store: &dyn Store,
-    before: &Message,
-    after: &Message,
-) -> Result<(), RepoError> {
+pub fn after_update_applied(store: &dyn Store, before: &Message, after: &Message) {
     if after.content_deleted && !before.content_deleted {
-        remove_document_files(store, before)?;
+        remove_document_files(store, before);
     }
-    Ok(())
 }
 
 /// Removes every document of a message (content deletion); the record,
@@ -791,7 +791,7 @@ pub fn delete_documents(store: &dyn Store, id: MessageId) -> Result<(), RepoErro
         commit(store, batch)?;
     }
     if let Some(msg) = get_message(store, id)? {
-        remove_document_files(store, &msg)?;
+        remove_document_files(store, &msg);
     }
     Ok(())
 }
