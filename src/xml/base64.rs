@@ -110,9 +110,27 @@ mod tests {
             .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
             .collect();
         let unpadded = plain.trim_end_matches('=').to_owned();
-        for text in [&plain, &wrapped, &unpadded] {
+        // Wrapped at first, then one long line: both ways of reading mix.
+        // (1,000 wrapped characters hold 12 line breaks: 976 of base64.)
+        let mixed = format!("{}\n{}", &wrapped[..1_000], &plain[976..]);
+        let spaced_end = format!("{plain}\r\n  \n");
+        for text in [&plain, &wrapped, &unpadded, &mixed, &spaced_end] {
             assert_eq!(decode_lenient(text).as_deref(), Some(data.as_slice()));
         }
+        // Exactly one chunk, padded, with or without whitespace after it.
+        let one = &plain[..CHUNK - 4];
+        for text in [
+            format!("{one}QQ=="),
+            format!("{one}QQ==\n"),
+            format!("{one}QQ"),
+        ] {
+            assert_eq!(decode_lenient(&text), whole(&text), "{:.40}", text);
+            assert!(decode_lenient(&text).is_some());
+        }
+        // Padding at the end of a full chunk that is not the last.
+        let early = format!("{one}QQ==QUJD");
+        assert_eq!(decode_lenient(&early), None);
+        assert_eq!(whole(&early), None);
         let mut bad = plain.clone();
         bad.replace_range(100_000..100_001, "*");
         let mut inner_pad = plain.clone();
