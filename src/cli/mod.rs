@@ -68,10 +68,14 @@ pub fn open_store(data: &Path, create: bool) -> Result<Arc<dyn Store>, CliError>
     if !create && !dir.is_dir() {
         return Err(CliError::NoStore(dir));
     }
-    store::open_sled(&dir).map_err(|e| match e {
-        StoreError::Locked { .. } => CliError::Locked(e),
-        other => CliError::Store(other),
-    })
+    // With the documents directory, so that content deleted from here
+    // (a box made inaccessible) removes its files.
+    store::open_sled_with_files(&dir, store::DEFAULT_CACHE_MB, &data.join("documents")).map_err(
+        |e| match e {
+            StoreError::Locked { .. } => CliError::Locked(e),
+            other => CliError::Store(other),
+        },
+    )
 }
 
 /// Unix time now, for password stamps.

@@ -92,7 +92,10 @@ fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
         // Not forced to disk: a transition lost in a crash is due again and
         // is redone identically, with the same due time.
         match store.apply(batch) {
-            Ok(()) => return Ok(true),
+            Ok(()) => {
+                message_repo::after_update_applied(store, &msg, &after);
+                return Ok(true);
+            }
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }

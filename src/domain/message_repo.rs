@@ -6,7 +6,10 @@
 //! - `documents`: id ++ u16 index ++ u32 chunk → the document's bytes in
 //!   chunks of [`DOCUMENT_CHUNK`] (a document of 0 bytes has one empty
 //!   chunk; stores written before chunking have id ++ u16 index → all
-//!   bytes, still read)
+//!   bytes, still read); or, for a document of [`FILE_THRESHOLD`] bytes
+//!   and more written by [`DocumentWriter`] to a store with a file
+//!   directory ([`Store::files`]), id ++ u16 index ++ `F` → a reference
+//!   (JSON: file name, size, SHA-256) to the file `<id>-<index>` there
 //! - `received`: recipient box ++ submitted_at ++ id → empty
 //! - `sent`: sender box ++ submitted_at ++ id → empty
 //! - `pending_accept`: recipient box ++ id → empty (state 4, not accepted)
@@ -19,14 +22,17 @@
 //! and times), so every write keeps them exact: [`insert_message`] adds a
 //! message's entries, [`update_message`] swaps the old ones for the new.
 
-use serde::Serialize;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::databox::BoxId;
 #[cfg(test)]
 use super::message::Event;
 use super::message::{Message, MessageId, MessageState, Timestamp};
 use super::repo::RepoError;
-use crate::store::{Batch, KeyRange, Order, Store, StoreError};
+use crate::store::{Batch, FileDir, KeyRange, Order, Store, StoreError};
 
 const MESSAGES: &str = "messages";
 const DOCUMENTS: &str = "documents";
@@ -156,6 +162,306 @@ fn stage_document(batch: &mut Batch, id: MessageId, index: u16, doc: &[u8]) {
     }
 }
 
+/// Documents of at least this many bytes are kept as files when the store
+/// has a file directory ([`DocumentWriter`]); smaller ones stay in the
+/// `documents` tree.
+pub const FILE_THRESHOLD: usize = 256 * 1024;
+
+/// Last byte of the key of a document kept as a file.
+const FILE_MARK: u8 = b'F';
+
+fn file_key(id: MessageId, index: u16) -> Vec<u8> {
+    cat(&[&id.key(), &index.to_be_bytes(), &[FILE_MARK]])
+}
+
+fn is_file_key(key: &[u8]) -> bool {
+    key.len() == 11 && key[10] == FILE_MARK
+}
+
+/// The name of the file of document `index` of message `id`.
+fn file_name(id: MessageId, index: u16) -> String {
+    format!("{id}-{index}")
+}
+
+/// The message and document index a file name stands for.
+fn parse_file_name(name: &str) -> Option<(MessageId, u16)> {
+    let (id, index) = name.split_once('-')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(id) || !all_digits(index) {
+        return None;
+    }
+    Some((MessageId(id.parse().ok()?), index.parse().ok()?))
+}
+
+/// What the `documents` tree holds for a document kept as a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct FileRef {
+    file: String,
+    size: u64,
+    /// SHA-256 of the bytes, lower-case hex.
+    sha256: String,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn corrupt(what: String) -> RepoError {
+    RepoError::Store(StoreError::Corrupt(what))
+}
+
+/// Reads a document kept as a file and checks it against its reference:
+/// a missing, shortened or altered file is an error, never other bytes.
+fn read_file_document(
+    store: &dyn Store,
+    id: MessageId,
+    key: &[u8],
+    value: &[u8],
+) -> Result<Vec<u8>, RepoError> {
+    let index = index_of_key(key).unwrap_or(0);
+    let what = || format!("document {index} of message {id}");
+    let reference: FileRef =
+        serde_json::from_slice(value).map_err(|source| RepoError::Corrupt {
+            what: what(),
+            source,
+        })?;
+    let Some(files) = store.files() else {
+        return Err(corrupt(format!(
+            "{} is kept in file {}, but this store has no file directory",
+            what(),
+            reference.file
+        )));
+    };
+    let Some(bytes) = files.read(&reference.file)? else {
+        return Err(corrupt(format!(
+            "{}: file {} is missing",
+            what(),
+            reference.file
+        )));
+    };
+    if bytes.len() as u64 != reference.size || sha256_hex(&bytes) != reference.sha256 {
+        return Err(corrupt(format!(
+            "{}: file {} does not match its record (size {} instead of {}, or altered)",
+            what(),
+            reference.file,
+            bytes.len(),
+            reference.size
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Writes the large documents of new messages to the store's file
+/// directory and stages everything else, then commits: the files are on
+/// disk, names included, before the batch that references them is
+/// applied. Files of a writer dropped without a successful
+/// [`DocumentWriter::commit`] are removed again.
+///
+/// The same document (the same bytes in memory) given for several
+/// messages is written once and linked under each message's name.
+pub struct DocumentWriter<'s> {
+    files: Option<&'s FileDir>,
+    /// Files written so far, removed unless committed.
+    written: Vec<String>,
+    /// Reference of each document written, by its address and length.
+    done: HashMap<(usize, usize), FileRef>,
+    /// Reference of each file written, by message and document index.
+    refs: HashMap<(MessageId, u16), FileRef>,
+    committed: bool,
+}
+
+impl<'s> DocumentWriter<'s> {
+    pub fn new(store: &'s dyn Store) -> Self {
+        Self {
+            files: store.files(),
+            written: Vec::new(),
+            done: HashMap::new(),
+            refs: HashMap::new(),
+            committed: false,
+        }
+    }
+
+    /// Whether any of `documents` would be kept as a file.
+    pub fn writes_files(&self, documents: &[&[u8]]) -> bool {
+        self.files.is_some() && documents.iter().any(|d| d.len() >= FILE_THRESHOLD)
+    }
+
+    /// Writes the files of the large documents of message `id` now (they
+    /// do not depend on the rest of the message, so this can run while
+    /// the message is built); [`DocumentWriter::stage_insert_message`]
+    /// with the same documents then only references them.
+    pub fn write_documents(&mut self, id: MessageId, documents: &[&[u8]]) -> Result<(), RepoError> {
+        let Some(files) = self.files else {
+            return Ok(());
+        };
+        for (index, doc) in documents.iter().enumerate() {
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            if doc.len() >= FILE_THRESHOLD && !self.refs.contains_key(&(id, index)) {
+                self.write_file(files, id, index, doc)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`stage_insert_message`], with documents of [`FILE_THRESHOLD`]
+    /// bytes and more written to files (when the store has a file
+    /// directory) and referenced.
+    pub fn stage_insert_message(
+        &mut self,
+        batch: &mut Batch,
+        msg: &Message,
+        documents: &[&[u8]],
+    ) -> Result<(), RepoError> {
+        for (index, doc) in documents.iter().enumerate() {
+            let index = u16::try_from(index).unwrap_or(u16::MAX);
+            match self.files {
+                Some(files) if doc.len() >= FILE_THRESHOLD => {
+                    let reference = match self.refs.get(&(msg.id, index)) {
+                        Some(written) if written.size == doc.len() as u64 => written.clone(),
+                        _ => self.write_file(files, msg.id, index, doc)?,
+                    };
+                    batch.put(DOCUMENTS, file_key(msg.id, index), encode(&reference));
+                }
+                _ => stage_document(batch, msg.id, index, doc),
+            }
+        }
+        stage_message_record(batch, msg);
+        Ok(())
+    }
+
+    fn write_file(
+        &mut self,
+        files: &FileDir,
+        id: MessageId,
+        index: u16,
+        doc: &[u8],
+    ) -> Result<FileRef, RepoError> {
+        let name = file_name(id, index);
+        let identity = (doc.as_ptr() as usize, doc.len());
+        let reference = match self.done.get(&identity) {
+            Some(first) => {
+                files.link(&first.file, &name)?;
+                FileRef {
+                    file: name.clone(),
+                    ..first.clone()
+                }
+            }
+            None => {
+                // The checksum is computed while the file is written (the
+                // write mostly waits for the disk).
+                let (written, sha256) = std::thread::scope(|scope| {
+                    let sum = scope.spawn(|| sha256_hex(doc));
+                    let written = files.write(&name, doc);
+                    (written, sum.join())
+                });
+                written?;
+                let sha256 = match sha256 {
+                    Ok(sum) => sum,
+                    Err(_) => sha256_hex(doc),
+                };
+                FileRef {
+                    file: name.clone(),
+                    size: doc.len() as u64,
+                    sha256,
+                }
+            }
+        };
+        self.written.push(name);
+        self.done
+            .entry(identity)
+            .or_insert_with(|| reference.clone());
+        self.refs.insert((id, index), reference.clone());
+        Ok(reference)
+    }
+
+    /// Makes the files' names durable, then applies `batch` durably.
+    /// [`RepoError::Conflict`] when a precondition failed (nothing
+    /// written, files removed).
+    pub fn commit(mut self, store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
+        if let (Some(files), false) = (self.files, self.written.is_empty()) {
+            files.sync()?;
+        }
+        commit(store, batch)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for DocumentWriter<'_> {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if let Some(files) = self.files {
+            for name in &self.written {
+                if let Err(err) = files.remove(name) {
+                    tracing::warn!(file = %name, error = %err, "could not remove an unused document file");
+                }
+            }
+        }
+    }
+}
+
+/// Removes the files of a message's documents, once no stored record
+/// refers to them any more (content deleted, committed). The deletion is
+/// made durable first, so a crash cannot leave a record whose file is
+/// gone. A failure here loses nothing: it is logged, and the files are
+/// swept at the next start ([`sweep_document_files`]).
+fn remove_document_files(store: &dyn Store, msg: &Message) {
+    let Some(files) = store.files() else {
+        return;
+    };
+    let count = u16::try_from(msg.documents.len()).unwrap_or(u16::MAX);
+    let names: Vec<String> = (0..count)
+        .map(|index| file_name(msg.id, index))
+        .filter(|name| files.path().join(name).exists())
+        .collect();
+    if names.is_empty() {
+        return;
+    }
+    if let Err(err) = store.flush_durable() {
+        tracing::warn!(message = %msg.id, error = %err, "document files kept: the deletion is not durable yet");
+        return;
+    }
+    for name in &names {
+        if let Err(err) = files.remove(name) {
+            tracing::warn!(file = %name, error = %err, "could not remove a deleted document's file");
+        }
+    }
+}
+
+/// Removes the files in the store's file directory that no record refers
+/// to: left by a crash between writing a message's files and committing
+/// it. Only for when nothing else writes (at start). Returns how many
+/// were removed.
+pub fn sweep_document_files(store: &dyn Store) -> Result<usize, RepoError> {
+    let Some(files) = store.files() else {
+        return Ok(0);
+    };
+    let documents = store.tree(DOCUMENTS)?;
+    let mut removed = 0;
+    for name in files.names()? {
+        let Some((id, index)) = parse_file_name(&name) else {
+            continue;
+        };
+        let referenced = match documents.get(&file_key(id, index))? {
+            Some(value) => serde_json::from_slice::<FileRef>(&value).is_ok_and(|r| r.file == name),
+            None => false,
+        };
+        if !referenced {
+            files.remove(&name)?;
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        files.sync()?;
+    }
+    Ok(removed)
+}
+
 fn box_time_id_key(box_id: &BoxId, at: Timestamp, id: MessageId) -> Vec<u8> {
     cat(&[box_id.as_str().as_bytes(), &at.key(), &id.key()])
 }
@@ -189,13 +495,18 @@ pub fn next_message_id(store: &dyn Store) -> Result<MessageId, RepoError> {
 /// Stages a new message: the record, its documents (in order) and every
 /// index entry; the ID must be unused.
 pub fn stage_insert_message<D: AsRef<[u8]>>(batch: &mut Batch, msg: &Message, documents: &[D]) {
+    for (index, doc) in documents.iter().enumerate() {
+        let index = u16::try_from(index).unwrap_or(u16::MAX);
+        stage_document(batch, msg.id, index, doc.as_ref());
+    }
+    stage_message_record(batch, msg);
+}
+
+/// Stages a new message's record and index entries, without documents.
+fn stage_message_record(batch: &mut Batch, msg: &Message) {
     let id = msg.id;
     batch.expect_absent(MESSAGES, id.key());
     batch.put(MESSAGES, id.key(), encode(msg));
-    for (index, doc) in documents.iter().enumerate() {
-        let index = u16::try_from(index).unwrap_or(u16::MAX);
-        stage_document(batch, id, index, doc.as_ref());
-    }
     stage_list_entries(batch, msg);
     if msg.state == MessageState::Delivered {
         batch.put(
@@ -342,7 +653,10 @@ pub fn get_document(
         .tree(DOCUMENTS)?
         .iter(KeyRange::prefix(&document_key(id, index)), Order::Ascending)
     {
-        let (_, piece) = entry?;
+        let (key, piece) = entry?;
+        if is_file_key(&key) {
+            return Ok(Some(read_file_document(store, id, &key, &piece)?));
+        }
         match &mut doc {
             Some(d) => d.extend_from_slice(&piece),
             None => doc = Some(piece),
@@ -359,8 +673,11 @@ pub fn get_documents(store: &dyn Store, id: MessageId) -> Result<Vec<Vec<u8>>, R
         .tree(DOCUMENTS)?
         .iter(KeyRange::prefix(&id.key()), Order::Ascending)
     {
-        let (key, piece) = entry?;
+        let (key, mut piece) = entry?;
         let index = index_of_key(&key);
+        if is_file_key(&key) {
+            piece = read_file_document(store, id, &key, &piece)?;
+        }
         match docs.last_mut() {
             Some(doc) if index == current => doc.extend_from_slice(&piece),
             _ => {
@@ -445,7 +762,20 @@ pub fn update_message(
 ) -> Result<(), RepoError> {
     let mut batch = Batch::new();
     stage_update_message(store, &mut batch, before, after, at)?;
-    commit(store, batch)
+    commit(store, batch)?;
+    if after.content_deleted && !before.content_deleted {
+        remove_document_files(store, before);
+    }
+    Ok(())
+}
+
+/// To be called after a batch staged by [`stage_update_message`] was
+/// applied: removes the files of the documents the change deleted, if
+/// any (after making the change durable).
+pub fn after_update_applied(store: &dyn Store, before: &Message, after: &Message) {
+    if after.content_deleted && !before.content_deleted {
+        remove_document_files(store, before);
+    }
 }
 
 /// Removes every document of a message (content deletion); the record,
@@ -459,6 +789,9 @@ pub fn delete_documents(store: &dyn Store, id: MessageId) -> Result<(), RepoErro
     }
     if !batch.is_empty() {
         commit(store, batch)?;
+    }
+    if let Some(msg) = get_message(store, id)? {
+        remove_document_files(store, &msg);
     }
     Ok(())
 }
@@ -971,6 +1304,101 @@ mod tests {
             ..ListQuery::all(rcpt, 10)
         };
         assert_eq!(ids(list_received(s, &second).unwrap()), vec![10_000_002]);
+    }
+
+    #[test]
+    fn large_documents_go_to_files_shared_by_messages_and_swept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::store::open_sled_with_files(
+            &tmp.path().join("store"),
+            8,
+            &tmp.path().join("documents"),
+        )
+        .unwrap();
+        let s = store.as_ref();
+        let files = s.files().unwrap();
+        let big: Vec<u8> = (0..FILE_THRESHOLD + 5).map(|i| (i % 253) as u8).collect();
+        let small = b"small".to_vec();
+        let docs: Vec<&[u8]> = vec![&big, &small];
+        let mut a = sample(10_000_001);
+        a.documents = vec![a.documents[0].clone(); 2];
+        let mut b = a.clone();
+        b.id = MessageId(10_000_002);
+        // Two messages of one request share the written file.
+        let mut writer = DocumentWriter::new(s);
+        let mut batch = Batch::new();
+        writer.write_documents(a.id, &docs).unwrap();
+        writer.stage_insert_message(&mut batch, &a, &docs).unwrap();
+        writer.stage_insert_message(&mut batch, &b, &docs).unwrap();
+        writer.commit(s, batch).unwrap();
+        let mut names = files.names().unwrap();
+        names.sort();
+        assert_eq!(names, vec!["10000001-0", "10000002-0"]);
+        for m in [&a, &b] {
+            assert_eq!(
+                get_documents(s, m.id).unwrap(),
+                vec![big.clone(), small.clone()]
+            );
+            assert_eq!(get_document(s, m.id, 0).unwrap(), Some(big.clone()));
+        }
+        // Deleting one message's content leaves the other's file.
+        let mut deleted = a.clone();
+        deleted.content_deleted = true;
+        update_message(s, &a, &deleted, Timestamp(9_000)).unwrap();
+        assert_eq!(files.names().unwrap(), vec!["10000002-0"]);
+        assert_eq!(get_document(s, b.id, 0).unwrap(), Some(big.clone()));
+        // A writer dropped before committing leaves no file.
+        let c = MessageId(10_000_003);
+        let mut writer = DocumentWriter::new(s);
+        writer.write_documents(c, &docs).unwrap();
+        assert!(files.path().join("10000003-0").exists());
+        drop(writer);
+        assert!(!files.path().join("10000003-0").exists());
+        // A taken ID: its file is neither replaced nor removed.
+        let mut writer = DocumentWriter::new(s);
+        let mut batch = Batch::new();
+        assert!(writer.stage_insert_message(&mut batch, &b, &docs).is_err());
+        drop(writer);
+        assert_eq!(files.names().unwrap(), vec!["10000002-0"]);
+        // A commit refused by its precondition removes its files.
+        let mut d = b.clone();
+        d.id = MessageId(10_000_004);
+        let mut writer = DocumentWriter::new(s);
+        let mut batch = Batch::new();
+        writer.stage_insert_message(&mut batch, &d, &docs).unwrap();
+        batch.expect_absent(MESSAGES, b.id.key());
+        assert!(matches!(
+            writer.commit(s, batch),
+            Err(RepoError::Conflict(_))
+        ));
+        assert_eq!(files.names().unwrap(), vec!["10000002-0"]);
+        // Without a file directory such a record is an error, not bytes.
+        drop(store);
+        let plain = loop {
+            match crate::store::open_sled(&tmp.path().join("store")) {
+                Ok(s) => break s,
+                Err(StoreError::Locked { .. }) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(get_documents(plain.as_ref(), b.id).is_err());
+    }
+
+    #[test]
+    fn file_names_parse_strictly() {
+        assert_eq!(
+            parse_file_name("10000001-0"),
+            Some((MessageId(10_000_001), 0))
+        );
+        assert_eq!(
+            parse_file_name("10000001-65535"),
+            Some((MessageId(10_000_001), 65535))
+        );
+        for bad in ["10000001", "-0", "1-", "a-0", "1-0.tmp", "1-65536", "1--0"] {
+            assert_eq!(parse_file_name(bad), None, "{bad}");
+        }
     }
 
     #[test]

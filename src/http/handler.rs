@@ -146,6 +146,25 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
+/// Reads a request body of at most `limit` bytes into one buffer, sized
+/// up front from the declared length (itself within the limit), so a
+/// large body is neither copied again nor held twice.
+async fn read_body(
+    body: Incoming,
+    declared: Option<u64>,
+    limit: usize,
+) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
+    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    let mut buf = Vec::with_capacity(capacity);
+    let mut body = Limited::new(body, limit);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
 /// Reads, parses and dispatches one SOAP request. Returns the operation
 /// name (when the body got that far) for the access log.
 async fn soap_call(
@@ -230,9 +249,9 @@ async fn soap_call(
 
     let (parts, body) = req.into_parts();
     let read_timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
-    let collected = tokio::time::timeout(read_timeout, Limited::new(body, limit).collect()).await;
+    let collected = tokio::time::timeout(read_timeout, read_body(body, declared, limit)).await;
     let bytes = match collected {
-        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Ok(bytes)) => bytes,
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return (None, fault_response(&Fault::too_large(limit), fallback));
         }

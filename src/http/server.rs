@@ -162,7 +162,17 @@ async fn start_inner(
         path: config.data_dir.clone(),
         source,
     })?;
-    let store = store::open_sled_with_cache(&config.data_dir.join("store"), config.store_cache_mb)?;
+    let store = store::open_sled_with_files(
+        &config.data_dir.join("store"),
+        config.store_cache_mb,
+        &config.data_dir.join("documents"),
+    )?;
+    // Files of messages whose commit a crash prevented.
+    let swept = crate::domain::message_repo::sweep_document_files(store.as_ref())
+        .map_err(|e| ServeError::World(e.into()))?;
+    if swept > 0 {
+        tracing::info!(files = swept, "removed document files no message refers to");
+    }
     if !config.no_demo {
         let seeded = world::seed_demo_if_empty(store.as_ref(), config.demo_world.as_deref())?;
         if seeded {

@@ -388,13 +388,30 @@ fn submit_blocking(
     };
     let now = Timestamp::now(clock.as_ref());
     let mut batch = Batch::new();
+    let mut writer = message_repo::DocumentWriter::new(store);
     let mut results = Vec::with_capacity(recipients.len());
     for spec in recipients {
         match address(store, &prepared, &spec)? {
             Err(status) => results.push(Err(status)),
             Ok((recipient, envelope)) => {
                 let id = message_repo::next_message_id(store)?;
-                let mut msg = build_message(&prepared, id, &recipient, envelope, now);
+                let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
+                // Large documents go to their files while the message (and
+                // its hash over them) is built.
+                let mut msg = if writer.writes_files(&bytes) {
+                    let (msg, written) = std::thread::scope(|scope| {
+                        let files = scope.spawn(|| writer.write_documents(id, &bytes));
+                        let msg = build_message(&prepared, id, &recipient, envelope, now);
+                        (msg, files.join())
+                    });
+                    match written {
+                        Ok(result) => result?,
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                    msg
+                } else {
+                    build_message(&prepared, id, &recipient, envelope, now)
+                };
                 if let Some(signer) = signer {
                     // dmQTimestamp: the TSA stamps the hash at submission;
                     // without a stamp nothing is sent (9502, as ISDS).
@@ -407,8 +424,7 @@ fn submit_blocking(
                         }
                     }
                 }
-                let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
-                message_repo::stage_insert_message(&mut batch, &msg, &bytes);
+                writer.stage_insert_message(&mut batch, &msg, &bytes)?;
                 results.push(Ok(id.to_string()));
             }
         }
@@ -416,7 +432,7 @@ fn submit_blocking(
     if !batch.is_empty() {
         // All messages of the request in one atomic, durable write: the
         // IDs are answered only once it is on disk.
-        repo::commit(store, batch)?;
+        writer.commit(store, batch)?;
     }
     Ok(Ok(results))
 }

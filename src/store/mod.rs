@@ -27,6 +27,7 @@
 //! it. Opening a store written with another format version fails with
 //! [`StoreError::FormatVersion`]; no silent migration ever happens.
 
+mod files;
 mod memory;
 mod sled_store;
 
@@ -35,8 +36,9 @@ use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use files::FileDir;
 pub use memory::open_memory;
-pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache};
+pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache, open_sled_with_files};
 
 /// On-disk format version written by this build; the only one it opens.
 pub const FORMAT_VERSION: u32 = 1;
@@ -434,6 +436,13 @@ pub trait Store: Send + Sync + 'static {
     fn flush_durable(&self) -> Result<(), StoreError>;
 
     fn info(&self) -> StoreInfo;
+
+    /// The directory of large values kept as files beside the trees, if
+    /// this store has one (see [`FileDir`] for the write protocol);
+    /// without one, callers keep such values in the trees.
+    fn files(&self) -> Option<&FileDir> {
+        None
+    }
 }
 
 /// [`Store::apply_durable`] on tokio's blocking pool.

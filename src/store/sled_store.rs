@@ -13,8 +13,8 @@ use std::sync::{Arc, RwLock};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 use super::{
-    Batch, BatchOp, CREATED_BY, CasOutcome, EntryIter, FORMAT_VERSION, KeyRange, Order, Store,
-    StoreError, StoreInfo, Tree, decode_u64, validate_name,
+    Batch, BatchOp, CREATED_BY, CasOutcome, EntryIter, FORMAT_VERSION, FileDir, KeyRange, Order,
+    Store, StoreError, StoreInfo, Tree, decode_u64, validate_name,
 };
 
 /// Default page cache given to sled, in MiB. Modest: the working set of a
@@ -38,6 +38,7 @@ struct SledStore {
     sequences: sled::Tree,
     trees: RwLock<HashMap<String, Arc<SledTree>>>,
     info: StoreInfo,
+    files: Option<FileDir>,
 }
 
 /// Opens (creating if needed) the sled store in `dir`.
@@ -55,6 +56,20 @@ pub fn open_sled(dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
 
 /// [`open_sled`] with a page cache of `cache_mb` MiB (at least 1).
 pub fn open_sled_with_cache(dir: &Path, cache_mb: u64) -> Result<Arc<dyn Store>, StoreError> {
+    open(dir, cache_mb, None)
+}
+
+/// [`open_sled_with_cache`] with the directory `files_dir` (created if
+/// needed) for values kept as files, [`Store::files`].
+pub fn open_sled_with_files(
+    dir: &Path,
+    cache_mb: u64,
+    files_dir: &Path,
+) -> Result<Arc<dyn Store>, StoreError> {
+    open(dir, cache_mb, Some(files_dir))
+}
+
+fn open(dir: &Path, cache_mb: u64, files_dir: Option<&Path>) -> Result<Arc<dyn Store>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
         path: dir.to_path_buf(),
         source,
@@ -83,6 +98,7 @@ pub fn open_sled_with_cache(dir: &Path, cache_mb: u64) -> Result<Arc<dyn Store>,
     };
     let (format_version, created_by) = check_or_init_meta(&db)?;
     let sequences = db.open_tree(SEQUENCE_TREE)?;
+    let files = files_dir.map(FileDir::open).transpose()?;
     Ok(Arc::new(SledStore {
         db,
         sequences,
@@ -93,6 +109,7 @@ pub fn open_sled_with_cache(dir: &Path, cache_mb: u64) -> Result<Arc<dyn Store>,
             created_by,
             persistent: true,
         },
+        files,
     }))
 }
 
@@ -259,6 +276,10 @@ impl Store for SledStore {
 
     fn info(&self) -> StoreInfo {
         self.info.clone()
+    }
+
+    fn files(&self) -> Option<&FileDir> {
+        self.files.as_ref()
     }
 }
 

@@ -34,6 +34,18 @@ pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut rest = bytes;
     while !rest.is_empty() {
+        // A whole chunk without whitespace is decoded where it lies.
+        if buf.is_empty()
+            && let Some(chunk) = rest.get(..CHUNK)
+            && !chunk.iter().fold(false, |acc, &b| acc | is_space(b))
+        {
+            rest = skip_spaces(&rest[CHUNK..]);
+            if !rest.is_empty() && chunk.contains(&b'=') {
+                return None;
+            }
+            decode_chunk(chunk, &mut out)?;
+            continue;
+        }
         // Copy the next run of non-space characters into the chunk.
         let room = CHUNK - buf.len();
         if room == 0 {
@@ -52,15 +64,18 @@ pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
             .position(|&b| is_space(b))
             .unwrap_or(room.min(rest.len()));
         buf.extend_from_slice(&rest[..run]);
-        rest = &rest[run..];
-        let spaces = rest
-            .iter()
-            .position(|&b| !is_space(b))
-            .unwrap_or(rest.len());
-        rest = &rest[spaces..];
+        rest = skip_spaces(&rest[run..]);
     }
     decode_chunk(&buf, &mut out)?;
     Some(out)
+}
+
+fn skip_spaces(text: &[u8]) -> &[u8] {
+    let spaces = text
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(text.len());
+    &text[spaces..]
 }
 
 fn decode_chunk(chunk: &[u8], out: &mut Vec<u8>) -> Option<()> {
@@ -95,9 +110,27 @@ mod tests {
             .map(|c| format!("{}\r\n", std::str::from_utf8(c).unwrap()))
             .collect();
         let unpadded = plain.trim_end_matches('=').to_owned();
-        for text in [&plain, &wrapped, &unpadded] {
+        // Wrapped at first, then one long line: both ways of reading mix.
+        // (1,000 wrapped characters hold 12 line breaks: 976 of base64.)
+        let mixed = format!("{}\n{}", &wrapped[..1_000], &plain[976..]);
+        let spaced_end = format!("{plain}\r\n  \n");
+        for text in [&plain, &wrapped, &unpadded, &mixed, &spaced_end] {
             assert_eq!(decode_lenient(text).as_deref(), Some(data.as_slice()));
         }
+        // Exactly one chunk, padded, with or without whitespace after it.
+        let one = &plain[..CHUNK - 4];
+        for text in [
+            format!("{one}QQ=="),
+            format!("{one}QQ==\n"),
+            format!("{one}QQ"),
+        ] {
+            assert_eq!(decode_lenient(&text), whole(&text), "{:.40}", text);
+            assert!(decode_lenient(&text).is_some());
+        }
+        // Padding at the end of a full chunk that is not the last.
+        let early = format!("{one}QQ==QUJD");
+        assert_eq!(decode_lenient(&early), None);
+        assert_eq!(whole(&early), None);
         let mut bad = plain.clone();
         bad.replace_range(100_000..100_001, "*");
         let mut inner_pad = plain.clone();

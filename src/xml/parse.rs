@@ -153,7 +153,28 @@ fn trim_ascii_start(s: &[u8]) -> &[u8] {
 /// Refuses characters outside the XML 1.0 `Char` production.
 fn check_chars(text: &str, base: usize) -> Result<(), XmlError> {
     let bytes = text.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
+    // Most blocks hold no byte that could start a forbidden character
+    // (below 0x20 other than tab, line feed, carriage return; 0xEF);
+    // checked without branches per byte, they are skipped whole.
+    const BLOCK: usize = 64;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + BLOCK).min(bytes.len());
+        let suspect = bytes[start..end].iter().fold(false, |acc, &b| {
+            acc | ((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r')) | (b == 0xEF)
+        });
+        if suspect {
+            check_chars_from(bytes, start, end, base)?;
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// The byte-by-byte check of `bytes[start..end]` (looking past `end` for
+/// the rest of a character starting before it).
+fn check_chars_from(bytes: &[u8], start: usize, end: usize, base: usize) -> Result<(), XmlError> {
+    for (i, &b) in bytes.iter().enumerate().take(end).skip(start) {
         if b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r' {
             return Err(XmlError::InvalidChar {
                 code: u32::from(b),
@@ -258,16 +279,24 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
             },
             Event::Text(t) => {
                 let content = t.into_inner();
-                let raw = std::str::from_utf8(&content).map_err(|e| XmlError::InvalidUtf8 {
+                let invalid = |e: std::str::Utf8Error| XmlError::InvalidUtf8 {
                     pos: pos + e.valid_up_to(),
-                })?;
+                };
                 // The text as a slice of the input (always, for a reader
                 // over a string), kept for a large base64 text.
                 let source: Option<&str> = match &content {
-                    Cow::Borrowed(b) => std::str::from_utf8(b).ok(),
+                    Cow::Borrowed(b) => Some(std::str::from_utf8(b).map_err(invalid)?),
                     Cow::Owned(_) => None,
                 };
-                if let Some(at) = raw.find("]]>") {
+                let raw = match source {
+                    Some(text) => text,
+                    None => std::str::from_utf8(&content).map_err(invalid)?,
+                };
+                // (`contains` on bytes is a fast scan; most texts, and
+                // base64 always, have no ']'.)
+                if raw.as_bytes().contains(&b']')
+                    && let Some(at) = raw.find("]]>")
+                {
                     return Err(XmlError::NotWellFormed {
                         pos: pos + at,
                         reason: "\"]]>\" is not allowed in character data".to_owned(),

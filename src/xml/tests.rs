@@ -569,3 +569,35 @@ mod binary_text {
         assert_eq!(content.text(), bad);
     }
 }
+
+#[test]
+fn forbidden_characters_are_found_at_any_offset() {
+    // The check skips clean 64-byte blocks; a forbidden character must be
+    // found wherever it starts, also across a block's end.
+    for at in [0usize, 1, 61, 62, 63, 64, 65, 127, 128, 200] {
+        let text = "a".repeat(at);
+        let doc = format!("<r>{text}\u{FFFF}{}</r>", "b".repeat(300));
+        let err = p(&doc).unwrap_err();
+        assert_eq!(
+            err,
+            XmlError::InvalidChar {
+                code: 0xFFFF,
+                pos: 3 + at
+            },
+            "at {at}"
+        );
+        let doc = format!("<r>{text}\u{1}{}</r>", "b".repeat(300));
+        assert_eq!(
+            p(&doc).unwrap_err(),
+            XmlError::InvalidChar {
+                code: 1,
+                pos: 3 + at
+            },
+            "at {at}"
+        );
+        // Allowed characters with the same leading byte, and tabs and
+        // line breaks, pass.
+        let doc = format!("<r>{text}\u{FFFD}\u{F000}\t\r\n{}</r>", "b".repeat(300));
+        assert!(p(&doc).is_ok(), "at {at}");
+    }
+}

@@ -1,0 +1,216 @@
+//! A directory of whole files next to the key-value store, for values too
+//! large to keep in its trees (documents of data messages).
+//!
+//! The store's trees hold only references to these files. The protocol
+//! that keeps both consistent is the caller's, with the help of
+//! [`FileDir`]:
+//! 1. [`FileDir::write`] each file (written under a temporary name, forced
+//!    to disk, renamed to its final name),
+//! 2. [`FileDir::sync`] the directory, so the names are durable too,
+//! 3. apply the batch that references the files, durably,
+//! 4. on failure remove the files again; a crash between 1 and 3 leaves
+//!    files nothing references, which the owner sweeps when it opens the
+//!    store.
+//!
+//! Removing a file follows the durable write that dropped its last
+//! reference, never precedes it.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::StoreError;
+
+/// Suffix of files being written; never a final name.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Longest accepted file name, in bytes.
+const MAX_FILE_NAME: usize = 64;
+
+/// A directory of files referenced from the store.
+#[derive(Debug)]
+pub struct FileDir {
+    dir: PathBuf,
+}
+
+impl FileDir {
+    /// Opens (creating it if needed) the directory and removes the
+    /// temporary files an interrupted write left behind.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let files = FileDir {
+            dir: dir.to_path_buf(),
+        };
+        fs::create_dir_all(dir).map_err(|e| files.io(dir, e))?;
+        for name in files.entries()? {
+            if name.ends_with(TEMP_SUFFIX) {
+                files.remove_raw(&name)?;
+            }
+        }
+        Ok(files)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    fn io(&self, path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The path of file `name`, refusing names that could leave the
+    /// directory or clash with temporary files.
+    fn file_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        let valid = !name.is_empty()
+            && name.len() <= MAX_FILE_NAME
+            && !name.starts_with('.')
+            && !name.ends_with(TEMP_SUFFIX)
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !valid {
+            return Err(StoreError::Corrupt(format!("invalid file name {name:?}")));
+        }
+        Ok(self.dir.join(name))
+    }
+
+    /// Writes `bytes` as the new file `name` and forces it to disk; an
+    /// existing file of that name is an error (and stays as it is). The
+    /// name itself is durable only after [`FileDir::sync`].
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.file_path(name)?;
+        self.refuse_existing(&path)?;
+        let temp = self.dir.join(format!("{name}{TEMP_SUFFIX}"));
+        let written = (|| {
+            let mut file = File::create(&temp)?;
+            file.write_all(bytes)?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            return Err(self.io(&temp, e));
+        }
+        fs::rename(&temp, &path).map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            self.io(&path, e)
+        })
+    }
+
+    /// Makes file `name` hold the same bytes as file `existing`: a hard
+    /// link where the file system allows, else a copy forced to disk.
+    pub fn link(&self, existing: &str, name: &str) -> Result<(), StoreError> {
+        let from = self.file_path(existing)?;
+        let to = self.file_path(name)?;
+        self.refuse_existing(&to)?;
+        if fs::hard_link(&from, &to).is_ok() {
+            return Ok(());
+        }
+        let bytes = fs::read(&from).map_err(|e| self.io(&from, e))?;
+        self.write(name, &bytes)
+    }
+
+    fn refuse_existing(&self, path: &Path) -> Result<(), StoreError> {
+        if path.exists() {
+            return Err(self.io(
+                path,
+                io::Error::new(io::ErrorKind::AlreadyExists, "the file exists already"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Forces the directory's entries (names written, renamed, removed) to
+    /// disk.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| self.io(&self.dir, e))
+    }
+
+    /// The bytes of file `name`; `None` when there is no such file.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let path = self.file_path(name)?;
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.io(&path, e)),
+        }
+    }
+
+    /// Removes file `name`; a missing file is not an error.
+    pub fn remove(&self, name: &str) -> Result<(), StoreError> {
+        self.file_path(name)?;
+        self.remove_raw(name)
+    }
+
+    fn remove_raw(&self, name: &str) -> Result<(), StoreError> {
+        let path = self.dir.join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.io(&path, e)),
+        }
+    }
+
+    /// Names of the complete files in the directory (temporary files of
+    /// writes in progress left out), in no particular order.
+    pub fn names(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .entries()?
+            .into_iter()
+            .filter(|n| !n.ends_with(TEMP_SUFFIX))
+            .collect())
+    }
+
+    fn entries(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| self.io(&self.dir, e))? {
+            let entry = entry.map_err(|e| self.io(&self.dir, e))?;
+            let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+            if let (true, Some(name)) = (is_file, entry.file_name().to_str()) {
+                out.push(name.to_owned());
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_link_remove_and_sweep_temporaries() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("files");
+        let files = FileDir::open(&dir).unwrap();
+        files.write("a-0", b"hello").unwrap();
+        files.link("a-0", "b-0").unwrap();
+        // Never over an existing file.
+        assert!(files.write("a-0", b"other").is_err());
+        assert!(files.link("a-0", "b-0").is_err());
+        files.sync().unwrap();
+        assert_eq!(files.read("a-0").unwrap(), Some(b"hello".to_vec()));
+        assert_eq!(files.read("b-0").unwrap(), Some(b"hello".to_vec()));
+        assert_eq!(files.read("c-0").unwrap(), None);
+        let mut names = files.names().unwrap();
+        names.sort();
+        assert_eq!(names, vec!["a-0", "b-0"]);
+        files.remove("a-0").unwrap();
+        files.remove("a-0").unwrap();
+        assert_eq!(files.read("b-0").unwrap(), Some(b"hello".to_vec()));
+        for bad in ["", "../x", "a/b", ".hidden", "x.tmp"] {
+            assert!(files.read(bad).is_err(), "{bad:?}");
+            assert!(files.write(bad, b"").is_err(), "{bad:?}");
+        }
+        // A write interrupted before its rename is swept on open.
+        fs::write(dir.join("d-0.tmp"), b"half").unwrap();
+        assert_eq!(files.names().unwrap(), vec!["b-0"]);
+        let files = FileDir::open(&dir).unwrap();
+        assert!(!dir.join("d-0.tmp").exists());
+        assert_eq!(files.names().unwrap(), vec!["b-0"]);
+    }
+}
