@@ -25,7 +25,10 @@
 //! # Format version
 //! Every store records [`FORMAT_VERSION`] and the crate version that created
 //! it. Opening a store written with another format version fails with
-//! [`StoreError::FormatVersion`]; no silent migration ever happens.
+//! [`StoreError::FormatVersion`], with one exception: a version this build
+//! reads unchanged ([`UPGRADABLE_FROM`]) is re-labelled to the current
+//! version on open (logged), so that an older build, which would misread
+//! what this one writes, refuses the store afterwards. Nothing is rewritten.
 
 mod files;
 mod memory;
@@ -40,8 +43,14 @@ pub use files::FileDir;
 pub use memory::open_memory;
 pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache, open_sled_with_files};
 
-/// On-disk format version written by this build; the only one it opens.
-pub const FORMAT_VERSION: u32 = 1;
+/// On-disk format version written by this build. Version 2: documents of
+/// 256 KiB and more live in files beside the store (`documents/`), the
+/// store keeps references to them.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Older format versions this build reads as they are (see the module
+/// documentation).
+pub const UPGRADABLE_FROM: &[u32] = &[1];
 
 /// Name of the crate and version recorded as `created_by` in new stores.
 pub const CREATED_BY: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));

@@ -128,7 +128,17 @@ fn check_or_init_meta(db: &sled::Db) -> Result<(u32, String), StoreError> {
                 raw.len()
             ))
         })?;
-        let found = u32::from_be_bytes(bytes);
+        let mut found = u32::from_be_bytes(bytes);
+        if super::UPGRADABLE_FROM.contains(&found) {
+            meta.insert(KEY_FORMAT_VERSION, &FORMAT_VERSION.to_be_bytes()[..])?;
+            db.flush()?;
+            tracing::info!(
+                from = found,
+                to = FORMAT_VERSION,
+                "store format version upgraded (data read as it is)"
+            );
+            found = FORMAT_VERSION;
+        }
         if found != FORMAT_VERSION {
             return Err(StoreError::FormatVersion {
                 found,
@@ -405,17 +415,40 @@ mod tests {
             store.tree("boxes").unwrap().insert(b"k", b"v").unwrap();
             store.flush_durable().unwrap();
         }
-        raw_meta_put(dir.path(), KEY_FORMAT_VERSION, &2u32.to_be_bytes());
+        raw_meta_put(dir.path(), KEY_FORMAT_VERSION, &99u32.to_be_bytes());
         match reopen(dir.path()) {
             Err(StoreError::FormatVersion { found, supported }) => {
-                assert_eq!(found, 2);
+                assert_eq!(found, 99);
                 assert_eq!(supported, FORMAT_VERSION);
             }
             Err(e) => panic!("unexpected error: {e}"),
-            Ok(_) => panic!("store with format version 2 was opened"),
+            Ok(_) => panic!("store with format version 99 was opened"),
         }
         raw_meta_put(dir.path(), KEY_FORMAT_VERSION, b"\x01");
         assert!(matches!(reopen(dir.path()), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn upgrades_a_readable_older_format_version_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = open_sled(dir.path()).unwrap();
+            store.tree("boxes").unwrap().insert(b"k", b"v").unwrap();
+            store.flush_durable().unwrap();
+        }
+        raw_meta_put(dir.path(), KEY_FORMAT_VERSION, &1u32.to_be_bytes());
+        let store = reopen(dir.path()).unwrap();
+        assert_eq!(store.info().format_version, FORMAT_VERSION);
+        assert_eq!(
+            store.tree("boxes").unwrap().get(b"k").unwrap().as_deref(),
+            Some(&b"v"[..])
+        );
+        drop(store);
+        // Recorded: the next open finds the current version.
+        assert_eq!(
+            reopen(dir.path()).unwrap().info().format_version,
+            FORMAT_VERSION
+        );
     }
 
     #[test]
