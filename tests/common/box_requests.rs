@@ -60,6 +60,110 @@ pub const OWNER_INFO_EXT2: &[&str] = &[
     "dbUpperID",
 ];
 
+/// `tDbOwnerInfoExt`.
+pub const OWNER_INFO_EXT: &[&str] = &[
+    "dbID",
+    "dbType",
+    "ic",
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "firmName",
+    "biDate",
+    "biCity",
+    "biCounty",
+    "biState",
+    "adCity",
+    "adDistrict?",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "adAMCode?",
+    "nationality",
+    "email?",
+    "telNumber?",
+    "identifier",
+    "registryCode",
+    "dbState",
+    "dbEffectiveOVM",
+    "dbOpenAddressing",
+];
+
+/// `tDbUserInfo`.
+pub const USER_INFO: &[&str] = &[
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "adCity",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "biDate",
+    "userID",
+    "userType",
+    "userPrivils",
+    "ic",
+    "firmName",
+    "caStreet",
+    "caCity",
+    "caZipCode",
+];
+
+/// `tDbUserInfoExt`.
+pub const USER_INFO_EXT: &[&str] = &[
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "pnLastNameAtBirth",
+    "adCity",
+    "adDistrict?",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "adAMCode?",
+    "biDate",
+    "userID",
+    "userType",
+    "userPrivils",
+    "ic",
+    "firmName",
+    "caStreet",
+    "caCity",
+    "caZipCode",
+];
+
+/// `tDbUserInfoExt2`.
+pub const USER_INFO_EXT2: &[&str] = &[
+    "aifoIsds",
+    "pnGivenNames",
+    "pnLastName",
+    "adCode",
+    "adCity",
+    "adDistrict",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "biDate",
+    "isdsID",
+    "userType",
+    "userPrivils",
+    "ic",
+    "firmName",
+    "caStreet",
+    "caCity",
+    "caZipCode",
+];
+
 /// The elements of `seq` in order, valued from `values`.
 pub fn fields(seq: &[&str], values: &[(&str, &str)]) -> String {
     let mut out = String::new();
