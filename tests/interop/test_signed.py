@@ -63,3 +63,27 @@ def test_signed_download_and_authenticate(gateway, official, tmp_path):
     content = cms_content(gateway, delivery.dmSignature, tmp_path)
     assert content.tag == f"{{{DELIVERY_NS}}}GetDeliveryInfoResponse"
     assert dz.AuthenticateMessage(dmMessage=delivery.dmSignature).dmAuthResult is True
+
+
+def test_archive_restamps_over_soap12(gateway, official, tmp_path):
+    """ArchiveISDSDocument through the official dm_arch.wsdl (a SOAP 1.2
+    binding): the signed message comes back re-stamped, still verifying,
+    with the day by which to stamp again; a foreign document is refused."""
+    from test_messages import service
+
+    dm_id = send(official, gateway)
+    _, dz = operations(official, gateway, OVM_PRIMARY)
+    zfo = dz.SignedMessageDownload(dmID=dm_id).dmSignature
+    _, arch = service(official, "dm_arch.wsdl", "dmVoDZBinding", gateway, OVM_PRIMARY, "/DS/arch")
+
+    result = arch.ArchiveISDSDocument(dmMessage=zfo)
+    assert result.dmStatus.dmStatusCode == "0000", result.dmStatus.dmStatusMessage
+    assert result.dmResultDoc != zfo
+    assert result.nextStampTo is not None
+    content = cms_content(gateway, result.dmResultDoc, tmp_path)
+    assert content.tag == f"{{{MESSAGE_NS}}}MessageDownloadResponse"
+    assert dz.AuthenticateMessage(dmMessage=result.dmResultDoc).dmAuthResult is True
+
+    refused = arch.ArchiveISDSDocument(dmMessage=b"not a zfo")
+    assert refused.dmStatus.dmStatusCode != "0000"
+    assert refused.dmResultDoc is None
