@@ -10,7 +10,7 @@ mod common;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
+use common::messages::*;
 use common::*;
 use isds_gateway::domain::BoxId;
 use isds_gateway::domain::BoxType;
@@ -25,27 +25,7 @@ const DZ: &str = "/DS/dz";
 const DX: &str = "/DS/dx";
 const FO_LOGIN: (&str, &str) = ("fo_cerny", "Demo-Fo-2026!");
 
-/// A PDF-like document holding every byte value, so that any re-encoding
-/// would show.
-fn pdf_bytes() -> Vec<u8> {
-    let mut b = b"%PDF-1.4\n".to_vec();
-    b.extend(0u8..=255);
-    b.extend_from_slice(b"\n%%EOF\n");
-    b
-}
-
 const XML_DOC: &str = r#"<faktura xmlns="urn:example:faktura" verze="1"><cislo>2026-001</cislo><castka mena="CZK">1250.50</castka><poznamka>Příliš žluťoučký kůň &amp; spol.</poznamka></faktura>"#;
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unb64(text: &str) -> Vec<u8> {
-    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .expect("base64")
-}
 
 /// A CreateMessage body to `recipient` with a PDF (main) and an XML
 /// document (enclosure).
@@ -54,14 +34,6 @@ fn create_body(recipient: &str, annotation: &str, personal: bool) -> String {
         r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="vyzva.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile><dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="faktura.xml"><dmXMLContent>{XML_DOC}</dmXMLContent></dmFile></dmFiles></CreateMessage>"#,
         pdf = b64(&pdf_bytes()),
     )
-}
-
-/// Calls and checks the HTTP status and the response against the schemas.
-async fn call(t: &TestGateway, login: (&str, &str), path: &str, body: &str) -> SoapResponse {
-    let resp = t.soap_as(login, path, body).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-    assert_valid(&resp.body_xml(), Xsd::Dm);
-    resp
 }
 
 /// Sends a message and returns its ID.
@@ -75,10 +47,6 @@ async fn send_message(
     let resp = call(t, from, DZ, &create_body(to, annotation, personal)).await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
     text_of(&resp.body(), &["dmID"])
-}
-
-fn id_body(op: &str, id: &str) -> String {
-    format!(r#"<{op} xmlns="{ISDS_NS}"><dmID>{id}</dmID></{op}>"#)
 }
 
 /// A GetListOf{Received,Sent}Messages body; `None` items are sent nil.
@@ -107,20 +75,6 @@ fn list_body(
         opt("dmOffset", offset.map(|o| o.to_string())),
         opt("dmLimit", limit.map(|l| l.to_string())),
     )
-}
-
-fn child<'a>(el: &'a Element, name: &str) -> &'a Element {
-    el.elements()
-        .find(|e| e.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {}", el.name))
-}
-
-fn find<'a>(el: &'a Element, path: &[&str]) -> &'a Element {
-    path.iter().fold(el, |e, name| child(e, name))
-}
-
-fn text_of(el: &Element, path: &[&str]) -> String {
-    find(el, path).text()
 }
 
 /// (dmID, ordinal, state) of every record of a list response.

@@ -14,7 +14,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use base64::Engine;
+use common::messages::*;
 use common::*;
 use isds_gateway::xml::{self, Element, ParseLimits};
 
@@ -26,36 +26,11 @@ const MESSAGE_NS: &str = "http://isds.czechpoint.cz/v20/message";
 const SENT_NS: &str = "http://isds.czechpoint.cz/v20/SentMessage";
 const DELIVERY_NS: &str = "http://isds.czechpoint.cz/v20/delivery";
 
-fn pdf_bytes() -> Vec<u8> {
-    let mut b = b"%PDF-1.4\n".to_vec();
-    b.extend(0u8..=255);
-    b.extend_from_slice(b"\n%%EOF\n");
-    b
-}
-
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn unb64(text: &str) -> Vec<u8> {
-    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .expect("base64")
-}
-
 fn create_body(recipient: &str, annotation: &str, personal: bool) -> String {
     format!(
         r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="vyzva.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile><dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="data.xml"><dmXMLContent><data xmlns="urn:example:data"><polozka>1</polozka></data></dmXMLContent></dmFile></dmFiles></CreateMessage>"#,
         pdf = b64(&pdf_bytes()),
     )
-}
-
-async fn call(t: &TestGateway, login: (&str, &str), path: &str, body: &str) -> SoapResponse {
-    let resp = t.soap_as(login, path, body).await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-    assert_valid(&resp.body_xml(), Xsd::Dm);
-    resp
 }
 
 async fn send_message(
@@ -70,22 +45,8 @@ async fn send_message(
     text(&resp.body(), &["dmID"])
 }
 
-fn id_body(op: &str, id: &str) -> String {
-    format!(r#"<{op} xmlns="{ISDS_NS}"><dmID>{id}</dmID></{op}>"#)
-}
-
-fn child<'a>(el: &'a Element, name: &str) -> &'a Element {
-    el.elements()
-        .find(|e| e.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {}", el.name))
-}
-
-fn find<'a>(el: &'a Element, path: &[&str]) -> &'a Element {
-    path.iter().fold(el, |e, name| child(e, name))
-}
-
 fn text(el: &Element, path: &[&str]) -> String {
-    find(el, path).text()
+    text_of(el, path)
 }
 
 /// The `.zfo` of a successful signed call.

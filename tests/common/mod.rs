@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod box_requests;
+pub mod messages;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,57 @@
+//! Helpers of the message tests: documents, base64, request bodies, calls
+//! checked against the schemas, and walking response elements.
+
+use base64::Engine;
+use isds_gateway::xml::Element;
+
+use super::{ISDS_NS, SoapResponse, TestGateway, Xsd, assert_valid};
+
+/// A small PDF-like document holding every byte value.
+pub fn pdf_bytes() -> Vec<u8> {
+    let mut b = b"%PDF-1.4\n".to_vec();
+    b.extend(0u8..=255);
+    b.extend_from_slice(b"\n%%EOF\n");
+    b
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes base64 text, ignoring whitespace (line breaks).
+pub fn unb64(text: &str) -> Vec<u8> {
+    let clean: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .expect("base64")
+}
+
+/// `<op><dmID>id</dmID></op>`.
+pub fn id_body(op: &str, id: &str) -> String {
+    format!(r#"<{op} xmlns="{ISDS_NS}"><dmID>{id}</dmID></{op}>"#)
+}
+
+/// Calls and checks the HTTP status and the response against the schemas.
+pub async fn call(t: &TestGateway, login: (&str, &str), path: &str, body: &str) -> SoapResponse {
+    let resp = t.soap_as(login, path, body).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    resp
+}
+
+/// The child element `name` of `el` (panics naming both if missing).
+pub fn child<'a>(el: &'a Element, name: &str) -> &'a Element {
+    el.elements()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {}", el.name))
+}
+
+/// The element at `path` below `el`.
+pub fn find<'a>(el: &'a Element, path: &[&str]) -> &'a Element {
+    path.iter().fold(el, |e, name| child(e, name))
+}
+
+/// The text of the element at `path` below `el`.
+pub fn text_of(el: &Element, path: &[&str]) -> String {
+    find(el, path).text()
+}
