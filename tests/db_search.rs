@@ -24,35 +24,6 @@ const PO_NO16: (&str, &str) = ("po_no16", PASSWORD);
 /// more than a page).
 const BAKERIES: usize = 120;
 
-const PERSONAL_OWNER_INFO: &[&str] = &[
-    "dbID",
-    "aifoIsds",
-    "pnFirstName",
-    "pnMiddleName",
-    "pnLastName",
-    "biDate",
-    "biCity",
-    "biCounty",
-    "biState",
-    "adCode",
-    "adCity",
-    "adDistrict",
-    "adStreet",
-    "adNumberInStreet",
-    "adNumberInMunicipality",
-    "adZipCode",
-    "adState",
-    "nationality",
-];
-const SEARCH: &[&str] = &[
-    "searchText",
-    "searchType",
-    "searchScope",
-    "page",
-    "pageSize",
-    "highlighting?",
-];
-
 fn op(name: &str, inner: &str) -> String {
     format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)
 }

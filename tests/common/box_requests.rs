@@ -164,6 +164,38 @@ pub const USER_INFO_EXT2: &[&str] = &[
     "caZipCode",
 ];
 
+/// `tdbPersonalOwnerInfo`.
+pub const PERSONAL_OWNER_INFO: &[&str] = &[
+    "dbID",
+    "aifoIsds",
+    "pnFirstName",
+    "pnMiddleName",
+    "pnLastName",
+    "biDate",
+    "biCity",
+    "biCounty",
+    "biState",
+    "adCode",
+    "adCity",
+    "adDistrict",
+    "adStreet",
+    "adNumberInStreet",
+    "adNumberInMunicipality",
+    "adZipCode",
+    "adState",
+    "nationality",
+];
+
+/// ISDSSearch2/3 requests.
+pub const SEARCH: &[&str] = &[
+    "searchText",
+    "searchType",
+    "searchScope",
+    "page",
+    "pageSize",
+    "highlighting?",
+];
+
 /// The elements of `seq` in order, valued from `values`.
 pub fn fields(seq: &[&str], values: &[(&str, &str)]) -> String {
     let mut out = String::new();

@@ -678,14 +678,6 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
 /// Box search over the demo world: every search operation with success
 /// and its refusals.
 pub async fn db_search(t: &TestGateway) {
-    const SEARCH: &[&str] = &[
-        "searchText",
-        "searchType",
-        "searchScope",
-        "page",
-        "pageSize",
-        "highlighting?",
-    ];
     let find = |values: &[(&str, &str)]| {
         op(
             "FindDataBox",
@@ -733,31 +725,11 @@ pub async fn db_search(t: &TestGateway) {
     expect(t, PO_LOGIN, DF, &search3("Lhota"), "0000").await;
     expect(t, PO_LOGIN, DF, &search3(""), "1180").await;
     let personal = |last: &str| {
-        const PERSONAL: &[&str] = &[
-            "dbID",
-            "aifoIsds",
-            "pnFirstName",
-            "pnMiddleName",
-            "pnLastName",
-            "biDate",
-            "biCity",
-            "biCounty",
-            "biState",
-            "adCode",
-            "adCity",
-            "adDistrict",
-            "adStreet",
-            "adNumberInStreet",
-            "adNumberInMunicipality",
-            "adZipCode",
-            "adState",
-            "nationality",
-        ];
         op(
             "FindPersonalDataBox",
             &format!(
                 "<dbOwnerInfo>{}</dbOwnerInfo>",
-                fields(PERSONAL, &[("pnLastName", last)])
+                fields(PERSONAL_OWNER_INFO, &[("pnLastName", last)])
             ),
         )
     };
