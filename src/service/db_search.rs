@@ -61,6 +61,56 @@ const MIN_PHRASE_CHARS: usize = 2;
 const HL_START: &str = "|$*HL_START*$|";
 const HL_END: &str = "|$*HL_END*$|";
 
+/// ISDSSearch2 and ISDSSearch3 answer alike; their generated request,
+/// result and response types differ in names and in one field of each
+/// result (`$extra`, computed from the box `$b`), so one macro renders both.
+macro_rules! full_text_response {
+    ($blocking:ident, $store:expr, $who:expr, $may_search:expr, $req:expr, $allow_idovm:expr,
+     $response:ident, $output:ident, $array:ident, $result:ident,
+     |$b:ident| { $extra:ident: $extra_value:expr }) => {{
+        let r = $req;
+        let input = SearchInput {
+            text: r.search_text,
+            kind: r.search_type,
+            scope: r.search_scope,
+            page: r.page,
+            page_size: r.page_size,
+            highlighting: r.highlighting.unwrap_or(false),
+            allow_idovm: $allow_idovm,
+        };
+        let (store, who, may_search) = ($store, $who, $may_search);
+        $blocking(Box::new(move || {
+            let page = full_text(store.as_ref(), &input, who, may_search)?;
+            let results = page.boxes.as_ref().map(|boxes| $array {
+                db_result: boxes
+                    .iter()
+                    .map(|($b, hit)| $result {
+                        db_id: $b.id.to_string(),
+                        db_type: $b.box_type.name().to_owned(),
+                        db_name: page.mark(&$b.display_name(), false),
+                        db_address: page.mark(&$b.owner.address.one_line(), true),
+                        db_bi_date: non_empty(&$b.owner.birth_date),
+                        db_ico: non_empty(&$b.owner.ic),
+                        $extra: $extra_value,
+                        db_send_options: box_search::send_options(&hit.summary, who)
+                            .name()
+                            .to_owned(),
+                    })
+                    .collect(),
+            });
+            Ok(body(&$response($output {
+                total_count: page.total,
+                current_count: page.current,
+                position: page.position,
+                last_page: page.last_page,
+                db_results: results,
+                db_status: db_status(&page.status),
+            })))
+        }))
+        .await
+    }};
+}
+
 pub(super) async fn handle(
     svc: &Services,
     ctx: &CallContext<'_>,
@@ -153,86 +203,14 @@ pub(super) async fn handle(
             .await
         }
         Request::ISDSSearch2(req) => {
-            let r = req.0;
-            let input = SearchInput {
-                text: r.search_text,
-                kind: r.search_type,
-                scope: r.search_scope,
-                page: r.page,
-                page_size: r.page_size,
-                highlighting: r.highlighting.unwrap_or(false),
-                allow_idovm: false,
-            };
-            blocking(Box::new(move || {
-                let page = full_text(store.as_ref(), &input, who, may_search)?;
-                let results = page.boxes.as_ref().map(|boxes| TdbResultsArray {
-                    db_result: boxes
-                        .iter()
-                        .map(|(b, hit)| TdbResult {
-                            db_id: b.id.to_string(),
-                            db_type: b.box_type.name().to_owned(),
-                            db_name: page.mark(&b.display_name(), false),
-                            db_address: page.mark(&b.owner.address.one_line(), true),
-                            db_bi_date: non_empty(&b.owner.birth_date),
-                            db_ico: non_empty(&b.owner.ic),
-                            db_effective_ovm: b.effective_ovm,
-                            db_send_options: box_search::send_options(&hit.summary, who)
-                                .name()
-                                .to_owned(),
-                        })
-                        .collect(),
-                });
-                Ok(body(&ISDSSearch2Response(TISDSSearchOutput {
-                    total_count: page.total,
-                    current_count: page.current,
-                    position: page.position,
-                    last_page: page.last_page,
-                    db_results: results,
-                    db_status: db_status(&page.status),
-                })))
-            }))
-            .await
+            full_text_response!(blocking, store, who, may_search, req.0, false,
+                ISDSSearch2Response, TISDSSearchOutput, TdbResultsArray, TdbResult,
+                |b| { db_effective_ovm: b.effective_ovm })
         }
         Request::ISDSSearch3(req) => {
-            let r = req.0;
-            let input = SearchInput {
-                text: r.search_text,
-                kind: r.search_type,
-                scope: r.search_scope,
-                page: r.page,
-                page_size: r.page_size,
-                highlighting: r.highlighting.unwrap_or(false),
-                allow_idovm: true,
-            };
-            blocking(Box::new(move || {
-                let page = full_text(store.as_ref(), &input, who, may_search)?;
-                let results = page.boxes.as_ref().map(|boxes| TdbResultsArray2 {
-                    db_result: boxes
-                        .iter()
-                        .map(|(b, hit)| TdbResult2 {
-                            db_id: b.id.to_string(),
-                            db_type: b.box_type.name().to_owned(),
-                            db_name: page.mark(&b.display_name(), false),
-                            db_address: page.mark(&b.owner.address.one_line(), true),
-                            db_bi_date: non_empty(&b.owner.birth_date),
-                            db_ico: non_empty(&b.owner.ic),
-                            db_id_ovm: ovm_identifier(b),
-                            db_send_options: box_search::send_options(&hit.summary, who)
-                                .name()
-                                .to_owned(),
-                        })
-                        .collect(),
-                });
-                Ok(body(&ISDSSearch3Response(TISDSSearchOutput2 {
-                    total_count: page.total,
-                    current_count: page.current,
-                    position: page.position,
-                    last_page: page.last_page,
-                    db_results: results,
-                    db_status: db_status(&page.status),
-                })))
-            }))
-            .await
+            full_text_response!(blocking, store, who, may_search, req.0, true,
+                ISDSSearch3Response, TISDSSearchOutput2, TdbResultsArray2, TdbResult2,
+                |b| { db_id_ovm: ovm_identifier(b) })
         }
         Request::GetDataBoxActivityStatus(req) => {
             let r = req.0;
