@@ -25,30 +25,6 @@ const DZ: &str = "/DS/dz";
 const DX: &str = "/DS/dx";
 const FO_LOGIN: (&str, &str) = ("fo_cerny", "Demo-Fo-2026!");
 
-const XML_DOC: &str = r#"<faktura xmlns="urn:example:faktura" verze="1"><cislo>2026-001</cislo><castka mena="CZK">1250.50</castka><poznamka>Příliš žluťoučký kůň &amp; spol.</poznamka></faktura>"#;
-
-/// A CreateMessage body to `recipient` with a PDF (main) and an XML
-/// document (enclosure).
-fn create_body(recipient: &str, annotation: &str, personal: bool) -> String {
-    format!(
-        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="vyzva.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile><dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="faktura.xml"><dmXMLContent>{XML_DOC}</dmXMLContent></dmFile></dmFiles></CreateMessage>"#,
-        pdf = b64(&pdf_bytes()),
-    )
-}
-
-/// Sends a message and returns its ID.
-async fn send_message(
-    t: &TestGateway,
-    from: (&str, &str),
-    to: &str,
-    annotation: &str,
-    personal: bool,
-) -> String {
-    let resp = call(t, from, DZ, &create_body(to, annotation, personal)).await;
-    assert_eq!(resp.status().0, "0000", "{}", resp.text);
-    text_of(&resp.body(), &["dmID"])
-}
-
 /// A GetListOf{Received,Sent}Messages body; `None` items are sent nil.
 fn list_body(
     op: &str,

@@ -26,25 +26,6 @@ const MESSAGE_NS: &str = "http://isds.czechpoint.cz/v20/message";
 const SENT_NS: &str = "http://isds.czechpoint.cz/v20/SentMessage";
 const DELIVERY_NS: &str = "http://isds.czechpoint.cz/v20/delivery";
 
-fn create_body(recipient: &str, annotation: &str, personal: bool) -> String {
-    format!(
-        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="vyzva.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile><dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="data.xml"><dmXMLContent><data xmlns="urn:example:data"><polozka>1</polozka></data></dmXMLContent></dmFile></dmFiles></CreateMessage>"#,
-        pdf = b64(&pdf_bytes()),
-    )
-}
-
-async fn send_message(
-    t: &TestGateway,
-    from: (&str, &str),
-    to: &str,
-    annotation: &str,
-    personal: bool,
-) -> String {
-    let resp = call(t, from, DZ, &create_body(to, annotation, personal)).await;
-    assert_eq!(resp.status().0, "0000", "{}", resp.text);
-    text(&resp.body(), &["dmID"])
-}
-
 fn text(el: &Element, path: &[&str]) -> String {
     text_of(el, path)
 }

@@ -55,3 +55,28 @@ pub fn find<'a>(el: &'a Element, path: &[&str]) -> &'a Element {
 pub fn text_of(el: &Element, path: &[&str]) -> String {
     find(el, path).text()
 }
+
+/// The XML document (`dmXMLContent`) of [`create_body`]'s messages.
+pub const XML_DOC: &str = r#"<faktura xmlns="urn:example:faktura" verze="1"><cislo>2026-001</cislo><castka mena="CZK">1250.50</castka><poznamka>Příliš žluťoučký kůň &amp; spol.</poznamka></faktura>"#;
+
+/// A CreateMessage body to `recipient` with a PDF (main) and an XML
+/// document (enclosure).
+pub fn create_body(recipient: &str, annotation: &str, personal: bool) -> String {
+    format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation><dmPersonalDelivery>{personal}</dmPersonalDelivery></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="vyzva.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile><dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="faktura.xml"><dmXMLContent>{XML_DOC}</dmXMLContent></dmFile></dmFiles></CreateMessage>"#,
+        pdf = b64(&pdf_bytes()),
+    )
+}
+
+/// Sends [`create_body`]'s message on `/DS/dz` and returns its ID.
+pub async fn send_message(
+    t: &TestGateway,
+    from: (&str, &str),
+    to: &str,
+    annotation: &str,
+    personal: bool,
+) -> String {
+    let resp = call(t, from, "/DS/dz", &create_body(to, annotation, personal)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    text_of(&resp.body(), &["dmID"])
+}
