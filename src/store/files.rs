@@ -24,6 +24,13 @@ use super::StoreError;
 /// Suffix of files being written; never a final name.
 const TEMP_SUFFIX: &str = ".tmp";
 
+/// Bytes handed to one `write` call.
+const WRITE_PIECE: usize = 1 << 20;
+
+/// Alignment of buffer, offset and length that direct I/O asks for (the
+/// largest logical block size in use).
+const DIRECT_ALIGN: usize = 4096;
+
 /// Longest accepted file name, in bytes.
 const MAX_FILE_NAME: usize = 64;
 
@@ -84,11 +91,12 @@ impl FileDir {
         let path = self.file_path(name)?;
         self.refuse_existing(&path)?;
         let temp = self.dir.join(format!("{name}{TEMP_SUFFIX}"));
-        let written = (|| {
-            let mut file = File::create(&temp)?;
-            file.write_all(bytes)?;
-            file.sync_all()
-        })();
+        // Direct I/O where the file system offers it, else through the
+        // page cache (tmpfs, other platforms).
+        let written = match write_direct(&temp, bytes) {
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => write_buffered(&temp, bytes),
+            other => other,
+        };
         if let Err(e) = written {
             let _ = fs::remove_file(&temp);
             return Err(self.io(&temp, e));
@@ -178,6 +186,56 @@ impl FileDir {
     }
 }
 
+/// Writes `bytes` as file `path` through the page cache, in pieces, and
+/// forces it to disk.
+fn write_buffered(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    for piece in bytes.chunks(WRITE_PIECE) {
+        file.write_all(piece)?;
+    }
+    file.sync_all()
+}
+
+/// Writes `bytes` as file `path` with direct I/O (`O_DIRECT`), from an
+/// aligned 1 MiB staging buffer, and forces it to disk; `InvalidInput`
+/// when the file system refuses direct I/O.
+///
+/// Why: on the reference machine (a VM, ext4) copying a new 20 MB file
+/// into the page cache took anywhere from 5 to 50 ms, depending on how
+/// recently the kernel had handed its free pages back to the host; the
+/// direct write's cost is the device's alone (~10 ms) and the page cache
+/// is not filled with documents that are rarely read again soon.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn write_direct(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)?;
+    let mut staging = vec![0u8; WRITE_PIECE + DIRECT_ALIGN];
+    let start = staging.as_ptr().align_offset(DIRECT_ALIGN);
+    let Some(block) = staging.get_mut(start..start + WRITE_PIECE) else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    for piece in bytes.chunks(WRITE_PIECE) {
+        // The last piece is padded to the alignment; the file is cut back
+        // to its length below.
+        let padded = piece.len().next_multiple_of(DIRECT_ALIGN);
+        block[..piece.len()].copy_from_slice(piece);
+        block[piece.len()..padded].fill(0);
+        file.write_all(&block[..padded])?;
+    }
+    file.set_len(bytes.len() as u64)?;
+    file.sync_all()
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn write_direct(_path: &Path, _bytes: &[u8]) -> io::Result<()> {
+    Err(io::ErrorKind::InvalidInput.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +270,39 @@ mod tests {
         let files = FileDir::open(&dir).unwrap();
         assert!(!dir.join("d-0.tmp").exists());
         assert_eq!(files.names().unwrap(), vec!["b-0"]);
+    }
+
+    /// Lengths around the alignment and the piece size, through direct
+    /// I/O where the file system has it and through the page cache (the
+    /// fallback) in any case: the same bytes come back, nothing padded.
+    #[test]
+    fn direct_and_buffered_writes_keep_exact_lengths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let lengths = [
+            0,
+            1,
+            DIRECT_ALIGN - 1,
+            DIRECT_ALIGN,
+            DIRECT_ALIGN + 1,
+            WRITE_PIECE - 1,
+            WRITE_PIECE,
+            2 * WRITE_PIECE + 17,
+        ];
+        for len in lengths {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8 + 1).collect();
+            let direct = tmp.path().join(format!("direct-{len}"));
+            match write_direct(&direct, &bytes) {
+                Ok(()) => assert_eq!(fs::read(&direct).unwrap(), bytes, "direct, {len}"),
+                // Refused by this file system (tmpfs) or platform.
+                Err(e) => assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}"),
+            }
+            let buffered = tmp.path().join(format!("buffered-{len}"));
+            write_buffered(&buffered, &bytes).unwrap();
+            assert_eq!(fs::read(&buffered).unwrap(), bytes, "buffered, {len}");
+            // And whichever FileDir::write picks.
+            let files = FileDir::open(&tmp.path().join("dir")).unwrap();
+            files.write(&format!("f-{len}"), &bytes).unwrap();
+            assert_eq!(files.read(&format!("f-{len}")).unwrap(), Some(bytes));
+        }
     }
 }
