@@ -560,17 +560,36 @@ struct HashedPart<'a> {
     author: &'a Author,
 }
 
+/// SHA-256 of one document's bytes.
+pub type DocumentDigest = [u8; 32];
+
+/// The [`DocumentDigest`] of each document, in order.
+pub fn document_digests<D: AsRef<[u8]>>(documents: &[D]) -> Vec<DocumentDigest> {
+    documents
+        .iter()
+        .map(|d| Sha256::digest(d.as_ref()).into())
+        .collect()
+}
+
+/// `dmHash` of a message with these documents; see [`hash_over_digests`].
+pub fn compute_hash<D: AsRef<[u8]>>(msg: &Message, documents: &[D]) -> [u8; 32] {
+    hash_over_digests(msg, &document_digests(documents))
+}
+
 /// `dmHash` of a message as stored: SHA-256 over
 /// 1. the message ID as 8 bytes big-endian,
 /// 2. the JSON of the parts fixed at submission (ID, sender, recipient,
-///    envelope, document metadata, attachment size, author; field order as
-///    declared, no whitespace) preceded by its length as 8 bytes big-endian,
-/// 3. each document's stored bytes, each preceded by its length as 8 bytes
-///    big-endian, in document order.
+///    envelope, document metadata with sizes, attachment size, author;
+///    field order as declared, no whitespace) preceded by its length as 8
+///    bytes big-endian,
+/// 3. the SHA-256 of each document's stored bytes, in document order.
 ///
-/// State, times, events, erasure flags and the hash itself are not covered,
-/// so the hash never changes after submission.
-pub fn compute_hash(msg: &Message, documents: &[&[u8]]) -> [u8; 32] {
+/// Hashing the documents' digests rather than their bytes lets one pass
+/// over a large document serve both this hash and the integrity check of
+/// its file. State, times, events, erasure flags and the hash itself are
+/// not covered, so the hash never changes after submission. (Messages
+/// stored before this definition keep the hash they were given.)
+pub fn hash_over_digests(msg: &Message, digests: &[DocumentDigest]) -> [u8; 32] {
     let part = HashedPart {
         id: msg.id,
         sender: &msg.sender,
@@ -586,9 +605,8 @@ pub fn compute_hash(msg: &Message, documents: &[&[u8]]) -> [u8; 32] {
     h.update(msg.id.key());
     h.update((json.len() as u64).to_be_bytes());
     h.update(&json);
-    for doc in documents {
-        h.update((doc.len() as u64).to_be_bytes());
-        h.update(doc);
+    for digest in digests {
+        h.update(digest);
     }
     h.finalize().into()
 }
@@ -746,8 +764,8 @@ pub(crate) mod tests {
         assert_ne!(h, compute_hash(&m, &[b"abd"]));
         // Document boundaries count.
         assert_ne!(
-            compute_hash(&m, &[b"ab", b"c"]),
-            compute_hash(&m, &[b"a", b"bc"])
+            compute_hash(&m, &[&b"ab"[..], b"c"]),
+            compute_hash(&m, &[&b"a"[..], b"bc"])
         );
         let mut later = m.clone();
         later.state = MessageState::Read;

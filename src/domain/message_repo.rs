@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 use super::databox::BoxId;
 #[cfg(test)]
 use super::message::Event;
-use super::message::{Message, MessageId, MessageState, Timestamp};
+use super::message::{DocumentDigest, Message, MessageId, MessageState, Timestamp};
 use super::repo::RepoError;
 use crate::store::{Batch, FileDir, KeyRange, Order, Store, StoreError};
 
@@ -203,10 +203,11 @@ struct FileRef {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes).into())
+}
+
+fn hex(digest: &DocumentDigest) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn corrupt(what: String) -> RepoError {
@@ -266,10 +267,11 @@ pub struct DocumentWriter<'s> {
     files: Option<&'s FileDir>,
     /// Files written so far, removed unless committed.
     written: Vec<String>,
-    /// Reference of each document written, by its address and length.
-    done: HashMap<(usize, usize), FileRef>,
-    /// Reference of each file written, by message and document index.
-    refs: HashMap<(MessageId, u16), FileRef>,
+    /// The first file written for each document, by its address and
+    /// length: the messages of one request share documents.
+    done: HashMap<(usize, usize), String>,
+    /// The file written for each document, by message and document index.
+    names: HashMap<(MessageId, u16), String>,
     committed: bool,
 }
 
@@ -279,7 +281,7 @@ impl<'s> DocumentWriter<'s> {
             files: store.files(),
             written: Vec::new(),
             done: HashMap::new(),
-            refs: HashMap::new(),
+            names: HashMap::new(),
             committed: false,
         }
     }
@@ -291,7 +293,7 @@ impl<'s> DocumentWriter<'s> {
 
     /// Writes the files of the large documents of message `id` now (they
     /// do not depend on the rest of the message, so this can run while
-    /// the message is built); [`DocumentWriter::stage_insert_message`]
+    /// the documents are hashed); [`DocumentWriter::stage_insert_message`]
     /// with the same documents then only references them.
     pub fn write_documents(&mut self, id: MessageId, documents: &[&[u8]]) -> Result<(), RepoError> {
         let Some(files) = self.files else {
@@ -299,7 +301,7 @@ impl<'s> DocumentWriter<'s> {
         };
         for (index, doc) in documents.iter().enumerate() {
             let index = u16::try_from(index).unwrap_or(u16::MAX);
-            if doc.len() >= FILE_THRESHOLD && !self.refs.contains_key(&(id, index)) {
+            if doc.len() >= FILE_THRESHOLD && !self.names.contains_key(&(id, index)) {
                 self.write_file(files, id, index, doc)?;
             }
         }
@@ -308,20 +310,37 @@ impl<'s> DocumentWriter<'s> {
 
     /// [`stage_insert_message`], with documents of [`FILE_THRESHOLD`]
     /// bytes and more written to files (when the store has a file
-    /// directory) and referenced.
+    /// directory) and referenced. `digests` are the documents' SHA-256
+    /// ([`crate::domain::message::document_digests`]), recorded for the
+    /// check on every read.
     pub fn stage_insert_message(
         &mut self,
         batch: &mut Batch,
         msg: &Message,
         documents: &[&[u8]],
+        digests: &[DocumentDigest],
     ) -> Result<(), RepoError> {
-        for (index, doc) in documents.iter().enumerate() {
-            let index = u16::try_from(index).unwrap_or(u16::MAX);
+        if digests.len() != documents.len() {
+            // A caller's mistake; staging fewer documents would lose some.
+            return Err(corrupt(format!(
+                "message {}: {} documents but {} digests",
+                msg.id,
+                documents.len(),
+                digests.len()
+            )));
+        }
+        for ((position, doc), digest) in documents.iter().enumerate().zip(digests) {
+            let index = u16::try_from(position).unwrap_or(u16::MAX);
             match self.files {
                 Some(files) if doc.len() >= FILE_THRESHOLD => {
-                    let reference = match self.refs.get(&(msg.id, index)) {
-                        Some(written) if written.size == doc.len() as u64 => written.clone(),
-                        _ => self.write_file(files, msg.id, index, doc)?,
+                    let file = match self.names.get(&(msg.id, index)) {
+                        Some(name) => name.clone(),
+                        None => self.write_file(files, msg.id, index, doc)?,
+                    };
+                    let reference = FileRef {
+                        file,
+                        size: doc.len() as u64,
+                        sha256: hex(digest),
                     };
                     batch.put(DOCUMENTS, file_key(msg.id, index), encode(&reference));
                 }
@@ -332,49 +351,25 @@ impl<'s> DocumentWriter<'s> {
         Ok(())
     }
 
+    /// Writes (or links, for a document written before) the file of
+    /// document `index` of message `id`; returns its name.
     fn write_file(
         &mut self,
         files: &FileDir,
         id: MessageId,
         index: u16,
         doc: &[u8],
-    ) -> Result<FileRef, RepoError> {
+    ) -> Result<String, RepoError> {
         let name = file_name(id, index);
         let identity = (doc.as_ptr() as usize, doc.len());
-        let reference = match self.done.get(&identity) {
-            Some(first) => {
-                files.link(&first.file, &name)?;
-                FileRef {
-                    file: name.clone(),
-                    ..first.clone()
-                }
-            }
-            None => {
-                // The checksum is computed while the file is written (the
-                // write mostly waits for the disk).
-                let (written, sha256) = std::thread::scope(|scope| {
-                    let sum = scope.spawn(|| sha256_hex(doc));
-                    let written = files.write(&name, doc);
-                    (written, sum.join())
-                });
-                written?;
-                let sha256 = match sha256 {
-                    Ok(sum) => sum,
-                    Err(_) => sha256_hex(doc),
-                };
-                FileRef {
-                    file: name.clone(),
-                    size: doc.len() as u64,
-                    sha256,
-                }
-            }
-        };
-        self.written.push(name);
-        self.done
-            .entry(identity)
-            .or_insert_with(|| reference.clone());
-        self.refs.insert((id, index), reference.clone());
-        Ok(reference)
+        match self.done.get(&identity) {
+            Some(first) => files.link(first, &name)?,
+            None => files.write(&name, doc)?,
+        }
+        self.written.push(name.clone());
+        self.done.entry(identity).or_insert_with(|| name.clone());
+        self.names.insert((id, index), name.clone());
+        Ok(name)
     }
 
     /// Makes the files' names durable, then applies `batch` durably.
@@ -1035,7 +1030,7 @@ pub fn drop_due(store: &dyn Store, entry: &DueEntry) -> Result<(), RepoError> {
 mod tests {
     use super::*;
     use crate::domain::message::tests::sample;
-    use crate::domain::message::{EventCode, compute_hash};
+    use crate::domain::message::{EventCode, compute_hash, document_digests};
     use crate::store::open_memory;
 
     fn stored(store: &dyn Store, id: u64, at: i64) -> Message {
@@ -1327,9 +1322,14 @@ mod tests {
         // Two messages of one request share the written file.
         let mut writer = DocumentWriter::new(s);
         let mut batch = Batch::new();
+        let digests = document_digests(&docs);
         writer.write_documents(a.id, &docs).unwrap();
-        writer.stage_insert_message(&mut batch, &a, &docs).unwrap();
-        writer.stage_insert_message(&mut batch, &b, &docs).unwrap();
+        writer
+            .stage_insert_message(&mut batch, &a, &docs, &digests)
+            .unwrap();
+        writer
+            .stage_insert_message(&mut batch, &b, &docs, &digests)
+            .unwrap();
         writer.commit(s, batch).unwrap();
         let mut names = files.names().unwrap();
         names.sort();
@@ -1357,7 +1357,11 @@ mod tests {
         // A taken ID: its file is neither replaced nor removed.
         let mut writer = DocumentWriter::new(s);
         let mut batch = Batch::new();
-        assert!(writer.stage_insert_message(&mut batch, &b, &docs).is_err());
+        assert!(
+            writer
+                .stage_insert_message(&mut batch, &b, &docs, &digests)
+                .is_err()
+        );
         drop(writer);
         assert_eq!(files.names().unwrap(), vec!["10000002-0"]);
         // A commit refused by its precondition removes its files.
@@ -1365,7 +1369,9 @@ mod tests {
         d.id = MessageId(10_000_004);
         let mut writer = DocumentWriter::new(s);
         let mut batch = Batch::new();
-        writer.stage_insert_message(&mut batch, &d, &docs).unwrap();
+        writer
+            .stage_insert_message(&mut batch, &d, &docs, &digests)
+            .unwrap();
         batch.expect_absent(MESSAGES, b.id.key());
         assert!(matches!(
             writer.commit(s, batch),

@@ -17,8 +17,8 @@ use crate::auth::{Actor, Identity};
 use crate::domain::clock::Clock;
 use crate::domain::lifecycle;
 use crate::domain::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageState,
-    Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentDigest, DocumentMeta, EnvelopeFields, Event, EventCode, Message,
+    MessageState, Party, Timestamp, document_digests, hash_over_digests,
 };
 use crate::domain::message_repo;
 use crate::domain::message_rules::{self, DocumentFacts, DocumentProblem};
@@ -390,28 +390,31 @@ fn submit_blocking(
     let mut batch = Batch::new();
     let mut writer = message_repo::DocumentWriter::new(store);
     let mut results = Vec::with_capacity(recipients.len());
+    let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
+    // Each document is hashed once per request, on the first recipient's
+    // turn, while its file (if large) is written.
+    let mut digests: Option<Vec<DocumentDigest>> = None;
     for spec in recipients {
         match address(store, &prepared, &spec)? {
             Err(status) => results.push(Err(status)),
             Ok((recipient, envelope)) => {
                 let id = message_repo::next_message_id(store)?;
-                let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
-                // Large documents go to their files while the message (and
-                // its hash over them) is built.
-                let mut msg = if writer.writes_files(&bytes) {
-                    let (msg, written) = std::thread::scope(|scope| {
+                let computed = if writer.writes_files(&bytes) {
+                    let (written, computed) = std::thread::scope(|scope| {
                         let files = scope.spawn(|| writer.write_documents(id, &bytes));
-                        let msg = build_message(&prepared, id, &recipient, envelope, now);
-                        (msg, files.join())
+                        let computed = digests.is_none().then(|| document_digests(&bytes));
+                        (files.join(), computed)
                     });
                     match written {
                         Ok(result) => result?,
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
-                    msg
+                    computed
                 } else {
-                    build_message(&prepared, id, &recipient, envelope, now)
+                    digests.is_none().then(|| document_digests(&bytes))
                 };
+                let digests = digests.get_or_insert_with(|| computed.unwrap_or_default());
+                let mut msg = build_message(&prepared, id, &recipient, envelope, now, digests);
                 if let Some(signer) = signer {
                     // dmQTimestamp: the TSA stamps the hash at submission;
                     // without a stamp nothing is sent (9502, as ISDS).
@@ -424,7 +427,7 @@ fn submit_blocking(
                         }
                     }
                 }
-                writer.stage_insert_message(&mut batch, &msg, &bytes)?;
+                writer.stage_insert_message(&mut batch, &msg, &bytes, digests)?;
                 results.push(Ok(id.to_string()));
             }
         }
@@ -591,6 +594,7 @@ fn build_message(
     recipient: &DataBox,
     envelope: EnvelopeFields,
     now: Timestamp,
+    digests: &[DocumentDigest],
 ) -> Message {
     let documents: Vec<DocumentMeta> = p.documents.iter().map(|d| d.meta.clone()).collect();
     let mut msg = Message {
@@ -617,7 +621,6 @@ fn build_message(
         erased_by_sender: false,
         qtimestamp: None,
     };
-    let bytes: Vec<&[u8]> = p.documents.iter().map(|d| &d.bytes[..]).collect();
-    msg.hash = compute_hash(&msg, &bytes);
+    msg.hash = hash_over_digests(&msg, digests);
     msg
 }
