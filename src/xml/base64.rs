@@ -40,7 +40,7 @@ pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
             && !chunk.iter().fold(false, |acc, &b| acc | is_space(b))
         {
             rest = skip_spaces(&rest[CHUNK..]);
-            if !rest.is_empty() && chunk.contains(&b'=') {
+            if !rest.is_empty() && memchr::memchr(b'=', chunk).is_some() {
                 return None;
             }
             decode_chunk(chunk, &mut out)?;
@@ -51,7 +51,7 @@ pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
         if room == 0 {
             // A full chunk with more text to come: it is not the last, so
             // padding inside it would be an error for the whole text too.
-            if buf.contains(&b'=') {
+            if memchr::memchr(b'=', &buf).is_some() {
                 return None;
             }
             decode_chunk(&buf, &mut out)?;

@@ -285,16 +285,18 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
                 // The text as a slice of the input (always, for a reader
                 // over a string), kept for a large base64 text.
                 let source: Option<&str> = match &content {
-                    Cow::Borrowed(b) => Some(std::str::from_utf8(b).map_err(invalid)?),
+                    Cow::Borrowed(b) => Some(match subslice(text, b) {
+                        Some(checked) => checked,
+                        None => std::str::from_utf8(b).map_err(invalid)?,
+                    }),
                     Cow::Owned(_) => None,
                 };
                 let raw = match source {
                     Some(text) => text,
                     None => std::str::from_utf8(&content).map_err(invalid)?,
                 };
-                // (`contains` on bytes is a fast scan; most texts, and
-                // base64 always, have no ']'.)
-                if raw.as_bytes().contains(&b']')
+                // (A SIMD scan; most texts, and base64 always, have no ']'.)
+                if memchr::memchr(b']', raw.as_bytes()).is_some()
                     && let Some(at) = raw.find("]]>")
                 {
                     return Err(XmlError::NotWellFormed {
@@ -463,8 +465,17 @@ fn push_text(parent: &mut Element, value: Cow<'_, str>) {
 }
 
 /// XML end-of-line handling: CR LF and lone CR become LF.
+/// `part` as a slice of `whole` when it lies within it (as every text the
+/// reader borrows does): `whole` is UTF-8 already, so this only checks
+/// that both ends fall on character boundaries instead of validating the
+/// text again.
+fn subslice<'a>(whole: &'a str, part: &[u8]) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    whole.get(start..start.checked_add(part.len())?)
+}
+
 fn normalize_eol(raw: &str) -> Cow<'_, str> {
-    if !raw.contains('\r') {
+    if memchr::memchr(b'\r', raw.as_bytes()).is_none() {
         return Cow::Borrowed(raw);
     }
     Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
