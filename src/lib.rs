@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub(crate) mod large_buffers;
 pub(crate) mod private_files;
 pub mod replay;
 pub mod schema;

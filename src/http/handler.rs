@@ -155,7 +155,7 @@ async fn read_body(
     limit: usize,
 ) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
     let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
-    let mut buf = Vec::with_capacity(capacity);
+    let mut buf = crate::large_buffers::vec_with_capacity(capacity);
     let mut body = Limited::new(body, limit);
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {

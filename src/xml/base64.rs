@@ -30,7 +30,7 @@ fn is_space(b: u8) -> bool {
 /// base64 (the caller reports the error through the whole-text decoder).
 pub fn decode_lenient(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3 + 3);
+    let mut out = crate::large_buffers::vec_with_capacity(bytes.len() / 4 * 3 + 3);
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut rest = bytes;
     while !rest.is_empty() {
