@@ -467,10 +467,14 @@ async fn main() {
     }
     // The recipient's first login accepts every message waiting for it
     // (ISDS semantics); done once here, so it is not in the downloads.
+    let before = proc_mb(b.pid(), "VmRSS:").unwrap_or(0.0);
+    reset_peak(b.pid());
     let t0 = Instant::now();
     let _ = b.one("/DS/dx", &po, &list_received(1)).await;
+    let peak = proc_mb(b.pid(), "VmHWM:").unwrap_or(0.0);
+    b.figures.peak_rss = b.figures.peak_rss.max(peak);
     println!(
-        "(first login of the recipient, accepting the messages sent so far: {:.1} s)",
+        "(first login of the recipient, accepting the messages sent so far: {:.1} s, RSS {before:.0} MB before, peak {peak:.0} MB)",
         t0.elapsed().as_secs_f64()
     );
     match &ids[..] {
