@@ -455,6 +455,17 @@ async fn main() {
         )
         .await;
     }
+    // Large uploads side by side: both cores busy, memory per upload.
+    b.scenario(
+        "CreateMessage 20 MB, 4 clients",
+        "/DS/dz",
+        &ovm,
+        create_message(20 * MB),
+        4,
+        5,
+        Floor::Base64Sha256 { bytes: 20 * MB },
+    )
+    .await;
 
     // Messages to download, one of each size.
     let mut ids = Vec::new();
