@@ -93,6 +93,15 @@ async fn roundtrip(t: &TestGateway, bytes: &[u8], wrapped: bool) -> String {
         "{:.500}",
         resp.text
     );
+    // Encoded while sent, yet with its exact length announced up front
+    // (not chunked): clients that size a buffer from it get it right.
+    let announced = resp
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    assert_eq!(announced, Some(resp.text.len()));
+    assert!(resp.headers.get("transfer-encoding").is_none());
     let content = element_text(&resp.text, "dmEncodedContent");
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(content)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
@@ -48,7 +48,7 @@ pub(crate) struct ConnInfo {
     pub peer_certificate: Option<Arc<PeerCertificate>>,
 }
 
-pub(super) type HttpResponse = Response<Full<Bytes>>;
+pub(super) type HttpResponse = Response<super::body::ResponseBody>;
 
 /// Answers one request; never fails at the HTTP level (errors are responses).
 pub(crate) async fn handle(
@@ -322,8 +322,13 @@ async fn soap_call(
     let outcome = app.services.call(&ctx, &envelope.body).await;
     let response = match outcome.reply {
         Ok(fragment) => {
-            let body = soap::response_envelope_owned(envelope.version, fragment);
-            plain(StatusCode::OK, envelope.version.content_type(), body)
+            let body = soap::response_envelope_fragment(envelope.version, fragment);
+            let mut resp = Response::new(super::body::ResponseBody::of_fragment(body));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(envelope.version.content_type()),
+            );
+            resp
         }
         Err(Rejection::Fault(fault)) => fault_response(&fault, envelope.version),
         Err(Rejection::Unauthorized(failure)) => unauthorized(&failure),
@@ -371,7 +376,7 @@ pub(super) fn unauthorized_with(failure: &AuthFailure, challenge: &'static str) 
 }
 
 pub(super) fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(super::body::ResponseBody::whole(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

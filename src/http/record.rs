@@ -224,7 +224,7 @@ impl Recorder {
             Ok(Err(e)) => tracing::error!(error = %e, "cannot write the recording"),
             Err(e) => tracing::error!(error = %e, "cannot write the recording"),
         }
-        HttpResponse::from_parts(parts, http_body_util::Full::new(bytes))
+        HttpResponse::from_parts(parts, super::body::ResponseBody::whole(bytes))
     }
 
     fn write(&self, ex: Exchange) -> std::io::Result<()> {

@@ -115,6 +115,14 @@ pub fn to_document_fragment<T: XmlRoot>(v: &T) -> String {
     w.into_string()
 }
 
+/// [`to_document_fragment`] for a response to send: large binary contents
+/// stay bytes, encoded as the response is sent.
+pub fn to_response_fragment<T: XmlRoot>(v: &T) -> crate::xml::Fragment {
+    let mut w = XmlWriter::deferring_binaries();
+    write_root(&mut w, v);
+    w.into_fragment()
+}
+
 /// A status block that can be built from a code and a message; lets the
 /// generated `status_response` fill whichever flavour a response carries.
 pub trait StatusBlock {
@@ -247,7 +255,7 @@ impl ToXml for bool {
 impl ToXml for bytes::Bytes {
     fn write_xml(&self, w: &mut XmlWriter, tag: &str) {
         w.start(tag);
-        w.base64(self);
+        w.binary(self);
         w.end(tag);
     }
 }

@@ -222,7 +222,7 @@ impl SimpleValue for Bytes {
     }
 
     fn write_text(&self, w: &mut XmlWriter) {
-        w.base64(self);
+        w.binary(self);
     }
 
     fn from_binary(bytes: &Bytes, facets: &Facets) -> Option<Result<Self, String>> {

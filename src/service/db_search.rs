@@ -125,7 +125,7 @@ pub(super) async fn handle(
     let store = svc.store.clone();
     let blocking = |f: Box<dyn FnOnce() -> Result<String, ServiceError> + Send>| async move {
         match tokio::task::spawn_blocking(f).await {
-            Ok(Ok(body)) => Ok(body),
+            Ok(Ok(body)) => Ok(body.into()),
             Ok(Err(e)) => Err(super::Rejection::from(e)),
             Err(e) => Err(ServiceError::from(e).into()),
         }

@@ -75,7 +75,7 @@ impl From<ServiceError> for Rejection {
 }
 
 /// A handler's answer: a response body fragment, or a rejection.
-pub type Reply = Result<String, Rejection>;
+pub type Reply = Result<crate::xml::Fragment, Rejection>;
 
 /// The result of one call: the operation name (for logs) and the reply.
 pub struct CallOutcome {
@@ -136,7 +136,7 @@ impl Services {
         let Some(op) = schema::operation(&body.name)
             .filter(|op| op.family.endpoint() == ctx.endpoint.segment())
         else {
-            return Ok(unknown_operation(&body.name, ctx.endpoint));
+            return Ok(unknown_operation(&body.name, ctx.endpoint).into());
         };
         if ctx.identity.must_change_password && !PASSWORD_SERVICES.contains(&op.name) {
             return Err(Rejection::Unauthorized(AuthFailure::PasswordExpired));
@@ -194,7 +194,7 @@ fn not_implemented(op: &OperationInfo) -> Reply {
 
 /// Serialises a typed response as a body fragment.
 fn respond<T: XmlRoot>(response: &T) -> Reply {
-    Ok(schema::to_document_fragment(response))
+    Ok(schema::to_response_fragment(response))
 }
 
 /// ISDS's answer to an unknown operation: the would-be response element of

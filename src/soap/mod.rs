@@ -6,6 +6,7 @@
 mod envelope;
 mod fault;
 
+use crate::xml::Fragment;
 pub use envelope::{Envelope, SoapError, parse_envelope};
 pub use fault::{Fault, FaultCode};
 
@@ -55,21 +56,27 @@ impl SoapVersion {
 /// Wraps a body fragment (one element with its own namespace declarations)
 /// into an envelope of `version`.
 pub fn response_envelope(version: SoapVersion, body_fragment: &str) -> String {
-    response_envelope_owned(version, body_fragment.to_owned())
+    let mut out = envelope_start(version);
+    out.push_str(body_fragment);
+    out.push_str(ENVELOPE_END);
+    out
 }
 
-/// [`response_envelope`] reusing the fragment's buffer, so a large
-/// response (a downloaded message) is not copied once more.
-pub fn response_envelope_owned(version: SoapVersion, body_fragment: String) -> String {
-    let mut prefix = String::with_capacity(200);
-    prefix.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    prefix.push_str(r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV=""#);
-    prefix.push_str(version.namespace());
-    prefix.push_str(r#""><SOAP-ENV:Body>"#);
-    const SUFFIX: &str = "</SOAP-ENV:Body></SOAP-ENV:Envelope>";
-    let mut out = body_fragment;
-    out.reserve(prefix.len() + SUFFIX.len());
-    out.insert_str(0, &prefix);
-    out.push_str(SUFFIX);
-    out
+/// [`response_envelope`] around a [`Fragment`], whose large binary
+/// contents stay bytes until the response is sent.
+pub fn response_envelope_fragment(version: SoapVersion, mut body: Fragment) -> Fragment {
+    body.prepend(envelope_start(version));
+    body.append(ENVELOPE_END.to_owned());
+    body
+}
+
+const ENVELOPE_END: &str = "</SOAP-ENV:Body></SOAP-ENV:Envelope>";
+
+fn envelope_start(version: SoapVersion) -> String {
+    let mut start = String::with_capacity(200);
+    start.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    start.push_str(r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV=""#);
+    start.push_str(version.namespace());
+    start.push_str(r#""><SOAP-ENV:Body>"#);
+    start
 }

@@ -9,6 +9,7 @@
 
 pub mod base64;
 mod encoding;
+pub mod fragment;
 mod parse;
 pub mod writer;
 
@@ -16,6 +17,7 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
+pub use fragment::{Fragment, Part};
 pub use parse::parse;
 pub use writer::{XmlWriter, escape_attr_into, escape_text_into};
 

@@ -4,7 +4,12 @@ use std::fmt::Write as _;
 
 use base64::Engine as _;
 
+use super::fragment::{Fragment, Part};
 use super::{Element, Node, XML_NS, XSI_NS};
+
+/// Binary contents from this size on are kept as bytes by a writer made
+/// with [`XmlWriter::deferring_binaries`].
+const DEFER_FROM: usize = 256 * 1024;
 
 /// Builds an XML document into one `String`.
 ///
@@ -19,11 +24,23 @@ pub struct XmlWriter {
     open: bool,
     /// Attributes queued for the next start tag, already rendered.
     pending: String,
+    /// With [`XmlWriter::deferring_binaries`]: the parts before `buf`.
+    deferred: Option<Vec<Part>>,
 }
 
 impl XmlWriter {
     pub fn new() -> XmlWriter {
         XmlWriter::default()
+    }
+
+    /// A writer that keeps large binary contents ([`XmlWriter::binary`])
+    /// as bytes, for [`XmlWriter::into_fragment`]; [`XmlWriter::as_str`]
+    /// and [`XmlWriter::len`] then cover only what follows the last one.
+    pub fn deferring_binaries() -> XmlWriter {
+        XmlWriter {
+            deferred: Some(Vec::new()),
+            ..XmlWriter::default()
+        }
     }
 
     /// A writer whose buffer starts with `capacity` bytes reserved.
@@ -118,6 +135,23 @@ impl XmlWriter {
         base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut self.buf);
     }
 
+    /// Writes `bytes` as base64 content, or, for a writer made with
+    /// [`XmlWriter::deferring_binaries`] and large contents, keeps them as
+    /// bytes (shared, not copied) to be encoded when sent.
+    pub fn binary(&mut self, bytes: &bytes::Bytes) {
+        match &mut self.deferred {
+            Some(parts) if bytes.len() >= DEFER_FROM => {
+                if self.open {
+                    self.buf.push('>');
+                    self.open = false;
+                }
+                parts.push(Part::Text(std::mem::take(&mut self.buf)));
+                parts.push(Part::Base64(bytes.clone()));
+            }
+            _ => self.base64(bytes),
+        }
+    }
+
     /// Writes `<name/>`.
     pub fn empty(&mut self, name: &str) {
         self.start(name);
@@ -205,7 +239,7 @@ impl XmlWriter {
             match child {
                 Node::Element(c) => self.write_dom(c, in_scope),
                 Node::Text(t) => self.text(t),
-                Node::Binary(b) => self.base64(b),
+                Node::Binary(b) => self.binary(b),
             }
         }
         if ns == Some(XML_NS) {
@@ -228,12 +262,30 @@ impl XmlWriter {
         self.buf.is_empty()
     }
 
+    /// The document written; binary contents kept as bytes are encoded
+    /// into it.
     pub fn into_string(self) -> String {
-        self.buf
+        match self.deferred {
+            Some(parts) if !parts.is_empty() => {
+                let mut parts = parts;
+                parts.push(Part::Text(self.buf));
+                Fragment::from_parts(parts).into_string()
+            }
+            _ => self.buf,
+        }
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
-        self.buf.into_bytes()
+        self.into_string().into_bytes()
+    }
+
+    /// The document written, large binary contents still as bytes (for a
+    /// writer made with [`XmlWriter::deferring_binaries`]).
+    pub fn into_fragment(self) -> Fragment {
+        let mut parts = self.deferred.unwrap_or_default();
+        parts.push(Part::Text(self.buf));
+        parts.retain(|p| !matches!(p, Part::Text(t) if t.is_empty()));
+        Fragment::from_parts(parts)
     }
 
     fn close_start(&mut self) {
