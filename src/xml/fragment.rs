@@ -70,12 +70,10 @@ impl Fragment {
     }
 
     /// The whole document as one string (binary contents encoded).
-    pub fn into_string(self) -> String {
-        if let [Part::Text(_)] = self.parts.as_slice() {
-            if let Some(Part::Text(t)) = self.parts.into_iter().next() {
-                return t;
-            }
-            return String::new();
+    pub fn into_string(mut self) -> String {
+        // One piece of text (most responses): that string, not a copy.
+        if let [Part::Text(text)] = self.parts.as_mut_slice() {
+            return std::mem::take(text);
         }
         let mut out = String::with_capacity(self.len());
         for part in self.parts {
