@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use common::*;
-use isds_gateway::config::{Config, OperatorConfig};
 use isds_gateway::domain::message::{Message, MessageId, MessageState, compute_hash};
 use isds_gateway::domain::message_repo;
-use isds_gateway::http;
 use isds_gateway::store::{self, Store};
 
 const DZ: &str = "/DS/dz";
@@ -113,6 +111,14 @@ async fn roundtrip(t: &TestGateway, bytes: &[u8], wrapped: bool) -> String {
     );
     let hash = element_text(&resp.text, "dmHash").to_owned();
 
+    let verify = verify_message(t, &id).await;
+    assert_valid(&verify.body_xml(), Xsd::Dm);
+    assert_eq!(element_text(&verify.text, "dmHash"), hash);
+    id
+}
+
+/// VerifyMessage of `id` by the recipient, answered 0000.
+async fn verify_message(t: &TestGateway, id: &str) -> SoapResponse {
     let verify = t
         .soap_as(
             PO_LOGIN,
@@ -121,9 +127,7 @@ async fn roundtrip(t: &TestGateway, bytes: &[u8], wrapped: bool) -> String {
         )
         .await;
     assert_eq!(verify.status().0, "0000", "{}", verify.text);
-    assert_valid(&verify.body_xml(), Xsd::Dm);
-    assert_eq!(element_text(&verify.text, "dmHash"), hash);
-    id
+    verify
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,48 +172,18 @@ async fn large_attachments_round_trip_byte_for_byte() {
 }
 
 async fn open_store(path: &std::path::Path) -> Arc<dyn Store> {
-    let mut attempts = 0;
     let documents = path.parent().expect("data dir").join("documents");
-    loop {
-        match store::open_sled_with_files(path, store::DEFAULT_CACHE_MB, &documents) {
-            Ok(s) => return s,
-            Err(store::StoreError::Locked { .. }) if attempts < 100 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("store opens: {e}"),
-        }
-    }
+    when_unlocked(|| async {
+        store::open_sled_with_files(path, store::DEFAULT_CACHE_MB, &documents)
+    })
+    .await
 }
 
 /// Starts `serve`'s way on `dir` (its own test clock, moved through
 /// /admin/clock by the operator), waiting out the store lock of a gateway
 /// that just stopped on the same directory.
 async fn start_on(dir: tempfile::TempDir) -> TestGateway {
-    let mut attempts = 0;
-    let gw = loop {
-        let mut config = Config::ephemeral(dir.path().join("data"));
-        config.test_clock = true;
-        config.tls_listen = None;
-        config.operator = Some(OperatorConfig {
-            login: OPERATOR.0.into(),
-            password: OPERATOR.1.into(),
-        });
-        match http::start(config).await {
-            Ok(gw) => break gw,
-            Err(http::ServeError::Store(store::StoreError::Locked { .. })) if attempts < 100 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("gateway starts: {e}"),
-        }
-    };
-    TestGateway {
-        gw,
-        dir,
-        http: reqwest::Client::new(),
-        https: reqwest::Client::new(),
-    }
+    TestGateway::serve_on(dir, OPERATOR, |config| config.test_clock = true).await
 }
 
 async fn restart(t: TestGateway) -> TestGateway {
@@ -293,14 +267,7 @@ async fn document_files_survive_a_restart_and_go_with_the_content() {
     let resp = t.soap_as(PO_LOGIN, DZ, &download_body(&id)).await;
     assert_eq!(downloaded(&resp), vec![big.clone(), small.clone()]);
     let hash = element_text(&resp.text, "dmHash").to_owned();
-    let verify = t
-        .soap_as(
-            PO_LOGIN,
-            DX,
-            &format!(r#"<VerifyMessage xmlns="{ISDS_NS}"><dmID>{id}</dmID></VerifyMessage>"#),
-        )
-        .await;
-    assert_eq!(verify.status().0, "0000", "{}", verify.text);
+    let verify = verify_message(&t, &id).await;
     assert_eq!(element_text(&verify.text, "dmHash"), hash);
 
     // The signed copy for the sender carries the same bytes.

@@ -10,10 +10,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use common::*;
-use isds_gateway::config::{Config, OperatorConfig};
 use isds_gateway::domain::message::{ContentKind, EventCode, Message, MessageId, MessageState};
 use isds_gateway::domain::message_repo;
-use isds_gateway::http;
 use isds_gateway::store::{self, Store};
 
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
@@ -74,33 +72,11 @@ async fn start_on(
     test_clock: bool,
     extra: Option<std::path::PathBuf>,
 ) -> TestGateway {
-    let mut attempts = 0;
-    let gw = loop {
-        let mut config = Config::ephemeral(dir.path().join("data"));
+    TestGateway::serve_on(dir, OPERATOR, |config| {
         config.fixtures.extend(extra.clone());
         config.test_clock = test_clock;
-        config.tls_listen = None;
-        config.operator = Some(OperatorConfig {
-            login: OPERATOR.0.into(),
-            password: OPERATOR.1.into(),
-        });
-        match http::start(config).await {
-            Ok(gw) => break gw,
-            // sled's background threads may hold the directory lock for a
-            // moment after the previous gateway on it stopped.
-            Err(http::ServeError::Store(store::StoreError::Locked { .. })) if attempts < 100 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("gateway starts: {e}"),
-        }
-    };
-    TestGateway {
-        gw,
-        dir,
-        http: reqwest::Client::new(),
-        https: reqwest::Client::new(),
-    }
+    })
+    .await
 }
 
 /// Stops the gateway and opens the store it leaves behind.
@@ -108,18 +84,7 @@ async fn stop_and_open(t: TestGateway) -> (tempfile::TempDir, Arc<dyn Store>) {
     let TestGateway { gw, dir, .. } = t;
     gw.shutdown().await.expect("clean shutdown");
     let path = dir.path().join("data").join("store");
-    let mut attempts = 0;
-    let store = loop {
-        match store::open_sled(&path) {
-            Ok(s) => break s,
-            // As in `start_on`: the lock is released a moment after.
-            Err(store::StoreError::Locked { .. }) if attempts < 100 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("store opens: {e}"),
-        }
-    };
+    let store = when_unlocked(|| async { store::open_sled(&path) }).await;
     (dir, store)
 }
 

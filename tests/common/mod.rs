@@ -91,6 +91,40 @@ impl TestGateway {
         }
     }
 
+    /// Starts a gateway on `dir` the way `serve` does (`http::start`: no
+    /// TLS listener, `operator` as the gateway operator; `adjust` sets the
+    /// rest, such as a test clock or extra fixtures). Waits out the store
+    /// lock of a gateway that has just stopped on the same directory.
+    pub async fn serve_on(
+        dir: tempfile::TempDir,
+        operator: (&str, &str),
+        adjust: impl Fn(&mut Config),
+    ) -> Self {
+        let gw = when_unlocked(|| {
+            let mut config = Config::ephemeral(dir.path().join("data"));
+            config.tls_listen = None;
+            config.operator = Some(isds_gateway::config::OperatorConfig {
+                login: operator.0.into(),
+                password: operator.1.into(),
+            });
+            adjust(&mut config);
+            async move {
+                match http::start(config).await {
+                    Err(http::ServeError::Store(e)) => Err(e),
+                    Err(e) => panic!("gateway starts: {e}"),
+                    Ok(gw) => Ok(gw),
+                }
+            }
+        })
+        .await;
+        Self {
+            gw,
+            dir,
+            http: reqwest::Client::new(),
+            https: reqwest::Client::new(),
+        }
+    }
+
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.gw.http_addr)
     }
@@ -321,4 +355,24 @@ fn xmllint(schema: &Path, doc: &Path, body_xml: &str) {
         String::from_utf8_lossy(&out.stderr),
         body_xml
     );
+}
+
+/// Runs `attempt` until it does not fail for the store's lock: sled's
+/// background threads may hold a data directory for a moment after the
+/// gateway on it stopped. Any other error fails the test.
+pub async fn when_unlocked<T, F, Fut>(mut attempt: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, isds_gateway::store::StoreError>>,
+{
+    for _ in 0..100 {
+        match attempt().await {
+            Ok(v) => return v,
+            Err(isds_gateway::store::StoreError::Locked { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("store opens: {e}"),
+        }
+    }
+    panic!("the store stayed locked for 5 s")
 }
