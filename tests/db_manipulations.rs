@@ -11,11 +11,6 @@ use isds_gateway::config::OperatorConfig;
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
 const DS_MANAGE: &str = "/DS/DsManage";
 const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
-const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
-
-fn op(name: &str, inner: &str) -> String {
-    format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)
-}
 
 fn db_id(id: &str) -> String {
     format!("<dbID>{id}</dbID>")

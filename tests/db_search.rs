@@ -11,7 +11,6 @@ use isds_gateway::domain::synth::ic_from;
 use isds_gateway::xml::Element;
 
 const DF: &str = "/DS/df";
-const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const PASSWORD: &str = "Hledani-Heslo-2026";
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
 
@@ -23,10 +22,6 @@ const PO_NO16: (&str, &str) = ("po_no16", PASSWORD);
 /// How many bakeries the world holds (more than a FindDataBox answer and
 /// more than a page).
 const BAKERIES: usize = 120;
-
-fn op(name: &str, inner: &str) -> String {
-    format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)
-}
 
 fn find(values: &[(&str, &str)]) -> String {
     op(

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
+use common::messages::{descendants, texts};
 use common::*;
 use isds_gateway::domain::message::MessageId;
 use isds_gateway::xml::{self, Element, ParseLimits};
@@ -360,21 +361,6 @@ impl Op {
 
 // ---------------------------------------------------------------------------
 // Looking at answers
-
-fn descendants<'e>(e: &'e Element, name: &str, out: &mut Vec<&'e Element>) {
-    for c in e.elements() {
-        if c.name == name {
-            out.push(c);
-        }
-        descendants(c, name, out);
-    }
-}
-
-fn texts(e: &Element, name: &str) -> Vec<String> {
-    let mut v = Vec::new();
-    descendants(e, name, &mut v);
-    v.into_iter().map(|e| e.text()).collect()
-}
 
 /// The decoded `dmSignature` (the .zfo: CMS with the signed XML inside).
 fn signature(body: &Element) -> Result<Option<Vec<u8>>, String> {

@@ -14,17 +14,13 @@ mod families;
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
+use common::messages::list;
 use common::*;
 use isds_gateway::config::{Config, OperatorConfig};
 use isds_gateway::replay::{self, ReplayOptions};
 
-const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const FO_LOGIN: (&str, &str) = ("fo_cerny", "Demo-Fo-2026!");
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
-
-fn op(name: &str, inner: &str) -> String {
-    format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)
-}
 
 fn id_body(name: &str, id: &str) -> String {
     op(name, &format!("<dmID>{id}</dmID>"))
@@ -36,20 +32,6 @@ fn create(recipient: &str, annotation: &str) -> String {
         "CreateMessage",
         &format!(
             r#"<dmEnvelope><dbIDRecipient>{recipient}</dbIDRecipient><dmAnnotation>{annotation}</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="invoice.pdf"><dmEncodedContent>{pdf}</dmEncodedContent></dmFile></dmFiles>"#
-        ),
-    )
-}
-
-fn list(name: &str) -> String {
-    let unit = if name == "GetListOfSentMessages" {
-        "dmSenderOrgUnitNum"
-    } else {
-        "dmRecipientOrgUnitNum"
-    };
-    op(
-        name,
-        &format!(
-            r#"<dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><{unit} xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset xsi:nil="true"/><dmLimit xsi:nil="true"/>"#
         ),
     )
 }

@@ -6,11 +6,10 @@ mod common;
 use std::sync::Arc;
 
 use base64::Engine;
+use common::messages::{descendants, list, texts};
 use common::*;
 use isds_gateway::domain::clock::TestClock;
-use isds_gateway::xml::Element;
 
-const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 const INVOICE: &[u8] = b"%PDF-1.4\n% fixture invoice\n%%EOF\n";
 
 const FIXTURE: &str = r#"
@@ -63,39 +62,6 @@ accepted = "2026-02-21T10:00:00Z"
 [[messages.documents]]
 text = "Our reply."
 "#;
-
-fn op(name: &str, inner: &str) -> String {
-    format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI}">{inner}</{name}>"#)
-}
-
-fn list(name: &str) -> String {
-    let unit = if name == "GetListOfSentMessages" {
-        "dmSenderOrgUnitNum"
-    } else {
-        "dmRecipientOrgUnitNum"
-    };
-    op(
-        name,
-        &format!(
-            r#"<dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><{unit} xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset xsi:nil="true"/><dmLimit xsi:nil="true"/>"#
-        ),
-    )
-}
-
-fn descendants<'e>(e: &'e Element, name: &str, out: &mut Vec<&'e Element>) {
-    for c in e.elements() {
-        if c.name == name {
-            out.push(c);
-        }
-        descendants(c, name, out);
-    }
-}
-
-fn texts(e: &Element, name: &str) -> Vec<String> {
-    let mut v = Vec::new();
-    descendants(e, name, &mut v);
-    v.into_iter().map(|e| e.text()).collect()
-}
 
 /// (dmID, annotation, state) of a list answer's records.
 fn records(resp: &SoapResponse) -> Vec<(String, String, String)> {

@@ -4,7 +4,7 @@
 use base64::Engine;
 use isds_gateway::xml::Element;
 
-use super::{ISDS_NS, SoapResponse, TestGateway, Xsd, assert_valid};
+use super::{ISDS_NS, SoapResponse, TestGateway, Xsd, assert_valid, op};
 
 /// A small PDF-like document holding every byte value.
 pub fn pdf_bytes() -> Vec<u8> {
@@ -79,4 +79,37 @@ pub async fn send_message(
     let resp = call(t, from, "/DS/dz", &create_body(to, annotation, personal)).await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
     text_of(&resp.body(), &["dmID"])
+}
+
+/// GetListOfSentMessages or GetListOfReceivedMessages of every message:
+/// no time window, org unit or paging, all states.
+pub fn list(name: &str) -> String {
+    let unit = if name == "GetListOfSentMessages" {
+        "dmSenderOrgUnitNum"
+    } else {
+        "dmRecipientOrgUnitNum"
+    };
+    op(
+        name,
+        &format!(
+            r#"<dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><{unit} xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset xsi:nil="true"/><dmLimit xsi:nil="true"/>"#
+        ),
+    )
+}
+
+/// Every element named `name` below `e`, in document order.
+pub fn descendants<'e>(e: &'e Element, name: &str, out: &mut Vec<&'e Element>) {
+    for c in e.elements() {
+        if c.name == name {
+            out.push(c);
+        }
+        descendants(c, name, out);
+    }
+}
+
+/// The texts of every element named `name` below `e`.
+pub fn texts(e: &Element, name: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    descendants(e, name, &mut v);
+    v.into_iter().map(|e| e.text()).collect()
 }

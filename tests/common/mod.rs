@@ -206,6 +206,15 @@ pub async fn send(
 }
 
 /// A SOAP 1.1 envelope around a body fragment.
+/// The XML Schema instance namespace (`xsi:nil` in requests).
+pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// Request element `name` in the ISDS namespace, with `xsi` declared,
+/// around `inner`.
+pub fn op(name: &str, inner: &str) -> String {
+    format!(r#"<{name} xmlns="{ISDS_NS}" xmlns:xsi="{XSI_NS}">{inner}</{name}>"#)
+}
+
 pub fn soap11(body: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
