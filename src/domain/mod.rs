@@ -19,6 +19,7 @@ pub mod message_rules;
 pub mod otp;
 pub mod repo;
 pub mod search_index;
+pub mod statistics;
 pub mod synth;
 pub mod system_message;
 pub mod user;
