@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # --- system tools: xmllint validates responses against the XSDs, openssl
-# checks TLS and signatures.
+# checks TLS and signatures, curl (the system's libcurl) checks HTTP/2.
 need_apt=()
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
