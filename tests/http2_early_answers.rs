@@ -1,5 +1,5 @@
 //! Answers given before the request body is read (a refused login, a body
-//! over the limit), as the system's curl sees them over HTTP/2 and
+//! over the limit, the OTP login), as the system's curl sees them over HTTP/2 and
 //! HTTP/1.1: a clean status, never a reset stream (curl exit 92, "Stream
 //! error in the HTTP/2 framing layer"). Bodies of 200 KB and 100 MB, the
 //! large ones streamed (a sparse file with a declared length, and curl's
@@ -166,6 +166,32 @@ async fn curl_gets_clean_early_answers_over_http2_and_http1() {
             assert_eq!(got, status, "{what}: {stderr}");
             assert_eq!(got_version, version, "{what}");
         }
+    }
+
+    // The OTP login answers a POST without reading its body either.
+    let port = t.gw.https_addr.expect("https").port();
+    let login = format!(
+        "https://localhost:{port}/as/processLogin?type=totp&uri=https://localhost:{port}/apps/DS/dz"
+    );
+    for upload in [Upload::File(SMALL), Upload::Stdin(LARGE)] {
+        let (dir, ca, cert, login) = (
+            files.path().to_owned(),
+            ca.clone(),
+            stranger.clone(),
+            login.clone(),
+        );
+        let (code, got, version, stderr) = tokio::task::spawn_blocking(move || {
+            Curl {
+                ca: &ca,
+                cert: &cert,
+                dir: &dir,
+            }
+            .post("--http2", &login, upload)
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, 0, "OTP login {upload:?}: curl failed: {stderr}");
+        assert_eq!((got.as_str(), version.as_str()), ("401", "2"), "{stderr}");
     }
 
     // The certificate logs in and a small call is answered: the 413s above
