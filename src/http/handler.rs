@@ -199,7 +199,7 @@ async fn soap_call(
     });
 
     // Authenticate before reading the body: a stranger's upload is refused
-    // without being read.
+    // without being read (on HTTP/2 its rest is then only discarded).
     let authorization = parts
         .headers
         .get(header::AUTHORIZATION)

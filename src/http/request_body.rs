@@ -104,7 +104,7 @@ pub(crate) async fn read(
                 limit,
             ))
         }
-        ContentCoding::Gzip => Sink::Gzip(flate2::write::GzDecoder::new(Limited::new(
+        ContentCoding::Gzip => Sink::Gzip(flate2::write::MultiGzDecoder::new(Limited::new(
             Vec::new(),
             limit,
         ))),
@@ -129,7 +129,7 @@ pub(crate) async fn read(
 /// Where the bytes of a body go as they arrive.
 enum Sink {
     Plain(Limited),
-    Gzip(flate2::write::GzDecoder<Limited>),
+    Gzip(flate2::write::MultiGzDecoder<Limited>),
     /// Fewer than two bytes of a `deflate` body seen: not yet known
     /// whether it has a zlib header.
     DeflateUndecided(Vec<u8>, usize),
@@ -321,7 +321,7 @@ mod tests {
     fn decode(coding: ContentCoding, pieces: &[&[u8]], limit: usize) -> Result<Vec<u8>, String> {
         let mut sink = match coding {
             ContentCoding::Identity => Sink::Plain(Limited::new(Vec::new(), limit)),
-            ContentCoding::Gzip => Sink::Gzip(flate2::write::GzDecoder::new(Limited::new(
+            ContentCoding::Gzip => Sink::Gzip(flate2::write::MultiGzDecoder::new(Limited::new(
                 Vec::new(),
                 limit,
             ))),
@@ -354,6 +354,17 @@ mod tests {
         }
         let over = decode(ContentCoding::Deflate, &[&zlib], text.len() - 1).unwrap_err();
         assert!(over.contains("exceeds the limit"), "{over}");
+        // Several gzip members (RFC 1952 2.2) are one body.
+        let mut members = Vec::new();
+        for half in text.chunks(text.len() / 2) {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(half).unwrap();
+            members.extend(gz.finish().unwrap());
+        }
+        assert_eq!(
+            decode(ContentCoding::Gzip, &[&members], 1 << 20).unwrap(),
+            text
+        );
         let garbage = decode(ContentCoding::Gzip, &[b"not gzip at all"], 1 << 20).unwrap_err();
         assert!(garbage.contains("not valid gzip"), "{garbage}");
     }
