@@ -8,6 +8,7 @@ mod handler;
 mod limits;
 mod otp_login;
 pub mod record;
+mod request_body;
 pub mod routes;
 mod server;
 
