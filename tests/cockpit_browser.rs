@@ -137,7 +137,11 @@ async fn check_page(c: &Client, name: &str) {
         .await
         .expect("accessibility script");
     assert_eq!(report["h1"], 1, "{name}: one h1 per page: {report}");
-    assert_eq!(report["unlabelled"], serde_json::json!([]), "{name}: {report}");
+    assert_eq!(
+        report["unlabelled"],
+        serde_json::json!([]),
+        "{name}: {report}"
+    );
     assert_eq!(report["buttons"], serde_json::json!([]), "{name}: {report}");
     assert_eq!(report["svgs"], serde_json::json!([]), "{name}: {report}");
     assert_eq!(report["lang"], "en", "{name}");
@@ -270,7 +274,13 @@ enabled = false
 
     // Log in.
     c.goto(&ui("/ui/")).await.expect("goto");
-    assert!(c.current_url().await.expect("url").path().ends_with("/ui/login"));
+    assert!(
+        c.current_url()
+            .await
+            .expect("url")
+            .path()
+            .ends_with("/ui/login")
+    );
     check_page(&c, "01-login").await;
     c.find(Locator::Id("login"))
         .await
@@ -362,7 +372,10 @@ enabled = false
         .text()
         .await
         .expect("text");
-    assert!(fell.contains(&dm_id) && fell.contains("accepted by fiction"), "{fell}");
+    assert!(
+        fell.contains(&dm_id) && fell.contains("accepted by fiction"),
+        "{fell}"
+    );
     check_page(&c, "07-time-moved").await;
     c.goto(&ui(&format!("/ui/message/{dm_id}")))
         .await
@@ -380,12 +393,14 @@ enabled = false
     // Switch the fault rule on; a SOAP call hits it.
     c.goto(&ui("/ui/faults")).await.expect("goto");
     check_page(&c, "09-faults").await;
-    c.find(Locator::Css("button[aria-label='Switch on busy-owner-info']"))
-        .await
-        .expect("switch")
-        .click()
-        .await
-        .expect("clicked");
+    c.find(Locator::Css(
+        "button[aria-label='Switch on busy-owner-info']",
+    ))
+    .await
+    .expect("switch")
+    .click()
+    .await
+    .expect("clicked");
     let owner_info = op("GetOwnerInfoFromLogin", "<dbDummy></dbDummy>");
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", &owner_info).await;
     assert_eq!(resp.status().0, "1214", "{}", resp.text);

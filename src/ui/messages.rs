@@ -144,8 +144,10 @@ pub fn moments(c: &Cockpit, m: &Message) -> Result<Vec<Moment>, UiError> {
         && let Ok(ci) = crate::sign::tsa::from_der(token)
         && let Ok(facts) = crate::sign::tsa::read(&ci)
     {
+        // The token's time has whole seconds; it never precedes the
+        // submission it stamps.
         out.push(Moment {
-            at: Timestamp::from_unix_seconds(facts.gen_time as i64),
+            at: Timestamp::from_unix_seconds(facts.gen_time as i64).max(m.submitted_at),
             what: "time-stamped".into(),
             who: "the time-stamp authority".into(),
         });
@@ -226,6 +228,7 @@ pub fn moments(c: &Cockpit, m: &Message) -> Result<Vec<Moment>, UiError> {
             who: "ISDS".into(),
         });
     }
+    // Stable: moments at the same time keep the order they happen in.
     out.sort_by_key(|x| x.at);
     Ok(out)
 }
@@ -237,8 +240,8 @@ pub fn timeline_svg(moments: &[Moment]) -> Markup {
     const STEP: usize = 190;
     let width = (moments.len().max(1) * STEP + 40).to_string();
     html! {
-        svg role="img" aria-labelledby="timeline-title" width=(width) height="150"
-            viewBox={"0 0 " (width) " 150"} xmlns="http://www.w3.org/2000/svg" id="timeline" {
+        svg role="img" aria-labelledby="timeline-title" width=(width) height="100"
+            viewBox={"0 0 " (width) " 100"} xmlns="http://www.w3.org/2000/svg" id="timeline" {
             title id="timeline-title" { "Timeline: " @for (i, m) in moments.iter().enumerate() { @if i > 0 { ", " } (m.what) } }
             line x1="20" y1="40" x2=((moments.len().max(1) * STEP).to_string()) y2="40" stroke="#12355b" stroke-width="2" {}
             @for (i, m) in moments.iter().enumerate() {
