@@ -262,7 +262,19 @@ impl Advisor {
             }
         }
 
-        let request = ex.request.as_deref().map(leaves).unwrap_or_default();
+        // Only the operations advised on are read (DummyOperation and the
+        // like cost nothing here).
+        let advised = matches!(
+            op.as_str(),
+            "GetListOfReceivedMessages"
+                | "GetListOfSentMessages"
+                | "GetDeliveryInfo"
+                | "GetSignedDeliveryInfo"
+        ) || DOWNLOADS.contains(&op.as_str());
+        let request = match (&ex.request, advised) {
+            (Some(body), true) => leaves(body),
+            _ => Vec::new(),
+        };
         let status = ex.isds_status.as_deref().unwrap_or("");
         match op.as_str() {
             "GetListOfReceivedMessages" | "GetListOfSentMessages" => {

@@ -233,8 +233,9 @@ pub fn route_label(route: &Route) -> &'static str {
         Route::ProcessLogin | Route::ProcessLogout => "as",
         Route::Admin { .. } => "admin",
         Route::NotFound => "not_found",
-        #[allow(unreachable_patterns)]
-        _ => "cockpit",
+        Route::Ui { .. } => "ui",
+        Route::Metrics => "metrics",
+        Route::Advice => "advice",
     }
 }
 
