@@ -77,6 +77,13 @@ fn window(op_name: &str, from: &str, to: &str, offset: u32, limit: u32) -> Strin
 async fn metrics_count_requests_messages_boxes_and_advisories() {
     let (t, _clock) = gateway(|_| {}).await;
     send_message(&t, OVM_LOGIN, "po4demo", "Metriky", false).await;
+    // An upload larger than the cockpit keeps is still counted.
+    let big = format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>Velka</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="velka.pdf"><dmEncodedContent>{}</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#,
+        common::messages::b64(&vec![b'%'; 700_000])
+    );
+    let resp = call(&t, OVM_LOGIN, "/DS/dz", &big).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
     let dummy = op("DummyOperation", "");
     let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &dummy).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
@@ -102,12 +109,12 @@ async fn metrics_count_requests_messages_boxes_and_advisories() {
     let created = line(
         "isds_gateway_requests_total{endpoint=\"dz\",operation=\"CreateMessage\",http_status=\"200\",isds_status=\"0000\"}",
     );
-    assert!(created.ends_with(" 1"), "{created}");
+    assert!(created.ends_with(" 2"), "{created}");
     line(
         "isds_gateway_requests_total{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\"",
     );
     line(
-        "isds_gateway_request_duration_seconds_count{endpoint=\"dz\",operation=\"CreateMessage\"} 1",
+        "isds_gateway_request_duration_seconds_count{endpoint=\"dz\",operation=\"CreateMessage\"} 2",
     );
     line(
         "isds_gateway_request_duration_seconds_bucket{le=\"0.00025\",endpoint=\"dz\",operation=\"CreateMessage\"}",
@@ -118,7 +125,7 @@ async fn metrics_count_requests_messages_boxes_and_advisories() {
         .next()
         .and_then(|n| n.parse().ok())
         .expect("a number");
-    assert!(n > 1000, "{bytes_in}");
+    assert!(n > 900_000, "{bytes_in}");
     line("isds_gateway_response_bytes_total{endpoint=\"dz\"}");
     assert!(!line("isds_gateway_boxes ").ends_with(" 0"));
     assert!(!line("isds_gateway_users ").ends_with(" 0"));

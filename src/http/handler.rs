@@ -131,6 +131,7 @@ pub(crate) async fn handle(
                 operation: operation.as_deref(),
                 login: capture.login.as_deref(),
                 request: capture.request.as_ref(),
+                request_len: capture.request_len,
                 now: app.services.clock.unix(),
             };
             c.observer
@@ -295,7 +296,12 @@ async fn soap_call(
 
     if capture.active {
         capture.login = Some(identity.user.login.clone());
-        capture.request = Some(bytes.clone());
+        capture.request_len = bytes.len() as u64;
+        // The cockpit alone keeps small requests only: a large upload is
+        // not held beyond its parse.
+        if app.recorder.is_some() || bytes.len() <= crate::observe::MAX_KEPT_BODY {
+            capture.request = Some(bytes.clone());
+        }
     }
     let limits = ParseLimits {
         max_bytes: limit,

@@ -25,9 +25,9 @@ use crate::store::Store;
 
 /// How many exchanges the traffic view keeps (the oldest go first).
 pub const TRAFFIC_KEPT: usize = 500;
-/// Responses larger than this are passed through without being kept (a
-/// large download stays streamed).
-pub const MAX_KEPT_RESPONSE: u64 = 512 * 1024;
+/// Requests and responses larger than this are not kept (a large upload
+/// is not held beyond its parse, a large download stays streamed).
+pub const MAX_KEPT_BODY: usize = 512 * 1024;
 
 /// One SOAP exchange as the cockpit shows it. Holds no password: the
 /// `Authorization` header is never kept, and secret elements are masked
@@ -51,7 +51,9 @@ pub struct Exchange {
     /// Monotonic start and end, for telling parallel requests apart.
     pub started: Instant,
     pub finished: Instant,
+    /// The request body when it was read and small enough to keep.
     pub request: Option<Bytes>,
+    pub request_len: u64,
     pub response: Option<Bytes>,
     pub response_len: u64,
 }
@@ -63,6 +65,8 @@ pub struct Seen<'a> {
     pub operation: Option<&'a str>,
     pub login: Option<&'a str>,
     pub request: Option<&'a Bytes>,
+    /// Bytes of the request body read (0 when none was).
+    pub request_len: u64,
     /// Gateway clock, Unix seconds.
     pub now: i64,
 }
@@ -110,7 +114,7 @@ impl Observer {
         };
         let status = response.status().as_u16();
         let size = response.body().size_hint().exact();
-        let (response, kept) = if soap && size.is_some_and(|n| n <= MAX_KEPT_RESPONSE) {
+        let (response, kept) = if soap && size.is_some_and(|n| n <= MAX_KEPT_BODY as u64) {
             let (parts, body) = response.into_parts();
             let bytes = match body.collect().await {
                 Ok(c) => c.to_bytes(),
@@ -126,7 +130,7 @@ impl Observer {
         let finished = Instant::now();
         let duration = finished - seen.started;
         let isds_status = kept.as_deref().and_then(traffic::isds_status);
-        let request_len = seen.request.map_or(0, |r| r.len() as u64);
+        let request_len = seen.request_len;
         let response_len = size.unwrap_or(0);
         self.metrics.request(
             &metrics::RequestLabels {
@@ -160,7 +164,8 @@ impl Observer {
             duration,
             started: seen.started,
             finished,
-            request: seen.request.cloned(),
+            request: seen.request.filter(|r| r.len() <= MAX_KEPT_BODY).cloned(),
+            request_len,
             response: kept,
             response_len,
         });

@@ -267,7 +267,7 @@ pub fn exchange(c: &Cockpit, id: &str) -> Result<Page, UiError> {
                 }
             }
             h2 { "Request" }
-            pre { (e.request.as_deref().map(pretty).unwrap_or_else(|| "(not read: the login was refused first)".into())) }
+            pre { (e.request.as_deref().map(pretty).unwrap_or_else(|| "(not kept: too large, or not read because the login was refused first)".into())) }
             h2 { "Response" }
             pre { (e.response.as_deref().map(pretty).unwrap_or_else(|| format!("({} bytes, too large to keep)", e.response_len))) }
         },
