@@ -54,6 +54,9 @@ pub struct Config {
     /// Files of `[[faults]]` rules (`serve --faults`), in addition to those
     /// of the world fixtures.
     pub fault_rules: Vec<PathBuf>,
+    /// No web inspector, `/advice` or `/metrics`, and no watching of the
+    /// traffic (`serve --no-ui`).
+    pub no_ui: bool,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -191,6 +194,7 @@ impl Default for Config {
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             record: None,
             fault_rules: Vec::new(),
+            no_ui: false,
         }
     }
 }

@@ -33,6 +33,8 @@ enum Command {
     Fixtures(cli::fixtures::FixturesArgs),
     /// Read or move the clock of a gateway serving with --test-clock.
     Clock(cli::clock::ClockArgs),
+    /// Print the advisories a running gateway has about its clients.
+    Advice(cli::advice::AdviceArgs),
     /// Inspect or verify a signed message or delivery receipt (.zfo).
     Zfo(cli::zfo::ZfoArgs),
     /// Replay a recorded transcript and compare the answers.
@@ -112,6 +114,10 @@ struct ServeArgs {
     /// file (repeatable; world fixtures may carry rules too).
     #[arg(long = "faults")]
     fault_rules: Vec<PathBuf>,
+    /// Serve no web inspector (/ui/), /advice or /metrics, and watch no
+    /// traffic for them.
+    #[arg(long)]
+    no_ui: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +143,8 @@ enum CliError {
     Cert(#[from] isds_gateway::cli::cert::CertCliError),
     #[error(transparent)]
     Clock(#[from] cli::clock::ClockCliError),
+    #[error(transparent)]
+    Advice(#[from] cli::advice::AdviceCliError),
     #[error(transparent)]
     Zfo(#[from] cli::zfo::ZfoCliError),
     #[error(transparent)]
@@ -167,6 +175,7 @@ fn main() -> ExitCode {
         Command::User(args) => cli::user_cmd::run(args).map(print).map_err(CliError::from),
         Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
         Command::Clock(args) => cli::clock::run(args).map(print).map_err(CliError::from),
+        Command::Advice(args) => cli::advice::run(args).map(print).map_err(CliError::from),
         Command::Zfo(args) => cli::zfo::run(args).map(print).map_err(CliError::from),
         Command::Replay(args) => return replay(args),
     };
@@ -255,6 +264,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         config.clock_start = args.clock_start;
     }
     config.test_clock |= config.clock_start.is_some();
+    config.no_ui |= args.no_ui;
     if let Some(mb) = args.store_cache_mb {
         config.store_cache_mb = mb;
     }

@@ -11,11 +11,15 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # --- system tools: xmllint validates responses against the XSDs, openssl
-# checks TLS and signatures, curl (the system's libcurl) checks HTTP/2.
+# checks TLS and signatures, curl (the system's libcurl) checks HTTP/2,
+# chromium drives the web inspector's tests.
 need_apt=()
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+# Headless Chromium and its WebDriver for the inspector's browser tests.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -89,6 +89,19 @@ async fn call(
     operator: &OperatorConfig,
     body: Option<String>,
 ) -> Result<String, ClockCliError> {
+    call_path(url, operator, "/admin/clock", body).await
+}
+
+/// One request with the operator's credentials to `path` of the gateway
+/// at `url`: GET without a body, POST with one. A 404 is reported as
+/// [`ClockCliError::NotTestMode`]; callers for other paths say what it
+/// means for them.
+pub(crate) async fn call_path(
+    url: &str,
+    operator: &OperatorConfig,
+    path: &str,
+    body: Option<String>,
+) -> Result<String, ClockCliError> {
     let base: Uri = url
         .trim_end_matches('/')
         .parse()
@@ -122,7 +135,7 @@ async fn call(
     };
     let req = Request::builder()
         .method(method)
-        .uri("/admin/clock")
+        .uri(path)
         .header(header::HOST, authority.as_str())
         .header(header::AUTHORIZATION, format!("Basic {credentials}"))
         .header(header::CONTENT_TYPE, "application/json")

@@ -636,6 +636,24 @@ pub fn get_message(store: &dyn Store, id: MessageId) -> Result<Option<Message>, 
     }
 }
 
+/// How many messages are in each state (indexed by state code), for the
+/// inspector's charts and the metrics.
+pub fn count_by_state(store: &dyn Store) -> Result<[u64; 11], RepoError> {
+    let mut counts = [0u64; 11];
+    for entry in store
+        .tree(MESSAGES)?
+        .iter(KeyRange::all(), Order::Ascending)
+    {
+        let (key, bytes) = entry?;
+        let Some(id) = MessageId::from_key(&key) else {
+            continue;
+        };
+        let msg = decode_message(id, &bytes)?;
+        counts[usize::from(msg.state.code())] += 1;
+    }
+    Ok(counts)
+}
+
 /// The bytes of document `index` (from 0) of a message; `None` when there
 /// is no such document or the content was deleted.
 pub fn get_document(

@@ -164,6 +164,45 @@ pub fn for_each_box(
     Ok(())
 }
 
+/// Up to `limit` boxes after box ID `after` (exclusive), in box ID order,
+/// that `keep` accepts: a page of the register for the inspector.
+pub fn boxes_page(
+    store: &dyn Store,
+    after: Option<&str>,
+    limit: usize,
+    mut keep: impl FnMut(&DataBox) -> bool,
+) -> Result<Vec<DataBox>, RepoError> {
+    let mut range = KeyRange::all();
+    if let Some(after) = after {
+        range = range.after(after.as_bytes());
+    }
+    let mut page = Vec::new();
+    for entry in store.tree(BOXES)?.iter(range, Order::Ascending) {
+        if page.len() >= limit {
+            break;
+        }
+        let (key, value) = entry?;
+        let b: DataBox = decode(&value, || format!("box {}", String::from_utf8_lossy(&key)))?;
+        if keep(&b) {
+            page.push(b);
+        }
+    }
+    Ok(page)
+}
+
+/// How many boxes and users the register holds (counted, not decoded).
+pub fn register_counts(store: &dyn Store) -> Result<(u64, u64), RepoError> {
+    let count = |tree: &str| -> Result<u64, RepoError> {
+        let mut n = 0;
+        for entry in store.tree(tree)?.iter(KeyRange::all(), Order::Ascending) {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
+    };
+    Ok((count(BOXES)?, count(USERS)?))
+}
+
 /// Every user of every box, in user ID order.
 pub fn all_users(store: &dyn Store) -> Result<Vec<User>, RepoError> {
     let mut users = Vec::new();

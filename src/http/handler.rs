@@ -38,6 +38,9 @@ pub(crate) struct App {
     pub faults_admin: bool,
     /// Where exchanges are recorded (`serve --record`).
     pub recorder: Option<Arc<super::record::Recorder>>,
+    /// The testers' cockpit (`/ui/`, `/advice`, `/metrics`); `None` with
+    /// `serve --no-ui`.
+    pub cockpit: Option<Arc<crate::ui::Cockpit>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -69,7 +72,7 @@ pub(crate) async fn handle(
             r#"{"status":"ok"}"#.into(),
         ),
         Route::Service { login, endpoint } if method == Method::POST => {
-            capture.active = app.recorder.is_some();
+            capture.active = app.recorder.is_some() || app.cockpit.is_some();
             let (op, resp) = soap_call(&app, &conn, login, endpoint, req, &mut capture).await;
             operation = op;
             resp
@@ -134,7 +137,27 @@ pub(crate) async fn handle(
             super::admin::handle(&app, &name, req).await
         }
         Route::Admin { name } => super::admin::handle(&app, &name, req).await,
+        r @ (Route::Ui { .. } | Route::Metrics | Route::Advice) => {
+            super::cockpit::handle(&app, r, req).await
+        }
         Route::NotFound => answered_without_body(&app, req, not_found()),
+    };
+    let response = match &app.cockpit {
+        Some(c) => {
+            let seen = crate::observe::Seen {
+                started,
+                path: &path,
+                operation: operation.as_deref(),
+                login: capture.login.as_deref(),
+                request: capture.request.as_ref(),
+                request_len: capture.request_len,
+                now: app.services.clock.unix(),
+            };
+            c.observer
+                .observe(seen, response, super::body::ResponseBody::whole)
+                .await
+        }
+        None => response,
     };
 
     let response = match &app.recorder {
@@ -315,7 +338,12 @@ async fn soap_call(
 
     if capture.active {
         capture.login = Some(identity.user.login.clone());
-        capture.request = Some(bytes.clone());
+        capture.request_len = bytes.len() as u64;
+        // The cockpit alone keeps small requests only: a large upload is
+        // not held beyond its parse.
+        if app.recorder.is_some() || bytes.len() <= crate::observe::MAX_KEPT_BODY {
+            capture.request = Some(bytes.clone());
+        }
     }
     let limits = ParseLimits {
         max_bytes: limit,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+mod cockpit;
 pub mod faults;
 mod handler;
 mod limits;

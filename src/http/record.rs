@@ -57,6 +57,8 @@ const VOLATILE: &[&str] = &[
 pub(crate) struct Capture {
     pub active: bool,
     pub request: Option<Bytes>,
+    /// Bytes of the request body read (also when `request` is not kept).
+    pub request_len: u64,
     pub login: Option<String>,
     /// The HTTP Basic password, only to recognise it inside the body (it
     /// is never written).

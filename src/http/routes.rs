@@ -129,6 +129,15 @@ pub enum Route {
     Admin {
         name: String,
     },
+    /// `/ui/…`: the testers' web inspector (the rest of the path after
+    /// `/ui/`).
+    Ui {
+        rest: String,
+    },
+    /// `GET /metrics`: Prometheus metrics.
+    Metrics,
+    /// `GET /advice`: advisories about the clients' behaviour, as JSON.
+    Advice,
     NotFound,
 }
 
@@ -138,7 +147,19 @@ pub fn route(path: &str) -> Route {
         "/health" => return Route::Health,
         "/as/processLogin" => return Route::ProcessLogin,
         "/as/processLogout" => return Route::ProcessLogout,
+        "/metrics" => return Route::Metrics,
+        "/advice" => return Route::Advice,
+        "/ui" => {
+            return Route::Ui {
+                rest: String::new(),
+            };
+        }
         _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/ui/") {
+        return Route::Ui {
+            rest: rest.to_owned(),
+        };
     }
     if let Some(name) = path.strip_prefix("/admin/") {
         return Route::Admin {

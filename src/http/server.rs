@@ -319,6 +319,21 @@ async fn start_inner(
     let signing_root_path = signing.root_path.clone();
     let signer = Arc::new(crate::sign::Signer::new(signing));
     let policy = config.auth.policy();
+    let cockpit = (!config.no_ui).then(|| {
+        let observer = Arc::new(crate::observe::Observer::new(
+            store.clone(),
+            config.data_dir.clone(),
+            config.limits.max_parallel_requests_per_user,
+        ));
+        Arc::new(crate::ui::Cockpit::new(
+            store.clone(),
+            clock.clone(),
+            test_clock.clone(),
+            faults.clone(),
+            observer,
+            Some(signer.clone()),
+        ))
+    });
     let app = Arc::new(App {
         auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
             .with_operator(config.operator.clone()),
@@ -333,6 +348,7 @@ async fn start_inner(
         faults,
         faults_admin,
         recorder,
+        cockpit,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(

@@ -26,6 +26,13 @@ impl Request {
         wire.extend_from_slice(envelope);
         Self { wire }
     }
+
+    /// A GET of `path` with a cookie (the inspector's login).
+    pub fn get(addr: SocketAddr, path: &str, cookie: &str) -> Self {
+        let wire =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n").into_bytes();
+        Self { wire }
+    }
 }
 
 /// What one scenario measured.

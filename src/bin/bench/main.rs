@@ -80,7 +80,10 @@ impl Drop for Gateway {
     }
 }
 
-fn start_gateway() -> Result<Gateway, String> {
+/// The gateway operator of the bench's gateways (the inspector's login).
+const OPERATOR: (&str, &str) = ("bench", "Bench-Operator-2026!");
+
+fn start_gateway(extra: &[&str]) -> Result<Gateway, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let binary = exe.with_file_name("isds-gateway");
     if !binary.exists() {
@@ -89,7 +92,11 @@ fn start_gateway() -> Result<Gateway, String> {
             binary.display()
         ));
     }
-    let dir = std::env::temp_dir().join(format!("isds-bench-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "isds-bench-{}-{}",
+        std::process::id(),
+        extra.join("")
+    ));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let config = dir.join("bench.toml");
     // Benchmarks measure the gateway, not its per-user limits.
@@ -114,6 +121,11 @@ fn start_gateway() -> Result<Gateway, String> {
         .arg(&ready)
         .arg("--demo-world")
         .arg(&world_file)
+        .args(extra)
+        .env(
+            "ISDS_GATEWAY_OPERATOR",
+            format!("{}:{}", OPERATOR.0, OPERATOR.1),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -301,6 +313,33 @@ impl Bench {
     }
 }
 
+/// The inspector's session cookie after logging in as the operator.
+async fn ui_login(addr: SocketAddr) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let form = format!("login={}&password={}", OPERATOR.0, OPERATOR.1);
+    let wire = format!(
+        "POST /ui/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    stream.write_all(wire.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// An inspector page came back whole.
+fn html_page(body: &[u8]) -> bool {
+    body.starts_with(b"<!DOCTYPE html>") && body.ends_with(b"</html>")
+}
+
 fn row(name: &str, clients: usize, m: &Measured, floor: Floor, f: &Figures, rss_growth: f64) {
     let (mb_s, ratio) = match floor {
         Floor::Hyper => ("-".to_owned(), f.hyper_rps / m.per_second().max(1e-9)),
@@ -323,7 +362,7 @@ fn row(name: &str, clients: usize, m: &Measured, floor: Floor, f: &Figures, rss_
 #[tokio::main]
 async fn main() {
     let o = options();
-    let gw = match start_gateway() {
+    let gw = match start_gateway(&[]) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("bench: {e}");
@@ -541,6 +580,25 @@ async fn main() {
         }
         _ => println!("MessageDownload: could not send the messages to download; skipped"),
     }
+    // The inspector: a page of the box list and a message page, server
+    // time (loopback), on the demo world's register.
+    match (ui_login(b.gw.http).await, ids.first().cloned().flatten()) {
+        (Some(cookie), Some(id)) => {
+            for (name, path) in [
+                ("UI box list (50)", "/ui/boxes".to_owned()),
+                ("UI box search by name", "/ui/boxes?q=novak".to_owned()),
+                ("UI message page", format!("/ui/message/{id}")),
+            ] {
+                if b.only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+                    continue;
+                }
+                let req = Arc::new(Request::get(b.gw.http, &path, &cookie));
+                let m = load::run(b.gw.http, req, n, many, b.budget, html_page).await;
+                row(name, n, &m, Floor::Hyper, &b.figures, 0.0);
+            }
+        }
+        _ => println!("UI pages: could not log in to the inspector; skipped"),
+    }
     b.scenario(
         "GetListOfReceivedMessages (100)",
         "/DS/dx",
@@ -551,6 +609,39 @@ async fn main() {
         Floor::Hyper,
     )
     .await;
+    // The cockpit watches every exchange; without it (--no-ui) nothing is
+    // kept: the difference is what watching costs when nobody looks.
+    if o.only
+        .as_ref()
+        .is_none_or(|x| "DummyOperation, --no-ui".contains(x.as_str()))
+    {
+        match start_gateway(&["--no-ui"]) {
+            Ok(plain) => {
+                let mut quiet = Bench {
+                    gw: plain,
+                    only: None,
+                    budget,
+                    figures: Figures {
+                        hyper_rps: b.figures.hyper_rps,
+                        b64_mbps,
+                        peak_rss: 0.0,
+                    },
+                };
+                quiet
+                    .scenario(
+                        "DummyOperation, --no-ui",
+                        "/DS/dz",
+                        &ovm,
+                        dummy.clone(),
+                        n,
+                        many,
+                        Floor::Hyper,
+                    )
+                    .await;
+            }
+            Err(e) => println!("DummyOperation, --no-ui: {e}"),
+        }
+    }
     println!();
     println!(
         "gateway peak RSS: {:.1} MB (idle {idle:.1} MB); RSS+ = peak during the scenario over RSS before it",

@@ -1,0 +1,259 @@
+//! `GET /metrics`: the gateway's counters in the Prometheus text format,
+//! kept and encoded by the `prometheus-client` crate (the format is
+//! theirs, not hand-written here).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use super::advice::Kind;
+use crate::domain::message::MessageState;
+use crate::http::routes::Route;
+use crate::store::Store;
+
+/// How long the store's gauges are reused before they are counted again
+/// (counting reads every record).
+const STORE_GAUGES_FRESH: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub endpoint: String,
+    pub operation: String,
+    pub http_status: u16,
+    pub isds_status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    endpoint: String,
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms to about 8 s.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// The registry and the handles to its metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<OperationLabels, Histogram, fn() -> Histogram>,
+    bytes_in: Family<EndpointLabels, Counter>,
+    bytes_out: Family<EndpointLabels, Counter>,
+    messages: Family<StateLabels, Gauge>,
+    boxes: Gauge,
+    users: Gauge,
+    store_bytes: Gauge,
+    advisories: Family<KindLabels, Counter>,
+    refreshed: Mutex<Option<Instant>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("isds_gateway");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "HTTP requests by endpoint, SOAP operation, HTTP status and ISDS status",
+            requests.clone(),
+        );
+        let latency = Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Time from the request's arrival to its answer",
+            latency.clone(),
+        );
+        let bytes_in = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "request_bytes",
+            "Request body bytes received",
+            bytes_in.clone(),
+        );
+        let bytes_out = Family::<EndpointLabels, Counter>::default();
+        registry.register(
+            "response_bytes",
+            "Response body bytes sent",
+            bytes_out.clone(),
+        );
+        let messages = Family::<StateLabels, Gauge>::default();
+        registry.register("messages", "Stored messages by state", messages.clone());
+        let boxes = Gauge::default();
+        registry.register("boxes", "Data boxes in the register", boxes.clone());
+        let users = Gauge::default();
+        registry.register("users", "Users of all boxes", users.clone());
+        let store_bytes = Gauge::default();
+        registry.register(
+            "store_size_bytes",
+            "Size of the data directory on disk",
+            store_bytes.clone(),
+        );
+        let advisories = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "advisories",
+            "Advisories about client behaviour, by kind",
+            advisories.clone(),
+        );
+        for kind in Kind::ALL {
+            let _ = advisories.get_or_create(&KindLabels {
+                kind: kind.name().to_owned(),
+            });
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            bytes_in,
+            bytes_out,
+            messages,
+            boxes,
+            users,
+            store_bytes,
+            advisories,
+            refreshed: Mutex::new(None),
+        }
+    }
+
+    pub fn request(&self, labels: &RequestLabels, took: Duration, bytes_in: u64, bytes_out: u64) {
+        self.requests.get_or_create(labels).inc();
+        self.latency
+            .get_or_create(&OperationLabels {
+                endpoint: labels.endpoint.clone(),
+                operation: labels.operation.clone(),
+            })
+            .observe(took.as_secs_f64());
+        let endpoint = EndpointLabels {
+            endpoint: labels.endpoint.clone(),
+        };
+        self.bytes_in.get_or_create(&endpoint).inc_by(bytes_in);
+        self.bytes_out.get_or_create(&endpoint).inc_by(bytes_out);
+    }
+
+    pub fn advisory(&self, kind: Kind) {
+        self.advisories
+            .get_or_create(&KindLabels {
+                kind: kind.name().to_owned(),
+            })
+            .inc();
+    }
+
+    /// Counts boxes, users and messages and measures the data directory,
+    /// unless that was done moments ago.
+    pub fn refresh_store(&self, store: &dyn Store, data_dir: &Path) {
+        let mut refreshed = self.refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        if refreshed.is_some_and(|t| t.elapsed() < STORE_GAUGES_FRESH) {
+            return;
+        }
+        *refreshed = Some(Instant::now());
+        match crate::domain::repo::register_counts(store) {
+            Ok((boxes, users)) => {
+                self.boxes.set(boxes as i64);
+                self.users.set(users as i64);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count boxes for the metrics"),
+        }
+        match crate::domain::message_repo::count_by_state(store) {
+            Ok(counts) => {
+                for state in MessageState::ALL {
+                    self.messages
+                        .get_or_create(&StateLabels {
+                            state: state_name(state).to_owned(),
+                        })
+                        .set(counts[usize::from(state.code())] as i64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot count messages for the metrics"),
+        }
+        self.store_bytes.set(dir_size(data_dir) as i64);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode the metrics");
+        }
+        out
+    }
+}
+
+/// A short English name of a message state, for labels and charts.
+pub fn state_name(state: MessageState) -> &'static str {
+    match state {
+        MessageState::Submitted => "submitted",
+        MessageState::Timestamped => "timestamped",
+        MessageState::Infected => "infected",
+        MessageState::Delivered => "delivered",
+        MessageState::AcceptedByFiction => "accepted_by_fiction",
+        MessageState::AcceptedByLogin => "accepted_by_login",
+        MessageState::Read => "read",
+        MessageState::Undeliverable => "undeliverable",
+        MessageState::ContentDeleted => "content_deleted",
+        MessageState::InVault => "in_vault",
+    }
+}
+
+/// The endpoint label of a request that is no SOAP call.
+pub fn route_label(route: &Route) -> &'static str {
+    match route {
+        Route::Health => "health",
+        Route::Service { .. } => "soap",
+        Route::Schema { .. } => "schema",
+        Route::Wsdl { .. } => "wsdl",
+        Route::ProcessLogin | Route::ProcessLogout => "as",
+        Route::Admin { .. } => "admin",
+        Route::NotFound => "not_found",
+        Route::Ui { .. } => "ui",
+        Route::Metrics => "metrics",
+        Route::Advice => "advice",
+    }
+}
+
+/// Bytes of the files under `dir` (symbolic links not followed).
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut pending = vec![dir.to_owned()];
+    while let Some(d) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => pending.push(entry.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    total
+}

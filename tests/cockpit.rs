@@ -1,0 +1,371 @@
+//! The cockpit over plain HTTP: `/metrics` in the Prometheus text format,
+//! `/advice` and `isds-gateway advice` after clients misbehave as the
+//! manuals describe, the inspector's login, and `--no-ui`. (The pages
+//! themselves are exercised in a browser by `cockpit_browser.rs`.)
+
+mod common;
+
+use std::sync::Arc;
+
+use common::messages::{call, id_body, send_message};
+use common::{ISDS_NS, OVM_LOGIN, PO_LOGIN, TestGateway, basic, op};
+use isds_gateway::config::{Config, OperatorConfig};
+use isds_gateway::domain::clock::{Clock, TestClock};
+
+const OPERATOR: (&str, &str) = ("operator", "Operator-Test-2026!");
+
+async fn gateway(adjust: impl FnOnce(&mut Config)) -> (TestGateway, Arc<TestClock>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let clock = TestClock::new();
+    let mut config = Config::ephemeral(dir.path().join("data"));
+    config.tls_listen = None;
+    config.operator = Some(OperatorConfig {
+        login: OPERATOR.0.into(),
+        password: OPERATOR.1.into(),
+    });
+    adjust(&mut config);
+    let gw = isds_gateway::http::start_with_test_clock(config, Arc::clone(&clock))
+        .await
+        .expect("gateway starts");
+    let t = TestGateway {
+        gw,
+        dir,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        https: reqwest::Client::new(),
+    };
+    (t, clock)
+}
+
+async fn advice(t: &TestGateway) -> serde_json::Value {
+    let resp = t
+        .http
+        .get(t.http_url("/advice"))
+        .header("authorization", basic(OPERATOR.0, OPERATOR.1))
+        .send()
+        .await
+        .expect("advice");
+    assert_eq!(resp.status(), 200);
+    serde_json::from_str(&resp.text().await.expect("body")).expect("advice is JSON")
+}
+
+fn advisory<'a>(advice: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
+    advice["advisories"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|a| a["kind"] == kind)
+}
+
+fn window(op_name: &str, from: &str, to: &str, offset: u32, limit: u32) -> String {
+    let unit = if op_name == "GetListOfSentMessages" {
+        "dmSenderOrgUnitNum"
+    } else {
+        "dmRecipientOrgUnitNum"
+    };
+    op(
+        op_name,
+        &format!(
+            r#"<dmFromTime>{from}</dmFromTime><dmToTime>{to}</dmToTime><{unit} xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>{offset}</dmOffset><dmLimit>{limit}</dmLimit>"#
+        ),
+    )
+}
+
+#[tokio::test]
+async fn metrics_count_requests_messages_boxes_and_advisories() {
+    let (t, _clock) = gateway(|_| {}).await;
+    send_message(&t, OVM_LOGIN, "po4demo", "Metriky", false).await;
+    // An upload larger than the cockpit keeps is still counted.
+    let big = format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>Velka</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="application/pdf" dmFileMetaType="main" dmFileDescr="velka.pdf"><dmEncodedContent>{}</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#,
+        common::messages::b64(&vec![b'%'; 700_000])
+    );
+    let resp = call(&t, OVM_LOGIN, "/DS/dz", &big).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let dummy = op("DummyOperation", "");
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &dummy).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let resp = t
+        .http
+        .get(t.http_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(resp.status(), 200);
+    let ct = resp.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+    let text = resp.text().await.expect("body");
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line {prefix}... in\n{text}"))
+            .to_owned()
+    };
+    let created = line(
+        "isds_gateway_requests_total{endpoint=\"dz\",operation=\"CreateMessage\",http_status=\"200\",isds_status=\"0000\"}",
+    );
+    assert!(created.ends_with(" 2"), "{created}");
+    line(
+        "isds_gateway_requests_total{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\"",
+    );
+    line(
+        "isds_gateway_request_duration_seconds_count{endpoint=\"dz\",operation=\"CreateMessage\"} 2",
+    );
+    line(
+        "isds_gateway_request_duration_seconds_bucket{le=\"0.00025\",endpoint=\"dz\",operation=\"CreateMessage\"}",
+    );
+    let bytes_in = line("isds_gateway_request_bytes_total{endpoint=\"dz\"}");
+    let n: u64 = bytes_in
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number");
+    assert!(n > 900_000, "{bytes_in}");
+    line("isds_gateway_response_bytes_total{endpoint=\"dz\"}");
+    assert!(!line("isds_gateway_boxes ").ends_with(" 0"));
+    assert!(!line("isds_gateway_users ").ends_with(" 0"));
+    assert!(!line("isds_gateway_store_size_bytes ").ends_with(" 0"));
+    let delivered = line("isds_gateway_messages{state=\"delivered\"}");
+    let accepted = line("isds_gateway_messages{state=\"accepted_by_login\"}");
+    assert!(
+        !delivered.ends_with(" 0") || !accepted.ends_with(" 0"),
+        "{delivered} {accepted}"
+    );
+    line("isds_gateway_advisories_total{kind=\"list_window_gap\"} 0");
+    assert!(
+        text.trim_end().ends_with("# EOF"),
+        "OpenMetrics ends with # EOF"
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn advice_names_paging_overlap_repeats_and_polling_with_the_manual() {
+    let (t, clock) = gateway(|_| {}).await;
+    let id = send_message(&t, OVM_LOGIN, "po4demo", "Rada", false).await;
+
+    // Windows up to the present without the minute of overlap, paged by
+    // offset, the page full.
+    let now = clock.now();
+    let iso = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .expect("formats")
+    };
+    let t0 = iso(now - time::Duration::hours(1));
+    let t1 = iso(now);
+    let first = window("GetListOfReceivedMessages", &t0, &t1, 1, 1);
+    let resp = call(&t, PO_LOGIN, "/DS/dx", &first).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let t2 = iso(now + time::Duration::seconds(1));
+    let second = window("GetListOfReceivedMessages", &t1, &t2, 2, 1);
+    call(&t, PO_LOGIN, "/DS/dx", &second).await;
+
+    // The same message downloaded twice; its delivery info asked twice a
+    // minute apart.
+    for _ in 0..2 {
+        let resp = call(&t, PO_LOGIN, "/DS/dz", &id_body("MessageDownload", &id)).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    }
+    for _ in 0..2 {
+        call(&t, OVM_LOGIN, "/DS/dx", &id_body("GetDeliveryInfo", &id)).await;
+        clock.advance(time::Duration::minutes(1));
+    }
+
+    let advice = advice(&t).await;
+    let expect = |kind: &str, manual: &str, login: &str| {
+        let a = advisory(&advice, kind).unwrap_or_else(|| panic!("no {kind} in {advice:#}"));
+        assert!(a["manual"].as_str().expect("text").contains(manual), "{a}");
+        assert!(a["count"].as_u64().expect("count") >= 1, "{a}");
+        assert!(a["logins"][login].as_u64().is_some(), "{a}");
+        assert_eq!(a["example"]["login"], login, "{a}");
+        a.clone()
+    };
+    expect("list_window_without_overlap", "2.7.1", PO_LOGIN.0);
+    let offset = expect("offset_paging", "2.7.1", PO_LOGIN.0);
+    assert!(
+        offset["example"]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("dmOffset 2")
+    );
+    expect("full_page_returned", "2.7.1", PO_LOGIN.0);
+    let repeated = expect("repeated_download", "doporuceni_pouzivani_WS", PO_LOGIN.0);
+    assert_eq!(repeated["count"], 1, "{repeated}");
+    expect("sent_state_polling", "1.2", OVM_LOGIN.0);
+    assert!(advisory(&advice, "list_window_gap").is_none(), "{advice:#}");
+
+    // The example exchange is kept for the inspector, without the password.
+    let n = offset["example"]["exchange"].as_u64().expect("exchange id");
+    let page = login_and_get(&t, &format!("/ui/traffic/{n}")).await;
+    assert!(
+        page.contains("dmOffset") && page.contains("GetListOfReceivedMessages"),
+        "{page}"
+    );
+    assert!(!page.contains(PO_LOGIN.1));
+
+    // The command line prints the same advisories.
+    // Off the runtime's thread: the gateway answering it runs there.
+    let url = t.http_url("");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+            .args(["advice", "--url", &url])
+            .env(
+                "ISDS_GATEWAY_OPERATOR",
+                format!("{}:{}", OPERATOR.0, OPERATOR.1),
+            )
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("isds-gateway advice runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("offset_paging") && stdout.contains("2.7.1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("repeated_download"), "{stdout}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn advice_notices_parallel_calls_and_expired_password_loops() {
+    let (t, clock) = gateway(|c| c.limits.max_parallel_requests_per_user = 1).await;
+    let list = common::messages::list("GetListOfReceivedMessages");
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let req = t
+            .http
+            .post(t.http_url("/DS/dx"))
+            .header("authorization", basic(PO_LOGIN.0, PO_LOGIN.1));
+        let body = common::soap11(&list);
+        calls.spawn(async move { common::send(req, body, "text/xml; charset=utf-8").await });
+    }
+    while let Some(done) = calls.join_next().await {
+        assert_eq!(done.expect("call").status, 200);
+    }
+    let a = advice(&t).await;
+    assert!(advisory(&a, "parallel_over_limit").is_some(), "{a:#}");
+
+    // Past the password's validity every call is refused; the third in a
+    // row is a loop.
+    clock.advance(time::Duration::days(400));
+    for _ in 0..3 {
+        let resp = t.soap_as(PO_LOGIN, "/DS/dx", &list).await;
+        assert_eq!(resp.status, 401, "{}", resp.text);
+    }
+    let a = advice(&t).await;
+    let looped = advisory(&a, "expired_password_loop").unwrap_or_else(|| panic!("{a:#}"));
+    assert!(
+        looped["manual"]
+            .as_str()
+            .expect("text")
+            .contains("ISDS_OTP_autentizace")
+    );
+    t.stop().await;
+}
+
+/// Logs in to the inspector as the operator and GETs `path`.
+async fn login_and_get(t: &TestGateway, path: &str) -> String {
+    let resp = t
+        .http
+        .post(t.http_url("/ui/login"))
+        .form(&[("login", OPERATOR.0), ("password", OPERATOR.1)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    let resp = t
+        .http
+        .get(t.http_url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(resp.status(), 200);
+    resp.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn the_inspector_needs_the_operators_login() {
+    let (t, _clock) = gateway(|_| {}).await;
+    let resp = t
+        .http
+        .get(t.http_url("/ui/boxes"))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(resp.status(), 303);
+    assert_eq!(resp.headers()["location"], "/ui/login");
+    // A box user is no operator; a wrong password fails.
+    for (login, password) in [PO_LOGIN, (OPERATOR.0, "wrong")] {
+        let resp = t
+            .http
+            .post(t.http_url("/ui/login"))
+            .form(&[("login", login), ("password", password)])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 401, "{login}");
+        assert!(resp.headers().get("set-cookie").is_none());
+    }
+    let resp = t
+        .http
+        .get(t.http_url("/advice"))
+        .send()
+        .await
+        .expect("advice");
+    assert_eq!(resp.status(), 401);
+    let resp = t
+        .http
+        .get(t.http_url("/advice"))
+        .header("authorization", basic(PO_LOGIN.0, PO_LOGIN.1))
+        .send()
+        .await
+        .expect("advice");
+    assert_eq!(resp.status(), 401);
+    // HTML in stored data is shown as text.
+    let page = login_and_get(&t, "/ui/boxes?q=%3Cscript%3Ealert(1)%3C/script%3E").await;
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("<script>alert(1)"));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn no_ui_serves_no_cockpit() {
+    let (t, _clock) = gateway(|c| c.no_ui = true).await;
+    for path in ["/ui/", "/ui/login", "/metrics", "/advice"] {
+        let resp = t
+            .http
+            .get(t.http_url(path))
+            .header("authorization", basic(OPERATOR.0, OPERATOR.1))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+    let dummy = op("DummyOperation", "");
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &dummy).await;
+    assert_eq!(resp.status, 200);
+    let _ = ISDS_NS;
+    t.stop().await;
+}
