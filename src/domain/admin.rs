@@ -495,6 +495,7 @@ impl<'a> Admin<'a> {
             if let Some(p) = change.privileges {
                 user.privileges = p;
             }
+            user.privileges = kept_privileges(user.user_type, user.privileges);
             if let Some(n) = &change.name {
                 user.name = n.clone();
             }
@@ -698,7 +699,7 @@ impl<'a> Admin<'a> {
             box_id: box_id.clone(),
             login: login.clone(),
             user_type: spec.user_type,
-            privileges: spec.privileges,
+            privileges: kept_privileges(spec.user_type, spec.privileges),
             name: spec.name.clone(),
             password: PasswordHash::new(&password)?,
             password_set_at: self.now,
@@ -780,6 +781,19 @@ fn require_type(actor: &Actor, t: UserType) -> Result<(), Refusal> {
                 "the operator only"
             }
         )))
+    }
+}
+
+/// The rights a user of type `t` holds when given `p`: an administrator
+/// keeps PRIVIL_OWNER_ADM (32) whatever `userPrivils` says, since it
+/// "cannot be taken away" (messages manual 1.4; box-management manual 2.4:
+/// administrators have it automatically, other rights may be added).
+/// GetDataBoxUsers2 then shows the rights with 32 set.
+fn kept_privileges(t: UserType, p: Privileges) -> Privileges {
+    if t == UserType::Administrator {
+        Privileges(p.0 | Privileges::OWNER_ADM)
+    } else {
+        p
     }
 }
 

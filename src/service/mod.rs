@@ -150,11 +150,9 @@ impl Services {
         }
         let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
         if is_message_family(op.family) {
-            if message_read::accepts_on_login(op.name) {
-                dm_operations::before_message_operation(self, ctx).await?;
-            } else {
-                message_read::catch_up(self).await?;
-            }
+            // Transitions that fell due; delivery itself happens only in
+            // GetListOfReceivedMessages (messages manual 1.8.1, 2.7.1).
+            message_read::catch_up(self).await?;
         }
         match op.family {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
@@ -174,7 +172,7 @@ impl Services {
 }
 
 /// Families of the message services, before whose operations the message
-/// lifecycle catches up (due transitions, acceptance by this login).
+/// lifecycle catches up (fiction and content deletion that fell due).
 fn is_message_family(family: WsdlFamily) -> bool {
     matches!(
         family,

@@ -129,7 +129,7 @@ impl From<RepoError> for Failure {
 impl From<crate::sign::SignError> for Failure {
     fn from(e: crate::sign::SignError) -> Self {
         tracing::error!(error = %e, "signing failed");
-        Failure::Status(IsdsStatus::new(IsdsCode::TimestampAuthorityFailure))
+        Failure::Status(crate::status::timestamp_failure())
     }
 }
 
@@ -291,10 +291,7 @@ async fn restamp(
             (
                 None,
                 None,
-                IsdsStatus::with_message(
-                    IsdsCode::InvalidRequestData,
-                    "Dokument nebyl vydán tímto systémem nebo byl změněn.",
-                ),
+                IsdsStatus::new(IsdsCode::NotAuthentic),
             )
         }
         Err(e) => {
@@ -302,7 +299,7 @@ async fn restamp(
             (
                 None,
                 None,
-                IsdsStatus::new(IsdsCode::TimestampAuthorityFailure),
+                crate::status::timestamp_failure(),
             )
         }
     })
