@@ -176,6 +176,8 @@ pub enum IsdsCode {
     AsyncTypeUnknown,
     /// 2351: PickUpAsyncResponse naming no request of the caller.
     AsyncRequestNotFound,
+    /// 2019: a message ID that is no message ID.
+    MalformedMessageId,
     /// 9005: the gateway itself failed.
     InternalError,
 }
@@ -250,6 +252,7 @@ impl IsdsCode {
         IsdsCode::NotificationsNotRegistered,
         IsdsCode::AsyncTypeUnknown,
         IsdsCode::AsyncRequestNotFound,
+        IsdsCode::MalformedMessageId,
         IsdsCode::InternalError,
     ];
 
@@ -370,6 +373,8 @@ impl IsdsCode {
             // Table rows 2350, 2351; messages manual 2.9.
             IsdsCode::AsyncTypeUnknown => "2350",
             IsdsCode::AsyncRequestNotFound => "2351",
+            // Table row 2019.
+            IsdsCode::MalformedMessageId => "2019",
             // Table row 9005.
             IsdsCode::InternalError => "9005",
         }
@@ -476,6 +481,7 @@ impl IsdsCode {
             IsdsCode::NotificationsNotRegistered => "Registrace k příjmu notifikací neexistuje",
             IsdsCode::AsyncTypeUnknown => "Neznámý typ asynchronního požadavku <typ>",
             IsdsCode::AsyncRequestNotFound => "Neevidujeme žádný Váš požadavek s ID <ID>",
+            IsdsCode::MalformedMessageId => "Chyba v syntaxi ID datové zprávy.",
             IsdsCode::InternalError => "Interní chyba ISDS.",
         }
     }

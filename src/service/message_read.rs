@@ -60,7 +60,9 @@ pub(super) enum Want {
 /// Why a message cannot be served to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum NotFound {
-    /// No message has the ID (or it is no valid ID).
+    /// The ID is no message ID (2019).
+    Malformed,
+    /// No message has the ID.
     Missing,
     /// The message exists, but the caller's box is on no side the
     /// operation serves.
@@ -72,6 +74,7 @@ impl NotFound {
     /// message has, 1211 for another box's message.
     pub(super) fn status(self, dm_id: &str) -> IsdsStatus {
         match self {
+            NotFound::Malformed => IsdsStatus::new(IsdsCode::MalformedMessageId),
             NotFound::Missing => IsdsStatus::fill(IsdsCode::MessageNotFound, &[dm_id.trim()]),
             NotFound::OtherBox => IsdsStatus::new(IsdsCode::MessageOfAnotherBox),
         }
@@ -82,6 +85,7 @@ impl NotFound {
     /// box's message.
     pub(super) fn own_status(self, me: &Identity, dm_id: &str) -> IsdsStatus {
         match self {
+            NotFound::Malformed => IsdsStatus::new(IsdsCode::MalformedMessageId),
             NotFound::Missing => own_message_gone(me, dm_id),
             NotFound::OtherBox => IsdsStatus::new(IsdsCode::MessageOfAnotherBox),
         }
@@ -104,7 +108,7 @@ pub(super) fn lookup(
     want: Want,
 ) -> Result<Result<(Message, Side), NotFound>, RepoError> {
     let Some(id) = MessageId::parse(dm_id.trim()) else {
-        return Ok(Err(NotFound::Missing));
+        return Ok(Err(NotFound::Malformed));
     };
     let Some(msg) = message_repo::get_message(store, id)? else {
         return Ok(Err(NotFound::Missing));
