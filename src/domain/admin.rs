@@ -668,8 +668,16 @@ impl<'a> Admin<'a> {
         }
     }
 
-    /// Refuses to take away the last primary user of `user`'s box.
+    /// Refuses to take away the primary user of an FO or PFO box (its
+    /// owner; box-management manual 2.5: "Uživatele typu primární
+    /// oprávněná osoba u FO a PFO nelze zrušit", table row 1009). A PO or
+    /// OVM box may be left without one (2.4: "legální stav").
     fn require_other_primary(&self, user: &User) -> Result<(), AdminError> {
+        let owned_by_person = repo::get_box(self.store, &user.box_id)?
+            .is_some_and(|b| b.box_type.code() >= 30);
+        if !owned_by_person {
+            return Ok(());
+        }
         let others = repo::users_of_box(self.store, &user.box_id)?
             .iter()
             .any(|u| u.id != user.id && u.user_type == UserType::PrimaryUser);
@@ -1024,11 +1032,16 @@ mod tests {
             refusal(admin.delete_user(&primary, &po, &who)),
             Refusal::UserNotFound { .. }
         ));
-        // The last primary user stays, even for the operator.
+        // The primary user of an FO box stays, even for the operator; a PO
+        // box may be left without one.
+        let fo = bid("fo4demo");
         assert_eq!(
-            refusal(admin.delete_user(&Actor::Operator, &po, &UserRef::Named("popu01".into()))),
-            Refusal::LastPrimaryUser(po.clone())
+            refusal(admin.delete_user(&Actor::Operator, &fo, &UserRef::Named("fopu01".into()))),
+            Refusal::LastPrimaryUser(fo.clone())
         );
+        admin
+            .delete_user(&Actor::Operator, &po, &UserRef::Named("popu01".into()))
+            .unwrap();
     }
 
     #[test]
