@@ -511,12 +511,22 @@ fn author_of(identity: &Identity) -> Author {
     }
 }
 
+/// The system box of ISDS's operator, which receives nothing either (table
+/// row 1203).
+const OPERATOR_SYSTEM_BOX_ID: &str = "zzzzzzq";
+
 /// The per-recipient checks; the recipient's box and the envelope for it.
 fn address(
     store: &dyn Store,
     p: &Prepared,
     spec: &RecipientSpec,
 ) -> Result<Result<(DataBox, EnvelopeFields), IsdsStatus>, ServiceError> {
+    // Nothing goes to the system box of the administrator (aaaaaaa) or of
+    // the operator (zzzzzzq) (table row 1203).
+    let named = spec.box_id.as_deref().map(str::trim).unwrap_or("");
+    if named == crate::domain::databox::SYSTEM_BOX_ID || named == OPERATOR_SYSTEM_BOX_ID {
+        return Ok(Err(IsdsStatus::new(IsdsCode::SystemBoxMessage)));
+    }
     let recipient = match spec.box_id.as_deref().map(BoxId::parse) {
         Some(Ok(id)) => repo::get_box(store, &id)?,
         _ => None,
@@ -525,10 +535,7 @@ fn address(
         let shown = spec.box_id.as_deref().unwrap_or("").trim();
         return Ok(Err(IsdsStatus::fill(IsdsCode::RecipientNotFound, &[shown])));
     };
-    // Nothing goes to the system box (table row 1203).
-    if recipient.id.as_str() == crate::domain::databox::SYSTEM_BOX_ID {
-        return Ok(Err(IsdsStatus::new(IsdsCode::SystemBoxMessage)));
-    }
+
     if !recipient.is_accessible() {
         return Ok(Err(IsdsStatus::new(IsdsCode::RecipientInaccessible)));
     }
