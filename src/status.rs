@@ -391,7 +391,9 @@ impl IsdsCode {
             IsdsCode::SignedWithoutTimestamp => {
                 "Nepodařilo se získat časové razítko pro elektronickou pečeť správce (pečetění datové zprávy při jejím stažení)."
             }
-            IsdsCode::SenderBoxInaccessible => "Schránka, do níž jste přihlášen(a), není přístupná.",
+            IsdsCode::SenderBoxInaccessible => {
+                "Schránka, do níž jste přihlášen(a), není přístupná."
+            }
             IsdsCode::MessageOfAnotherBox => "Nemáte právo na přístup k zásilkám v cizí schránce.",
             IsdsCode::EraseNotPermitted => {
                 "Nemáte oprávnění mazat datové zprávy v Datovém trezoru."

@@ -102,7 +102,9 @@ async fn only_a_listing_by_a_user_who_may_read_delivers() {
             .soap_as(
                 login,
                 "/DS/DsManage",
-                &format!(r#"<GetOwnerInfoFromLogin xmlns="{ISDS_NS}"><dbDummy/></GetOwnerInfoFromLogin>"#),
+                &format!(
+                    r#"<GetOwnerInfoFromLogin xmlns="{ISDS_NS}"><dbDummy/></GetOwnerInfoFromLogin>"#
+                ),
             )
             .await;
         assert_eq!(resp.status().0, "0000", "{}", resp.text);
@@ -124,8 +126,14 @@ async fn only_a_listing_by_a_user_who_may_read_delivers() {
         .elements()
         .map(|r| (text_of(r, &["dmID"]), text_of(r, &["dmMessageStatus"])))
         .collect();
-    assert!(listed.contains(&(ordinary.clone(), "6".into())), "{listed:?}");
-    assert!(listed.contains(&(personal.clone(), "4".into())), "{listed:?}");
+    assert!(
+        listed.contains(&(ordinary.clone(), "6".into())),
+        "{listed:?}"
+    );
+    assert!(
+        listed.contains(&(personal.clone(), "4".into())),
+        "{listed:?}"
+    );
     let (state, events, accepted) = sender_view(&t, &ordinary).await;
     assert_eq!(state, "6");
     // An entrusted user's listing is EV12 (messages manual 2.6.1).
@@ -135,7 +143,13 @@ async fn only_a_listing_by_a_user_who_may_read_delivers() {
 
     // Delivered, the ordinary message reads; the personal one still 1222
     // for the primary user, who may read it but has not listed.
-    let resp = call(&t, PO_ENTRUSTED_LOGIN, DZ, &id_body("MessageDownload", &ordinary)).await;
+    let resp = call(
+        &t,
+        PO_ENTRUSTED_LOGIN,
+        DZ,
+        &id_body("MessageDownload", &ordinary),
+    )
+    .await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
     let resp = call(&t, PO_LOGIN, DZ, &id_body("MessageDownload", &personal)).await;
     assert_eq!(resp.status().0, "1222", "{}", resp.text);
@@ -152,7 +166,13 @@ async fn only_a_listing_by_a_user_who_may_read_delivers() {
     assert_eq!(resp.status().0, "0000");
     assert_eq!(sender_view(&t, &personal).await.1, ["EV0", "EV5", "EV11"]);
     // Marking it downloaded: 6 → 7.
-    let resp = call(&t, PO_LOGIN, DX, &id_body("MarkMessageAsDownloaded", &personal)).await;
+    let resp = call(
+        &t,
+        PO_LOGIN,
+        DX,
+        &id_body("MarkMessageAsDownloaded", &personal),
+    )
+    .await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
     let resp = call(&t, PO_LOGIN, DX, &id_body("GetDeliveryInfo", &personal)).await;
     assert_eq!(

@@ -365,14 +365,12 @@ impl Op {
             checks.iter().find_map(|c| c()).unwrap_or(OK)
         };
         match self {
-            Op::MessageDownload | Op::SignedMessageDownload if received => first(&[
-                &read,
-                &state,
-                &|| (m.state == 9).then_some("1219"),
-            ]),
-            Op::MarkMessageAsDownloaded if received => first(&[&read, &|| {
-                (!matches!(m.state, 6 | 7)).then_some("1248")
-            }]),
+            Op::MessageDownload | Op::SignedMessageDownload if received => {
+                first(&[&read, &state, &|| (m.state == 9).then_some("1219")])
+            }
+            Op::MarkMessageAsDownloaded if received => {
+                first(&[&read, &|| (!matches!(m.state, 6 | 7)).then_some("1248")])
+            }
             Op::MessageEnvelopeDownload if received => first(&[&view, &read, &state]),
             Op::SentMessageEnvelopeDownload if sent => first(&[&send]),
             Op::SignedSentMessageDownload if sent => {

@@ -832,7 +832,9 @@ async fn delivery_by_listing_by_fiction_and_content_deletion_on_the_test_clock()
         "0000",
     )
     .await;
-    let resp = t.soap_as(PO_ENTRUSTED_LOGIN, "/DS/dx", &list_received()).await;
+    let resp = t
+        .soap_as(PO_ENTRUSTED_LOGIN, "/DS/dx", &list_received())
+        .await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
     clock_call(&t, Some(OPERATOR), Some(r#"{"advance":"1h"}"#)).await;
     let resp = t.soap_as(PO_LOGIN, "/DS/dx", &list_received()).await;

@@ -244,7 +244,11 @@ async fn every_operation_against_every_missing_privilege() {
                 assert_eq!(code, "0000", "{} as {login}", case.operation);
                 assert_valid(&resp.body_xml(), case.xsd);
             } else {
-                assert_eq!(code, case.refused, "{} as {login} lacks rights", case.operation);
+                assert_eq!(
+                    code, case.refused,
+                    "{} as {login} lacks rights",
+                    case.operation
+                );
                 assert_valid(&resp.body_xml(), case.xsd);
             }
             checked += 1;

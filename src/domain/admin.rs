@@ -673,8 +673,8 @@ impl<'a> Admin<'a> {
     /// oprávněná osoba u FO a PFO nelze zrušit", table row 1009). A PO or
     /// OVM box may be left without one (2.4: "legální stav").
     fn require_other_primary(&self, user: &User) -> Result<(), AdminError> {
-        let owned_by_person = repo::get_box(self.store, &user.box_id)?
-            .is_some_and(|b| b.box_type.code() >= 30);
+        let owned_by_person =
+            repo::get_box(self.store, &user.box_id)?.is_some_and(|b| b.box_type.code() >= 30);
         if !owned_by_person {
             return Ok(());
         }

@@ -189,8 +189,7 @@ impl MessageState {
 
     /// The states a list of received messages holds at most: 4, 5, 6, 7
     /// and 10 (messages manual 2.7.1; a filter only narrows the set).
-    pub const RECEIVED_LIST_MASK: u32 =
-        (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 10);
+    pub const RECEIVED_LIST_MASK: u32 = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 10);
 
     pub fn code(self) -> u8 {
         self as u8

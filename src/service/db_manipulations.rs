@@ -666,10 +666,9 @@ fn refusal_status(r: &Refusal) -> IsdsStatus {
         }
         Refusal::LastPrimaryUser(_) => IsdsStatus::new(IsdsCode::LastPrimaryUser),
         Refusal::Invalid(detail) => IsdsStatus::fill(IsdsCode::InvalidRequestData, &[detail]),
-        Refusal::Password(rule) => IsdsStatus::fill(
-            IsdsCode::InvalidRequestData,
-            &[&rule.to_string()],
-        ),
+        Refusal::Password(rule) => {
+            IsdsStatus::fill(IsdsCode::InvalidRequestData, &[&rule.to_string()])
+        }
     }
 }
 

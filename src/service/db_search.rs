@@ -845,7 +845,13 @@ fn activity_status(
         return Ok((IsdsStatus::new(IsdsCode::MalformedBoxId), None, None));
     };
     // 2017 names the value that does not parse (table row 2017).
-    let bad_time = |v: &str| Ok((IsdsStatus::fill(IsdsCode::InvalidDateTime, &[v.trim()]), None, None));
+    let bad_time = |v: &str| {
+        Ok((
+            IsdsStatus::fill(IsdsCode::InvalidDateTime, &[v.trim()]),
+            None,
+            None,
+        ))
+    };
     let Some(from_t) = parse_datetime(from) else {
         return bad_time(from);
     };

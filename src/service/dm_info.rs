@@ -267,7 +267,8 @@ fn parse_time(value: Option<&str>) -> Result<Option<Timestamp>, IsdsStatus> {
 }
 
 fn list_query(me: &Identity, p: &ListParams) -> Result<ListQuery, IsdsStatus> {
-    let state_mask = parse_status_filter(&p.filter).ok_or_else(|| bad_parameter("dmStatusFilter"))?;
+    let state_mask =
+        parse_status_filter(&p.filter).ok_or_else(|| bad_parameter("dmStatusFilter"))?;
     let offset = p
         .offset
         .filter(|&o| o > 1)
@@ -842,11 +843,10 @@ fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), 
         let format = time::macros::format_description!("[year]-[month]-[day]");
         // xs:date may carry a zone; the gateway counts UTC days.
         let core = s.trim().get(..10).unwrap_or(s);
-        Date::parse(core, &format)
-            .map_err(|_| {
-                let _ = name;
-                IsdsStatus::fill(IsdsCode::InvalidDateTime, &[s.trim()])
-            })
+        Date::parse(core, &format).map_err(|_| {
+            let _ = name;
+            IsdsStatus::fill(IsdsCode::InvalidDateTime, &[s.trim()])
+        })
     };
     let (first, last) = if let Some(seq) = &req.dm_from_date_seq {
         (
@@ -868,10 +868,10 @@ fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), 
             Some(m) => (month(m)?, month(m)?),
             None => (Month::January, Month::December),
         };
-        let first = Date::from_calendar_date(year, first_month, 1)
-            .map_err(|_| bad_parameter("dmYear"))?;
-        let last_start = Date::from_calendar_date(year, last_month, 1)
-            .map_err(|_| bad_parameter("dmYear"))?;
+        let first =
+            Date::from_calendar_date(year, first_month, 1).map_err(|_| bad_parameter("dmYear"))?;
+        let last_start =
+            Date::from_calendar_date(year, last_month, 1).map_err(|_| bad_parameter("dmYear"))?;
         let last = last_start
             .replace_day(last_month.length(year))
             .map_err(|_| bad_parameter("dmYear"))?;

@@ -288,19 +288,11 @@ async fn restamp(
         ),
         Err(crate::sign::SignError::NotOurs(e)) => {
             tracing::info!(reason = %e, "{operation}: not a document of this gateway");
-            (
-                None,
-                None,
-                IsdsStatus::new(IsdsCode::NotAuthentic),
-            )
+            (None, None, IsdsStatus::new(IsdsCode::NotAuthentic))
         }
         Err(e) => {
             tracing::error!(error = %e, "{operation}: re-stamping failed");
-            (
-                None,
-                None,
-                crate::status::timestamp_failure(),
-            )
+            (None, None, crate::status::timestamp_failure())
         }
     })
 }
