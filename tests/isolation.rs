@@ -872,7 +872,7 @@ async fn check_world(world: &World, validated: &Validated) -> Result<usize, Stri
 async fn for_each_user(
     run: &Run,
     users: &[User],
-    known: &mut Vec<Known>,
+    known: &mut [Known],
     probes: &[(String, Option<Known>)],
 ) -> Result<(), String> {
     let shared = Arc::new(known.to_vec());
