@@ -198,11 +198,9 @@ fn respond<T: XmlRoot>(response: &T) -> Reply {
 /// ISDS's answer to an unknown operation: the would-be response element of
 /// that name carrying status 2006, in the endpoint's status flavour.
 fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
-    // ISDS words this one in English and names the element.
-    let status = IsdsStatus::with_message(
-        IsdsCode::UnknownOperation,
-        format!("Unknown operation: {name}"),
-    );
+    // ISDS words this one in English and names the element (table row
+    // 2006).
+    let status = IsdsStatus::fill(IsdsCode::UnknownOperation, &[name]);
     status_only_response(name, endpoint, &status)
 }
 
