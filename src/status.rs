@@ -2,8 +2,26 @@
 //!
 //! Business outcomes travel in a status block (`dmStatus` for message
 //! services, `dbStatus` for box services) inside an HTTP 200 response, never
-//! as SOAP faults. Each code keeps the meaning it has in ISDS; the messages
-//! are Czech, as ISDS clients show them to their users.
+//! as SOAP faults. Every code and its text are those of the operator's
+//! official table of status codes (číselník chyb ISDS, July 2023 edition):
+//! each variant below names its row, and the manual chapter that answers it
+//! where a manual does. Texts with placeholders (`<dmID>`, `<dbID>`, …) are
+//! templates; [`IsdsStatus::fill`] puts the values in, in order.
+//!
+//! # Situations the table has no code for
+//! The gateway refuses nothing for which the table has no code; where it
+//! once did, the manuals say ISDS does not refuse either:
+//! - `dmOVM=true` from a box that is not a public authority: the messages
+//!   manual (CreateMessage, 2.1) says the element is ignored since
+//!   promotion of boxes to OVM was abolished; the mode follows the box.
+//! - A first document that is not `main`, or a second `main`: the messages
+//!   manual (CreateMessage, 2.1) says the first document *should* be
+//!   `main` and that readers must not rely on it; ISDS accepts the message.
+//! - A box ID or login asked for that is taken (the gateway's operator may
+//!   choose them; ISDS assigns both itself): the general box-administration
+//!   error 2031 with the reason after its colon.
+//! - A commercial kind (`dmType`) a sender may not ask for: the general
+//!   parameter error 2042 (the table's row for a wrong input value).
 
 use std::borrow::Cow;
 
@@ -12,110 +30,155 @@ use std::borrow::Cow;
 pub enum IsdsCode {
     /// 0000: the operation succeeded.
     Ok,
-    /// 0002: a search found nothing.
+    /// 0002: a box search found nothing.
     NothingFound,
-    /// 0003: a search found more than it may return; the result is truncated.
+    /// 0003: a box search found too much; the result is truncated.
     Truncated,
-    /// 0004: some parts succeeded, others did not (e.g. multiple recipients).
+    /// 0004: a message to several recipients was not sent to all.
     PartialSuccess,
-    /// 0005: signed, but the time-stamp could not be added.
+    /// 0005: no time-stamp for the seal of a message being downloaded.
     SignedWithoutTimestamp,
-    /// 1201: the sender's box is not accessible, nothing can be sent from it.
+    /// 1201: the box the caller is logged in to is not accessible.
     SenderBoxInaccessible,
-    /// 1211: the message belongs to another box than the caller's.
+    /// 1211: a message of another box (or on the wrong side of the
+    /// caller's box for the operation).
     MessageOfAnotherBox,
-    /// 1218: the user lacks the right to erase the message.
+    /// 1218: the user lacks the right to erase messages.
     EraseNotPermitted,
-    /// 1219: no such message (for the caller), or its content is gone.
+    /// 1219: no such message, or it was deleted (delivery info, marking,
+    /// envelope).
     MessageNotFound,
     /// 2006: the body element names no operation this endpoint offers.
     UnknownOperation,
-    /// 3006: marking the message took too long.
+    /// 3006: delivering received messages took too long.
     MarkingTooLong,
     /// 3008: too many parallel requests of one user.
     TooManyParallelRequests,
-    /// 3009: too many requests of one user in a period.
+    /// 3009: another request of this account is being processed.
     TooManyRequests,
     /// 5001: the box does not exist.
     BoxNotFound,
-    /// 9502: the time-stamping authority is failing.
+    /// 9500: the time-stamping authority failed.
     TimestampAuthorityFailure,
-    /// ChangeISDSPassword: the current password given is wrong.
+    /// 1090: ChangeISDSPassword, the current password given is wrong.
     WrongCurrentPassword,
-    /// ChangeISDSPassword: the new password is empty or of the wrong length.
+    /// 1066: ChangeISDSPassword, the new password is of the wrong length.
     PasswordLength,
-    /// ChangeISDSPassword: the new password is the current one.
+    /// 1067: ChangeISDSPassword, the new password is the current one.
     PasswordUnchanged,
-    /// ChangeISDSPassword: the new password has a character not allowed.
+    /// 1079: ChangeISDSPassword, a character not allowed.
     PasswordForbiddenCharacter,
-    /// ChangeISDSPassword: the new password lacks a lower-case letter, an
-    /// upper-case letter or a digit.
+    /// 1080: ChangeISDSPassword, no lower-case letter, upper-case letter
+    /// or digit.
     PasswordCharacterClasses,
-    /// ChangeISDSPassword: the new password contains the user's login.
+    /// 1082: ChangeISDSPassword, the password contains the user's login.
     PasswordContainsLogin,
-    /// ChangeISDSPassword: a character three times in a row, or a trivial
-    /// keyboard start.
+    /// 1083: ChangeISDSPassword, a trivial keyboard or number start.
     PasswordTrivial,
-    /// 1004: the caller's rights do not allow the operation.
+    /// 1004: box administration outside the caller's rights.
     NotPermitted,
-    /// Box administration: no such user in the box.
+    /// 5002: no such user in the box.
     UserNotFound,
-    /// Box administration: a box with the requested ID exists already.
+    /// 2031 (no code of its own, see the module comment): a box with the
+    /// requested ID exists already.
     BoxExists,
-    /// Box administration: the requested login is taken.
+    /// 2031 (no code of its own, see the module comment): the requested
+    /// login is taken.
     LoginExists,
-    /// Box administration: the box's state does not allow the operation
-    /// (e.g. enabling a box that was not disabled by its owner).
+    /// 1024: the box is not accessible (e.g. disabling a box that is not).
     BoxStateForbids,
-    /// Box administration: a required item of the request is missing or
-    /// has a value the operation cannot use.
+    /// 2031: a box-administration request with an item the operation
+    /// cannot use; the reason follows the colon.
     InvalidRequestData,
-    /// Box administration: the last primary user of a box cannot be removed.
+    /// 1009: the primary user of an FO or PFO box cannot be removed.
     LastPrimaryUser,
-    /// 1214: a document was refused (format, MIME type); the message ends
-    /// with ": <file name>".
+    /// 1214: a document refused for its file name extension.
     AttachmentRejected,
-    /// 1296: the documents together exceed the sender box's limit.
+    /// 1282: the documents together exceed the size allowed.
     AttachmentsTooLarge,
-    /// 1232: a commercial message (neither party public) to a box that
-    /// does not accept them.
+    /// 1232: neither party is a public authority and the recipient does
+    /// not accept commercial messages.
     CommercialNotAccepted,
     /// 2032: the message has no document.
     NoDocument,
-    /// The recipient's box is not accessible and receives nothing.
+    /// 1204: the recipient's box is not accessible.
     RecipientInaccessible,
-    /// dmOVM=true from a box that does not act as a public authority.
-    OvmModeNotAllowed,
-    /// A `dmType` a sender may not ask for.
+    /// 2042 (see the module comment): a `dmType` a sender may not ask for.
     InvalidCommercialType,
-    /// More recipients than CreateMultipleMessage takes.
+    /// 1217: more recipients than one message takes.
     TooManyRecipients,
-    /// The first document is not `main`, or another one is.
-    MainDocumentRule,
-    /// CheckDataBox and others: the box ID given is not 7 characters from
-    /// a-z and 0-9.
+    /// 2011: a box ID that is not 7 characters from a-z and 0-9.
     MalformedBoxId,
-    /// FindDataBox: the box type (`dbType`) must be given.
+    /// 1101: FindDataBox without the box type (`dbType`).
     BoxTypeRequired,
-    /// ISDSSearch2/3: the search phrase is empty or too short.
+    /// 1180: ISDSSearch2/3, the search phrase is too short.
     SearchPhraseTooShort,
-    /// ISDSSearch2/3: the page asked for is too large.
+    /// 1156: ISDSSearch2/3, the page asked for is too large.
     SearchPageTooLarge,
-    /// ISDSSearch2/3: the box ID searched for is malformed.
+    /// 1153: ISDSSearch2/3, the box ID searched for is malformed.
     SearchMalformedBoxId,
-    /// ISDSSearch2/3: the identification number searched for is malformed.
+    /// 1154: ISDSSearch2/3, the identification number is malformed.
     SearchMalformedIc,
-    /// Box search services: a value of the request is not one the service
-    /// accepts (an unknown search type or scope, a negative page, an
-    /// unknown list type).
+    /// 1155: box search services, a value of the request the service does
+    /// not accept (unknown search type or scope, negative page).
     SearchInvalidInput,
-    /// A date or date-time of the request is not valid.
+    /// 2017: a date or date-time of the request does not parse.
     InvalidDateTime,
-    /// DataBoxCreditInfo: the history asked for begins too long ago.
+    /// 1093: DataBoxCreditInfo, the date asked for is out of range.
     CreditHistoryTooOld,
-    /// DataBoxCreditInfo: the interval asked for is too long.
+    /// 1137: DataBoxCreditInfo, the interval asked for is too long.
     CreditIntervalTooLong,
-    /// The gateway itself failed.
+    /// 1152: ISDSSearch2/3, no search phrase.
+    SearchPhraseMissing,
+    /// 1081: ChangeISDSPassword, one character three times in a row.
+    PasswordRepeatedCharacter,
+    /// 1202: the recipient's box does not exist.
+    RecipientNotFound,
+    /// 1203: a message to (or from) the system box.
+    SystemBoxMessage,
+    /// 1206: the user lacks the right to send (PRIVIL_CREATE_DM).
+    NoRightToSend,
+    /// 1207: the user lacks any right to read messages.
+    NoRightToRead,
+    /// 1208: the user lacks the right to read messages for personal
+    /// delivery (PRIVIL_READ_ALL).
+    NoRightToReadPersonal,
+    /// 1209: the user lacks the right to see data about messages
+    /// (PRIVIL_VIEW_INFO).
+    NoRightToViewInfo,
+    /// 1219: no such message of the caller's box, or its content was
+    /// deleted (downloads of the box's own received or sent messages).
+    OwnMessageNotFound,
+    /// 1222: a received message not yet delivered (state 4 or 5) cannot be
+    /// read.
+    MessageNotDelivered,
+    /// 1230: a received message that was declared undeliverable.
+    MessageUndeliverable,
+    /// 1248: marking as downloaded a message that is not delivered.
+    NotInDeliveredState,
+    /// 1131: a wrong value of a named input parameter.
+    InvalidParameter,
+    /// 1025: enabling a box that is not disabled.
+    BoxNotDisabled,
+    /// 1037: the box is removed already.
+    BoxRemoved,
+    /// 1214: a document refused for its MIME type.
+    AttachmentMimeRejected,
+    /// 2201: a document handed in is no message or delivery info of this
+    /// system (Re-signISDSDocument, AuthenticateMessage; messages manual
+    /// 2.3.3).
+    NotAuthentic,
+    /// 1268: RegisterForNotifications with an action other than 0 or 1.
+    NotificationActionInvalid,
+    /// 1273: GetListForNotifications for a box not registered.
+    NotificationsNotRegistered,
+    /// 2350: PickUpAsyncResponse naming an unknown request type.
+    AsyncTypeUnknown,
+    /// 2351: PickUpAsyncResponse naming no request of the caller.
+    AsyncRequestNotFound,
+    /// 2019: a message ID that is no message ID.
+    MalformedMessageId,
+    /// 9005: the gateway itself failed.
     InternalError,
 }
 
@@ -156,10 +219,8 @@ impl IsdsCode {
         IsdsCode::CommercialNotAccepted,
         IsdsCode::NoDocument,
         IsdsCode::RecipientInaccessible,
-        IsdsCode::OvmModeNotAllowed,
         IsdsCode::InvalidCommercialType,
         IsdsCode::TooManyRecipients,
-        IsdsCode::MainDocumentRule,
         IsdsCode::MalformedBoxId,
         IsdsCode::BoxTypeRequired,
         IsdsCode::SearchPhraseTooShort,
@@ -170,39 +231,66 @@ impl IsdsCode {
         IsdsCode::InvalidDateTime,
         IsdsCode::CreditHistoryTooOld,
         IsdsCode::CreditIntervalTooLong,
+        IsdsCode::SearchPhraseMissing,
+        IsdsCode::PasswordRepeatedCharacter,
+        IsdsCode::RecipientNotFound,
+        IsdsCode::SystemBoxMessage,
+        IsdsCode::NoRightToSend,
+        IsdsCode::NoRightToRead,
+        IsdsCode::NoRightToReadPersonal,
+        IsdsCode::NoRightToViewInfo,
+        IsdsCode::OwnMessageNotFound,
+        IsdsCode::MessageNotDelivered,
+        IsdsCode::MessageUndeliverable,
+        IsdsCode::NotInDeliveredState,
+        IsdsCode::InvalidParameter,
+        IsdsCode::BoxNotDisabled,
+        IsdsCode::BoxRemoved,
+        IsdsCode::AttachmentMimeRejected,
+        IsdsCode::NotAuthentic,
+        IsdsCode::NotificationActionInvalid,
+        IsdsCode::NotificationsNotRegistered,
+        IsdsCode::AsyncTypeUnknown,
+        IsdsCode::AsyncRequestNotFound,
+        IsdsCode::MalformedMessageId,
         IsdsCode::InternalError,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
+    /// The comment on each names where the gateway answers it from: the
+    /// table row, and the manual chapter where one gives the code.
     pub fn code(self) -> &'static str {
         match self {
+            // Table, informational states.
             IsdsCode::Ok => "0000",
+            // FindDataBox, search manual.
             IsdsCode::NothingFound => "0002",
             IsdsCode::Truncated => "0003",
+            // CreateMultipleMessage, messages manual 2.2.
             IsdsCode::PartialSuccess => "0004",
+            // SignedMessageDownload, messages manual 2.4.2.1.
             IsdsCode::SignedWithoutTimestamp => "0005",
+            // CreateMessage, messages manual 2.1 ("ze znepřístupněné
+            // schránky ... chybu 1201"); read-only access 1.6.
             IsdsCode::SenderBoxInaccessible => "1201",
-            // 1211, 1218, 1219: published for EraseMessage (1211 another
-            // box's message, 1218 no right to erase, 1219 no such message);
-            // libisds documents 1219 non-normatively for MessageDownload and
-            // VerifyMessage of a message that does not exist in the box. The
-            // gateway answers 1219 for every message operation naming a
-            // message the caller's box may not see, as ISDS does not reveal
-            // that another box's message exists.
+            // Messages manual 2.4.4 and 2.13 (another box's message).
             IsdsCode::MessageOfAnotherBox => "1211",
+            // EraseMessage, messages manual 2.13.
             IsdsCode::EraseNotPermitted => "1218",
+            // Table row 1219, first text; messages manual 2.13.
             IsdsCode::MessageNotFound => "1219",
+            // Table row 2006 (the name of the element after the colon).
             IsdsCode::UnknownOperation => "2006",
+            // Messages manual 1.8.2 (services that deliver).
             IsdsCode::MarkingTooLong => "3006",
+            // Messages manual 1.9.1 and 1.9.2.
             IsdsCode::TooManyParallelRequests => "3008",
             IsdsCode::TooManyRequests => "3009",
-            // 5001: published for FindDataBox and CheckDataBox; the gateway
-            // answers it for every operation naming a box that does not exist.
+            // Table row 5001; search manual (FindDataBox, CheckDataBox).
             IsdsCode::BoxNotFound => "5001",
-            IsdsCode::TimestampAuthorityFailure => "9502",
-            // 1066, 1067: published for ChangeISDSPassword. 1090 and
-            // 1079-1083: as the libisds test server answers, ISDS's own
-            // documentation does not list them.
+            // Table row 9500 (communication with the time-stamp server).
+            IsdsCode::TimestampAuthorityFailure => "9500",
+            // Table rows 1066-1083 and 1090 (ChangeISDSPassword).
             IsdsCode::WrongCurrentPassword => "1090",
             IsdsCode::PasswordLength => "1066",
             IsdsCode::PasswordUnchanged => "1067",
@@ -210,136 +298,193 @@ impl IsdsCode {
             IsdsCode::PasswordCharacterClasses => "1080",
             IsdsCode::PasswordContainsLogin => "1082",
             IsdsCode::PasswordTrivial => "1083",
-            // 1004: libisds documents it (non-normatively) for callers
-            // without the right to an operation (GetDataBoxList,
-            // DataBoxCreditInfo); the gateway answers every refused
-            // db_manipulations call with it, and every message operation the
-            // user's rights do not allow (no public source gives ISDS's code
-            // for those).
+            // Table row 1004 (box administration outside the caller's
+            // rights); box-management manual, rights of each operation.
             IsdsCode::NotPermitted => "1004",
-            // 1041-1046: no public source gives ISDS's codes for these
-            // box-administration failures; the numbers are the gateway's
-            // choice, in the application-logic range 1xxx.
-            IsdsCode::UserNotFound => "1041",
-            IsdsCode::BoxExists => "1042",
-            IsdsCode::LoginExists => "1043",
-            IsdsCode::BoxStateForbids => "1044",
-            IsdsCode::InvalidRequestData => "1045",
-            IsdsCode::LastPrimaryUser => "1046",
-            // 1214: ISDS's documentation of CreateMessage (refused
-            // attachment, the file name after a colon).
+            // Table row 5002.
+            IsdsCode::UserNotFound => "5002",
+            // Table row 2031 (general box-administration error).
+            IsdsCode::BoxExists => "2031",
+            IsdsCode::LoginExists => "2031",
+            // Table row 1024 (the box is not accessible).
+            IsdsCode::BoxStateForbids => "1024",
+            // Table row 2031.
+            IsdsCode::InvalidRequestData => "2031",
+            // Table row 1009; box-management manual 2.5 (DeleteDataBoxUser2).
+            IsdsCode::LastPrimaryUser => "1009",
+            // Table sheet 1214; messages manual 2.1 and chapter 3.
             IsdsCode::AttachmentRejected => "1214",
-            // 1296 and 1232: as third-party ISDS clients report ISDS's
-            // answers (attachments over the limit; PDZ not accepted).
-            IsdsCode::AttachmentsTooLarge => "1296",
+            // Table row 1282 (documents of a normal message over the limit).
+            IsdsCode::AttachmentsTooLarge => "1282",
+            // Table row 1232.
             IsdsCode::CommercialNotAccepted => "1232",
-            // 2032: libisds documents it (non-normatively) for a message
-            // without documents.
+            // Table row 2032.
             IsdsCode::NoDocument => "2032",
-            // 1203-1207: no public source gives ISDS's codes for these
-            // refusals of a message being sent; the numbers are the
-            // gateway's choice, next to ISDS's 1201 for a sender box that
-            // cannot send.
-            IsdsCode::RecipientInaccessible => "1203",
-            IsdsCode::OvmModeNotAllowed => "1204",
-            IsdsCode::InvalidCommercialType => "1205",
-            IsdsCode::TooManyRecipients => "1206",
-            IsdsCode::MainDocumentRule => "1207",
-            // 1007: libisds documents it (non-normatively) for CheckDataBox
-            // given a malformed box ID; the gateway answers it wherever a
-            // malformed box ID is given outside the search phrases.
-            IsdsCode::MalformedBoxId => "1007",
-            // 1101: libisds, non-normative, FindDataBox without dbType.
+            // Table row 1204.
+            IsdsCode::RecipientInaccessible => "1204",
+            // Table row 2042 (see the module comment).
+            IsdsCode::InvalidCommercialType => "2042",
+            // Table row 1217; messages manual 2.2 (at most 50 recipients).
+            IsdsCode::TooManyRecipients => "1217",
+            // Table row 2011, the structure text.
+            IsdsCode::MalformedBoxId => "2011",
+            // Table row 1101.
             IsdsCode::BoxTypeRequired => "1101",
-            // 1180: ISDS's notice to developers of July 2023 (minimum search
-            // phrase of two characters for ISDSSearch2/3).
+            // Table rows 1152-1156 and 1180 (ISDSSearch2/3).
             IsdsCode::SearchPhraseTooShort => "1180",
-            // 1189: ISDS's code table of the same notice, for a pageSize
-            // over the limit (older ISDS clamped it to 100 silently).
-            IsdsCode::SearchPageTooLarge => "1189",
-            // 1153-1155: libisds, non-normative, ISDSSearch2.
+            IsdsCode::SearchPageTooLarge => "1156",
             IsdsCode::SearchMalformedBoxId => "1153",
             IsdsCode::SearchMalformedIc => "1154",
             IsdsCode::SearchInvalidInput => "1155",
-            // 2017: libisds, non-normative, a date-time that does not parse.
+            // Table row 2017.
             IsdsCode::InvalidDateTime => "2017",
-            // 1093, 1137: libisds, non-normative, DataBoxCreditInfo (history
-            // older than 15 months; interval longer than 3 months).
+            // Table rows 1093 and 1137 (DataBoxCreditInfo).
             IsdsCode::CreditHistoryTooOld => "1093",
             IsdsCode::CreditIntervalTooLong => "1137",
-            // 9204: ISDS's generic failure code for the password services.
-            IsdsCode::InternalError => "9204",
+            IsdsCode::SearchPhraseMissing => "1152",
+            IsdsCode::PasswordRepeatedCharacter => "1081",
+            // Table rows 1202-1209; messages manual 1.4 (rights) and 2.1.
+            IsdsCode::RecipientNotFound => "1202",
+            IsdsCode::SystemBoxMessage => "1203",
+            IsdsCode::NoRightToSend => "1206",
+            IsdsCode::NoRightToRead => "1207",
+            IsdsCode::NoRightToReadPersonal => "1208",
+            IsdsCode::NoRightToViewInfo => "1209",
+            // Table row 1219, second text; messages manual 2.4.1, 2.4.2.
+            IsdsCode::OwnMessageNotFound => "1219",
+            // Table row 1222; messages manual 1.8.1, 2.4.1, 2.4.2, 2.4.4.
+            IsdsCode::MessageNotDelivered => "1222",
+            // Table row 1230.
+            IsdsCode::MessageUndeliverable => "1230",
+            // Table row 1248; messages manual 2.5.
+            IsdsCode::NotInDeliveredState => "1248",
+            // Table row 1131.
+            IsdsCode::InvalidParameter => "1131",
+            // Table rows 1025 and 1037.
+            IsdsCode::BoxNotDisabled => "1025",
+            IsdsCode::BoxRemoved => "1037",
+            // Table sheet 1214.
+            IsdsCode::AttachmentMimeRejected => "1214",
+            // Table row 2201; messages manual 2.3.3.
+            IsdsCode::NotAuthentic => "2201",
+            // Table rows 1268, 1273; messages manual 2.11, 2.12.
+            IsdsCode::NotificationActionInvalid => "1268",
+            IsdsCode::NotificationsNotRegistered => "1273",
+            // Table rows 2350, 2351; messages manual 2.9.
+            IsdsCode::AsyncTypeUnknown => "2350",
+            IsdsCode::AsyncRequestNotFound => "2351",
+            // Table row 2019.
+            IsdsCode::MalformedMessageId => "2019",
+            // Table row 9005.
+            IsdsCode::InternalError => "9005",
         }
     }
 
-    /// The default message shown with the code.
+    /// The code's text as the table gives it; placeholders in angle
+    /// brackets are filled by [`IsdsStatus::fill`].
     pub fn message(self) -> &'static str {
         match self {
             IsdsCode::Ok => "Provedeno úspěšně.",
-            IsdsCode::NothingFound => "Nebyl nalezen žádný záznam.",
-            IsdsCode::Truncated => "Nalezeno příliš mnoho záznamů, výsledek byl zkrácen.",
-            IsdsCode::PartialSuccess => "Provedeno jen částečně.",
-            IsdsCode::SignedWithoutTimestamp => "Podepsáno bez časového razítka.",
-            IsdsCode::SenderBoxInaccessible => "Ze znepřístupněné schránky nelze odesílat zprávy.",
-            IsdsCode::MessageOfAnotherBox => "Zpráva patří jiné datové schránce.",
-            IsdsCode::EraseNotPermitted => "Nedostatečná oprávnění ke smazání zprávy.",
-            IsdsCode::MessageNotFound => "Zpráva neexistuje nebo již byla smazána.",
-            IsdsCode::UnknownOperation => "Unknown operation",
-            IsdsCode::MarkingTooLong => "Označení zprávy trvá příliš dlouho.",
-            IsdsCode::TooManyParallelRequests => "Příliš mnoho souběžných požadavků.",
-            IsdsCode::TooManyRequests => "Příliš mnoho požadavků, zkuste to později.",
-            IsdsCode::BoxNotFound => "Datová schránka neexistuje.",
-            IsdsCode::TimestampAuthorityFailure => "Selhala autorita časových razítek.",
-            IsdsCode::WrongCurrentPassword => "Současné heslo není správné.",
-            IsdsCode::PasswordLength => "Heslo musí mít 8 až 32 znaků.",
-            IsdsCode::PasswordUnchanged => "Nové heslo je shodné se současným.",
-            IsdsCode::PasswordForbiddenCharacter => "Heslo obsahuje nepovolený znak.",
+            IsdsCode::NothingFound => "Podmínkám neodpovídá žádná datová schránka.",
+            IsdsCode::Truncated => "Výběr zadán příliš obecně, výsledků je příliš mnoho.",
+            IsdsCode::PartialSuccess => "Některé datové zprávy nebyly úspěšně odeslány.",
+            IsdsCode::SignedWithoutTimestamp => {
+                "Nepodařilo se získat časové razítko pro elektronickou pečeť správce (pečetění datové zprávy při jejím stažení)."
+            }
+            IsdsCode::SenderBoxInaccessible => {
+                "Schránka, do níž jste přihlášen(a), není přístupná."
+            }
+            IsdsCode::MessageOfAnotherBox => "Nemáte právo na přístup k zásilkám v cizí schránce.",
+            IsdsCode::EraseNotPermitted => {
+                "Nemáte oprávnění mazat datové zprávy v Datovém trezoru."
+            }
+            IsdsCode::MessageNotFound => "Zpráva <dmID> není v databázi.",
+            IsdsCode::UnknownOperation => "Unknown operation: <operation>",
+            IsdsCode::MarkingTooLong => {
+                "Došlé zprávy nebyly doručeny v časovém limitu, zopakujte operaci"
+            }
+            IsdsCode::TooManyParallelRequests => {
+                "Příliš mnoho paralelních požadavků pro DS <ID DS>:<počet>"
+            }
+            IsdsCode::TooManyRequests => {
+                "Právě se zpracovává jiný požadavek pro tento účet datové schránky, zašlete prosím Váš požadavek později."
+            }
+            IsdsCode::BoxNotFound => "Datová schránka nenalezena.",
+            IsdsCode::TimestampAuthorityFailure => {
+                "Chyba při komunikaci se serverem časového razítka: <n>"
+            }
+            IsdsCode::WrongCurrentPassword => "Zadané staré heslo není platné",
+            IsdsCode::PasswordLength => "Délka hesla musí být mezi 8 a 64 znaky.",
+            IsdsCode::PasswordUnchanged => "Nové heslo nesmí být stejné jako staré.",
+            IsdsCode::PasswordForbiddenCharacter => "Heslo nesmí obsahovat znak <char>",
             IsdsCode::PasswordCharacterClasses => {
-                "Heslo musí obsahovat malé písmeno, velké písmeno a číslici."
+                "Nové heslo musí obsahovat alespoň jedno velké písmeno, malé písmeno i číslici."
             }
-            IsdsCode::PasswordContainsLogin => "Heslo nesmí obsahovat přihlašovací jméno.",
-            IsdsCode::PasswordTrivial => {
-                "Heslo nesmí obsahovat tři stejné znaky za sebou ani začínat jednoduchou řadou."
+            IsdsCode::PasswordContainsLogin => "Nové heslo nesmí obsahovat ID uživatele.",
+            IsdsCode::PasswordTrivial => "Nové heslo nesmí mít takto triviální tvar.",
+            IsdsCode::NotPermitted => "Nemáte oprávnění k provedení této operace",
+            IsdsCode::UserNotFound => {
+                "Zadaná osoba nenalezena mezi uživateli schránky <id_schranky>."
             }
-            IsdsCode::NotPermitted => "Nedostatečná oprávnění pro tuto operaci.",
-            IsdsCode::UserNotFound => "Uživatel v datové schránce neexistuje.",
-            IsdsCode::BoxExists => "Datová schránka s tímto identifikátorem již existuje.",
-            IsdsCode::LoginExists => "Přihlašovací jméno je již použito.",
-            IsdsCode::BoxStateForbids => "Stav datové schránky tuto operaci neumožňuje.",
-            IsdsCode::InvalidRequestData => "Chybné nebo chybějící údaje požadavku.",
-            IsdsCode::LastPrimaryUser => "Poslední oprávněnou osobu datové schránky nelze odebrat.",
-            IsdsCode::AttachmentRejected => "Příloha zprávy byla odmítnuta",
-            IsdsCode::AttachmentsTooLarge => {
-                "Celková velikost příloh překračuje limit povolený pro datovou schránku."
+            IsdsCode::BoxExists | IsdsCode::LoginExists | IsdsCode::InvalidRequestData => {
+                "Chyba v požadavku na správu schránek: <popis>"
             }
+            IsdsCode::BoxStateForbids => "Schránka <dbID> není přístupná",
+            IsdsCode::LastPrimaryUser => "Pro FO a PFO nelze zrušit primárního uživatele.",
+            IsdsCode::AttachmentRejected => {
+                "Přípona souboru přiloženého k datové zprávě není v seznamu povolených přípon."
+            }
+            IsdsCode::AttachmentsTooLarge => "Přílohy datové zprávy přesahují povolenou délku.",
             IsdsCode::CommercialNotAccepted => {
-                "Adresát nepřijímá poštovní datové zprávy a odesílatel ani adresát není orgánem veřejné moci."
+                "Odesilatel ani příjemce datové zprávy není OVM a příjemce nedovolil příjem Poštovních datových zpráv."
             }
-            IsdsCode::NoDocument => "Zpráva neobsahuje žádnou písemnost.",
-            IsdsCode::RecipientInaccessible => {
-                "Datová schránka adresáta není zpřístupněna, zprávu do ní nelze dodat."
+            IsdsCode::NoDocument => "Datová zpráva neobsahuje žádnou přílohu",
+            IsdsCode::RecipientInaccessible => "Schránka příjemce není přístupná.",
+            IsdsCode::InvalidCommercialType => "Chybný parametr",
+            IsdsCode::TooManyRecipients => "Nesmí být uvedeno více než <N> příjemců datové zprávy.",
+            IsdsCode::MalformedBoxId => "Chyba ve struktuře ID datové schránky.",
+            IsdsCode::BoxTypeRequired => "Nutno specifikovat typ schránky",
+            IsdsCode::SearchPhraseTooShort => "Příliš krátká vyhledávací fráze.",
+            IsdsCode::SearchPageTooLarge => "Příliš velká hodnota pageSize",
+            IsdsCode::SearchMalformedBoxId => "Neplatné DB ID",
+            IsdsCode::SearchMalformedIc => "Neplatné IČO",
+            IsdsCode::SearchInvalidInput => "Neplatné vstupní parametry",
+            IsdsCode::InvalidDateTime => "Chyba v syntaxi data: <XMLdata>",
+            IsdsCode::CreditHistoryTooOld => "Požadované datum je mimo rozsah.",
+            IsdsCode::CreditIntervalTooLong => "Byl zadán příliš dlouhý časový interval.",
+            IsdsCode::SearchPhraseMissing => "Nezadaná vyhledávací fráze",
+            IsdsCode::PasswordRepeatedCharacter => "Trojí opakování stejného znaku není dovoleno.",
+            IsdsCode::RecipientNotFound => "Schránka příjemce <dbID> neexistuje.",
+            IsdsCode::SystemBoxMessage => {
+                "Nelze zasílat datové zprávy do ani ze systémové schránky správce nebo provozovatele ISDS"
             }
-            IsdsCode::OvmModeNotAllowed => {
-                "Odesílatel není orgánem veřejné moci, zprávu nelze odeslat v režimu OVM."
+            IsdsCode::NoRightToSend => "Nemáte oprávnění odesílat datové zprávy.",
+            IsdsCode::NoRightToRead => "Nemáte oprávnění číst žádné datové zprávy.",
+            IsdsCode::NoRightToReadPersonal => {
+                "Nemáte oprávnění číst datové zprávy určené do vlastních rukou."
             }
-            IsdsCode::InvalidCommercialType => "Neplatný typ poštovní datové zprávy.",
-            IsdsCode::TooManyRecipients => "Zprávu lze najednou odeslat nejvýše 50 adresátům.",
-            IsdsCode::MainDocumentRule => {
-                "První písemnost zprávy musí být hlavní (main) a žádná další hlavní být nesmí."
+            IsdsCode::NoRightToViewInfo => {
+                "Nemáte oprávnění vidět údaje o zprávách (uživatel <userID>, práva <privils>)."
             }
-            IsdsCode::MalformedBoxId => "Chybný formát identifikátoru datové schránky.",
-            IsdsCode::BoxTypeRequired => "Typ datové schránky musí být zadán.",
-            IsdsCode::SearchPhraseTooShort => "Vyhledávací fráze je prázdná nebo příliš krátká.",
-            IsdsCode::SearchPageTooLarge => "Požadovaná velikost stránky je příliš velká.",
-            IsdsCode::SearchMalformedBoxId => "Hledaný identifikátor schránky má chybný formát.",
-            IsdsCode::SearchMalformedIc => "Hledané IČO má chybný formát.",
-            IsdsCode::SearchInvalidInput => "Chybné zadání vyhledávání.",
-            IsdsCode::InvalidDateTime => "Chybný formát data nebo času.",
-            IsdsCode::CreditHistoryTooOld => {
-                "Historie kreditu je dostupná jen za posledních 15 měsíců."
+            IsdsCode::OwnMessageNotFound => "Zpráva <dmID> pro/od <dbID> není v databázi.",
+            IsdsCode::MessageNotDelivered => {
+                "Zpráva dosud nebyla označena jako doručená, proto ji nelze číst."
             }
-            IsdsCode::CreditIntervalTooLong => "Interval historie kreditu je delší než 3 měsíce.",
-            IsdsCode::InternalError => "Vnitřní chyba brány.",
+            IsdsCode::MessageUndeliverable => "Zpráva byla prohlášena za nedoručitelnou.",
+            IsdsCode::NotInDeliveredState => "Zpráva není ve stavu doručená.",
+            IsdsCode::InvalidParameter => "Chybně zadaný parametr <nazev_parametru>",
+            IsdsCode::BoxNotDisabled => "Schránka <dbID> není znepřístupněná",
+            IsdsCode::BoxRemoved => "Schránka <dbID> je již zrušená",
+            IsdsCode::AttachmentMimeRejected => "Zadaný MIME typ souboru neodpovídá.",
+            IsdsCode::NotAuthentic => {
+                "Předložená data neodpovídají žádné datové zprávě, dodejce ani doručence."
+            }
+            IsdsCode::NotificationActionInvalid => "action musí být 0 nebo 1, je <action>",
+            IsdsCode::NotificationsNotRegistered => "Registrace k příjmu notifikací neexistuje",
+            IsdsCode::AsyncTypeUnknown => "Neznámý typ asynchronního požadavku <typ>",
+            IsdsCode::AsyncRequestNotFound => "Neevidujeme žádný Váš požadavek s ID <ID>",
+            IsdsCode::MalformedMessageId => "Chyba v syntaxi ID datové zprávy.",
+            IsdsCode::InternalError => "Interní chyba ISDS.",
         }
     }
 }
@@ -352,7 +497,8 @@ pub struct IsdsStatus {
 }
 
 impl IsdsStatus {
-    /// The code with its default message.
+    /// The code with its text as the table gives it (for codes whose text
+    /// has placeholders, use [`IsdsStatus::fill`]).
     pub fn new(code: IsdsCode) -> Self {
         Self {
             code,
@@ -360,7 +506,17 @@ impl IsdsStatus {
         }
     }
 
-    /// The code with a specific message (e.g. naming the offending field).
+    /// The code with its text, each `<placeholder>` replaced by the next
+    /// of `values` (a placeholder without a value is left out).
+    pub fn fill(code: IsdsCode, values: &[&str]) -> Self {
+        Self {
+            code,
+            message: Cow::Owned(fill_placeholders(code.message(), values)),
+        }
+    }
+
+    /// The code with a message already made from its text (e.g. a status
+    /// block read back from a response).
     pub fn with_message(code: IsdsCode, message: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
@@ -373,20 +529,52 @@ impl IsdsStatus {
     }
 }
 
+/// 9500 for a failed time-stamp request; `<n>` is the number of the
+/// failed attempt, always the first (the gateway does not retry).
+pub fn timestamp_failure() -> IsdsStatus {
+    IsdsStatus::fill(IsdsCode::TimestampAuthorityFailure, &["1"])
+}
+
+/// `template` with each `<…>` replaced by the next value.
+fn fill_placeholders(template: &str, values: &[&str]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut values = values.iter();
+    let mut rest = template;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        if let Some(v) = values.next() {
+            out.push_str(v);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashSet;
 
     #[test]
-    fn codes_are_unique_four_digit_strings() {
-        let mut seen = HashSet::new();
+    fn codes_are_four_digit_strings_with_a_text() {
         for code in IsdsCode::ALL {
             let c = code.code();
             assert_eq!(c.len(), 4, "{code:?}");
             assert!(c.bytes().all(|b| b.is_ascii_digit()), "{code:?}");
-            assert!(seen.insert(c), "duplicate {c}");
             assert!(!code.message().is_empty());
         }
+    }
+
+    #[test]
+    fn placeholders_are_filled_in_order() {
+        let s = IsdsStatus::fill(IsdsCode::OwnMessageNotFound, &["42", "abc1234"]);
+        assert_eq!(s.message, "Zpráva 42 pro/od abc1234 není v databázi.");
+        let s = IsdsStatus::fill(IsdsCode::MessageNotFound, &[]);
+        assert_eq!(s.message, "Zpráva  není v databázi.");
+        let s = IsdsStatus::fill(IsdsCode::Ok, &["x"]);
+        assert_eq!(s.message, "Provedeno úspěšně.");
     }
 }

@@ -174,7 +174,8 @@ async fn an_expired_password_allows_only_the_password_services() {
         ("Heslo s mezerou-1", "1079"),
         ("nocapitals-42", "1080"),
         ("Po_jednatel-1x", "1082"),
-        ("Heslooo-12A", "1083"),
+        ("Heslooo-12A", "1081"),
+        ("Qwerty-Heslo-12", "1083"),
     ] {
         let resp = t
             .soap_as(PO_LOGIN, "/DS/DsManage", &change(PO_LOGIN.1, weak))

@@ -781,3 +781,129 @@ async fn the_cert_command_registers_lists_and_removes_offline() {
     assert_refused(&resp, NOT_AUTHENTICATED, "removed certificate");
     t.stop().await;
 }
+
+/// `userPrivils` of every user of po4demo as its primary user lists them
+/// (with the commercial certificate this world gives him, and his password).
+async fn po_users(t: &TestGateway, c: &Certs) -> Vec<(String, String)> {
+    let resp = call(
+        t,
+        Some(&c.po_jednatel),
+        Some(PO_LOGIN),
+        "/certds/DS/DsManage",
+        &op("GetDataBoxUsers2", "<dbID>po4demo</dbID>"),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    let users = body.elements().find(|e| e.name == "dbUsers").unwrap();
+    users
+        .elements()
+        .map(|u| {
+            let item = |name: &str| {
+                u.elements()
+                    .find(|e| e.name == name)
+                    .map(|e| e.text())
+                    .unwrap_or_default()
+            };
+            (item("isdsID"), item("userPrivils"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn software_identities_cannot_administer_users() {
+    // Messages manual 1.4: "virtual" users (a box's server certificate, a
+    // hosted records service) have the fixed rights 159, without
+    // PRIVIL_OWNER_ADM, which every user administration needs
+    // (box-management manual 2.4-2.7, 2.9, 2.10): 1004.
+    use common::box_requests::{USER_INFO_EXT2, complex};
+    let (t, c, _fixtures) = start_certificate_world().await;
+    let entrusted = "000000poeu01";
+    let before = po_users(&t, &c).await;
+    assert!(before.iter().any(|(id, _)| id == entrusted), "{before:?}");
+    let user2 = |privileges: &str| {
+        complex(
+            "dbUserInfo",
+            USER_INFO_EXT2,
+            &[
+                ("aifoIsds", "false"),
+                ("pnGivenNames", "Petr"),
+                ("pnLastName", "Převzatý"),
+                ("userType", "ENTRUSTED_USER"),
+                ("userPrivils", privileges),
+            ],
+        )
+    };
+    let new_info = complex(
+        "dbNewUserInfo",
+        USER_INFO_EXT2,
+        &[("aifoIsds", "false"), ("userPrivils", "255")],
+    );
+    let calls = |box_id: &str| {
+        let id = format!("<dbID>{box_id}</dbID>");
+        let who = format!("{id}<isdsID>{entrusted}</isdsID>");
+        vec![
+            op("AddDataBoxUser2", &format!("{id}{}", user2("255"))),
+            op("UpdateDataBoxUser2", &format!("{who}{new_info}")),
+            op(
+                "NewAccessData2",
+                &format!("{who}<dbFeePaid>true</dbFeePaid>"),
+            ),
+            op("DeleteDataBoxUser2", &who),
+            op("GetDataBoxUsers2", &id),
+            op("DisableOwnDataBox2", &id),
+            op("EnableOwnDataBox2", &id),
+        ]
+    };
+    // The box's own system certificate on /cert.
+    for body in calls("po4demo") {
+        let resp = call(&t, Some(&c.po_app), None, "/cert/DS/DsManage", &body).await;
+        assert_eq!(resp.status, 200, "{body}: {}", resp.text);
+        assert_eq!(resp.status().0, "1004", "{body}: {}", resp.text);
+        assert_valid(&resp.body_xml(), Xsd::Db);
+    }
+    // A hosted records service on /hspis, for the box that authorised it.
+    for body in calls("ovm4dem") {
+        let resp = call(
+            &t,
+            Some(&c.provider),
+            Some(("ovm4dem", "")),
+            "/hspis/DS/DsManage",
+            &body,
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{body}: {}", resp.text);
+        assert_eq!(resp.status().0, "1004", "{body}: {}", resp.text);
+    }
+    // Nothing changed: the entrusted user kept its rights and its account.
+    assert_eq!(po_users(&t, &c).await, before);
+    let resp = t.soap_as(PO_ENTRUSTED_LOGIN, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+
+    // What the manuals allow software: the message and search services.
+    let resp = call(&t, Some(&c.po_app), None, "/cert/DS/dz", DUMMY).await;
+    assert_dummy_ok(&resp, "system certificate, messages");
+    let resp = call(
+        &t,
+        Some(&c.po_app),
+        None,
+        "/cert/DS/dx",
+        &common::messages::list("GetListOfReceivedMessages"),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let resp = call(
+        &t,
+        Some(&c.po_app),
+        None,
+        "/cert/DS/df",
+        &op("CheckDataBox", "<dbID>ovm4dem</dbID>"),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    // It reports the fixed rights 159.
+    let resp = call(&t, Some(&c.po_app), None, "/cert/DS/DsManage", USER_INFO).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert!(resp.text.contains("userPrivils>159<"), "{}", resp.text);
+    t.stop().await;
+}

@@ -421,8 +421,9 @@ async fn verify(
         .expect("client");
     let snapshot: HashMap<String, Attempt> = ledger.lock().expect("ledger").clone();
 
-    // Everything the recipients list downloads completely; a message of
-    // ours is exactly what was sent, acknowledged or not.
+    // Everything the recipients list downloads completely (the listing
+    // delivered it); a message of ours is exactly what was sent,
+    // acknowledged or not.
     let mut received: HashMap<String, String> = HashMap::new();
     let mut validated = false;
     for recipient in [OVM_LOGIN, PO_LOGIN] {
@@ -664,6 +665,8 @@ async fn acknowledged_messages_survive_sigkill_and_nothing_half_written_shows() 
         assert_valid(&resp.body_xml(), Xsd::Dm);
         assert_eq!(resp.status().0, "0000", "{:.2000}", resp.text);
         let id = text_of(&resp.body(), &["dmID"]);
+        // The recipient's listing delivers it; only then does it download.
+        list(&client, &server, OVM_LOGIN, "GetListOfReceivedMessages").await;
         check_download(&client, &server, OVM_LOGIN, &id, Some((&tag, &docs)), false).await;
         checked.insert(id.clone());
         ledger.lock().expect("ledger").insert(

@@ -252,7 +252,7 @@ async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
             &[("dbID", "po4demo"), ("dbType", "PO")],
         ) + "<dbPrimaryUsers/>"),
     );
-    expect_code(&t, OPERATOR, &dup, "1042").await;
+    expect_code(&t, OPERATOR, &dup, "2031").await;
     t.stop().await;
 }
 
@@ -309,7 +309,7 @@ async fn box_administrators_manage_only_their_own_box() {
         &t.soap_as((&login, &new_password), "/DS/dz", DUMMY).await,
         "authentication.error.userIsNotAuthenticated",
     );
-    expect_code(&t, PO_LOGIN, &delete, "1041").await;
+    expect_code(&t, PO_LOGIN, &delete, "5002").await;
 
     // Another box is out of reach, as are primary users.
     expect_code(
@@ -393,7 +393,7 @@ async fn owners_disable_and_enable_their_box_and_switch_open_addressing() {
     // Users still log in to an inaccessible box.
     assert_eq!(dummy_status(&t, PO_ENTRUSTED_LOGIN).await, 200);
     assert_eq!(owner_item(&t, PO_LOGIN, "dbState").await, "2");
-    expect_code(&t, PO_LOGIN, &op("DisableOwnDataBox2", &po), "1044").await;
+    expect_code(&t, PO_LOGIN, &op("DisableOwnDataBox2", &po), "1024").await;
     // Version 1 without a dbID means the caller's own box.
     let enable = op("EnableOwnDataBox", &complex("dbOwnerInfo", OWNER_INFO, &[]));
     expect_code(&t, PO_LOGIN, &enable, "0000").await;
@@ -457,7 +457,7 @@ async fn operator_only_operations_and_the_operators_limits() {
     expect_code(&t, OPERATOR, &disable, "0000").await;
     assert_eq!(owner_item(&t, fo, "dbState").await, "6");
     // A box disabled by law is not the owner's to enable.
-    expect_code(&t, fo, &op("EnableOwnDataBox2", &db_id("fo4demo")), "1044").await;
+    expect_code(&t, fo, &op("EnableOwnDataBox2", &db_id("fo4demo")), "1024").await;
     expect_code(
         &t,
         OPERATOR,
@@ -469,14 +469,21 @@ async fn operator_only_operations_and_the_operators_limits() {
         "DeleteDataBoxUser2",
         &format!("{}<isdsID>000000zzzzzz</isdsID>", db_id("po4demo")),
     );
-    expect_code(&t, OPERATOR, &unknown_user, "1041").await;
-    // The last primary user stays.
+    expect_code(&t, OPERATOR, &unknown_user, "5002").await;
+    // The primary user of an FO box stays (1009, box-management manual
+    // 2.5); an OVM box may be left without one.
+    let last = op(
+        "DeleteDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "fo4demo")])
+            + &complex("dbUserInfo", USER_INFO, &[("userID", "fo_cerny")])),
+    );
+    expect_code(&t, OPERATOR, &last, "1009").await;
     let last = op(
         "DeleteDataBoxUser",
         &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "ovm4dem")])
             + &complex("dbUserInfo", USER_INFO, &[("userID", "ovm_starosta")])),
     );
-    expect_code(&t, OPERATOR, &last, "1046").await;
+    expect_code(&t, OPERATOR, &last, "0000").await;
     // The operator must name the box.
     expect_code(
         &t,
@@ -485,7 +492,7 @@ async fn operator_only_operations_and_the_operators_limits() {
             "DisableOwnDataBox",
             &complex("dbOwnerInfo", OWNER_INFO, &[]),
         ),
-        "1045",
+        "2031",
     )
     .await;
 
@@ -500,12 +507,12 @@ async fn operator_only_operations_and_the_operators_limits() {
         &t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await,
         "authentication.error.userIsNotAuthenticated",
     );
-    expect_code(&t, OPERATOR, &remove, "1044").await;
+    expect_code(&t, OPERATOR, &remove, "1037").await;
     expect_code(
         &t,
         OPERATOR,
         &add_user_v2("po4demo", "ENTRUSTED_USER", "1"),
-        "1044",
+        "1037",
     )
     .await;
     t.stop().await;
@@ -771,4 +778,74 @@ async fn the_store_of_a_running_gateway_is_refused_and_serve_loads_fixtures() {
     })
     .await;
     assert!(err.contains("fixbox1 exists in the store already"), "{err}");
+}
+
+/// `userPrivils` of the user `isds_id` as GetDataBoxUsers2 of po4demo lists it.
+async fn listed_privileges(t: &TestGateway, isds_id: &str) -> String {
+    let resp = expect_code(
+        t,
+        PO_LOGIN,
+        &op("GetDataBoxUsers2", &db_id("po4demo")),
+        "0000",
+    )
+    .await;
+    let body = resp.body();
+    let users = body.elements().find(|e| e.name == "dbUsers").unwrap();
+    let user = users
+        .elements()
+        .find(|u| {
+            u.elements()
+                .any(|e| e.name == "isdsID" && e.text() == isds_id)
+        })
+        .unwrap_or_else(|| panic!("{isds_id} in {}", resp.text));
+    user.elements()
+        .find(|e| e.name == "userPrivils")
+        .map(|e| e.text())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_administrator_keeps_the_right_to_administer() {
+    // Messages manual 1.4: an administrator's PRIVIL_OWNER_ADM (32) cannot
+    // be taken away; other rights may be added. GetDataBoxUsers2 shows it.
+    let t = start().await;
+    let resp = expect_code(
+        &t,
+        PO_LOGIN,
+        &add_user_v2("po4demo", "ADMINISTRATOR", "1"),
+        "0000",
+    )
+    .await;
+    let (login, _) = access(&resp);
+    let isds_id = format!("000000{login}");
+    assert_eq!(listed_privileges(&t, &isds_id).await, "33");
+    for (sent, kept) in [("4", "36"), ("0", "32"), ("255", "255")] {
+        let update = op(
+            "UpdateDataBoxUser2",
+            &(db_id("po4demo")
+                + &format!("<isdsID>{isds_id}</isdsID>")
+                + &complex(
+                    "dbNewUserInfo",
+                    USER_INFO_EXT2,
+                    &[
+                        ("aifoIsds", "false"),
+                        ("userType", "ADMINISTRATOR"),
+                        ("userPrivils", sent),
+                    ],
+                )),
+        );
+        expect_code(&t, PO_LOGIN, &update, "0000").await;
+        assert_eq!(listed_privileges(&t, &isds_id).await, kept, "sent {sent}");
+    }
+    // An entrusted user's rights are what is sent.
+    let resp = expect_code(
+        &t,
+        PO_LOGIN,
+        &add_user_v2("po4demo", "ENTRUSTED_USER", "9"),
+        "0000",
+    )
+    .await;
+    let (login, _) = access(&resp);
+    assert_eq!(listed_privileges(&t, &format!("000000{login}")).await, "9");
+    t.stop().await;
 }

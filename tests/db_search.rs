@@ -556,7 +556,7 @@ async fn full_text_paging_limits_and_isdssearch3() {
     )
     .await;
     assert_eq!(result_ids(&r).len(), 50);
-    call(&t, PO_ALL, &page("0", "101"), "1189").await;
+    call(&t, PO_ALL, &page("0", "101"), "1156").await;
     call(&t, PO_ALL, &page("-1", "10"), "1155").await;
     call(
         &t,
@@ -698,7 +698,7 @@ async fn check_data_box_reports_states() {
     let r = call(&t, PO_NO16, &check("fohide1"), "0000").await;
     assert_eq!(child_text(&r.body(), "dbState"), "1");
     call(&t, PO_NO16, &check("nobox00"), "5001").await;
-    call(&t, PO_NO16, &check("NOBOX00"), "1007").await;
+    call(&t, PO_NO16, &check("NOBOX00"), "2011").await;
     t.stop().await;
 }
 

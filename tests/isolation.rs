@@ -2,7 +2,11 @@
 //! rights (`userPrivils`) and messages between the boxes in any state, no
 //! user ever obtains anything of a message their box neither sent nor
 //! received, and every reading operation honours the rights exactly as a
-//! small model of the documented rules predicts (README "Read messages").
+//! small model of the manuals' rules predicts (messages manual 1.4, 1.8.1
+//! and each operation's chapter; codes from the official table): 1211 for
+//! another box's message, 1206-1209 for missing rights, 1222 for a received
+//! message not yet delivered, and delivery only by a listing of a user who
+//! may read the message.
 //!
 //! Each world is written as a TOML world fixture and served by a real
 //! gateway (no demo world). Every user then calls every single-message
@@ -203,7 +207,10 @@ struct Known {
     from: usize,
     to: usize,
     personal: bool,
-    content_deleted: bool,
+    /// The state (`dmMessageStatus`) as far as the rules tell apart: 4 or
+    /// 5 waiting for delivery, 6 delivered (or read), 8 undeliverable, 9
+    /// content deleted.
+    state: u8,
     annotation: String,
     /// The documents as they travel (base64 of their bytes).
     documents: Vec<String>,
@@ -212,6 +219,16 @@ struct Known {
 impl Known {
     fn party(&self, b: usize) -> bool {
         self.from == b || self.to == b
+    }
+
+    /// Waiting for delivery by a listing (states 4 and 5).
+    fn waiting(&self) -> bool {
+        matches!(self.state, 4 | 5)
+    }
+
+    /// In the recipient's received list (states 4, 5, 6, 7, 10).
+    fn listed_as_received(&self) -> bool {
+        !matches!(self.state, 8 | 9)
     }
 
     /// Every string that belongs to this message only.
@@ -315,46 +332,59 @@ impl Op {
         )
     }
 
-    /// The status the documented rules give `user` for message `m` (None:
-    /// an ID no message has).
+    /// The status the manuals' rules give `user` for message `m` (None: an
+    /// ID no message has).
     fn expected(self, user: &User, m: Option<&Known>) -> &'static str {
         const OK: &str = "0000";
-        const NOT_FOUND: &str = "1219";
-        const REFUSED: &str = "1004";
-        let received = m.is_some_and(|m| m.to == user.b);
-        let sent = m.is_some_and(|m| m.from == user.b);
         let Some(m) = m else {
-            return NOT_FOUND;
+            return "1219";
         };
-        let verdict = |found: bool, allowed: bool, content: bool| {
-            if !found {
-                NOT_FOUND
-            } else if !allowed {
-                REFUSED
-            } else if !content {
-                NOT_FOUND
+        let received = m.to == user.b;
+        let sent = m.from == user.b;
+        // Read rights by kind: 1207 without any, 1208 for personal
+        // delivery without PRIVIL_READ_ALL.
+        let read = || {
+            if user.privileges & 3 == 0 {
+                Some("1207")
+            } else if !user.may_read_received(m) {
+                Some("1208")
             } else {
-                OK
+                None
             }
         };
-        let reads = user.may_read_received(m);
-        let may_see = |side_right: bool| user.has(8) || side_right;
+        // Reads of a received message by its state: 1222 before delivery,
+        // 1230 undeliverable.
+        let state = || match m.state {
+            4 | 5 => Some("1222"),
+            8 => Some("1230"),
+            _ => None,
+        };
+        let view = || (!user.has(8)).then_some("1209");
+        let send = || (!user.has(4)).then_some("1206");
+        let first = |checks: &[&dyn Fn() -> Option<&'static str>]| {
+            checks.iter().find_map(|c| c()).unwrap_or(OK)
+        };
         match self {
-            Op::MessageDownload | Op::SignedMessageDownload => {
-                verdict(received, reads, !m.content_deleted)
+            Op::MessageDownload | Op::SignedMessageDownload if received => {
+                first(&[&read, &state, &|| (m.state == 9).then_some("1219")])
             }
-            Op::MarkMessageAsDownloaded => verdict(received, reads, true),
-            Op::MessageEnvelopeDownload => verdict(received, may_see(reads), true),
-            Op::SentMessageEnvelopeDownload => verdict(sent, user.has(4), true),
-            Op::SignedSentMessageDownload => verdict(sent, user.has(4), !m.content_deleted),
-            Op::GetDeliveryInfo | Op::GetSignedDeliveryInfo => {
-                verdict(received || sent, user.has(8), true)
+            Op::MarkMessageAsDownloaded if received => {
+                first(&[&read, &|| (!matches!(m.state, 6 | 7)).then_some("1248")])
             }
-            Op::VerifyMessage | Op::GetMessageAuthor | Op::GetMessageAuthor2 => {
-                // The received side wins when a box is on both (never here).
-                let side_right = if received { reads } else { user.has(4) };
-                verdict(received || sent, may_see(side_right), true)
+            Op::MessageEnvelopeDownload if received => first(&[&view, &read, &state]),
+            Op::SentMessageEnvelopeDownload if sent => first(&[&send]),
+            Op::SignedSentMessageDownload if sent => {
+                first(&[&send, &|| (m.state == 9).then_some("1219")])
             }
+            Op::GetDeliveryInfo | Op::GetSignedDeliveryInfo if received || sent => {
+                first(&[&view, &|| (received && m.waiting()).then_some("1222")])
+            }
+            Op::VerifyMessage if received || sent => {
+                first(&[&|| (user.privileges & 3 == 0).then_some("1207")])
+            }
+            Op::GetMessageAuthor | Op::GetMessageAuthor2 if received || sent => first(&[&view]),
+            // Another box's message, or one on the wrong side: 1211.
+            _ => "1211",
         }
     }
 }
@@ -605,8 +635,8 @@ impl Run {
             a.leaks_nothing_foreign(user, known)
                 .map_err(|e| format!("{}: {e}", context()))?;
             if !user.has(8) {
-                if a.code != "1004" {
-                    return Err(format!("{}: status {}, not 1004", context(), a.code));
+                if a.code != "1209" {
+                    return Err(format!("{}: status {}, not 1209", context(), a.code));
                 }
                 a.is_bare().map_err(|e| format!("{}: {e}", context()))?;
                 continue;
@@ -616,7 +646,13 @@ impl Run {
             }
             let expected: BTreeSet<&str> = known
                 .iter()
-                .filter(|m| if sent { m.from } else { m.to } == user.b)
+                .filter(|m| {
+                    if sent {
+                        m.from == user.b
+                    } else {
+                        m.to == user.b && m.listed_as_received()
+                    }
+                })
                 .map(|m| m.id.as_str())
                 .collect();
             let mut records = Vec::new();
@@ -662,8 +698,8 @@ impl Run {
         a.leaks_nothing_foreign(user, known)
             .map_err(|e| format!("{}: {e}", context()))?;
         if !user.has(8) {
-            if a.code != "1004" {
-                return Err(format!("{}: status {}, not 1004", context(), a.code));
+            if a.code != "1209" {
+                return Err(format!("{}: status {}, not 1209", context(), a.code));
             }
             return a.is_bare().map_err(|e| format!("{}: {e}", context()));
         }
@@ -681,7 +717,7 @@ impl Run {
         Ok(())
     }
 
-    /// CreateMessage from the user's box to the next box: refused with 1004
+    /// CreateMessage from the user's box to the next box: refused with 1206
     /// without right 4; with it, an OVM party makes it an ordinary
     /// (non-commercial) message that must go through. Returns the message
     /// sent, if any.
@@ -715,8 +751,8 @@ impl Run {
         a.leaks_nothing_foreign(user, known)
             .map_err(|e| format!("{}: {e}", context()))?;
         if !user.has(4) {
-            if a.code != "1004" {
-                return Err(format!("{}: status {}, not 1004", context(), a.code));
+            if a.code != "1206" {
+                return Err(format!("{}: status {}, not 1206", context(), a.code));
             }
             return Ok(None);
         }
@@ -736,7 +772,7 @@ impl Run {
             from: user.b,
             to,
             personal: false,
-            content_deleted: false,
+            state: 4,
             annotation,
             documents: vec![b64(document.as_bytes())],
         }))
@@ -763,7 +799,13 @@ async fn check_world(world: &World, validated: &Validated) -> Result<usize, Stri
             from: m.from,
             to: m.to,
             personal: m.personal,
-            content_deleted: m.state == "content_deleted",
+            state: match m.state {
+                "delivered" => 4,
+                "accepted_by_fiction" => 5,
+                "accepted_by_login" | "read" => 6,
+                "undeliverable" => 8,
+                _ => 9,
+            },
             annotation: annotation(i),
             documents: (0..m.documents)
                 .map(|d| b64(document(i, d).as_bytes()))
@@ -795,7 +837,7 @@ async fn check_world(world: &World, validated: &Validated) -> Result<usize, Stri
             .map(|m| (m.id.clone(), Some(m.clone())))
             .chain([(unknown, None)])
             .collect();
-        for_each_user(&run, &users, &known, &probes).await?;
+        for_each_user(&run, &users, &mut known, &probes).await?;
         // Every user tries to send.
         let before = known.len();
         for user in &users {
@@ -809,7 +851,7 @@ async fn check_world(world: &World, validated: &Validated) -> Result<usize, Stri
             .iter()
             .map(|m| (m.id.clone(), Some(m.clone())))
             .collect();
-        for_each_user(&run, &users, &known, &fresh).await
+        for_each_user(&run, &users, &mut known, &fresh).await
     }
     .await;
     let calls = run.calls.load(Ordering::Relaxed);
@@ -821,31 +863,56 @@ async fn check_world(world: &World, validated: &Validated) -> Result<usize, Stri
     outcome.map(|()| calls)
 }
 
-/// Runs, for every user concurrently, every operation on every probe ID
-/// and both lists; the first failure in user order.
+/// Runs, for every user concurrently, every operation on every probe ID;
+/// then, once all are done, both lists for every user concurrently (the
+/// received list delivers, so no probe runs beside one); the first failure
+/// in user order. Afterwards the model delivers what the listings did: a
+/// waiting message becomes 6 when a user of its recipient box who may list
+/// (8) and read it listed.
 async fn for_each_user(
     run: &Run,
     users: &[User],
-    known: &[Known],
+    known: &mut [Known],
     probes: &[(String, Option<Known>)],
 ) -> Result<(), String> {
-    let known = Arc::new(known.to_vec());
+    let shared = Arc::new(known.to_vec());
     let probes = Arc::new(probes.to_vec());
     let tasks: Vec<_> = users
         .iter()
         .map(|&user| {
-            let (run, known, probes) = (run.clone(), known.clone(), probes.clone());
+            let (run, known, probes) = (run.clone(), shared.clone(), probes.clone());
             tokio::spawn(async move {
                 for (id, target) in probes.iter() {
                     for &op in OPS {
                         run.single(&user, op, id, target.as_ref(), &known).await?;
                     }
                 }
-                run.lists(&user, &known).await?;
                 Ok::<(), String>(())
             })
         })
         .collect();
+    join_first(tasks).await?;
+    let tasks: Vec<_> = users
+        .iter()
+        .map(|&user| {
+            let (run, known) = (run.clone(), shared.clone());
+            tokio::spawn(async move { run.lists(&user, &known).await })
+        })
+        .collect();
+    join_first(tasks).await?;
+    for m in known.iter_mut().filter(|m| m.waiting()) {
+        let delivered = users
+            .iter()
+            .any(|u| u.b == m.to && u.has(8) && u.may_read_received(m));
+        if delivered {
+            m.state = 6;
+        }
+    }
+    Ok(())
+}
+
+/// Waits for every task; the first failure in task order.
+async fn join_first(tasks: Vec<tokio::task::JoinHandle<Result<(), String>>>) -> Result<(), String> {
     let mut first = Ok(());
     for task in tasks {
         let outcome = task.await.map_err(|e| format!("a check panicked: {e}"))?;

@@ -77,6 +77,8 @@ async fn roundtrip(t: &TestGateway, bytes: &[u8], wrapped: bool) -> String {
     assert_eq!(resp.status, 200, "{:.500}", resp.text);
     assert_eq!(resp.status().0, "0000", "{:.500}", resp.text);
     let id = element_text(&resp.text, "dmID").to_owned();
+    // The recipient's listing delivers it; only then does it download.
+    common::messages::deliver(t, PO_LOGIN).await;
 
     let resp = t
         .soap_as(
@@ -146,13 +148,13 @@ async fn large_attachments_round_trip_byte_for_byte() {
     let id20 = roundtrip(&t, &mb20, true).await;
     let id50 = roundtrip(&t, &mb50, false).await;
 
-    // Over the box's limit: refused with 1296, nothing stored.
+    // Over the box's limit: refused with 1282, nothing stored.
     let over = payload(61 * 1024 * 1024, 61);
     let encoded = base64::engine::general_purpose::STANDARD.encode(&over);
     drop(over);
     let resp = t.soap_as(OVM_LOGIN, DZ, &create_body(&encoded)).await;
     drop(encoded);
-    assert_eq!(resp.status().0, "1296", "{:.500}", resp.text);
+    assert_eq!(resp.status().0, "1282", "{:.500}", resp.text);
 
     // What is on disk: the same bytes, and the hash is theirs.
     let TestGateway { gw, dir, .. } = t;
@@ -230,6 +232,8 @@ async fn send_two(t: &TestGateway, big: &[u8], small: &[u8]) -> String {
     );
     let resp = t.soap_as(OVM_LOGIN, DZ, &body).await;
     assert_eq!(resp.status().0, "0000", "{:.500}", resp.text);
+    // Delivered by the recipient's listing, so it downloads.
+    common::messages::deliver(t, PO_LOGIN).await;
     element_text(&resp.text, "dmID").to_owned()
 }
 

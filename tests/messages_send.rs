@@ -1,6 +1,6 @@
 //! Sending data messages (CreateMessage, CreateMultipleMessage) through the
 //! real SOAP interface, and what happens to them afterwards on the test
-//! clock: acceptance by login, by fiction, content deletion, undeliverable.
+//! clock: delivery by listing, by fiction, content deletion, undeliverable.
 //! What the read services will show is checked in the store the gateway
 //! leaves behind once stopped.
 
@@ -118,6 +118,12 @@ fn xml_file(meta: &str, name: &str, xml: &str) -> String {
     )
 }
 
+/// GetListOfReceivedMessages of every message: the one call that delivers
+/// (messages manual 1.8.1).
+fn list_received() -> String {
+    common::messages::list("GetListOfReceivedMessages")
+}
+
 /// A CreateMessage body: envelope children and files.
 fn create(envelope: &str, files: &[String]) -> String {
     format!(
@@ -205,14 +211,15 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     assert_ne!(to_ovm, to_po);
 
     // PO → PO of open addressing: commercial (PDZ), kind K by default;
-    // OVM not in OVM mode → PO: commercial too.
+    // an authority's dmOVM=false is ignored (messages manual 2.1, promotion
+    // was abolished): its message to a PO is public.
     let pdz = send_ok(
         &t,
         TINY_LOGIN,
         &create(&to("po4demo", "Nabídka"), &[pdf("main", "nabidka.pdf")]),
     )
     .await;
-    let ovm_pdz = send_ok(
+    let ovm_public = send_ok(
         &t,
         OVM_LOGIN,
         &create(
@@ -222,7 +229,7 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     )
     .await;
     // A commercial message to a box without open addressing is refused;
-    // from an authority in OVM mode it is public and goes through.
+    // from an authority it is public and goes through, dmOVM=false or not.
     send_expect(
         &t,
         PO_LOGIN,
@@ -237,7 +244,7 @@ async fn documents_travel_both_ways_between_authority_and_company() {
             "<dbIDRecipient>fo4demo</dbIDRecipient><dmAnnotation>Nájem</dmAnnotation><dmOVM>false</dmOVM>",
             &[pdf("main", "n.pdf")],
         ),
-        "1232",
+        "0000",
     )
     .await;
     let to_fo = send_ok(
@@ -247,17 +254,10 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     )
     .await;
 
-    // Sending does not accept what waits in the sender's box (ISDS lists
-    // CreateMessage among the operations that leave delivered messages
-    // alone); a login by any other operation does.
-    let resp = t
-        .soap_as(
-            OVM_LOGIN,
-            "/DS/dz",
-            r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#,
-        )
-        .await;
-    assert_eq!(resp.status().0, "0000");
+    // Sending delivers nothing of what waits in the sender's box; the
+    // authority's listing of its received messages does.
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &list_received()).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
 
     let (_dir, store) = stop_and_open(t).await;
     let s = store.as_ref();
@@ -269,17 +269,10 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     assert_eq!(m.recipient.name, "Městský úřad Dolní Lhota");
     assert_eq!(m.recipient.box_type.code(), 10);
     assert_eq!(m.delivery_time, Some(m.submitted_at));
-    // The authority's user logged in afterwards: that login accepted it.
+    // The authority's primary user listed afterwards: that delivered it
+    // (EV11; EV1 belongs to messages from before 2010).
     assert_eq!(m.state, MessageState::AcceptedByLogin);
-    assert_eq!(
-        codes(&m),
-        [
-            EventCode::EV0,
-            EventCode::EV5,
-            EventCode::EV1,
-            EventCode::EV11
-        ]
-    );
+    assert_eq!(codes(&m), [EventCode::EV0, EventCode::EV5, EventCode::EV11]);
     let e = &m.envelope;
     assert_eq!(e.sender_org_unit.as_deref(), Some("Účtárna"));
     assert_eq!(e.sender_org_unit_num, Some(12));
@@ -341,11 +334,12 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     assert_eq!(m.envelope.dm_type, None);
     assert_eq!(m.sender.box_type.code(), 10);
 
-    for id in [&pdz, &ovm_pdz] {
-        let m = message(s, id);
-        assert_eq!(m.envelope.dm_type.as_deref(), Some("K"), "{id}");
-        assert!(!m.envelope.ovm && !m.envelope.allow_subst_delivery, "{id}");
-    }
+    let m = message(s, &pdz);
+    assert_eq!(m.envelope.dm_type.as_deref(), Some("K"));
+    assert!(!m.envelope.ovm && !m.envelope.allow_subst_delivery);
+    let m = message(s, &ovm_public);
+    assert_eq!(m.envelope.dm_type, None);
+    assert!(m.envelope.ovm && m.envelope.allow_subst_delivery);
     assert!(message(s, &to_fo).envelope.allow_subst_delivery);
 }
 
@@ -354,12 +348,12 @@ async fn every_refusal_has_its_status_code() {
     let t = gateway(false).await;
     let ok_files = [pdf("main", "a.pdf")];
 
-    // The right to send (4): the entrusted user has 1 and 8 only.
+    // The right to send (4): the entrusted user has 1 and 8 only; 1206.
     send_expect(
         &t,
         PO_ENTRUSTED_LOGIN,
         &create(&to("ovm4dem", "x"), &ok_files),
-        "1004",
+        "1206",
     )
     .await;
     // A box disabled by its owner sends nothing.
@@ -370,35 +364,34 @@ async fn every_refusal_has_its_status_code() {
         "1201",
     )
     .await;
-    // OVM mode only from an authority.
-    send_expect(
+    // dmOVM is ignored (messages manual 2.1): a company's dmOVM=true
+    // sends an ordinary message.
+    send_ok(
         &t,
         PO_LOGIN,
         &create(
             "<dbIDRecipient>ovm4dem</dbIDRecipient><dmAnnotation>x</dmAnnotation><dmOVM>true</dmOVM>",
             &ok_files,
         ),
-        "1204",
     )
     .await;
     // No document at all: a status, not a fault.
     send_expect(&t, PO_LOGIN, &create(&to("ovm4dem", "x"), &[]), "2032").await;
-    // The first document must be the main one, and the only main one.
-    send_expect(
+    // The first document *should* be the main one (messages manual 2.1);
+    // ISDS takes the message either way.
+    send_ok(
         &t,
         PO_LOGIN,
         &create(&to("ovm4dem", "x"), &[pdf("enclosure", "a.pdf")]),
-        "1207",
     )
     .await;
-    send_expect(
+    send_ok(
         &t,
         PO_LOGIN,
         &create(
             &to("ovm4dem", "x"),
             &[pdf("main", "a.pdf"), pdf("main", "b.pdf")],
         ),
-        "1207",
     )
     .await;
     // Formats by file name, case-insensitively; two MIME types refused.
@@ -412,7 +405,10 @@ async fn every_refusal_has_its_status_code() {
         "1214",
     )
     .await;
-    assert!(resp.status().1.ends_with(": program.exe"), "{}", resp.text);
+    assert_eq!(
+        resp.status().1,
+        "Přípona souboru přiloženého k datové zprávě není v seznamu povolených přípon."
+    );
     for (mime, name) in [
         ("application/x-msdownload", "a.pdf"),
         ("application/x-zip-compressed", "b.zip"),
@@ -427,10 +423,10 @@ async fn every_refusal_has_its_status_code() {
             "1214",
         )
         .await;
-        assert!(
-            resp.status().1.ends_with(&format!(": {name}")),
-            "{}",
-            resp.text
+        assert_eq!(
+            resp.status().1,
+            "Zadaný MIME typ souboru neodpovídá.",
+            "{name}"
         );
     }
     for name in [
@@ -471,28 +467,37 @@ async fn every_refusal_has_its_status_code() {
                 encoded_file("enclosure", "text/plain", "b.txt", b"!"),
             ],
         ),
-        "1296",
+        "1282",
     )
     .await;
-    // Recipients: unknown, none given, inaccessible.
-    send_expect(
+    // Recipients: unknown (1202, naming it), none given, inaccessible
+    // (1204), the system box (1203).
+    let resp = send_expect(
         &t,
         OVM_LOGIN,
         &create(&to("nobox00", "x"), &ok_files),
-        "5001",
+        "1202",
     )
     .await;
+    assert_eq!(resp.status().1, "Schránka příjemce nobox00 neexistuje.");
     send_expect(
         &t,
         OVM_LOGIN,
         &create("<dmAnnotation>x</dmAnnotation>", &ok_files),
-        "5001",
+        "1202",
     )
     .await;
     send_expect(
         &t,
         OVM_LOGIN,
         &create(&to("gone001", "x"), &ok_files),
+        "1204",
+    )
+    .await;
+    send_expect(
+        &t,
+        OVM_LOGIN,
+        &create(&to("aaaaaaa", "x"), &ok_files),
         "1203",
     )
     .await;
@@ -506,7 +511,7 @@ async fn every_refusal_has_its_status_code() {
     .await;
     let body = create(&to("po4demo", "x"), &ok_files)
         .replace("<dmEnvelope>", r#"<dmEnvelope dmType="X">"#);
-    send_expect(&t, TINY_LOGIN, &body, "1205").await;
+    send_expect(&t, TINY_LOGIN, &body, "2042").await;
     let body = create(&to("po4demo", "x"), &ok_files)
         .replace("<dmEnvelope>", r#"<dmEnvelope dmType="I">"#);
     send_ok(&t, TINY_LOGIN, &body).await;
@@ -591,7 +596,7 @@ async fn multiple_recipients_each_get_their_own_message_and_status() {
         })
         .collect();
     let got_codes: Vec<&str> = statuses.iter().map(|(_, c)| c.as_str()).collect();
-    assert_eq!(got_codes, ["0000", "5001", "0000", "1203"]);
+    assert_eq!(got_codes, ["0000", "1202", "0000", "1204"]);
     assert!(statuses[1].0.is_none() && statuses[3].0.is_none());
     let po_id = statuses[0].0.clone().expect("an ID for po4demo");
     let fo_id = statuses[2].0.clone().expect("an ID for fo4demo");
@@ -615,9 +620,10 @@ async fn multiple_recipients_each_get_their_own_message_and_status() {
         &t,
         OVM_LOGIN,
         &multiple(&many, &pdf("main", "o.pdf")),
-        "1206",
+        "1217",
     )
     .await;
+    assert!(resp.text.contains("více než 50 příjemců"), "{}", resp.text);
     assert!(!resp.text.contains("dmMultipleStatus"), "{}", resp.text);
     send_expect(
         &t,
@@ -791,7 +797,7 @@ async fn the_admin_clock_is_the_operators_and_only_in_test_mode() {
 }
 
 #[tokio::test]
-async fn acceptance_by_login_by_fiction_and_content_deletion_on_the_test_clock() {
+async fn delivery_by_listing_by_fiction_and_content_deletion_on_the_test_clock() {
     let t = gateway(true).await;
     let plain = send_ok(
         &t,
@@ -815,8 +821,9 @@ async fn acceptance_by_login_by_fiction_and_content_deletion_on_the_test_clock()
     )
     .await;
 
-    // The entrusted user (rights 1 and 8) logs in to the message services:
-    // the ordinary message is accepted, the personal one waits for right 2.
+    // The entrusted user (rights 1 and 8) lists the received messages: the
+    // ordinary message is delivered, the personal one waits for right 2.
+    // Logging in (DummyOperation) before delivers nothing.
     clock_call(&t, Some(OPERATOR), Some(r#"{"advance":"1h"}"#)).await;
     send_expect(
         &t,
@@ -825,15 +832,14 @@ async fn acceptance_by_login_by_fiction_and_content_deletion_on_the_test_clock()
         "0000",
     )
     .await;
+    let resp = t
+        .soap_as(PO_ENTRUSTED_LOGIN, "/DS/dx", &list_received())
+        .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
     clock_call(&t, Some(OPERATOR), Some(r#"{"advance":"1h"}"#)).await;
-    send_expect(
-        &t,
-        PO_LOGIN,
-        r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#,
-        "0000",
-    )
-    .await;
-    // Nobody of fo4demo logs in: fiction after 10 days, then deletion 90
+    let resp = t.soap_as(PO_LOGIN, "/DS/dx", &list_received()).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    // Nobody of fo4demo lists: fiction after 10 days, then deletion 90
     // days after each acceptance.
     clock_call(&t, Some(OPERATOR), Some(r#"{"advance":"10d"}"#)).await;
     clock_call(&t, Some(OPERATOR), Some(r#"{"advance":"101d"}"#)).await;
@@ -843,15 +849,7 @@ async fn acceptance_by_login_by_fiction_and_content_deletion_on_the_test_clock()
     let hour = 3_600_000_000i64;
 
     let p = message(s, &plain);
-    assert_eq!(
-        codes(&p),
-        [
-            EventCode::EV0,
-            EventCode::EV5,
-            EventCode::EV1,
-            EventCode::EV12
-        ]
-    );
+    assert_eq!(codes(&p), [EventCode::EV0, EventCode::EV5, EventCode::EV12]);
     let accepted = p.acceptance_time.expect("accepted");
     assert!(
         (accepted.0 - p.submitted_at.0 - hour).abs() < 60_000_000,
@@ -860,15 +858,7 @@ async fn acceptance_by_login_by_fiction_and_content_deletion_on_the_test_clock()
     assert_eq!(p.state, MessageState::ContentDeleted);
 
     let q = message(s, &personal);
-    assert_eq!(
-        codes(&q),
-        [
-            EventCode::EV0,
-            EventCode::EV5,
-            EventCode::EV1,
-            EventCode::EV11
-        ]
-    );
+    assert_eq!(codes(&q), [EventCode::EV0, EventCode::EV5, EventCode::EV11]);
     let accepted_personal = q.acceptance_time.expect("accepted");
     assert!(
         accepted_personal.0 - accepted.0 >= hour - 60_000_000,
@@ -968,14 +958,10 @@ async fn messages_waiting_in_a_box_disabled_by_the_operator_become_undeliverable
         &create(&to("fo4demo", "Přijatá"), &[pdf("main", "b.pdf")]),
     )
     .await;
-    // The owner logs in: both accepted. Then a third arrives and waits.
-    send_expect(
-        &t,
-        FO_LOGIN,
-        r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#,
-        "0000",
-    )
-    .await;
+    // The owner lists the received messages: both delivered. Then a third
+    // arrives and waits.
+    let resp = t.soap_as(FO_LOGIN, "/DS/dx", &list_received()).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
     let third = send_ok(
         &t,
         OVM_LOGIN,
@@ -993,7 +979,7 @@ async fn messages_waiting_in_a_box_disabled_by_the_operator_become_undeliverable
         &t,
         OVM_LOGIN,
         &create(&to("fo4demo", "Pozdě"), &[pdf("main", "d.pdf")]),
-        "1203",
+        "1204",
     )
     .await;
 

@@ -139,19 +139,18 @@ async fn authenticate(t: &TestGateway, login: (&str, &str), zfo: &[u8]) -> bool 
     }
 }
 
-async fn state(t: &TestGateway, login: (&str, &str), id: &str) -> String {
-    let resp = call(t, login, DX, &id_body("MessageEnvelopeDownload", id)).await;
+/// The state of message `id` as its sender's delivery info tells it.
+async fn state(t: &TestGateway, sender: (&str, &str), id: &str) -> String {
+    let resp = call(t, sender, DX, &id_body("GetDeliveryInfo", id)).await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
-    text(
-        &resp.body(),
-        &["dmReturnedMessageEnvelope", "dmMessageStatus"],
-    )
+    text(&resp.body(), &["dmDelivery", "dmMessageStatus"])
 }
 
 #[tokio::test]
 async fn signed_artefacts_verify_with_openssl_and_authenticate() {
     let t = TestGateway::start().await;
     let id = send_message(&t, OVM_LOGIN, "po4demo", "Výzva k doplnění", false).await;
+    deliver(&t, PO_LOGIN).await;
 
     // The received message, signed; downloading it reads it (7).
     let resp = call(&t, PO_LOGIN, DZ, &id_body("SignedMessageDownload", &id)).await;
@@ -246,7 +245,8 @@ async fn signed_artefacts_verify_with_openssl_and_authenticate() {
         b64(&bad)
     );
     let resp = call(&t, PO_LOGIN, DZ, &body).await;
-    assert_eq!(resp.status().0, "1045", "{}", resp.text);
+    // 2201: no document of this system (messages manual 2.3.3).
+    assert_eq!(resp.status().0, "2201", "{}", resp.text);
 
     // ArchiveISDSDocument (dm_arch, SOAP 1.2 on /DS/arch): the same for
     // archives, with the day by which to stamp again.
@@ -281,7 +281,7 @@ async fn signed_artefacts_verify_with_openssl_and_authenticate() {
         .header("authorization", basic(PO_LOGIN.0, PO_LOGIN.1));
     let resp = send(req, archive(&bad), "application/soap+xml; charset=utf-8").await;
     assert_valid(&resp.body_xml(), Xsd::Dm);
-    assert_eq!(resp.status().0, "1045", "{}", resp.text);
+    assert_eq!(resp.status().0, "2201", "{}", resp.text);
     t.stop().await;
 }
 
@@ -291,9 +291,11 @@ async fn signed_downloads_answer_what_their_unsigned_twins_answer() {
     let ordinary = send_message(&t, OVM_LOGIN, "po4demo", "Oznámení", false).await;
     let personal = send_message(&t, OVM_LOGIN, "po4demo", "Do vlastních rukou", true).await;
     let outgoing = send_message(&t, PO_LOGIN, "ovm4dem", "Odpověď", false).await;
+    // The entrusted user's listing delivers the ordinary message only.
+    deliver(&t, PO_ENTRUSTED_LOGIN).await;
 
-    // Rights 9 may not read the personal message: refused alike, and the
-    // refused signed download changes nothing.
+    // Rights 9 may not read the personal message (1208): refused alike,
+    // and the refused signed download changes nothing.
     let signed = call(
         &t,
         PO_ENTRUSTED_LOGIN,
@@ -301,12 +303,12 @@ async fn signed_downloads_answer_what_their_unsigned_twins_answer() {
         &id_body("SignedMessageDownload", &personal),
     )
     .await;
-    assert_eq!(signed.status().0, "1004", "{}", signed.text);
+    assert_eq!(signed.status().0, "1208", "{}", signed.text);
     assert!(!signed.text.contains("dmSignature"), "{}", signed.text);
-    assert_eq!(state(&t, PO_ENTRUSTED_LOGIN, &personal).await, "4");
-    // The ordinary one, accepted by this login (6), is read by the signed
-    // download (7), as MessageDownload does.
-    assert_eq!(state(&t, PO_ENTRUSTED_LOGIN, &ordinary).await, "6");
+    assert_eq!(state(&t, OVM_LOGIN, &personal).await, "4");
+    // The ordinary one, delivered by this user's listing (6), is read by
+    // the signed download (7), as MessageDownload does.
+    assert_eq!(state(&t, OVM_LOGIN, &ordinary).await, "6");
     let signed = call(
         &t,
         PO_ENTRUSTED_LOGIN,
@@ -315,7 +317,7 @@ async fn signed_downloads_answer_what_their_unsigned_twins_answer() {
     )
     .await;
     zfo_of(&signed);
-    assert_eq!(state(&t, PO_ENTRUSTED_LOGIN, &ordinary).await, "7");
+    assert_eq!(state(&t, OVM_LOGIN, &ordinary).await, "7");
 
     let twins = [
         (DZ, "MessageDownload", DZ, "SignedMessageDownload"),
@@ -358,9 +360,14 @@ async fn signed_downloads_answer_what_their_unsigned_twins_answer() {
             }
         }
     }
-    // The matrix covered success, missing rights and foreign messages.
+    // The matrix covered success, missing rights (1206, 1208), foreign
+    // messages (1211), unknown ones (1219), a message not yet delivered
+    // (1222) and an ID that is none (2019).
     let seen: Vec<String> = seen.into_iter().collect();
-    assert_eq!(seen, ["0000", "1004", "1219"]);
+    assert_eq!(
+        seen,
+        ["0000", "1206", "1208", "1211", "1219", "1222", "2019"]
+    );
     t.stop().await;
 }
 
@@ -432,6 +439,7 @@ async fn zfo_command_inspects_and_verifies() {
 async fn messages_carry_a_time_stamp_of_their_hash() {
     let t = TestGateway::start().await;
     let id = send_message(&t, OVM_LOGIN, "po4demo", "Razítko", false).await;
+    deliver(&t, PO_LOGIN).await;
     let envelope = call(&t, PO_LOGIN, DX, &id_body("MessageEnvelopeDownload", &id)).await;
     let env = envelope.body();
     let returned = child(&env, "dmReturnedMessageEnvelope");

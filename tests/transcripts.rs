@@ -485,6 +485,11 @@ async fn large_attachments_are_left_out_of_recordings() {
     let r = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
     assert_eq!(r.status().0, "0000", "{}", r.text);
     let id = dm_id(&r);
+    // The listing delivers it (exchange 2); then it downloads (3).
+    let r = t
+        .soap_as(PO_LOGIN, "/DS/dx", &list("GetListOfReceivedMessages"))
+        .await;
+    assert_eq!(r.status().0, "0000");
     let r = t
         .soap_as(PO_LOGIN, "/DS/dz", &id_body("MessageDownload", &id))
         .await;
@@ -494,11 +499,11 @@ async fn large_attachments_are_left_out_of_recordings() {
     let request = std::fs::metadata(dir.join("0001-request.xml"))
         .unwrap()
         .len();
-    let response = std::fs::metadata(dir.join("0002-response.xml"))
+    let response = std::fs::metadata(dir.join("0003-response.xml"))
         .unwrap()
         .len();
     assert!(request < 8192 && response < 8192, "{request} {response}");
-    let text = std::fs::read_to_string(dir.join("0002-response.xml")).unwrap();
+    let text = std::fs::read_to_string(dir.join("0003-response.xml")).unwrap();
     assert!(
         text.contains(&format!("{{{{omitted:{} bytes}}}}", pdf.len())),
         "{text}"

@@ -497,6 +497,7 @@ impl<'a> Admin<'a> {
             if let Some(p) = change.privileges {
                 user.privileges = p;
             }
+            user.privileges = kept_privileges(user.user_type, user.privileges);
             if let Some(n) = &change.name {
                 user.name = n.clone();
             }
@@ -669,8 +670,16 @@ impl<'a> Admin<'a> {
         }
     }
 
-    /// Refuses to take away the last primary user of `user`'s box.
+    /// Refuses to take away the primary user of an FO or PFO box (its
+    /// owner; box-management manual 2.5: "Uživatele typu primární
+    /// oprávněná osoba u FO a PFO nelze zrušit", table row 1009). A PO or
+    /// OVM box may be left without one (2.4: "legální stav").
     fn require_other_primary(&self, user: &User) -> Result<(), AdminError> {
+        let owned_by_person =
+            repo::get_box(self.store, &user.box_id)?.is_some_and(|b| b.box_type.code() >= 30);
+        if !owned_by_person {
+            return Ok(());
+        }
         let others = repo::users_of_box(self.store, &user.box_id)?
             .iter()
             .any(|u| u.id != user.id && u.user_type == UserType::PrimaryUser);
@@ -700,7 +709,7 @@ impl<'a> Admin<'a> {
             box_id: box_id.clone(),
             login: login.clone(),
             user_type: spec.user_type,
-            privileges: spec.privileges,
+            privileges: kept_privileges(spec.user_type, spec.privileges),
             name: spec.name.clone(),
             password: PasswordHash::new(&password)?,
             password_set_at: self.now,
@@ -782,6 +791,19 @@ fn require_type(actor: &Actor, t: UserType) -> Result<(), Refusal> {
                 "the operator only"
             }
         )))
+    }
+}
+
+/// The rights a user of type `t` holds when given `p`: an administrator
+/// keeps PRIVIL_OWNER_ADM (32) whatever `userPrivils` says, since it
+/// "cannot be taken away" (messages manual 1.4; box-management manual 2.4:
+/// administrators have it automatically, other rights may be added).
+/// GetDataBoxUsers2 then shows the rights with 32 set.
+fn kept_privileges(t: UserType, p: Privileges) -> Privileges {
+    if t == UserType::Administrator {
+        Privileges(p.0 | Privileges::OWNER_ADM)
+    } else {
+        p
     }
 }
 
@@ -1012,11 +1034,16 @@ mod tests {
             refusal(admin.delete_user(&primary, &po, &who)),
             Refusal::UserNotFound { .. }
         ));
-        // The last primary user stays, even for the operator.
+        // The primary user of an FO box stays, even for the operator; a PO
+        // box may be left without one.
+        let fo = bid("fo4demo");
         assert_eq!(
-            refusal(admin.delete_user(&Actor::Operator, &po, &UserRef::Named("popu01".into()))),
-            Refusal::LastPrimaryUser(po.clone())
+            refusal(admin.delete_user(&Actor::Operator, &fo, &UserRef::Named("fopu01".into()))),
+            Refusal::LastPrimaryUser(fo.clone())
         );
+        admin
+            .delete_user(&Actor::Operator, &po, &UserRef::Named("popu01".into()))
+            .unwrap();
     }
 
     #[test]

@@ -229,7 +229,11 @@ pub fn application_user(databox: &DataBox) -> User {
         box_id: databox.id.clone(),
         login: databox.id.to_string(),
         user_type: UserType::PrimaryUser,
-        privileges: Privileges::ALL,
+        // "Virtual" users, applications with a server certificate of their
+        // own or of a hosted records service, have the fixed rights 159:
+        // every message and search right, not PRIVIL_OWNER_ADM (messages
+        // manual 1.4). They administer nobody.
+        privileges: Privileges::APPLICATION,
         name: PersonName::default(),
         password: PasswordHash::unusable(),
         password_set_at: 0,

@@ -4,9 +4,14 @@
 //!   submission time) when its recipient box is accessible.
 //! - Acceptance by fiction: ten days after delivery a message still in
 //!   state 4 that allows it goes to state 5 (EV2), [`run_due`].
-//! - Acceptance by login: when a user entitled to read a message logs in to
-//!   its box, it goes 4 → 6 (EV1 and the login's EV11/EV12/EV13),
-//!   [`accept_on_login`].
+//! - Delivery by listing: GetListOfReceivedMessages is the only call that
+//!   delivers (messages manual 1.8.1, 2.7.1). The box's messages in state 4
+//!   or 5 that the listing user may read go to state 6 with the event of
+//!   who listed (EV11 primary user, EV12 entrusted user, EV13 application;
+//!   2.6.1), [`deliver_by_listing`]. A message in state 4 gets its
+//!   acceptance time then; one accepted by fiction keeps its fiction time
+//!   (2.4.1, `dmAcceptanceTime` is the first delivery). No login as such,
+//!   and no other call, delivers anything.
 //! - Content deletion: 90 days after acceptance the documents are deleted,
 //!   state 9; envelope, hash and events stay, [`run_due`].
 //! - Undeliverable: when the recipient's box becomes inaccessible, its
@@ -33,7 +38,7 @@ use crate::store::{Batch, Store, StoreError};
 /// Due entries read per round of [`run_due`].
 const DUE_CHUNK: usize = 256;
 
-/// Messages accepted per durable write by [`accept_on_login`].
+/// Messages delivered per durable write by [`deliver_by_listing`].
 const ACCEPT_CHUNK: usize = 256;
 
 /// Attempts at a transition that keeps meeting concurrent changes.
@@ -124,14 +129,19 @@ fn delete_content(msg: &Message) -> Message {
     m
 }
 
-/// The delivery event a login of this identity makes, and whether it may
-/// accept (read) a message, personal or not.
-fn login_event(identity: &Identity) -> Option<EventCode> {
+/// The delivery event of a listing by this identity (messages manual
+/// 2.6.1): EV11 a primary user (and the types with its rights), EV12 an
+/// entrusted user or administrator, EV13 an application (system
+/// certificate, hosted records service). The operator delivers nothing.
+fn delivery_event(identity: &Identity) -> Option<EventCode> {
     match identity.actor {
         Actor::Operator => None,
         Actor::Application | Actor::HostedProvider { .. } => Some(EventCode::EV13),
         Actor::Person => Some(match identity.user.user_type {
-            UserType::PrimaryUser => EventCode::EV11,
+            UserType::PrimaryUser
+            | UserType::Liquidator
+            | UserType::Receiver
+            | UserType::Guardian => EventCode::EV11,
             _ => EventCode::EV12,
         }),
     }
@@ -146,15 +156,17 @@ pub fn may_read(privileges: Privileges, msg: &Message) -> bool {
     }
 }
 
-/// Accepts, by this login, every message delivered to the identity's box
-/// and not yet accepted that the identity may read: state 6 with EV1 and
-/// the login's event, acceptance time now. Durable when it returns.
-pub fn accept_on_login(
+/// Delivers, because this identity lists its box's received messages,
+/// every message of the box in state 4 or 5 that the identity may read:
+/// state 6 with the listing's event; a message in state 4 gets `now` as
+/// its acceptance time. Durable when it returns, so the list read after
+/// it shows the messages delivered. Returns how many were delivered.
+pub fn deliver_by_listing(
     store: &dyn Store,
-    clock: &dyn Clock,
+    now: Timestamp,
     identity: &Identity,
 ) -> Result<usize, RepoError> {
-    let Some(login) = login_event(identity) else {
+    let Some(event) = delivery_event(identity) else {
         return Ok(0);
     };
     let privileges = identity.user.privileges;
@@ -163,62 +175,66 @@ pub fn accept_on_login(
     }
     let box_id = &identity.databox.id;
     let pending = message_repo::pending_acceptance(store, box_id)?;
-    let now = Timestamp::now(clock);
-    let mut accepted = 0;
+    let mut delivered = 0;
     // In durable batches of a bounded size: a box with thousands of
-    // waiting messages would otherwise be accepted in one write held in
+    // waiting messages would otherwise be delivered in one write held in
     // memory whole (measured: 7,000 messages, +300 MB). Each message's
-    // acceptance stands alone, so a crash between batches leaves the rest
-    // waiting for the next login, as if it had not happened yet.
+    // delivery stands alone, so a crash between batches leaves the rest
+    // waiting for the next listing, as if it had not happened yet.
     for ids in pending.chunks(ACCEPT_CHUNK) {
-        accepted += accept_ids(store, ids, privileges, login, now, box_id)?;
+        delivered += deliver_ids(store, ids, privileges, event, now, box_id)?;
     }
-    Ok(accepted)
+    Ok(delivered)
 }
 
-/// Accepts those of `ids` still waiting that `privileges` may read, in
+/// Delivers those of `ids` still waiting that `privileges` may read, in
 /// one durable write; retried from a fresh read when a message changed
 /// meanwhile.
-fn accept_ids(
+fn deliver_ids(
     store: &dyn Store,
     ids: &[MessageId],
     privileges: Privileges,
-    login: EventCode,
+    event: EventCode,
     now: Timestamp,
     box_id: &BoxId,
 ) -> Result<usize, RepoError> {
     'attempt: for _ in 0..MAX_ATTEMPTS {
         let mut batch = Batch::new();
-        let mut accepted = 0;
+        let mut delivered = 0;
         for &id in ids {
             let Some(msg) = message_repo::get_message(store, id)? else {
                 continue;
             };
-            if msg.state != MessageState::Delivered || !may_read(privileges, &msg) {
+            let waiting = matches!(
+                msg.state,
+                MessageState::Delivered | MessageState::AcceptedByFiction
+            );
+            if !waiting || !may_read(privileges, &msg) {
                 continue;
             }
             let mut after = msg.clone();
             after.state = MessageState::AcceptedByLogin;
-            after.acceptance_time = Some(now);
-            after.events.push(Event::new(now, EventCode::EV1));
-            after.events.push(Event::new(now, login));
+            if msg.state == MessageState::Delivered {
+                after.acceptance_time = Some(now);
+            }
+            after.events.push(Event::new(now, event));
             match message_repo::stage_update_message(store, &mut batch, &msg, &after, now) {
-                Ok(()) => accepted += 1,
+                Ok(()) => delivered += 1,
                 Err(RepoError::Conflict(_)) => continue 'attempt,
                 Err(e) => return Err(e),
             }
         }
-        if accepted == 0 {
+        if delivered == 0 {
             return Ok(0);
         }
         match store.apply_durable(batch) {
-            Ok(()) => return Ok(accepted),
+            Ok(()) => return Ok(delivered),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(RepoError::Conflict(format!(
-        "messages of box {box_id} keep changing; acceptance not applied"
+        "messages of box {box_id} keep changing; delivery not applied"
     )))
 }
 
@@ -357,33 +373,35 @@ mod tests {
         let changes = message_repo::state_changes(s, &m.recipient.box_id, None, None).unwrap();
         assert!(changes.contains(&(m.id, t0.plus_days(10), MessageState::AcceptedByFiction)));
         assert!(changes.contains(&(m.id, t0.plus_days(100), MessageState::ContentDeleted)));
-        // Idempotent; the message without fiction waits for a login.
+        // Idempotent; the message without fiction waits for a listing.
         assert_eq!(run_due_at(s, t0.plus_days(400)).unwrap(), 0);
         assert_eq!(state(s, &no_fiction).state, MessageState::Delivered);
     }
 
     #[test]
-    fn login_accepts_what_the_user_may_read() {
+    fn listing_delivers_what_the_user_may_read() {
         let store = open_memory();
         let s = store.as_ref();
         let clock = TestClock::new();
         let t0 = Timestamp::now(clock.as_ref());
         let plain = send(s, 10_000_001, t0, false, true);
         let personal = send(s, 10_000_002, t0, true, true);
+        let now = Timestamp::now(clock.as_ref());
         // No read right: nothing.
         let viewer = identity(UserType::EntrustedUser, 8, Actor::Person);
-        assert_eq!(accept_on_login(s, clock.as_ref(), &viewer).unwrap(), 0);
-        // Right 1: the non-personal one, with EV1 and EV12.
+        assert_eq!(deliver_by_listing(s, now, &viewer).unwrap(), 0);
+        // Right 1: the non-personal one, with EV12 only (EV1 is history).
         let reader = identity(UserType::EntrustedUser, 9, Actor::Person);
-        assert_eq!(accept_on_login(s, clock.as_ref(), &reader).unwrap(), 1);
+        assert_eq!(deliver_by_listing(s, now, &reader).unwrap(), 1);
         let a = state(s, &plain);
         assert_eq!(a.state, MessageState::AcceptedByLogin);
+        assert_eq!(a.acceptance_time, Some(now));
         let codes: Vec<_> = a.events.iter().map(|e| e.code).collect();
-        assert_eq!(codes[2..], [EventCode::EV1, EventCode::EV12]);
+        assert_eq!(codes[2..], [EventCode::EV12]);
         assert_eq!(state(s, &personal).state, MessageState::Delivered);
         // The primary user (right 2): the personal one too, with EV11.
         let primary = identity(UserType::PrimaryUser, 255, Actor::Person);
-        assert_eq!(accept_on_login(s, clock.as_ref(), &primary).unwrap(), 1);
+        assert_eq!(deliver_by_listing(s, now, &primary).unwrap(), 1);
         let p = state(s, &personal);
         assert_eq!(p.state, MessageState::AcceptedByLogin);
         assert_eq!(p.events.last().unwrap().code, EventCode::EV11);
@@ -391,11 +409,31 @@ mod tests {
         let due = message_repo::due_until(s, Timestamp(i64::MAX), 10).unwrap();
         assert_eq!(due.len(), 2);
         assert!(due.iter().all(|e| e.kind == DueKind::ContentDeletion));
-        assert_eq!(accept_on_login(s, clock.as_ref(), &primary).unwrap(), 0);
+        assert_eq!(deliver_by_listing(s, now, &primary).unwrap(), 0);
     }
 
     #[test]
-    fn login_accepts_many_waiting_messages_in_bounded_batches() {
+    fn listing_delivers_a_message_accepted_by_fiction_keeping_its_time() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let t0 = Timestamp(1_000_000_000_000_000);
+        let m = send(s, 10_000_001, t0, false, true);
+        assert_eq!(run_due_at(s, t0.plus_days(11)).unwrap(), 1);
+        assert_eq!(state(s, &m).state, MessageState::AcceptedByFiction);
+        let reader = identity(UserType::EntrustedUser, 9, Actor::Person);
+        let later = t0.plus_days(12);
+        assert_eq!(deliver_by_listing(s, later, &reader).unwrap(), 1);
+        let after = state(s, &m);
+        assert_eq!(after.state, MessageState::AcceptedByLogin);
+        assert_eq!(after.acceptance_time, Some(t0.plus_days(10)));
+        assert_eq!(after.events.last().unwrap().code, EventCode::EV12);
+        // Content deletion stays 90 days after the first delivery.
+        assert_eq!(run_due_at(s, t0.plus_days(99)).unwrap(), 0);
+        assert_eq!(run_due_at(s, t0.plus_days(101)).unwrap(), 1);
+    }
+
+    #[test]
+    fn listing_delivers_many_waiting_messages_in_bounded_batches() {
         let store = open_memory();
         let s = store.as_ref();
         let clock = TestClock::new();
@@ -406,10 +444,8 @@ mod tests {
             .map(|i| send(s, 10_000_001 + i, t0, i == 300, true))
             .collect();
         let reader = identity(UserType::EntrustedUser, 9, Actor::Person);
-        assert_eq!(
-            accept_on_login(s, clock.as_ref(), &reader).unwrap(),
-            count - 1
-        );
+        let now = Timestamp::now(clock.as_ref());
+        assert_eq!(deliver_by_listing(s, now, &reader).unwrap(), count - 1);
         for (i, m) in sent.iter().enumerate() {
             let expected = if i == 300 {
                 MessageState::Delivered
@@ -418,17 +454,18 @@ mod tests {
             };
             assert_eq!(state(s, m).state, expected, "message {i}");
         }
-        assert_eq!(accept_on_login(s, clock.as_ref(), &reader).unwrap(), 0);
+        assert_eq!(deliver_by_listing(s, now, &reader).unwrap(), 0);
     }
 
     #[test]
-    fn applications_accept_with_ev13() {
+    fn applications_deliver_with_ev13() {
         let store = open_memory();
         let s = store.as_ref();
         let clock = TestClock::new();
-        let m = send(s, 10_000_001, Timestamp::now(clock.as_ref()), true, true);
-        let app = identity(UserType::PrimaryUser, 255, Actor::Application);
-        assert_eq!(accept_on_login(s, clock.as_ref(), &app).unwrap(), 1);
+        let now = Timestamp::now(clock.as_ref());
+        let m = send(s, 10_000_001, now, true, true);
+        let app = identity(UserType::PrimaryUser, 159, Actor::Application);
+        assert_eq!(deliver_by_listing(s, now, &app).unwrap(), 1);
         assert_eq!(state(s, &m).events.last().unwrap().code, EventCode::EV13);
     }
 
@@ -449,10 +486,10 @@ mod tests {
         assert_eq!(state(s, &old).state, MessageState::AcceptedByFiction);
         // No fiction for an undeliverable message.
         assert_eq!(run_due_at(s, now.plus_days(30)).unwrap(), 0);
-        assert!(
-            message_repo::pending_acceptance(s, &waiting.recipient.box_id)
-                .unwrap()
-                .is_empty()
+        // Only the one accepted by fiction still waits for a listing.
+        assert_eq!(
+            message_repo::pending_acceptance(s, &waiting.recipient.box_id).unwrap(),
+            vec![old.id]
         );
     }
 }

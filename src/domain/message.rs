@@ -157,7 +157,8 @@ pub enum MessageState {
     Delivered = 4,
     /// 5: accepted by fiction, ten days after delivery.
     AcceptedByFiction = 5,
-    /// 6: accepted when a user entitled to read it logged in.
+    /// 6: delivered: a user entitled to read it listed the received
+    /// messages (messages manual 1.8.1).
     AcceptedByLogin = 6,
     /// 7: read (downloaded by the recipient).
     Read = 7,
@@ -185,6 +186,10 @@ impl MessageState {
 
     /// Filter mask with every state (`dmStatusFilter` 2046).
     pub const ALL_MASK: u32 = 0x7FE;
+
+    /// The states a list of received messages holds at most: 4, 5, 6, 7
+    /// and 10 (messages manual 2.7.1; a filter only narrows the set).
+    pub const RECEIVED_LIST_MASK: u32 = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 10);
 
     pub fn code(self) -> u8 {
         self as u8

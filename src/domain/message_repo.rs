@@ -12,7 +12,8 @@
 //!   (JSON: file name, size, SHA-256) to the file `<id>-<index>` there
 //! - `received`: recipient box ++ submitted_at ++ id → empty
 //! - `sent`: sender box ++ submitted_at ++ id → empty
-//! - `pending_accept`: recipient box ++ id → empty (state 4, not accepted)
+//! - `pending_accept`: recipient box ++ id → empty (states 4 and 5, not yet
+//!   delivered by a listing)
 //! - `due`: due time ++ id ++ kind → empty (the lifecycle queue; kind
 //!   [`DueKind`])
 //! - `state_changes`: box ++ change time ++ id ++ state → empty, for both the
@@ -503,7 +504,7 @@ fn stage_message_record(batch: &mut Batch, msg: &Message) {
     batch.expect_absent(MESSAGES, id.key());
     batch.put(MESSAGES, id.key(), encode(msg));
     stage_list_entries(batch, msg);
-    if msg.state == MessageState::Delivered {
+    if awaits_delivery(msg.state) {
         batch.put(
             PENDING_ACCEPT,
             pending_key(&msg.recipient.box_id, id),
@@ -729,8 +730,8 @@ pub fn stage_update_message(
     }
     batch.expect(MESSAGES, id.key(), raw);
     batch.put(MESSAGES, id.key(), encode(after));
-    let was_pending = before.state == MessageState::Delivered;
-    let is_pending = after.state == MessageState::Delivered;
+    let was_pending = awaits_delivery(before.state);
+    let is_pending = awaits_delivery(after.state);
     if was_pending && !is_pending {
         batch.delete(PENDING_ACCEPT, pending_key(&before.recipient.box_id, id));
     } else if is_pending && !was_pending {
@@ -997,8 +998,19 @@ pub fn state_changes(
     Ok(out)
 }
 
-/// IDs of the messages delivered to `box_id` and not yet accepted, in ID
-/// order.
+/// Whether a received message waits to be delivered by a listing of its
+/// recipient: states 4 (dodáno) and 5 (doručeno fikcí), which
+/// GetListOfReceivedMessages turns into 6 (messages manual 2.7.1).
+fn awaits_delivery(state: MessageState) -> bool {
+    matches!(
+        state,
+        MessageState::Delivered | MessageState::AcceptedByFiction
+    )
+}
+
+/// IDs of the messages of `box_id` waiting for delivery by listing (states
+/// 4 and 5), in ID order. Stores written before state 5 was indexed here
+/// hold only their state-4 messages.
 pub fn pending_acceptance(store: &dyn Store, box_id: &BoxId) -> Result<Vec<MessageId>, RepoError> {
     let prefix = box_id.as_str().as_bytes();
     let mut out = Vec::new();

@@ -99,10 +99,11 @@ pub fn mime_refused(mime_type: &str) -> bool {
 pub enum DocumentProblem {
     /// The message has no document.
     NoDocument,
-    /// The first document is not the main one, or a later one claims to be.
-    MainDocument,
-    /// A document's format or MIME type is not accepted; the file name.
-    Refused(String),
+    /// A document's file name extension is not an allowed format; the
+    /// file name.
+    Format(String),
+    /// A document's MIME type is refused; the file name.
+    MimeType(String),
 }
 
 /// One document as the rules see it.
@@ -113,18 +114,21 @@ pub struct DocumentFacts<'a> {
     pub mime_type: &'a str,
 }
 
-/// Checks the document list: at least one, the first `main` and no other,
-/// every format allowed and no refused MIME type.
+/// Checks the document list: at least one, every format allowed and no
+/// refused MIME type. The order of `main` and the other kinds is not
+/// checked: the messages manual (CreateMessage, 2.1) says the first
+/// document *should* be `main` and that applications do not all keep to
+/// it, so ISDS takes the message either way.
 pub fn check_documents(docs: &[DocumentFacts<'_>]) -> Result<(), DocumentProblem> {
-    let Some(first) = docs.first() else {
+    if docs.is_empty() {
         return Err(DocumentProblem::NoDocument);
-    };
-    if first.meta_type != "main" || docs[1..].iter().any(|d| d.meta_type == "main") {
-        return Err(DocumentProblem::MainDocument);
     }
     for d in docs {
-        if !format_allowed(d.file_name) || mime_refused(d.mime_type) {
-            return Err(DocumentProblem::Refused(d.file_name.to_owned()));
+        if !format_allowed(d.file_name) {
+            return Err(DocumentProblem::Format(d.file_name.to_owned()));
+        }
+        if mime_refused(d.mime_type) {
+            return Err(DocumentProblem::MimeType(d.file_name.to_owned()));
         }
     }
     Ok(())
@@ -230,17 +234,15 @@ mod tests {
             ]),
             Ok(())
         );
-        assert_eq!(
-            check_documents(&[d("enclosure", "a.pdf")]),
-            Err(DocumentProblem::MainDocument)
-        );
+        // The order of kinds is ISDS's advice, not a rule it enforces.
+        assert_eq!(check_documents(&[d("enclosure", "a.pdf")]), Ok(()));
         assert_eq!(
             check_documents(&[d("main", "a.pdf"), d("main", "b.pdf")]),
-            Err(DocumentProblem::MainDocument)
+            Ok(())
         );
         assert_eq!(
             check_documents(&[d("main", "a.pdf"), d("enclosure", "virus.exe")]),
-            Err(DocumentProblem::Refused("virus.exe".into()))
+            Err(DocumentProblem::Format("virus.exe".into()))
         );
         let zip = DocumentFacts {
             meta_type: "main",
@@ -249,7 +251,7 @@ mod tests {
         };
         assert_eq!(
             check_documents(&[zip]),
-            Err(DocumentProblem::Refused("a.zip".into()))
+            Err(DocumentProblem::MimeType("a.zip".into()))
         );
     }
 

@@ -138,6 +138,10 @@ impl Privileges {
     pub const ERASE_VAULT: u32 = 128;
     /// Every right.
     pub const ALL: Privileges = Privileges(255);
+    /// The fixed rights of software logged in for a box (system
+    /// certificate, hosted records service): 159, all but 32 and 64
+    /// (messages manual 1.4).
+    pub const APPLICATION: Privileges = Privileges(159);
 
     pub fn has(self, bit: u32) -> bool {
         self.0 & bit == bit

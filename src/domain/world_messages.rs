@@ -256,10 +256,13 @@ impl MessageSpec {
             None => events.push(Event::new(submitted, EventCode::EV3)),
         }
         if let Some(a) = accepted {
+            // Delivered by a listing of the recipient's primary user (EV11;
+            // EV1 is only in delivery info of messages from before 2010,
+            // messages manual 2.6.1); a fixture adds other events itself.
             let code = if state == MessageState::AcceptedByFiction {
                 EventCode::EV2
             } else {
-                EventCode::EV1
+                EventCode::EV11
             };
             events.push(Event::new(a, code));
         }

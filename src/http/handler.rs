@@ -368,7 +368,9 @@ async fn soap_call(
         Ok(slot) => slot,
         Err(code) => {
             let name = envelope.body.name.clone();
-            let status = IsdsStatus::new(code);
+            // 3008 names the box and the limit (table row 3008).
+            let limit = app.config.limits.max_parallel_requests_per_user.to_string();
+            let status = IsdsStatus::fill(code, &[identity.databox.id.as_str(), &limit]);
             // The operation's own response with only the status set, so it
             // still validates; an unknown element gets the bare status.
             let fragment =

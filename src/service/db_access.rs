@@ -90,10 +90,18 @@ async fn change_password(
             return Err(IsdsStatus::new(IsdsCode::WrongCurrentPassword));
         }
         if let Err(rule) = credentials::check_new_password(&new, &login, &current) {
-            return Err(IsdsStatus::new(rule_code(&rule)));
+            // 1079 names the character (table row 1079).
+            let offending = new
+                .chars()
+                .find(|c| !c.is_ascii_alphanumeric() && !credentials::SPECIALS.contains(*c))
+                .map(String::from)
+                .unwrap_or_default();
+            return Err(IsdsStatus::fill(rule_code(&rule), &[&offending]));
         }
-        PasswordHash::new(&new)
-            .map_err(|e| IsdsStatus::with_message(IsdsCode::InternalError, e.to_string()))
+        PasswordHash::new(&new).map_err(|e| {
+            tracing::error!(error = %e, "hashing a new password failed");
+            IsdsStatus::new(IsdsCode::InternalError)
+        })
     })
     .await?;
     match verdict {
@@ -117,9 +125,8 @@ fn rule_code(rule: &PasswordRuleViolation) -> IsdsCode {
         PasswordRuleViolation::ForbiddenCharacter => IsdsCode::PasswordForbiddenCharacter,
         PasswordRuleViolation::CharacterClasses => IsdsCode::PasswordCharacterClasses,
         PasswordRuleViolation::ContainsLogin => IsdsCode::PasswordContainsLogin,
-        PasswordRuleViolation::Repetition | PasswordRuleViolation::TrivialStart => {
-            IsdsCode::PasswordTrivial
-        }
+        PasswordRuleViolation::Repetition => IsdsCode::PasswordRepeatedCharacter,
+        PasswordRuleViolation::TrivialStart => IsdsCode::PasswordTrivial,
     }
 }
 

@@ -156,6 +156,20 @@ pub(super) async fn handle(
     request: Request,
 ) -> Reply {
     let me = ctx.identity;
+    // Software is not a person: a login by the box's system certificate
+    // (/cert) or by a hosted records service (/hspis) holds the fixed
+    // rights 159 of a "virtual" user, without PRIVIL_OWNER_ADM (messages
+    // manual 1.4), and every operation here needs that right or an
+    // internal one (box-management manual 2.4-2.7, 2.9, 2.10): 1004.
+    if matches!(
+        me.actor,
+        crate::auth::Actor::Application | crate::auth::Actor::HostedProvider { .. }
+    ) {
+        let status = IsdsStatus::new(IsdsCode::NotPermitted);
+        return crate::schema::status_response(op.name, status.code.code(), &status.message)
+            .map(Into::into)
+            .ok_or_else(|| Fault::server(format!("{} has no status response", op.name)).into());
+    }
     let actor = if me.is_operator() {
         Actor::Operator
     } else {
@@ -619,24 +633,42 @@ async fn new_access_data(
     .await
 }
 
-/// The status block of a refusal.
+/// The status block of a refusal, from the official table of codes: 1004
+/// outside the caller's rights, 5001 no such box, 5002 no such user, 1037
+/// a removed box, 1025 enabling a box that is not disabled, 1024 any other
+/// change the box's state does not allow, 1009 the last primary user, and
+/// the general box-administration error 2031 with the reason after its
+/// colon where the table has no code of its own (see `crate::status`).
 fn refusal_status(r: &Refusal) -> IsdsStatus {
-    let code = match r {
-        Refusal::NotPermitted(_) => IsdsCode::NotPermitted,
-        Refusal::BoxNotFound(_) => IsdsCode::BoxNotFound,
-        Refusal::UserNotFound { .. } => IsdsCode::UserNotFound,
-        Refusal::BoxExists(_) => IsdsCode::BoxExists,
-        Refusal::LoginExists(_) => IsdsCode::LoginExists,
-        Refusal::BoxState { .. } => IsdsCode::BoxStateForbids,
-        Refusal::LastPrimaryUser(_) => IsdsCode::LastPrimaryUser,
-        Refusal::Invalid(_) | Refusal::Password(_) => IsdsCode::InvalidRequestData,
-    };
     match r {
-        // The detail says which item; the rest speak for themselves.
-        Refusal::Invalid(detail) => {
-            IsdsStatus::with_message(code, format!("{} ({detail})", code.message()))
+        Refusal::NotPermitted(_) => IsdsStatus::new(IsdsCode::NotPermitted),
+        Refusal::BoxNotFound(_) => IsdsStatus::new(IsdsCode::BoxNotFound),
+        Refusal::UserNotFound { box_id, .. } => {
+            IsdsStatus::fill(IsdsCode::UserNotFound, &[box_id.as_str()])
         }
-        _ => IsdsStatus::new(code),
+        Refusal::BoxExists(id) => IsdsStatus::fill(
+            IsdsCode::BoxExists,
+            &[&format!("datová schránka {id} již existuje")],
+        ),
+        Refusal::LoginExists(login) => IsdsStatus::fill(
+            IsdsCode::LoginExists,
+            &[&format!("přihlašovací jméno {login} je již použito")],
+        ),
+        Refusal::BoxState { box_id, state } => {
+            let code = match state {
+                5 => IsdsCode::BoxRemoved,
+                // A refused change of an accessible box can only be
+                // enabling it.
+                1 => IsdsCode::BoxNotDisabled,
+                _ => IsdsCode::BoxStateForbids,
+            };
+            IsdsStatus::fill(code, &[box_id.as_str()])
+        }
+        Refusal::LastPrimaryUser(_) => IsdsStatus::new(IsdsCode::LastPrimaryUser),
+        Refusal::Invalid(detail) => IsdsStatus::fill(IsdsCode::InvalidRequestData, &[detail]),
+        Refusal::Password(rule) => {
+            IsdsStatus::fill(IsdsCode::InvalidRequestData, &[&rule.to_string()])
+        }
     }
 }
 

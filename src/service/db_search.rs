@@ -818,6 +818,10 @@ fn full_text(
     if size > PAGE_SIZE_MAX {
         return refuse(IsdsCode::SearchPageTooLarge);
     }
+    // 1152 without a phrase, 1180 with one too short (table rows).
+    if text.is_empty() {
+        return refuse(IsdsCode::SearchPhraseMissing);
+    }
     if text.chars().count() < MIN_PHRASE_CHARS {
         return refuse(IsdsCode::SearchPhraseTooShort);
     }
@@ -916,12 +920,24 @@ fn activity_status(
     let Some(Ok(id)) = id.map(|s| BoxId::parse(s.trim())) else {
         return Ok((IsdsStatus::new(IsdsCode::MalformedBoxId), None, None));
     };
-    let (Some(from), Some(to)) = (parse_datetime(from), parse_datetime(to)) else {
-        return Ok((IsdsStatus::new(IsdsCode::InvalidDateTime), None, None));
+    // 2017 names the value that does not parse (table row 2017).
+    let bad_time = |v: &str| {
+        Ok((
+            IsdsStatus::fill(IsdsCode::InvalidDateTime, &[v.trim()]),
+            None,
+            None,
+        ))
     };
-    if from > to {
-        return Ok((IsdsStatus::new(IsdsCode::InvalidDateTime), None, None));
+    let Some(from_t) = parse_datetime(from) else {
+        return bad_time(from);
+    };
+    let Some(to_t) = parse_datetime(to) else {
+        return bad_time(to);
+    };
+    if from_t > to_t {
+        return bad_time(to);
     }
+    let (from, to) = (from_t, to_t);
     let Some(b) = repo::get_box(store, &id)? else {
         return Ok((IsdsStatus::new(IsdsCode::BoxNotFound), None, None));
     };
@@ -986,9 +1002,15 @@ fn credit_info(
     };
     let (from, to) = (non_blank(from), non_blank(to));
     let parse = |v: Option<&str>| v.map(|s| parse_date(s).ok_or(())).transpose();
-    let (Ok(from), Ok(to)) = (parse(from), parse(to)) else {
-        return Ok(refused(IsdsStatus::new(IsdsCode::InvalidDateTime)));
+    let (Ok(from_d), Ok(to_d)) = (parse(from), parse(to)) else {
+        let bad = [from, to]
+            .into_iter()
+            .flatten()
+            .find(|v| parse_date(v).is_none())
+            .unwrap_or_default();
+        return Ok(refused(IsdsStatus::fill(IsdsCode::InvalidDateTime, &[bad])));
     };
+    let (from, to) = (from_d, to_d);
     let interval = match (from, to) {
         (None, None) => None,
         (Some(f), None) => Some((f, today)),
@@ -998,7 +1020,10 @@ fn credit_info(
     let mut records = Vec::new();
     if let Some((f, t)) = interval {
         if f > t {
-            return Ok(refused(IsdsStatus::new(IsdsCode::InvalidDateTime)));
+            return Ok(refused(IsdsStatus::fill(
+                IsdsCode::InvalidDateTime,
+                &[&date_text(t)],
+            )));
         }
         if (t - f).whole_days() > 92 {
             return Ok(refused(IsdsStatus::new(IsdsCode::CreditIntervalTooLong)));
@@ -1157,7 +1182,10 @@ fn constants(
             None => {
                 return TGetConstsOutput {
                     const_records: None,
-                    db_status: Some(db_status(&IsdsStatus::new(IsdsCode::InvalidDateTime))),
+                    db_status: Some(db_status(&IsdsStatus::fill(
+                        IsdsCode::InvalidDateTime,
+                        &[s],
+                    ))),
                 };
             }
         },

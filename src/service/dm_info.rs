@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::message_read::{self, NotFound, Side, Want, has, may_read_received, may_see, refused};
+use super::message_read::{
+    self, Side, Want, has, read_refusal, send_refusal, state_refusal, view_refusal,
+};
 use super::{CallContext, Reply, ServiceError, Services, dm_status, not_implemented, respond};
 use crate::auth::{Actor, Identity};
 use crate::domain::Privileges;
@@ -74,7 +76,7 @@ pub(super) async fn handle(
                     offset: req.dm_offset,
                     limit: req.dm_limit,
                 };
-                list(s, &me, &q, Want::Received)
+                list(s, now, &me, &q, Want::Received)
             })
             .await?;
             respond(&GetListOfReceivedMessagesResponse(resp))
@@ -89,7 +91,7 @@ pub(super) async fn handle(
                     offset: req.dm_offset,
                     limit: req.dm_limit,
                 };
-                list(s, &me, &q, Want::Sent)
+                list(s, now, &me, &q, Want::Sent)
             })
             .await?;
             respond(&GetListOfSentMessagesResponse(resp))
@@ -217,9 +219,9 @@ fn ok() -> IsdsStatus {
     IsdsStatus::ok()
 }
 
-/// Status 1045 naming a request item the gateway cannot use.
-fn bad_request(message: String) -> IsdsStatus {
-    IsdsStatus::with_message(IsdsCode::InvalidRequestData, message)
+/// 1131 naming the request item with a wrong value.
+fn bad_parameter(name: &str) -> IsdsStatus {
+    IsdsStatus::fill(IsdsCode::InvalidParameter, &[name])
 }
 
 // ---------------------------------------------------------------------------
@@ -254,22 +256,19 @@ pub fn parse_status_filter(filter: &str) -> Option<u32> {
 }
 
 /// The time of an `xs:dateTime` item (already checked by the schema).
-fn parse_time(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, IsdsStatus> {
+/// 2017 (table row: date syntax) names the value that does not parse.
+fn parse_time(value: Option<&str>) -> Result<Option<Timestamp>, IsdsStatus> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => Timestamp::parse_xml(v)
             .map(Some)
-            .ok_or_else(|| bad_request(format!("{name} is not a valid date and time: {v}"))),
+            .ok_or_else(|| IsdsStatus::fill(IsdsCode::InvalidDateTime, &[v])),
     }
 }
 
 fn list_query(me: &Identity, p: &ListParams) -> Result<ListQuery, IsdsStatus> {
-    let state_mask = parse_status_filter(&p.filter).ok_or_else(|| {
-        bad_request(format!(
-            "dmStatusFilter must be a bit mask of message states or -1, not {:?}",
-            p.filter
-        ))
-    })?;
+    let state_mask =
+        parse_status_filter(&p.filter).ok_or_else(|| bad_parameter("dmStatusFilter"))?;
     let offset = p
         .offset
         .filter(|&o| o > 1)
@@ -280,8 +279,8 @@ fn list_query(me: &Identity, p: &ListParams) -> Result<ListQuery, IsdsStatus> {
     };
     Ok(ListQuery {
         box_id: me.databox.id.clone(),
-        from: parse_time("dmFromTime", p.from.as_deref())?,
-        to: parse_time("dmToTime", p.to.as_deref())?,
+        from: parse_time(p.from.as_deref())?,
+        to: parse_time(p.to.as_deref())?,
         state_mask,
         offset,
         limit,
@@ -290,10 +289,18 @@ fn list_query(me: &Identity, p: &ListParams) -> Result<ListQuery, IsdsStatus> {
     })
 }
 
-/// GetListOfReceivedMessages / GetListOfSentMessages: right 8; records in
-/// delivery order (then message ID), numbered from `dmOffset`.
+/// GetListOfReceivedMessages / GetListOfSentMessages: PRIVIL_VIEW_INFO
+/// (1209 without it); records in delivery order (then message ID),
+/// numbered from `dmOffset`.
+///
+/// The received list is the one call that delivers (messages manual
+/// 1.8.1, 2.7.1): before it is read, every message of the box in state 4
+/// or 5 that the caller may read becomes state 6, durably, so the answer
+/// shows them delivered. It lists only states 4, 5, 6, 7 and 10; a
+/// `dmStatusFilter` can only narrow that set.
 fn list(
     store: &dyn Store,
+    clock_now: Timestamp,
     me: &Identity,
     p: &ListParams,
     want: Want,
@@ -302,18 +309,24 @@ fn list(
         dm_records: None,
         dm_status: dm_status(&status),
     };
-    if !has(me, Privileges::VIEW_INFO) {
-        return Ok(fail(refused(
-            "seznam zpráv vyžaduje právo zobrazovat seznamy",
-        )));
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
     }
-    let q = match list_query(me, p) {
+    let mut q = match list_query(me, p) {
         Ok(q) => q,
         Err(status) => return Ok(fail(status)),
     };
     let messages = match want {
         Want::Sent => message_repo::list_sent(store, &q)?,
-        _ => message_repo::list_received(store, &q)?,
+        _ => {
+            crate::domain::lifecycle::deliver_by_listing(store, clock_now, me)?;
+            q.state_mask &= MessageState::RECEIVED_LIST_MASK;
+            if q.state_mask == 0 {
+                Vec::new()
+            } else {
+                message_repo::list_received(store, &q)?
+            }
+        }
     };
     let dm_record = messages
         .iter()
@@ -329,8 +342,10 @@ fn list(
 // ---------------------------------------------------------------------------
 // One message
 
-/// MessageEnvelopeDownload (received: right 8 or a right to read it) and
-/// SentMessageEnvelopeDownload (sent: right 4).
+/// MessageEnvelopeDownload (messages manual 2.4.4: PRIVIL_VIEW_INFO and
+/// the right to read the message; 1222 before delivery, 1211 for another
+/// box's or a sent message) and SentMessageEnvelopeDownload (2.4.5:
+/// PRIVIL_CREATE_DM).
 fn envelope_download(
     store: &dyn Store,
     me: &Identity,
@@ -343,17 +358,16 @@ fn envelope_download(
     };
     let (msg, side) = match message_read::lookup(store, me, dm_id, want)? {
         Ok(found) => found,
-        Err(nf) => return Ok(fail(nf.status())),
+        Err(nf) => return Ok(fail(nf.status(dm_id))),
     };
-    let allowed = match side {
-        Side::Recipient => may_see(me, &msg, side),
-        Side::Sender => has(me, Privileges::CREATE_DM),
+    let refusal = match side {
+        Side::Recipient => view_refusal(me)
+            .or_else(|| read_refusal(me, &msg))
+            .or_else(|| state_refusal(&msg)),
+        Side::Sender => send_refusal(me),
     };
-    if !allowed {
-        return Ok(fail(refused(match side {
-            Side::Recipient => "obálka přijaté zprávy vyžaduje právo zobrazovat seznamy",
-            Side::Sender => message_read::SENT_NEEDS_RIGHT,
-        })));
+    if let Some(refusal) = refusal {
+        return Ok(fail(refusal));
     }
     Ok(TMessEnvelDownOutput {
         dm_returned_message_envelope: Some(message_read::envelope(&msg)),
@@ -361,8 +375,10 @@ fn envelope_download(
     })
 }
 
-/// MarkMessageAsDownloaded: the recipient (with a right to read the
-/// message) confirms it downloaded the message, which becomes read (7).
+/// MarkMessageAsDownloaded (messages manual 2.5): the recipient, with the
+/// right to read the message by its kind (1207, 1208), marks a delivered
+/// message (6) read (7); a message read already stays so; any other state
+/// is 1248 ("Zpráva není ve stavu doručená"). It delivers nothing.
 fn mark_downloaded(
     store: &dyn Store,
     me: &Identity,
@@ -371,17 +387,24 @@ fn mark_downloaded(
 ) -> Result<IsdsStatus, RepoError> {
     let (msg, _) = match message_read::lookup(store, me, dm_id, Want::Received)? {
         Ok(found) => found,
-        Err(nf) => return Ok(nf.status()),
+        Err(nf) => return Ok(nf.status(dm_id)),
     };
-    if !may_read_received(me, &msg) {
-        return Ok(refused("označit zprávu smí jen uživatel s právem ji číst"));
+    if let Some(refusal) = read_refusal(me, &msg) {
+        return Ok(refusal);
     }
-    message_read::mark_read(store, me, msg.id, now)?;
-    Ok(ok())
+    match msg.state {
+        MessageState::AcceptedByLogin | MessageState::Read => {
+            message_read::mark_read(store, msg.id, now)?;
+            Ok(ok())
+        }
+        _ => Ok(IsdsStatus::new(IsdsCode::NotInDeliveredState)),
+    }
 }
 
 /// GetDeliveryInfo (and GetSignedDeliveryInfo): sent or received message,
-/// right 8.
+/// PRIVIL_VIEW_INFO (messages manual 2.6.1; 1209 without it). A received
+/// message in state 4 or 5 is 1222: since delivery happens only by
+/// listing, its delivery info cannot be had before (1.8.1).
 pub(super) fn delivery_info(
     store: &dyn Store,
     me: &Identity,
@@ -391,14 +414,20 @@ pub(super) fn delivery_info(
         dm_delivery: None,
         dm_status: Some(dm_status(&status)),
     };
-    let (msg, _) = match message_read::lookup(store, me, dm_id, Want::Either)? {
+    let (msg, side) = match message_read::lookup(store, me, dm_id, Want::Either)? {
         Ok(found) => found,
-        Err(nf) => return Ok(fail(nf.status())),
+        Err(nf) => return Ok(fail(nf.status(dm_id))),
     };
-    if !has(me, Privileges::VIEW_INFO) {
-        return Ok(fail(refused(
-            "doručenka vyžaduje právo zobrazovat seznamy a dodejky",
-        )));
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
+    }
+    if side == Side::Recipient
+        && matches!(
+            msg.state,
+            MessageState::Delivered | MessageState::AcceptedByFiction
+        )
+    {
+        return Ok(fail(IsdsStatus::new(IsdsCode::MessageNotDelivered)));
     }
     Ok(TDeliveryMessageOutput {
         dm_delivery: Some(message_read::delivery(&msg)),
@@ -406,7 +435,8 @@ pub(super) fn delivery_info(
     })
 }
 
-/// VerifyMessage: the stored hash of a sent or received message.
+/// VerifyMessage (messages manual 2.3.2): the stored hash of a sent or
+/// received message; PRIVIL_READ_NON_PERSONAL (1207 without a read right).
 fn verify(
     store: &dyn Store,
     me: &Identity,
@@ -416,12 +446,12 @@ fn verify(
         dm_hash: None,
         dm_status: dm_status(&status),
     };
-    let (msg, side) = match message_read::lookup(store, me, dm_id, Want::Either)? {
+    let (msg, _) = match message_read::lookup(store, me, dm_id, Want::Either)? {
         Ok(found) => found,
-        Err(nf) => return Ok(fail(nf.status())),
+        Err(nf) => return Ok(fail(nf.status(dm_id))),
     };
-    if !may_see(me, &msg, side) {
-        return Ok(fail(refused("ověření zprávy vyžaduje právo ji zobrazit")));
+    if !me.user.privileges.can_read_non_personal() {
+        return Ok(fail(IsdsStatus::new(IsdsCode::NoRightToRead)));
     }
     Ok(TMessageVerifyOutput {
         dm_hash: Some(message_read::hash(&msg)),
@@ -445,10 +475,11 @@ fn author(store: &dyn Store, me: &Identity, dm_id: &str) -> Result<TGetAuthorOut
     };
     let (msg, side) = match message_read::lookup(store, me, dm_id, Want::Either)? {
         Ok(found) => found,
-        Err(nf) => return Ok(fail(nf.status())),
+        Err(nf) => return Ok(fail(nf.status(dm_id))),
     };
-    if !may_see(me, &msg, side) {
-        return Ok(fail(refused("autor zprávy vyžaduje právo ji zobrazit")));
+    // PRIVIL_VIEW_INFO (messages manual 2.10).
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
     }
     let name =
         Some(msg.author.name.clone()).filter(|n| !n.is_empty() && reveals_author(&msg, side));
@@ -472,10 +503,11 @@ fn author2(
     };
     let (msg, side) = match message_read::lookup(store, me, dm_id, Want::Either)? {
         Ok(found) => found,
-        Err(nf) => return Ok(fail(nf.status())),
+        Err(nf) => return Ok(fail(nf.status(dm_id))),
     };
-    if !may_see(me, &msg, side) {
-        return Ok(fail(refused("autor zprávy vyžaduje právo ji zobrazit")));
+    // PRIVIL_VIEW_INFO (messages manual 2.10).
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
     }
     let item = |key: &str, value: String| GetMessageAuthor2ResponseDmMessageAuthorMaItem {
         key: key.to_owned(),
@@ -518,8 +550,7 @@ fn erase(
 ) -> Result<IsdsStatus, RepoError> {
     let (msg, _) = match message_read::lookup(store, me, dm_id, Want::Either)? {
         Ok(found) => found,
-        Err(NotFound::OtherBox) => return Ok(IsdsStatus::new(IsdsCode::MessageOfAnotherBox)),
-        Err(nf) => return Ok(nf.status()),
+        Err(nf) => return Ok(nf.status(dm_id)),
     };
     if !has(me, Privileges::ERASE_VAULT) {
         return Ok(IsdsStatus::new(IsdsCode::EraseNotPermitted));
@@ -531,21 +562,8 @@ fn erase(
     } else {
         msg.sender.box_id == *mine && !msg.erased_by_sender
     };
-    if !on_side {
-        return Ok(IsdsStatus::with_message(
-            IsdsCode::MessageNotFound,
-            if incoming {
-                "Zpráva není přijatou zprávou této schránky."
-            } else {
-                "Zpráva není odeslanou zprávou této schránky."
-            },
-        ));
-    }
-    if msg.state != MessageState::InVault {
-        return Ok(IsdsStatus::with_message(
-            IsdsCode::MessageNotFound,
-            "Zpráva není uložena v datovém trezoru.",
-        ));
+    if !on_side || msg.state != MessageState::InVault {
+        return Ok(IsdsStatus::fill(IsdsCode::MessageNotFound, &[dm_id.trim()]));
     }
     let mut after = msg.clone();
     if incoming {
@@ -577,10 +595,10 @@ fn suspicious(
 ) -> Result<IsdsStatus, RepoError> {
     let (msg, _) = match message_read::lookup(store, me, &r.dm_id, Want::Received)? {
         Ok(found) => found,
-        Err(nf) => return Ok(nf.status()),
+        Err(nf) => return Ok(nf.status(&r.dm_id)),
     };
-    if !may_read_received(me, &msg) {
-        return Ok(refused("nahlásit zprávu smí jen uživatel s právem ji číst"));
+    if let Some(refusal) = read_refusal(me, &msg) {
+        return Ok(refusal);
     }
     message_extras::add_suspicious_report(
         store,
@@ -617,12 +635,10 @@ fn state_changes(
         dm_records: None,
         dm_status: dm_status(&status),
     };
-    if !has(me, Privileges::VIEW_INFO) {
-        return Ok(fail(refused(
-            "změny stavů vyžadují právo zobrazovat seznamy",
-        )));
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
     }
-    let (from, to) = match (parse_time("dmFromTime", from), parse_time("dmToTime", to)) {
+    let (from, to) = match (parse_time(from), parse_time(to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(status), _) | (_, Err(status)) => return Ok(fail(status)),
     };
@@ -682,18 +698,19 @@ fn register_notifications(
     action: i64,
     now: Timestamp,
 ) -> Result<IsdsStatus, RepoError> {
+    // Messages manual 2.11: certificate logins only, else 1004.
     if !is_application(me) {
-        return Ok(refused(
-            "notifikace jsou určeny aplikacím přihlášeným certifikátem",
-        ));
+        return Ok(IsdsStatus::new(IsdsCode::NotPermitted));
     }
     let on = match action {
         1 => true,
         0 => false,
         other => {
-            return Ok(bad_request(format!(
-                "action must be 1 (register) or 0 (cancel), not {other}"
-            )));
+            // Table row 1268 ("action musí být 0 nebo 1, je <action>").
+            return Ok(IsdsStatus::fill(
+                IsdsCode::NotificationActionInvalid,
+                &[&other.to_string()],
+            ));
         }
     };
     message_extras::set_notifications(store, &me.databox.id, on, now)?;
@@ -714,17 +731,15 @@ fn notifications(
         ntf_list_continues: None,
         dm_status: dm_status(&status),
     };
+    // Messages manual 2.12: certificate logins only (1004); a box not
+    // registered is 1273.
     if !is_application(me) {
-        return Ok(fail(refused(
-            "notifikace jsou určeny aplikacím přihlášeným certifikátem",
-        )));
+        return Ok(fail(IsdsStatus::new(IsdsCode::NotPermitted)));
     }
     let Some(reg) = message_extras::notification_registration(store, &me.databox.id)? else {
-        return Ok(fail(refused(
-            "schránka není registrována k notifikacím (RegisterForNotifications)",
-        )));
+        return Ok(fail(IsdsStatus::new(IsdsCode::NotificationsNotRegistered)));
     };
-    let from = match parse_time("ntfFromTime", Some(from)) {
+    let from = match parse_time(Some(from)) {
         Ok(t) => t.map_or(reg.registered_at, |t| t.max(reg.registered_at)),
         Err(status) => return Ok(fail(status)),
     };
@@ -778,10 +793,8 @@ fn erased_list(
         async_id: None,
         dm_status: dm_status(&status),
     };
-    if !has(me, Privileges::VIEW_INFO) {
-        return Ok(fail(refused(
-            "seznam zpráv vyžaduje právo zobrazovat seznamy",
-        )));
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
     }
     let (from, to) = match erased_window(req) {
         Ok(window) => window,
@@ -830,8 +843,10 @@ fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), 
         let format = time::macros::format_description!("[year]-[month]-[day]");
         // xs:date may carry a zone; the gateway counts UTC days.
         let core = s.trim().get(..10).unwrap_or(s);
-        Date::parse(core, &format)
-            .map_err(|_| bad_request(format!("{name} is not a valid date: {s}")))
+        Date::parse(core, &format).map_err(|_| {
+            let _ = name;
+            IsdsStatus::fill(IsdsCode::InvalidDateTime, &[s.trim()])
+        })
     };
     let (first, last) = if let Some(seq) = &req.dm_from_date_seq {
         (
@@ -842,32 +857,30 @@ fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), 
         let year = i32::try_from(seq.dm_year)
             .ok()
             .filter(|y| (1..=9999).contains(y))
-            .ok_or_else(|| bad_request(format!("dmYear {} is out of range", seq.dm_year)))?;
+            .ok_or_else(|| bad_parameter("dmYear"))?;
         let month = |m: i64| {
             u8::try_from(m)
                 .ok()
                 .and_then(|m| Month::try_from(m).ok())
-                .ok_or_else(|| bad_request(format!("dmMonth {m} is not a month")))
+                .ok_or_else(|| bad_parameter("dmMonth"))
         };
         let (first_month, last_month) = match seq.dm_month {
             Some(m) => (month(m)?, month(m)?),
             None => (Month::January, Month::December),
         };
-        let first = Date::from_calendar_date(year, first_month, 1)
-            .map_err(|e| bad_request(e.to_string()))?;
-        let last_start = Date::from_calendar_date(year, last_month, 1)
-            .map_err(|e| bad_request(e.to_string()))?;
+        let first =
+            Date::from_calendar_date(year, first_month, 1).map_err(|_| bad_parameter("dmYear"))?;
+        let last_start =
+            Date::from_calendar_date(year, last_month, 1).map_err(|_| bad_parameter("dmYear"))?;
         let last = last_start
             .replace_day(last_month.length(year))
-            .map_err(|e| bad_request(e.to_string()))?;
+            .map_err(|_| bad_parameter("dmYear"))?;
         (first, last)
     } else {
-        return Err(bad_request(
-            "give dmFromDate and dmToDate, or dmYear".to_owned(),
-        ));
+        return Err(bad_parameter("dmFromDate"));
     };
     if last < first {
-        return Err(bad_request("dmToDate is before dmFromDate".to_owned()));
+        return Err(bad_parameter("dmToDate"));
     }
     let end = last
         .next_day()
@@ -1033,15 +1046,16 @@ fn pick_up(
         async_response: None,
         dm_status: dm_status(&status),
     };
-    if !has(me, Privileges::VIEW_INFO) {
-        return Ok(fail(refused(
-            "seznam zpráv vyžaduje právo zobrazovat seznamy",
-        )));
+    // PRIVIL_VIEW_INFO for LIST_ERASED (messages manual 2.9); table rows
+    // 2350 (unknown type) and 2351 (no such request of this user).
+    if let Some(refusal) = view_refusal(me) {
+        return Ok(fail(refusal));
     }
     let unknown = || {
-        fail(bad_request(format!(
-            "no asynchronous request {async_id:?} of this box"
-        )))
+        fail(IsdsStatus::fill(
+            IsdsCode::AsyncRequestNotFound,
+            &[async_id.trim()],
+        ))
     };
     let Ok(id) = async_id.trim().parse::<u64>() else {
         return Ok(unknown());
@@ -1056,10 +1070,10 @@ fn pick_up(
     let matches = wanted.eq_ignore_ascii_case(&request.req_type)
         || (request.req_type == ASYNC_LIST_ERASED && wanted == "GetListOfErasedMessages");
     if !matches {
-        return Ok(fail(bad_request(format!(
-            "asynchronous request {id} is of type {}, not {wanted}",
-            request.req_type
-        ))));
+        return Ok(fail(IsdsStatus::fill(
+            IsdsCode::AsyncTypeUnknown,
+            &[wanted],
+        )));
     }
     Ok(TPickUpAsyncOutput {
         async_req_type: Some(request.req_type),

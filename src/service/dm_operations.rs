@@ -15,7 +15,6 @@ use std::sync::Arc;
 use super::{CallContext, Reply, ServiceError, Services, dm_status, not_implemented, respond};
 use crate::auth::{Actor, Identity};
 use crate::domain::clock::Clock;
-use crate::domain::lifecycle;
 use crate::domain::message::{
     Author, ContentKind, DocumentDigest, DocumentMeta, EnvelopeFields, Event, EventCode, Message,
     MessageState, Party, Timestamp, document_digests, hash_over_digests,
@@ -93,7 +92,10 @@ pub(super) async fn handle(
                 return respond(&CreateMultipleMessageResponse(
                     TMultipleMessageCreateOutput {
                         dm_multiple_status: None,
-                        dm_status: dm_status(&IsdsStatus::new(IsdsCode::TooManyRecipients)),
+                        dm_status: dm_status(&IsdsStatus::fill(
+                            IsdsCode::TooManyRecipients,
+                            &[&message_rules::MAX_RECIPIENTS.to_string()],
+                        )),
                     },
                 ));
             }
@@ -110,13 +112,7 @@ pub(super) async fn handle(
                     let overall = if failed == 0 {
                         IsdsStatus::ok()
                     } else {
-                        IsdsStatus::with_message(
-                            IsdsCode::PartialSuccess,
-                            format!(
-                                "Zpráva nebyla odeslána {failed} z {} adresátů.",
-                                results.len()
-                            ),
-                        )
+                        IsdsStatus::new(IsdsCode::PartialSuccess)
                     };
                     let single = results
                         .into_iter()
@@ -177,23 +173,6 @@ pub(super) fn precheck(op: &OperationInfo, body: &Element) -> Option<Reply> {
     })
 }
 
-/// What runs before every message operation: transitions that fell due,
-/// then acceptance of waiting messages by this (authenticated) login.
-pub(super) async fn before_message_operation(
-    svc: &Services,
-    ctx: &CallContext<'_>,
-) -> Result<(), ServiceError> {
-    let store = svc.store.clone();
-    let clock = svc.clock.clone();
-    let identity = ctx.identity.clone();
-    tokio::task::spawn_blocking(move || {
-        lifecycle::run_due(store.as_ref(), clock.as_ref())?;
-        lifecycle::accept_on_login(store.as_ref(), clock.as_ref(), &identity)?;
-        Ok::<_, ServiceError>(())
-    })
-    .await?
-}
-
 /// Envelope items common to all recipients, as sent.
 #[derive(Default)]
 struct CommonEnvelope {
@@ -211,7 +190,6 @@ struct CommonEnvelope {
     legal_title_point: Option<String>,
     personal_delivery: Option<bool>,
     allow_subst_delivery: Option<bool>,
-    ovm: Option<bool>,
     publish_own_id: Option<bool>,
     id_level: Option<i64>,
     dm_type: Option<String>,
@@ -246,7 +224,6 @@ fn split_single(e: TMessageCreateInputDmEnvelope) -> (CommonEnvelope, RecipientS
             legal_title_point: e.dm_legal_title_point,
             personal_delivery: e.dm_personal_delivery,
             allow_subst_delivery: e.dm_allow_subst_delivery,
-            ovm: e.dm_ovm,
             publish_own_id,
             id_level,
             dm_type: e.dm_type,
@@ -280,7 +257,6 @@ fn common_of_multiple(e: TMultipleMessageCreateInputDmEnvelope) -> CommonEnvelop
         legal_title_point: e.dm_legal_title_point,
         personal_delivery: e.dm_personal_delivery,
         allow_subst_delivery: e.dm_allow_subst_delivery,
-        ovm: e.dm_ovm,
         publish_own_id,
         id_level,
         dm_type: e.dm_type,
@@ -417,13 +393,13 @@ fn submit_blocking(
                 let mut msg = build_message(&prepared, id, &recipient, envelope, now, digests);
                 if let Some(signer) = signer {
                     // dmQTimestamp: the TSA stamps the hash at submission;
-                    // without a stamp nothing is sent (9502, as ISDS).
+                    // without a stamp nothing is sent (9500, table row).
                     let at = u64::try_from(now.unix_seconds()).unwrap_or(0);
                     match signer.timestamp(&msg.hash, at) {
                         Ok(token) => msg.qtimestamp = Some(token),
                         Err(err) => {
                             tracing::error!(error = %err, "time stamp of a new message failed");
-                            return Ok(Err(IsdsStatus::new(IsdsCode::TimestampAuthorityFailure)));
+                            return Ok(Err(crate::status::timestamp_failure()));
                         }
                     }
                 }
@@ -447,19 +423,18 @@ fn prepare(
     common: CommonEnvelope,
     documents: Vec<Document>,
 ) -> Result<Result<Prepared, IsdsStatus>, ServiceError> {
+    // PRIVIL_CREATE_DM (messages manual 2.1); 1206 without it.
     if !identity.user.privileges.has(Privileges::CREATE_DM) {
-        return Ok(Err(IsdsStatus::new(IsdsCode::NotPermitted)));
+        return Ok(Err(IsdsStatus::new(IsdsCode::NoRightToSend)));
     }
     // The box as stored now, not as it was at login.
     let sender = repo::get_box(store, &identity.databox.id)?.unwrap_or(identity.databox.clone());
     if !sender.is_accessible() {
         return Ok(Err(IsdsStatus::new(IsdsCode::SenderBoxInaccessible)));
     }
-    let sender_ovm = message_rules::acts_as_ovm(&sender);
-    let ovm = common.ovm.unwrap_or(sender_ovm);
-    if ovm && !sender_ovm {
-        return Ok(Err(IsdsStatus::new(IsdsCode::OvmModeNotAllowed)));
-    }
+    // dmOVM is ignored: the mode follows the box (messages manual 2.1,
+    // promotion of boxes to OVM was abolished).
+    let ovm = message_rules::acts_as_ovm(&sender);
     let facts: Vec<DocumentFacts<'_>> = documents
         .iter()
         .map(|d| DocumentFacts {
@@ -471,11 +446,8 @@ fn prepare(
     if let Err(problem) = message_rules::check_documents(&facts) {
         return Ok(Err(match problem {
             DocumentProblem::NoDocument => IsdsStatus::new(IsdsCode::NoDocument),
-            DocumentProblem::MainDocument => IsdsStatus::new(IsdsCode::MainDocumentRule),
-            DocumentProblem::Refused(name) => IsdsStatus::with_message(
-                IsdsCode::AttachmentRejected,
-                format!("{}: {name}", IsdsCode::AttachmentRejected.message()),
-            ),
+            DocumentProblem::Format(_) => IsdsStatus::new(IsdsCode::AttachmentRejected),
+            DocumentProblem::MimeType(_) => IsdsStatus::new(IsdsCode::AttachmentMimeRejected),
         }));
     }
     let total: u64 = documents.iter().map(|d| d.meta.size).sum();
@@ -539,23 +511,31 @@ fn author_of(identity: &Identity) -> Author {
     }
 }
 
+/// The system box of ISDS's operator, which receives nothing either (table
+/// row 1203).
+const OPERATOR_SYSTEM_BOX_ID: &str = "zzzzzzq";
+
 /// The per-recipient checks; the recipient's box and the envelope for it.
 fn address(
     store: &dyn Store,
     p: &Prepared,
     spec: &RecipientSpec,
 ) -> Result<Result<(DataBox, EnvelopeFields), IsdsStatus>, ServiceError> {
+    // Nothing goes to the system box of the administrator (aaaaaaa) or of
+    // the operator (zzzzzzq) (table row 1203).
+    let named = spec.box_id.as_deref().map(str::trim).unwrap_or("");
+    if named == crate::domain::databox::SYSTEM_BOX_ID || named == OPERATOR_SYSTEM_BOX_ID {
+        return Ok(Err(IsdsStatus::new(IsdsCode::SystemBoxMessage)));
+    }
     let recipient = match spec.box_id.as_deref().map(BoxId::parse) {
         Some(Ok(id)) => repo::get_box(store, &id)?,
         _ => None,
     };
     let Some(recipient) = recipient else {
-        let shown = spec.box_id.as_deref().unwrap_or("");
-        return Ok(Err(IsdsStatus::with_message(
-            IsdsCode::BoxNotFound,
-            format!("Datová schránka adresáta {shown} neexistuje."),
-        )));
+        let shown = spec.box_id.as_deref().unwrap_or("").trim();
+        return Ok(Err(IsdsStatus::fill(IsdsCode::RecipientNotFound, &[shown])));
     };
+
     if !recipient.is_accessible() {
         return Ok(Err(IsdsStatus::new(IsdsCode::RecipientInaccessible)));
     }

@@ -3,24 +3,30 @@
 //! stored message to the response types ISDS answers with, and the move of
 //! a downloaded message to state 7.
 //!
-//! Rules (fact sheet and public ISDS documentation):
-//! - A message exists for a caller only if the caller's box sent or
-//!   received it; any other ID is status 1219, so IDs of other boxes'
-//!   messages cannot be probed.
-//! - Content (documents) of a received message needs right 1 (messages not
-//!   for personal delivery) or 2 (all, personal delivery too); content of a
-//!   sent message needs right 4. Lists, delivery info and other envelope
-//!   data need right 8. A user lacking the right gets status 1004.
+//! Rules (messages manual, 1.4 and the chapter of each operation):
+//! - An ID no message has is 1219; a message of another box is 1211
+//!   ("Nemáte právo na přístup k zásilkám v cizí schránce", messages
+//!   manual 2.4.4 and 2.13).
+//! - Content (documents) of a received message needs PRIVIL_READ_NON_PERSONAL
+//!   (1) or PRIVIL_READ_ALL (2), personal delivery (`dmPersonalDelivery`)
+//!   PRIVIL_READ_ALL; lacking them is 1207, lacking the personal one 1208.
+//!   Sent messages need PRIVIL_CREATE_DM (4; 1206 without it). Lists,
+//!   delivery info and envelopes need PRIVIL_VIEW_INFO (8; 1209 without
+//!   it): a user without read rights still sees envelopes and delivery
+//!   info, never documents.
+//! - A received message is read only once delivered: in state 4 or 5 every
+//!   read of it answers 1222 (messages manual 1.8.1); only
+//!   GetListOfReceivedMessages delivers (2.7.1, [`lifecycle::deliver_by_listing`]).
 
 use bytes::Bytes;
 
 use super::{CallContext, Rejection, Reply, ServiceError, Services, dm_status, respond};
-use crate::auth::{Actor, Identity};
+use crate::auth::Identity;
 use crate::domain::message::{
     ContentKind, Event, EventCode, Message, MessageId, MessageState, Timestamp,
 };
 use crate::domain::repo::RepoError;
-use crate::domain::{Privileges, UserType, lifecycle, message_repo};
+use crate::domain::{Privileges, lifecycle, message_repo};
 use crate::schema::{
     MessageDownload, MessageDownloadResponse, TDelivery, TDeliveryDmDm, TEvent, TEventsArray,
     TFileDmXMLContent, TFilesArray, TFilesArrayDmFile, THash, TMessDownOutput, TRecord,
@@ -54,7 +60,9 @@ pub(super) enum Want {
 /// Why a message cannot be served to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum NotFound {
-    /// No message has the ID (or it is no valid ID).
+    /// The ID is no message ID (2019).
+    Malformed,
+    /// No message has the ID.
     Missing,
     /// The message exists, but the caller's box is on no side the
     /// operation serves.
@@ -62,11 +70,34 @@ pub(super) enum NotFound {
 }
 
 impl NotFound {
-    /// The status ISDS answers for it: 1219 either way (another box's
-    /// message does not exist for the caller).
-    pub(super) fn status(self) -> IsdsStatus {
-        IsdsStatus::new(IsdsCode::MessageNotFound)
+    /// The status ISDS answers for it: 1219 naming the message for an ID no
+    /// message has, 1211 for another box's message.
+    pub(super) fn status(self, dm_id: &str) -> IsdsStatus {
+        match self {
+            NotFound::Malformed => IsdsStatus::new(IsdsCode::MalformedMessageId),
+            NotFound::Missing => IsdsStatus::fill(IsdsCode::MessageNotFound, &[dm_id.trim()]),
+            NotFound::OtherBox => IsdsStatus::new(IsdsCode::MessageOfAnotherBox),
+        }
     }
+
+    /// The status of a download of the box's own message: 1219 in its
+    /// form naming the box (table row 1219, second text), 1211 for another
+    /// box's message.
+    pub(super) fn own_status(self, me: &Identity, dm_id: &str) -> IsdsStatus {
+        match self {
+            NotFound::Malformed => IsdsStatus::new(IsdsCode::MalformedMessageId),
+            NotFound::Missing => own_message_gone(me, dm_id),
+            NotFound::OtherBox => IsdsStatus::new(IsdsCode::MessageOfAnotherBox),
+        }
+    }
+}
+
+/// 1219 for the box's own message that is not (or no longer) there.
+pub(super) fn own_message_gone(me: &Identity, dm_id: &str) -> IsdsStatus {
+    IsdsStatus::fill(
+        IsdsCode::OwnMessageNotFound,
+        &[dm_id.trim(), me.databox.id.as_str()],
+    )
 }
 
 /// Looks a message up for the caller's box.
@@ -77,7 +108,7 @@ pub(super) fn lookup(
     want: Want,
 ) -> Result<Result<(Message, Side), NotFound>, RepoError> {
     let Some(id) = MessageId::parse(dm_id.trim()) else {
-        return Ok(Err(NotFound::Missing));
+        return Ok(Err(NotFound::Malformed));
     };
     let Some(msg) = message_repo::get_message(store, id)? else {
         return Ok(Err(NotFound::Missing));
@@ -106,26 +137,47 @@ pub(super) fn may_read_received(me: &Identity, msg: &Message) -> bool {
     lifecycle::may_read(me.user.privileges, msg)
 }
 
-/// Whether the caller may read the content of the message on `side`.
-pub(super) fn may_read(me: &Identity, msg: &Message, side: Side) -> bool {
-    match side {
-        Side::Recipient => may_read_received(me, msg),
-        Side::Sender => has(me, Privileges::CREATE_DM),
+/// 1209 unless the caller holds PRIVIL_VIEW_INFO (lists, delivery info,
+/// envelopes; messages manual 1.4).
+pub(super) fn view_refusal(me: &Identity) -> Option<IsdsStatus> {
+    (!has(me, Privileges::VIEW_INFO)).then(|| {
+        IsdsStatus::fill(
+            IsdsCode::NoRightToViewInfo,
+            &[me.user.id.as_str(), &me.user.privileges.0.to_string()],
+        )
+    })
+}
+
+/// 1207 without any read right, 1208 for a message for personal delivery
+/// without PRIVIL_READ_ALL; `None` when the caller may read the received
+/// message (messages manual 1.4, 2.4.1).
+pub(super) fn read_refusal(me: &Identity, msg: &Message) -> Option<IsdsStatus> {
+    if !me.user.privileges.can_read_non_personal() {
+        Some(IsdsStatus::new(IsdsCode::NoRightToRead))
+    } else if !may_read_received(me, msg) {
+        Some(IsdsStatus::new(IsdsCode::NoRightToReadPersonal))
+    } else {
+        None
     }
 }
 
-/// Whether the caller may see the message's envelope data: right 8, or a
-/// right to read its content.
-pub(super) fn may_see(me: &Identity, msg: &Message, side: Side) -> bool {
-    has(me, Privileges::VIEW_INFO) || may_read(me, msg, side)
+/// 1206 unless the caller holds PRIVIL_CREATE_DM, which also reads sent
+/// messages (messages manual 1.4).
+pub(super) fn send_refusal(me: &Identity) -> Option<IsdsStatus> {
+    (!has(me, Privileges::CREATE_DM)).then(|| IsdsStatus::new(IsdsCode::NoRightToSend))
 }
 
-/// Status 1004 naming what the caller lacks.
-pub(super) fn refused(what: &str) -> IsdsStatus {
-    IsdsStatus::with_message(
-        IsdsCode::NotPermitted,
-        format!("Nedostatečná oprávnění: {what}."),
-    )
+/// The refusal of a read of a received message by its state: 1222 before
+/// delivery (4, 5), 1230 when undeliverable (8); messages manual 1.8.1,
+/// 2.4.1.
+pub(super) fn state_refusal(msg: &Message) -> Option<IsdsStatus> {
+    match msg.state {
+        MessageState::Delivered | MessageState::AcceptedByFiction => {
+            Some(IsdsStatus::new(IsdsCode::MessageNotDelivered))
+        }
+        MessageState::Undeliverable => Some(IsdsStatus::new(IsdsCode::MessageUndeliverable)),
+        _ => None,
+    }
 }
 
 /// The `dmHash` of a message.
@@ -342,43 +394,9 @@ pub(super) fn returned_message(
     })
 }
 
-/// The login event ISDS records when the caller accepts a message.
-fn login_event(me: &Identity) -> EventCode {
-    match me.actor {
-        Actor::Person => match me.user.user_type {
-            UserType::PrimaryUser => EventCode::EV11,
-            _ => EventCode::EV12,
-        },
-        _ => EventCode::EV13,
-    }
-}
-
-/// Operations that leave messages waiting for acceptance alone: ISDS
-/// accepts delivered messages when an entitled user logs in, but public
-/// documentation names these as not doing so (libisds's list of
-/// operations "not marking incoming messages as delivered"; the
-/// notification services were introduced precisely to look at delivered
-/// messages without accepting them).
-const NO_ACCEPTANCE: [&str; 9] = [
-    "CreateMessage",
-    "CreateMultipleMessage",
-    "AuthenticateMessage",
-    "Re-signISDSDocument",
-    "VerifyMessage",
-    "MarkMessageAsDownloaded",
-    "EraseMessage",
-    "GetListForNotifications",
-    "RegisterForNotifications",
-];
-
-/// Whether calling `operation` accepts the messages the caller may read
-/// (see [`NO_ACCEPTANCE`]).
-pub(super) fn accepts_on_login(operation: &str) -> bool {
-    !NO_ACCEPTANCE.contains(&operation)
-}
-
-/// Applies the time-driven message transitions that fell due, without
-/// accepting anything by this login (for the [`NO_ACCEPTANCE`] operations).
+/// Applies the time-driven message transitions that fell due (fiction,
+/// content deletion). Nothing is delivered here: only
+/// GetListOfReceivedMessages delivers (messages manual 1.8.1).
 pub(super) async fn catch_up(svc: &Services) -> Result<(), ServiceError> {
     let store = svc.store.clone();
     let clock = svc.clock.clone();
@@ -390,13 +408,12 @@ pub(super) async fn catch_up(svc: &Services) -> Result<(), ServiceError> {
 /// Attempts at a state change before giving up on concurrent writers.
 const CAS_ATTEMPTS: usize = 16;
 
-/// Moves a received message to state 7 (read) because the recipient
-/// downloaded it or marked it downloaded: a delivered message (4) is first
-/// accepted (6, with the acceptance events), an accepted one (5, 6) is read.
-/// Other states stay. Returns the message as stored afterwards.
+/// Moves a delivered received message (state 6) to state 7 (read) because
+/// the recipient downloaded it or marked it downloaded. Other states stay
+/// (7 and 10 are read already; the callers refuse 4, 5 and 8). Returns the
+/// message as stored afterwards.
 pub(super) fn mark_read(
     store: &dyn Store,
-    me: &Identity,
     id: MessageId,
     now: Timestamp,
 ) -> Result<Option<Message>, RepoError> {
@@ -404,23 +421,13 @@ pub(super) fn mark_read(
         let Some(before) = message_repo::get_message(store, id)? else {
             return Ok(None);
         };
-        let mut after = before.clone();
-        match before.state {
-            MessageState::Delivered => {
-                after.state = MessageState::AcceptedByLogin;
-                after.acceptance_time = Some(now);
-                after.events.push(Event::new(now, EventCode::EV1));
-                after.events.push(Event::new(now, login_event(me)));
-            }
-            MessageState::AcceptedByFiction | MessageState::AcceptedByLogin => {
-                after.state = MessageState::Read;
-            }
-            _ => return Ok(Some(before)),
+        if before.state != MessageState::AcceptedByLogin {
+            return Ok(Some(before));
         }
+        let mut after = before.clone();
+        after.state = MessageState::Read;
         match message_repo::update_message(store, &before, &after, now) {
-            Ok(()) if after.state == MessageState::Read => return Ok(Some(after)),
-            // Accepted now; go round once more to read it.
-            Ok(()) => continue,
+            Ok(()) => return Ok(Some(after)),
             Err(RepoError::Conflict(_)) => continue,
             Err(e) => return Err(e),
         }
@@ -430,14 +437,15 @@ pub(super) fn mark_read(
     )))
 }
 
-/// A message with its stored documents, in order.
+/// A received or sent message with its stored documents, in order.
 pub(super) type Download = (Message, Vec<Vec<u8>>);
 
 /// A received message with its documents for a download by the caller
-/// (MessageDownload, SignedMessageDownload): the caller's box received it
-/// (else 1219), the caller may read it (right 1, or 2 for personal
-/// delivery; else 1004), its content is still there (else 1219). The
-/// message becomes read (state 7).
+/// (MessageDownload, SignedMessageDownload; messages manual 2.4.1, 2.4.2):
+/// the caller's box received it (else 1219 naming the box, or 1211 for
+/// another box's message), the caller may read it (else 1207 or 1208), it
+/// is delivered (else 1222; 1230 when undeliverable), its content is still
+/// there (else 1219). A delivered message (6) becomes read (7).
 pub(super) fn download_received(
     store: &dyn Store,
     me: &Identity,
@@ -446,27 +454,23 @@ pub(super) fn download_received(
 ) -> Result<Result<Download, IsdsStatus>, RepoError> {
     let (msg, _) = match lookup(store, me, dm_id, Want::Received)? {
         Ok(found) => found,
-        Err(nf) => return Ok(Err(nf.status())),
+        Err(nf) => return Ok(Err(nf.own_status(me, dm_id))),
     };
-    if !may_read_received(me, &msg) {
-        return Ok(Err(refused(if msg.envelope.personal_delivery {
-            "zprávu do vlastních rukou smí číst jen uživatel s právem číst všechny zprávy"
-        } else {
-            "ke čtení přijatých zpráv je třeba právo číst zprávy"
-        })));
+    if let Some(refusal) = read_refusal(me, &msg).or_else(|| state_refusal(&msg)) {
+        return Ok(Err(refusal));
     }
     if msg.content_deleted {
-        return Ok(Err(content_gone()));
+        return Ok(Err(own_message_gone(me, dm_id)));
     }
     let docs = message_repo::get_documents(store, msg.id)?;
-    let msg = mark_read(store, me, msg.id, now)?.unwrap_or(msg);
+    let msg = mark_read(store, msg.id, now)?.unwrap_or(msg);
     Ok(Ok((msg, docs)))
 }
 
-/// A sent message with its documents for the caller (SignedSentMessageDownload):
-/// the caller's box sent it (else 1219), the caller may send (right 4, as
-/// for SentMessageEnvelopeDownload; else 1004), its content is still there
-/// (else 1219). Nothing changes.
+/// A sent message with its documents for the caller (SignedSentMessageDownload,
+/// messages manual 2.4.3): the caller's box sent it (else 1219 naming the
+/// box, or 1211), the caller holds PRIVIL_CREATE_DM (else 1206), its
+/// content is still there (else 1219). Nothing changes.
 pub(super) fn download_sent(
     store: &dyn Store,
     me: &Identity,
@@ -474,24 +478,16 @@ pub(super) fn download_sent(
 ) -> Result<Result<Download, IsdsStatus>, RepoError> {
     let (msg, _) = match lookup(store, me, dm_id, Want::Sent)? {
         Ok(found) => found,
-        Err(nf) => return Ok(Err(nf.status())),
+        Err(nf) => return Ok(Err(nf.own_status(me, dm_id))),
     };
-    if !has(me, Privileges::CREATE_DM) {
-        return Ok(Err(refused(SENT_NEEDS_RIGHT)));
+    if let Some(refusal) = send_refusal(me) {
+        return Ok(Err(refusal));
     }
     if msg.content_deleted {
-        return Ok(Err(content_gone()));
+        return Ok(Err(own_message_gone(me, dm_id)));
     }
     let docs = message_repo::get_documents(store, msg.id)?;
     Ok(Ok((msg, docs)))
-}
-
-/// Why a sent message is refused to a user without right 4.
-pub(super) const SENT_NEEDS_RIGHT: &str = "odeslané zprávy smí číst jen uživatel s právem odesílat";
-
-/// Status 1219 for a message whose documents were deleted.
-fn content_gone() -> IsdsStatus {
-    IsdsStatus::with_message(IsdsCode::MessageNotFound, "Obsah zprávy již byl smazán.")
 }
 
 /// MessageDownload (`/DS/dz`): a received message with its documents; the

@@ -159,11 +159,9 @@ impl Services {
             db_search::restore_3_09_value(&mut request, value);
         }
         if is_message_family(op.family) {
-            if message_read::accepts_on_login(op.name) {
-                dm_operations::before_message_operation(self, ctx).await?;
-            } else {
-                message_read::catch_up(self).await?;
-            }
+            // Transitions that fell due; delivery itself happens only in
+            // GetListOfReceivedMessages (messages manual 1.8.1, 2.7.1).
+            message_read::catch_up(self).await?;
         }
         match op.family {
             WsdlFamily::DmOperations => dm_operations::handle(self, ctx, op, request).await,
@@ -184,7 +182,7 @@ impl Services {
 }
 
 /// Families of the message services, before whose operations the message
-/// lifecycle catches up (due transitions, acceptance by this login).
+/// lifecycle catches up (fiction and content deletion that fell due).
 fn is_message_family(family: WsdlFamily) -> bool {
     matches!(
         family,
@@ -210,11 +208,9 @@ fn respond<T: XmlRoot>(response: &T) -> Reply {
 /// ISDS's answer to an unknown operation: the would-be response element of
 /// that name carrying status 2006, in the endpoint's status flavour.
 fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
-    // ISDS words this one in English and names the element.
-    let status = IsdsStatus::with_message(
-        IsdsCode::UnknownOperation,
-        format!("Unknown operation: {name}"),
-    );
+    // ISDS words this one in English and names the element (table row
+    // 2006).
+    let status = IsdsStatus::fill(IsdsCode::UnknownOperation, &[name]);
     status_only_response(name, endpoint, &status)
 }
 

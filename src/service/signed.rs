@@ -129,7 +129,7 @@ impl From<RepoError> for Failure {
 impl From<crate::sign::SignError> for Failure {
     fn from(e: crate::sign::SignError) -> Self {
         tracing::error!(error = %e, "signing failed");
-        Failure::Status(IsdsStatus::new(IsdsCode::TimestampAuthorityFailure))
+        Failure::Status(crate::status::timestamp_failure())
     }
 }
 
@@ -288,22 +288,11 @@ async fn restamp(
         ),
         Err(crate::sign::SignError::NotOurs(e)) => {
             tracing::info!(reason = %e, "{operation}: not a document of this gateway");
-            (
-                None,
-                None,
-                IsdsStatus::with_message(
-                    IsdsCode::InvalidRequestData,
-                    "Dokument nebyl vydán tímto systémem nebo byl změněn.",
-                ),
-            )
+            (None, None, IsdsStatus::new(IsdsCode::NotAuthentic))
         }
         Err(e) => {
             tracing::error!(error = %e, "{operation}: re-stamping failed");
-            (
-                None,
-                None,
-                IsdsStatus::new(IsdsCode::TimestampAuthorityFailure),
-            )
+            (None, None, crate::status::timestamp_failure())
         }
     })
 }

@@ -113,3 +113,10 @@ pub fn texts(e: &Element, name: &str) -> Vec<String> {
     descendants(e, name, &mut v);
     v.into_iter().map(|e| e.text()).collect()
 }
+
+/// Lists `login`'s received messages: the one call that delivers them
+/// (messages manual 1.8.1), before which they cannot be read (1222).
+pub async fn deliver(t: &TestGateway, login: (&str, &str)) {
+    let resp = call(t, login, "/DS/dx", &list("GetListOfReceivedMessages")).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+}

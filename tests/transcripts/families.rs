@@ -145,13 +145,13 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
     expect(t, OVM_LOGIN, DZ, &op("DummyOperation", ""), "0000").await;
     let sent = expect(t, OVM_LOGIN, DZ, &create("po4demo", "Rozhodnutí"), "0000").await;
     let id = dm_id(&sent);
-    // Without the right to send (po_ucetni): refused.
+    // Without the right to send (po_ucetni): refused, 1206.
     expect(
         t,
         PO_ENTRUSTED_LOGIN,
         DZ,
         &create("ovm4dem", "Bez práva"),
-        "1004",
+        "1206",
     )
     .await;
     // One message to several recipients: a status for each (an unknown
@@ -171,7 +171,10 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.status().0, "0004", "{}", r.text);
 
-    // The signed received message, then a stranger's try.
+    // The recipient's listing delivers the message (the only call that
+    // does); then the signed received message, then a stranger's try.
+    let received = crate::common::messages::list("GetListOfReceivedMessages");
+    expect(t, PO_LOGIN, DX, &received, "0000").await;
     let r = expect(
         t,
         PO_LOGIN,
@@ -182,7 +185,7 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
     .await;
     let signed = child(&r, "dmSignature");
     rules.push(Rewrite::Masked {
-        number: 5,
+        number: 6,
         element: "dmSignature",
         name: "zfo_1".into(),
         value: signed.clone(),
@@ -192,7 +195,7 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
         FO_LOGIN,
         DZ,
         &id_body("SignedMessageDownload", &id),
-        "1219",
+        "1211",
     )
     .await;
     expect(
@@ -208,7 +211,7 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
         PO_LOGIN,
         DZ,
         &id_body("SignedSentMessageDownload", &id),
-        "1219",
+        "1211",
     )
     .await;
 
@@ -224,13 +227,13 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
     let r = expect(t, FO_LOGIN, DZ, &auth(NOT_A_ZFO), "0000").await;
     assert_eq!(child(&r, "dmAuthResult"), "false");
 
-    // Re-signISDSDocument: a fresh time stamp; a foreign document 1045.
+    // Re-signISDSDocument: a fresh time stamp; a foreign document 2201.
     let resign = |doc: &str| op("Re-signISDSDocument", &format!("<dmDoc>{doc}</dmDoc>"));
     let r = expect(t, PO_LOGIN, DZ, &resign(&signed), "0000").await;
     rules.push(Rewrite::Any(child(&r, "dmResultDoc")));
     // The day by which to stamp again follows the gateway's certificate.
     rules.push(Rewrite::Any(child(&r, "dmValidTo")));
-    expect(t, PO_LOGIN, DZ, &resign(NOT_A_ZFO), "1045").await;
+    expect(t, PO_LOGIN, DZ, &resign(NOT_A_ZFO), "2201").await;
 
     // ArchiveISDSDocument: SOAP 1.2 on /DS/arch.
     let archive = |doc: &str| {
@@ -239,7 +242,7 @@ pub async fn dm_operations(t: &TestGateway) -> Vec<Rewrite> {
             &format!("<dmMessage>{doc}</dmMessage>"),
         ))
     };
-    for (doc, code) in [(signed.as_str(), "0000"), (NOT_A_ZFO, "1045")] {
+    for (doc, code) in [(signed.as_str(), "0000"), (NOT_A_ZFO, "2201")] {
         let req = t
             .http
             .post(t.http_url("/DS/arch"))
@@ -271,17 +274,19 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
     let id = dm_id(&sent);
     for (who, name, code) in [
         (OVM_LOGIN, "SentMessageEnvelopeDownload", "0000"),
-        (PO_LOGIN, "SentMessageEnvelopeDownload", "1219"),
-        (FO_LOGIN, "MessageEnvelopeDownload", "1219"),
+        (PO_LOGIN, "SentMessageEnvelopeDownload", "1211"),
+        (FO_LOGIN, "MessageEnvelopeDownload", "1211"),
         (OVM_LOGIN, "GetSignedDeliveryInfo", "0000"),
-        (FO_LOGIN, "GetSignedDeliveryInfo", "1219"),
-        (FO_LOGIN, "GetDeliveryInfo", "1219"),
-        (FO_LOGIN, "MarkMessageAsDownloaded", "1219"),
-        (FO_LOGIN, "VerifyMessage", "1219"),
+        // Not yet delivered: the recipient's delivery info waits (1222).
+        (PO_LOGIN, "GetDeliveryInfo", "1222"),
+        (FO_LOGIN, "GetSignedDeliveryInfo", "1211"),
+        (FO_LOGIN, "GetDeliveryInfo", "1211"),
+        (FO_LOGIN, "MarkMessageAsDownloaded", "1211"),
+        (FO_LOGIN, "VerifyMessage", "1211"),
         (PO_LOGIN, "GetMessageAuthor", "0000"),
-        (FO_LOGIN, "GetMessageAuthor", "1219"),
+        (FO_LOGIN, "GetMessageAuthor", "1211"),
         (PO_LOGIN, "GetMessageAuthor2", "0000"),
-        (FO_LOGIN, "GetMessageAuthor2", "1219"),
+        (FO_LOGIN, "GetMessageAuthor2", "1211"),
     ] {
         expect(t, who, DX, &id_body(name, &id), code).await;
     }
@@ -307,7 +312,7 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
         )
     };
     expect(t, PO_LOGIN, DX, &report(&id), "0000").await;
-    expect(t, FO_LOGIN, DX, &report(&id), "1219").await;
+    expect(t, FO_LOGIN, DX, &report(&id), "1211").await;
 
     // Erasing: a foreign message 1211, without the right 1218, a message
     // not in the long-term storage 1219.
@@ -337,14 +342,14 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
         "GetListOfErasedMessages",
         "<dmFromDate>2026-02-30</dmFromDate><dmToDate>2026-03-01</dmToDate><dmMessageType>RECEIVED</dmMessageType><dmOutFormat>XML</dmOutFormat>",
     );
-    expect(t, PO_LOGIN, DX, &bad, "1045").await;
+    expect(t, PO_LOGIN, DX, &bad, "2017").await;
     let pick = op(
         "PickUpAsyncResponse",
         &format!("<asyncID>{async_id}</asyncID><asyncReqType>LIST_ERASED</asyncReqType>"),
     );
     let r = expect(t, PO_LOGIN, DX, &pick, "0000").await;
     rules.push(Rewrite::Any(child(&r, "asyncResponse")));
-    expect(t, FO_LOGIN, DX, &pick, "1045").await;
+    expect(t, FO_LOGIN, DX, &pick, "2351").await;
 
     // Notifications are for applications logged in with a certificate.
     let r = t
@@ -489,7 +494,7 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
     });
     rules.push(Rewrite::Any(child(&r, "dbUserID")));
     rules.push(Rewrite::Any(child(&r, "dbAccessDataId")));
-    call(OPERATOR, create2("po4demo"), "1042").await;
+    call(OPERATOR, create2("po4demo"), "2031").await;
 
     // Descriptions: both versions; an unknown box.
     let update = op(
@@ -536,7 +541,9 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
         )
     };
     call(OPERATOR, delete(&new_box), "0000").await;
-    call(OPERATOR, delete(&new_box), "1044").await;
+    call(OPERATOR, delete(&new_box), "1037").await;
+    // The status text names the new box, whose ID differs on every run.
+    rules.push(Rewrite::Any(format!("Schránka {new_box} je již zrušená")));
     let delete2 = op(
         "DeleteDataBox2",
         &(db_id(&second_box) + "<dbOwnerTerminationDate>2026-01-31</dbOwnerTerminationDate>"),
@@ -628,7 +635,7 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
         )
     };
     call(PO_LOGIN, update_user2("000000pootp1"), "0000").await;
-    call(PO_LOGIN, update_user2("000000zzzzzz"), "1041").await;
+    call(PO_LOGIN, update_user2("000000zzzzzz"), "5002").await;
 
     let new_access = op(
         "NewAccessData",
@@ -649,7 +656,7 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
     };
     let r = call(PO_LOGIN, new_access2("000000pootp1"), "0000").await;
     rules.push(Rewrite::Any(child(&r, "dbAccessDataId")));
-    call(PO_LOGIN, new_access2("000000zzzzzz"), "1041").await;
+    call(PO_LOGIN, new_access2("000000zzzzzz"), "5002").await;
 
     let delete_user = |box_id: &str, user: &str| {
         op(
@@ -667,7 +674,7 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
         )
     };
     call(PO_LOGIN, delete_user2("000000pootp1"), "0000").await;
-    call(PO_LOGIN, delete_user2("000000pootp1"), "1041").await;
+    call(PO_LOGIN, delete_user2("000000pootp1"), "5002").await;
 
     // Settings of the own box: open addressing, disabling and enabling.
     let po = db_id("po4demo");
@@ -675,13 +682,13 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
     call(PO_LOGIN, op("SetOpenAddressing", &po), "0000").await;
     call(OPERATOR, op("SetOpenAddressing", &db_id("nobox00")), "5001").await;
     call(PO_LOGIN, op("DisableOwnDataBox2", &po), "0000").await;
-    call(PO_LOGIN, op("DisableOwnDataBox2", &po), "1044").await;
+    call(PO_LOGIN, op("DisableOwnDataBox2", &po), "1024").await;
     call(PO_LOGIN, op("EnableOwnDataBox2", &po), "0000").await;
     let owner_only = |name: &str| op(name, &complex("dbOwnerInfo", OWNER_INFO, &[]));
     call(PO_LOGIN, owner_only("DisableOwnDataBox"), "0000").await;
     call(PO_LOGIN, owner_only("EnableOwnDataBox"), "0000").await;
-    call(PO_LOGIN, owner_only("EnableOwnDataBox"), "1044").await;
-    call(OPERATOR, owner_only("DisableOwnDataBox"), "1045").await;
+    call(PO_LOGIN, owner_only("EnableOwnDataBox"), "1025").await;
+    call(OPERATOR, owner_only("DisableOwnDataBox"), "2031").await;
     rules
 }
 
@@ -733,7 +740,7 @@ pub async fn db_search(t: &TestGateway) {
     expect(t, PO_LOGIN, DF, &find2(&[]), "1101").await;
     let search3 = |text: &str| op("ISDSSearch3", &fields(SEARCH, &[("searchText", text)]));
     expect(t, PO_LOGIN, DF, &search3("Lhota"), "0000").await;
-    expect(t, PO_LOGIN, DF, &search3(""), "1180").await;
+    expect(t, PO_LOGIN, DF, &search3(""), "1152").await;
     let personal = |last: &str| {
         op(
             "FindPersonalDataBox",
@@ -746,7 +753,7 @@ pub async fn db_search(t: &TestGateway) {
     expect(t, OVM_LOGIN, DF, &personal("Černý"), "0000").await;
     expect(t, PO_LOGIN, DF, &personal("Černý"), "1004").await;
     let check = |id: &str| op("CheckDataBox", &format!("<dbID>{id}</dbID>"));
-    expect(t, FO_LOGIN, DF, &check("NOBOX00"), "1007").await;
+    expect(t, FO_LOGIN, DF, &check("NOBOX00"), "2011").await;
     let list = |kind: &str| op("GetDataBoxList", &format!("<dblType>{kind}</dblType>"));
     expect(t, OVM_LOGIN, DF, &list("ALL"), "0000").await;
     expect(t, FO_LOGIN, DF, &list("ALL"), "1004").await;

@@ -515,8 +515,9 @@ async fn main() {
             .and_then(|(_, body)| text_of(&body, "dmID"));
         ids.push(id);
     }
-    // The recipient's first login accepts every message waiting for it
-    // (ISDS semantics); done once here, so it is not in the downloads.
+    // The recipient's first listing delivers every message waiting for it
+    // (ISDS: only GetListOfReceivedMessages delivers); done once here, so
+    // it is not in the downloads, which need delivered messages.
     let before = proc_mb(b.pid(), "VmRSS:").unwrap_or(0.0);
     reset_peak(b.pid());
     let t0 = Instant::now();
@@ -524,7 +525,7 @@ async fn main() {
     let peak = proc_mb(b.pid(), "VmHWM:").unwrap_or(0.0);
     b.figures.peak_rss = b.figures.peak_rss.max(peak);
     println!(
-        "(first login of the recipient, accepting the messages sent so far: {:.1} s, RSS {before:.0} MB before, peak {peak:.0} MB)",
+        "(first listing of the recipient, delivering the messages sent so far: {:.1} s, RSS {before:.0} MB before, peak {peak:.0} MB)",
         t0.elapsed().as_secs_f64()
     );
     match &ids[..] {
