@@ -117,6 +117,8 @@ pub enum IsdsCode {
     CreditIntervalTooLong,
     /// The gateway itself failed.
     InternalError,
+    /// 1068: a required input of the operation is empty.
+    RequiredValueMissing,
 }
 
 impl IsdsCode {
@@ -171,6 +173,7 @@ impl IsdsCode {
         IsdsCode::CreditHistoryTooOld,
         IsdsCode::CreditIntervalTooLong,
         IsdsCode::InternalError,
+        IsdsCode::RequiredValueMissing,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -269,6 +272,9 @@ impl IsdsCode {
             IsdsCode::CreditIntervalTooLong => "1137",
             // 9204: ISDS's generic failure code for the password services.
             IsdsCode::InternalError => "9204",
+            // 1068: the official code table, "a required parameter of the
+            // web service is empty".
+            IsdsCode::RequiredValueMissing => "1068",
         }
     }
 
@@ -340,6 +346,7 @@ impl IsdsCode {
             }
             IsdsCode::CreditIntervalTooLong => "Interval historie kreditu je delší než 3 měsíce.",
             IsdsCode::InternalError => "Vnitřní chyba brány.",
+            IsdsCode::RequiredValueMissing => "Chybí povinný vstupní údaj.",
         }
     }
 }

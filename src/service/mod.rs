@@ -148,7 +148,13 @@ impl Services {
         if let Some(reply) = dm_operations::precheck(op, body) {
             return reply;
         }
-        let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
+        let request = match schema::parse_request(body) {
+            Ok(request) => request,
+            Err(schema::SchemaError::Empty { element }) => {
+                return Ok(required_value_missing(op, ctx.endpoint, &element).into());
+            }
+            Err(err) => return Err(Fault::client(err.to_string()).into()),
+        };
         if is_message_family(op.family) {
             if message_read::accepts_on_login(op.name) {
                 dm_operations::before_message_operation(self, ctx).await?;
@@ -206,6 +212,18 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
         format!("Unknown operation: {name}"),
     );
     status_only_response(name, endpoint, &status)
+}
+
+/// The answer to a request whose required element is empty (`<x/>`,
+/// `<x></x>` or `xsi:nil`, which ISDS treats alike, messages manual
+/// 1.3.1) where the operation needs a value: the operation's response
+/// with status 1068 ("Chybí povinný vstupní údaj.", the official code
+/// table's code for an empty required parameter), never a fault.
+fn required_value_missing(op: &OperationInfo, endpoint: Endpoint, element: &str) -> String {
+    tracing::debug!(operation = op.name, element, "required value empty");
+    let status = IsdsStatus::new(IsdsCode::RequiredValueMissing);
+    schema::status_response(op.input, status.code.code(), &status.message)
+        .unwrap_or_else(|| status_only_response(op.input, endpoint, &status))
 }
 
 /// A `<NameResponse>` element carrying nothing but a status block in the
