@@ -825,10 +825,11 @@ fn erased_list(
 /// asks for.
 fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), IsdsStatus> {
     use time::{Date, Month};
-    let day_start = |d: Date| Timestamp::from_datetime(d.midnight().assume_utc());
+    // The dates are Czech days (ISDS's local time, messages manual 1.3.2).
+    let day_start = |d: Date| Timestamp::from_datetime(crate::domain::czech_time::day_start(d));
     let parse_date = |name: &str, s: &str| {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        // xs:date may carry a zone; the gateway counts UTC days.
+        // xs:date may carry a zone; the gateway counts Czech days.
         let core = s.trim().get(..10).unwrap_or(s);
         Date::parse(core, &format)
             .map_err(|_| bad_request(format!("{name} is not a valid date: {s}")))
