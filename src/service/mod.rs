@@ -150,7 +150,8 @@ impl Services {
         }
         let request = match schema::parse_request(body) {
             Ok(request) => request,
-            Err(schema::SchemaError::Empty { element }) => {
+            Err(schema::SchemaError::Empty { element })
+            | Err(schema::SchemaError::Missing { child: element, .. }) => {
                 return Ok(required_value_missing(op, ctx.endpoint, &element).into());
             }
             Err(err) => return Err(Fault::client(err.to_string()).into()),
@@ -216,9 +217,9 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
 
 /// The answer to a request whose required element is empty (`<x/>`,
 /// `<x></x>` or `xsi:nil`, which ISDS treats alike, messages manual
-/// 1.3.1) where the operation needs a value: the operation's response
-/// with status 1068 ("Chybí povinný vstupní údaj.", the official code
-/// table's code for an empty required parameter), never a fault.
+/// 1.3.1) or absent where the operation needs a value: the operation's
+/// response with status 1068 ("Chybí povinný vstupní údaj.", the official
+/// code table's code for an empty required parameter), never a fault.
 fn required_value_missing(op: &OperationInfo, endpoint: Endpoint, element: &str) -> String {
     tracing::debug!(operation = op.name, element, "required value empty");
     let status = IsdsStatus::new(IsdsCode::RequiredValueMissing);
