@@ -233,7 +233,7 @@ pub(super) async fn handle(
         Request::DataBoxCreditInfo(req) => {
             let r = req.0;
             let own = me.databox.id.clone();
-            let today = svc.clock.now().date();
+            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let out = credit_info(
                     store.as_ref(),
@@ -290,7 +290,7 @@ pub(super) async fn handle(
         Request::DTInfo(req) => {
             let own = me.databox.id.clone();
             let id = req.0.db_id;
-            let today = svc.clock.now().date();
+            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let out = match own_box(store.as_ref(), &own, &id)? {
                     Err(status) => TDTInfoOutput {
@@ -304,7 +304,7 @@ pub(super) async fn handle(
             .await
         }
         Request::GetConstants(req) => {
-            let today = svc.clock.now().date();
+            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             let validity_days = svc.auth_policy.password_validity_seconds / 86_400;
             let out = constants(req.const_date.as_deref(), today, validity_days);
             respond(&GetConstantsResponse(out))
@@ -338,7 +338,7 @@ pub(super) async fn handle(
         }
         Request::GetDataBoxList(req) => {
             let kind = req.0.dbl_type.unwrap_or_default();
-            let date = svc.clock.now().date();
+            let date = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let (status, data) = box_list(store.as_ref(), kind.trim(), who, date)?;
                 Ok(body(&GetDataBoxListResponse(TGetDBListOutput {

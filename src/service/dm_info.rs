@@ -966,7 +966,8 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// A ZIP archive holding one file, stored (method 0), with a UTF-8 name.
 pub fn zip_stored(name: &str, data: &[u8], at: Timestamp) -> Vec<u8> {
-    let t = at.to_datetime();
+    // DOS times are local: Czech time, like every ISDS time.
+    let t = crate::domain::czech_time::to_czech(at.to_datetime());
     let dos_time =
         (u16::from(t.hour()) << 11) | (u16::from(t.minute()) << 5) | u16::from(t.second() / 2);
     let year = u16::try_from(t.year() - 1980).unwrap_or(0).min(127);
