@@ -180,6 +180,8 @@ pub enum IsdsCode {
     MalformedMessageId,
     /// 9005: the gateway itself failed.
     InternalError,
+    /// 1068: a required input of the operation is empty.
+    RequiredValueMissing,
 }
 
 impl IsdsCode {
@@ -254,6 +256,7 @@ impl IsdsCode {
         IsdsCode::AsyncRequestNotFound,
         IsdsCode::MalformedMessageId,
         IsdsCode::InternalError,
+        IsdsCode::RequiredValueMissing,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -377,6 +380,9 @@ impl IsdsCode {
             IsdsCode::MalformedMessageId => "2019",
             // Table row 9005.
             IsdsCode::InternalError => "9005",
+            // Table row 1068: a required input of the web service is empty
+            // (messages manual 1.3.1: empty elements mean no value).
+            IsdsCode::RequiredValueMissing => "1068",
         }
     }
 
@@ -485,6 +491,7 @@ impl IsdsCode {
             IsdsCode::AsyncRequestNotFound => "Neevidujeme žádný Váš požadavek s ID <ID>",
             IsdsCode::MalformedMessageId => "Chyba v syntaxi ID datové zprávy.",
             IsdsCode::InternalError => "Interní chyba ISDS.",
+            IsdsCode::RequiredValueMissing => "Chybí povinný vstupní údaj.",
         }
     }
 }

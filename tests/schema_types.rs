@@ -151,13 +151,15 @@ fn find_data_box_request() {
   </dbOwnerInfo>
 </FindDataBox>"#
     );
-    // <dbID/> is not a valid tIdDb (length 7).
-    let err = request(&body).unwrap_err();
+    // An empty element is no value (messages manual 1.3.1): `<dbID/>`
+    // is not checked against tIdDb's length but read as absent.
+    let r = request(&body).unwrap();
+    assert_eq!(r, request(&body.replace("<dbID/>", "")).unwrap());
+    let err = request(&body.replace("<dbID/>", "<dbID>abc</dbID>")).unwrap_err();
     assert!(
         matches!(&err, SchemaError::InvalidValue { element, .. } if element == "dbID"),
         "{err}"
     );
-    let r = request(&body.replace("<dbID/>", "")).unwrap();
     let Request::FindDataBox(find) = &r else {
         panic!("wrong variant");
     };
@@ -165,7 +167,7 @@ fn find_data_box_request() {
     assert_eq!(info.db_id, None);
     assert_eq!(info.db_type.as_deref(), Some("PO"));
     assert_eq!(info.ic.as_deref(), Some("25063677"));
-    assert_eq!(info.pn_first_name.as_deref(), Some(""));
+    assert_eq!(info.pn_first_name, None);
     assert_eq!(info.firm_name.as_deref(), Some("Firma s.r.o."));
     assert_eq!(info.ad_city.as_deref(), Some("Praha"));
     assert_eq!(info.db_state, Some(1));

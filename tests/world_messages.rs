@@ -184,7 +184,8 @@ async fn fixture_messages_list_download_and_age_like_sent_ones() {
     assert_eq!(
         texts(&body, "dmAcceptanceTime")
             .first()
-            .map(|s| s.starts_with("2026-03-07T12:00:00")),
+            // 12:00 UTC in Czech winter time.
+            .map(|s| s.starts_with("2026-03-07T13:00:00.000+01:00")),
         Some(true),
         "{}",
         resp.text

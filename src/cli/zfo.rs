@@ -78,13 +78,8 @@ fn read_zfo(path: &Path) -> Result<Vec<u8>, ZfoCliError> {
 
 fn time(unix: u64) -> String {
     i64::try_from(unix)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
+        .map(crate::domain::czech_time::format_unix)
+        .unwrap_or_else(|_| unix.to_string())
 }
 
 /// What the signed XML is about.

@@ -147,15 +147,11 @@ impl Clock for TestClock {
     }
 }
 
-/// Unix seconds as an `xs:dateTime` in UTC, e.g. `2026-02-20T10:00:00Z`.
+/// Unix seconds as an `xs:dateTime` as ISDS writes it, in Czech time with
+/// milliseconds and offset, e.g. `2026-02-20T11:00:00.000+01:00` (see
+/// [`super::czech_time`]).
 pub fn xml_datetime(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    super::czech_time::format_unix(unix)
 }
 
 #[cfg(test)]

@@ -102,32 +102,17 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(micros))
     }
 
-    /// `xs:dateTime` in UTC with microseconds, e.g.
-    /// `2026-11-22T19:48:44.123456Z`.
+    /// `xs:dateTime` as ISDS writes it: Czech time with milliseconds and
+    /// the Czech offset of the instant, e.g. `2026-11-22T20:48:44.123+01:00`
+    /// (see [`super::czech_time`]).
     pub fn to_xml(self) -> String {
-        let t = self.to_datetime();
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.microsecond()
-        )
+        super::czech_time::format_datetime(self.to_datetime())
     }
 
-    /// Parses an `xs:dateTime` (RFC 3339; a missing zone is taken as UTC).
+    /// Parses an `xs:dateTime` as ISDS reads it (a missing zone is Czech
+    /// local time; see [`super::czech_time`]).
     pub fn parse_xml(s: &str) -> Option<Self> {
-        use time::format_description::well_known::Rfc3339;
-        let s = s.trim();
-        if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-            return Some(Self::from_datetime(t));
-        }
-        OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339)
-            .ok()
-            .map(Self::from_datetime)
+        super::czech_time::parse_datetime(s).map(Self::from_datetime)
     }
 
     /// 8 bytes that sort like the times (sign bit flipped, big-endian).
@@ -711,10 +696,19 @@ pub(crate) mod tests {
     #[test]
     fn timestamps() {
         let t = Timestamp(1_795_895_324_123_456);
-        assert_eq!(t.to_xml(), "2026-11-28T19:48:44.123456Z");
-        assert_eq!(Timestamp::parse_xml(&t.to_xml()), Some(t));
+        // As ISDS writes times: Czech time, milliseconds, Czech offset.
+        assert_eq!(t.to_xml(), "2026-11-28T20:48:44.123+01:00");
         assert_eq!(
-            Timestamp::parse_xml("2026-11-28T19:48:44"),
+            Timestamp::parse_xml(&t.to_xml()),
+            Some(Timestamp(1_795_895_324_123_000))
+        );
+        // Without a zone: Czech time (CET in November).
+        assert_eq!(
+            Timestamp::parse_xml("2026-11-28T20:48:44"),
+            Some(Timestamp::from_unix_seconds(1_795_895_324))
+        );
+        assert_eq!(
+            Timestamp::parse_xml("2026-11-28T19:48:44Z"),
             Some(Timestamp::from_unix_seconds(1_795_895_324))
         );
         assert_eq!(Timestamp::parse_xml("yesterday"), None);

@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod clock;
 pub mod credentials;
 pub mod credit;
+pub mod czech_time;
 pub mod databox;
 pub mod fixture_time;
 pub mod lifecycle;

@@ -127,17 +127,20 @@ fn listed() -> bool {
     true
 }
 
-/// Unix seconds of an RFC 3339 date-time or a `YYYY-MM-DD` date (midnight
-/// UTC).
+/// Unix seconds of a date-time (RFC 3339; without a zone, Czech time, as
+/// ISDS reads times) or a `YYYY-MM-DD` date (midnight starting that Czech
+/// day).
 pub(crate) fn parse_instant(s: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    let s = s.trim();
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+    use super::czech_time;
+    if let Some(t) = czech_time::parse_datetime(s) {
         return Some(t.unix_timestamp());
     }
-    let date =
-        time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
-    Some(date.midnight().assume_utc().unix_timestamp())
+    let date = time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    Some(czech_time::day_start(date).unix_timestamp())
 }
 
 /// A `YYYY-MM-DD` date, checked.

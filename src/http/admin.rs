@@ -12,12 +12,11 @@
 
 use std::sync::Arc;
 
+use crate::domain::czech_time;
 use http_body_util::{BodyExt, Limited};
 use hyper::header;
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::handler::{App, HttpResponse, method_not_allowed, not_found, plain};
 use super::routes::LoginMethod;
@@ -72,12 +71,12 @@ where
     };
     match (change.set, change.advance) {
         (None, None) if change.reset => clock.set_offset_ns(0),
-        (Some(at), None) if !change.reset => match OffsetDateTime::parse(at.trim(), &Rfc3339) {
-            Ok(t) => clock.set(t),
-            Err(e) => {
+        (Some(at), None) if !change.reset => match czech_time::parse_datetime(&at) {
+            Some(t) => clock.set(t),
+            None => {
                 return json_error(
                     StatusCode::BAD_REQUEST,
-                    &format!("\"set\" is no RFC 3339 date-time: {e}"),
+                    "\"set\" is no xs:dateTime (a time without a zone is Czech time)",
                 );
             }
         },
@@ -235,10 +234,7 @@ async fn authenticate<B>(app: &App, req: &Request<B>) -> Result<(), AuthFailure>
 }
 
 fn now_text(clock: &TestClock) -> String {
-    clock
-        .now()
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+    czech_time::format_datetime(clock.now())
 }
 
 fn now_response(clock: &TestClock) -> HttpResponse {

@@ -55,6 +55,11 @@ pub enum SchemaError {
         value: String,
         reason: String,
     },
+    /// A required element is empty (`<x/>`, `<x></x>` or `xsi:nil`) and
+    /// its type has no empty value: the request lacks a value the
+    /// operation needs. Answered with a status, not a fault.
+    #[error("element {element} must have a value")]
+    Empty { element: String },
     #[error("unexpected text content in element {element}")]
     UnexpectedText { element: String },
     #[error("unknown operation {0}")]

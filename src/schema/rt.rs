@@ -7,7 +7,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 
 use super::{ISDS_NS, SchemaError, ToXml};
-use crate::xml::{Element, Node, XmlWriter, is_xml_space};
+use crate::xml::{Element, Node, XSI_NS, XmlWriter, is_xml_space};
 
 /// Lexical form a string type must have beyond its facets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,11 @@ pub trait SimpleValue: Sized {
     /// ([`crate::xml::Node::Binary`]); `None` for types that are not
     /// binary, which then parse the re-encoded text.
     fn from_binary(_bytes: &Bytes, _facets: &Facets) -> Option<Result<Self, String>> {
+        None
+    }
+    /// The value an empty element stands for when one is required: `Some`
+    /// for types whose value space has an empty value (text, binary).
+    fn empty_value() -> Option<Self> {
         None
     }
 }
@@ -132,6 +137,10 @@ impl SimpleValue for String {
 
     fn write_attr(&self, w: &mut XmlWriter, name: &str) {
         w.attr(name, self);
+    }
+
+    fn empty_value() -> Option<Self> {
+        Some(String::new())
     }
 }
 
@@ -232,6 +241,10 @@ impl SimpleValue for Bytes {
             return Some(Err(e));
         }
         Some(Ok(bytes.clone()))
+    }
+
+    fn empty_value() -> Option<Self> {
+        Some(Bytes::new())
     }
 
     fn write_attr(&self, w: &mut XmlWriter, name: &str) {
@@ -376,15 +389,88 @@ pub fn simple<T: SimpleValue>(el: &Element, facets: &Facets) -> Result<T, Schema
         .map_err(|reason| SchemaError::invalid_value(&el.name, &text, reason))
 }
 
-/// `None` for an element with `xsi:nil="true"`, else `f(el)`.
+/// True when `el` carries no value: `<x xsi:nil="true"/>`, `<x/>` or
+/// `<x></x>`. ISDS accepts the three spellings of an empty value on input
+/// and means the same by each (messages manual, chapter 1.3.1).
+///
+/// Whitespace-only content (`<x> </x>`, a pretty-printer's `<x>\n  </x>`)
+/// is empty too. The manuals do not name this case; the choice follows
+/// from what they do say: every simple type but `xs:string` collapses
+/// whitespace (XML Schema), so its lexical form is then the empty one,
+/// and for text ISDS turns tabs and line breaks into spaces on input
+/// (chapter 1.3.4), so such a value would be nothing but spaces.
+///
+/// An element with attributes of its own (other than `xsi:*`) is not
+/// empty: its attributes are a value.
+pub fn is_empty_value(el: &Element) -> bool {
+    if el.is_nil() {
+        return true;
+    }
+    let own_attrs = el.attrs.iter().any(|a| a.ns.as_deref() != Some(XSI_NS));
+    !own_attrs
+        && el.children.iter().all(|node| match node {
+            Node::Text(t) => t.chars().all(is_xml_space),
+            Node::Binary(b) => b.is_empty(),
+            Node::Element(_) => false,
+        })
+}
+
+/// `None` for an empty element (see [`is_empty_value`]), else `f(el)`.
+/// Every optional or nillable element is read through this, so an empty
+/// one means exactly what an absent or `xsi:nil` one means.
 pub fn nillable<'a, T>(
     el: &'a Element,
     f: impl FnOnce(&'a Element) -> Result<T, SchemaError>,
 ) -> Result<Option<T>, SchemaError> {
-    if el.is_nil() {
+    if is_empty_value(el) {
         Ok(None)
     } else {
         f(el).map(Some)
+    }
+}
+
+/// A required, non-nillable element of simple type. Empty (in any of the
+/// three spellings), it is the type's empty value where the type has one
+/// (text, binary: the operation then judges the empty value and answers
+/// with its own status), else [`SchemaError::Empty`], which the dispatcher
+/// answers with a status, never a fault.
+pub fn required_simple<T: SimpleValue + Default>(
+    el: &Element,
+    facets: &Facets,
+) -> Result<T, SchemaError> {
+    if is_empty_value(el) {
+        if let Some(v) = T::empty_value() {
+            return Ok(v);
+        }
+        if SET_BY_ISDS.contains(&el.name.as_str()) {
+            return Ok(T::default());
+        }
+        return Err(SchemaError::Empty {
+            element: el.name.clone(),
+        });
+    }
+    simple(el, facets)
+}
+
+/// Required elements of types shared by input and output whose value ISDS
+/// sets itself and ignores on input, so an empty one lacks nothing:
+/// `aifoIsds` (the person is identified in the basic registers). The box
+/// administration manual's own request example sends it blank
+/// (`WS_sprava_datovych_schranek`, 2.1 CreateDataBox2, `<aifoIsds> </aifoIsds>`),
+/// and libdatovka sends `<aifoIsds/>` in AddDataBoxUser2.
+const SET_BY_ISDS: &[&str] = &["aifoIsds"];
+
+/// A required, non-nillable element of complex type: parsed by `f`; when
+/// it is empty and its type cannot be empty, [`SchemaError::Empty`].
+pub fn required_complex<'a, T>(
+    el: &'a Element,
+    f: impl FnOnce(&'a Element) -> Result<T, SchemaError>,
+) -> Result<T, SchemaError> {
+    match f(el) {
+        Err(_) if is_empty_value(el) => Err(SchemaError::Empty {
+            element: el.name.clone(),
+        }),
+        other => other,
     }
 }
 
@@ -609,5 +695,94 @@ pub fn write_any(w: &mut XmlWriter, items: &[Element]) {
 pub fn write_attr_optional<T: SimpleValue>(w: &mut XmlWriter, name: &str, v: &Option<T>) {
     if let Some(v) = v {
         v.write_attr(w, name);
+    }
+}
+
+/// The schema's structure as data, generated next to the types
+/// ([`super::TYPE_SHAPES`], [`super::ROOT_SHAPES`]): what each type
+/// contains, in schema order, with cardinalities and facets. For tools
+/// and tests that must cover every type (e.g. building an instance of
+/// every request), not for parsing.
+pub mod shape {
+    use super::Facets;
+
+    /// The Rust-level primitive of a simple type.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Prim {
+        Str,
+        Int,
+        Bool,
+        Base64,
+    }
+
+    /// The type of an element or attribute.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Ty {
+        Simple(Prim, &'static Facets),
+        /// A complex type, by the Rust name of its struct.
+        Complex(&'static str),
+    }
+
+    /// One particle of a content model.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Content {
+        Elem {
+            name: &'static str,
+            min: u64,
+            max: Option<u64>,
+            nillable: bool,
+            ty: Ty,
+        },
+        Seq {
+            min: u64,
+            max: Option<u64>,
+            items: &'static [Content],
+        },
+        Choice {
+            min: u64,
+            max: Option<u64>,
+            items: &'static [Content],
+        },
+        Any {
+            min: u64,
+            max: Option<u64>,
+        },
+        /// A sequence alternative of a choice: the content of the type
+        /// named (Rust name), inline.
+        SeqAlt(&'static str),
+    }
+
+    /// An attribute.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Attr {
+        pub name: &'static str,
+        pub required: bool,
+        pub prim: Prim,
+        pub facets: &'static Facets,
+    }
+
+    /// A complex type (or a complex type with simple content).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct TypeShape {
+        /// The Rust name of its struct.
+        pub rust: &'static str,
+        pub attrs: &'static [Attr],
+        /// Element content, if any.
+        pub content: Option<Content>,
+        /// Simple content (with attributes), if that is what it has.
+        pub simple: Option<(Prim, &'static Facets)>,
+    }
+
+    /// What a global element is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum RootShape {
+        /// Of the complex type named (Rust name).
+        Complex(&'static str),
+        /// Of a simple type.
+        Simple {
+            prim: Prim,
+            facets: &'static Facets,
+            nillable: bool,
+        },
     }
 }

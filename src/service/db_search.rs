@@ -235,7 +235,7 @@ pub(super) async fn handle(
         Request::DataBoxCreditInfo(req) => {
             let r = req.0;
             let own = me.databox.id.clone();
-            let today = svc.clock.now().date();
+            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let out = credit_info(
                     store.as_ref(),
@@ -292,7 +292,7 @@ pub(super) async fn handle(
         Request::DTInfo(req) => {
             let own = me.databox.id.clone();
             let id = req.0.db_id;
-            let today = svc.clock.now().date();
+            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let out = match own_box(store.as_ref(), &own, &id)? {
                     Err(status) => TDTInfoOutput {
@@ -306,7 +306,7 @@ pub(super) async fn handle(
             .await
         }
         Request::GetConstants(req) => {
-            let today = svc.clock.now().date();
+            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             let validity_days = svc.auth_policy.password_validity_seconds / 86_400;
             let out = constants(req.const_date.as_deref(), today, validity_days);
             respond(&GetConstantsResponse(out))
@@ -340,7 +340,7 @@ pub(super) async fn handle(
         }
         Request::GetDataBoxList(req) => {
             let kind = req.0.dbl_type.unwrap_or_default();
-            let date = svc.clock.now().date();
+            let date = crate::domain::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let (status, data) = box_list(store.as_ref(), kind.trim(), who, date)?;
                 Ok(body(&GetDataBoxListResponse(TGetDBListOutput {
@@ -892,20 +892,9 @@ fn full_text(
     })
 }
 
-/// Unix seconds of an `xs:dateTime` (without a zone: UTC).
+/// Unix seconds of an `xs:dateTime` (without a zone: Czech time).
 fn parse_datetime(s: &str) -> Option<i64> {
-    use time::format_description::well_known::Rfc3339;
-    let s = s.trim();
-    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-        return Some(t.unix_timestamp());
-    }
-    let plain = s.split('.').next().unwrap_or(s);
-    time::PrimitiveDateTime::parse(
-        plain,
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
-    )
-    .ok()
-    .map(|t| t.assume_utc().unix_timestamp())
+    crate::domain::czech_time::parse_datetime(s).map(|t| t.unix_timestamp())
 }
 
 /// GetDataBoxActivityStatus for an OVM caller: the periods of the box in
@@ -1031,8 +1020,11 @@ fn credit_info(
         if (today - f).whole_days() > 15 * 31 {
             return Ok(refused(IsdsStatus::new(IsdsCode::CreditHistoryTooOld)));
         }
-        let start = f.midnight().assume_utc().unix_timestamp();
-        let end = t.midnight().assume_utc().unix_timestamp() + 86_399;
+        // Czech days, like every ISDS time (messages manual 1.3.2).
+        let start = crate::domain::czech_time::day_start(f).unix_timestamp();
+        let end = t.next_day().map_or(i64::MAX, |d| {
+            crate::domain::czech_time::day_start(d).unix_timestamp()
+        }) - 1;
         for e in credit::events(store, &b.id, start, end)? {
             records.push(Some(credit_record(&e)));
         }
@@ -1433,7 +1425,8 @@ mod tests {
     #[test]
     fn datetimes_parse_with_and_without_a_zone() {
         assert_eq!(parse_datetime("1970-01-01T00:01:00Z"), Some(60));
-        assert_eq!(parse_datetime("1970-01-01T00:01:00.500"), Some(60));
+        // Without a zone: Czech time (CET in January 1970).
+        assert_eq!(parse_datetime("1970-01-01T01:01:00.500"), Some(60));
         assert_eq!(parse_datetime("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(parse_datetime("yesterday"), None);
     }

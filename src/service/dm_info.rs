@@ -838,10 +838,11 @@ fn erased_list(
 /// asks for.
 fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), IsdsStatus> {
     use time::{Date, Month};
-    let day_start = |d: Date| Timestamp::from_datetime(d.midnight().assume_utc());
+    // The dates are Czech days (ISDS's local time, messages manual 1.3.2).
+    let day_start = |d: Date| Timestamp::from_datetime(crate::domain::czech_time::day_start(d));
     let parse_date = |name: &str, s: &str| {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        // xs:date may carry a zone; the gateway counts UTC days.
+        // xs:date may carry a zone; the gateway counts Czech days.
         let core = s.trim().get(..10).unwrap_or(s);
         Date::parse(core, &format).map_err(|_| {
             let _ = name;
@@ -978,7 +979,8 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// A ZIP archive holding one file, stored (method 0), with a UTF-8 name.
 pub fn zip_stored(name: &str, data: &[u8], at: Timestamp) -> Vec<u8> {
-    let t = at.to_datetime();
+    // DOS times are local: Czech time, like every ISDS time.
+    let t = crate::domain::czech_time::to_czech(at.to_datetime());
     let dos_time =
         (u16::from(t.hour()) << 11) | (u16::from(t.minute()) << 5) | u16::from(t.second() / 2);
     let year = u16::try_from(t.year() - 1980).unwrap_or(0).min(127);

@@ -153,8 +153,14 @@ impl Services {
             return reply;
         }
         let (body, dropped_value) = db_search::accept_3_09_values(body);
-        let mut request =
-            schema::parse_request(&body).map_err(|err| Fault::client(err.to_string()))?;
+        let mut request = match schema::parse_request(&body) {
+            Ok(request) => request,
+            Err(schema::SchemaError::Empty { element })
+            | Err(schema::SchemaError::Missing { child: element, .. }) => {
+                return Ok(required_value_missing(op, ctx.endpoint, &element).into());
+            }
+            Err(err) => return Err(Fault::client(err.to_string()).into()),
+        };
         if let Some(value) = dropped_value {
             db_search::restore_3_09_value(&mut request, value);
         }
@@ -212,6 +218,18 @@ fn unknown_operation(name: &str, endpoint: Endpoint) -> String {
     // 2006).
     let status = IsdsStatus::fill(IsdsCode::UnknownOperation, &[name]);
     status_only_response(name, endpoint, &status)
+}
+
+/// The answer to a request whose required element is empty (`<x/>`,
+/// `<x></x>` or `xsi:nil`, which ISDS treats alike, messages manual
+/// 1.3.1) or absent where the operation needs a value: the operation's
+/// response with status 1068 ("Chybí povinný vstupní údaj.", the official
+/// code table's code for an empty required parameter), never a fault.
+fn required_value_missing(op: &OperationInfo, endpoint: Endpoint, element: &str) -> String {
+    tracing::debug!(operation = op.name, element, "required value empty");
+    let status = IsdsStatus::new(IsdsCode::RequiredValueMissing);
+    schema::status_response(op.input, status.code.code(), &status.message)
+        .unwrap_or_else(|| status_only_response(op.input, endpoint, &status))
 }
 
 /// A `<NameResponse>` element carrying nothing but a status block in the

@@ -101,6 +101,7 @@ pub fn emit(model: &Model, families: &[Family]) -> Result<String, String> {
         ctx.emit_root(&mut out, root);
     }
     emit_operations(&mut out, model, families)?;
+    ctx.emit_shapes(&mut out, model);
     Ok(out.s)
 }
 
@@ -450,17 +451,28 @@ impl Ctx {
         )
     }
 
-    /// A parser for one occurrence of `elem`: `Fn(&Element) -> Result<T>`;
-    /// with `nil`, a nillable element yields `Option<T>`.
+    /// A parser for one occurrence of `elem`: `Fn(&Element) -> Result<_>`.
+    /// With `nil`, an empty element (`xsi:nil`, `<x/>`, `<x></x>`) yields
+    /// `None` and the parser's type is `Option<T>`; without, an empty
+    /// element is a required one without a value (`rt::required_simple`,
+    /// `rt::required_complex`). Every element of every type goes
+    /// through here, so the three spellings mean the same everywhere.
     fn parser(&self, elem: &ElemDef, nil: bool) -> String {
         let base = match &elem.ty {
             TypeRef::Complex(r) => format!("{r}::from_xml"),
             TypeRef::Simple(s) => format!("|e| {}", self.simple_call(s, "e")),
         };
-        if nil && elem.nillable {
+        if nil {
             format!("|e| rt::nillable(e, {base})")
         } else {
-            base
+            match &elem.ty {
+                TypeRef::Complex(r) => format!("|e| rt::required_complex(e, {r}::from_xml)"),
+                TypeRef::Simple(s) => format!(
+                    "|e| rt::required_simple::<{}>(e, {})",
+                    prim_type(s.prim),
+                    self.facets_ref(s)
+                ),
+            }
         }
     }
 
@@ -471,7 +483,8 @@ impl Ctx {
                     let n = &elem.name;
                     let line = match card {
                         // A required nillable element may be omitted too:
-                        // absent and nil both mean "no value".
+                        // absent, nil and empty all mean "no value"; so do
+                        // nil and empty for an optional element.
                         Card::One | Card::Opt if elem.nillable => format!(
                             "let {field} = c.optional({n:?}, {})?.flatten();",
                             self.parser(elem, true)
@@ -481,13 +494,13 @@ impl Ctx {
                             self.parser(elem, false)
                         ),
                         Card::Opt => format!(
-                            "let {field} = c.optional({n:?}, {})?;",
-                            self.parser(elem, false)
+                            "let {field} = c.optional({n:?}, {})?.flatten();",
+                            self.parser(elem, true)
                         ),
                         Card::Many { min, max } => format!(
                             "let {field} = c.repeated({n:?}, {min}, {}, {})?;",
                             max_literal(*max),
-                            self.parser(elem, true)
+                            self.parser(elem, elem.nillable)
                         ),
                     };
                     out.line(indent, &line);
@@ -525,15 +538,13 @@ impl Ctx {
                                     format!(
                                         "c.repeated({n:?}, 1, {}, {})?",
                                         max_literal(elem.max),
-                                        self.parser(elem, true)
+                                        self.parser(elem, elem.nillable)
                                     )
-                                } else if elem.nillable {
+                                } else {
                                     format!(
                                         "c.optional({n:?}, {})?.flatten()",
                                         self.parser(elem, true)
                                     )
-                                } else {
-                                    format!("c.optional({n:?}, {})?", self.parser(elem, false))
                                 };
                                 out.line(indent + 1, &format!("Some({n:?}) => {field} = {rhs},"));
                             }
@@ -721,7 +732,7 @@ impl Ctx {
                 out.line(
                     2,
                     &format!(
-                        "let value = rt::simple::<{}>(el, {})?;",
+                        "let value = rt::required_simple::<{}>(el, {})?;",
                         prim_type(value.prim),
                         self.facets_ref(value)
                     ),
@@ -903,7 +914,14 @@ impl Ctx {
                         ),
                     );
                 } else {
-                    out.line(2, &format!("let value = {}?;", self.simple_call(ty, "el")));
+                    out.line(
+                        2,
+                        &format!(
+                            "let value = rt::required_simple::<{}>(el, {})?;",
+                            prim_type(ty.prim),
+                            self.facets_ref(ty)
+                        ),
+                    );
                 }
                 out.line(2, "Ok(Self { value })");
                 out.line(1, "}");
@@ -922,6 +940,131 @@ impl Ctx {
                 emit_xml_root(out, rust, xml);
             }
         }
+    }
+}
+
+/// Schema structure as data (`rt::shape`).
+impl Ctx {
+    fn emit_shapes(&self, out: &mut Out, model: &Model) {
+        out.line(
+            0,
+            "/// Every complex type of the schemas as data, in definition order.",
+        );
+        out.line(0, "pub static TYPE_SHAPES: &[rt::shape::TypeShape] = &[");
+        for def in &model.defs {
+            let (attrs, content, simple) = match &def.body {
+                Body::Complex { content, attrs } => (
+                    attrs,
+                    content.as_ref().map_or("None".to_owned(), |p| {
+                        format!("Some({})", self.shape_particle(p))
+                    }),
+                    "None".to_owned(),
+                ),
+                Body::Simple { value, attrs } => (
+                    attrs,
+                    "None".to_owned(),
+                    format!(
+                        "Some(({}, {}))",
+                        shape_prim(value.prim),
+                        self.facets_ref(value)
+                    ),
+                ),
+            };
+            let attrs: Vec<String> = attrs
+                .iter()
+                .map(|a| {
+                    format!(
+                        "rt::shape::Attr {{ name: {:?}, required: {}, prim: {}, facets: {} }}",
+                        a.name,
+                        a.required,
+                        shape_prim(a.ty.prim),
+                        self.facets_ref(&a.ty)
+                    )
+                })
+                .collect();
+            out.line(
+                1,
+                &format!(
+                    "rt::shape::TypeShape {{ rust: {:?}, attrs: &[{}], content: {content}, simple: {simple} }},",
+                    def.rust,
+                    attrs.join(", ")
+                ),
+            );
+        }
+        out.line(0, "];");
+        out.blank();
+        out.line(
+            0,
+            "/// Every global element of the schemas: its local name and what it is.",
+        );
+        out.line(
+            0,
+            "pub static ROOT_SHAPES: &[(&str, rt::shape::RootShape)] = &[",
+        );
+        for root in &model.roots {
+            let shape = match &root.kind {
+                RootKind::Newtype(inner) => format!("rt::shape::RootShape::Complex({inner:?})"),
+                RootKind::Struct => format!("rt::shape::RootShape::Complex({:?})", root.rust),
+                RootKind::Simple { ty, nillable } => format!(
+                    "rt::shape::RootShape::Simple {{ prim: {}, facets: {}, nillable: {nillable} }}",
+                    shape_prim(ty.prim),
+                    self.facets_ref(ty)
+                ),
+            };
+            out.line(1, &format!("({:?}, {shape}),", root.xml));
+        }
+        out.line(0, "];");
+        out.blank();
+    }
+
+    fn shape_particle(&self, p: &Particle) -> String {
+        let list = |items: &[Particle]| -> String {
+            let items: Vec<String> = items.iter().map(|p| self.shape_particle(p)).collect();
+            format!("&[{}]", items.join(", "))
+        };
+        match p {
+            Particle::Elem(e) => {
+                let ty = match &e.ty {
+                    TypeRef::Simple(s) => format!(
+                        "rt::shape::Ty::Simple({}, {})",
+                        shape_prim(s.prim),
+                        self.facets_ref(s)
+                    ),
+                    TypeRef::Complex(r) => format!("rt::shape::Ty::Complex({r:?})"),
+                };
+                format!(
+                    "rt::shape::Content::Elem {{ name: {:?}, min: {}, max: {}, nillable: {}, ty: {ty} }}",
+                    e.name,
+                    e.min,
+                    max_literal(e.max),
+                    e.nillable
+                )
+            }
+            Particle::Seq { min, max, items } => format!(
+                "rt::shape::Content::Seq {{ min: {min}, max: {}, items: {} }}",
+                max_literal(*max),
+                list(items)
+            ),
+            Particle::Choice { min, max, items } => format!(
+                "rt::shape::Content::Choice {{ min: {min}, max: {}, items: {} }}",
+                max_literal(*max),
+                list(items)
+            ),
+            Particle::Any { min, max } => format!(
+                "rt::shape::Content::Any {{ min: {min}, max: {} }}",
+                max_literal(*max)
+            ),
+            Particle::SeqAlt { rust, .. } => format!("rt::shape::Content::SeqAlt({rust:?})"),
+        }
+    }
+}
+
+fn shape_prim(p: Prim) -> &'static str {
+    match p {
+        Prim::Str => "rt::shape::Prim::Str",
+        Prim::Int => "rt::shape::Prim::Int",
+        Prim::Bool => "rt::shape::Prim::Bool",
+        Prim::Base64 => "rt::shape::Prim::Base64",
     }
 }
 
