@@ -33,6 +33,9 @@ enum Command {
     Fixtures(cli::fixtures::FixturesArgs),
     /// Read or move the clock of a gateway serving with --test-clock.
     Clock(cli::clock::ClockArgs),
+    /// The simulated Mobile Key phone of a running gateway: pending login
+    /// requests, confirm or reject them, keys and communication codes.
+    Mep(cli::mep::MepArgs),
     /// Inspect or verify a signed message or delivery receipt (.zfo).
     Zfo(cli::zfo::ZfoArgs),
     /// Replay a recorded transcript and compare the answers.
@@ -130,6 +133,8 @@ enum CliError {
     #[error(transparent)]
     Clock(#[from] cli::clock::ClockCliError),
     #[error(transparent)]
+    Mep(#[from] cli::mep::MepCliError),
+    #[error(transparent)]
     Zfo(#[from] cli::zfo::ZfoCliError),
     #[error(transparent)]
     Replay(#[from] isds_gateway::replay::ReplayError),
@@ -159,6 +164,7 @@ fn main() -> ExitCode {
         Command::User(args) => cli::user_cmd::run(args).map(print).map_err(CliError::from),
         Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
         Command::Clock(args) => cli::clock::run(args).map(print).map_err(CliError::from),
+        Command::Mep(args) => cli::mep::run(args).map(print).map_err(CliError::from),
         Command::Zfo(args) => cli::zfo::run(args).map(print).map_err(CliError::from),
         Command::Replay(args) => return replay(args),
     };

@@ -113,7 +113,7 @@ struct Session {
 
 /// Locks a mutex even if a panicking thread poisoned it: the maps stay
 /// consistent because every critical section is a single map operation.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -176,19 +176,25 @@ impl Authenticator {
         }
         basic::clear_failures(store, &user.id)?;
 
+        let session_id = self.open_session(&user.id, now);
+        tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
+        Ok(OtpLoginOutcome::SessionOpened { session_id })
+    }
+
+    /// Opens a cookie session for `user` (an OTP or Mobile Key login
+    /// passed) and returns its ID, the value of the [`SESSION_COOKIE`].
+    pub(super) fn open_session(&self, user: &UserId, now: i64) -> String {
         let session_id = new_session_id();
         let mut sessions = lock(&self.otp.sessions);
         sessions.retain(|_, s| now - s.last_used <= SESSION_IDLE_SECONDS);
         sessions.insert(
             session_id.clone(),
             Session {
-                user: user.id.clone(),
+                user: user.clone(),
                 last_used: now,
             },
         );
-        drop(sessions);
-        tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
-        Ok(OtpLoginOutcome::SessionOpened { session_id })
+        session_id
     }
 
     /// Ends the sessions named in a `Cookie` header. Returns whether one
@@ -289,7 +295,7 @@ fn session_ids(cookie_header: Option<&str>) -> impl Iterator<Item = &str> {
 }
 
 /// 256 random bits from the operating system, hex-encoded.
-fn new_session_id() -> String {
+pub(super) fn new_session_id() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

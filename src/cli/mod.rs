@@ -5,10 +5,12 @@
 //! Each command returns its output as text (human-readable, or JSON with
 //! `--json`); `main` prints it.
 
+pub mod admin_http;
 pub mod box_cmd;
 pub mod cert;
 pub mod clock;
 pub mod fixtures;
+pub mod mep;
 pub mod user_cmd;
 pub mod zfo;
 

@@ -98,9 +98,16 @@ pub(crate) async fn handle(
             None => not_found(),
         },
         Route::Health | Route::Wsdl { .. } | Route::Schema { .. } => method_not_allowed("GET"),
+        Route::ProcessLogin if method == Method::POST && super::mobile_key::is_mep(&req) => {
+            super::mobile_key::process_login(&app, &conn, &req).await
+        }
         Route::ProcessLogin if method == Method::POST || method == Method::GET => {
             super::otp_login::process_login(&app, &conn, &req).await
         }
+        Route::MepStateUpdate { extended } if method == Method::GET => {
+            super::mobile_key::state_update(&app, &req, extended)
+        }
+        Route::MepStateUpdate { .. } => method_not_allowed("GET"),
         Route::ProcessLogout if method == Method::GET || method == Method::POST => {
             super::otp_login::process_logout(&app, &conn, &req)
         }

@@ -2,10 +2,12 @@
 //! lifecycle of a running gateway.
 
 mod admin;
+mod admin_mep;
 mod body;
 pub mod faults;
 mod handler;
 mod limits;
+mod mobile_key;
 mod otp_login;
 pub mod record;
 pub mod routes;
