@@ -513,3 +513,103 @@ async fn two_accounts_of_one_person_log_in_each_with_its_own_code() {
     assert_eq!(status, 404);
     t.stop().await;
 }
+
+/// `isds-gateway mep …` (the real binary) against the running gateway.
+fn mep_cli(t: &TestGateway, operator: (&str, &str), cmd: &[&str]) -> (bool, String, String) {
+    let mut args: Vec<String> = vec!["mep".into()];
+    args.extend(cmd.iter().map(|s| s.to_string()));
+    args.extend([
+        "--url".to_owned(),
+        t.http_url(""),
+        "--operator".to_owned(),
+        format!("{}:{}", operator.0, operator.1),
+    ]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+        .args(&args)
+        .env_remove("ISDS_GATEWAY_URL")
+        .env_remove("ISDS_GATEWAY_OPERATOR")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mep_command_is_the_phone_of_a_running_gateway() {
+    let (t, _clock) = start().await;
+    let t = Arc::new(t);
+    let cli = |operator: (&'static str, &'static str), cmd: &'static [&'static str]| {
+        let t = t.clone();
+        tokio::task::spawn_blocking(move || mep_cli(&t, operator, cmd))
+    };
+
+    let (ok, out, err) = cli(OPERATOR, &["pending"]).await.unwrap();
+    assert!(ok, "{err}");
+    assert_eq!(out, "no pending requests\n");
+
+    let cookie = begin(&t, OBEC).await;
+    let (ok, out, err) = cli(OPERATOR, &["pending"]).await.unwrap();
+    assert!(ok, "{err}");
+    for part in [
+        "Testovací aplikace",
+        "novak1",
+        "Jan Novák",
+        "Administrátor",
+        "Obec Testov",
+        "OVM",
+        "mepobec",
+        "status 11",
+    ] {
+        assert!(out.contains(part), "{part} missing in {out}");
+    }
+    let id = out.split_whitespace().next().unwrap().to_owned();
+
+    let (ok, out, err) = mep_blocking(&t, &["reject", "nosuchid"]).await;
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(err.contains("no undecided request"), "{err}");
+    let (ok, _, err) = cli(("provozovatel", "Spatne-Heslo-1"), &["pending"])
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(err.contains("refused the operator's credentials"), "{err}");
+
+    let (ok, out, err) = mep_blocking(&t, &["confirm", &id]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("confirmed {id}\n"));
+    assert_eq!(poll(&t, Some(&cookie)).await, "2");
+    finish(&t, OBEC, &cookie).await;
+
+    // The key's accounts, and a new communication code shown once.
+    let (ok, out, err) = cli(OPERATOR, &["keys"]).await.unwrap();
+    assert!(ok, "{err}");
+    assert!(out.contains("key jan-novak of Jan Novák"), "{out}");
+    assert!(out.contains("novak2  Jan Novák  Pověřená osoba  Novák a syn s.r.o. (PO, mepfirm)"), "{out}");
+    let (ok, out, err) = cli(OPERATOR, &["code", "novak1"]).await.unwrap();
+    assert!(ok, "{err}");
+    let code = out
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(login_post(&t, OBEC, None).await.status(), 401);
+    assert_eq!(login_post(&t, (OBEC.0, &code), None).await.status(), 302);
+    let (ok, out, err) = cli(OPERATOR, &["--json", "pending"]).await.unwrap();
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["pending"].as_array().unwrap().len(), 1);
+}
+
+async fn mep_blocking(t: &Arc<TestGateway>, cmd: &[&str]) -> (bool, String, String) {
+    let t = t.clone();
+    let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        mep_cli(&t, OPERATOR, &refs)
+    })
+    .await
+    .unwrap()
+}
