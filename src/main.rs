@@ -63,12 +63,18 @@ struct ServeArgs {
     /// Data directory (store, TLS identity). Default: ./data
     #[arg(long, env = "ISDS_GATEWAY_DATA")]
     data: Option<PathBuf>,
-    /// Plain HTTP address. Default: 127.0.0.1:8080
-    #[arg(long, env = "ISDS_GATEWAY_LISTEN")]
+    /// Plain HTTP address (`:8080`: every interface). Default: 127.0.0.1:8080
+    #[arg(long, env = "ISDS_GATEWAY_LISTEN", value_parser = isds_gateway::config::parse_listen)]
     listen: Option<SocketAddr>,
-    /// HTTPS address, or `off`. Default: 127.0.0.1:8443
+    /// HTTPS address (`:443`: every interface), or `off`. Default: 127.0.0.1:8443
     #[arg(long, env = "ISDS_GATEWAY_TLS_LISTEN")]
     tls_listen: Option<String>,
+    /// Serve ISDS's host names under this domain as ISDS does (ws1, ws1c,
+    /// ws2, ws2c, www; each path only on its host), e.g.
+    /// datovka-test.gov.cz (repeatable). Other host names keep the
+    /// single-host layout.
+    #[arg(long = "isds-domain")]
+    isds_domain: Vec<String>,
     /// Do not seed the demo world into an empty data directory.
     #[arg(long)]
     no_demo: bool,
@@ -113,7 +119,7 @@ struct ServeArgs {
 enum CliError {
     #[error(transparent)]
     Config(#[from] isds_gateway::config::ConfigError),
-    #[error("invalid --tls-listen {0:?}: expected an address like 127.0.0.1:8443, or off")]
+    #[error("invalid --tls-listen {0:?}: expected an address like 127.0.0.1:8443 or :443, or off")]
     TlsListen(String),
     #[error(transparent)]
     Serve(#[from] http::ServeError),
@@ -244,7 +250,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(tls) = args.tls_listen {
         config.tls_listen = match tls.as_str() {
             "off" | "none" => None,
-            addr => Some(addr.parse().map_err(|_| CliError::TlsListen(tls.clone()))?),
+            addr => Some(
+                isds_gateway::config::parse_listen(addr)
+                    .map_err(|_| CliError::TlsListen(tls.clone()))?,
+            ),
         };
     }
     config.no_demo |= args.no_demo;
@@ -260,6 +269,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         config.record = args.record;
     }
     config.fault_rules.extend(args.fault_rules);
+    config.isds_domain.extend(args.isds_domain);
     if args.operator.is_some() {
         config.operator = args.operator;
     }

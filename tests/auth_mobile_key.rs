@@ -301,7 +301,10 @@ async fn confirmed_on_the_phone_opens_a_session_for_apps_ds_until_logout() {
         .send()
         .await
         .unwrap();
-    assert!(resp.status().is_success() || resp.status() == 302, "{resp:?}");
+    assert!(
+        resp.status().is_success() || resp.status() == 302,
+        "{resp:?}"
+    );
     let after = dummy_with(&t, &session).await;
     assert_eq!(after.status, 401, "{}", after.text);
     t.stop().await;
@@ -462,10 +465,7 @@ async fn two_accounts_of_one_person_log_in_each_with_its_own_code() {
     );
 
     // One account's code does not open the other.
-    assert_eq!(
-        login_post(&t, (FIRMA.0, OBEC.1), None).await.status(),
-        401
-    );
+    assert_eq!(login_post(&t, (FIRMA.0, OBEC.1), None).await.status(), 401);
 
     // The company account's phone confirms by itself after 2 s.
     let firma = begin(&t, FIRMA).await;
@@ -503,13 +503,23 @@ async fn two_accounts_of_one_person_log_in_each_with_its_own_code() {
     }
 
     // A new code replaces the old one and is shown once.
-    let (status, v) = admin(&t, "/admin/mep", Some(serde_json::json!({ "code": "novak2" }))).await;
+    let (status, v) = admin(
+        &t,
+        "/admin/mep",
+        Some(serde_json::json!({ "code": "novak2" })),
+    )
+    .await;
     assert_eq!(status, 200);
     let code = v["code"].as_str().unwrap().to_owned();
     assert!(code.len() >= 16);
     assert_eq!(login_post(&t, FIRMA, None).await.status(), 401);
     assert_eq!(login_post(&t, (FIRMA.0, &code), None).await.status(), 302);
-    let (status, _) = admin(&t, "/admin/mep", Some(serde_json::json!({ "code": "bezkli" }))).await;
+    let (status, _) = admin(
+        &t,
+        "/admin/mep",
+        Some(serde_json::json!({ "code": "bezkli" })),
+    )
+    .await;
     assert_eq!(status, 404);
     t.stop().await;
 }
@@ -586,7 +596,10 @@ async fn the_mep_command_is_the_phone_of_a_running_gateway() {
     let (ok, out, err) = cli(OPERATOR, &["keys"]).await.unwrap();
     assert!(ok, "{err}");
     assert!(out.contains("key jan-novak of Jan Novák"), "{out}");
-    assert!(out.contains("novak2  Jan Novák  Pověřená osoba  Novák a syn s.r.o. (PO, mepfirm)"), "{out}");
+    assert!(
+        out.contains("novak2  Jan Novák  Pověřená osoba  Novák a syn s.r.o. (PO, mepfirm)"),
+        "{out}"
+    );
     let (ok, out, err) = cli(OPERATOR, &["code", "novak1"]).await.unwrap();
     assert!(ok, "{err}");
     let code = out

@@ -74,7 +74,9 @@ pub fn run(args: MepArgs) -> Result<String, MepCliError> {
         MepCommand::Confirm { id } => ("/admin/mep", Some(serde_json::json!({ "confirm": id }))),
         MepCommand::Reject { id } => ("/admin/mep", Some(serde_json::json!({ "reject": id }))),
         MepCommand::Keys => ("/admin/mep/keys", None),
-        MepCommand::Code { user_id } => ("/admin/mep", Some(serde_json::json!({ "code": user_id }))),
+        MepCommand::Code { user_id } => {
+            ("/admin/mep", Some(serde_json::json!({ "code": user_id })))
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

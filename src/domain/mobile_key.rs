@@ -152,9 +152,7 @@ impl RequestState {
                 "Upozornění v notifikačním centru zařízení (jen Android)"
             }
             RequestState::AppLaunched => "Spuštěn Mobilní klíč (jen iOS)",
-            RequestState::PushFailed => {
-                "Nepodařilo se odeslat push notifikaci na mobilní zařízení"
-            }
+            RequestState::PushFailed => "Nepodařilo se odeslat push notifikaci na mobilní zařízení",
             RequestState::Confirmed => "Přihlášení potvrzeno",
             RequestState::Refused => {
                 "Uživatel zamítnul přihlášení, nebo vypršel čas pro potvrzení přihlášení"
@@ -306,8 +304,14 @@ fn corrupt(what: String) -> impl FnOnce(serde_json::Error) -> RepoError {
 }
 
 /// The Mobile Key link of a user, if the user has one.
-pub fn linked_account(store: &dyn Store, user: &UserId) -> Result<Option<LinkedAccount>, RepoError> {
-    match store.tree(MOBILE_KEY_ACCOUNTS)?.get(user.as_str().as_bytes())? {
+pub fn linked_account(
+    store: &dyn Store,
+    user: &UserId,
+) -> Result<Option<LinkedAccount>, RepoError> {
+    match store
+        .tree(MOBILE_KEY_ACCOUNTS)?
+        .get(user.as_str().as_bytes())?
+    {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(corrupt(format!("Mobile Key link of user {user}"))),

@@ -134,12 +134,11 @@ impl MobileKeySpec {
             if states.is_empty() {
                 return Err("states must not be empty".into());
             }
-            if let Some(bad) = states.iter().find(|&&c| {
-                RequestState::from_code(c).is_none_or(|s| s == RequestState::Unknown)
-            }) {
-                return Err(format!(
-                    "state {bad} is none of 1, 11, 12, 13, 19, 2 and 3"
-                ));
+            if let Some(bad) = states
+                .iter()
+                .find(|&&c| RequestState::from_code(c).is_none_or(|s| s == RequestState::Unknown))
+            {
+                return Err(format!("state {bad} is none of 1, 11, 12, 13, 19, 2 and 3"));
             }
             PhonePolicy::Script {
                 states: states.clone(),
@@ -586,7 +585,10 @@ impl World {
                 }
                 if let Some(spec) = &u.mobile_key {
                     let policy = spec.policy().map_err(|m| {
-                        at(user_span.clone(), format!("user {user_id}: mobile_key: {m}"))
+                        at(
+                            user_span.clone(),
+                            format!("user {user_id}: mobile_key: {m}"),
+                        )
                     })?;
                     let code = match spec.code.as_deref() {
                         Some("") => {
@@ -605,9 +607,10 @@ impl World {
                             Some(p) => p.name.clone().unwrap_or_else(|| p.id.clone()),
                             None => u.name.full(),
                         };
-                        world
-                            .mobile_keys
-                            .push(super::mobile_key::MobileKey { id: key.clone(), holder });
+                        world.mobile_keys.push(super::mobile_key::MobileKey {
+                            id: key.clone(),
+                            holder,
+                        });
                     }
                     world.mobile_key_accounts.push((
                         user_id.clone(),

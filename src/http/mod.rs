@@ -6,6 +6,7 @@ mod admin_mep;
 mod body;
 pub mod faults;
 mod handler;
+pub mod hosts;
 mod limits;
 mod mobile_key;
 mod otp_login;

@@ -127,7 +127,9 @@ pub enum Route {
     ProcessLogout,
     /// `/as/mepWsStateUpdate` (`extended` false) and
     /// `/as/mepWsStateUpdate2` (true): the state of a Mobile Key login.
-    MepStateUpdate { extended: bool },
+    MepStateUpdate {
+        extended: bool,
+    },
     /// `/admin/<name>`: the operator's test-mode endpoints.
     Admin {
         name: String,
