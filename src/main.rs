@@ -279,11 +279,17 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         .build()
         .map_err(CliError::Runtime)?;
     let test_clock = config.test_clock;
+    let isds_domains = config.isds_domain.clone();
     runtime.block_on(async move {
         let gateway = http::start(config).await?;
         println!("isds-gateway: HTTP  on http://{}/DS/dz", gateway.http_addr);
         if let Some(addr) = gateway.https_addr {
             println!("isds-gateway: HTTPS on https://{addr}/DS/dz");
+        }
+        for domain in &isds_domains {
+            println!(
+                "isds-gateway: ISDS host names under {domain}: ws1, ws1c, ws2, ws2c, www (point them at this gateway)"
+            );
         }
         if let Some(ca) = &gateway.ca_cert_path {
             println!(

@@ -30,6 +30,10 @@ pub const REQUEST_COOKIE: &str = "S-COOKIE";
 /// Requests are forgotten this long after they expired, so a late poll
 /// still reads 3 rather than -1.
 const FORGET_AFTER_SECONDS: i64 = REQUEST_LIFETIME_SECONDS + 600;
+/// Requests one account may have at once; a new one beyond this replaces
+/// the account's oldest (each needs the right code, but memory stays
+/// bounded however often a client starts again).
+const REQUESTS_PER_ACCOUNT: usize = 16;
 
 /// What a `type=mep-ws` POST achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,7 +163,19 @@ impl Authenticator {
             notification = %mobile_key::notification_text(application, &request.account),
             "Mobile Key login request pushed to the simulated phone"
         );
-        lock(&self.mep.requests).insert(request_cookie.clone(), request);
+        let mut requests = lock(&self.mep.requests);
+        let mut own: Vec<(i64, String)> = requests
+            .iter()
+            .filter(|(_, r)| r.user == user.id)
+            .map(|(cookie, r)| (r.created_at, cookie.clone()))
+            .collect();
+        if own.len() >= REQUESTS_PER_ACCOUNT {
+            own.sort();
+            for (_, cookie) in &own[..=own.len() - REQUESTS_PER_ACCOUNT] {
+                requests.remove(cookie);
+            }
+        }
+        requests.insert(request_cookie.clone(), request);
         Ok(MepLoginOutcome::RequestMade { request_cookie })
     }
 

@@ -467,6 +467,87 @@ mod tests {
         assert_eq!(RequestState::PushFailed.basic_code(), 1);
     }
 
+    fn world(users: &str) -> Result<crate::domain::world::World, String> {
+        let text = format!(
+            "[[persons]]\nid = \"p\"\nname = \"Petr\"\n[[boxes]]\nid = \"mkbox01\"\ntype = \"PO\"\n{users}"
+        );
+        crate::domain::world::World::parse(&text, "test", 0).map_err(|e| e.to_string())
+    }
+
+    fn user(id: &str, extra: &str) -> String {
+        format!(
+            "[[boxes.users]]\nid = \"{id}\"\nlogin = \"{id}\"\npassword = \"Heslo-{id}-1\"\ntype = \"PRIMARY_USER\"\n{extra}\n"
+        )
+    }
+
+    #[test]
+    fn fixtures_link_accounts_to_their_persons_key() {
+        let w = world(&format!(
+            "{}{}{}",
+            user("aaaaa1", "person = \"p\"\nmobile_key = { code = \"k1\" }"),
+            user(
+                "aaaaa2",
+                "person = \"p\"\nmobile_key = { states = [11, 2], step = \"3s\" }"
+            ),
+            user("aaaaa3", "mobile_key = { expire = true }"),
+        ))
+        .unwrap();
+        let keys: Vec<_> = w
+            .mobile_keys
+            .iter()
+            .map(|k| (k.id.as_str(), k.holder.as_str()))
+            .collect();
+        assert_eq!(keys, [("p", "Petr"), ("aaaaa3", "")]);
+        let links: Vec<_> = w
+            .mobile_key_accounts
+            .iter()
+            .map(|(u, l)| {
+                (
+                    u.as_str(),
+                    l.key.as_str(),
+                    l.code.is_some(),
+                    l.policy.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("aaaaa1", "p", true, PhonePolicy::Manual),
+                (
+                    "aaaaa2",
+                    "p",
+                    false,
+                    PhonePolicy::Script {
+                        states: vec![11, 2],
+                        step_seconds: 3
+                    }
+                ),
+                ("aaaaa3", "aaaaa3", false, PhonePolicy::Expire),
+            ]
+        );
+    }
+
+    #[test]
+    fn fixture_mistakes_are_refused() {
+        for (extra, why) in [
+            ("person = \"nobody\"", "not defined"),
+            (
+                "mobile_key = { reject = true, expire = true }",
+                "choose one",
+            ),
+            ("mobile_key = { confirm_after = \"2x\" }", "unit"),
+            ("mobile_key = { states = [11, 4] }", "none of"),
+            ("mobile_key = { states = [] }", "empty"),
+            ("mobile_key = { step = \"1s\" }", "step needs states"),
+            ("mobile_key = { code = \"\" }", "empty"),
+            ("mobile_key = { phone = 1 }", "unknown field"),
+        ] {
+            let err = world(&user("aaaaa1", extra)).unwrap_err();
+            assert!(err.contains(why), "{extra}: {err}");
+        }
+    }
+
     #[test]
     fn generated_codes_are_long_and_distinct() {
         let a = generate_code();
