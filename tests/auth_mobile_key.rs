@@ -53,6 +53,14 @@ password = "Mep-Odmita-2026!"
 type = "PRIMARY_USER"
 mobile_key = { code = "Kod-Odmita-04", reject = true }
 [[boxes.users]]
+id = "janapr"
+login = "janapr"
+password = "Mep-Jana-2026!"
+type = "ENTRUSTED_USER"
+privileges = 9
+name = { first_name = "Jana", last_name = "Práva" }
+mobile_key = { code = "Kod-Jana-0006", confirm_after = "0s" }
+[[boxes.users]]
 id = "nechce"
 login = "mep_nechce"
 password = "Mep-Nechce-2026!"
@@ -86,6 +94,7 @@ const FIRMA: (&str, &str) = ("novak_firma", "Kod-Firma-0002");
 const SKRIPT: (&str, &str) = ("mep_skript", "Kod-Skript-03");
 const ODMITA: (&str, &str) = ("mep_odmita", "Kod-Odmita-04");
 const NECHCE: (&str, &str) = ("mep_nechce", "Kod-Nechce-05");
+const JANA: (&str, &str) = ("janapr", "Kod-Jana-0006");
 
 async fn start() -> (TestGateway, Arc<TestClock>) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -625,4 +634,53 @@ async fn mep_blocking(t: &Arc<TestGateway>, cmd: &[&str]) -> (bool, String, Stri
     })
     .await
     .unwrap()
+}
+
+/// `userPrivils` of the session's user.
+async fn session_privileges(t: &TestGateway, session: &str) -> String {
+    let req = t
+        .http
+        .post(t.http_url("/apps/DS/DsManage"))
+        .header("cookie", format!("IPCZ-X-COOKIE={session}"));
+    let resp = send(
+        req,
+        soap11(&op("GetUserInfoFromLogin", "<dbDummy/>")),
+        "text/xml; charset=utf-8",
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    let info = body.elements().find(|e| e.name == "dbUserInfo").unwrap();
+    info.elements()
+        .find(|e| e.name == "userPrivils")
+        .map(|e| e.text())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn changed_rights_apply_at_the_accounts_next_login() {
+    use common::box_requests::{OWNER_INFO_EXT, USER_INFO_EXT, complex};
+    let (t, _clock) = start().await;
+    let login = || async {
+        let cookie = begin(&t, JANA).await;
+        finish(&t, JANA, &cookie).await
+    };
+    let before = login().await;
+    assert_eq!(session_privileges(&t, &before).await, "9");
+
+    let update = op(
+        "UpdateDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO_EXT, &[("dbID", "mepobec")])
+            + &complex("dbOldUserInfo", USER_INFO_EXT, &[("userID", "janapr")])
+            + &complex("dbNewUserInfo", USER_INFO_EXT, &[("userPrivils", "31")])),
+    );
+    let resp = t.soap_as(OPERATOR, "/DS/DsManage", &update).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+
+    // The open session keeps the rights of its login; the next login has
+    // the new ones.
+    assert_eq!(session_privileges(&t, &before).await, "9");
+    let after = login().await;
+    assert_eq!(session_privileges(&t, &after).await, "31");
+    t.stop().await;
 }

@@ -132,7 +132,7 @@ impl Authenticator {
                 }
                 request.used = true;
                 drop(requests);
-                let session_id = self.open_session(&user.id, now);
+                let session_id = self.open_session(&user, now);
                 tracing::info!(login = %user.login, user = %user.id, "Mobile Key login opened a session");
                 return Ok(MepLoginOutcome::SessionOpened { session_id });
             }
