@@ -43,6 +43,10 @@ pub struct Config {
     /// Test mode: the gateway runs on a clock the operator can set and
     /// advance through `/admin/clock` (`serve --test-clock`). Off by default.
     pub test_clock: bool,
+    /// Test mode: where the test clock starts (`serve --clock-start`), an
+    /// RFC 3339 date-time, set before fixtures load. Without it a test
+    /// clock resumes where the data directory's last run left it.
+    pub clock_start: Option<String>,
     /// Memory for the store's page cache, in MiB (`store_cache_mb`). The
     /// default suits a local gateway; a register of a million boxes wants
     /// about 1024, so the search index stays in memory.
@@ -189,6 +193,7 @@ impl Default for Config {
             operator: None,
             fixtures: Vec::new(),
             test_clock: false,
+            clock_start: None,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             record: None,
             fault_rules: Vec::new(),

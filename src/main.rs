@@ -81,8 +81,9 @@ struct ServeArgs {
     /// Seed this world fixture instead of the built-in demo world.
     #[arg(long)]
     demo_world: Option<PathBuf>,
-    /// Add this world fixture to the store at start, all or nothing; a box,
-    /// user or login already stored is refused (repeatable).
+    /// Add this world fixture to the store at start, all or nothing; the
+    /// same fixture text is loaded once per store, and another fixture with
+    /// a box, user or login already stored is refused (repeatable).
     #[arg(long)]
     fixtures: Vec<PathBuf>,
     /// The gateway operator's credentials, LOGIN:PASSWORD (prefer the
@@ -101,6 +102,13 @@ struct ServeArgs {
     /// /admin/clock (see `isds-gateway clock`).
     #[arg(long)]
     test_clock: bool,
+    /// Test mode starting at this time (RFC 3339, e.g.
+    /// 2026-03-01T08:00:00+01:00), set before fixtures load; implies
+    /// --test-clock. Without it a test clock resumes where the data
+    /// directory's last run left it (`isds-gateway clock reset` goes back
+    /// to wall time).
+    #[arg(long)]
+    clock_start: Option<String>,
     /// Memory for the store's page cache in MiB. Default: 64; about 1024
     /// for a register of a million boxes.
     #[arg(long, env = "ISDS_GATEWAY_STORE_CACHE_MB")]
@@ -258,6 +266,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     config.no_demo |= args.no_demo;
     config.test_clock |= args.test_clock;
+    if args.clock_start.is_some() {
+        config.clock_start = args.clock_start;
+    }
+    config.test_clock |= config.clock_start.is_some();
     if let Some(mb) = args.store_cache_mb {
         config.store_cache_mb = mb;
     }

@@ -45,6 +45,16 @@ pub fn wsdl_for_endpoint(endpoint: Endpoint, choice: Option<&str>) -> Option<Wsd
     }
 }
 
+/// The `?wsdl=` choices served at `endpoint` (WSDL file names without
+/// `.wsdl`), for a hint when a choice is unknown.
+pub fn wsdl_choices(endpoint: Endpoint) -> Vec<&'static str> {
+    WsdlFamily::ALL
+        .into_iter()
+        .filter(|f| f.endpoint() == endpoint.segment())
+        .filter_map(|f| f.file_name().strip_suffix(".wsdl"))
+        .collect()
+}
+
 /// A schema document by file name.
 pub fn schema_by_name(name: &str) -> Option<&'static str> {
     SCHEMAS

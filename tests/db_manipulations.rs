@@ -607,8 +607,22 @@ fn the_command_line_loads_fixtures_all_or_nothing_and_lists_boxes() {
     let out = cli(&["fixtures", "load", good.to_str().unwrap(), "--data", data]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("1 boxes, 1 users"));
-    // Loading it again is refused: the box exists.
+    // Loading the same fixture again adds nothing and says so.
     let out = cli(&["fixtures", "load", good.to_str().unwrap(), "--data", data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("was loaded into this store already"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Another fixture with a box the store holds is refused.
+    let other = dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&good).unwrap() + "\n# another fixture\n",
+    )
+    .unwrap();
+    let out = cli(&["fixtures", "load", other.to_str().unwrap(), "--data", data]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("line 3: box fixbox1 exists in the store already"),
@@ -717,15 +731,44 @@ async fn the_store_of_a_running_gateway_is_refused_and_serve_loads_fixtures() {
     );
     t.stop().await;
 
-    // Started again with the same fixture: it exists, so the start fails.
+    // Started again with the same fixture: it was loaded already, so the
+    // start goes on without adding it twice.
     let config = {
         let mut c = isds_gateway::config::Config::ephemeral(&data);
-        c.fixtures = vec![fixture];
+        c.fixtures = vec![fixture.clone()];
         c
     };
-    let err = match isds_gateway::http::start(config).await {
-        Ok(_) => panic!("a duplicate fixture must refuse the start"),
-        Err(e) => e.to_string(),
+    let gw = common::when_unlocked(|| {
+        let config = config.clone();
+        async move {
+            match isds_gateway::http::start(config).await {
+                Err(isds_gateway::http::ServeError::Store(e)) => Err(e),
+                Err(e) => panic!("the same fixture again must not refuse the start: {e}"),
+                Ok(gw) => Ok(gw),
+            }
+        }
+    })
+    .await;
+    gw.shutdown().await.unwrap();
+
+    // Another fixture with the same box is refused, and the start fails.
+    let other = dir.path().join("other.toml");
+    std::fs::write(&other, format!("{GOOD_FIXTURE}\n# changed\n")).unwrap();
+    let config = {
+        let mut c = isds_gateway::config::Config::ephemeral(&data);
+        c.fixtures = vec![other];
+        c
     };
+    let err = common::when_unlocked(|| {
+        let config = config.clone();
+        async move {
+            match isds_gateway::http::start(config).await {
+                Ok(_) => panic!("a clashing fixture must refuse the start"),
+                Err(isds_gateway::http::ServeError::Store(e)) => Err(e),
+                Err(e) => Ok(e.to_string()),
+            }
+        }
+    })
+    .await;
     assert!(err.contains("fixbox1 exists in the store already"), "{err}");
 }

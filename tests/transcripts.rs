@@ -615,7 +615,6 @@ const NOT_IN_TRANSCRIPTS: &[(&str, &str)] = &[
     ("SignedBigMessageDownload", "not implemented"),
     ("SignedSentBigMessageDownload", "not implemented"),
     ("BigMessageDownload", "not implemented"),
-    ("NumOfMessages", "not implemented"),
 ];
 
 /// Implemented operations whose transcripts show only refusals, each with

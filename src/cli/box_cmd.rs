@@ -34,9 +34,12 @@ pub enum BoxCommand {
     /// change it: a positive amount charges the credit, a negative one
     /// discharges it (amounts in hundredths of CZK: 10000 = 100 Kč).
     Credit {
-        /// Box ID.
-        #[arg(long = "box", value_parser = parse_box_id)]
-        box_id: BoxId,
+        /// Box ID (positional, as in the other commands).
+        #[arg(value_parser = parse_box_id, required_unless_present = "box_flag")]
+        id: Option<BoxId>,
+        /// The box ID as a flag, as earlier versions took it.
+        #[arg(long = "box", value_parser = parse_box_id, hide = true, conflicts_with = "id")]
+        box_flag: Option<BoxId>,
         /// Hundredths of CZK to add (negative: to take).
         #[arg(long, allow_hyphen_values = true)]
         amount: Option<i64>,
@@ -137,6 +140,7 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
     match args.command {
         BoxCommand::Create(c) => {
             let c = *c;
+            check_owner_names(&c)?;
             let owner = Owner {
                 firm_name: c.firm_name.unwrap_or_default(),
                 ic: c.ic.unwrap_or_default(),
@@ -264,11 +268,15 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
             Ok(out)
         }
         BoxCommand::Credit {
-            box_id,
+            id,
+            box_flag,
             amount,
             trans_id,
         } => {
             use crate::domain::credit::{self, CreditKind, NewCredit};
+            let box_id = id
+                .or(box_flag)
+                .ok_or_else(|| CliError::Usage("box credit needs a box ID".into()))?;
             if repo::get_box(store, &box_id)?.is_none() {
                 return Err(CliError::NotFound(format!("no box {box_id}")));
             }
@@ -305,9 +313,9 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
             );
             for e in &events {
                 out.push_str(&format!(
-                    "  {}  type {}  {:+}  -> {}\n",
+                    "  {}  {:<16} {:+}  -> {}\n",
                     crate::domain::clock::xml_datetime(e.at),
-                    e.kind.code(),
+                    credit_kind_words(&e.kind),
                     e.change,
                     e.after
                 ));
@@ -327,4 +335,40 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
             ))
         }
     }
+}
+
+/// A box needs its owner's name: a company or authority its firm name, a
+/// person (FO, PFO) a first and last name. Checked before anything is
+/// written, naming the flags to add.
+fn check_owner_names(c: &CreateArgs) -> Result<(), CliError> {
+    let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+    let t = c.box_type.name();
+    // FO, and the PFO family (30-39, 50): a person owns the box.
+    let person = c.box_type.is_natural_person() || matches!(c.box_type.code(), 30..=39 | 50);
+    if person {
+        if blank(&c.first_name) || blank(&c.last_name) {
+            return Err(CliError::Usage(format!(
+                "a box of type {t} belongs to a person: give --first-name NAME and --last-name NAME"
+            )));
+        }
+    } else if blank(&c.firm_name) {
+        return Err(CliError::Usage(format!(
+            "a box of type {t} needs its owner's name: give --firm-name NAME"
+        )));
+    }
+    Ok(())
+}
+
+/// A credit event's kind in words (the number is ISDS's `ciEventType`).
+fn credit_kind_words(kind: &crate::domain::credit::CreditKind) -> String {
+    use crate::domain::credit::CreditKind;
+    let words = match kind {
+        CreditKind::Charged { .. } => "charged",
+        CreditKind::Discharged { .. } => "discharged",
+        CreditKind::MessageSent { .. } => "message paid",
+        CreditKind::StorageSet { .. } => "storage ordered",
+        CreditKind::Expired { .. } => "expired",
+        CreditKind::Restored { .. } => "restored",
+    };
+    format!("{words} ({})", kind.code())
 }

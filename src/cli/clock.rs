@@ -37,6 +37,9 @@ pub enum ClockCommand {
     Set { time: String },
     /// Move the gateway's time forward, e.g. 10d, 2h, 30m, 3600s.
     Advance { by: String },
+    /// Put the gateway's clock back to wall time (the test clock otherwise
+    /// survives restarts of the data directory).
+    Reset,
 }
 
 /// The clock could not be read or moved.
@@ -65,6 +68,7 @@ pub fn run(args: ClockArgs) -> Result<String, ClockCliError> {
         ClockCommand::Get => None,
         ClockCommand::Set { time } => Some(serde_json::json!({ "set": time }).to_string()),
         ClockCommand::Advance { by } => Some(serde_json::json!({ "advance": by }).to_string()),
+        ClockCommand::Reset => Some(serde_json::json!({ "reset": true }).to_string()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

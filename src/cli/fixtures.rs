@@ -53,20 +53,36 @@ pub fn run(args: FixturesArgs) -> Result<String, CliError> {
     match args.command {
         FixturesCommand::Load { file, init } => {
             let store = open_store(&args.store.data, init)?;
-            let loaded = world::load_fixture_file(store.as_ref(), &file, now())?;
+            // Relative times read against the gateway's test clock, when
+            // this data directory runs on one.
+            let at =
+                crate::domain::clock::stored_test_clock_now(store.as_ref()).unwrap_or_else(now);
+            let loaded = world::load_fixture_file(store.as_ref(), &file, at)?;
+            let already = loaded
+                .already_loaded_at
+                .map(crate::domain::clock::xml_datetime);
             if args.store.json {
                 return Ok(pretty(&serde_json::json!({
                     "file": file.display().to_string(),
                     "boxes": loaded.boxes,
                     "users": loaded.users,
+                    "messages": loaded.messages,
+                    "already_loaded_at": already,
                 })));
             }
-            Ok(format!(
-                "loaded {}: {} boxes, {} users\n",
-                file.display(),
-                loaded.boxes,
-                loaded.users
-            ))
+            Ok(match already {
+                Some(at) => format!(
+                    "{} was loaded into this store already (at {at}); nothing added again\n",
+                    file.display()
+                ),
+                None => format!(
+                    "loaded {}: {} boxes, {} users, {} messages\n",
+                    file.display(),
+                    loaded.boxes,
+                    loaded.users,
+                    loaded.messages
+                ),
+            })
         }
         FixturesCommand::Synth {
             boxes,

@@ -62,6 +62,9 @@ pub enum CliError {
     Synth(#[from] crate::domain::synth::SynthError),
     #[error("{0}")]
     NotFound(String),
+    /// A command line that lacks something the command needs.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The store of data directory `data`; `create` allows a new one.

@@ -140,7 +140,9 @@ pub trait SystemNotices: Send + Sync {
     ) -> Result<(), RepoError>;
 }
 
-/// Announces nothing: the gateway has no messages to carry notices yet.
+/// Announces nothing: administration changes are not yet announced by
+/// system messages (the undeliverable-message notice is sent elsewhere,
+/// see `system_message`).
 pub struct NoSystemNotices;
 
 impl SystemNotices for NoSystemNotices {

@@ -56,6 +56,90 @@ impl TestClock {
     }
 }
 
+impl TestClock {
+    /// The offset from the wall clock, in nanoseconds.
+    pub fn offset_ns(&self) -> i64 {
+        self.offset_ns.load(Ordering::SeqCst)
+    }
+
+    /// Sets the offset from the wall clock, in nanoseconds (0: wall time).
+    pub fn set_offset_ns(&self, ns: i64) {
+        self.offset_ns.store(ns, Ordering::SeqCst);
+    }
+}
+
+/// The tree and key where a test clock's offset survives a restart.
+const META_TREE: &str = "gateway_meta";
+const TEST_CLOCK_KEY: &[u8] = b"test_clock_offset_ns";
+
+/// Sets `clock` at start: to `start` (RFC 3339) when given, else to the
+/// offset the data directory's last run left (a test clock keeps running
+/// with real time across a restart, as it does while serving), else to
+/// wall time. The result is persisted.
+pub fn restore_test_clock(
+    store: &dyn crate::store::Store,
+    clock: &TestClock,
+    start: Option<&str>,
+) -> Result<(), String> {
+    match start {
+        Some(text) => {
+            let at = OffsetDateTime::parse(
+                text.trim(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|e| {
+                format!("--clock-start {text:?} is no RFC 3339 date-time (e.g. 2026-03-01T08:00:00+01:00): {e}")
+            })?;
+            clock.set(at);
+        }
+        None => {
+            let stored = store
+                .tree(META_TREE)
+                .and_then(|t| t.get(TEST_CLOCK_KEY))
+                .map_err(|e| e.to_string())?;
+            if let Some(ns) = stored
+                .as_deref()
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(i64::from_be_bytes)
+            {
+                clock.set_offset_ns(ns);
+            }
+        }
+    }
+    persist_test_clock(store, clock)
+}
+
+/// Now on the test clock a data directory's last test-mode run left, if
+/// any (commands that work on a stopped gateway's store read relative
+/// fixture times against it).
+pub fn stored_test_clock_now(store: &dyn crate::store::Store) -> Option<i64> {
+    let ns = store
+        .tree(META_TREE)
+        .and_then(|t| t.get(TEST_CLOCK_KEY))
+        .ok()
+        .flatten()
+        .as_deref()
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(i64::from_be_bytes)?;
+    let clock = TestClock::default();
+    clock.set_offset_ns(ns);
+    Some(clock.unix())
+}
+
+/// Records `clock`'s offset durably, so a restart resumes it.
+pub fn persist_test_clock(
+    store: &dyn crate::store::Store,
+    clock: &TestClock,
+) -> Result<(), String> {
+    let mut batch = crate::store::Batch::new();
+    batch.put(
+        META_TREE,
+        TEST_CLOCK_KEY,
+        clock.offset_ns().to_be_bytes().to_vec(),
+    );
+    store.apply_durable(batch).map_err(|e| e.to_string())
+}
+
 impl Clock for TestClock {
     fn now(&self) -> OffsetDateTime {
         OffsetDateTime::now_utc()

@@ -270,7 +270,7 @@ pub fn update_user(store: &dyn Store, user: &User) -> Result<(), RepoError> {
 /// Writes every box and user of `world` in one atomic, durable batch;
 /// refuses (writing nothing) if any box ID, user ID or login exists.
 pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
-    insert_world_with_messages(store, world, &[])
+    insert_world_with_messages(store, world, &[], None)
 }
 
 /// [`insert_world`] with the world's messages (built by
@@ -279,8 +279,15 @@ pub fn insert_world_with_messages(
     store: &dyn Store,
     world: &World,
     messages: &[(super::message::Message, Vec<Vec<u8>>)],
+    loaded_mark: Option<(&[u8], Vec<u8>)>,
 ) -> Result<(), RepoError> {
     let mut batch = Batch::new();
+    // The fixture's mark (see `world::FIXTURES_LOADED`) goes in the same
+    // batch: a fixture is recorded as loaded exactly when its content is.
+    if let Some((key, value)) = loaded_mark {
+        batch.expect_absent(super::world::FIXTURES_LOADED, key);
+        batch.put(super::world::FIXTURES_LOADED, key, value);
+    }
     super::world_messages::stage(&mut batch, messages);
     for b in &world.boxes {
         stage_insert_box(&mut batch, b);

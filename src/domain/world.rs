@@ -267,9 +267,8 @@ fn check_date(s: &str) -> Option<String> {
 impl CreditEventSpec {
     fn to_new(&self, n: usize, now: i64) -> Result<NewCredit, String> {
         let at = match &self.at {
-            Some(s) => {
-                parse_instant(s).ok_or_else(|| format!("at {s:?} is no date or date-time"))?
-            }
+            Some(s) => super::fixture_time::parse_fixture_time(s, now)
+                .ok_or_else(|| format!("at {s:?} is no date, date-time or relative time"))?,
             None => now,
         };
         let trans_id = || {
@@ -407,7 +406,18 @@ pub struct World {
 pub struct Loaded {
     pub boxes: usize,
     pub users: usize,
+    pub messages: usize,
+    /// The same fixture text was loaded into this store before (at this
+    /// Unix time); nothing was added again.
+    pub already_loaded_at: Option<i64>,
 }
+
+/// The tree recording which fixture texts a store has loaded: key the
+/// SHA-256 of the text, value `Unix seconds of loading` (8 bytes, big
+/// endian). Loading is idempotent: the same text is loaded once per store,
+/// so `serve --fixtures F` may be repeated at every start, and a fixture
+/// with relative times is not loaded again, shifted, on a later day.
+pub(crate) const FIXTURES_LOADED: &str = "fixtures_loaded";
 
 /// The 1-based line of byte offset `at` in `text`.
 fn line_at(text: &str, at: usize) -> usize {
@@ -723,6 +733,19 @@ pub fn load_fixture_file(store: &dyn Store, path: &Path, now: i64) -> Result<Loa
     )
 }
 
+/// Reads and checks the world fixture at `path` without touching any
+/// store, so a start-up can refuse a broken fixture before it creates
+/// anything. Loading checks again against the store (existing boxes,
+/// logins).
+pub fn check_fixture_file(path: &Path, now: i64) -> Result<(), WorldError> {
+    let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    World::parse_at(&text, &path.display().to_string(), Some(base_dir), now).map(|_| ())
+}
+
 /// [`load_fixture_file`] for a fixture's text; `origin` names it in errors.
 pub fn load_fixture(
     store: &dyn Store,
@@ -741,6 +764,24 @@ fn load_fixture_at(
     base_dir: Option<&Path>,
     now: i64,
 ) -> Result<Loaded, WorldError> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    if let Some(at) = store
+        .tree(FIXTURES_LOADED)
+        .and_then(|t| t.get(&digest))
+        .map_err(RepoError::Store)?
+    {
+        let at = at
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, i64::from_be_bytes);
+        return Ok(Loaded {
+            boxes: 0,
+            users: 0,
+            messages: 0,
+            already_loaded_at: Some(at),
+        });
+    }
     let world = World::parse_at(text, origin, base_dir, now)?;
     let clash = |line: usize, message: String| WorldError::Invalid {
         origin: origin.to_owned(),
@@ -770,16 +811,27 @@ fn load_fixture_at(
     }
     let messages = build_messages(store, &world, origin)?;
     // Checked again atomically: a concurrent writer cannot slip in between.
-    repo::insert_world_with_messages(store, &world, &messages)?;
+    repo::insert_world_with_messages(
+        store,
+        &world,
+        &messages,
+        Some((digest.as_slice(), now.to_be_bytes().to_vec())),
+    )?;
     Ok(Loaded {
         boxes: world.boxes.len(),
         users: world.users.len(),
+        messages: messages.len(),
+        already_loaded_at: None,
     })
 }
 
 /// Loads the demo world (or the fixture at `path`) when the store holds no
 /// box yet. Returns whether it seeded anything.
-pub fn seed_demo_if_empty(store: &dyn Store, path: Option<&Path>) -> Result<bool, WorldError> {
+pub fn seed_demo_if_empty(
+    store: &dyn Store,
+    path: Option<&Path>,
+    now: i64,
+) -> Result<bool, WorldError> {
     if repo::has_any_box(store)? {
         return Ok(false);
     }
@@ -798,9 +850,9 @@ pub fn seed_demo_if_empty(store: &dyn Store, path: Option<&Path>) -> Result<bool
             None,
         ),
     };
-    let world = World::parse_at(&text, &origin, base_dir, unix_now())?;
+    let world = World::parse_at(&text, &origin, base_dir, now)?;
     let messages = build_messages(store, &world, &origin)?;
-    repo::insert_world_with_messages(store, &world, &messages)?;
+    repo::insert_world_with_messages(store, &world, &messages, None)?;
     Ok(true)
 }
 
@@ -818,13 +870,6 @@ fn build_messages(
         },
         BuildError::Repo(e) => WorldError::Repo(e),
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -100,12 +100,19 @@ pub struct PlannedMessage {
     author: Option<String>,
 }
 
-fn instant(what: &str, v: &Option<String>) -> Result<Option<Timestamp>, String> {
+/// A fixture time, absolute or relative to `now` (the moment of loading).
+fn instant(what: &str, v: &Option<String>, now: i64) -> Result<Option<Timestamp>, String> {
     v.as_deref()
         .map(|s| {
-            super::world::parse_instant(s)
+            super::fixture_time::parse_fixture_time(s, now)
                 .map(Timestamp::from_unix_seconds)
-                .ok_or_else(|| format!("{what} {s:?} is no RFC 3339 date-time or YYYY-MM-DD date"))
+                .ok_or_else(|| {
+                    format!(
+                        "{what} {s:?} is no time: use an RFC 3339 date-time, a YYYY-MM-DD date, \
+                         or a time relative to loading such as \"now\", \"-3d\", \"-2h30m\" \
+                         or \"now - 11 days\""
+                    )
+                })
         })
         .transpose()
 }
@@ -153,8 +160,8 @@ impl MessageSpec {
         if self.from == self.to {
             return Err("a message cannot be sent to its sender's own box".into());
         }
-        let submitted =
-            instant("submitted", &self.submitted)?.unwrap_or(Timestamp::from_unix_seconds(now));
+        let submitted = instant("submitted", &self.submitted, now)?
+            .unwrap_or(Timestamp::from_unix_seconds(now));
         let delivered = match state {
             MessageState::Undeliverable => {
                 if self.delivered.is_some() {
@@ -162,7 +169,7 @@ impl MessageSpec {
                 }
                 None
             }
-            _ => Some(instant("delivered", &self.delivered)?.unwrap_or(submitted)),
+            _ => Some(instant("delivered", &self.delivered, now)?.unwrap_or(submitted)),
         };
         let accepted = match (state, delivered) {
             (MessageState::Delivered | MessageState::Undeliverable, _) => {
@@ -180,9 +187,9 @@ impl MessageSpec {
                         "fiction cannot accept a message with allow_subst_delivery = false".into(),
                     );
                 }
-                Some(instant("accepted", &self.accepted)?.unwrap_or(d.plus_days(FICTION_DAYS)))
+                Some(instant("accepted", &self.accepted, now)?.unwrap_or(d.plus_days(FICTION_DAYS)))
             }
-            (_, Some(d)) => Some(instant("accepted", &self.accepted)?.unwrap_or(d)),
+            (_, Some(d)) => Some(instant("accepted", &self.accepted, now)?.unwrap_or(d)),
             (_, None) => None,
         };
         if delivered.is_some_and(|d| d < submitted) {
@@ -269,7 +276,7 @@ impl MessageSpec {
                 "EV13" => EventCode::EV13,
                 other => return Err(format!("unknown event code {other:?} (EV0…EV5, EV11…EV13)")),
             };
-            let at = instant("event at", &e.at)?.unwrap_or(submitted);
+            let at = instant("event at", &e.at, now)?.unwrap_or(submitted);
             events.push(Event::new(at, code));
         }
         events.sort_by_key(|e| e.at);

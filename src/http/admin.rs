@@ -1,8 +1,9 @@
 //! The operator's test-mode endpoints under `/admin/`.
 //!
 //! `GET /admin/clock` answers `{"now": "<RFC 3339>"}`; `POST /admin/clock`
-//! with `{"set": "<RFC 3339>"}` or `{"advance": "10d"}` (units `s`, `m`,
-//! `h`, `d`) moves the gateway's clock and answers the new time, after
+//! with `{"set": "<RFC 3339>"}`, `{"advance": "10d"}` (units `s`, `m`,
+//! `h`, `d`) or `{"reset": true}` (back to wall time) moves the gateway's
+//! clock, persists it for the next start, and answers the new time, after
 //! applying every message transition the move made due. Both need the
 //! operator's HTTP Basic credentials. Outside test mode (`serve
 //! --test-clock`) `/admin/clock` is 404, as if it did not exist.
@@ -34,6 +35,9 @@ const MAX_BODY: usize = 4096;
 struct ClockChange {
     set: Option<String>,
     advance: Option<String>,
+    /// `true`: back to wall time.
+    #[serde(default)]
+    reset: bool,
 }
 
 pub(super) async fn handle<B>(app: &Arc<App>, name: &str, req: Request<B>) -> HttpResponse
@@ -71,7 +75,8 @@ where
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}")),
     };
     match (change.set, change.advance) {
-        (Some(at), None) => match OffsetDateTime::parse(at.trim(), &Rfc3339) {
+        (None, None) if change.reset => clock.set_offset_ns(0),
+        (Some(at), None) if !change.reset => match OffsetDateTime::parse(at.trim(), &Rfc3339) {
             Ok(t) => clock.set(t),
             Err(e) => {
                 return json_error(
@@ -80,7 +85,7 @@ where
                 );
             }
         },
-        (None, Some(by)) => match parse_duration(&by) {
+        (None, Some(by)) if !change.reset => match parse_duration(&by) {
             Some(d) => clock.advance(d),
             None => {
                 return json_error(
@@ -92,15 +97,21 @@ where
         _ => {
             return json_error(
                 StatusCode::BAD_REQUEST,
-                "expected exactly one of \"set\" and \"advance\"",
+                "expected exactly one of \"set\", \"advance\" and \"reset\"",
             );
         }
     }
     // What fell due by the move happens now, not at the next message call.
     let store = app.store.clone();
     let c = clock.clone();
-    let ran =
-        tokio::task::spawn_blocking(move || lifecycle::run_due(store.as_ref(), c.as_ref())).await;
+    // The new time is persisted first, so a restart resumes it.
+    let ran = tokio::task::spawn_blocking(move || {
+        if let Err(e) = crate::domain::clock::persist_test_clock(store.as_ref(), c.as_ref()) {
+            tracing::error!(error = %e, "the moved test clock could not be persisted");
+        }
+        lifecycle::run_due(store.as_ref(), c.as_ref())
+    })
+    .await;
     match ran {
         Ok(Ok(n)) => {
             tracing::info!(transitions = n, now = %now_text(clock.as_ref()), "test clock moved")

@@ -93,7 +93,20 @@ pub(crate) async fn handle(
                         );
                         xml_document(wsdl::render(family, &origin, login.prefix()))
                     }
-                    None => not_found(),
+                    None => {
+                        let choices: Vec<String> = wsdl::wsdl_choices(endpoint)
+                            .into_iter()
+                            .map(|c| format!("?wsdl={c}"))
+                            .collect();
+                        plain(
+                            StatusCode::NOT_FOUND,
+                            "text/plain; charset=utf-8",
+                            format!(
+                                "no WSDL {choice:?} is served at {path}; choose one of: {}\n",
+                                choices.join(", ")
+                            ),
+                        )
+                    }
                 },
                 None => method_not_allowed("POST"),
             }
@@ -161,7 +174,9 @@ pub(crate) async fn handle(
         path = %path,
         operation = operation.as_deref().unwrap_or("-"),
         status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        // Three decimals: the bare float printed binary noise
+        // (e.g. 0.30000000000000004).
+        duration_ms = %format_args!("{:.3}", started.elapsed().as_secs_f64() * 1000.0),
         remote = %conn.remote,
     );
     if response

@@ -39,17 +39,33 @@ pub enum ServeError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error(
+        "cannot listen on {addr}: {source}{hint}",
+        hint = bind_hint(source, flag)
+    )]
     Bind {
         addr: SocketAddr,
+        /// The flag that chooses this address (`--listen`, `--tls-listen`).
+        flag: &'static str,
         source: std::io::Error,
     },
-    #[error("store: {0}")]
+    #[error("store: {0}{hint}", hint = store_hint(.0))]
     Store(#[from] StoreError),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
     #[error("demo world: {0}")]
     World(#[from] WorldError),
+    #[error("{flag} {}: cannot read the file: {source}", path.display())]
+    FixtureFile {
+        /// `--fixtures` or `--demo-world`.
+        flag: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--fixtures: {0}")]
+    Fixture(WorldError),
+    #[error("test clock: {0}")]
+    Clock(String),
     #[error("signing identity: {0}")]
     Signing(#[from] crate::sign::SignError),
     #[error("fault rules: {0}")]
@@ -60,6 +76,29 @@ pub enum ServeError {
     Join(#[from] tokio::task::JoinError),
     #[error(transparent)]
     IsdsDomain(#[from] super::hosts::InvalidDomain),
+}
+
+/// What to do about an address that cannot be bound.
+fn bind_hint(source: &std::io::Error, flag: &str) -> String {
+    match source.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            " (another program, or another gateway, uses it: stop it or choose another address with {flag} ADDR, e.g. {flag} 127.0.0.1:0 for a free port)"
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!(" (ports below 1024 need privileges: choose another with {flag} ADDR)")
+        }
+        _ => String::new(),
+    }
+}
+
+/// What to do about a store that cannot be opened.
+fn store_hint(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Locked { .. } => {
+            " (is another gateway or an `isds-gateway box|user|fixtures` command using this data directory? stop it, or serve another directory with --data DIR)"
+        }
+        _ => "",
+    }
 }
 
 /// A gateway serving in the background.
@@ -138,6 +177,31 @@ async fn start_inner(
     clock: Arc<dyn Clock>,
     test_clock: Option<Arc<TestClock>>,
 ) -> Result<RunningGateway, ServeError> {
+    // Every file named on the command line is checked before anything is
+    // written, with the flag that names it.
+    for (flag, path) in config
+        .demo_world
+        .iter()
+        .map(|p| ("--demo-world", p))
+        .chain(config.fixtures.iter().map(|p| ("--fixtures", p)))
+    {
+        if let Err(source) = std::fs::metadata(path) {
+            return Err(ServeError::FixtureFile {
+                flag,
+                path: path.clone(),
+                source,
+            });
+        }
+        // Checked for mistakes now (against the wall clock; loading reads
+        // relative times against the gateway's clock), so a typo fails the
+        // start before the data directory, CA or store exist.
+        if let Err(e) = world::check_fixture_file(path, SystemClock.unix()) {
+            return Err(match flag {
+                "--fixtures" => ServeError::Fixture(e),
+                _ => ServeError::World(e),
+            });
+        }
+    }
     // Fault rules are checked before anything is written.
     let mut rules = Vec::new();
     for path in config
@@ -160,6 +224,18 @@ async fn start_inner(
     }
     let faults_admin = !rules.is_empty() || test_clock.is_some();
     let faults = Arc::new(super::faults::FaultRules::new(rules));
+    // The listeners are bound before the data directory or any identity is
+    // created: an address in use fails the start with nothing written.
+    let http = bind(config.listen, "--listen").await?;
+    let http_addr = local_addr(&http, config.listen, "--listen")?;
+    let https = match config.tls_listen {
+        Some(addr) => Some(bind(addr, "--tls-listen").await?),
+        None => None,
+    };
+    let https_addr = match (&https, config.tls_listen) {
+        (Some(l), Some(addr)) => Some(local_addr(l, addr, "--tls-listen")?),
+        _ => None,
+    };
     std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -175,15 +251,40 @@ async fn start_inner(
     if swept > 0 {
         tracing::info!(files = swept, "removed document files no message refers to");
     }
+    // The test clock is set before anything is seeded, so fixtures with
+    // relative times are read against it.
+    if let Some(test_clock) = &test_clock {
+        crate::domain::clock::restore_test_clock(
+            store.as_ref(),
+            test_clock,
+            config.clock_start.as_deref(),
+        )
+        .map_err(ServeError::Clock)?;
+    }
     if !config.no_demo {
-        let seeded = world::seed_demo_if_empty(store.as_ref(), config.demo_world.as_deref())?;
+        let seeded =
+            world::seed_demo_if_empty(store.as_ref(), config.demo_world.as_deref(), clock.unix())?;
         if seeded {
             tracing::info!("seeded the demo world into an empty store");
         }
     }
     for path in &config.fixtures {
-        let loaded = world::load_fixture_file(store.as_ref(), path, clock.unix())?;
-        tracing::info!(fixture = %path.display(), boxes = loaded.boxes, users = loaded.users, "loaded world fixture");
+        let loaded = world::load_fixture_file(store.as_ref(), path, clock.unix())
+            .map_err(ServeError::Fixture)?;
+        match loaded.already_loaded_at {
+            Some(at) => tracing::info!(
+                fixture = %path.display(),
+                loaded_at = %crate::domain::clock::xml_datetime(at),
+                "world fixture already loaded into this store; nothing added again"
+            ),
+            None => tracing::info!(
+                fixture = %path.display(),
+                boxes = loaded.boxes,
+                users = loaded.users,
+                messages = loaded.messages,
+                "loaded world fixture"
+            ),
+        }
     }
     let indexed = crate::domain::search_index::index_missing(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;
@@ -226,17 +327,6 @@ async fn start_inner(
         tls_acceptor = Some(TlsAcceptor::from(server_config));
     }
 
-    let http = bind(config.listen).await?;
-    let http_addr = local_addr(&http, config.listen)?;
-    let https = match (config.tls_listen, &tls_acceptor) {
-        (Some(addr), Some(_)) => Some(bind(addr).await?),
-        _ => None,
-    };
-    let https_addr = match (&https, config.tls_listen) {
-        (Some(l), Some(addr)) => Some(local_addr(l, addr)?),
-        _ => None,
-    };
-
     let signing = crate::sign::SigningIdentity::load_or_create(&config.data_dir, &config.signing)?;
     let signing_root_path = signing.root_path.clone();
     let signer = Arc::new(crate::sign::Signer::new(signing));
@@ -276,16 +366,20 @@ async fn start_inner(
     })
 }
 
-async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|source| ServeError::Bind { addr, source })
+        .map_err(|source| ServeError::Bind { addr, flag, source })
 }
 
-fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, ServeError> {
+fn local_addr(
+    listener: &TcpListener,
+    addr: SocketAddr,
+    flag: &'static str,
+) -> Result<SocketAddr, ServeError> {
     listener
         .local_addr()
-        .map_err(|source| ServeError::Bind { addr, source })
+        .map_err(|source| ServeError::Bind { addr, flag, source })
 }
 
 /// Accepts on both listeners until shutdown, then drains connections.

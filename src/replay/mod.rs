@@ -343,7 +343,10 @@ async fn one(
         (_, Some("invalid")) => Some(WRONG_PASSWORD.to_owned()),
         (Some(login), _) => Some(passwords.get(login).cloned().ok_or_else(|| {
             format!(
-                "no password for the login {login:?}: give it in credentials.toml under [logins]"
+                "no password for the login {login:?}: give it in the transcript's credentials.toml, \
+                 under [logins] as {login} = \"PASSWORD\", or, if {login:?} is the gateway \
+                 operator, as [operator] login = \"{login}\" and password = \"PASSWORD\" \
+                 (which also makes it the operator of the replaying gateway)"
             )
         })?),
         (None, _) => None,

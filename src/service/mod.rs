@@ -10,6 +10,7 @@ mod db_manipulations;
 mod db_search;
 mod dm_info;
 mod dm_operations;
+mod isds_stat;
 mod message_read;
 mod signed;
 
@@ -91,6 +92,8 @@ pub struct Services {
     /// Signs and checks `.zfo` artefacts; without one the signed
     /// operations answer a server fault.
     pub(crate) signer: Option<Arc<crate::sign::Signer>>,
+    /// The published statistics, recomputed on their own period.
+    pub(crate) statistics: Arc<crate::domain::statistics::Statistics>,
 }
 
 /// Operations a user whose password expired may still call.
@@ -103,6 +106,7 @@ impl Services {
             clock,
             auth_policy,
             signer: None,
+            statistics: Arc::default(),
         }
     }
 
@@ -162,6 +166,7 @@ impl Services {
             WsdlFamily::DbAccess => db_access::handle(self, ctx, op, request).await,
             WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
             WsdlFamily::DbSearch => db_search::handle(self, ctx, op, request).await,
+            WsdlFamily::IsdsStat => isds_stat::handle(self, ctx, op, request).await,
             WsdlFamily::DmArch => match request {
                 schema::Request::ArchiveISDSDocument(req) => {
                     signed::archive(self, req.dm_message).await

@@ -369,7 +369,8 @@ pub async fn dm_info(t: &TestGateway) -> Vec<Rewrite> {
     rules
 }
 
-/// The version-2 login information and the operator's place.
+/// The version-2 login information, the operator's place, and the
+/// statistics service.
 pub async fn db_access(t: &TestGateway) {
     let dummy = |name: &str| op(name, "<dbDummy/>");
     for (who, name) in [
@@ -395,6 +396,15 @@ pub async fn db_access(t: &TestGateway) {
         )
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
+    // The statistics service on the same endpoint, open to every user.
+    expect(
+        t,
+        PO_LOGIN,
+        DS_MANAGE,
+        &op("NumOfMessages", "<statType>0</statType>"),
+        "0000",
+    )
+    .await;
 }
 
 fn db_id(id: &str) -> String {
