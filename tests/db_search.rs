@@ -1116,3 +1116,158 @@ async fn a_synthetic_population_is_searchable_and_its_credit_adjustable() {
     assert_eq!(child_text(&r.body(), "currentCredit"), credit.to_string());
     t.stop().await;
 }
+
+/// Boxes of every kind named after smiths, for the type rules.
+fn smiths_world() -> String {
+    let user = format!(
+        "[[boxes.users]]\nid = \"kovsu1\"\nlogin = \"kov_all\"\npassword = \"{PASSWORD}\"\ntype = \"PRIMARY_USER\"\nprivileges = 255\n"
+    );
+    let boxes = [
+        ("kovovm1", "OVM", "Obecní úřad Kovářov", "00510521", ""),
+        (
+            "kovovm2",
+            "OVM_REQ",
+            "Obecní úřad Kovářov podatelna",
+            "00510521",
+            "",
+        ),
+        ("kovovm3", "OVM_PO", "Kovárna Kovářov a.s.", "27000001", ""),
+        (
+            "kovovm4",
+            "OVM_PFO",
+            "Notářka Kovářová",
+            "27000002",
+            "Kovářová",
+        ),
+        ("kovpo01", "PO", "Kovářství Kovář s.r.o.", "27000003", ""),
+        ("kovpo02", "PO_REQ", "Spolek kovářů Kovář", "27000004", ""),
+        ("kovpfo1", "PFO", "Josef Kovář", "27000005", "Kovář"),
+        ("kovpfo2", "PFO_ADVOK", "Advokát Kovář", "27000006", "Kovář"),
+        (
+            "kovpfo3",
+            "PFO_INSSPR",
+            "Insolvenční správce Kovář",
+            "27000007",
+            "Kovář",
+        ),
+    ];
+    let mut w = String::new();
+    for (i, (id, kind, firm, ic, last)) in boxes.iter().enumerate() {
+        let names = if last.is_empty() {
+            String::new()
+        } else {
+            format!("first_name = \"Jana\"\nlast_name = \"{last}\"\n")
+        };
+        w.push_str(&format!(
+            "[[boxes]]\nid = \"{id}\"\ntype = \"{kind}\"\n[boxes.owner]\nfirm_name = \"{firm}\"\nic = \"{ic}\"\n{names}[boxes.owner.address]\ncity = \"Kovářov\"\nzip_code = \"39855\"\nstate = \"CZ\"\n"
+        ));
+        if i == 0 {
+            w.push_str(&user);
+        }
+        w.push('\n');
+    }
+    w
+}
+
+/// FindDataBox2's 3.11 input: the virtual types OVM_MAIN, PO_BASE and
+/// PFO_BASE take the base type alone, the gross types their kinds as the
+/// search manual's table gives them, and the 3.09 names 3.11 dropped keep
+/// working with the manual's translations; ISDSSearch2/3 alike.
+#[tokio::test]
+async fn find_data_box2_and_full_text_take_the_3_11_types_and_the_old_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("smiths.toml");
+    std::fs::write(&path, smiths_world()).unwrap();
+    let t = TestGateway::start_in(dir, |c| c.demo_world = Some(path)).await;
+    let who = ("kov_all", PASSWORD);
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (db_type, criterion, expected) in [
+        (
+            "OVM",
+            ("firmName", "Kovářov"),
+            &["kovovm1", "kovovm2", "kovovm3", "kovovm4"][..],
+        ),
+        ("OVM_MAIN", ("firmName", "Kovářov"), &["kovovm1"]),
+        ("OVM_REQ", ("firmName", "Kovářov"), &["kovovm2"]),
+        // OVM_PO is searched among OVM (manual: old types on input).
+        (
+            "OVM_PO",
+            ("firmName", "Kovářov"),
+            &["kovovm1", "kovovm2", "kovovm3", "kovovm4"],
+        ),
+        ("OVM_PFO", ("ic", "27000002"), &["kovovm4"]),
+        ("OVM_NOTAR", ("ic", "27000002"), &["kovovm4"]),
+        ("OVM_EXEKUT", ("ic", "27000002"), &["kovovm4"]),
+        (
+            "PO",
+            ("firmName", "Kovář"),
+            &["kovovm3", "kovpo01", "kovpo02"],
+        ),
+        ("PO_BASE", ("firmName", "Kovář"), &["kovpo01"]),
+        (
+            "PO_ZAK",
+            ("firmName", "Kovář"),
+            &["kovovm3", "kovpo01", "kovpo02"],
+        ),
+        ("PO_REQ", ("firmName", "Kovář"), &["kovpo02"]),
+        (
+            "PFO",
+            ("pnLastName", "Kovář"),
+            &["kovpfo1", "kovpfo2", "kovpfo3"],
+        ),
+        ("PFO_BASE", ("pnLastName", "Kovář"), &["kovpfo1"]),
+        ("PFO_ADVOK", ("pnLastName", "Kovář"), &["kovpfo2"]),
+        ("PFO_INSSPR", ("pnLastName", "Kovář"), &["kovpfo3"]),
+    ] {
+        let r = call(&t, who, &find2(&[("dbType", db_type), criterion]), "0000").await;
+        assert_eq!(
+            sorted(found_ids(&r)),
+            expected,
+            "FindDataBox2 dbType {db_type}"
+        );
+    }
+    // A name neither version knows is still refused by the schema.
+    let r = t
+        .soap_as(
+            who,
+            DF,
+            &find2(&[("dbType", "PO_NOPE"), ("ic", "27000003")]),
+        )
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text);
+
+    for version in ["ISDSSearch2", "ISDSSearch3"] {
+        for (scope, expected) in [
+            ("OVM_MAIN", &["kovovm1"][..]),
+            ("PO", &["kovovm3", "kovpo01", "kovpo02"]),
+            ("PO_BASE", &["kovpo01"]),
+            ("PO_ZAK", &["kovovm3", "kovpo01", "kovpo02"]),
+            ("PFO_BASE", &["kovpfo1"]),
+            ("PFO_INSSPR", &["kovpfo3"]),
+            ("OVM_NOTAR", &["kovovm4"]),
+            ("OVM_EXEKUT", &["kovovm4"]),
+            ("OVM_PO", &["kovovm1", "kovovm2", "kovovm3", "kovovm4"]),
+        ] {
+            let body = search(
+                version,
+                &[
+                    ("searchText", "Kovářov"),
+                    ("searchType", "GENERAL"),
+                    ("searchScope", scope),
+                    ("page", "0"),
+                    ("pageSize", "50"),
+                ],
+            );
+            let r = call(&t, who, &body, "0000").await;
+            assert_eq!(
+                sorted(result_ids(&r)),
+                expected,
+                "{version} searchScope {scope}"
+            );
+        }
+    }
+    t.stop().await;
+}

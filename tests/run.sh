@@ -11,10 +11,11 @@ cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
 
 # --- system tools: xmllint validates responses against the XSDs, openssl
-# checks TLS and signatures.
+# checks TLS and signatures, curl (the system's libcurl) checks HTTP/2.
 need_apt=()
 command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -32,12 +33,14 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import zeep, pytest' 
   "$VENV/bin/pip" install -q --disable-pip-version-check -r tests/interop/requirements.txt
 fi
 
-# --- the official interface files the conformance tests compare against.
-OFFICIAL=../shared/isds-reference/official
-if [ ! -d "$OFFICIAL" ]; then
-  echo "!! $OFFICIAL is missing: conformance and validation tests against the" >&2
-  echo "!! official WSDL/XSD will FAIL. Put the ISDS reference next to the repo." >&2
-fi
+# --- the official interface files the conformance tests compare against
+# (3.11, the current interface, and 3.09).
+for OFFICIAL in ../shared/isds-reference/official-3.11 ../shared/isds-reference/official; do
+  if [ ! -d "$OFFICIAL" ]; then
+    echo "!! $OFFICIAL is missing: conformance and validation tests against the" >&2
+    echo "!! official WSDL/XSD will FAIL. Put the ISDS reference next to the repo." >&2
+  fi
+done
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

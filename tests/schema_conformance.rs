@@ -1,4 +1,6 @@
-//! Conformance of the project's `schemas/` and `wsdl/` with the published ISDS 3.09 files.
+//! Conformance of the project's `schemas/` and `wsdl/` with the published ISDS 3.11 files
+//! (`isds_stat.wsdl` and `IsdsStat.xsd`, which 3.11 did not republish, with their 3.09
+//! versions), and what the project still shares with 3.09.
 //!
 //! Both sides are reduced to a canonical tree: comments, processing instructions,
 //! whitespace-only text and `xs:annotation` subtrees are dropped; element and attribute
@@ -8,9 +10,9 @@
 //! path (the part after `/DS/`), since the host differs by design. The trees must be
 //! equal; on a mismatch the first differing path is reported.
 //!
-//! The published files are looked up in `../shared/isds-reference/official` next to the
-//! repository checkout. If they are missing, every check fails: a conformance check that
-//! cannot run must never pass.
+//! The published files are looked up in `../shared/isds-reference/official-3.11` and
+//! `../shared/isds-reference/official` (3.09) next to the repository checkout. If they are
+//! missing, every check fails: a conformance check that cannot run must never pass.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -284,19 +286,33 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn official_dir() -> PathBuf {
-    let dir = repo_root().join("../shared/isds-reference/official");
+/// A folder of the ISDS reference, or a loud failure.
+fn reference_dir(name: &str, version: &str) -> PathBuf {
+    let dir = repo_root().join("../shared/isds-reference").join(name);
     if !dir.is_dir() {
         panic!(
             "\n\n*** SCHEMA CONFORMANCE CHECK COULD NOT RUN ***\n\
-             The published ISDS 3.09 WSDL/XSD files were not found in\n  {}\n\
-             (expected as `shared/isds-reference/official` next to the repository checkout).\n\
+             The published ISDS {version} WSDL/XSD files were not found in\n  {}\n\
+             (expected as `shared/isds-reference/{name}` next to the repository checkout).\n\
              Provide them there; this check must not pass without them.\n",
             dir.display()
         );
     }
     dir
 }
+
+/// The files the project follows: 3.11, except the statistics service,
+/// which 3.11 left at its 3.09 files.
+fn official_path(file: &str) -> PathBuf {
+    if STILL_3_09.contains(&file) {
+        reference_dir("official", "3.09").join(file)
+    } else {
+        reference_dir("official-3.11", "3.11").join(file)
+    }
+}
+
+/// Files 3.11 did not republish.
+const STILL_3_09: &[&str] = &["IsdsStat.xsd", "isds_stat.wsdl"];
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path)
@@ -305,16 +321,21 @@ fn read(path: &Path) -> String {
 
 /// Asserts that the project's `subdir/file` matches the published `file`.
 fn check(subdir: &str, file: &str) {
-    let official_path = official_dir().join(file);
+    if let Some(diff) = difference(&official_path(file), subdir, file) {
+        panic!("{subdir}/{file} does not conform to the published {file}:\n  {diff}");
+    }
+}
+
+/// The first difference between the published file at `official_path`
+/// and the project's `subdir/file`, if any.
+fn difference(official_path: &Path, subdir: &str, file: &str) -> Option<String> {
     let ours_path = repo_root().join(subdir).join(file);
-    let official = canonical(&read(&official_path))
+    let official = canonical(&read(official_path))
         .unwrap_or_else(|err| panic!("cannot parse {}: {err}", official_path.display()));
     let ours = canonical(&read(&ours_path))
         .unwrap_or_else(|err| panic!("cannot parse {}: {err}", ours_path.display()));
     let root = format!("/{}", segment(&official, 0));
-    if let Some(diff) = first_difference(&official, &ours, &root) {
-        panic!("{subdir}/{file} does not conform to the published {file}:\n  {diff}");
-    }
+    first_difference(&official, &ours, &root)
 }
 
 /// Asserts that a project WSDL uses the placeholder SOAP address.
@@ -401,6 +422,40 @@ fn isds_stat_wsdl() {
 fn wsdl_addresses_are_placeholders() {
     for file in WSDLS {
         check_address(file);
+    }
+}
+
+/// The 3.09 files still load, and the project differs from them exactly
+/// where 3.11 changed the interface: the FindDataBox2 input and the
+/// searchScope lists (dbTypes.xsd) and dm_arch's binding and port type
+/// names. Everything else a 3.09 client was written against is unchanged.
+#[test]
+fn the_3_09_files_load_and_differ_only_where_3_11_changed() {
+    let old = reference_dir("official", "3.09");
+    let changed_in_3_11 = ["dbTypes.xsd", "dm_arch.wsdl"];
+    for (subdir, file) in [
+        ("schemas", "dmBaseTypes.xsd"),
+        ("schemas", "dbTypes.xsd"),
+        ("schemas", "IsdsStat.xsd"),
+    ]
+    .into_iter()
+    .chain(WSDLS.iter().map(|f| ("wsdl", *f)))
+    {
+        let diff = difference(&old.join(file), subdir, file);
+        if changed_in_3_11.contains(&file) {
+            let diff = diff.unwrap_or_else(|| panic!("{file} still equals its 3.09 version"));
+            let expected = if file == "dbTypes.xsd" {
+                "tDbOwnerInfoExt21"
+            } else {
+                "dmArch"
+            };
+            assert!(
+                diff.contains(expected),
+                "{file}: the first difference from 3.09 is not the 3.11 change: {diff}"
+            );
+        } else {
+            assert_eq!(diff, None, "{subdir}/{file} differs from 3.09");
+        }
     }
 }
 

@@ -144,14 +144,26 @@ pub enum Scope {
 impl Scope {
     /// The scope named `name`; nil or empty is ALL. `None` for an unknown
     /// name.
+    ///
+    /// The search manual (WS_vyhledavani_datovych_schranek, ISDSSearch2,
+    /// "Vstupní parametry") keeps the old types working: PO_ZAK searches
+    /// among PO, OVM_NOTAR and OVM_EXEKUT among OVM_PFO, and OVM_PO among
+    /// OVM. PFO_INSSPR, which 3.11's list dropped, still names its type.
+    /// PO_BASE and PFO_BASE (3.11) are virtual types the manuals do not
+    /// describe; the XSD's change log names them next to OVM_MAIN ("only
+    /// main OVM boxes, without subordinate ones"), so the gateway reads
+    /// them alike: the base type PO or PFO alone, without its subtypes.
     pub fn parse(name: Option<&str>) -> Option<Scope> {
         let name = name.map(str::trim).unwrap_or("");
         Some(match name {
             "" | "ALL" => Scope::All,
-            "OVM" => Scope::Ovm,
+            "OVM" | "OVM_PO" => Scope::Ovm,
             "OVM_MAIN" => Scope::OvmMain,
-            "PO" => Scope::Po,
+            "PO" | "PO_ZAK" => Scope::Po,
             "PFO" => Scope::Pfo,
+            "PO_BASE" => Scope::Type(BoxType::PO),
+            "PFO_BASE" => Scope::Type(BoxType::PFO),
+            "OVM_NOTAR" | "OVM_EXEKUT" => Scope::Type(BoxType::OVM_PFO),
             other => Scope::Type(BoxType::from_name(other)?),
         })
     }
@@ -598,9 +610,12 @@ pub fn by_id(store: &dyn Store, id: &str) -> Result<Found, StoreError> {
 /// FindPersonalDataBox); empty strings are criteria not given.
 #[derive(Debug, Clone, Default)]
 pub struct Criteria {
-    /// `dbType`: a gross type (OVM, PO, PFO, FO) also matches its
-    /// subtypes.
+    /// `dbType`: a gross type (OVM, PO, PFO) also matches its subtypes
+    /// (see [`find_type`]).
     pub box_type: Option<BoxType>,
+    /// Only `box_type` itself, none of its subtypes (the virtual types
+    /// OVM_MAIN, PO_BASE and PFO_BASE).
+    pub base_only: bool,
     pub ic: String,
     pub firm_name: String,
     /// First and middle names.
@@ -720,10 +735,37 @@ fn specific_enough(c: &Criteria, t: BoxType) -> bool {
     }
 }
 
-/// Whether box type `have` matches the searched type `want`.
-fn type_matches(want: BoxType, have: BoxType) -> bool {
+/// The `dbType` of FindDataBox and FindDataBox2 as a type and whether
+/// only that type itself is wanted; `None` for an unknown name. The
+/// search manual (WS_vyhledavani_datovych_schranek 2.1, "Typy DS použité
+/// na vstupu") translates the old types: PO_ZAK to PO, OVM_EXEKUT and
+/// OVM_NOTAR to OVM_PFO, OVM_PO to OVM. The virtual types of 3.11,
+/// OVM_MAIN, PO_BASE and PFO_BASE, take the base type alone (the manuals
+/// are silent on them; see [`Scope::parse`]).
+pub fn find_type(name: &str) -> Option<(BoxType, bool)> {
+    Some(match name.trim() {
+        "OVM_MAIN" => (BoxType::OVM, true),
+        "PO_BASE" => (BoxType::PO, true),
+        "PFO_BASE" => (BoxType::PFO, true),
+        "PO_ZAK" => (BoxType::PO, false),
+        "OVM_EXEKUT" | "OVM_NOTAR" => (BoxType::OVM_PFO, false),
+        "OVM_PO" => (BoxType::OVM, false),
+        other => (BoxType::from_name(other)?, false),
+    })
+}
+
+/// Whether box type `have` matches the searched type `want`, as the
+/// search manual's table of input types gives it (2.1): OVM takes every
+/// OVM kind, OVM_FO and OVM_PFO each other, PO also PO_REQ and OVM_PO, PFO
+/// its professional kinds, every other type itself alone.
+fn type_matches(want: BoxType, have: BoxType, base_only: bool) -> bool {
+    if base_only {
+        return want == have;
+    }
     match want {
-        BoxType::OVM | BoxType::PO | BoxType::PFO | BoxType::FO => gross(want) == gross(have),
+        BoxType::OVM | BoxType::PFO => gross(want) == gross(have),
+        BoxType::OVM_FO | BoxType::OVM_PFO => have == BoxType::OVM_FO || have == BoxType::OVM_PFO,
+        BoxType::PO => gross(have) == Gross::Po || have == BoxType::OVM_PO,
         exact => exact == have,
     }
 }
@@ -782,7 +824,7 @@ pub fn find(
     let mut candidates: Vec<(String, Summary)> = Vec::new();
     for cand in driver.candidates {
         let s = cand.posting.summary;
-        if !type_matches(want, s.box_type) || !visible(&s, who) {
+        if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
             continue;
         }
         if how == Matching::Personal && s.state != BoxState::Accessible {
@@ -1033,5 +1075,37 @@ mod tests {
         }));
         assert_eq!(Scope::parse(Some("NOPE")), None);
         assert_eq!(Scope::parse(None), Some(Scope::All));
+    }
+
+    #[test]
+    fn virtual_and_old_type_names_translate_as_the_manual_says() {
+        use BoxType as T;
+        assert_eq!(Scope::parse(Some("PO_BASE")), Some(Scope::Type(T::PO)));
+        assert_eq!(Scope::parse(Some("PFO_BASE")), Some(Scope::Type(T::PFO)));
+        assert_eq!(Scope::parse(Some("PO_ZAK")), Some(Scope::Po));
+        assert_eq!(Scope::parse(Some("OVM_PO")), Some(Scope::Ovm));
+        assert_eq!(
+            Scope::parse(Some("OVM_NOTAR")),
+            Some(Scope::Type(T::OVM_PFO))
+        );
+        assert_eq!(find_type("OVM_MAIN"), Some((T::OVM, true)));
+        assert_eq!(find_type(" PO_BASE "), Some((T::PO, true)));
+        assert_eq!(find_type("PO_ZAK"), Some((T::PO, false)));
+        assert_eq!(find_type("OVM_EXEKUT"), Some((T::OVM_PFO, false)));
+        assert_eq!(find_type("PFO_AZI"), Some((T::PFO_AZI, false)));
+        assert_eq!(find_type("NOPE"), None);
+        let all = |want, base_only| {
+            BoxType::ALL
+                .iter()
+                .copied()
+                .filter(|&have| type_matches(want, have, base_only))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all(T::PO, false), [T::OVM_PO, T::PO, T::PO_ZAK, T::PO_REQ]);
+        assert_eq!(all(T::PO, true), [T::PO]);
+        assert_eq!(all(T::OVM_FO, false), [T::OVM_FO, T::OVM_PFO]);
+        assert_eq!(all(T::FO, false), [T::FO]);
+        assert!(all(T::PFO, false).contains(&T::PFO_AZI));
+        assert_eq!(all(T::PFO, true), [T::PFO]);
     }
 }

@@ -1026,6 +1026,24 @@ pub fn drop_due(store: &dyn Store, entry: &DueEntry) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// Calls `f` with every stored message, in ID order (whole-store reads
+/// such as statistics).
+pub(crate) fn for_each_message(
+    store: &dyn Store,
+    mut f: impl FnMut(&Message),
+) -> Result<(), RepoError> {
+    let tree = store.tree(MESSAGES)?;
+    for entry in tree.iter(KeyRange::all(), Order::Ascending) {
+        let (key, value) = entry?;
+        let id = MessageId::from_key(&key).ok_or_else(|| RepoError::Corrupt {
+            what: format!("message key {}", crate::store::show_key(&key)),
+            source: serde_json::Error::io(std::io::Error::other("not a message ID")),
+        })?;
+        f(&decode_message(id, &value)?);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1417,22 +1435,4 @@ mod tests {
         assert!(get_message(s, m.id).unwrap().is_some());
         delete_documents(s, m.id).unwrap();
     }
-}
-
-/// Calls `f` with every stored message, in ID order (whole-store reads
-/// such as statistics).
-pub(crate) fn for_each_message(
-    store: &dyn Store,
-    mut f: impl FnMut(&Message),
-) -> Result<(), RepoError> {
-    let tree = store.tree(MESSAGES)?;
-    for entry in tree.iter(KeyRange::all(), Order::Ascending) {
-        let (key, value) = entry?;
-        let id = MessageId::from_key(&key).ok_or_else(|| RepoError::Corrupt {
-            what: format!("message key {}", crate::store::show_key(&key)),
-            source: serde_json::Error::io(std::io::Error::other("not a message ID")),
-        })?;
-        f(&decode_message(id, &value)?);
-    }
-    Ok(())
 }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::limits::UserLimits;
+use super::request_body::{self, BodyError, ContentCoding};
 use super::routes::{Endpoint, LoginMethod, Route, route};
 use crate::auth::{AuthFailure, Authenticator, Credentials};
 use crate::config::Config;
@@ -111,7 +111,7 @@ pub(crate) async fn handle(
                 None => method_not_allowed("POST"),
             }
         }
-        Route::Service { .. } => method_not_allowed("POST, GET"),
+        Route::Service { .. } => answered_without_body(&app, req, method_not_allowed("POST, GET")),
         Route::Wsdl { name } if method == Method::GET => match wsdl::wsdl_by_name(&name) {
             Some(family) => {
                 let prefix = login_prefix_of(&path);
@@ -131,21 +131,29 @@ pub(crate) async fn handle(
             Some(text) => xml_document(text.to_owned()),
             None => not_found(),
         },
-        Route::Health | Route::Wsdl { .. } | Route::Schema { .. } => method_not_allowed("GET"),
+        Route::Health | Route::Wsdl { .. } | Route::Schema { .. } => {
+            answered_without_body(&app, req, method_not_allowed("GET"))
+        }
         Route::ProcessLogin if method == Method::POST && super::mobile_key::is_mep(&req) => {
-            super::mobile_key::process_login(&app, &conn, &req).await
+            let resp = super::mobile_key::process_login(&app, &conn, &req).await;
+            answered_without_body(&app, req, resp)
         }
         Route::ProcessLogin if method == Method::POST || method == Method::GET => {
-            super::otp_login::process_login(&app, &conn, &req).await
+            let resp = super::otp_login::process_login(&app, &conn, &req).await;
+            answered_without_body(&app, req, resp)
         }
         Route::MepStateUpdate { extended } if method == Method::GET => {
-            super::mobile_key::state_update(&app, &req, extended)
+            let resp = super::mobile_key::state_update(&app, &req, extended);
+            answered_without_body(&app, req, resp)
         }
-        Route::MepStateUpdate { .. } => method_not_allowed("GET"),
+        Route::MepStateUpdate { .. } => answered_without_body(&app, req, method_not_allowed("GET")),
         Route::ProcessLogout if method == Method::GET || method == Method::POST => {
-            super::otp_login::process_logout(&app, &conn, &req)
+            let resp = super::otp_login::process_logout(&app, &conn, &req);
+            answered_without_body(&app, req, resp)
         }
-        Route::ProcessLogin | Route::ProcessLogout => method_not_allowed("POST, GET"),
+        Route::ProcessLogin | Route::ProcessLogout => {
+            answered_without_body(&app, req, method_not_allowed("POST, GET"))
+        }
         // Clock moves are part of a recorded session: replay repeats them.
         Route::Admin { name }
             if name == "clock" && method == Method::POST && app.recorder.is_some() =>
@@ -156,7 +164,7 @@ pub(crate) async fn handle(
             super::admin::handle(&app, &name, req).await
         }
         Route::Admin { name } => super::admin::handle(&app, &name, req).await,
-        Route::NotFound => not_found(),
+        Route::NotFound => answered_without_body(&app, req, not_found()),
     };
 
     let response = match &app.recorder {
@@ -189,23 +197,18 @@ pub(crate) async fn handle(
     Ok(response)
 }
 
-/// Reads a request body of at most `limit` bytes into one buffer, sized
-/// up front from the declared length (itself within the limit), so a
-/// large body is neither copied again nor held twice.
-async fn read_body(
-    body: Incoming,
-    declared: Option<u64>,
-    limit: usize,
-) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
-    let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
-    let mut buf = crate::large_buffers::vec_with_capacity(capacity);
-    let mut body = Limited::new(body, limit);
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
-            buf.extend_from_slice(&data);
-        }
-    }
-    Ok(Bytes::from(buf))
+/// `response`, to a request whose body was not read: on HTTP/2 the body
+/// is read and dropped in the background so the client sees the answer
+/// cleanly (see `request_body`).
+fn answered_without_body(
+    app: &App,
+    req: Request<Incoming>,
+    response: HttpResponse,
+) -> HttpResponse {
+    let timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
+    let version = req.version();
+    request_body::discard_rest(req.into_body(), version, timeout);
+    response
 }
 
 /// Reads, parses and dispatches one SOAP request. Returns the operation
@@ -218,10 +221,19 @@ async fn soap_call(
     req: Request<Incoming>,
     capture: &mut super::record::Capture,
 ) -> (Option<String>, HttpResponse) {
+    let (parts, mut body) = req.into_parts();
+    // An answer given before the whole body is read; on HTTP/2 the rest of
+    // the body is read and dropped so the client sees the answer cleanly.
+    let read_timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
+    let version = parts.version;
+    let early = |body: Incoming, response: HttpResponse| {
+        request_body::discard_rest(body, version, read_timeout);
+        (None, response)
+    };
     // Until the envelope is read, answer in the version the request
     // announces, else in the endpoint's own binding version.
-    let announced = req
-        .headers()
+    let announced = parts
+        .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(SoapVersion::from_content_type);
@@ -232,13 +244,13 @@ async fn soap_call(
     });
 
     // Authenticate before reading the body: a stranger's upload is refused
-    // without being read.
-    let authorization = req
-        .headers()
+    // without being read (on HTTP/2 its rest is then only discarded).
+    let authorization = parts
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let cookie = req
-        .headers()
+    let cookie = parts
+        .headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok());
     let creds = Credentials {
@@ -248,13 +260,13 @@ async fn soap_call(
         cookie,
     };
     if capture.active {
-        capture.request_content_type = req
-            .headers()
+        capture.request_content_type = parts
+            .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        capture.soap_action = req
-            .headers()
+        capture.soap_action = parts
+            .headers
             .get("soapaction")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
@@ -267,39 +279,55 @@ async fn soap_call(
         Ok(Ok(identity)) => identity,
         Ok(Err(failure)) => {
             capture.auth_failed = true;
-            return (None, unauthorized(&failure));
+            return early(body, unauthorized(&failure));
         }
         Err(err) => {
             tracing::error!(error = %err, "authentication failed internally");
             let fault = Fault::server(format!("authentication could not be decided: {err}"));
-            return (None, fault_response(&fault, fallback));
+            return early(body, fault_response(&fault, fallback));
         }
     };
 
     let limit = app.config.limits.max_body_bytes;
-    let declared = req
-        .headers()
+    let declared = parts
+        .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > limit as u64) {
-        return (None, fault_response(&Fault::too_large(limit), fallback));
+        return early(body, fault_response(&Fault::too_large(limit), fallback));
     }
+    // A body the gateway cannot decode is refused before it is read
+    // (RFC 9110 15.5.16: 415 for an unsupported content coding).
+    let coding = match ContentCoding::from_headers(&parts.headers) {
+        Ok(coding) => coding,
+        Err(name) => {
+            let fault = Fault {
+                http_status: 415,
+                ..Fault::client(format!(
+                    "unsupported Content-Encoding {name:?}: the gateway reads gzip, deflate and identity"
+                ))
+            };
+            return early(body, fault_response(&fault, fallback));
+        }
+    };
     // The user's parallel slot is held while the body arrives too; a
     // refusal is answered once the body names the operation.
     let user_key = format!("{}/{}", identity.databox.id, identity.user.id);
     let slot = app.limits.enter(&user_key);
 
-    let (parts, body) = req.into_parts();
-    let read_timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
-    let collected = tokio::time::timeout(read_timeout, read_body(body, declared, limit)).await;
+    let collected = tokio::time::timeout(
+        read_timeout,
+        request_body::read(&mut body, declared, coding, limit),
+    )
+    .await;
     let bytes = match collected {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return (None, fault_response(&Fault::too_large(limit), fallback));
+        Ok(Err(BodyError::TooLarge { limit })) => {
+            return early(body, fault_response(&Fault::too_large(limit), fallback));
         }
         Ok(Err(err)) => {
-            let fault = Fault::client(format!("could not read the request body: {err}"));
+            let fault = Fault::client(err.to_string());
             return (None, fault_response(&fault, fallback));
         }
         Err(_) => {
@@ -313,6 +341,7 @@ async fn soap_call(
             return (None, fault_response(&fault, fallback));
         }
     };
+    drop(body);
 
     if capture.active {
         capture.login = Some(identity.user.login.clone());

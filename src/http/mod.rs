@@ -11,6 +11,7 @@ mod limits;
 mod mobile_key;
 mod otp_login;
 pub mod record;
+mod request_body;
 pub mod routes;
 mod server;
 

@@ -20,6 +20,7 @@
 //! - GetDataBoxList: ALL for users of OVM boxes, UPG and POA for anyone,
 //!   the billing lists (OVM, OPN) for no one (1004).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::{
@@ -39,8 +40,8 @@ use crate::schema::{
     GetDataBoxAddressResponse, GetDataBoxListResponse, ISDSSearch2Response, ISDSSearch3Response,
     OperationInfo, PDZInfoResponse, PDZSendInfoResponse, Request, TCheckDBOutput, TCiRecord,
     TConstRecord, TDBCreditInfoOutput, TDBCreditInfoOutputCiRecords, TDTInfoOutput, TDbOwnerInfo,
-    TDbOwnerInfoExt, TDbOwnerInfoExt2, TDbOwnersArray, TDbOwnersArray2, TFindDBOuput,
-    TFindDBOuput2, TFindPersonalDBOutput, TGetAddressOutput, TGetConstsOutput,
+    TDbOwnerInfoExt, TDbOwnerInfoExt2, TDbOwnerInfoExt21, TDbOwnersArray, TDbOwnersArray2,
+    TFindDBOuput, TFindDBOuput2, TFindPersonalDBOutput, TGetAddressOutput, TGetConstsOutput,
     TGetConstsOutputConstRecords, TGetDBListOutput, TGetDBStatusOutput, TISDSSearchOutput,
     TISDSSearchOutput2, TPDZInfoOutput, TPDZRec, TPDZRecArray, TPDZSendOutput, TdbPeriod,
     TdbPeriodsArray, TdbPersOwnersArray, TdbPersonalOwnerInfo, TdbResult, TdbResult2,
@@ -48,6 +49,7 @@ use crate::schema::{
 };
 use crate::soap::Fault;
 use crate::status::{IsdsCode, IsdsStatus};
+use crate::xml::{Element, Node};
 
 /// ISDSSearch2/3 page size when none is given, and the largest accepted.
 const PAGE_SIZE_DEFAULT: i64 = 50;
@@ -352,6 +354,77 @@ pub(super) async fn handle(
     }
 }
 
+/// The 3.09 values 3.11's lists dropped, which the search manual still
+/// accepts (WS_vyhledavani_datovych_schranek: FindDataBox2's table of old
+/// types, and ISDSSearch2's `searchScope`): a request written against
+/// 3.09 keeps working. They are the element's text in place of a value
+/// the 3.11 schema takes while the request is parsed, and put back
+/// afterwards ([`restore_3_09_value`]); [`box_search::find_type`] and
+/// [`Scope::parse`] translate them.
+const DROPPED_IN_3_11: &[(&str, &[&str], &str, &[&str])] = &[
+    (
+        "FindDataBox2",
+        &["dbOwnerInfo", "dbType"],
+        "PO",
+        &["OVM_NOTAR", "OVM_EXEKUT", "PO_ZAK"],
+    ),
+    (
+        "ISDSSearch2",
+        &["searchScope"],
+        "ALL",
+        &["OVM_NOTAR", "OVM_EXEKUT", "PO_ZAK", "PFO_INSSPR"],
+    ),
+    (
+        "ISDSSearch3",
+        &["searchScope"],
+        "ALL",
+        &["OVM_NOTAR", "OVM_EXEKUT", "PO_ZAK", "PFO_INSSPR"],
+    ),
+];
+
+/// `body` ready for the 3.11 parser: a value 3.11 dropped (see
+/// [`DROPPED_IN_3_11`]) is replaced by one it takes, and returned.
+pub(super) fn accept_3_09_values(body: &Element) -> (Cow<'_, Element>, Option<String>) {
+    let Some((_, path, stand_in, dropped)) =
+        DROPPED_IN_3_11.iter().find(|(op, ..)| *op == body.name)
+    else {
+        return (Cow::Borrowed(body), None);
+    };
+    let mut target = Some(body);
+    for name in *path {
+        target = target.and_then(|e| e.elements().find(|c| c.name == *name));
+    }
+    let Some(value) = target
+        .map(|e| e.text().trim().to_owned())
+        .filter(|v| dropped.contains(&v.as_str()))
+    else {
+        return (Cow::Borrowed(body), None);
+    };
+    let mut upgraded = body.clone();
+    let mut element = &mut upgraded;
+    for name in *path {
+        let Some(child) = element.children.iter_mut().find_map(|n| match n {
+            Node::Element(e) if e.name == *name => Some(e),
+            _ => None,
+        }) else {
+            return (Cow::Borrowed(body), None);
+        };
+        element = child;
+    }
+    element.children = vec![Node::Text((*stand_in).to_owned())];
+    (Cow::Owned(upgraded), Some(value))
+}
+
+/// Puts back the 3.09 value [`accept_3_09_values`] stood in for.
+pub(super) fn restore_3_09_value(request: &mut Request, value: String) {
+    match request {
+        Request::FindDataBox2(r) => r.0.db_owner_info.db_type = Some(value),
+        Request::ISDSSearch2(r) => r.0.search_scope = Some(value),
+        Request::ISDSSearch3(r) => r.0.search_scope = Some(value),
+        _ => {}
+    }
+}
+
 fn body<T: crate::schema::XmlRoot>(response: &T) -> String {
     crate::schema::to_document_fragment(response)
 }
@@ -414,11 +487,12 @@ fn find_common(
             None => (IsdsStatus::new(IsdsCode::BoxNotFound), Vec::new()),
         });
     }
-    let Some(box_type) = BoxType::from_name(db_type) else {
+    let Some((box_type, base_only)) = box_search::find_type(db_type) else {
         return Ok((IsdsStatus::new(IsdsCode::BoxTypeRequired), Vec::new()));
     };
     let c = Criteria {
         box_type: Some(box_type),
+        base_only,
         ..c
     };
     parametric(store, &c, who, Matching::Find)
@@ -464,6 +538,7 @@ fn find_v1(
         .join(" ");
     let c = Criteria {
         box_type: None,
+        base_only: false,
         ic: given(&o.ic),
         firm_name: given(&o.firm_name),
         first_name: first,
@@ -483,11 +558,12 @@ fn find_v1(
 
 fn find_v2(
     store: &dyn crate::store::Store,
-    o: &TDbOwnerInfoExt2,
+    o: &TDbOwnerInfoExt21,
     who: Searcher,
 ) -> Result<(IsdsStatus, Vec<DataBox>), ServiceError> {
     let c = Criteria {
         box_type: None,
+        base_only: false,
         ic: given(&o.ic),
         firm_name: given(&o.firm_name),
         first_name: given(&o.pn_given_names),

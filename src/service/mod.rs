@@ -152,7 +152,12 @@ impl Services {
         if let Some(reply) = dm_operations::precheck(op, body) {
             return reply;
         }
-        let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
+        let (body, dropped_value) = db_search::accept_3_09_values(body);
+        let mut request =
+            schema::parse_request(&body).map_err(|err| Fault::client(err.to_string()))?;
+        if let Some(value) = dropped_value {
+            db_search::restore_3_09_value(&mut request, value);
+        }
         if is_message_family(op.family) {
             if message_read::accepts_on_login(op.name) {
                 dm_operations::before_message_operation(self, ctx).await?;

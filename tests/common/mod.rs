@@ -325,9 +325,10 @@ pub fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The official ISDS reference; its absence fails the calling test loudly.
+/// The official ISDS reference of the current interface (3.11); its
+/// absence fails the calling test loudly.
 pub fn official_dir() -> PathBuf {
-    let dir = repo_dir().join("../shared/isds-reference/official");
+    let dir = repo_dir().join("../shared/isds-reference/official-3.11");
     assert!(
         dir.is_dir(),
         "\n\n!!! The official ISDS reference is missing at {}.\n!!! Responses cannot be validated against the official XSD.\n\n",

@@ -1,5 +1,6 @@
 """Fixtures for the interoperability tests: a real gateway process on
-ephemeral loopback ports, and the official ISDS WSDL directory."""
+ephemeral loopback ports, and the official ISDS WSDL directories (3.11, the
+current interface, and 3.09, which older clients were written against)."""
 
 import json
 import os
@@ -13,6 +14,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OFFICIAL = REPO.parent / "shared" / "isds-reference" / "official"
+OFFICIAL_311 = REPO.parent / "shared" / "isds-reference" / "official-3.11"
 ISDS_NS = "http://isds.czechpoint.cz/v20"
 # The gateway operator the session's gateway is started with.
 OPERATOR = ("provozovatel", "Operator-Heslo-2026")
@@ -28,6 +30,19 @@ def official():
             pytrace=False,
         )
     return OFFICIAL
+
+
+@pytest.fixture(scope="session")
+def official_311():
+    """The official 3.11 WSDL/XSD directory (it has no isds_stat files: 3.11
+    left them at 3.09); its absence fails the tests loudly."""
+    if not OFFICIAL_311.is_dir():
+        pytest.fail(
+            f"the official ISDS 3.11 reference is missing at {OFFICIAL_311}: "
+            "interoperability against the current WSDL cannot be checked",
+            pytrace=False,
+        )
+    return OFFICIAL_311
 
 
 class Gateway:

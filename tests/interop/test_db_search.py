@@ -109,3 +109,38 @@ def test_credit_of_the_own_box(gateway, official):
     assert credit.currentCredit == 50000
     other = s.DataBoxCreditInfo(dbID="ovm4dem", ciFromDate=None, ciTodate=None)
     assert other.dbStatus.dbStatusCode == "1004"
+
+
+def test_find_data_box2_takes_the_3_11_virtual_types(gateway, official_311):
+    s = search_service(official_311, gateway, OVM_PRIMARY)
+    found = s.FindDataBox2(dbOwnerInfo={"dbType": "PO_BASE", "ic": "27074358"})
+    assert found.dbStatus.dbStatusCode == "0000", found.dbStatus.dbStatusMessage
+    assert [o.dbID for o in items(found.dbResults, "dbOwnerInfo")] == ["po4demo"]
+    main = s.FindDataBox2(dbOwnerInfo={"dbType": "OVM_MAIN", "firmName": "Lhota"})
+    assert main.dbStatus.dbStatusCode == "0000", main.dbStatus.dbStatusMessage
+    assert [o.dbID for o in items(main.dbResults, "dbOwnerInfo")] == ["ovm4dem"]
+    result = s.ISDSSearch3(
+        searchText="novák", searchType=None, searchScope="PO_BASE", page=None, pageSize=None,
+    )
+    assert result.dbStatus.dbStatusCode == "0000", result.dbStatus.dbStatusMessage
+    assert [h.dbID for h in items(result.dbResults, "dbResult")] == ["po4demo"]
+
+
+def test_requests_written_against_3_09_keep_working(gateway, official):
+    """PO_ZAK and OVM_NOTAR, which 3.11's lists dropped, are searched as
+    the search manual translates them (PO, OVM_PFO)."""
+    s = search_service(official, gateway, OVM_PRIMARY)
+    found = s.FindDataBox2(dbOwnerInfo={"dbType": "PO_ZAK", "ic": "27074358"})
+    assert found.dbStatus.dbStatusCode == "0000", found.dbStatus.dbStatusMessage
+    assert [o.dbID for o in items(found.dbResults, "dbOwnerInfo")] == ["po4demo"]
+    result = s.ISDSSearch2(
+        searchText="novák", searchType=None, searchScope="PO_ZAK", page=None, pageSize=None,
+    )
+    assert result.dbStatus.dbStatusCode == "0000", result.dbStatus.dbStatusMessage
+    assert [h.dbID for h in items(result.dbResults, "dbResult")] == ["po4demo"]
+    notaries = s.ISDSSearch2(
+        searchText="novák", searchType=None, searchScope="OVM_NOTAR", page=None, pageSize=None,
+    )
+    # No notary in the demo world: an empty answer, not a refusal.
+    assert notaries.dbStatus.dbStatusCode == "0000", notaries.dbStatus.dbStatusMessage
+    assert items(notaries.dbResults, "dbResult") == []
