@@ -14,10 +14,12 @@ use crate::tls::TlsSettings;
 pub struct Config {
     /// Directory holding the store, the generated TLS identity and other state.
     pub data_dir: PathBuf,
-    /// Plain HTTP listener.
+    /// Plain HTTP listener (`":8080"`: every interface).
+    #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
     /// HTTPS listener (client certificates requested, not required);
     /// `None` disables HTTPS.
+    #[serde(deserialize_with = "optional_listen_address")]
     pub tls_listen: Option<SocketAddr>,
     /// Server certificate, key and client trust roots.
     pub tls: TlsSettings,
@@ -57,6 +59,10 @@ pub struct Config {
     /// No web inspector, `/advice` or `/metrics`, and no watching of the
     /// traffic (`serve --no-ui`).
     pub no_ui: bool,
+    /// ISDS domains whose host names (`ws1`, `ws1c`, `ws2`, `ws2c`, `www`)
+    /// are routed as ISDS routes them (`serve --isds-domain`), e.g.
+    /// `datovka-test.gov.cz`. Empty: the single-host layout only.
+    pub isds_domain: Vec<String>,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -195,8 +201,39 @@ impl Default for Config {
             record: None,
             fault_rules: Vec::new(),
             no_ui: false,
+            isds_domain: Vec::new(),
         }
     }
+}
+
+/// A listen address that is neither `HOST:PORT` nor `:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid listen address {0:?}: expected e.g. 127.0.0.1:8443, [::1]:8443 or :443")]
+pub struct InvalidListen(pub String);
+
+/// `HOST:PORT`, or `:PORT` for every interface (IPv4), as in `--listen :443`.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, InvalidListen> {
+    let s = s.trim();
+    if let Some(port) = s.strip_prefix(':') {
+        return port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([0, 0, 0, 0], p)))
+            .map_err(|_| InvalidListen(s.to_owned()));
+    }
+    s.parse().map_err(|_| InvalidListen(s.to_owned()))
+}
+
+fn listen_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_listen(&s).map_err(serde::de::Error::custom)
+}
+
+fn optional_listen_address<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| parse_listen(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// A configuration file could not be used.
@@ -271,6 +308,30 @@ mod tests {
             err.contains("gw.toml") && err.contains("unknown field"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn listen_addresses_may_leave_out_the_host() {
+        assert_eq!(
+            parse_listen(":443").unwrap(),
+            SocketAddr::from(([0, 0, 0, 0], 443))
+        );
+        assert_eq!(parse_listen("127.0.0.1:8443").unwrap().port(), 8443);
+        assert_eq!(parse_listen("[::1]:80").unwrap().port(), 80);
+        for bad in ["", ":", ":http", "443", "host:443", ":70000"] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.toml");
+        std::fs::write(
+            &path,
+            "listen = \":8080\"\ntls_listen = \":443\"\nisds_domain = [\"czebox.cz\"]\n",
+        )
+        .unwrap();
+        let c = Config::from_file(&path).unwrap();
+        assert_eq!(c.listen, SocketAddr::from(([0, 0, 0, 0], 8080)));
+        assert_eq!(c.tls_listen, Some(SocketAddr::from(([0, 0, 0, 0], 443))));
+        assert_eq!(c.isds_domain, ["czebox.cz"]);
     }
 
     #[test]

@@ -35,6 +35,9 @@ enum Command {
     Clock(cli::clock::ClockArgs),
     /// Print the advisories a running gateway has about its clients.
     Advice(cli::advice::AdviceArgs),
+    /// The simulated Mobile Key phone of a running gateway: pending login
+    /// requests, confirm or reject them, keys and communication codes.
+    Mep(cli::mep::MepArgs),
     /// Inspect or verify a signed message or delivery receipt (.zfo).
     Zfo(cli::zfo::ZfoArgs),
     /// Replay a recorded transcript and compare the answers.
@@ -62,12 +65,18 @@ struct ServeArgs {
     /// Data directory (store, TLS identity). Default: ./data
     #[arg(long, env = "ISDS_GATEWAY_DATA")]
     data: Option<PathBuf>,
-    /// Plain HTTP address. Default: 127.0.0.1:8080
-    #[arg(long, env = "ISDS_GATEWAY_LISTEN")]
+    /// Plain HTTP address (`:8080`: every interface). Default: 127.0.0.1:8080
+    #[arg(long, env = "ISDS_GATEWAY_LISTEN", value_parser = isds_gateway::config::parse_listen)]
     listen: Option<SocketAddr>,
-    /// HTTPS address, or `off`. Default: 127.0.0.1:8443
+    /// HTTPS address (`:443`: every interface), or `off`. Default: 127.0.0.1:8443
     #[arg(long, env = "ISDS_GATEWAY_TLS_LISTEN")]
     tls_listen: Option<String>,
+    /// Serve ISDS's host names under this domain as ISDS does (ws1, ws1c,
+    /// ws2, ws2c, www; each path only on its host), e.g.
+    /// datovka-test.gov.cz (repeatable). Other host names keep the
+    /// single-host layout.
+    #[arg(long = "isds-domain")]
+    isds_domain: Vec<String>,
     /// Do not seed the demo world into an empty data directory.
     #[arg(long)]
     no_demo: bool,
@@ -124,7 +133,7 @@ struct ServeArgs {
 enum CliError {
     #[error(transparent)]
     Config(#[from] isds_gateway::config::ConfigError),
-    #[error("invalid --tls-listen {0:?}: expected an address like 127.0.0.1:8443, or off")]
+    #[error("invalid --tls-listen {0:?}: expected an address like 127.0.0.1:8443 or :443, or off")]
     TlsListen(String),
     #[error(transparent)]
     Serve(#[from] http::ServeError),
@@ -145,6 +154,8 @@ enum CliError {
     Clock(#[from] cli::clock::ClockCliError),
     #[error(transparent)]
     Advice(#[from] cli::advice::AdviceCliError),
+    #[error(transparent)]
+    Mep(#[from] cli::mep::MepCliError),
     #[error(transparent)]
     Zfo(#[from] cli::zfo::ZfoCliError),
     #[error(transparent)]
@@ -176,6 +187,7 @@ fn main() -> ExitCode {
         Command::Fixtures(args) => cli::fixtures::run(args).map(print).map_err(CliError::from),
         Command::Clock(args) => cli::clock::run(args).map(print).map_err(CliError::from),
         Command::Advice(args) => cli::advice::run(args).map(print).map_err(CliError::from),
+        Command::Mep(args) => cli::mep::run(args).map(print).map_err(CliError::from),
         Command::Zfo(args) => cli::zfo::run(args).map(print).map_err(CliError::from),
         Command::Replay(args) => return replay(args),
     };
@@ -255,7 +267,10 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(tls) = args.tls_listen {
         config.tls_listen = match tls.as_str() {
             "off" | "none" => None,
-            addr => Some(addr.parse().map_err(|_| CliError::TlsListen(tls.clone()))?),
+            addr => Some(
+                isds_gateway::config::parse_listen(addr)
+                    .map_err(|_| CliError::TlsListen(tls.clone()))?,
+            ),
         };
     }
     config.no_demo |= args.no_demo;
@@ -276,6 +291,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         config.record = args.record;
     }
     config.fault_rules.extend(args.fault_rules);
+    config.isds_domain.extend(args.isds_domain);
     if args.operator.is_some() {
         config.operator = args.operator;
     }
@@ -285,11 +301,17 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         .build()
         .map_err(CliError::Runtime)?;
     let test_clock = config.test_clock;
+    let isds_domains = config.isds_domain.clone();
     runtime.block_on(async move {
         let gateway = http::start(config).await?;
         println!("isds-gateway: HTTP  on http://{}/DS/dz", gateway.http_addr);
         if let Some(addr) = gateway.https_addr {
             println!("isds-gateway: HTTPS on https://{addr}/DS/dz");
+        }
+        for domain in &isds_domains {
+            println!(
+                "isds-gateway: ISDS host names under {domain}: ws1, ws1c, ws2, ws2c, www (point them at this gateway)"
+            );
         }
         if let Some(ca) = &gateway.ca_cert_path {
             println!(

@@ -125,6 +125,17 @@ pub(super) fn clear_failures(store: &dyn Store, user: &UserId) -> Result<(), Aut
     Ok(())
 }
 
+/// Whether `user` is blocked after repeated failed logins.
+pub(super) fn is_blocked(store: &dyn Store, user: &UserId, now: i64) -> Result<bool, AuthError> {
+    Ok(read_failures(store, user)?.blocked_until > now)
+}
+
+/// Spends the effort of one password verification on nothing (a login
+/// that does not exist), so timing does not tell it apart.
+pub(super) fn waste_verification(password: &str) {
+    dummy_verify(password)
+}
+
 /// The identity of a user whose credentials were accepted.
 pub(super) fn identity(
     store: &dyn Store,

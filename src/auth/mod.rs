@@ -8,6 +8,7 @@
 mod basic;
 mod certificate;
 mod hash_pool;
+mod mobile_key;
 mod otp;
 mod verified;
 
@@ -25,6 +26,7 @@ use crate::store::Store;
 use crate::tls::PeerCertificate;
 
 pub use basic::parse_basic;
+pub use mobile_key::{MepLoginOutcome, PendingRequest, REQUEST_COOKIE};
 pub use otp::{OtpLoginOutcome, OtpStep, SESSION_COOKIE, SESSION_IDLE_SECONDS, SentSms};
 
 /// Rules for password logins.
@@ -221,6 +223,8 @@ pub struct Authenticator {
     policy: AuthPolicy,
     /// OTP sessions and the simulated SMS outbox.
     otp: otp::OtpState,
+    /// Mobile Key login requests waiting for the simulated phone.
+    mep: mobile_key::MepState,
     operator: Option<OperatorConfig>,
     /// Passwords that verified recently (saves Argon2 work per request).
     verified: verified::VerifiedPasswords,
@@ -235,6 +239,7 @@ impl Authenticator {
             clock,
             policy,
             otp: otp::OtpState::default(),
+            mep: mobile_key::MepState::default(),
             operator: None,
             verified: verified::VerifiedPasswords::default(),
             hashing: hash_pool::HashPool::new(

@@ -18,9 +18,9 @@ use rand_core::{OsRng, RngCore};
 
 use super::basic::{self, parse_basic};
 use super::{AuthError, AuthFailure, Authenticator, Credentials, Identity};
-use crate::domain::UserId;
 use crate::domain::otp::{self, DIGITS, OtpKind};
 use crate::domain::repo;
+use crate::domain::{Privileges, User, UserId};
 use crate::http::routes::LoginMethod;
 
 /// The session cookie ISDS sets after an OTP login.
@@ -109,11 +109,14 @@ pub(super) struct OtpState {
 struct Session {
     user: UserId,
     last_used: i64,
+    /// The user's rights at the login: a change applies at the next login
+    /// (as ISDS applies rights at login), not within an open session.
+    privileges: Privileges,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it: the maps stay
 /// consistent because every critical section is a single map operation.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -176,6 +179,14 @@ impl Authenticator {
         }
         basic::clear_failures(store, &user.id)?;
 
+        let session_id = self.open_session(&user, now);
+        tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
+        Ok(OtpLoginOutcome::SessionOpened { session_id })
+    }
+
+    /// Opens a cookie session for `user` (an OTP or Mobile Key login
+    /// passed) and returns its ID, the value of the [`SESSION_COOKIE`].
+    pub(super) fn open_session(&self, user: &User, now: i64) -> String {
         let session_id = new_session_id();
         let mut sessions = lock(&self.otp.sessions);
         sessions.retain(|_, s| now - s.last_used <= SESSION_IDLE_SECONDS);
@@ -184,11 +195,10 @@ impl Authenticator {
             Session {
                 user: user.id.clone(),
                 last_used: now,
+                privileges: user.privileges,
             },
         );
-        drop(sessions);
-        tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
-        Ok(OtpLoginOutcome::SessionOpened { session_id })
+        session_id
     }
 
     /// Ends the sessions named in a `Cookie` header. Returns whether one
@@ -236,18 +246,19 @@ pub(super) async fn session(
                 continue;
             }
             session.last_used = now;
-            found = Some(session.user.clone());
+            found = Some((session.user.clone(), session.privileges));
             break;
         }
         found
     };
-    let Some(user_id) = user_id else {
+    let Some((user_id, privileges)) = user_id else {
         return Ok(Err(AuthFailure::NoCredentials));
     };
-    let Some(user) = repo::get_user(auth.store.as_ref(), &user_id)? else {
+    let Some(mut user) = repo::get_user(auth.store.as_ref(), &user_id)? else {
         lock(&auth.otp.sessions).retain(|_, s| s.user != user_id);
         return Ok(Err(AuthFailure::BadCredentials));
     };
+    user.privileges = privileges;
     basic::identity(
         auth.store.as_ref(),
         &auth.policy,
@@ -289,7 +300,7 @@ fn session_ids(cookie_header: Option<&str>) -> impl Iterator<Item = &str> {
 }
 
 /// 256 random bits from the operating system, hex-encoded.
-fn new_session_id() -> String {
+pub(super) fn new_session_id() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -3,12 +3,7 @@
 //! `/admin/clock` endpoint, with the operator's credentials. Unlike the
 //! other administration commands it talks to the running gateway.
 
-use base64::Engine;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::header;
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 
 use crate::config::OperatorConfig;
 
@@ -102,57 +97,14 @@ pub(crate) async fn call_path(
     path: &str,
     body: Option<String>,
 ) -> Result<String, ClockCliError> {
-    let base: Uri = url
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|_| ClockCliError::Url(url.to_owned()))?;
-    if base.scheme_str() != Some("http") {
-        return Err(ClockCliError::Url(url.to_owned()));
-    }
-    let authority = base
-        .authority()
-        .ok_or_else(|| ClockCliError::Url(url.to_owned()))?
-        .clone();
-    let port = authority.port_u16().unwrap_or(80);
-    let connect_err = |e: &dyn std::fmt::Display| ClockCliError::Connect {
-        url: url.to_owned(),
-        message: e.to_string(),
-    };
-    let stream = tokio::net::TcpStream::connect((authority.host(), port))
+    let (status, text) = super::admin_http::request(url, operator, path, body)
         .await
-        .map_err(|e| connect_err(&e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| connect_err(&e))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let credentials = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:{}", operator.login, operator.password));
-    let (method, payload) = match body {
-        Some(b) => (Method::POST, b),
-        None => (Method::GET, String::new()),
-    };
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, authority.as_str())
-        .header(header::AUTHORIZATION, format!("Basic {credentials}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(payload)))
-        .map_err(|_| ClockCliError::Url(url.to_owned()))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| connect_err(&e))?;
-    let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| connect_err(&e))?
-        .to_bytes();
-    let text = String::from_utf8_lossy(&bytes).trim().to_owned();
+        .map_err(|e| match e {
+            super::admin_http::AdminHttpError::Url(u) => ClockCliError::Url(u),
+            super::admin_http::AdminHttpError::Connect { url, message } => {
+                ClockCliError::Connect { url, message }
+            }
+        })?;
     match status {
         StatusCode::OK => Ok(text),
         StatusCode::NOT_FOUND => Err(ClockCliError::NotTestMode),

@@ -6,10 +6,12 @@
 //! `--json`); `main` prints it.
 
 pub mod advice;
+pub mod admin_http;
 pub mod box_cmd;
 pub mod cert;
 pub mod clock;
 pub mod fixtures;
+pub mod mep;
 pub mod user_cmd;
 pub mod zfo;
 

@@ -345,6 +345,12 @@ pub fn insert_world_with_messages(
     // all-or-nothing batch.
     super::certificates::stage_world(&mut batch, world);
     super::credit::stage_world(&mut batch, world);
+    for key in &world.mobile_keys {
+        super::mobile_key::put_key(&mut batch, key);
+    }
+    for (user, account) in &world.mobile_key_accounts {
+        super::mobile_key::put_account(&mut batch, user, account);
+    }
     store.apply_durable(batch).map_err(|e| match e {
         StoreError::Conflict { .. } => {
             RepoError::Exists(format!("a box, user or login of the world ({e})"))

@@ -53,6 +53,120 @@ struct WorldFile {
     /// Data messages in any state (`world_messages`).
     #[serde(default)]
     messages: Vec<toml::Spanned<super::world_messages::MessageSpec>>,
+    /// People who hold accounts (users) in one or more boxes, and the
+    /// Mobile Key each of them has.
+    #[serde(default)]
+    persons: Vec<PersonSpec>,
+}
+
+/// A person: accounts name them with `person = ID`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonSpec {
+    id: String,
+    /// As the Mobile Key app shows the holder (default: the ID).
+    name: Option<String>,
+}
+
+/// An account's link to its person's Mobile Key: the communication code
+/// (if given here; else generated on request) and how the simulated phone
+/// answers. At most one of `confirm_after`, `reject_after`, `reject`,
+/// `expire` and `states`; none: someone answers with `isds-gateway mep`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MobileKeySpec {
+    code: Option<String>,
+    /// Confirmed this long after the request, e.g. `"2s"`.
+    confirm_after: Option<String>,
+    /// Rejected this long after the request.
+    reject_after: Option<String>,
+    /// Rejected at once.
+    #[serde(default)]
+    reject: bool,
+    /// Never answered: the request expires.
+    #[serde(default)]
+    expire: bool,
+    /// `mepWsStateUpdate2` states in order, e.g. `[11, 12, 13, 2]`.
+    states: Option<Vec<i32>>,
+    /// Time between the scripted states (default `"1s"`).
+    step: Option<String>,
+}
+
+impl MobileKeySpec {
+    fn policy(&self) -> Result<super::mobile_key::PhonePolicy, String> {
+        use super::mobile_key::{PhonePolicy, RequestState};
+        let seconds = |what: &str, v: &str| {
+            parse_seconds(v).ok_or_else(|| {
+                format!("{what} {v:?} must be a whole number with a unit s, m or h, e.g. \"2s\"")
+            })
+        };
+        let chosen = [
+            self.confirm_after.is_some(),
+            self.reject_after.is_some(),
+            self.reject,
+            self.expire,
+            self.states.is_some(),
+        ]
+        .into_iter()
+        .filter(|b| *b)
+        .count();
+        if chosen > 1 {
+            return Err(
+                "choose one of confirm_after, reject_after, reject, expire and states".into(),
+            );
+        }
+        if self.step.is_some() && self.states.is_none() {
+            return Err("step needs states".into());
+        }
+        Ok(if let Some(v) = &self.confirm_after {
+            PhonePolicy::ConfirmAfter {
+                seconds: seconds("confirm_after", v)?,
+            }
+        } else if let Some(v) = &self.reject_after {
+            PhonePolicy::RejectAfter {
+                seconds: seconds("reject_after", v)?,
+            }
+        } else if self.reject {
+            PhonePolicy::RejectAfter { seconds: 0 }
+        } else if self.expire {
+            PhonePolicy::Expire
+        } else if let Some(states) = &self.states {
+            if states.is_empty() {
+                return Err("states must not be empty".into());
+            }
+            if let Some(bad) = states
+                .iter()
+                .find(|&&c| RequestState::from_code(c).is_none_or(|s| s == RequestState::Unknown))
+            {
+                return Err(format!("state {bad} is none of 1, 11, 12, 13, 19, 2 and 3"));
+            }
+            PhonePolicy::Script {
+                states: states.clone(),
+                step_seconds: match &self.step {
+                    Some(v) => seconds("step", v)?.max(1),
+                    None => 1,
+                },
+            }
+        } else {
+            PhonePolicy::Manual
+        })
+    }
+}
+
+/// `"2s"`, `"5m"`, `"1h"`: whole seconds.
+fn parse_seconds(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let unit = s.chars().last()?;
+    let n: i64 = s[..s.len() - unit.len_utf8()].parse().ok()?;
+    if n < 0 {
+        return None;
+    }
+    match unit {
+        's' => Some(n),
+        'm' => n.checked_mul(60),
+        'h' => n.checked_mul(3600),
+        _ => None,
+    }
 }
 
 /// A hosted records-management provider and the boxes that authorised it.
@@ -239,6 +353,11 @@ struct UserSpec {
     certificates: Vec<PathBuf>,
     /// An OTP secret enables the OTP logins (`/as/processLogin`).
     otp: Option<OtpSpec>,
+    /// The person (`[[persons]]`) this account belongs to.
+    person: Option<String>,
+    /// Links the account to its person's Mobile Key (or, without a
+    /// person, to a key of its own).
+    mobile_key: Option<MobileKeySpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,6 +398,10 @@ pub struct World {
     pub credits: Vec<(BoxId, Vec<NewCredit>)>,
     /// Data messages, checked; stored at load with IDs from the store.
     pub messages: Vec<super::world_messages::PlannedMessage>,
+    /// Mobile Keys of the world's persons.
+    pub mobile_keys: Vec<super::mobile_key::MobileKey>,
+    /// Accounts linked to a Mobile Key.
+    pub mobile_key_accounts: Vec<(UserId, super::mobile_key::LinkedAccount)>,
 }
 
 /// What a fixture added to a store.
@@ -340,7 +463,19 @@ impl World {
             user_lines: Vec::new(),
             credits: Vec::new(),
             messages: Vec::new(),
+            mobile_keys: Vec::new(),
+            mobile_key_accounts: Vec::new(),
         };
+        let mut persons = std::collections::HashMap::new();
+        for p in &file.persons {
+            if p.id.is_empty() || persons.insert(p.id.clone(), p).is_some() {
+                return Err(invalid(format!(
+                    "person {:?} is empty or defined twice",
+                    p.id
+                )));
+            }
+        }
+        let mut used_keys = std::collections::BTreeSet::new();
         let at = |span: std::ops::Range<usize>, message: String| {
             invalid(format!("line {}: {message}", line_at(text, span.start)))
         };
@@ -452,6 +587,48 @@ impl World {
                             user: user_id.clone(),
                         },
                     )?;
+                }
+                if let Some(person) = &u.person
+                    && !persons.contains_key(person)
+                {
+                    return Err(at(
+                        user_span,
+                        format!("user {user_id}: person {person:?} is not defined"),
+                    ));
+                }
+                if let Some(spec) = &u.mobile_key {
+                    let policy = spec.policy().map_err(|m| {
+                        at(
+                            user_span.clone(),
+                            format!("user {user_id}: mobile_key: {m}"),
+                        )
+                    })?;
+                    let code = match spec.code.as_deref() {
+                        Some("") => {
+                            return Err(at(
+                                user_span,
+                                format!("user {user_id}: mobile_key: the code is empty"),
+                            ));
+                        }
+                        Some(code) => Some(PasswordHash::new(code)?),
+                        None => None,
+                    };
+                    // Without a person the account has a key of its own.
+                    let key = u.person.clone().unwrap_or_else(|| user_id.to_string());
+                    if used_keys.insert(key.clone()) {
+                        let holder = match u.person.as_ref().and_then(|p| persons.get(p)) {
+                            Some(p) => p.name.clone().unwrap_or_else(|| p.id.clone()),
+                            None => u.name.full(),
+                        };
+                        world.mobile_keys.push(super::mobile_key::MobileKey {
+                            id: key.clone(),
+                            holder,
+                        });
+                    }
+                    world.mobile_key_accounts.push((
+                        user_id.clone(),
+                        super::mobile_key::LinkedAccount { key, code, policy },
+                    ));
                 }
                 world.user_lines.push(line_at(text, user_span.start));
                 world.users.push(User {

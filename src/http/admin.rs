@@ -8,7 +8,8 @@
 //! operator's HTTP Basic credentials. Outside test mode (`serve
 //! --test-clock`) `/admin/clock` is 404, as if it did not exist.
 //! `/admin/faults` (scripted faults, see `faults.rs`) exists when rules are
-//! configured or in test mode.
+//! configured or in test mode. `/admin/mep` and `/admin/mep/keys` (the
+//! simulated Mobile Key phone, see `admin_mep.rs`) always exist.
 
 use std::sync::Arc;
 
@@ -45,6 +46,9 @@ where
 {
     if name == "faults" && app.faults_admin {
         return faults(app, req).await;
+    }
+    if name == "mep" || name == "mep/keys" {
+        return super::admin_mep::handle(app, name, req).await;
     }
     let Some(clock) = app.test_clock.clone() else {
         return not_found();
@@ -211,7 +215,7 @@ where
 }
 
 /// Only the operator's Basic credentials open the admin endpoints.
-async fn authenticate<B>(app: &App, req: &Request<B>) -> Result<(), AuthFailure> {
+pub(super) async fn authenticate<B>(app: &App, req: &Request<B>) -> Result<(), AuthFailure> {
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -242,7 +246,7 @@ fn now_response(clock: &TestClock) -> HttpResponse {
     plain(StatusCode::OK, "application/json", body)
 }
 
-fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+pub(super) fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     let body = serde_json::json!({ "error": message }).to_string();
     plain(status, "application/json", body)
 }

@@ -41,6 +41,8 @@ pub(crate) struct App {
     /// The testers' cockpit (`/ui/`, `/advice`, `/metrics`); `None` with
     /// `serve --no-ui`.
     pub cockpit: Option<Arc<crate::ui::Cockpit>>,
+    /// ISDS's host layout under the configured domains.
+    pub hosts: super::hosts::IsdsDomains,
 }
 
 /// Facts about the connection a request arrived on.
@@ -65,7 +67,13 @@ pub(crate) async fn handle(
     let mut operation: Option<String> = None;
     let mut capture = super::record::Capture::new(false);
 
-    let response = match route(&path) {
+    // Under an ISDS domain each path is answered only on its host.
+    let admitted = app.hosts.admits(request_authority(&req), &path);
+    let response = match if admitted {
+        route(&path)
+    } else {
+        Route::NotFound
+    } {
         Route::Health if method == Method::GET || method == Method::HEAD => plain(
             StatusCode::OK,
             "application/json",
@@ -81,7 +89,12 @@ pub(crate) async fn handle(
             match query_param(req.uri().query(), "wsdl") {
                 Some(choice) => match wsdl::wsdl_for_endpoint(endpoint, Some(choice)) {
                     Some(family) => {
-                        xml_document(wsdl::render(family, &origin(&req, &conn), login.prefix()))
+                        let origin = app.hosts.service_origin(
+                            &origin(&req, &conn),
+                            login,
+                            Endpoint::from_segment(family.endpoint()).unwrap_or(endpoint),
+                        );
+                        xml_document(wsdl::render(family, &origin, login.prefix()))
                     }
                     None => {
                         let choices: Vec<String> = wsdl::wsdl_choices(endpoint)
@@ -105,7 +118,15 @@ pub(crate) async fn handle(
         Route::Wsdl { name } if method == Method::GET => match wsdl::wsdl_by_name(&name) {
             Some(family) => {
                 let prefix = login_prefix_of(&path);
-                xml_document(wsdl::render(family, &origin(&req, &conn), prefix))
+                let origin = match Endpoint::from_segment(family.endpoint()) {
+                    Some(endpoint) => app.hosts.service_origin(
+                        &origin(&req, &conn),
+                        login_method_of(prefix),
+                        endpoint,
+                    ),
+                    None => origin(&req, &conn),
+                };
+                xml_document(wsdl::render(family, &origin, prefix))
             }
             None => not_found(),
         },
@@ -116,10 +137,19 @@ pub(crate) async fn handle(
         Route::Health | Route::Wsdl { .. } | Route::Schema { .. } => {
             answered_without_body(&app, req, method_not_allowed("GET"))
         }
+        Route::ProcessLogin if method == Method::POST && super::mobile_key::is_mep(&req) => {
+            let resp = super::mobile_key::process_login(&app, &conn, &req).await;
+            answered_without_body(&app, req, resp)
+        }
         Route::ProcessLogin if method == Method::POST || method == Method::GET => {
             let resp = super::otp_login::process_login(&app, &conn, &req).await;
             answered_without_body(&app, req, resp)
         }
+        Route::MepStateUpdate { extended } if method == Method::GET => {
+            let resp = super::mobile_key::state_update(&app, &req, extended);
+            answered_without_body(&app, req, resp)
+        }
+        Route::MepStateUpdate { .. } => answered_without_body(&app, req, method_not_allowed("GET")),
         Route::ProcessLogout if method == Method::GET || method == Method::POST => {
             let resp = super::otp_login::process_logout(&app, &conn, &req);
             answered_without_body(&app, req, resp)
@@ -495,6 +525,23 @@ fn login_prefix_of(path: &str) -> &'static str {
         .find(|l| path.starts_with(&format!("{}/DS/", l.prefix())))
         .map(|l| l.prefix())
         .unwrap_or("")
+}
+
+/// The login method of a login prefix (`""` for plain Basic).
+fn login_method_of(prefix: &str) -> LoginMethod {
+    LoginMethod::ALL
+        .into_iter()
+        .find(|l| l.prefix() == prefix)
+        .unwrap_or(LoginMethod::Basic)
+}
+
+/// The authority a request was sent to: the URI's (HTTP/2, absolute
+/// form), else the `Host` header.
+fn request_authority<B>(req: &Request<B>) -> Option<&str> {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| req.headers().get(header::HOST)?.to_str().ok())
 }
 
 /// Scheme and authority the client used, for addresses in served WSDLs.

@@ -2,11 +2,14 @@
 //! lifecycle of a running gateway.
 
 mod admin;
+mod admin_mep;
 mod body;
 mod cockpit;
 pub mod faults;
 mod handler;
+pub mod hosts;
 mod limits;
+mod mobile_key;
 mod otp_login;
 pub mod record;
 mod request_body;

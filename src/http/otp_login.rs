@@ -116,7 +116,7 @@ pub(super) fn process_logout(app: &App, conn: &ConnInfo, req: &Request<Incoming>
 }
 
 /// 302 to `location`; `None` if it cannot be a header value.
-fn redirect(location: &str) -> Option<HttpResponse> {
+pub(super) fn redirect(location: &str) -> Option<HttpResponse> {
     let location = HeaderValue::from_str(location).ok()?;
     let mut resp = plain(
         StatusCode::FOUND,
@@ -129,7 +129,7 @@ fn redirect(location: &str) -> Option<HttpResponse> {
     Some(resp)
 }
 
-fn bad_request(why: &str) -> HttpResponse {
+pub(super) fn bad_request(why: &str) -> HttpResponse {
     plain(
         StatusCode::BAD_REQUEST,
         "text/plain; charset=utf-8",
@@ -138,7 +138,7 @@ fn bad_request(why: &str) -> HttpResponse {
 }
 
 /// The raw value of a query parameter (name matched case-insensitively).
-fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+pub(super) fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
     query?.split('&').find_map(|pair| {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         key.eq_ignore_ascii_case(name).then_some(value)
@@ -148,7 +148,7 @@ fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
 /// The decoded `uri` parameter if it addresses this gateway's `/apps/DS/…`
 /// (`origin` is the scheme and authority the request was sent to). Clients
 /// send it as is (`uri=https://host/apps/DS/dz`) or percent-encoded.
-fn target_uri(raw: &str, origin: &str) -> Option<String> {
+pub(super) fn target_uri(raw: &str, origin: &str) -> Option<String> {
     let uri = percent_decode(raw)?;
     if uri.is_empty() || !uri.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
         return None;
@@ -183,7 +183,7 @@ fn target_uri(raw: &str, origin: &str) -> Option<String> {
 }
 
 /// Decodes `%XX` escapes; `None` for a broken escape or non-UTF-8 result.
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -125,6 +125,11 @@ pub enum Route {
     ProcessLogin,
     /// `/as/processLogout`: ends an OTP session.
     ProcessLogout,
+    /// `/as/mepWsStateUpdate` (`extended` false) and
+    /// `/as/mepWsStateUpdate2` (true): the state of a Mobile Key login.
+    MepStateUpdate {
+        extended: bool,
+    },
     /// `/admin/<name>`: the operator's test-mode endpoints.
     Admin {
         name: String,
@@ -154,6 +159,8 @@ pub fn route(path: &str) -> Route {
                 rest: String::new(),
             };
         }
+        "/as/mepWsStateUpdate" => return Route::MepStateUpdate { extended: false },
+        "/as/mepWsStateUpdate2" => return Route::MepStateUpdate { extended: true },
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/ui/") {
@@ -245,6 +252,14 @@ mod tests {
         assert_eq!(route("/as/processLogin"), Route::ProcessLogin);
         assert_eq!(route("/as/processLogout"), Route::ProcessLogout);
         assert_eq!(route("/as/processlogin"), Route::NotFound);
+        assert_eq!(
+            route("/as/mepWsStateUpdate"),
+            Route::MepStateUpdate { extended: false }
+        );
+        assert_eq!(
+            route("/as/mepWsStateUpdate2"),
+            Route::MepStateUpdate { extended: true }
+        );
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub enum ServeError {
     Record(#[from] super::record::RecordError),
     #[error("server task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    IsdsDomain(#[from] super::hosts::InvalidDomain),
 }
 
 /// What to do about an address that cannot be bound.
@@ -306,10 +308,20 @@ async fn start_inner(
         None => None,
     };
 
+    // ISDS's host names are served and covered by the generated server
+    // certificate.
+    let hosts = super::hosts::IsdsDomains::new(&config.isds_domain)?;
+    let mut tls_settings = config.tls.clone();
+    for name in hosts.host_names() {
+        if !tls_settings.extra_names.contains(&name) {
+            tls_settings.extra_names.push(name);
+        }
+    }
+
     let mut tls_acceptor = None;
     let mut ca_cert_path = None;
     if config.tls_listen.is_some() {
-        let identity = tls::load_or_create(&config.data_dir, &config.tls)?;
+        let identity = tls::load_or_create(&config.data_dir, &tls_settings)?;
         ca_cert_path = identity.ca_cert_path.clone();
         let server_config = tls::server_config(&identity, &config.tls)?;
         tls_acceptor = Some(TlsAcceptor::from(server_config));
@@ -344,6 +356,7 @@ async fn start_inner(
         ),
         store,
         config,
+        hosts,
         test_clock,
         faults,
         faults_admin,

@@ -230,7 +230,7 @@ pub fn route_label(route: &Route) -> &'static str {
         Route::Service { .. } => "soap",
         Route::Schema { .. } => "schema",
         Route::Wsdl { .. } => "wsdl",
-        Route::ProcessLogin | Route::ProcessLogout => "as",
+        Route::ProcessLogin | Route::ProcessLogout | Route::MepStateUpdate { .. } => "as",
         Route::Admin { .. } => "admin",
         Route::NotFound => "not_found",
         Route::Ui { .. } => "ui",
