@@ -117,6 +117,41 @@ pub enum IsdsCode {
     CreditIntervalTooLong,
     /// The gateway itself failed.
     InternalError,
+    /// 2300 "Neočekávaná chyba." (official table, row 2300: an unexpected
+    /// failure of the OTP web services): ChangePasswordOTP and SendSMSCode
+    /// of `/asws/changePassword` (ISDS_OTP_autentizace, 3.2 and 3.3), e.g.
+    /// a request they cannot read.
+    OtpServiceError,
+    /// 2301 "Jednorázový kód lze poslat jednou za 30 sekund." (official
+    /// table, row 2301): SendSMSCode asked again within 30 seconds
+    /// (ISDS_OTP_autentizace, 3.3).
+    SmsCodeTooSoon,
+    /// 2011 "Chyba ve struktuře ID datové schránky." (official table, row
+    /// 2011, second text: the box ID does not have the syntax of a box ID):
+    /// the box-ID operations of the search services given a malformed ID
+    /// (WS_vyhledavani_datovych_schranek, CheckDataBox, DataBoxCreditInfo,
+    /// GetDataBoxActivityStatus).
+    BoxIdSyntax,
+    /// 1014 "Chybí příjmení osoby" (official table, row 1014: incomplete
+    /// data when creating or editing a box): a primary user without a last
+    /// name (WS_sprava_datovych_schranek, 2.1 and 2.4).
+    PersonLastNameMissing,
+    /// 1015 "Chybí datum narození" (official table, row 1015): a primary
+    /// user without a birth date (WS_sprava_datovych_schranek, 2.4: the
+    /// access data are handed over only to the person of that name and
+    /// birth date).
+    PersonBirthDateMissing,
+    /// 1018 "Chybí město v adrese" (official table, row 1018): a primary
+    /// user's address without a city (WS_sprava_datovych_schranek, 2.4).
+    AddressCityMissing,
+    /// 1019 "Chybí číslo popisné i orientační v adrese" (official table,
+    /// row 1019): a primary user's address without either house number
+    /// (WS_sprava_datovych_schranek, 2.4).
+    AddressNumberMissing,
+    /// 1033 "Chybí PSČ v adrese" (official table, row 1033): a primary
+    /// user's address without a postal code (WS_sprava_datovych_schranek,
+    /// 2.4).
+    AddressZipMissing,
 }
 
 impl IsdsCode {
@@ -171,6 +206,14 @@ impl IsdsCode {
         IsdsCode::CreditHistoryTooOld,
         IsdsCode::CreditIntervalTooLong,
         IsdsCode::InternalError,
+        IsdsCode::OtpServiceError,
+        IsdsCode::SmsCodeTooSoon,
+        IsdsCode::BoxIdSyntax,
+        IsdsCode::PersonLastNameMissing,
+        IsdsCode::PersonBirthDateMissing,
+        IsdsCode::AddressCityMissing,
+        IsdsCode::AddressNumberMissing,
+        IsdsCode::AddressZipMissing,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -269,6 +312,14 @@ impl IsdsCode {
             IsdsCode::CreditIntervalTooLong => "1137",
             // 9204: ISDS's generic failure code for the password services.
             IsdsCode::InternalError => "9204",
+            IsdsCode::OtpServiceError => "2300",
+            IsdsCode::SmsCodeTooSoon => "2301",
+            IsdsCode::BoxIdSyntax => "2011",
+            IsdsCode::PersonLastNameMissing => "1014",
+            IsdsCode::PersonBirthDateMissing => "1015",
+            IsdsCode::AddressCityMissing => "1018",
+            IsdsCode::AddressNumberMissing => "1019",
+            IsdsCode::AddressZipMissing => "1033",
         }
     }
 
@@ -340,6 +391,14 @@ impl IsdsCode {
             }
             IsdsCode::CreditIntervalTooLong => "Interval historie kreditu je delší než 3 měsíce.",
             IsdsCode::InternalError => "Vnitřní chyba brány.",
+            IsdsCode::OtpServiceError => "Neočekávaná chyba.",
+            IsdsCode::SmsCodeTooSoon => "Jednorázový kód lze poslat jednou za 30 sekund.",
+            IsdsCode::BoxIdSyntax => "Chyba ve struktuře ID datové schránky.",
+            IsdsCode::PersonLastNameMissing => "Chybí příjmení osoby",
+            IsdsCode::PersonBirthDateMissing => "Chybí datum narození",
+            IsdsCode::AddressCityMissing => "Chybí město v adrese",
+            IsdsCode::AddressNumberMissing => "Chybí číslo popisné i orientační v adrese",
+            IsdsCode::AddressZipMissing => "Chybí PSČ v adrese",
         }
     }
 }

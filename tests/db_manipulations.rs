@@ -11,6 +11,9 @@ use isds_gateway::config::OperatorConfig;
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
 const DS_MANAGE: &str = "/DS/DsManage";
 const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
+/// A call a user who must change the password may not make (DummyOperation
+/// passes: it is how clients log in before ChangeISDSPassword).
+const OWNER_INFO_CALL: &str = r#"<GetOwnerInfoFromLogin xmlns="http://isds.czechpoint.cz/v20"><dbDummy/></GetOwnerInfoFromLogin>"#;
 
 fn db_id(id: &str) -> String {
     format!("<dbID>{id}</dbID>")
@@ -168,12 +171,15 @@ async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
     let (login, password) = access(&resp);
     assert_eq!(login, user_id, "a generated login is the user ID");
 
-    // The first login may only change the password.
+    // The first login may only change the password, the way libdatovka
+    // does it: log in with DummyOperation, then ChangeISDSPassword.
     let primary = (login.as_str(), password.as_str());
     assert_401(
-        &t.soap_as(primary, "/DS/dz", DUMMY).await,
+        &t.soap_as(primary, "/DS/DsManage", OWNER_INFO_CALL).await,
         "authentication.error.paswordExpired",
     );
+    let resp = t.soap_as(primary, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
     let new_password = "Vlastni-Heslo-42";
     let change = op(
         "ChangeISDSPassword",
@@ -198,7 +204,7 @@ async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
     let (login2, password2) = access(&resp);
     let entrusted = (login2.as_str(), password2.as_str());
     assert_401(
-        &t.soap_as(entrusted, "/DS/dz", DUMMY).await,
+        &t.soap_as(entrusted, "/DS/DsManage", OWNER_INFO_CALL).await,
         "authentication.error.paswordExpired",
     );
     let change = op(
@@ -270,7 +276,8 @@ async fn box_administrators_manage_only_their_own_box() {
     let (login, password) = access(&resp);
     let isds_id = format!("000000{login}");
     assert_401(
-        &t.soap_as((&login, &password), "/DS/dz", DUMMY).await,
+        &t.soap_as((&login, &password), "/DS/DsManage", OWNER_INFO_CALL)
+            .await,
         "authentication.error.paswordExpired",
     );
     // New access data replace the password.
@@ -296,7 +303,8 @@ async fn box_administrators_manage_only_their_own_box() {
         "authentication.error.userIsNotAuthenticated",
     );
     assert_401(
-        &t.soap_as((&login, &new_password), "/DS/dz", DUMMY).await,
+        &t.soap_as((&login, &new_password), "/DS/DsManage", OWNER_INFO_CALL)
+            .await,
         "authentication.error.paswordExpired",
     );
     let delete = op(

@@ -25,7 +25,9 @@ use crate::store::Store;
 use crate::tls::PeerCertificate;
 
 pub use basic::parse_basic;
-pub use otp::{OtpLoginOutcome, OtpStep, SESSION_COOKIE, SESSION_IDLE_SECONDS, SentSms};
+pub use otp::{
+    OtpLoginOutcome, OtpStep, OtpVerified, SESSION_COOKIE, SESSION_IDLE_SECONDS, SentSms,
+};
 
 /// Rules for password logins.
 #[derive(Debug, Clone)]

@@ -88,6 +88,19 @@ pub enum OtpLoginOutcome {
     Refused(AuthFailure),
 }
 
+/// What [`Authenticator::otp_verify`] found.
+#[derive(Debug, Clone)]
+pub enum OtpVerified {
+    /// Password and code are right: this user.
+    User(crate::domain::User),
+    /// The password is right and a TOTP code was "sent".
+    SmsSent,
+    /// The password is right, but a code was sent too recently.
+    SmsTooSoon,
+    /// Refused; answer 401 with the step's challenge.
+    Refused(AuthFailure),
+}
+
 /// A simulated SMS carrying a TOTP login code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentSms {
@@ -125,8 +138,43 @@ impl Authenticator {
         step: OtpStep,
         authorization: Option<&str>,
     ) -> Result<OtpLoginOutcome, AuthError> {
+        let user = match self.otp_verify(step, authorization, None).await? {
+            OtpVerified::User(user) => user,
+            OtpVerified::SmsSent | OtpVerified::SmsTooSoon => {
+                return Ok(OtpLoginOutcome::SmsSent);
+            }
+            OtpVerified::Refused(failure) => return Ok(OtpLoginOutcome::Refused(failure)),
+        };
+        let now = self.clock.unix();
+        let session_id = new_session_id();
+        let mut sessions = lock(&self.otp.sessions);
+        sessions.retain(|_, s| now - s.last_used <= SESSION_IDLE_SECONDS);
+        sessions.insert(
+            session_id.clone(),
+            Session {
+                user: user.id.clone(),
+                last_used: now,
+            },
+        );
+        drop(sessions);
+        tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
+        Ok(OtpLoginOutcome::SessionOpened { session_id })
+    }
+
+    /// Checks the credentials of one OTP step without opening a session
+    /// (the login steps and the OTP password services of `/asws/…` share
+    /// it): for [`OtpStep::TotpSendSms`] the password, then a code is
+    /// "sent"; for the others the password followed by a valid, unused
+    /// code of the user's own OTP kind. With `sms_interval`, no code is
+    /// sent if the user got one fewer than that many seconds ago.
+    pub async fn otp_verify(
+        &self,
+        step: OtpStep,
+        authorization: Option<&str>,
+        sms_interval: Option<i64>,
+    ) -> Result<OtpVerified, AuthError> {
         let Some((login, password)) = authorization.and_then(parse_basic) else {
-            return Ok(OtpLoginOutcome::Refused(AuthFailure::NoCredentials));
+            return Ok(OtpVerified::Refused(AuthFailure::NoCredentials));
         };
         let (password, code) = match step {
             OtpStep::TotpSendSms => (password, None),
@@ -134,16 +182,24 @@ impl Authenticator {
         };
         let user = match basic::verify_password(self, login.clone(), password).await? {
             Ok(user) => user,
-            Err(failure) => return Ok(OtpLoginOutcome::Refused(failure)),
+            Err(failure) => return Ok(OtpVerified::Refused(failure)),
         };
         let store = self.store.as_ref();
         let secret = match otp::get_secret(store, &user.id)? {
             Some(secret) if secret.kind == step.kind() => secret,
-            _ => return Ok(OtpLoginOutcome::Refused(AuthFailure::BadRole)),
+            _ => return Ok(OtpVerified::Refused(AuthFailure::BadRole)),
         };
         let now = self.clock.unix();
 
         if step == OtpStep::TotpSendSms {
+            let recent = |interval| {
+                lock(&self.otp.outbox)
+                    .iter()
+                    .any(|sms| sms.user == user.id && (0..interval).contains(&(now - sms.sent_at)))
+            };
+            if sms_interval.is_some_and(recent) {
+                return Ok(OtpVerified::SmsTooSoon);
+            }
             let sms = SentSms {
                 login,
                 user: user.id.clone(),
@@ -161,7 +217,7 @@ impl Authenticator {
                 outbox.pop_front();
             }
             outbox.push_back(sms);
-            return Ok(OtpLoginOutcome::SmsSent);
+            return Ok(OtpVerified::SmsSent);
         }
 
         let accepted = match code.as_deref().and_then(|c| secret.check(c, now)) {
@@ -172,23 +228,10 @@ impl Authenticator {
         };
         if !accepted {
             let failure = basic::record_failure(store, &self.policy, now, &user.id)?;
-            return Ok(OtpLoginOutcome::Refused(failure));
+            return Ok(OtpVerified::Refused(failure));
         }
         basic::clear_failures(store, &user.id)?;
-
-        let session_id = new_session_id();
-        let mut sessions = lock(&self.otp.sessions);
-        sessions.retain(|_, s| now - s.last_used <= SESSION_IDLE_SECONDS);
-        sessions.insert(
-            session_id.clone(),
-            Session {
-                user: user.id.clone(),
-                last_used: now,
-            },
-        );
-        drop(sessions);
-        tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
-        Ok(OtpLoginOutcome::SessionOpened { session_id })
+        Ok(OtpVerified::User(user))
     }
 
     /// Ends the sessions named in a `Cookie` header. Returns whether one

@@ -105,6 +105,10 @@ pub(crate) async fn handle(
             super::otp_login::process_logout(&app, &conn, &req)
         }
         Route::ProcessLogin | Route::ProcessLogout => method_not_allowed("POST, GET"),
+        Route::AswsChangePassword if method == Method::POST => {
+            super::asws::change_password(&app, req).await
+        }
+        Route::AswsChangePassword => method_not_allowed("POST"),
         // Clock moves are part of a recorded session: replay repeats them.
         Route::Admin { name }
             if name == "clock" && method == Method::POST && app.recorder.is_some() =>
@@ -149,7 +153,7 @@ pub(crate) async fn handle(
 /// Reads a request body of at most `limit` bytes into one buffer, sized
 /// up front from the declared length (itself within the limit), so a
 /// large body is neither copied again nor held twice.
-async fn read_body(
+pub(super) async fn read_body(
     body: Incoming,
     declared: Option<u64>,
     limit: usize,
@@ -336,7 +340,7 @@ async fn soap_call(
     (Some(outcome.operation), response)
 }
 
-fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
+pub(super) fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
     let status =
         StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     plain(status, version.content_type(), fault.to_envelope(version))

@@ -2,6 +2,7 @@
 //! lifecycle of a running gateway.
 
 mod admin;
+mod asws;
 mod body;
 pub mod faults;
 mod handler;

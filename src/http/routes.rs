@@ -125,6 +125,8 @@ pub enum Route {
     ProcessLogin,
     /// `/as/processLogout`: ends an OTP session.
     ProcessLogout,
+    /// `/asws/changePassword`: the OTP password services.
+    AswsChangePassword,
     /// `/admin/<name>`: the operator's test-mode endpoints.
     Admin {
         name: String,
@@ -138,6 +140,7 @@ pub fn route(path: &str) -> Route {
         "/health" => return Route::Health,
         "/as/processLogin" => return Route::ProcessLogin,
         "/as/processLogout" => return Route::ProcessLogout,
+        "/asws/changePassword" => return Route::AswsChangePassword,
         _ => {}
     }
     if let Some(name) = path.strip_prefix("/admin/") {
@@ -224,6 +227,7 @@ mod tests {
         assert_eq!(route("/as/processLogin"), Route::ProcessLogin);
         assert_eq!(route("/as/processLogout"), Route::ProcessLogout);
         assert_eq!(route("/as/processlogin"), Route::NotFound);
+        assert_eq!(route("/asws/changePassword"), Route::AswsChangePassword);
     }
 
     #[test]

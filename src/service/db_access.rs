@@ -65,6 +65,7 @@ pub(super) async fn handle(
                 &me.user,
                 req.db_old_password.clone(),
                 req.db_new_password.clone(),
+                |rule| IsdsStatus::new(rule_code(rule)),
             )
             .await?;
             respond(&ChangeISDSPasswordResponse(TReqStatusOutput {
@@ -75,12 +76,38 @@ pub(super) async fn handle(
     }
 }
 
-/// Checks the old password and the rules, then stores the new hash durably.
+/// ChangePasswordOTP of `/asws/changePassword` for `user`, who logged in
+/// there with password and one-time code: the same checks as
+/// ChangeISDSPassword, with the codes of ISDS_OTP_autentizace (3.2), which
+/// reports the broken rules 2 and 4 (forbidden character, missing
+/// character class, a character three times) under 1083 with the rule's
+/// own text.
+pub(crate) async fn change_password_otp(
+    svc: &Services,
+    user: &User,
+    old: String,
+    new: String,
+) -> Result<IsdsStatus, ServiceError> {
+    change_password(svc, user, old, new, |rule| {
+        let code = rule_code(rule);
+        match code {
+            IsdsCode::PasswordForbiddenCharacter | IsdsCode::PasswordCharacterClasses => {
+                IsdsStatus::with_message(IsdsCode::PasswordTrivial, code.message())
+            }
+            _ => IsdsStatus::new(code),
+        }
+    })
+    .await
+}
+
+/// Checks the old password and the rules (`rule_status` says how a broken
+/// rule is reported), then stores the new hash durably.
 async fn change_password(
     svc: &Services,
     user: &User,
     old: String,
     new: String,
+    rule_status: fn(&PasswordRuleViolation) -> IsdsStatus,
 ) -> Result<IsdsStatus, ServiceError> {
     let mut user = user.clone();
     let login = user.login.clone();
@@ -90,7 +117,7 @@ async fn change_password(
             return Err(IsdsStatus::new(IsdsCode::WrongCurrentPassword));
         }
         if let Err(rule) = credentials::check_new_password(&new, &login, &current) {
-            return Err(IsdsStatus::new(rule_code(&rule)));
+            return Err(rule_status(&rule));
         }
         PasswordHash::new(&new)
             .map_err(|e| IsdsStatus::with_message(IsdsCode::InternalError, e.to_string()))

@@ -13,6 +13,7 @@ mod dm_operations;
 mod message_read;
 mod signed;
 
+pub(crate) use db_access::change_password_otp;
 pub use signed::{SIGNED_DELIVERY_NS, SIGNED_MESSAGE_NS, SIGNED_SENT_MESSAGE_NS};
 
 use std::sync::Arc;
@@ -93,8 +94,15 @@ pub struct Services {
     pub(crate) signer: Option<Arc<crate::sign::Signer>>,
 }
 
-/// Operations a user whose password expired may still call.
-const PASSWORD_SERVICES: [&str; 2] = ["ChangeISDSPassword", "GetPasswordInfo"];
+/// Operations a user whose password expired (or was generated and must be
+/// changed) may still call. After expiry a user may log in only to change
+/// the password (the ISDS operating rules; the messages manual, 1.6, keeps
+/// "lze změnit heslo" even for an inaccessible box). Logging in is itself
+/// a call: clients, libdatovka's `isds_login` among them, log in with
+/// DummyOperation on `/DS/dz` and only then call ChangeISDSPassword, so
+/// DummyOperation must pass too or such a user could never change the
+/// password. It answers nothing but the status and delivers nothing.
+const PASSWORD_SERVICES: [&str; 3] = ["ChangeISDSPassword", "GetPasswordInfo", "DummyOperation"];
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, auth_policy: AuthPolicy) -> Self {
@@ -149,7 +157,10 @@ impl Services {
             return reply;
         }
         let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
-        if is_message_family(op.family) {
+        // A user who must change the password gets through only to the
+        // password services and DummyOperation (above); such a login
+        // neither accepts messages nor moves the lifecycle on.
+        if is_message_family(op.family) && !ctx.identity.must_change_password {
             if message_read::accepts_on_login(op.name) {
                 dm_operations::before_message_operation(self, ctx).await?;
             } else {
