@@ -156,7 +156,11 @@ impl Services {
         if let Some(reply) = dm_operations::precheck(op, body) {
             return reply;
         }
-        let request = schema::parse_request(body).map_err(|err| Fault::client(err.to_string()))?;
+        if let Some(reply) = db_search::precheck(op, body) {
+            return reply;
+        }
+        let body = db_search::fill_defaults(op, body, self.clock.unix());
+        let request = schema::parse_request(&body).map_err(|err| Fault::client(err.to_string()))?;
         // A user who must change the password gets through only to the
         // password services and DummyOperation (above); such a login
         // neither accepts messages nor moves the lifecycle on.
