@@ -736,7 +736,7 @@ pub async fn db_search(t: &TestGateway) {
     expect(t, OVM_LOGIN, DF, &personal("Černý"), "0000").await;
     expect(t, PO_LOGIN, DF, &personal("Černý"), "1004").await;
     let check = |id: &str| op("CheckDataBox", &format!("<dbID>{id}</dbID>"));
-    expect(t, FO_LOGIN, DF, &check("NOBOX00"), "1007").await;
+    expect(t, FO_LOGIN, DF, &check("NOBOX00"), "2011").await;
     let list = |kind: &str| op("GetDataBoxList", &format!("<dblType>{kind}</dblType>"));
     expect(t, OVM_LOGIN, DF, &list("ALL"), "0000").await;
     expect(t, FO_LOGIN, DF, &list("ALL"), "1004").await;
