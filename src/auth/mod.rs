@@ -91,6 +91,7 @@ impl Identity {
             password: crate::domain::credentials::PasswordHash::unusable(),
             password_set_at: 0,
             must_change_password: false,
+            personal: Default::default(),
         };
         let databox = DataBox {
             id: box_id,

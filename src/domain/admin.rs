@@ -35,7 +35,9 @@ use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID};
 use super::lifecycle;
 use super::message::Timestamp;
 use super::repo::{self, RepoError, Stored};
-use super::user::{PersonName, Privileges, User, UserId, UserType};
+use super::user::{
+    MissingPersonalData, PersonName, PersonalData, Privileges, User, UserId, UserType,
+};
 use crate::store::{Batch, Store};
 
 /// How many times a change is retried after a concurrent change or an ID
@@ -78,6 +80,8 @@ pub enum Refusal {
     LastPrimaryUser(BoxId),
     #[error("password refused: {0}")]
     Password(PasswordRuleViolation),
+    #[error("a primary user's personal data are incomplete: {0}")]
+    PersonalData(MissingPersonalData),
 }
 
 /// A change failed: refused by the rules, or the store failed.
@@ -163,6 +167,12 @@ pub struct NewUser {
     pub password: Option<String>,
     /// Require a change at the first login also of a given password.
     pub must_change_password: bool,
+    /// Address, birth date and the other items kept about the user.
+    pub personal: PersonalData,
+    /// A primary user must come with the items
+    /// [`PersonalData::check_primary`] requires (the SOAP services; the
+    /// command line and world fixtures may leave them out).
+    pub personal_required: bool,
 }
 
 impl NewUser {
@@ -175,6 +185,8 @@ impl NewUser {
             login: None,
             password: None,
             must_change_password: false,
+            personal: PersonalData::default(),
+            personal_required: false,
         }
     }
 }
@@ -247,6 +259,7 @@ pub struct UserChange {
     pub user_type: Option<UserType>,
     pub privileges: Option<Privileges>,
     pub name: Option<PersonName>,
+    pub personal: Option<PersonalData>,
 }
 
 /// A change of a box's state.
@@ -288,15 +301,7 @@ impl<'a> Admin<'a> {
         }
         let mut users = spec.primary_users.clone();
         if users.is_empty() {
-            users.push(NewUser::new(
-                UserType::PrimaryUser,
-                Privileges::ALL,
-                PersonName {
-                    first_name: spec.owner.first_name.clone(),
-                    middle_name: String::new(),
-                    last_name: spec.owner.last_name.clone(),
-                },
-            ));
+            users.push(primary_user_of_owner(&spec.owner));
         }
         for u in &users {
             check_new_user(u)?;
@@ -311,6 +316,9 @@ impl<'a> Admin<'a> {
                 }
                 None => fresh_box_id(),
             };
+            for u in &users {
+                check_personal_data(u)?;
+            }
             let databox = DataBox {
                 id: id.clone(),
                 box_type: spec.box_type,
@@ -450,6 +458,7 @@ impl<'a> Admin<'a> {
         retry(|| {
             let databox = self.existing_box(box_id)?;
             refuse_removed(&databox.value)?;
+            check_personal_data(&spec)?;
             let (user, access) = self.build_user(box_id, &spec)?;
             let mut batch = Batch::new();
             repo::stage_insert_user(&mut batch, &user);
@@ -497,6 +506,9 @@ impl<'a> Admin<'a> {
             }
             if let Some(n) = &change.name {
                 user.name = n.clone();
+            }
+            if let Some(p) = &change.personal {
+                user.personal = p.clone();
             }
             let mut batch = Batch::new();
             repo::stage_update_user(&mut batch, &old, &user);
@@ -703,6 +715,7 @@ impl<'a> Admin<'a> {
             password: PasswordHash::new(&password)?,
             password_set_at: self.now,
             must_change_password: must_change,
+            personal: spec.personal.clone(),
         };
         Ok((
             user,
@@ -723,6 +736,41 @@ impl<'a> Admin<'a> {
         repo::commit(self.store, batch)?;
         Ok(())
     }
+}
+
+/// A primary user that must carry the manual's items without them is
+/// refused (WS_sprava_datovych_schranek, 2.1 and 2.4).
+fn check_personal_data(u: &NewUser) -> Result<(), Refusal> {
+    if u.personal_required && u.user_type == UserType::PrimaryUser {
+        u.personal
+            .check_primary(&u.name)
+            .map_err(Refusal::PersonalData)?;
+    }
+    Ok(())
+}
+
+/// The primary user of a box created without one: its owner, whose
+/// personal items the user record repeats ("V UserInfo jsou pouze
+/// překopírované údaje z OwnerInfo", WS_sprava_datovych_schranek, 1.6).
+pub fn primary_user_of_owner(owner: &Owner) -> NewUser {
+    let mut user = NewUser::new(
+        UserType::PrimaryUser,
+        Privileges::ALL,
+        PersonName {
+            first_name: owner.first_name.clone(),
+            middle_name: String::new(),
+            last_name: owner.last_name.clone(),
+        },
+    );
+    user.personal = PersonalData {
+        birth_date: owner.birth_date.clone(),
+        last_name_at_birth: owner.last_name_at_birth.clone(),
+        address: owner.address.clone(),
+        address_code: owner.address_code.clone(),
+        email: owner.email.clone(),
+        ..PersonalData::default()
+    };
+    user
 }
 
 /// Runs `attempt` again after a conflict (a concurrent change, a generated

@@ -707,6 +707,9 @@ pub(super) fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
         firm_name: non_empty(&o.firm_name),
         bi_date: non_empty(&o.birth_date),
         bi_city: non_empty(&o.birth_city),
+        bi_county: non_empty(&o.birth_county),
+        bi_state: non_empty(&o.birth_state),
+        ad_code: non_empty(&o.address_code),
         ad_city: non_empty(&a.city),
         ad_district: non_empty(&a.district),
         ad_street: non_empty(&a.street),
@@ -714,6 +717,7 @@ pub(super) fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
         ad_number_in_municipality: non_empty(&a.number_in_municipality),
         ad_zip_code: non_empty(&a.zip_code),
         ad_state: non_empty(&a.state),
+        nationality: non_empty(&o.nationality),
         db_id_ovm: ovm_identifier(b),
         db_state: Some(i64::from(u8::from(b.state))),
         db_open_addressing: Some(b.open_addressing),
@@ -744,8 +748,14 @@ fn personal_owner(b: &DataBox) -> TdbPersonalOwnerInfo {
 
 /// The OVM identifier (`dbIdOVM`): the gateway takes an OVM's IČ.
 fn ovm_identifier(b: &DataBox) -> Option<String> {
+    let o = &b.owner;
+    let id = if o.id_ovm.trim().is_empty() {
+        &o.ic
+    } else {
+        &o.id_ovm
+    };
     (b.box_type.is_ovm() || b.effective_ovm)
-        .then(|| non_empty(&b.owner.ic))
+        .then(|| non_empty(id))
         .flatten()
 }
 
