@@ -152,6 +152,13 @@ pub enum IsdsCode {
     /// user's address without a postal code (WS_sprava_datovych_schranek,
     /// 2.4).
     AddressZipMissing,
+    /// 1032 "Vaše oprávnění nedovolují potvrdit zaplacení správního
+    /// poplatku" (official table, row 1032: a request for new access data
+    /// made in a way that cannot confirm the fee): NewAccessData(2) with
+    /// `dbFeePaid` true from anyone but the operator (the box-management
+    /// manual 2.74 no longer describes NewAccessData; see
+    /// `domain::admin::Admin::reissue_access_data`).
+    FeeConfirmationNotPermitted,
 }
 
 impl IsdsCode {
@@ -214,6 +221,7 @@ impl IsdsCode {
         IsdsCode::AddressCityMissing,
         IsdsCode::AddressNumberMissing,
         IsdsCode::AddressZipMissing,
+        IsdsCode::FeeConfirmationNotPermitted,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -320,6 +328,7 @@ impl IsdsCode {
             IsdsCode::AddressCityMissing => "1018",
             IsdsCode::AddressNumberMissing => "1019",
             IsdsCode::AddressZipMissing => "1033",
+            IsdsCode::FeeConfirmationNotPermitted => "1032",
         }
     }
 
@@ -399,6 +408,9 @@ impl IsdsCode {
             IsdsCode::AddressCityMissing => "Chybí město v adrese",
             IsdsCode::AddressNumberMissing => "Chybí číslo popisné i orientační v adrese",
             IsdsCode::AddressZipMissing => "Chybí PSČ v adrese",
+            IsdsCode::FeeConfirmationNotPermitted => {
+                "Vaše oprávnění nedovolují potvrdit zaplacení správního poplatku"
+            }
         }
     }
 }

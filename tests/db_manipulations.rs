@@ -285,33 +285,65 @@ async fn box_administrators_manage_only_their_own_box() {
             .await,
         "authentication.error.paswordExpired",
     );
-    // New access data replace the password.
-    let resp = expect_code(
-        &t,
-        PO_LOGIN,
-        &op(
+    // New access data on request: a new user name and password; the old
+    // ones stop working, the isdsID stays. Only the operator may confirm
+    // the fee (1032).
+    let reissue = |fee_paid: bool| {
+        op(
             "NewAccessData2",
             &format!(
-                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>true</dbFeePaid>",
+                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>{fee_paid}</dbFeePaid>",
                 db_id("po4demo")
             ),
-        ),
-        "0000",
-    )
-    .await;
-    assert_eq!(child(&resp, "dbUserID").as_deref(), Some(login.as_str()));
-    let (login_again, new_password) = access(&resp);
-    assert_eq!(login_again, login);
-    assert_ne!(new_password, password);
-    assert_401(
-        &t.soap_as((&login, &password), "/DS/dz", DUMMY).await,
-        "authentication.error.userIsNotAuthenticated",
+        )
+    };
+    let resp = expect_code(&t, PO_LOGIN, &reissue(true), "1032").await;
+    assert_eq!(
+        resp.status().1,
+        "Vaše oprávnění nedovolují potvrdit zaplacení správního poplatku"
     );
+    assert!(child(&resp, "dbAccessDataId").is_none());
+    let resp = expect_code(&t, PO_LOGIN, &reissue(false), "0000").await;
+    let (new_login, new_password) = access(&resp);
+    assert_eq!(
+        child(&resp, "dbUserID").as_deref(),
+        Some(new_login.as_str())
+    );
+    assert_ne!(new_login, login);
+    assert_ne!(new_password, password);
+    for old in [
+        (&login, &password),
+        (&login, &new_password),
+        (&new_login, &password),
+    ] {
+        assert_401(
+            &t.soap_as((old.0, old.1), "/DS/dz", DUMMY).await,
+            "authentication.error.userIsNotAuthenticated",
+        );
+    }
+    // The new password must be changed first; the way in is open.
     assert_401(
-        &t.soap_as((&login, &new_password), "/DS/DsManage", OWNER_INFO_CALL)
+        &t.soap_as((&new_login, &new_password), "/DS/DsManage", OWNER_INFO_CALL)
             .await,
         "authentication.error.paswordExpired",
     );
+    let resp = t
+        .soap_as((&new_login, &new_password), "/DS/dz", DUMMY)
+        .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    // Same user: same isdsID in the list, same rights.
+    let resp = expect_code(
+        &t,
+        PO_LOGIN,
+        &op("GetDataBoxUsers2", &db_id("po4demo")),
+        "0000",
+    )
+    .await;
+    assert!(resp.text.contains(&isds_id), "{}", resp.text);
+    // The operator may confirm the fee.
+    let resp = expect_code(&t, OPERATOR, &reissue(true), "0000").await;
+    let (login, new_password) = access(&resp);
+    assert_ne!(login, new_login);
     let delete = op(
         "DeleteDataBoxUser2",
         &format!("{}<isdsID>{isds_id}</isdsID>", db_id("po4demo")),

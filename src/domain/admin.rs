@@ -82,6 +82,8 @@ pub enum Refusal {
     Password(PasswordRuleViolation),
     #[error("a primary user's personal data are incomplete: {0}")]
     PersonalData(MissingPersonalData),
+    #[error("only the operator may confirm that the fee for new access data was paid")]
+    FeeConfirmation,
 }
 
 /// A change failed: refused by the rules, or the store failed.
@@ -595,6 +597,72 @@ impl<'a> Admin<'a> {
                 login: user.login,
                 password,
                 must_change_password: must_change,
+            })
+        })
+    }
+
+    /// Issues a user new access data on request (NewAccessData). The
+    /// box-management manual (2.74) no longer describes the service; what
+    /// the gateway does follows the interface and the operator's other
+    /// documents:
+    /// - who may ask: the operator (ISDS's operator, who issues access
+    ///   data at the request of the person) for any user, and a box
+    ///   administrator for the users they may add and remove
+    ///   (WS_sprava_datovych_schranek, 2.4 and 2.5: PRIVIL_OWNER_ADM does
+    ///   not reach primary users); only the operator may confirm that the
+    ///   administrative fee was paid (`dbFeePaid`), anyone else asking
+    ///   with it gets 1032 ("Vaše oprávnění nedovolují potvrdit zaplacení
+    ///   správního poplatku", the official table's code for a request for
+    ///   new access data that cannot confirm the fee);
+    /// - what is returned: new access data are a new user name and a new
+    ///   password (dbTypes 2.10: `dbUserID` is the new user ID); the user's
+    ///   `isdsID` stays ("Při vydání nových přístupových údajů se
+    ///   zachovává", developers' bulletin of May 2018), and so do type,
+    ///   rights and personal data;
+    /// - the old credentials: the old user name and password stop working
+    ///   at once; the new password must be changed at the first login.
+    pub fn reissue_access_data(
+        &self,
+        actor: &Actor,
+        box_id: &BoxId,
+        who: &UserRef,
+        fee_paid: bool,
+    ) -> Result<AccessData, AdminError> {
+        require_box_admin(actor, box_id, "issue access data in this box")?;
+        if fee_paid && !matches!(actor, Actor::Operator) {
+            return Err(Refusal::FeeConfirmation.into());
+        }
+        retry(|| {
+            let databox = self.existing_box(box_id)?;
+            refuse_removed(&databox.value)?;
+            let old = self.resolve(box_id, who)?;
+            require_type(actor, old.value.user_type)?;
+            let mut user = old.value.clone();
+            let login = loop {
+                let candidate = fresh_user_id().to_string();
+                if candidate != user.login && !repo::login_exists(self.store, &candidate)? {
+                    break candidate;
+                }
+            };
+            let password = credentials::generate_password(&login);
+            user.login = login;
+            user.password = PasswordHash::new(&password)?;
+            user.password_set_at = self.now;
+            user.must_change_password = true;
+            let mut batch = Batch::new();
+            repo::stage_update_user(&mut batch, &old, &user);
+            self.finish(
+                batch,
+                &[AdminEvent::AccessDataIssued {
+                    box_id: box_id.clone(),
+                    user_id: user.id.clone(),
+                }],
+            )?;
+            Ok(AccessData {
+                user_id: user.id,
+                login: user.login,
+                password,
+                must_change_password: true,
             })
         })
     }

@@ -465,8 +465,8 @@ pub(super) async fn handle(
         }
         Request::NewAccessData(req) => {
             let who = named_user(req.db_user_info.user_id.as_deref());
-            let out = new_access_data(svc, actor, target(req.db_owner_info.db_id.as_deref()), who)
-                .await?;
+            let box_id = target(req.db_owner_info.db_id.as_deref());
+            let out = new_access_data(svc, actor, box_id, who, req.db_fee_paid).await?;
             let (db_user_id, db_access_data_id, status) = access_fields(out);
             respond(&NewAccessDataResponse(TNewAccDataOutput {
                 db_user_id,
@@ -476,7 +476,8 @@ pub(super) async fn handle(
         }
         Request::NewAccessData2(req) => {
             let who = Ok(UserRef::IsdsId(req.isds_id.clone()));
-            let out = new_access_data(svc, actor, target(Some(&req.db_id.value)), who).await?;
+            let box_id = target(Some(&req.db_id.value));
+            let out = new_access_data(svc, actor, box_id, who, req.db_fee_paid).await?;
             let (db_user_id, db_access_data_id, status) = access_fields(out);
             respond(&NewAccessData2Response(TNewAccDataOutput2 {
                 db_user_id,
@@ -689,13 +690,14 @@ async fn new_access_data(
     actor: Actor,
     box_id: Outcome<BoxId>,
     who: Outcome<UserRef>,
+    fee_paid: bool,
 ) -> Result<Outcome<AccessData>, Rejection> {
     let (id, who) = match (box_id, who) {
         (Ok(id), Ok(who)) => (id, who),
         (Err(status), _) | (_, Err(status)) => return Ok(Err(status)),
     };
     run(svc, move |a| {
-        a.new_access_data(&actor, &id, &who, None, true)
+        a.reissue_access_data(&actor, &id, &who, fee_paid)
     })
     .await
 }
@@ -712,6 +714,7 @@ fn refusal_status(r: &Refusal) -> IsdsStatus {
         Refusal::LastPrimaryUser(_) => IsdsCode::LastPrimaryUser,
         Refusal::Invalid(_) | Refusal::Password(_) => IsdsCode::InvalidRequestData,
         // The table's own code for each missing item (1014-1033).
+        Refusal::FeeConfirmation => IsdsCode::FeeConfirmationNotPermitted,
         Refusal::PersonalData(missing) => match missing {
             MissingPersonalData::LastName => IsdsCode::PersonLastNameMissing,
             MissingPersonalData::BirthDate => IsdsCode::PersonBirthDateMissing,
@@ -775,10 +778,12 @@ fn added_fields(
     }
 }
 
+/// NewAccessData's answer: `dbUserID` is the new user name (dbTypes 2.10:
+/// "nové ID uživatele").
 fn access_fields(out: Outcome<AccessData>) -> (Option<String>, Option<String>, TDbReqStatus) {
     match out {
         Ok(access) => (
-            Some(access.user_id.to_string()),
+            Some(access.login.clone()),
             Some(access_token(std::slice::from_ref(&access))),
             db_status(&IsdsStatus::ok()),
         ),
