@@ -140,6 +140,7 @@ impl Authenticator {
     ) -> Result<OtpLoginOutcome, AuthError> {
         let user = match self.otp_verify(step, authorization, None).await? {
             OtpVerified::User(user) => user,
+            // No interval is asked for here, so no SMS is ever held back.
             OtpVerified::SmsSent | OtpVerified::SmsTooSoon => {
                 return Ok(OtpLoginOutcome::SmsSent);
             }

@@ -510,7 +510,7 @@ impl<'a> Admin<'a> {
                 user.name = n.clone();
             }
             if let Some(p) = &change.personal {
-                user.personal = p.clone();
+                user.personal = Box::new(p.clone());
             }
             let mut batch = Batch::new();
             repo::stage_update_user(&mut batch, &old, &user);
@@ -783,7 +783,7 @@ impl<'a> Admin<'a> {
             password: PasswordHash::new(&password)?,
             password_set_at: self.now,
             must_change_password: must_change,
-            personal: spec.personal.clone(),
+            personal: Box::new(spec.personal.clone()),
         };
         Ok((
             user,

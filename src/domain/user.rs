@@ -294,8 +294,9 @@ pub struct User {
     pub must_change_password: bool,
     /// Address, birth date and the other items ISDS keeps (empty in
     /// records stored before they were kept).
+    /// (Boxed: most code passes users around without reading these.)
     #[serde(default)]
-    pub personal: PersonalData,
+    pub personal: Box<PersonalData>,
 }
 
 #[cfg(test)]
