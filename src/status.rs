@@ -182,6 +182,45 @@ pub enum IsdsCode {
     InternalError,
     /// 1068: a required input of the operation is empty.
     RequiredValueMissing,
+    /// 2300 "Neočekávaná chyba." (official table, row 2300: an unexpected
+    /// failure of the OTP web services): ChangePasswordOTP and SendSMSCode
+    /// of `/asws/changePassword` (ISDS_OTP_autentizace, 3.2 and 3.3), e.g.
+    /// a request they cannot read.
+    OtpServiceError,
+    /// 2301 "Jednorázový kód lze poslat jednou za 30 sekund." (official
+    /// table, row 2301): SendSMSCode asked again within 30 seconds
+    /// (ISDS_OTP_autentizace, 3.3).
+    SmsCodeTooSoon,
+    /// 1007 "Musí být specifikován typ nebo identifikátor schránky."
+    /// (official table, row 1007): a box operation given no box ID.
+    BoxNotSpecified,
+    /// 1014 "Chybí příjmení osoby" (official table, row 1014: incomplete
+    /// data when creating or editing a box): a primary user without a last
+    /// name (WS_sprava_datovych_schranek, 2.1 and 2.4).
+    PersonLastNameMissing,
+    /// 1015 "Chybí datum narození" (official table, row 1015): a primary
+    /// user without a birth date (WS_sprava_datovych_schranek, 2.4: the
+    /// access data are handed over only to the person of that name and
+    /// birth date).
+    PersonBirthDateMissing,
+    /// 1018 "Chybí město v adrese" (official table, row 1018): a primary
+    /// user's address without a city (WS_sprava_datovych_schranek, 2.4).
+    AddressCityMissing,
+    /// 1019 "Chybí číslo popisné i orientační v adrese" (official table,
+    /// row 1019): a primary user's address without either house number
+    /// (WS_sprava_datovych_schranek, 2.4).
+    AddressNumberMissing,
+    /// 1033 "Chybí PSČ v adrese" (official table, row 1033): a primary
+    /// user's address without a postal code (WS_sprava_datovych_schranek,
+    /// 2.4).
+    AddressZipMissing,
+    /// 1032 "Vaše oprávnění nedovolují potvrdit zaplacení správního
+    /// poplatku" (official table, row 1032: a request for new access data
+    /// made in a way that cannot confirm the fee): NewAccessData(2) with
+    /// `dbFeePaid` true from anyone but the operator (the box-management
+    /// manual 2.74 no longer describes NewAccessData; see
+    /// `domain::admin::Admin::reissue_access_data`).
+    FeeConfirmationNotPermitted,
 }
 
 impl IsdsCode {
@@ -257,6 +296,15 @@ impl IsdsCode {
         IsdsCode::MalformedMessageId,
         IsdsCode::InternalError,
         IsdsCode::RequiredValueMissing,
+        IsdsCode::OtpServiceError,
+        IsdsCode::SmsCodeTooSoon,
+        IsdsCode::BoxNotSpecified,
+        IsdsCode::PersonLastNameMissing,
+        IsdsCode::PersonBirthDateMissing,
+        IsdsCode::AddressCityMissing,
+        IsdsCode::AddressNumberMissing,
+        IsdsCode::AddressZipMissing,
+        IsdsCode::FeeConfirmationNotPermitted,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -383,6 +431,15 @@ impl IsdsCode {
             // Table row 1068: a required input of the web service is empty
             // (messages manual 1.3.1: empty elements mean no value).
             IsdsCode::RequiredValueMissing => "1068",
+            IsdsCode::OtpServiceError => "2300",
+            IsdsCode::SmsCodeTooSoon => "2301",
+            IsdsCode::BoxNotSpecified => "1007",
+            IsdsCode::PersonLastNameMissing => "1014",
+            IsdsCode::PersonBirthDateMissing => "1015",
+            IsdsCode::AddressCityMissing => "1018",
+            IsdsCode::AddressNumberMissing => "1019",
+            IsdsCode::AddressZipMissing => "1033",
+            IsdsCode::FeeConfirmationNotPermitted => "1032",
         }
     }
 
@@ -492,6 +549,17 @@ impl IsdsCode {
             IsdsCode::MalformedMessageId => "Chyba v syntaxi ID datové zprávy.",
             IsdsCode::InternalError => "Interní chyba ISDS.",
             IsdsCode::RequiredValueMissing => "Chybí povinný vstupní údaj.",
+            IsdsCode::OtpServiceError => "Neočekávaná chyba.",
+            IsdsCode::SmsCodeTooSoon => "Jednorázový kód lze poslat jednou za 30 sekund.",
+            IsdsCode::BoxNotSpecified => "Musí být specifikován typ nebo identifikátor schránky.",
+            IsdsCode::PersonLastNameMissing => "Chybí příjmení osoby",
+            IsdsCode::PersonBirthDateMissing => "Chybí datum narození",
+            IsdsCode::AddressCityMissing => "Chybí město v adrese",
+            IsdsCode::AddressNumberMissing => "Chybí číslo popisné i orientační v adrese",
+            IsdsCode::AddressZipMissing => "Chybí PSČ v adrese",
+            IsdsCode::FeeConfirmationNotPermitted => {
+                "Vaše oprávnění nedovolují potvrdit zaplacení správního poplatku"
+            }
         }
     }
 }

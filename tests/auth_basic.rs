@@ -137,7 +137,12 @@ async fn an_expired_password_allows_only_the_password_services() {
     assert!((89..=90).contains(&days), "{days}");
 
     clock.advance(time::Duration::days(91));
+    // The way in for a password change: libdatovka logs in with
+    // DummyOperation, then calls ChangeISDSPassword. Nothing else passes.
     let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let list = r#"<GetListOfSentMessages xmlns="http://isds.czechpoint.cz/v20"><dmFromTime xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><dmToTime xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><dmSenderOrgUnitNum xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>1</dmOffset><dmLimit>10</dmLimit></GetListOfSentMessages>"#;
+    let resp = t.soap_as(PO_LOGIN, "/DS/dx", list).await;
     assert_refused(&resp, "authentication.error.paswordExpired");
     let resp = t
         .soap_as(

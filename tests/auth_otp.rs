@@ -447,6 +447,7 @@ async fn logout_ends_the_session() {
     let session = totp_login(&t, &client).await;
     assert_session_works(&t, &session).await;
 
+    // As libdatovka calls it, and as it requires the answer: 200.
     let uri = t.http_url("/apps/DS/dz");
     let resp = client
         .get(t.http_url(&format!("/as/processLogout?uri={uri}")))
@@ -454,8 +455,8 @@ async fn logout_ends_the_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 302);
-    assert_eq!(header(&resp, "location"), uri);
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("location").is_none());
     assert!(header(&resp, "set-cookie").contains("Max-Age=0"));
     assert_session_refused(&t, Some(&session)).await;
 
@@ -497,12 +498,14 @@ async fn redirect_targets_must_be_this_gateways_apps_ds() {
         let resp = post(&client, &login_url(&t, &query), Some((creds.0, &creds.1))).await;
         assert_eq!(resp.status(), 400, "{query}");
     }
+    // Logout never redirects, wherever uri points.
     let resp = client
         .get(t.http_url("/as/processLogout?uri=https://evil.example/"))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get("location").is_none());
 
     // None of them used the code: it still logs in, percent-encoded uri too.
     let uri = t.http_url("/apps/DS/dz");
@@ -600,9 +603,35 @@ async fn users_without_a_matching_otp_secret_get_bad_role() {
     assert_refused(&resp, "hotp", "authentication.error.badRole");
     assert!(t.gw.authenticator().sent_sms().is_empty());
 
-    // The OTP user also logs in with Basic, as in ISDS.
-    let resp = t.soap_as(OTP_LOGIN, "/DS/dz", DUMMY).await;
-    assert_eq!(resp.status().0, "0000");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn an_otp_user_cannot_log_in_with_the_password_alone_on_ds() {
+    let t = TestGateway::start().await;
+    // With the right password: refused, and nothing of the box is read.
+    let list = r#"<GetListOfReceivedMessages xmlns="http://isds.czechpoint.cz/v20"><dmFromTime xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><dmToTime xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><dmRecipientOrgUnitNum xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>1</dmOffset><dmLimit>10</dmLimit></GetListOfReceivedMessages>"#;
+    for (path, body) in [("/DS/dz", DUMMY), ("/DS/dx", list)] {
+        let resp = t.soap_as(OTP_LOGIN, path, body).await;
+        assert_eq!(resp.status, 401, "{path}: {}", resp.text);
+        assert_eq!(
+            resp.headers.get("x-response-message-code").unwrap(),
+            "authentication.error.badRole",
+            "{path}"
+        );
+        assert!(!resp.text.contains("dmRecord"), "{}", resp.text);
+    }
+    // A wrong password is the ordinary refusal.
+    let resp = t
+        .soap_as((OTP_LOGIN.0, "Wrong-2026!"), "/DS/dz", DUMMY)
+        .await;
+    assert_eq!(
+        resp.headers.get("x-response-message-code").unwrap(),
+        "authentication.error.userIsNotAuthenticated"
+    );
+    // The way in is the OTP login.
+    let session = totp_login(&t, &no_redirects()).await;
+    assert_session_works(&t, &session).await;
     t.stop().await;
 }
 
@@ -612,7 +641,17 @@ async fn an_expired_password_gives_a_session_for_the_password_services_only() {
     let client = no_redirects();
     clock.advance(time::Duration::days(91));
     let session = totp_login(&t, &client).await;
+    // DummyOperation (the clients' login call) passes; the rest does not.
     let resp = dummy_with(&t, Some(&session)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let resp = send(
+        t.http
+            .post(t.http_url("/apps/DS/DsManage"))
+            .header("cookie", format!("IPCZ-X-COOKIE={session}")),
+        soap11(r#"<GetOwnerInfoFromLogin xmlns="http://isds.czechpoint.cz/v20"><dbDummy/></GetOwnerInfoFromLogin>"#),
+        "text/xml; charset=utf-8",
+    )
+    .await;
     assert_eq!(resp.status, 401);
     assert_eq!(
         resp.headers.get("x-response-message-code").unwrap(),
@@ -628,5 +667,238 @@ async fn an_expired_password_gives_a_session_for_the_password_services_only() {
     .await;
     assert_eq!(resp.status().0, "0000", "{}", resp.text);
     assert_valid(&resp.body_xml(), Xsd::Db);
+    t.stop().await;
+}
+
+const ASWS_NS: &str = "http://isds.czechpoint.cz/v20/asws";
+
+/// POSTs one operation to `/asws/changePassword` with Basic credentials.
+async fn asws(t: &TestGateway, creds: (&str, &str), body: &str) -> SoapResponse {
+    send(
+        t.http
+            .post(t.http_url("/asws/changePassword"))
+            .header("authorization", basic(creds.0, creds.1)),
+        soap11(body),
+        "text/xml; charset=utf-8",
+    )
+    .await
+}
+
+fn change_otp(old: &str, new: &str, kind: &str) -> String {
+    format!(
+        r#"<ChangePasswordOTP xmlns="{ASWS_NS}"><dbOldPassword>{old}</dbOldPassword><dbNewPassword>{new}</dbNewPassword><dbOTPType>{kind}</dbOTPType></ChangePasswordOTP>"#
+    )
+}
+
+/// The status of an `/asws` answer: the response element and its status
+/// block in the asws namespace.
+fn asws_status(resp: &SoapResponse, operation: &str) -> (String, String) {
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    let body = resp.body();
+    assert_eq!(body.name, format!("{operation}Response"), "{}", resp.text);
+    assert_eq!(body.ns.as_deref(), Some(ASWS_NS));
+    let status = body
+        .elements()
+        .find(|e| e.name == "dbStatus" && e.ns.as_deref() == Some(ASWS_NS))
+        .expect("dbStatus");
+    let item = |name: &str| {
+        status
+            .elements()
+            .find(|e| e.name == name && e.ns.as_deref() == Some(ASWS_NS))
+            .map(|e| e.text())
+            .unwrap_or_default()
+    };
+    (item("dbStatusCode"), item("dbStatusMessage"))
+}
+
+#[tokio::test]
+async fn totp_user_changes_the_password_with_send_sms_code_and_change_password_otp() {
+    let (t, clock) = TestGateway::start_clocked().await;
+    let send_sms = format!(r#"<SendSMSCode xmlns="{ASWS_NS}"/>"#);
+
+    // SendSMSCode: the password alone; a code goes out.
+    let resp = asws(&t, OTP_LOGIN, &send_sms).await;
+    assert_eq!(
+        asws_status(&resp, "SendSMSCode"),
+        ("0000".to_owned(), "Provedeno úspěšně.".to_owned())
+    );
+    let code =
+        t.gw.authenticator()
+            .last_sms_code(OTP_LOGIN.0)
+            .expect("an SMS");
+    // Once per 30 seconds (ISDS_OTP_autentizace 3.3).
+    let resp = asws(&t, OTP_LOGIN, &send_sms).await;
+    assert_eq!(asws_status(&resp, "SendSMSCode").0, "2301");
+    assert_eq!(t.gw.authenticator().sent_sms().len(), 1);
+    // A wrong password sends nothing: the OTP login's 401.
+    let resp = asws(&t, (OTP_LOGIN.0, "Wrong-2026!x"), &send_sms).await;
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.headers.get("www-authenticate").unwrap(), "totpsendsms");
+
+    // ChangePasswordOTP: password and the SMS code in Basic.
+    let with_code = format!("{}{code}", OTP_LOGIN.1);
+    let creds = (OTP_LOGIN.0, with_code.as_str());
+    // A code is good once: each attempt below uses the next time step.
+    let resp = asws(
+        &t,
+        creds,
+        &change_otp("Not-The-Current-1", "Nove-Heslo-42", "TOTP"),
+    )
+    .await;
+    assert_eq!(asws_status(&resp, "ChangePasswordOTP").0, "1090");
+    for (weak, code_want) in [
+        ("short1A", "1066"),
+        (OTP_LOGIN.1, "1067"),
+        ("Po_otp-heslo-1", "1082"),
+        ("Heslooo-12A", "1083"),
+        ("nocapitals-42", "1083"),
+        ("Heslo s mezerou-1", "1083"),
+    ] {
+        clock.advance(time::Duration::seconds(30));
+        let code = otp::totp(&otp::decode_base32(OTP_SECRET).unwrap(), clock.unix());
+        let with_code = format!("{}{code}", OTP_LOGIN.1);
+        let resp = asws(
+            &t,
+            (OTP_LOGIN.0, &with_code),
+            &change_otp(OTP_LOGIN.1, weak, "TOTP"),
+        )
+        .await;
+        assert_eq!(
+            asws_status(&resp, "ChangePasswordOTP").0,
+            code_want,
+            "{weak}"
+        );
+    }
+    // The same code again: refused, it was used.
+    let resp = asws(&t, creds, &change_otp(OTP_LOGIN.1, "Nove-Heslo-42", "TOTP")).await;
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.headers.get("www-authenticate").unwrap(), "totp");
+
+    clock.advance(time::Duration::seconds(30));
+    let code = otp::totp(&otp::decode_base32(OTP_SECRET).unwrap(), clock.unix());
+    let with_code = format!("{}{code}", OTP_LOGIN.1);
+    let resp = asws(
+        &t,
+        (OTP_LOGIN.0, &with_code),
+        &change_otp(OTP_LOGIN.1, "Nove-Heslo-42", "TOTP"),
+    )
+    .await;
+    assert_eq!(
+        asws_status(&resp, "ChangePasswordOTP").0,
+        "0000",
+        "{}",
+        resp.text
+    );
+
+    // The new password opens an OTP session; the old one does not.
+    clock.advance(time::Duration::seconds(30));
+    let client = no_redirects();
+    let resp = post(
+        &client,
+        &login_url(&t, "type=totp&sendSms=true&uri=/apps/DS/dz"),
+        Some(OTP_LOGIN),
+    )
+    .await;
+    assert_eq!(resp.status(), 401);
+    let resp = post(
+        &client,
+        &login_url(&t, "type=totp&sendSms=true&uri=/apps/DS/dz"),
+        Some((OTP_LOGIN.0, "Nove-Heslo-42")),
+    )
+    .await;
+    assert_eq!(resp.status(), 302, "{resp:?}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn hotp_user_changes_the_password_and_others_are_refused() {
+    let t = start_hotp_world().await;
+    let with_code = format!("{}{}", HOTP_LOGIN.1, HOTP_CODES[0]);
+    // The OTP type must be the user's own.
+    let resp = asws(
+        &t,
+        (HOTP_LOGIN.0, &with_code),
+        &change_otp(HOTP_LOGIN.1, "Nove-Heslo-42", "TOTP"),
+    )
+    .await;
+    assert_eq!(resp.status, 401);
+    assert_eq!(
+        resp.headers.get("x-response-message-code").unwrap(),
+        "authentication.error.badRole"
+    );
+    // An unknown type is the manual's unexpected error.
+    let resp = asws(
+        &t,
+        (HOTP_LOGIN.0, &with_code),
+        &change_otp(HOTP_LOGIN.1, "Nove-Heslo-42", "SMS"),
+    )
+    .await;
+    assert_eq!(asws_status(&resp, "ChangePasswordOTP").0, "2300");
+    // A SendSMSCode for a HOTP user: no SMS login, bad role.
+    let resp = asws(
+        &t,
+        HOTP_LOGIN,
+        &format!(r#"<SendSMSCode xmlns="{ASWS_NS}"/>"#),
+    )
+    .await;
+    assert_eq!(resp.status, 401);
+    let resp = asws(
+        &t,
+        (HOTP_LOGIN.0, &with_code),
+        &change_otp(HOTP_LOGIN.1, "Nove-Heslo-42", "HOTP"),
+    )
+    .await;
+    assert_eq!(
+        asws_status(&resp, "ChangePasswordOTP").0,
+        "0000",
+        "{}",
+        resp.text
+    );
+    let with_new = format!("Nove-Heslo-42{}", HOTP_CODES[1]);
+    let resp = post(
+        &no_redirects(),
+        &login_url(&t, "type=hotp&uri=/apps/DS/dz"),
+        Some((HOTP_LOGIN.0, &with_new)),
+    )
+    .await;
+    assert_eq!(resp.status(), 302, "{resp:?}");
+
+    // Not in the asws namespace, or not an operation: client faults.
+    let resp = asws(
+        &t,
+        HOTP_LOGIN,
+        r#"<SendSMSCode xmlns="http://isds.czechpoint.cz/v20"/>"#,
+    )
+    .await;
+    assert_eq!(resp.status, 500);
+    assert!(resp.text.contains("Fault"), "{}", resp.text);
+    let resp = t
+        .http
+        .get(t.http_url("/asws/changePassword"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_without_otp_cannot_use_the_otp_password_service() {
+    let t = TestGateway::start().await;
+    let with_code = format!("{}123456", PO_LOGIN.1);
+    let resp = asws(
+        &t,
+        (PO_LOGIN.0, &with_code),
+        &change_otp(PO_LOGIN.1, "Nove-Heslo-42", "HOTP"),
+    )
+    .await;
+    assert_eq!(resp.status, 401);
+    assert_eq!(
+        resp.headers.get("x-response-message-code").unwrap(),
+        "authentication.error.badRole"
+    );
+    // The password is unchanged.
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status().0, "0000");
     t.stop().await;
 }

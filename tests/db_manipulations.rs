@@ -11,6 +11,9 @@ use isds_gateway::config::OperatorConfig;
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
 const DS_MANAGE: &str = "/DS/DsManage";
 const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
+/// A call a user who must change the password may not make (DummyOperation
+/// passes: it is how clients log in before ChangeISDSPassword).
+const OWNER_INFO_CALL: &str = r#"<GetOwnerInfoFromLogin xmlns="http://isds.czechpoint.cz/v20"><dbDummy/></GetOwnerInfoFromLogin>"#;
 
 fn db_id(id: &str) -> String {
     format!("<dbID>{id}</dbID>")
@@ -149,6 +152,11 @@ async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
                 &[
                     ("pnFirstName", "Jiří"),
                     ("pnLastName", "Nový"),
+                    ("adCity", "Praha"),
+                    ("adStreet", "Dlouhá"),
+                    ("adNumberInStreet", "5"),
+                    ("adZipCode", "11000"),
+                    ("biDate", "1970-01-02"),
                     ("userType", "PRIMARY_USER"),
                     ("userPrivils", "255")
                 ]
@@ -168,12 +176,15 @@ async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
     let (login, password) = access(&resp);
     assert_eq!(login, user_id, "a generated login is the user ID");
 
-    // The first login may only change the password.
+    // The first login may only change the password, the way libdatovka
+    // does it: log in with DummyOperation, then ChangeISDSPassword.
     let primary = (login.as_str(), password.as_str());
     assert_401(
-        &t.soap_as(primary, "/DS/dz", DUMMY).await,
+        &t.soap_as(primary, "/DS/DsManage", OWNER_INFO_CALL).await,
         "authentication.error.paswordExpired",
     );
+    let resp = t.soap_as(primary, "/DS/dz", DUMMY).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
     let new_password = "Vlastni-Heslo-42";
     let change = op(
         "ChangeISDSPassword",
@@ -198,7 +209,7 @@ async fn the_operator_creates_a_box_whose_new_user_must_change_the_password() {
     let (login2, password2) = access(&resp);
     let entrusted = (login2.as_str(), password2.as_str());
     assert_401(
-        &t.soap_as(entrusted, "/DS/dz", DUMMY).await,
+        &t.soap_as(entrusted, "/DS/DsManage", OWNER_INFO_CALL).await,
         "authentication.error.paswordExpired",
     );
     let change = op(
@@ -270,35 +281,69 @@ async fn box_administrators_manage_only_their_own_box() {
     let (login, password) = access(&resp);
     let isds_id = format!("000000{login}");
     assert_401(
-        &t.soap_as((&login, &password), "/DS/dz", DUMMY).await,
+        &t.soap_as((&login, &password), "/DS/DsManage", OWNER_INFO_CALL)
+            .await,
         "authentication.error.paswordExpired",
     );
-    // New access data replace the password.
+    // New access data on request: a new user name and password; the old
+    // ones stop working, the isdsID stays. Only the operator may confirm
+    // the fee (1032).
+    let reissue = |fee_paid: bool| {
+        op(
+            "NewAccessData2",
+            &format!(
+                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>{fee_paid}</dbFeePaid>",
+                db_id("po4demo")
+            ),
+        )
+    };
+    let resp = expect_code(&t, PO_LOGIN, &reissue(true), "1032").await;
+    assert_eq!(
+        resp.status().1,
+        "Vaše oprávnění nedovolují potvrdit zaplacení správního poplatku"
+    );
+    assert!(child(&resp, "dbAccessDataId").is_none());
+    let resp = expect_code(&t, PO_LOGIN, &reissue(false), "0000").await;
+    let (new_login, new_password) = access(&resp);
+    assert_eq!(
+        child(&resp, "dbUserID").as_deref(),
+        Some(new_login.as_str())
+    );
+    assert_ne!(new_login, login);
+    assert_ne!(new_password, password);
+    for old in [
+        (&login, &password),
+        (&login, &new_password),
+        (&new_login, &password),
+    ] {
+        assert_401(
+            &t.soap_as((old.0, old.1), "/DS/dz", DUMMY).await,
+            "authentication.error.userIsNotAuthenticated",
+        );
+    }
+    // The new password must be changed first; the way in is open.
+    assert_401(
+        &t.soap_as((&new_login, &new_password), "/DS/DsManage", OWNER_INFO_CALL)
+            .await,
+        "authentication.error.paswordExpired",
+    );
+    let resp = t
+        .soap_as((&new_login, &new_password), "/DS/dz", DUMMY)
+        .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    // Same user: same isdsID in the list, same rights.
     let resp = expect_code(
         &t,
         PO_LOGIN,
-        &op(
-            "NewAccessData2",
-            &format!(
-                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>true</dbFeePaid>",
-                db_id("po4demo")
-            ),
-        ),
+        &op("GetDataBoxUsers2", &db_id("po4demo")),
         "0000",
     )
     .await;
-    assert_eq!(child(&resp, "dbUserID").as_deref(), Some(login.as_str()));
-    let (login_again, new_password) = access(&resp);
-    assert_eq!(login_again, login);
-    assert_ne!(new_password, password);
-    assert_401(
-        &t.soap_as((&login, &password), "/DS/dz", DUMMY).await,
-        "authentication.error.userIsNotAuthenticated",
-    );
-    assert_401(
-        &t.soap_as((&login, &new_password), "/DS/dz", DUMMY).await,
-        "authentication.error.paswordExpired",
-    );
+    assert!(resp.text.contains(&isds_id), "{}", resp.text);
+    // The operator may confirm the fee.
+    let resp = expect_code(&t, OPERATOR, &reissue(true), "0000").await;
+    let (login, new_password) = access(&resp);
+    assert_ne!(login, new_login);
     let delete = op(
         "DeleteDataBoxUser2",
         &format!("{}<isdsID>{isds_id}</isdsID>", db_id("po4demo")),
@@ -847,5 +892,333 @@ async fn an_administrator_keeps_the_right_to_administer() {
     .await;
     let (login, _) = access(&resp);
     assert_eq!(listed_privileges(&t, &format!("000000{login}")).await, "9");
+    t.stop().await;
+}
+
+/// The `dbUserInfo` entry of GetDataBoxUsers2 with this `isdsID`, as
+/// (element, text) pairs.
+fn listed_user(resp: &SoapResponse, isds_id: &str) -> Vec<(String, String)> {
+    let body = resp.body();
+    let users = body
+        .elements()
+        .find(|e| e.name == "dbUsers")
+        .expect("dbUsers");
+    let user = users
+        .elements()
+        .find(|u| {
+            u.elements()
+                .any(|e| e.name == "isdsID" && e.text() == isds_id)
+        })
+        .unwrap_or_else(|| panic!("no user {isds_id}: {}", resp.text));
+    user.elements()
+        .map(|e| (e.name.clone(), e.text()))
+        .collect()
+}
+
+fn item<'a>(items: &'a [(String, String)], name: &str) -> &'a str {
+    items
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// The body's child `name` and its items.
+fn items_of(resp: &SoapResponse, name: &str) -> Vec<(String, String)> {
+    let body = resp.body();
+    let e = body
+        .elements()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no {name}: {}", resp.text));
+    e.elements().map(|e| (e.name.clone(), e.text())).collect()
+}
+
+#[tokio::test]
+async fn personal_data_round_trip_for_users_and_owners() {
+    let t = start().await;
+    let person = [
+        ("pnGivenNames", "Jana Marie"),
+        ("pnLastName", "Veselá"),
+        ("adCode", "61862134"),
+        ("adCity", "Brno"),
+        ("adDistrict", "Královo Pole"),
+        ("adStreet", "Masarykova"),
+        ("adNumberInStreet", "1"),
+        ("adNumberInMunicipality", "1035"),
+        ("adZipCode", "60200"),
+        ("adState", "CZ"),
+        ("biDate", "1980-05-17"),
+        ("caStreet", "Údolní 53"),
+        ("caCity", "Brno"),
+        ("caZipCode", "60200"),
+    ];
+    let mut primary = person.to_vec();
+    primary.extend([
+        ("aifoIsds", "false"),
+        ("userType", "PRIMARY_USER"),
+        ("userPrivils", "255"),
+    ]);
+    let create = op(
+        "CreateDataBox2",
+        &(complex(
+            "dbOwnerInfo",
+            OWNER_INFO_EXT2,
+            &[
+                ("dbType", "OVM"),
+                ("ic", "11223344"),
+                ("firmName", "Obec Osobní"),
+                ("biCounty", "Brno-město"),
+                ("biState", "CZ"),
+                ("adCode", "21867654"),
+                ("adCity", "Osobní"),
+                ("adDistrict", "Horní"),
+                ("adStreet", "Náves"),
+                ("adNumberInStreet", "2"),
+                ("adNumberInMunicipality", "12"),
+                ("adZipCode", "59101"),
+                ("adState", "CZ"),
+                ("nationality", "CZ"),
+                ("dbIdOVM", "11223344"),
+            ],
+        ) + &format!(
+            "<dbPrimaryUsers>{}</dbPrimaryUsers>",
+            complex("dbUserInfo", USER_INFO_EXT2, &primary)
+        )),
+    );
+    let resp = expect_code(&t, OPERATOR, &create, "0000").await;
+    let box_id = child(&resp, "dbID").unwrap();
+    let (login, password) = access(&resp);
+    let isds_id = format!("000000{login}");
+
+    // GetDataBoxUsers2 returns every item given.
+    let list = op("GetDataBoxUsers2", &db_id(&box_id));
+    let resp = expect_code(&t, OPERATOR, &list, "0000").await;
+    let listed = listed_user(&resp, &isds_id);
+    for (name, value) in person {
+        assert_eq!(item(&listed, name), value, "{name}");
+    }
+    assert_eq!(item(&listed, "userType"), "PRIMARY_USER");
+
+    // The user reads the same about themselves (after the first change).
+    let change = op(
+        "ChangeISDSPassword",
+        &format!(
+            "<dbOldPassword>{password}</dbOldPassword><dbNewPassword>Osobni-Heslo-42</dbNewPassword>"
+        ),
+    );
+    expect_code(&t, (&login, &password), &change, "0000").await;
+    let me = (login.as_str(), "Osobni-Heslo-42");
+    let dummy = "<dbDummy/>";
+    let resp = expect_code(&t, me, &op("GetUserInfoFromLogin2", dummy), "0000").await;
+    let info = items_of(&resp, "dbUserInfo");
+    for (name, value) in person {
+        assert_eq!(item(&info, name), value, "GetUserInfoFromLogin2 {name}");
+    }
+    let resp = expect_code(&t, me, &op("GetUserInfoFromLogin", dummy), "0000").await;
+    let info = items_of(&resp, "dbUserInfo");
+    for (name, value) in [
+        ("pnFirstName", "Jana"),
+        ("pnMiddleName", "Marie"),
+        ("pnLastName", "Veselá"),
+        ("adCity", "Brno"),
+        ("adStreet", "Masarykova"),
+        ("adNumberInStreet", "1"),
+        ("adNumberInMunicipality", "1035"),
+        ("adZipCode", "60200"),
+        ("adState", "CZ"),
+        ("biDate", "1980-05-17"),
+        ("caStreet", "Údolní 53"),
+        ("caCity", "Brno"),
+        ("caZipCode", "60200"),
+    ] {
+        assert_eq!(item(&info, name), value, "GetUserInfoFromLogin {name}");
+    }
+    // The owner's description, both versions.
+    let resp = expect_code(&t, me, &op("GetOwnerInfoFromLogin2", dummy), "0000").await;
+    let owner = items_of(&resp, "dbOwnerInfo");
+    for (name, value) in [
+        ("firmName", "Obec Osobní"),
+        ("ic", "11223344"),
+        ("biCounty", "Brno-město"),
+        ("biState", "CZ"),
+        ("adCode", "21867654"),
+        ("adCity", "Osobní"),
+        ("adDistrict", "Horní"),
+        ("adStreet", "Náves"),
+        ("adNumberInStreet", "2"),
+        ("adNumberInMunicipality", "12"),
+        ("adZipCode", "59101"),
+        ("nationality", "CZ"),
+        ("dbIdOVM", "11223344"),
+    ] {
+        assert_eq!(item(&owner, name), value, "GetOwnerInfoFromLogin2 {name}");
+    }
+    let resp = expect_code(&t, me, &op("GetOwnerInfoFromLogin", dummy), "0000").await;
+    let owner = items_of(&resp, "dbOwnerInfo");
+    assert_eq!(item(&owner, "adCity"), "Osobní");
+    assert_eq!(item(&owner, "nationality"), "CZ");
+
+    // AddDataBoxUser2 keeps an entrusted user's items; UpdateDataBoxUser2
+    // replaces them with the new complete description.
+    let mut entrusted = person.to_vec();
+    entrusted.retain(|(n, _)| *n != "pnGivenNames" && *n != "pnLastName");
+    entrusted.extend([
+        ("aifoIsds", "false"),
+        ("pnGivenNames", "Petr"),
+        ("pnLastName", "Pověřený"),
+        ("userType", "ENTRUSTED_USER"),
+        ("userPrivils", "9"),
+    ]);
+    let add = op(
+        "AddDataBoxUser2",
+        &(db_id(&box_id) + &complex("dbUserInfo", USER_INFO_EXT2, &entrusted)),
+    );
+    let resp = expect_code(&t, me, &add, "0000").await;
+    let (login2, _) = access(&resp);
+    let isds_id2 = format!("000000{login2}");
+    let resp = expect_code(&t, me, &list, "0000").await;
+    let listed = listed_user(&resp, &isds_id2);
+    assert_eq!(item(&listed, "pnLastName"), "Pověřený");
+    assert_eq!(item(&listed, "biDate"), "1980-05-17");
+    assert_eq!(item(&listed, "caStreet"), "Údolní 53");
+    assert_eq!(item(&listed, "adDistrict"), "Královo Pole");
+
+    let update = op(
+        "UpdateDataBoxUser2",
+        &format!(
+            "{}<isdsID>{isds_id2}</isdsID>{}",
+            db_id(&box_id),
+            complex(
+                "dbNewUserInfo",
+                USER_INFO_EXT2,
+                &[
+                    ("aifoIsds", "false"),
+                    ("pnGivenNames", "Petr"),
+                    ("pnLastName", "Pověřený"),
+                    ("adCity", "Olomouc"),
+                    ("adStreet", "Horní náměstí"),
+                    ("adNumberInMunicipality", "583"),
+                    ("adZipCode", "77900"),
+                    ("biDate", "1980-05-17"),
+                    ("userType", "ENTRUSTED_USER"),
+                    ("userPrivils", "9"),
+                ]
+            )
+        ),
+    );
+    expect_code(&t, me, &update, "0000").await;
+    let resp = expect_code(&t, me, &list, "0000").await;
+    let listed = listed_user(&resp, &isds_id2);
+    assert_eq!(item(&listed, "adCity"), "Olomouc");
+    assert_eq!(item(&listed, "adNumberInMunicipality"), "583");
+    // Items left out of the complete description are gone (manual 1.4).
+    assert_eq!(item(&listed, "caStreet"), "");
+    assert_eq!(item(&listed, "adDistrict"), "");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_primary_user_without_the_required_items_is_refused() {
+    let t = start().await;
+    let full = [
+        ("aifoIsds", "false"),
+        ("pnGivenNames", "Karel"),
+        ("pnLastName", "Úplný"),
+        ("adCity", "Praha"),
+        ("adStreet", "Dlouhá"),
+        ("adNumberInStreet", "5"),
+        ("adZipCode", "11000"),
+        ("biDate", "1970-01-02"),
+        ("userType", "PRIMARY_USER"),
+        ("userPrivils", "255"),
+    ];
+    let create = |leave_out: &[&str], extra: &[(&str, &str)]| {
+        let mut user: Vec<(&str, &str)> = full
+            .iter()
+            .copied()
+            .filter(|(n, _)| !leave_out.contains(n))
+            .collect();
+        user.extend_from_slice(extra);
+        op(
+            "CreateDataBox2",
+            &(complex(
+                "dbOwnerInfo",
+                OWNER_INFO_EXT2,
+                &[
+                    ("dbType", "PO"),
+                    ("ic", "55667788"),
+                    ("firmName", "Neúplná s.r.o."),
+                ],
+            ) + &format!(
+                "<dbPrimaryUsers>{}</dbPrimaryUsers>",
+                complex("dbUserInfo", USER_INFO_EXT2, &user)
+            )),
+        )
+    };
+    for (leave_out, code, text) in [
+        (&["pnLastName"][..], "1014", "Chybí příjmení osoby"),
+        (&["biDate"][..], "1015", "Chybí datum narození"),
+        (&["adCity"][..], "1018", "Chybí město v adrese"),
+        (
+            &["adNumberInStreet"][..],
+            "1019",
+            "Chybí číslo popisné i orientační v adrese",
+        ),
+        (&["adZipCode"][..], "1033", "Chybí PSČ v adrese"),
+    ] {
+        let resp = expect_code(&t, OPERATOR, &create(leave_out, &[]), code).await;
+        assert_eq!(resp.status().1, text);
+        assert!(child(&resp, "dbID").is_none(), "{}", resp.text);
+    }
+    // A contact address stands in for the home address.
+    let resp = expect_code(
+        &t,
+        OPERATOR,
+        &create(
+            &["adCity", "adStreet", "adNumberInStreet", "adZipCode"],
+            &[
+                ("caStreet", "Údolní 53"),
+                ("caCity", "Brno"),
+                ("caZipCode", "60200"),
+            ],
+        ),
+        "0000",
+    )
+    .await;
+    let box_id = child(&resp, "dbID").unwrap();
+    // Nothing nameless was created: the box has its one complete user.
+    let resp = expect_code(
+        &t,
+        OPERATOR,
+        &op("GetDataBoxUsers2", &db_id(&box_id)),
+        "0000",
+    )
+    .await;
+    let body = resp.body();
+    let users = body.elements().find(|e| e.name == "dbUsers").unwrap();
+    assert_eq!(users.elements().count(), 1);
+    // AddDataBoxUser2 of a primary user is held to the same rule; an
+    // entrusted user is not.
+    let mut primary = full.to_vec();
+    primary.retain(|(n, _)| *n != "biDate");
+    let add = |user: &[(&str, &str)]| {
+        op(
+            "AddDataBoxUser2",
+            &(db_id(&box_id) + &complex("dbUserInfo", USER_INFO_EXT2, user)),
+        )
+    };
+    expect_code(&t, OPERATOR, &add(&primary), "1015").await;
+    expect_code(
+        &t,
+        OPERATOR,
+        &add(&[
+            ("aifoIsds", "false"),
+            ("pnLastName", "Jen Jméno"),
+            ("userType", "ENTRUSTED_USER"),
+            ("userPrivils", "9"),
+        ]),
+        "0000",
+    )
+    .await;
     t.stop().await;
 }

@@ -698,7 +698,100 @@ async fn check_data_box_reports_states() {
     let r = call(&t, PO_NO16, &check("fohide1"), "0000").await;
     assert_eq!(child_text(&r.body(), "dbState"), "1");
     call(&t, PO_NO16, &check("nobox00"), "5001").await;
-    call(&t, PO_NO16, &check("NOBOX00"), "2011").await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_box_ids_are_answered_with_a_status_not_a_fault() {
+    let t = gateway().await;
+    // WS_vyhledavani_datovych_schranek 2.3: a malformed box ID is 2011 (or
+    // 1007 when none is given), in the operation's own response.
+    let check = |id: &str| op("CheckDataBox", &format!("<dbID>{id}</dbID>"));
+    for bad in ["NOBOX00", "x", "posrch12", "pos rch", "po-srch"] {
+        let r = call(&t, PO_NO16, &check(bad), "2011").await;
+        assert_eq!(r.body().name, "CheckDataBoxResponse");
+        assert_eq!(r.status().1, "Chyba ve struktuře ID datové schránky.");
+    }
+    call(&t, PO_NO16, &check(""), "1007").await;
+    for (operation, inner) in [
+        (
+            "DataBoxCreditInfo",
+            "<dbID>abc</dbID><ciFromDate xsi:nil=\"true\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/><ciTodate xsi:nil=\"true\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>",
+        ),
+        ("DTInfo", "<dbID>ABCDEFGH</dbID>"),
+        ("PDZSendInfo", "<dbId>12</dbId><PDZType>Normal</PDZType>"),
+        ("PDZInfo", "<PDZSender>too-long-id</PDZSender>"),
+    ] {
+        let r = call(&t, PO_ALL, &op(operation, inner), "2011").await;
+        assert_eq!(r.body().name, format!("{operation}Response"));
+    }
+    let activity = op(
+        "GetDataBoxActivityStatus",
+        "<dbID>bad</dbID><baFrom>2020-01-01T00:00:00</baFrom><baTo>2020-01-02T00:00:00</baTo>",
+    );
+    call(&t, OVM_ALL, &activity, "2011").await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn find_data_box2_by_the_ovm_identifier_and_activity_until_now() {
+    let t = gateway().await;
+    // dbIdOVM alone finds the one OVM box; other items are ignored.
+    let ovm_id = ic_from(23140);
+    for who in [PO_ALL, OVM_ALL] {
+        let r = call(&t, who, &find2(&[("dbIdOVM", &ovm_id)]), "0000").await;
+        assert_eq!(found_ids(&r), ["ovmsrch"]);
+    }
+    let r = call(
+        &t,
+        PO_ALL,
+        &find2(&[("dbIdOVM", &ovm_id), ("dbType", "PO"), ("firmName", "nic")]),
+        "0000",
+    )
+    .await;
+    assert_eq!(found_ids(&r), ["ovmsrch"]);
+    // No OVM has it: 0002 (a PO's IČ is no OVM identifier).
+    call(&t, PO_ALL, &find2(&[("dbIdOVM", "99999999")]), "0002").await;
+    let po_ic = ic_from(5_000_000);
+    call(&t, PO_ALL, &find2(&[("dbIdOVM", &po_ic)]), "0002").await;
+
+    // GetDataBoxActivityStatus without baTo (empty, nil or absent) asks
+    // until now; without baFrom since the box was created.
+    let xsi = "xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"";
+    for inner in [
+        "<dbID>posrch1</dbID><baFrom>2020-01-01T00:00:00</baFrom><baTo/>".to_owned(),
+        "<dbID>posrch1</dbID><baFrom>2020-01-01T00:00:00</baFrom><baTo></baTo>".to_owned(),
+        format!(
+            "<dbID>posrch1</dbID><baFrom>2020-01-01T00:00:00</baFrom><baTo xsi:nil=\"true\" {xsi}/>"
+        ),
+        "<dbID>posrch1</dbID><baFrom>2020-01-01T00:00:00</baFrom>".to_owned(),
+        "<dbID>posrch1</dbID>".to_owned(),
+        format!(
+            "<dbID>posrch1</dbID><baFrom xsi:nil=\"true\" {xsi}/><baTo xsi:nil=\"true\" {xsi}/>"
+        ),
+    ] {
+        let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(2);
+        let r = call(&t, OVM_ALL, &op("GetDataBoxActivityStatus", &inner), "0000").await;
+        let body = r.body();
+        assert_eq!(child_text(&body, "dbID"), "posrch1", "{inner}");
+        let periods: Vec<Element> = children(children(&body, "Periods").next().unwrap(), "Period")
+            .cloned()
+            .collect();
+        let last = periods
+            .last()
+            .unwrap_or_else(|| panic!("no period: {inner}"));
+        assert_eq!(child_text(last, "DbState"), "1", "{inner}");
+        let to = time::OffsetDateTime::parse(
+            &child_text(last, "PeriodTo"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(to >= before, "{inner}: {to} is not now");
+        assert!(
+            to <= time::OffsetDateTime::now_utc() + time::Duration::seconds(2),
+            "{inner}"
+        );
+    }
     t.stop().await;
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
 use crate::domain::certificates;
+use crate::domain::otp;
 use crate::domain::repo;
 use crate::domain::{BoxState, User, UserId};
 use crate::http::routes::LoginMethod;
@@ -37,8 +38,9 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 /// Checks a login and password; counts failures and blocks after too many.
-/// On `/DS/…` (`method` Basic) a user with a registered certificate is
-/// refused even with the right password: their login needs the certificate.
+/// On `/DS/…` (`method` Basic) a user with a registered certificate or
+/// with OTP login set up is refused even with the right password: their
+/// login needs the certificate or the one-time code.
 pub(super) async fn login(
     auth: &Authenticator,
     login: String,
@@ -52,6 +54,13 @@ pub(super) async fn login(
     };
     clear_failures(store, &user.id)?;
     if method == LoginMethod::Basic && certificates::user_has_certificate(store, &user.id)? {
+        return Ok(Err(AuthFailure::BadRole));
+    }
+    // A user with OTP login set up (HOTP or TOTP) has no password-only
+    // login: ISDS_OTP_autentizace (1, 2) gives such an account its web
+    // services only under `/apps/DS/…` after an OTP login, and the
+    // messages manual (1.2.1) lists that address as the way in for it.
+    if method == LoginMethod::Basic && otp::get_secret(store, &user.id)?.is_some() {
         return Ok(Err(AuthFailure::BadRole));
     }
     identity(store, &auth.policy, auth.clock.unix(), user, method)

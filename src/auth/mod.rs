@@ -27,7 +27,9 @@ use crate::tls::PeerCertificate;
 
 pub use basic::parse_basic;
 pub use mobile_key::{MepLoginOutcome, PendingRequest, REQUEST_COOKIE};
-pub use otp::{OtpLoginOutcome, OtpStep, SESSION_COOKIE, SESSION_IDLE_SECONDS, SentSms};
+pub use otp::{
+    OtpLoginOutcome, OtpStep, OtpVerified, SESSION_COOKIE, SESSION_IDLE_SECONDS, SentSms,
+};
 
 /// Rules for password logins.
 #[derive(Debug, Clone)]
@@ -91,6 +93,7 @@ impl Identity {
             password: crate::domain::credentials::PasswordHash::unusable(),
             password_set_at: 0,
             must_change_password: false,
+            personal: Default::default(),
         };
         let databox = DataBox {
             id: box_id,

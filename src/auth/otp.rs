@@ -88,6 +88,19 @@ pub enum OtpLoginOutcome {
     Refused(AuthFailure),
 }
 
+/// What [`Authenticator::otp_verify`] found.
+#[derive(Debug, Clone)]
+pub enum OtpVerified {
+    /// Password and code are right: this user.
+    User(crate::domain::User),
+    /// The password is right and a TOTP code was "sent".
+    SmsSent,
+    /// The password is right, but a code was sent too recently.
+    SmsTooSoon,
+    /// Refused; answer 401 with the step's challenge.
+    Refused(AuthFailure),
+}
+
 /// A simulated SMS carrying a TOTP login code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentSms {
@@ -128,57 +141,15 @@ impl Authenticator {
         step: OtpStep,
         authorization: Option<&str>,
     ) -> Result<OtpLoginOutcome, AuthError> {
-        let Some((login, password)) = authorization.and_then(parse_basic) else {
-            return Ok(OtpLoginOutcome::Refused(AuthFailure::NoCredentials));
-        };
-        let (password, code) = match step {
-            OtpStep::TotpSendSms => (password, None),
-            OtpStep::Hotp | OtpStep::Totp => split_code(password),
-        };
-        let user = match basic::verify_password(self, login.clone(), password).await? {
-            Ok(user) => user,
-            Err(failure) => return Ok(OtpLoginOutcome::Refused(failure)),
-        };
-        let store = self.store.as_ref();
-        let secret = match otp::get_secret(store, &user.id)? {
-            Some(secret) if secret.kind == step.kind() => secret,
-            _ => return Ok(OtpLoginOutcome::Refused(AuthFailure::BadRole)),
+        let user = match self.otp_verify(step, authorization, None).await? {
+            OtpVerified::User(user) => user,
+            // No interval is asked for here, so no SMS is ever held back.
+            OtpVerified::SmsSent | OtpVerified::SmsTooSoon => {
+                return Ok(OtpLoginOutcome::SmsSent);
+            }
+            OtpVerified::Refused(failure) => return Ok(OtpLoginOutcome::Refused(failure)),
         };
         let now = self.clock.unix();
-
-        if step == OtpStep::TotpSendSms {
-            let sms = SentSms {
-                login,
-                user: user.id.clone(),
-                code: secret.totp_code(now),
-                sent_at: now,
-            };
-            tracing::info!(
-                login = %sms.login,
-                user = %sms.user,
-                code = %sms.code,
-                "simulated SMS with a TOTP login code"
-            );
-            let mut outbox = lock(&self.otp.outbox);
-            if outbox.len() >= OUTBOX_CAPACITY {
-                outbox.pop_front();
-            }
-            outbox.push_back(sms);
-            return Ok(OtpLoginOutcome::SmsSent);
-        }
-
-        let accepted = match code.as_deref().and_then(|c| secret.check(c, now)) {
-            // A concurrent login that used a code first wins; this one is
-            // refused like a wrong code.
-            Some(counter) => otp::advance_counter(store, &user.id, &secret, counter)?,
-            None => false,
-        };
-        if !accepted {
-            let failure = basic::record_failure(store, &self.policy, now, &user.id)?;
-            return Ok(OtpLoginOutcome::Refused(failure));
-        }
-        basic::clear_failures(store, &user.id)?;
-
         let session_id = self.open_session(&user, now);
         tracing::info!(login = %user.login, user = %user.id, kind = step.kind().name(), "OTP login opened a session");
         Ok(OtpLoginOutcome::SessionOpened { session_id })
@@ -199,6 +170,79 @@ impl Authenticator {
             },
         );
         session_id
+    }
+
+    /// Checks the credentials of one OTP step without opening a session
+    /// (the login steps and the OTP password services of `/asws/…` share
+    /// it): for [`OtpStep::TotpSendSms`] the password, then a code is
+    /// "sent"; for the others the password followed by a valid, unused
+    /// code of the user's own OTP kind. With `sms_interval`, no code is
+    /// sent if the user got one fewer than that many seconds ago.
+    pub async fn otp_verify(
+        &self,
+        step: OtpStep,
+        authorization: Option<&str>,
+        sms_interval: Option<i64>,
+    ) -> Result<OtpVerified, AuthError> {
+        let Some((login, password)) = authorization.and_then(parse_basic) else {
+            return Ok(OtpVerified::Refused(AuthFailure::NoCredentials));
+        };
+        let (password, code) = match step {
+            OtpStep::TotpSendSms => (password, None),
+            OtpStep::Hotp | OtpStep::Totp => split_code(password),
+        };
+        let user = match basic::verify_password(self, login.clone(), password).await? {
+            Ok(user) => user,
+            Err(failure) => return Ok(OtpVerified::Refused(failure)),
+        };
+        let store = self.store.as_ref();
+        let secret = match otp::get_secret(store, &user.id)? {
+            Some(secret) if secret.kind == step.kind() => secret,
+            _ => return Ok(OtpVerified::Refused(AuthFailure::BadRole)),
+        };
+        let now = self.clock.unix();
+
+        if step == OtpStep::TotpSendSms {
+            let recent = |interval| {
+                lock(&self.otp.outbox)
+                    .iter()
+                    .any(|sms| sms.user == user.id && (0..interval).contains(&(now - sms.sent_at)))
+            };
+            if sms_interval.is_some_and(recent) {
+                return Ok(OtpVerified::SmsTooSoon);
+            }
+            let sms = SentSms {
+                login,
+                user: user.id.clone(),
+                code: secret.totp_code(now),
+                sent_at: now,
+            };
+            tracing::info!(
+                login = %sms.login,
+                user = %sms.user,
+                code = %sms.code,
+                "simulated SMS with a TOTP login code"
+            );
+            let mut outbox = lock(&self.otp.outbox);
+            if outbox.len() >= OUTBOX_CAPACITY {
+                outbox.pop_front();
+            }
+            outbox.push_back(sms);
+            return Ok(OtpVerified::SmsSent);
+        }
+
+        let accepted = match code.as_deref().and_then(|c| secret.check(c, now)) {
+            // A concurrent login that used a code first wins; this one is
+            // refused like a wrong code.
+            Some(counter) => otp::advance_counter(store, &user.id, &secret, counter)?,
+            None => false,
+        };
+        if !accepted {
+            let failure = basic::record_failure(store, &self.policy, now, &user.id)?;
+            return Ok(OtpVerified::Refused(failure));
+        }
+        basic::clear_failures(store, &user.id)?;
+        Ok(OtpVerified::User(user))
     }
 
     /// Ends the sessions named in a `Cookie` header. Returns whether one

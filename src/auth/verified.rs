@@ -100,6 +100,7 @@ mod tests {
             password: hash,
             password_set_at: 0,
             must_change_password: false,
+            personal: Default::default(),
         }
     }
 

@@ -156,6 +156,7 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
                     state: c.country.unwrap_or_else(|| "CZ".to_owned()),
                     ..BoxAddress::default()
                 },
+                ..Owner::default()
             };
             let mut primary = NewUser::new(
                 UserType::PrimaryUser,

@@ -35,7 +35,9 @@ use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID};
 use super::lifecycle;
 use super::message::Timestamp;
 use super::repo::{self, RepoError, Stored};
-use super::user::{PersonName, Privileges, User, UserId, UserType};
+use super::user::{
+    MissingPersonalData, PersonName, PersonalData, Privileges, User, UserId, UserType,
+};
 use crate::store::{Batch, Store};
 
 /// How many times a change is retried after a concurrent change or an ID
@@ -78,6 +80,10 @@ pub enum Refusal {
     LastPrimaryUser(BoxId),
     #[error("password refused: {0}")]
     Password(PasswordRuleViolation),
+    #[error("a primary user's personal data are incomplete: {0}")]
+    PersonalData(MissingPersonalData),
+    #[error("only the operator may confirm that the fee for new access data was paid")]
+    FeeConfirmation,
 }
 
 /// A change failed: refused by the rules, or the store failed.
@@ -165,6 +171,12 @@ pub struct NewUser {
     pub password: Option<String>,
     /// Require a change at the first login also of a given password.
     pub must_change_password: bool,
+    /// Address, birth date and the other items kept about the user.
+    pub personal: PersonalData,
+    /// A primary user must come with the items
+    /// [`PersonalData::check_primary`] requires (the SOAP services; the
+    /// command line and world fixtures may leave them out).
+    pub personal_required: bool,
 }
 
 impl NewUser {
@@ -177,6 +189,8 @@ impl NewUser {
             login: None,
             password: None,
             must_change_password: false,
+            personal: PersonalData::default(),
+            personal_required: false,
         }
     }
 }
@@ -249,6 +263,7 @@ pub struct UserChange {
     pub user_type: Option<UserType>,
     pub privileges: Option<Privileges>,
     pub name: Option<PersonName>,
+    pub personal: Option<PersonalData>,
 }
 
 /// A change of a box's state.
@@ -290,15 +305,7 @@ impl<'a> Admin<'a> {
         }
         let mut users = spec.primary_users.clone();
         if users.is_empty() {
-            users.push(NewUser::new(
-                UserType::PrimaryUser,
-                Privileges::ALL,
-                PersonName {
-                    first_name: spec.owner.first_name.clone(),
-                    middle_name: String::new(),
-                    last_name: spec.owner.last_name.clone(),
-                },
-            ));
+            users.push(primary_user_of_owner(&spec.owner));
         }
         for u in &users {
             check_new_user(u)?;
@@ -313,6 +320,9 @@ impl<'a> Admin<'a> {
                 }
                 None => fresh_box_id(),
             };
+            for u in &users {
+                check_personal_data(u)?;
+            }
             let databox = DataBox {
                 id: id.clone(),
                 box_type: spec.box_type,
@@ -452,6 +462,7 @@ impl<'a> Admin<'a> {
         retry(|| {
             let databox = self.existing_box(box_id)?;
             refuse_removed(&databox.value)?;
+            check_personal_data(&spec)?;
             let (user, access) = self.build_user(box_id, &spec)?;
             let mut batch = Batch::new();
             repo::stage_insert_user(&mut batch, &user);
@@ -500,6 +511,9 @@ impl<'a> Admin<'a> {
             user.privileges = kept_privileges(user.user_type, user.privileges);
             if let Some(n) = &change.name {
                 user.name = n.clone();
+            }
+            if let Some(p) = &change.personal {
+                user.personal = Box::new(p.clone());
             }
             let mut batch = Batch::new();
             repo::stage_update_user(&mut batch, &old, &user);
@@ -586,6 +600,72 @@ impl<'a> Admin<'a> {
                 login: user.login,
                 password,
                 must_change_password: must_change,
+            })
+        })
+    }
+
+    /// Issues a user new access data on request (NewAccessData). The
+    /// box-management manual (2.74) no longer describes the service; what
+    /// the gateway does follows the interface and the operator's other
+    /// documents:
+    /// - who may ask: the operator (ISDS's operator, who issues access
+    ///   data at the request of the person) for any user, and a box
+    ///   administrator for the users they may add and remove
+    ///   (WS_sprava_datovych_schranek, 2.4 and 2.5: PRIVIL_OWNER_ADM does
+    ///   not reach primary users); only the operator may confirm that the
+    ///   administrative fee was paid (`dbFeePaid`), anyone else asking
+    ///   with it gets 1032 ("Vaše oprávnění nedovolují potvrdit zaplacení
+    ///   správního poplatku", the official table's code for a request for
+    ///   new access data that cannot confirm the fee);
+    /// - what is returned: new access data are a new user name and a new
+    ///   password (dbTypes 2.10: `dbUserID` is the new user ID); the user's
+    ///   `isdsID` stays ("Při vydání nových přístupových údajů se
+    ///   zachovává", developers' bulletin of May 2018), and so do type,
+    ///   rights and personal data;
+    /// - the old credentials: the old user name and password stop working
+    ///   at once; the new password must be changed at the first login.
+    pub fn reissue_access_data(
+        &self,
+        actor: &Actor,
+        box_id: &BoxId,
+        who: &UserRef,
+        fee_paid: bool,
+    ) -> Result<AccessData, AdminError> {
+        require_box_admin(actor, box_id, "issue access data in this box")?;
+        if fee_paid && !matches!(actor, Actor::Operator) {
+            return Err(Refusal::FeeConfirmation.into());
+        }
+        retry(|| {
+            let databox = self.existing_box(box_id)?;
+            refuse_removed(&databox.value)?;
+            let old = self.resolve(box_id, who)?;
+            require_type(actor, old.value.user_type)?;
+            let mut user = old.value.clone();
+            let login = loop {
+                let candidate = fresh_user_id().to_string();
+                if candidate != user.login && !repo::login_exists(self.store, &candidate)? {
+                    break candidate;
+                }
+            };
+            let password = credentials::generate_password(&login);
+            user.login = login;
+            user.password = PasswordHash::new(&password)?;
+            user.password_set_at = self.now;
+            user.must_change_password = true;
+            let mut batch = Batch::new();
+            repo::stage_update_user(&mut batch, &old, &user);
+            self.finish(
+                batch,
+                &[AdminEvent::AccessDataIssued {
+                    box_id: box_id.clone(),
+                    user_id: user.id.clone(),
+                }],
+            )?;
+            Ok(AccessData {
+                user_id: user.id,
+                login: user.login,
+                password,
+                must_change_password: true,
             })
         })
     }
@@ -714,6 +794,7 @@ impl<'a> Admin<'a> {
             password: PasswordHash::new(&password)?,
             password_set_at: self.now,
             must_change_password: must_change,
+            personal: Box::new(spec.personal.clone()),
         };
         Ok((
             user,
@@ -734,6 +815,41 @@ impl<'a> Admin<'a> {
         repo::commit(self.store, batch)?;
         Ok(())
     }
+}
+
+/// A primary user that must carry the manual's items without them is
+/// refused (WS_sprava_datovych_schranek, 2.1 and 2.4).
+fn check_personal_data(u: &NewUser) -> Result<(), Refusal> {
+    if u.personal_required && u.user_type == UserType::PrimaryUser {
+        u.personal
+            .check_primary(&u.name)
+            .map_err(Refusal::PersonalData)?;
+    }
+    Ok(())
+}
+
+/// The primary user of a box created without one: its owner, whose
+/// personal items the user record repeats ("V UserInfo jsou pouze
+/// překopírované údaje z OwnerInfo", WS_sprava_datovych_schranek, 1.6).
+pub fn primary_user_of_owner(owner: &Owner) -> NewUser {
+    let mut user = NewUser::new(
+        UserType::PrimaryUser,
+        Privileges::ALL,
+        PersonName {
+            first_name: owner.first_name.clone(),
+            middle_name: String::new(),
+            last_name: owner.last_name.clone(),
+        },
+    );
+    user.personal = PersonalData {
+        birth_date: owner.birth_date.clone(),
+        last_name_at_birth: owner.last_name_at_birth.clone(),
+        address: owner.address.clone(),
+        address_code: owner.address_code.clone(),
+        email: owner.email.clone(),
+        ..PersonalData::default()
+    };
+    user
 }
 
 /// Runs `attempt` again after a conflict (a concurrent change, a generated

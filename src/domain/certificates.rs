@@ -238,6 +238,7 @@ pub fn application_user(databox: &DataBox) -> User {
         password: PasswordHash::unusable(),
         password_set_at: 0,
         must_change_password: false,
+        personal: Default::default(),
     }
 }
 

@@ -177,6 +177,24 @@ pub struct Owner {
     pub birth_date: String,
     pub birth_city: String,
     pub address: BoxAddress,
+    /// Birth district and state (`biCounty`, `biState`).
+    pub birth_county: String,
+    pub birth_state: String,
+    /// Last name at birth (`pnLastNameAtBirth`).
+    pub last_name_at_birth: String,
+    /// The RUIAN address code (`adCode`, `adAMCode`).
+    pub address_code: String,
+    /// Citizenship, or the state of registration (`nationality`).
+    pub nationality: String,
+    /// `email`, `telNumber`, `identifier` and `registryCode` of the
+    /// version-1 description.
+    pub email: String,
+    pub telephone: String,
+    pub identifier: String,
+    pub registry_code: String,
+    /// The OVM identifier from the register of OVM (`dbIdOVM`), as given
+    /// when the box was created; empty: the gateway reports the IČ.
+    pub id_ovm: String,
 }
 
 /// One data box.

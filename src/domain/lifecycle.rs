@@ -331,6 +331,7 @@ mod tests {
                 password: crate::domain::credentials::PasswordHash::unusable(),
                 password_set_at: 0,
                 must_change_password: false,
+                personal: Default::default(),
             },
             databox: DataBox {
                 id: box_id,

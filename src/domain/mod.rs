@@ -29,4 +29,7 @@ pub mod world;
 pub mod world_messages;
 
 pub use databox::{BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner};
-pub use user::{PersonName, Privileges, User, UserId, UserType};
+pub use user::{
+    ContactAddress, MissingPersonalData, PersonName, PersonalData, Privileges, User, UserId,
+    UserType,
+};

@@ -1072,6 +1072,7 @@ fn synth_user(b: &DataBox, id: UserId, name: PersonName, hash: &PasswordHash, no
         password: hash.clone(),
         password_set_at: now,
         must_change_password: false,
+        personal: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::credentials::PasswordHash;
-use super::databox::BoxId;
+use super::databox::{BoxAddress, BoxId};
 
 /// A user ID: 6 characters from `[a-z0-9]`, as ISDS generates them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -184,6 +184,102 @@ fn join_non_empty(parts: &[&str]) -> String {
         .join(" ")
 }
 
+/// A contact address (`ca*`): where letters go if it is given
+/// (WS_sprava_datovych_schranek, 1.6.2 and 2.4).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContactAddress {
+    /// Street and number, one line (`caStreet`).
+    pub street: String,
+    pub city: String,
+    pub zip_code: String,
+    pub state: String,
+}
+
+/// What ISDS keeps about a user besides name, type and rights: the items
+/// of `tDbUserInfo` (WS_sprava_datovych_schranek, 1.6.2). The gateway
+/// keeps them as given; the `isdsID` is derived from the user ID and
+/// needs no field. Records stored before these existed load empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonalData {
+    /// ISO date of birth (`biDate`).
+    pub birth_date: String,
+    /// Last name at birth (`pnLastNameAtBirth`, version-1 services).
+    pub last_name_at_birth: String,
+    /// The home address (`ad*`).
+    pub address: BoxAddress,
+    /// The RUIAN address code (`adCode`, `adAMCode`).
+    pub address_code: String,
+    pub contact: ContactAddress,
+    /// An indirect user's company (`ic`, `firmName`, note 2 of 1.6.2).
+    pub ic: String,
+    pub firm_name: String,
+    /// The e-mail given with the request (`email`, `notifEmail`).
+    pub email: String,
+}
+
+/// An item the manual requires of a primary user is missing; each maps to
+/// its own status of the official table (1014, 1015, 1018, 1019, 1033).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum MissingPersonalData {
+    #[error("the last name is missing")]
+    LastName,
+    #[error("the date of birth is missing")]
+    BirthDate,
+    #[error("the city of the address is missing")]
+    City,
+    #[error("the address has no house number")]
+    HouseNumber,
+    #[error("the postal code of the address is missing")]
+    ZipCode,
+}
+
+impl PersonalData {
+    /// Whether a primary user described by `name` and `self` can be sent
+    /// the access data: ISDS posts them to the user's own hands, "na
+    /// uvedenou adresu (kontaktní má přednost) zadané osobě se zadaným
+    /// datem narození" (WS_sprava_datovych_schranek, 2.4), so it needs the
+    /// last name, the birth date and a postal address (the contact address
+    /// if one is given, else the home address) with city, house number and
+    /// postal code. Entrusted users and administrators are not held to it:
+    /// the manual puts no limits on their data.
+    pub fn check_primary(&self, name: &PersonName) -> Result<(), MissingPersonalData> {
+        let blank = |s: &str| s.trim().is_empty();
+        if blank(&name.last_name) {
+            return Err(MissingPersonalData::LastName);
+        }
+        if blank(&self.birth_date) {
+            return Err(MissingPersonalData::BirthDate);
+        }
+        let c = &self.contact;
+        let (city, zip, numbered) = if !blank(&c.city) {
+            (
+                &c.city,
+                &c.zip_code,
+                c.street.chars().any(|ch| ch.is_ascii_digit()),
+            )
+        } else {
+            let a = &self.address;
+            (
+                &a.city,
+                &a.zip_code,
+                !blank(&a.number_in_street) || !blank(&a.number_in_municipality),
+            )
+        };
+        if blank(city) {
+            return Err(MissingPersonalData::City);
+        }
+        if !numbered {
+            return Err(MissingPersonalData::HouseNumber);
+        }
+        if blank(zip) {
+            return Err(MissingPersonalData::ZipCode);
+        }
+        Ok(())
+    }
+}
+
 /// One user of one box.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -200,6 +296,11 @@ pub struct User {
     /// The password was set by someone else and must be changed at the next
     /// login.
     pub must_change_password: bool,
+    /// Address, birth date and the other items ISDS keeps (empty in
+    /// records stored before they were kept).
+    /// (Boxed: most code passes users around without reading these.)
+    #[serde(default)]
+    pub personal: Box<PersonalData>,
 }
 
 #[cfg(test)]

@@ -641,6 +641,7 @@ impl World {
                     password: PasswordHash::new(&u.password)?,
                     password_set_at: now,
                     must_change_password: u.must_change_password,
+                    personal: Default::default(),
                 });
             }
             let mut ledger = Vec::new();

@@ -157,6 +157,10 @@ pub(crate) async fn handle(
         Route::ProcessLogin | Route::ProcessLogout => {
             answered_without_body(&app, req, method_not_allowed("POST, GET"))
         }
+        Route::AswsChangePassword if method == Method::POST => {
+            super::asws::change_password(&app, req).await
+        }
+        Route::AswsChangePassword => answered_without_body(&app, req, method_not_allowed("POST")),
         // Clock moves are part of a recorded session: replay repeats them.
         Route::Admin { name }
             if name == "clock" && method == Method::POST && app.recorder.is_some() =>
@@ -438,7 +442,7 @@ async fn soap_call(
     (Some(outcome.operation), response)
 }
 
-fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
+pub(super) fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
     let status =
         StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     plain(status, version.content_type(), fault.to_envelope(version))

@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_mep;
+mod asws;
 mod body;
 mod cockpit;
 pub mod faults;

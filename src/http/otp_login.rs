@@ -1,6 +1,7 @@
 //! The OTP login endpoints as ISDS has them: `/as/processLogin` (HOTP, and
 //! TOTP in two steps with an SMS in between) answers with redirects and the
-//! `IPCZ-X-COOKIE` session cookie; `/as/processLogout` ends the session.
+//! `IPCZ-X-COOKIE` session cookie; `/as/processLogout` ends the session
+//! (200).
 //!
 //! The `uri` parameter says where to go after the login. It must address
 //! this gateway's `/apps/DS/…` services (as a path, or as an absolute URL
@@ -88,7 +89,13 @@ pub(super) async fn process_login(
     }
 }
 
-/// Ends the OTP session named by the cookie; redirects to `uri` if given.
+/// Ends the OTP session named by the cookie and answers 200.
+///
+/// ISDS_OTP_autentizace (2.3) names the `uri` parameter but gives no
+/// answer; libdatovka, written against the real ISDS, treats anything but
+/// 200 as a failed logout. So the answer is 200 whatever `uri` says, and
+/// the gateway never redirects from here (so `uri` cannot be abused as an
+/// open redirect either).
 pub(super) fn process_logout(app: &App, conn: &ConnInfo, req: &Request<Incoming>) -> HttpResponse {
     let cookie = req
         .headers()
@@ -96,22 +103,18 @@ pub(super) fn process_logout(app: &App, conn: &ConnInfo, req: &Request<Incoming>
         .and_then(|v| v.to_str().ok());
     app.auth.otp_logout(cookie);
 
-    let mut resp = match query_value(req.uri().query(), "uri") {
-        Some(raw) => match target_uri(raw, &origin(req, conn)).and_then(|t| redirect(&t)) {
-            Some(resp) => resp,
-            None => return bad_request("uri must address this gateway's /apps/DS/ services"),
-        },
-        None => plain(
-            StatusCode::OK,
-            "text/plain; charset=utf-8",
-            "logged out\n".into(),
-        ),
-    };
+    let mut resp = plain(
+        StatusCode::OK,
+        "text/plain; charset=utf-8",
+        "logged out\n".into(),
+    );
     let secure = if conn.tls { "; Secure" } else { "" };
     let expired = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly{secure}");
+    let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&expired) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
+        headers.insert(header::SET_COOKIE, v);
     }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 

@@ -130,6 +130,8 @@ pub enum Route {
     MepStateUpdate {
         extended: bool,
     },
+    /// `/asws/changePassword`: the OTP password services.
+    AswsChangePassword,
     /// `/admin/<name>`: the operator's test-mode endpoints.
     Admin {
         name: String,
@@ -161,6 +163,7 @@ pub fn route(path: &str) -> Route {
         }
         "/as/mepWsStateUpdate" => return Route::MepStateUpdate { extended: false },
         "/as/mepWsStateUpdate2" => return Route::MepStateUpdate { extended: true },
+        "/asws/changePassword" => return Route::AswsChangePassword,
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/ui/") {
@@ -260,6 +263,7 @@ mod tests {
             route("/as/mepWsStateUpdate2"),
             Route::MepStateUpdate { extended: true }
         );
+        assert_eq!(route("/asws/changePassword"), Route::AswsChangePassword);
     }
 
     #[test]

@@ -231,6 +231,7 @@ pub fn route_label(route: &Route) -> &'static str {
         Route::Schema { .. } => "schema",
         Route::Wsdl { .. } => "wsdl",
         Route::ProcessLogin | Route::ProcessLogout | Route::MepStateUpdate { .. } => "as",
+        Route::AswsChangePassword => "asws",
         Route::Admin { .. } => "admin",
         Route::NotFound => "not_found",
         Route::Ui { .. } => "ui",

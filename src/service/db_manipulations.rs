@@ -17,7 +17,10 @@ use crate::domain::admin::{
     AccessData, Actor, Admin, AdminError, NewBox, NewUser, NoSystemNotices, Refusal, StateChange,
     SystemNotices, UserChange, UserRef,
 };
-use crate::domain::{BoxId, BoxType, DataBox, Owner, PersonName, Privileges, User, UserType};
+use crate::domain::{
+    BoxId, BoxType, DataBox, MissingPersonalData, Owner, PersonName, PersonalData, Privileges,
+    User, UserType,
+};
 use crate::schema::{
     AddDataBoxUser2Response, AddDataBoxUserResponse, ClearOpenAddressingResponse,
     CreateDataBox2Response, CreateDataBoxResponse, DeleteDataBox2Response, DeleteDataBoxResponse,
@@ -49,6 +52,9 @@ macro_rules! owner_v1 {
             last_name: text(&o.pn_last_name),
             birth_date: text(&o.bi_date),
             birth_city: text(&o.bi_city),
+            birth_county: text(&o.bi_county),
+            birth_state: text(&o.bi_state),
+            last_name_at_birth: text(&o.pn_last_name_at_birth),
             address: crate::domain::BoxAddress {
                 city: text(&o.ad_city),
                 district: text(&o.ad_district),
@@ -58,6 +64,13 @@ macro_rules! owner_v1 {
                 zip_code: text(&o.ad_zip_code),
                 state: text(&o.ad_state),
             },
+            address_code: text(&o.ad_am_code),
+            nationality: text(&o.nationality),
+            email: text(&o.email),
+            telephone: text(&o.tel_number),
+            identifier: text(&o.identifier),
+            registry_code: text(&o.registry_code),
+            id_ovm: String::new(),
         }
     }};
 }
@@ -73,6 +86,8 @@ macro_rules! owner_v2 {
             last_name: text(&o.pn_last_name),
             birth_date: text(&o.bi_date),
             birth_city: text(&o.bi_city),
+            birth_county: text(&o.bi_county),
+            birth_state: text(&o.bi_state),
             address: crate::domain::BoxAddress {
                 city: text(&o.ad_city),
                 district: text(&o.ad_district),
@@ -82,7 +97,75 @@ macro_rules! owner_v2 {
                 zip_code: text(&o.ad_zip_code),
                 state: text(&o.ad_state),
             },
+            address_code: text(&o.ad_code),
+            nationality: text(&o.nationality),
+            id_ovm: text(&o.db_id_ovm),
+            ..Owner::default()
         }
+    }};
+}
+
+/// The personal items of a user description (`tDbUserInfo` and its kin;
+/// `$code` is its address-code element). Every item is taken as given,
+/// absent ones empty: "Při editaci údajů ... je nutno ... psát všechny
+/// hodnoty, i ty, co zůstávají stejné. V opačném případě se přepíší
+/// prázdným řetězcem" (WS_sprava_datovych_schranek, 1.4).
+macro_rules! personal {
+    ($u:expr, $code:ident, $at_birth:expr) => {{
+        let u = $u;
+        crate::domain::PersonalData {
+            birth_date: text(&u.bi_date),
+            last_name_at_birth: $at_birth,
+            address: crate::domain::BoxAddress {
+                city: text(&u.ad_city),
+                district: text(&u.ad_district),
+                street: text(&u.ad_street),
+                number_in_street: text(&u.ad_number_in_street),
+                number_in_municipality: text(&u.ad_number_in_municipality),
+                zip_code: text(&u.ad_zip_code),
+                state: text(&u.ad_state),
+            },
+            address_code: text(&u.$code),
+            contact: crate::domain::ContactAddress {
+                street: text(&u.ca_street),
+                city: text(&u.ca_city),
+                zip_code: text(&u.ca_zip_code),
+                state: text(&u.ca_state),
+            },
+            ic: text(&u.ic),
+            firm_name: text(&u.firm_name),
+            email: String::new(),
+        }
+    }};
+}
+
+/// A new user from a version-1 description.
+macro_rules! new_user_v1 {
+    ($u:expr, $default:expr) => {{
+        let u = $u;
+        user_type(u.user_type.as_deref(), $default).and_then(|t| {
+            new_user(
+                t,
+                u.user_privils,
+                name_v1(&u.pn_first_name, &u.pn_middle_name, &u.pn_last_name),
+                personal!(u, ad_am_code, text(&u.pn_last_name_at_birth)),
+            )
+        })
+    }};
+}
+
+/// A new user from a version-2 description.
+macro_rules! new_user_v2 {
+    ($u:expr, $default:expr) => {{
+        let u = $u;
+        user_type(u.user_type.as_deref(), $default).and_then(|t| {
+            new_user(
+                t,
+                u.user_privils,
+                name_v2(&u.pn_given_names, &u.pn_last_name),
+                personal!(u, ad_code, String::new()),
+            )
+        })
     }};
 }
 
@@ -114,6 +197,9 @@ macro_rules! update_owner_common {
         );
         set_given!(owner.address.zip_code, n.ad_zip_code);
         set_given!(owner.address.state, n.ad_state);
+        set_given!(owner.birth_county, n.bi_county);
+        set_given!(owner.birth_state, n.bi_state);
+        set_given!(owner.nationality, n.nationality);
     }};
 }
 
@@ -127,7 +213,13 @@ macro_rules! update_owner_v1 {
                 .collect::<Vec<_>>()
                 .join(" ");
         }
-        update_owner_common!(owner, n);
+        update_owner_common!(&mut *owner, n);
+        set_given!(owner.last_name_at_birth, n.pn_last_name_at_birth);
+        set_given!(owner.address_code, n.ad_am_code);
+        set_given!(owner.email, n.email);
+        set_given!(owner.telephone, n.tel_number);
+        set_given!(owner.identifier, n.identifier);
+        set_given!(owner.registry_code, n.registry_code);
     }};
 }
 
@@ -135,7 +227,9 @@ macro_rules! update_owner_v2 {
     ($owner:expr, $n:expr) => {{
         let (owner, n) = ($owner, $n);
         set_given!(owner.first_name, n.pn_given_names);
-        update_owner_common!(owner, n);
+        update_owner_common!(&mut *owner, n);
+        set_given!(owner.address_code, n.ad_code);
+        set_given!(owner.id_ovm, n.db_id_ovm);
     }};
 }
 
@@ -191,16 +285,14 @@ pub(super) async fn handle(
                 let o = &req.db_owner_info;
                 let mut users = Vec::new();
                 for u in &req.db_primary_users.db_user_info {
-                    users.push(new_user(
-                        user_type(u.user_type.as_deref(), UserType::PrimaryUser)?,
-                        u.user_privils,
-                        name_v1(&u.pn_first_name, &u.pn_middle_name, &u.pn_last_name),
-                    )?);
+                    users.push(new_user_v1!(u, UserType::PrimaryUser)?);
                 }
+                let owner = owner_v1!(o);
+                let users = primary_users(users, &owner, None)?;
                 Ok(NewBox {
                     id: requested_box_id(o.db_id.as_deref())?,
                     box_type: box_type(o.db_type.as_deref())?,
-                    owner: owner_v1!(o),
+                    owner,
                     effective_ovm: o.db_effective_ovm,
                     open_addressing: o.db_open_addressing.unwrap_or(false),
                     unlimited_password_validity: false,
@@ -225,16 +317,15 @@ pub(super) async fn handle(
                 let o = &req.db_owner_info;
                 let mut users = Vec::new();
                 for u in &req.db_primary_users.db_user_info {
-                    users.push(new_user(
-                        user_type(u.user_type.as_deref(), UserType::PrimaryUser)?,
-                        u.user_privils,
-                        name_v2(&u.pn_given_names, &u.pn_last_name),
-                    )?);
+                    users.push(new_user_v2!(u, UserType::PrimaryUser)?);
                 }
+                let mut owner = owner_v2!(o);
+                owner.last_name_at_birth = text(&req.pn_last_name_at_birth);
+                let users = primary_users(users, &owner, req.notif_email.as_deref())?;
                 Ok(NewBox {
                     id: requested_box_id(o.db_id.as_deref())?,
                     box_type: box_type(o.db_type.as_deref())?,
-                    owner: owner_v2!(o),
+                    owner,
                     effective_ovm: None,
                     open_addressing: o.db_open_addressing.unwrap_or(false),
                     unlimited_password_validity: false,
@@ -305,14 +396,8 @@ pub(super) async fn handle(
             respond(&UpdateDataBoxDescr2Response(status_output(status)))
         }
         Request::AddDataBoxUser(req) => {
-            let u = &req.db_user_info;
-            let spec = user_type(u.user_type.as_deref(), UserType::EntrustedUser).and_then(|t| {
-                new_user(
-                    t,
-                    u.user_privils,
-                    name_v1(&u.pn_first_name, &u.pn_middle_name, &u.pn_last_name),
-                )
-            });
+            let spec = new_user_v1!(&req.db_user_info, UserType::EntrustedUser)
+                .and_then(|u| checked_new_user(u, req.email.as_deref()));
             let box_id = target(req.db_owner_info.db_id.as_deref());
             let out = add_user(svc, actor, box_id, spec).await?;
             let (db_id, db_access_data_id, status) = added_fields(out);
@@ -323,14 +408,8 @@ pub(super) async fn handle(
             }))
         }
         Request::AddDataBoxUser2(req) => {
-            let u = &req.db_user_info;
-            let spec = user_type(u.user_type.as_deref(), UserType::EntrustedUser).and_then(|t| {
-                new_user(
-                    t,
-                    u.user_privils,
-                    name_v2(&u.pn_given_names, &u.pn_last_name),
-                )
-            });
+            let spec = new_user_v2!(&req.db_user_info, UserType::EntrustedUser)
+                .and_then(|u| checked_new_user(u, req.email.as_deref()));
             let box_id = target(Some(&req.db_id.value));
             let out = add_user(svc, actor, box_id, spec).await?;
             let (db_id, db_access_data_id, status) = added_fields(out);
@@ -372,6 +451,7 @@ pub(super) async fn handle(
                     .iter()
                     .any(|f| f.is_some())
                     .then(|| name_v1(&n.pn_first_name, &n.pn_middle_name, &n.pn_last_name)),
+                personal!(n, ad_am_code, text(&n.pn_last_name_at_birth)),
             );
             let status = update_user(
                 svc,
@@ -391,6 +471,7 @@ pub(super) async fn handle(
                 n.user_privils,
                 (n.pn_given_names.is_some() || n.pn_last_name.is_some())
                     .then(|| name_v2(&n.pn_given_names, &n.pn_last_name)),
+                personal!(n, ad_code, String::new()),
             );
             let status =
                 update_user(svc, actor, target(Some(&req.db_id.value)), who, change).await?;
@@ -398,8 +479,8 @@ pub(super) async fn handle(
         }
         Request::NewAccessData(req) => {
             let who = named_user(req.db_user_info.user_id.as_deref());
-            let out = new_access_data(svc, actor, target(req.db_owner_info.db_id.as_deref()), who)
-                .await?;
+            let box_id = target(req.db_owner_info.db_id.as_deref());
+            let out = new_access_data(svc, actor, box_id, who, req.db_fee_paid).await?;
             let (db_user_id, db_access_data_id, status) = access_fields(out);
             respond(&NewAccessDataResponse(TNewAccDataOutput {
                 db_user_id,
@@ -409,7 +490,8 @@ pub(super) async fn handle(
         }
         Request::NewAccessData2(req) => {
             let who = Ok(UserRef::IsdsId(req.isds_id.clone()));
-            let out = new_access_data(svc, actor, target(Some(&req.db_id.value)), who).await?;
+            let box_id = target(Some(&req.db_id.value));
+            let out = new_access_data(svc, actor, box_id, who, req.db_fee_paid).await?;
             let (db_user_id, db_access_data_id, status) = access_fields(out);
             respond(&NewAccessData2Response(TNewAccDataOutput2 {
                 db_user_id,
@@ -622,13 +704,14 @@ async fn new_access_data(
     actor: Actor,
     box_id: Outcome<BoxId>,
     who: Outcome<UserRef>,
+    fee_paid: bool,
 ) -> Result<Outcome<AccessData>, Rejection> {
     let (id, who) = match (box_id, who) {
         (Ok(id), Ok(who)) => (id, who),
         (Err(status), _) | (_, Err(status)) => return Ok(Err(status)),
     };
     run(svc, move |a| {
-        a.new_access_data(&actor, &id, &who, None, true)
+        a.reissue_access_data(&actor, &id, &who, fee_paid)
     })
     .await
 }
@@ -669,6 +752,15 @@ fn refusal_status(r: &Refusal) -> IsdsStatus {
         Refusal::Password(rule) => {
             IsdsStatus::fill(IsdsCode::InvalidRequestData, &[&rule.to_string()])
         }
+        // The table's own code for each missing item (1014-1033).
+        Refusal::FeeConfirmation => IsdsStatus::new(IsdsCode::FeeConfirmationNotPermitted),
+        Refusal::PersonalData(missing) => IsdsStatus::new(match missing {
+            MissingPersonalData::LastName => IsdsCode::PersonLastNameMissing,
+            MissingPersonalData::BirthDate => IsdsCode::PersonBirthDateMissing,
+            MissingPersonalData::City => IsdsCode::AddressCityMissing,
+            MissingPersonalData::HouseNumber => IsdsCode::AddressNumberMissing,
+            MissingPersonalData::ZipCode => IsdsCode::AddressZipMissing,
+        }),
     }
 }
 
@@ -718,10 +810,12 @@ fn added_fields(
     }
 }
 
+/// NewAccessData's answer: `dbUserID` is the new user name (dbTypes 2.10:
+/// "nové ID uživatele").
 fn access_fields(out: Outcome<AccessData>) -> (Option<String>, Option<String>, TDbReqStatus) {
     match out {
         Ok(access) => (
-            Some(access.user_id.to_string()),
+            Some(access.login.clone()),
             Some(access_token(std::slice::from_ref(&access))),
             db_status(&IsdsStatus::ok()),
         ),
@@ -786,14 +880,52 @@ fn privileges(value: Option<i64>, t: UserType) -> Outcome<Privileges> {
     }
 }
 
-fn new_user(t: UserType, privils: Option<i64>, name: PersonName) -> Outcome<NewUser> {
-    Ok(NewUser::new(t, privileges(privils, t)?, name))
+fn new_user(
+    t: UserType,
+    privils: Option<i64>,
+    name: PersonName,
+    personal: PersonalData,
+) -> Outcome<NewUser> {
+    let mut user = NewUser::new(t, privileges(privils, t)?, name);
+    user.personal = personal;
+    Ok(user)
+}
+
+/// A user to add, with the request's e-mail, refused if it is a primary
+/// user without the items the manual requires.
+fn checked_new_user(mut user: NewUser, email: Option<&str>) -> Outcome<NewUser> {
+    user.personal.email = email.map(str::trim).unwrap_or_default().to_owned();
+    user.personal_required = true;
+    Ok(user)
+}
+
+/// The primary users of a box to create: as given, else the owner itself
+/// (an FO box's owner is its primary user); each must carry the items the
+/// manual requires. `notifEmail` is recorded with the primary user
+/// (WS_sprava_datovych_schranek, 2.1).
+fn primary_users(
+    mut users: Vec<NewUser>,
+    owner: &Owner,
+    notif_email: Option<&str>,
+) -> Outcome<Vec<NewUser>> {
+    if users.is_empty() {
+        users.push(crate::domain::admin::primary_user_of_owner(owner));
+    }
+    let email = notif_email.map(str::trim).unwrap_or_default();
+    for user in &mut users {
+        user.personal_required = true;
+        if user.user_type == UserType::PrimaryUser && !email.is_empty() {
+            user.personal.email = email.to_owned();
+        }
+    }
+    Ok(users)
 }
 
 fn user_change(
     user_type_name: Option<&str>,
     privils: Option<i64>,
     name: Option<PersonName>,
+    personal: PersonalData,
 ) -> Outcome<UserChange> {
     let t = match user_type_name {
         Some(n) => Some(user_type(Some(n), UserType::EntrustedUser)?),
@@ -807,6 +939,7 @@ fn user_change(
         user_type: t,
         privileges: p,
         name,
+        personal: Some(personal),
     })
 }
 
@@ -841,15 +974,33 @@ fn name_v2(given: &Option<String>, last: &Option<String>) -> PersonName {
     }
 }
 
-/// One entry of GetDataBoxUsers2.
+/// One entry of GetDataBoxUsers2: everything kept about the user
+/// (WS_sprava_datovych_schranek, 2.7 and 1.6.2).
 fn user_entry(u: &User) -> TDbUsersArray2DbUserInfo {
+    let p = &u.personal;
+    let a = &p.address;
     TDbUsersArray2DbUserInfo {
         aifo_isds: false,
         pn_given_names: non_empty(&u.name.given_names()),
         pn_last_name: non_empty(&u.name.last_name),
+        ad_code: non_empty(&p.address_code),
+        ad_city: non_empty(&a.city),
+        ad_district: non_empty(&a.district),
+        ad_street: non_empty(&a.street),
+        ad_number_in_street: non_empty(&a.number_in_street),
+        ad_number_in_municipality: non_empty(&a.number_in_municipality),
+        ad_zip_code: non_empty(&a.zip_code),
+        ad_state: non_empty(&a.state),
+        bi_date: non_empty(&p.birth_date),
         isds_id: Some(u.id.isds_id()),
         user_type: Some(u.user_type.name().to_owned()),
         user_privils: Some(i64::from(u.privileges.0)),
+        ic: non_empty(&p.ic),
+        firm_name: non_empty(&p.firm_name),
+        ca_street: non_empty(&p.contact.street),
+        ca_city: non_empty(&p.contact.city),
+        ca_zip_code: non_empty(&p.contact.zip_code),
+        ca_state: non_empty(&p.contact.state),
         ..TDbUsersArray2DbUserInfo::default()
     }
 }

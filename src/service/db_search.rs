@@ -190,8 +190,8 @@ pub(super) async fn handle(
         Request::CheckDataBox(req) => {
             let id = req.0.db_id;
             blocking(Box::new(move || {
-                let (status, state) = match BoxId::parse(id.trim()) {
-                    Err(_) => (IsdsStatus::new(IsdsCode::MalformedBoxId), None),
+                let (status, state) = match box_id(&id) {
+                    Err(status) => (status, None),
                     Ok(id) => match repo::get_box(store.as_ref(), &id)? {
                         None => (IsdsStatus::new(IsdsCode::BoxNotFound), None),
                         Some(b) => (IsdsStatus::ok(), Some(i64::from(u8::from(b.state)))),
@@ -316,8 +316,8 @@ pub(super) async fn handle(
             let found = {
                 let store = store.clone();
                 tokio::task::spawn_blocking(move || -> Result<_, ServiceError> {
-                    match BoxId::parse(id.trim()) {
-                        Err(_) => Ok(Err(IsdsStatus::new(IsdsCode::MalformedBoxId))),
+                    match box_id(&id) {
+                        Err(status) => Ok(Err(status)),
                         Ok(id) => Ok(repo::get_box(store.as_ref(), &id)?
                             .ok_or(IsdsStatus::new(IsdsCode::BoxNotFound))),
                     }
@@ -434,15 +434,107 @@ fn given(v: &Option<String>) -> String {
     v.as_deref().map(str::trim).unwrap_or("").to_owned()
 }
 
+/// The box ID a box-ID operation names: none given is 1007 ("the box must
+/// be specified"), one that is not 7 characters from a-z and 0-9 is 2011
+/// ("Chyba ve struktuře ID datové schránky."): the codes
+/// WS_vyhledavani_datovych_schranek (2.3, CheckDataBox) gives for a
+/// malformed box ID. The manual is silent for the other box-ID operations
+/// (DataBoxCreditInfo, DTInfo, PDZSendInfo, PDZInfo,
+/// GetDataBoxActivityStatus); they answer the same.
+fn box_id(id: &str) -> Result<BoxId, IsdsStatus> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(IsdsStatus::new(IsdsCode::BoxNotSpecified));
+    }
+    BoxId::parse(id).map_err(|_| IsdsStatus::new(IsdsCode::MalformedBoxId))
+}
+
+/// The box-ID operations of db_search with the element naming the box.
+const BOX_ID_ELEMENTS: [(&str, &str); 6] = [
+    ("CheckDataBox", "dbID"),
+    ("DataBoxCreditInfo", "dbID"),
+    ("GetDataBoxActivityStatus", "dbID"),
+    ("DTInfo", "dbID"),
+    ("PDZSendInfo", "dbId"),
+    ("PDZInfo", "PDZSender"),
+];
+
+/// A malformed box ID in a box-ID operation is answered with its status
+/// (see [`box_id`]), not with the client fault the schema's `tIdDb`
+/// (exactly 7 characters) would give: checked on the raw body, before the
+/// schema. A nil ID is left to the operation.
+pub(super) fn precheck(op: &OperationInfo, body: &crate::xml::Element) -> Option<Reply> {
+    let (_, element) = BOX_ID_ELEMENTS.iter().find(|(name, _)| *name == op.name)?;
+    let given = body.elements().find(|e| e.name == *element)?;
+    if given.is_nil() {
+        return None;
+    }
+    let status = box_id(&given.text()).err()?;
+    let fragment = crate::schema::status_response(op.name, status.code.code(), &status.message)?;
+    Some(Ok(fragment.into()))
+}
+
+/// GetDataBoxActivityStatus without `baTo` (absent, empty or nil) asks
+/// until now, without `baFrom` since the box was created: "nejsou-li
+/// zadány, uvažuje se doba od zřízení DS do dnes"
+/// (WS_vyhledavani_datovych_schranek, 2.9). The schema requires both, so
+/// the missing bounds are filled in before it reads the request: `baTo`
+/// with `now`, `baFrom` with the start of Unix time (no box is older).
+pub(super) fn fill_defaults<'b>(
+    op: &OperationInfo,
+    body: &'b crate::xml::Element,
+    now: i64,
+) -> std::borrow::Cow<'b, crate::xml::Element> {
+    use crate::xml::{Element, Node};
+    if op.name != "GetDataBoxActivityStatus" {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let unset = |name: &str| {
+        body.elements()
+            .find(|e| e.name == name)
+            .is_none_or(|e| e.is_nil() || e.text().trim().is_empty())
+    };
+    let (no_from, no_to) = (unset("baFrom"), unset("baTo"));
+    if !no_from && !no_to {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let ns = body.ns.clone();
+    let bound = |name: &str, value: String| Element::new(ns.as_deref(), name).with_text(&value);
+    let from = no_from.then(|| bound("baFrom", crate::domain::clock::xml_datetime(0)));
+    let to = no_to.then(|| bound("baTo", crate::domain::clock::xml_datetime(now)));
+    let mut filled = body.clone();
+    filled
+        .children
+        .retain(|n| !matches!(n, Node::Element(e) if (no_from && e.name == "baFrom") || (no_to && e.name == "baTo")));
+    // The schema's order: dbID, baFrom, baTo.
+    let mut children = Vec::with_capacity(filled.children.len() + 2);
+    let mut placed = false;
+    for node in filled.children {
+        let is_to = matches!(&node, Node::Element(e) if e.name == "baTo");
+        if is_to && !placed {
+            children.extend(from.clone().map(Node::Element));
+            placed = true;
+        }
+        children.push(node);
+    }
+    if !placed {
+        children.extend(from.map(Node::Element));
+    }
+    children.extend(to.map(Node::Element));
+    filled.children = children;
+    std::borrow::Cow::Owned(filled)
+}
+
 /// The box `id`, if it is the caller's own (`own`): otherwise 1004 for an
-/// existing box, 5001 for none, 1007 for a malformed ID.
+/// existing box, 5001 for none, 1007 or 2011 for a malformed ID.
 fn own_box(
     store: &dyn crate::store::Store,
     own: &BoxId,
     id: &str,
 ) -> Result<Result<DataBox, IsdsStatus>, ServiceError> {
-    let Ok(id) = BoxId::parse(id.trim()) else {
-        return Ok(Err(IsdsStatus::new(IsdsCode::MalformedBoxId)));
+    let id = match box_id(id) {
+        Ok(id) => id,
+        Err(status) => return Ok(Err(status)),
     };
     match repo::get_box(store, &id)? {
         None => Ok(Err(IsdsStatus::new(IsdsCode::BoxNotFound))),
@@ -578,7 +670,33 @@ fn find_v2(
         birth_date: given(&o.bi_date),
         birth_city: given(&o.bi_city),
     };
+    let id_ovm = given(&o.db_id_ovm);
+    if given(&o.db_id).is_empty() && !id_ovm.is_empty() {
+        return by_id_ovm(store, &id_ovm, who);
+    }
     find_common(store, &given(&o.db_id), &given(&o.db_type), c, who)
+}
+
+/// FindDataBox2 by `dbIdOVM`: "ostatní vstupní údaje se ignorují a vrátí
+/// se popis nejvýše jedné DS (nebo stav 0002)"
+/// (WS_vyhledavani_datovych_schranek, 2.1). The gateway's OVM identifier is
+/// the one [`ovm_identifier`] reports.
+fn by_id_ovm(
+    store: &dyn crate::store::Store,
+    id_ovm: &str,
+    who: Searcher,
+) -> Result<(IsdsStatus, Vec<DataBox>), ServiceError> {
+    let found = box_search::by_ic(store, id_ovm, who, true)?;
+    let boxes: Vec<DataBox> = load(store, &found)?
+        .into_iter()
+        .filter(|b| ovm_identifier(b).as_deref() == Some(id_ovm))
+        .take(1)
+        .collect();
+    Ok(if boxes.is_empty() {
+        (IsdsStatus::new(IsdsCode::NothingFound), boxes)
+    } else {
+        (IsdsStatus::ok(), boxes)
+    })
 }
 
 /// FindPersonalDataBox: accessible FO boxes; by exact ID, or by the last
@@ -665,6 +783,9 @@ pub(super) fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
         firm_name: non_empty(&o.firm_name),
         bi_date: non_empty(&o.birth_date),
         bi_city: non_empty(&o.birth_city),
+        bi_county: non_empty(&o.birth_county),
+        bi_state: non_empty(&o.birth_state),
+        ad_code: non_empty(&o.address_code),
         ad_city: non_empty(&a.city),
         ad_district: non_empty(&a.district),
         ad_street: non_empty(&a.street),
@@ -672,6 +793,7 @@ pub(super) fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
         ad_number_in_municipality: non_empty(&a.number_in_municipality),
         ad_zip_code: non_empty(&a.zip_code),
         ad_state: non_empty(&a.state),
+        nationality: non_empty(&o.nationality),
         db_id_ovm: ovm_identifier(b),
         db_state: Some(i64::from(u8::from(b.state))),
         db_open_addressing: Some(b.open_addressing),
@@ -702,8 +824,14 @@ fn personal_owner(b: &DataBox) -> TdbPersonalOwnerInfo {
 
 /// The OVM identifier (`dbIdOVM`): the gateway takes an OVM's IČ.
 fn ovm_identifier(b: &DataBox) -> Option<String> {
+    let o = &b.owner;
+    let id = if o.id_ovm.trim().is_empty() {
+        &o.ic
+    } else {
+        &o.id_ovm
+    };
     (b.box_type.is_ovm() || b.effective_ovm)
-        .then(|| non_empty(&b.owner.ic))
+        .then(|| non_empty(id))
         .flatten()
 }
 
@@ -906,8 +1034,9 @@ fn activity_status(
     from: &str,
     to: &str,
 ) -> Result<(IsdsStatus, Option<String>, Option<TdbPeriodsArray>), ServiceError> {
-    let Some(Ok(id)) = id.map(|s| BoxId::parse(s.trim())) else {
-        return Ok((IsdsStatus::new(IsdsCode::MalformedBoxId), None, None));
+    let id = match box_id(id.unwrap_or("")) {
+        Ok(id) => id,
+        Err(status) => return Ok((status, None, None)),
     };
     // 2017 names the value that does not parse (table row 2017).
     let bad_time = |v: &str| {

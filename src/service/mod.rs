@@ -14,6 +14,7 @@ mod isds_stat;
 mod message_read;
 mod signed;
 
+pub(crate) use db_access::change_password_otp;
 pub use signed::{SIGNED_DELIVERY_NS, SIGNED_MESSAGE_NS, SIGNED_SENT_MESSAGE_NS};
 
 use std::sync::Arc;
@@ -96,8 +97,15 @@ pub struct Services {
     pub(crate) statistics: Arc<crate::domain::statistics::Statistics>,
 }
 
-/// Operations a user whose password expired may still call.
-const PASSWORD_SERVICES: [&str; 2] = ["ChangeISDSPassword", "GetPasswordInfo"];
+/// Operations a user whose password expired (or was generated and must be
+/// changed) may still call. After expiry a user may log in only to change
+/// the password (the ISDS operating rules; the messages manual, 1.6, keeps
+/// "lze změnit heslo" even for an inaccessible box). Logging in is itself
+/// a call: clients, libdatovka's `isds_login` among them, log in with
+/// DummyOperation on `/DS/dz` and only then call ChangeISDSPassword, so
+/// DummyOperation must pass too or such a user could never change the
+/// password. It answers nothing but the status and delivers nothing.
+const PASSWORD_SERVICES: [&str; 3] = ["ChangeISDSPassword", "GetPasswordInfo", "DummyOperation"];
 
 impl Services {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, auth_policy: AuthPolicy) -> Self {
@@ -152,7 +160,11 @@ impl Services {
         if let Some(reply) = dm_operations::precheck(op, body) {
             return reply;
         }
-        let (body, dropped_value) = db_search::accept_3_09_values(body);
+        if let Some(reply) = db_search::precheck(op, body) {
+            return reply;
+        }
+        let body = db_search::fill_defaults(op, body, self.clock.unix());
+        let (body, dropped_value) = db_search::accept_3_09_values(&body);
         let mut request = match schema::parse_request(&body) {
             Ok(request) => request,
             Err(schema::SchemaError::Empty { element })
@@ -164,9 +176,11 @@ impl Services {
         if let Some(value) = dropped_value {
             db_search::restore_3_09_value(&mut request, value);
         }
-        if is_message_family(op.family) {
-            // Transitions that fell due; delivery itself happens only in
-            // GetListOfReceivedMessages (messages manual 1.8.1, 2.7.1).
+        // Transitions that fell due; delivery itself happens only in
+        // GetListOfReceivedMessages (messages manual 1.8.1, 2.7.1). A user
+        // who must change the password gets through only to the password
+        // services and DummyOperation (above), and moves nothing on.
+        if is_message_family(op.family) && !ctx.identity.must_change_password {
             message_read::catch_up(self).await?;
         }
         match op.family {

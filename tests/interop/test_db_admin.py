@@ -75,6 +75,8 @@ def test_the_operator_creates_a_box_and_its_user_logs_in(gateway, official):
                      "adCity": "Ostrava", "adState": "CZ"},
         dbPrimaryUsers={"_value_1": [{"dbUserInfo": {
             "aifoIsds": False, "pnGivenNames": "Ivana", "pnLastName": "Zeepová",
+            "adCity": "Ostrava", "adNumberInStreet": "7", "adZipCode": "70200",
+            "biDate": "1975-03-04",
             "userType": "PRIMARY_USER", "userPrivils": 255,
         }}]},
     )

@@ -433,6 +433,10 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
         &[
             ("pnFirstName", "Jiří"),
             ("pnLastName", "Nový"),
+            ("adCity", "Praha"),
+            ("adNumberInStreet", "5"),
+            ("adZipCode", "11000"),
+            ("biDate", "1970-01-02"),
             ("userType", "PRIMARY_USER"),
             ("userPrivils", "255"),
         ],
@@ -471,6 +475,10 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
             ("aifoIsds", "false"),
             ("pnGivenNames", "Marta"),
             ("pnLastName", "Druhá"),
+            ("adCity", "Praha"),
+            ("adNumberInStreet", "5"),
+            ("adZipCode", "11000"),
+            ("biDate", "1970-01-02"),
             ("userType", "PRIMARY_USER"),
             ("userPrivils", "255"),
         ],
@@ -641,20 +649,23 @@ pub async fn db_manipulations(t: &TestGateway) -> Vec<Rewrite> {
         "NewAccessData",
         &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "po4demo")])
             + &complex("dbUserInfo", USER_INFO, &[("userID", "poeu01")])
-            + "<dbFeePaid>true</dbFeePaid>"),
+            + "<dbFeePaid>false</dbFeePaid>"),
     );
+    // New access data are a new user name (random) and password.
     let r = call(PO_LOGIN, new_access, "0000").await;
+    rules.push(Rewrite::Any(child(&r, "dbUserID")));
     rules.push(Rewrite::Any(child(&r, "dbAccessDataId")));
     let new_access2 = |isds_id: &str| {
         op(
             "NewAccessData2",
             &format!(
-                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>true</dbFeePaid>",
+                "{}<isdsID>{isds_id}</isdsID><dbFeePaid>false</dbFeePaid>",
                 db_id("po4demo")
             ),
         )
     };
     let r = call(PO_LOGIN, new_access2("000000pootp1"), "0000").await;
+    rules.push(Rewrite::Any(child(&r, "dbUserID")));
     rules.push(Rewrite::Any(child(&r, "dbAccessDataId")));
     call(PO_LOGIN, new_access2("000000zzzzzz"), "5002").await;
 
