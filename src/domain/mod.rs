@@ -15,6 +15,7 @@ pub mod message;
 pub mod message_extras;
 pub mod message_repo;
 pub mod message_rules;
+pub mod message_wire;
 pub mod otp;
 pub mod repo;
 pub mod search_index;
