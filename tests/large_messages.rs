@@ -167,7 +167,7 @@ async fn large_attachments_round_trip_byte_for_byte() {
         assert_eq!(docs.len(), 1);
         assert!(docs[0] == *bytes, "stored bytes differ");
         assert_eq!(msg.documents[0].size, bytes.len() as u64);
-        assert_eq!(msg.hash, compute_hash(&msg, &[bytes.as_slice()]));
+        assert_eq!(msg.hash, compute_hash(&msg, &[bytes.as_slice()]).unwrap());
     }
 }
 

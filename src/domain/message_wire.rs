@@ -237,6 +237,59 @@ pub fn dm_dm_text(msg: &Message, docs: &[Bytes]) -> Result<String, WireError> {
     Ok(w.into_string())
 }
 
+/// The bytes of the first `dmDm` element in the XML document `xml`, from
+/// `<dmDm` (with whatever prefix) to its end tag, exactly as they stand:
+/// what a client hashes to check `dmHash` (the prefixed element does not
+/// nest, so its first end tag closes it).
+pub fn dm_dm_bytes(xml: &[u8]) -> Option<&[u8]> {
+    const NAME: &[u8] = b"dmDm";
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&xml[from..], NAME).map(|i| from + i) {
+        from = at + NAME.len();
+        let after = xml.get(at + NAME.len()).copied();
+        if !matches!(after, Some(b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')) {
+            continue;
+        }
+        // Back over an optional prefix to the `<` of a start tag.
+        let mut start = at;
+        if start > 0 && xml[start - 1] == b':' {
+            start -= 1;
+            while start > 0 && is_name_byte(xml[start - 1]) {
+                start -= 1;
+            }
+        }
+        if start == 0 || xml[start - 1] != b'<' {
+            continue;
+        }
+        let qname = &xml[start..at + NAME.len()];
+        let mut end_tag = Vec::with_capacity(qname.len() + 3);
+        end_tag.extend_from_slice(b"</");
+        end_tag.extend_from_slice(qname);
+        end_tag.push(b'>');
+        let end = memchr::memmem::find(&xml[at..], &end_tag)? + at + end_tag.len();
+        return Some(&xml[start - 1..end]);
+    }
+    None
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || b >= 0x80
+}
+
+/// The digest `algorithm` (as the `algorithm` attribute of `dmHash` names
+/// it: `SHA-1` in older messages, `SHA-256` today) of the `dmDm` bytes in
+/// `xml` ([`dm_dm_bytes`]); `None` without a `dmDm` or for another
+/// algorithm.
+pub fn hash_of_dm_dm_in(xml: &[u8], algorithm: &str) -> Option<Vec<u8>> {
+    let bytes = dm_dm_bytes(xml)?;
+    match algorithm {
+        "SHA-1" => Some(sha1::Sha1::digest(bytes).to_vec()),
+        "SHA-256" => Some(Sha256::digest(bytes).to_vec()),
+        "SHA-512" => Some(sha2::Sha512::digest(bytes).to_vec()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +325,25 @@ mod tests {
             assert_eq!(digests, vec![<[u8; 32]>::from(Sha256::digest(&doc))]);
             assert_eq!(hash(&m, &docs, None).unwrap(), h);
         }
+    }
+
+    #[test]
+    fn dm_dm_bytes_are_found_by_any_prefix_and_only_as_an_element() {
+        let doc = b"<q:R xmlns:q=\"u\"><q:dmDmX/><p:dmDm xmlns:p=\"v\"><p:a>dmDm</p:a></p:dmDm><q:h/></q:R>";
+        assert_eq!(
+            dm_dm_bytes(doc).unwrap(),
+            b"<p:dmDm xmlns:p=\"v\"><p:a>dmDm</p:a></p:dmDm>"
+        );
+        assert_eq!(dm_dm_bytes(b"<dmDm>x</dmDm>").unwrap(), b"<dmDm>x</dmDm>");
+        assert_eq!(dm_dm_bytes(b"<a>dmDm</a>"), None);
+        assert_eq!(dm_dm_bytes(b"<p:dmDm>unclosed"), None);
+        let h = hash_of_dm_dm_in(b"<dmDm/>x", "SHA-1");
+        assert!(h.is_none(), "a self-closed dmDm has no end tag to cut at");
+        assert_eq!(
+            hash_of_dm_dm_in(b"<dmDm></dmDm>", "SHA-256").unwrap(),
+            Sha256::digest(b"<dmDm></dmDm>").to_vec()
+        );
+        assert_eq!(hash_of_dm_dm_in(b"<dmDm></dmDm>", "MD5"), None);
     }
 
     #[test]

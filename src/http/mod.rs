@@ -5,6 +5,7 @@ mod admin;
 mod body;
 pub mod faults;
 mod handler;
+pub mod header_case;
 mod limits;
 mod otp_login;
 pub mod record;
