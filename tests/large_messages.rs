@@ -87,7 +87,7 @@ async fn roundtrip(t: &TestGateway, bytes: &[u8], wrapped: bool) -> String {
         .await;
     assert_eq!(resp.status, 200);
     assert!(
-        resp.text.contains("<dmStatusCode>0000<"),
+        resp.text.contains("<q:dmStatusCode>0000<"),
         "{:.500}",
         resp.text
     );

@@ -252,7 +252,7 @@ async fn send_list_download_mark_and_delivery_info() {
         &format!(r#"<GetMessageStateChanges xmlns="{ISDS_NS}"><dmFromTime>2020-01-01T00:00:00Z</dmFromTime></GetMessageStateChanges>"#),
     )
     .await;
-    assert!(!resp.text.contains("<dmRecord>"), "{}", resp.text);
+    assert!(!resp.text.contains(":dmRecord>"), "{}", resp.text);
 
     // A suspicious-message report by the recipient.
     let report = format!(
