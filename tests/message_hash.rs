@@ -97,8 +97,14 @@ fn the_hash_routine_reproduces_every_real_isds_message_hash() {
         reproduced.len() >= 5,
         "too few messages among the samples: {reproduced:?}"
     );
-    assert!(reproduced.iter().any(|(_, a)| a == "SHA-1"), "{reproduced:?}");
-    assert!(reproduced.iter().any(|(_, a)| a == "SHA-256"), "{reproduced:?}");
+    assert!(
+        reproduced.iter().any(|(_, a)| a == "SHA-1"),
+        "{reproduced:?}"
+    );
+    assert!(
+        reproduced.iter().any(|(_, a)| a == "SHA-256"),
+        "{reproduced:?}"
+    );
 }
 
 /// Deterministic, incompressible-looking bytes.
@@ -158,7 +164,9 @@ async fn check(t: &TestGateway, id: &str) -> Vec<u8> {
         .await;
     assert_eq!(list.status().0, "0000", "{:.500}", list.text);
 
-    let download = t.soap_as(PO_LOGIN, DZ, &id_body("MessageDownload", id)).await;
+    let download = t
+        .soap_as(PO_LOGIN, DZ, &id_body("MessageDownload", id))
+        .await;
     assert_eq!(download.status().0, "0000", "{:.500}", download.text);
     let dm = cut(download.text.as_bytes());
     let digest = Sha256::digest(&dm).to_vec();
@@ -176,16 +184,26 @@ async fn check(t: &TestGateway, id: &str) -> Vec<u8> {
         .soap_as(PO_LOGIN, DZ, &id_body("SignedMessageDownload", id))
         .await;
     let content = signed_content(&signed);
-    assert!(content.starts_with(b"<q:MessageDownloadResponse xmlns:q=\"http://isds.czechpoint.cz/v20/message\""));
-    assert!(cut(&content) == dm, "SignedMessageDownload's dmDm bytes differ");
+    assert!(content.starts_with(
+        b"<q:MessageDownloadResponse xmlns:q=\"http://isds.czechpoint.cz/v20/message\""
+    ));
+    assert!(
+        cut(&content) == dm,
+        "SignedMessageDownload's dmDm bytes differ"
+    );
     assert_eq!(hash_of_dm_dm_in(&content, "SHA-256"), Some(digest.clone()));
 
     let sent = t
         .soap_as(OVM_LOGIN, DZ, &id_body("SignedSentMessageDownload", id))
         .await;
     let content = signed_content(&sent);
-    assert!(content.starts_with(b"<q:MessageDownloadResponse xmlns:q=\"http://isds.czechpoint.cz/v20/SentMessage\""));
-    assert!(cut(&content) == dm, "SignedSentMessageDownload's dmDm bytes differ");
+    assert!(content.starts_with(
+        b"<q:MessageDownloadResponse xmlns:q=\"http://isds.czechpoint.cz/v20/SentMessage\""
+    ));
+    assert!(
+        cut(&content) == dm,
+        "SignedSentMessageDownload's dmDm bytes differ"
+    );
     dm
 }
 
@@ -203,7 +221,11 @@ async fn the_dm_hash_is_the_hash_of_the_dm_dm_bytes_in_every_download_and_surviv
     .await;
     // 20 MB: the document is written to a file and streamed on download.
     let big = payload(20_000_000, 7);
-    let large = send(&t, &create("Velká příloha", &encoded_file("velka.pdf", "main", &big))).await;
+    let large = send(
+        &t,
+        &create("Velká příloha", &encoded_file("velka.pdf", "main", &big)),
+    )
+    .await;
     drop(big);
     let several_files = [
         encoded_file("hlavni.pdf", "main", &payload(300 * 1024, 1)),

@@ -15,8 +15,8 @@ use common::*;
 use isds_gateway::domain::BoxId;
 use isds_gateway::domain::BoxType;
 use isds_gateway::domain::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageId,
-    HashForm, MessageState, Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageId, MessageState, Party, Timestamp, compute_hash,
 };
 use isds_gateway::domain::message_repo;
 use isds_gateway::xml::{Element, ParseLimits, XmlWriter};

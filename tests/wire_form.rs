@@ -194,11 +194,7 @@ fn assert_same_shape(what: &str, ours: &str, theirs: &str, root: &str, checks: C
             assert_eq!(w.prefix(), p, "{what}: prefix of {:?}", w.path);
             compared += 1;
         }
-        assert!(
-            !w.prefix().is_empty(),
-            "{what}: {:?} has no prefix",
-            w.path
-        );
+        assert!(!w.prefix().is_empty(), "{what}: {:?} has no prefix", w.path);
         assert!(
             !w.attrs.iter().any(|a| a == "xmlns"),
             "{what}: {:?} declares a default namespace",
@@ -252,15 +248,15 @@ fn assert_same_shape(what: &str, ours: &str, theirs: &str, root: &str, checks: C
     let our_nils: Vec<&Written> = ours_shape.iter().filter(|w| w.nil).collect();
     if checks.nil_spelling && theirs_shape.iter().any(|w| w.nil) {
         let sample_nil = theirs_shape.iter().find(|w| w.nil).unwrap();
-        let spelled = format!(
-            r#"<{q} xsi:nil="true"></{q}>"#,
-            q = sample_nil.qname
-        );
+        let spelled = format!(r#"<{q} xsi:nil="true"></{q}>"#, q = sample_nil.qname);
         assert!(theirs.contains(&spelled), "{what}: sample nil {spelled}");
     }
     for w in our_nils {
         let spelled = format!(r#"<{q} xsi:nil="true"></{q}>"#, q = w.qname);
-        assert!(ours.contains(&spelled), "{what}: nil spelled otherwise: {spelled}");
+        assert!(
+            ours.contains(&spelled),
+            "{what}: nil spelled otherwise: {spelled}"
+        );
     }
 }
 
@@ -282,7 +278,11 @@ fn signed_content(resp: &SoapResponse) -> String {
 async fn status_only_responses_are_textually_those_of_isds() {
     let t = TestGateway::start().await;
     let dummy = t
-        .soap_as(PO_LOGIN, DZ, r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#)
+        .soap_as(
+            PO_LOGIN,
+            DZ,
+            r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#,
+        )
         .await;
     assert_eq!(dummy.status, 200);
     assert_eq!(
@@ -290,7 +290,11 @@ async fn status_only_responses_are_textually_those_of_isds() {
         sample("responses/DummyOperationResponse-0000.xml").trim_end()
     );
     let bogus = t
-        .soap_as(PO_LOGIN, DZ, r#"<X-BogusOperation xmlns="http://isds.czechpoint.cz/v20"/>"#)
+        .soap_as(
+            PO_LOGIN,
+            DZ,
+            r#"<X-BogusOperation xmlns="http://isds.czechpoint.cz/v20"/>"#,
+        )
         .await;
     assert_eq!(bogus.status, 200);
     assert_eq!(
@@ -322,7 +326,11 @@ async fn box_and_send_responses_have_the_shape_of_isds() {
         "GetOwnerInfoFromLoginResponse",
         ALL,
     );
-    assert!(owner.text.contains("xsi:nil=\"true\"></p:"), "{}", owner.text);
+    assert!(
+        owner.text.contains("xsi:nil=\"true\"></p:"),
+        "{}",
+        owner.text
+    );
 
     // A refused CreateMessage: the status block alone.
     let refused = t
@@ -349,7 +357,9 @@ async fn message_responses_and_signed_contents_have_the_shape_of_isds() {
         .await;
     assert_eq!(listed.status().0, "0000", "{:.300}", listed.text);
 
-    let download = t.soap_as(PO_LOGIN, DZ, &id_body("MessageDownload", &id)).await;
+    let download = t
+        .soap_as(PO_LOGIN, DZ, &id_body("MessageDownload", &id))
+        .await;
     assert_eq!(download.status().0, "0000", "{:.300}", download.text);
     assert_same_shape(
         "MessageDownload",
@@ -367,7 +377,13 @@ async fn message_responses_and_signed_contents_have_the_shape_of_isds() {
         "messages/received_signed_message-330141.xml",
         "messages/received_message-330141.zfo",
     ] {
-        assert_same_shape(theirs, &signed, &sample(theirs), "MessageDownloadResponse", ALL);
+        assert_same_shape(
+            theirs,
+            &signed,
+            &sample(theirs),
+            "MessageDownloadResponse",
+            ALL,
+        );
     }
 
     let sent = signed_content(
@@ -380,10 +396,18 @@ async fn message_responses_and_signed_contents_have_the_shape_of_isds() {
         "messages/signed_sent_xml_message-376701.zfo",
         "messages/signed_sent_message-151874.zfo",
     ] {
-        assert_same_shape(theirs, &sent, &sample(theirs), "MessageDownloadResponse", ALL);
+        assert_same_shape(
+            theirs,
+            &sent,
+            &sample(theirs),
+            "MessageDownloadResponse",
+            ALL,
+        );
     }
 
-    let delivery = t.soap_as(OVM_LOGIN, DX, &id_body("GetDeliveryInfo", &id)).await;
+    let delivery = t
+        .soap_as(OVM_LOGIN, DX, &id_body("GetDeliveryInfo", &id))
+        .await;
     assert_eq!(delivery.status().0, "0000", "{:.300}", delivery.text);
     // This sample is a client's capture: its root took a default
     // namespace and its nil elements were shortened on the way.
@@ -423,7 +447,14 @@ async fn message_responses_and_signed_contents_have_the_shape_of_isds() {
     let without_files = dm(body_text(&download));
     let cut = without_files.find("<p:dmFiles>").unwrap();
     let envelope_part = &without_files[..cut];
-    assert!(signed_delivery.contains(envelope_part.split("<p:dmAmbiguousRecipient>").next().unwrap()));
+    assert!(
+        signed_delivery.contains(
+            envelope_part
+                .split("<p:dmAmbiguousRecipient>")
+                .next()
+                .unwrap()
+        )
+    );
     t.stop().await;
 }
 
@@ -440,7 +471,11 @@ async fn raw_head(t: &TestGateway, request: String) -> String {
             .await
             .expect("answer in time")
             .expect("read");
-        assert!(n > 0, "connection closed: {}", String::from_utf8_lossy(&buf));
+        assert!(
+            n > 0,
+            "connection closed: {}",
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..n]);
     }
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
@@ -497,7 +532,10 @@ async fn http1_header_names_arrive_in_isds_casing() {
     assert!(redirect.starts_with("HTTP/1.1 302"), "{redirect}");
     let names = header_names(&redirect);
     assert!(names.iter().any(|n| n == "Location"), "{names:?}");
-    for n in names.iter().filter(|n| n.eq_ignore_ascii_case("set-cookie")) {
+    for n in names
+        .iter()
+        .filter(|n| n.eq_ignore_ascii_case("set-cookie"))
+    {
         assert_eq!(n, "Set-Cookie");
     }
 

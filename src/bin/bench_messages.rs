@@ -37,8 +37,8 @@ use tokio::net::TcpStream;
 use isds_gateway::config::Config;
 use isds_gateway::domain::clock::SystemClock;
 use isds_gateway::domain::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageId,
-    HashForm, MessageState, Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageId, MessageState, Party, Timestamp, compute_hash,
 };
 use isds_gateway::domain::{BoxId, BoxType, message_repo};
 use isds_gateway::store::{self, Batch};

@@ -313,7 +313,14 @@ mod tests {
         let m = sample(42);
         // Sizes around the encoding piece, so padding and piece borders
         // are both crossed.
-        for len in [0, 1, 2, ENCODE_PIECE - 1, ENCODE_PIECE + 1, 3 * ENCODE_PIECE + 2] {
+        for len in [
+            0,
+            1,
+            2,
+            ENCODE_PIECE - 1,
+            ENCODE_PIECE + 1,
+            3 * ENCODE_PIECE + 2,
+        ] {
             let doc: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
             let docs = vec![Bytes::from(doc.clone())];
             let text = dm_dm_text(&m, &docs).unwrap();
@@ -321,7 +328,11 @@ mod tests {
             assert!(text.ends_with("</p:dmDm>"));
             let mut digests = Vec::new();
             let h = hash(&m, &docs, Some(&mut digests)).unwrap();
-            assert_eq!(h, <[u8; 32]>::from(Sha256::digest(text.as_bytes())), "{len}");
+            assert_eq!(
+                h,
+                <[u8; 32]>::from(Sha256::digest(text.as_bytes())),
+                "{len}"
+            );
             assert_eq!(digests, vec![<[u8; 32]>::from(Sha256::digest(&doc))]);
             assert_eq!(hash(&m, &docs, None).unwrap(), h);
         }

@@ -9,8 +9,8 @@
 
 use super::databox::DataBox;
 use super::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageState,
-    HashForm, Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageState, Party, Timestamp, compute_hash,
 };
 use super::message_repo;
 use super::repo::{self, RepoError};

@@ -20,10 +20,10 @@ use crate::domain::message::{
     Author, ContentKind, DocumentDigest, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm,
     Message, MessageState, Party, Timestamp,
 };
-use crate::domain::{message_repo, message_wire};
 use crate::domain::message_rules::{self, DocumentFacts, DocumentProblem};
 use crate::domain::repo;
 use crate::domain::{BoxId, DataBox, Privileges};
+use crate::domain::{message_repo, message_wire};
 use crate::schema::{
     CreateMessageResponse, CreateMultipleMessageResponse, DummyOperationResponse, OperationInfo,
     Request, TDummyOutput, TFilesArray, TMStatus, TMessageCreateInputDmEnvelope,

@@ -17,12 +17,12 @@ use bytes::Bytes;
 use super::{CallContext, Rejection, Reply, ServiceError, Services, dm_status, respond};
 use crate::auth::{Actor, Identity};
 use crate::domain::message::{Event, EventCode, Message, MessageId, MessageState, Timestamp};
-use crate::domain::repo::RepoError;
 use crate::domain::message_wire::{self, envelope_of};
+use crate::domain::repo::RepoError;
 use crate::domain::{Privileges, UserType, lifecycle, message_repo};
 use crate::schema::{
-    MessageDownload, MessageDownloadResponse, TDelivery, TDeliveryDmDm, TEvent, TEventsArray, THash,
-    TMessDownOutput, TRecord, TReturnedMessage, TReturnedMessageEnvelope,
+    MessageDownload, MessageDownloadResponse, TDelivery, TDeliveryDmDm, TEvent, TEventsArray,
+    THash, TMessDownOutput, TRecord, TReturnedMessage, TReturnedMessageEnvelope,
     TReturnedMessageEnvelopeDmDm,
 };
 use crate::soap::Fault;
@@ -225,7 +225,8 @@ pub(super) fn returned_message(
     docs: Vec<Vec<u8>>,
 ) -> Result<TReturnedMessage, Rejection> {
     let docs = docs.into_iter().map(Bytes::from).collect();
-    let dm_dm = message_wire::dm_dm(msg, docs).map_err(|e| Rejection::from(Fault::server(e.to_string())))?;
+    let dm_dm = message_wire::dm_dm(msg, docs)
+        .map_err(|e| Rejection::from(Fault::server(e.to_string())))?;
     Ok(TReturnedMessage {
         dm_dm,
         dm_hash: hash(msg),

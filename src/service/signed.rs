@@ -39,9 +39,9 @@ use crate::domain::repo::RepoError;
 use crate::schema::{self, rt};
 use crate::schema::{
     ArchiveISDSDocumentResponse, AuthenticateMessageResponse, GetSignedDeliveryInfoResponse,
-    ReSignISDSDocumentResponse, SignedMessageDownloadResponse,
-    SignedSentMessageDownloadResponse, TAuthenticateMessageOutput, TDelivery, TResignDocOutput,
-    TReturnedMessage, TSignDelivMessOutput, TSignedMessDownOutput, ToXml,
+    ReSignISDSDocumentResponse, SignedMessageDownloadResponse, SignedSentMessageDownloadResponse,
+    TAuthenticateMessageOutput, TDelivery, TResignDocOutput, TReturnedMessage,
+    TSignDelivMessOutput, TSignedMessDownOutput, ToXml,
 };
 use crate::sign::Signer;
 use crate::soap::Fault;

@@ -85,11 +85,7 @@ pub fn dm_hash_cost(size: usize, rounds: usize) -> (Duration, Duration) {
         box_type,
         system: false,
     };
-    let doc = Bytes::from(
-        (0..size)
-            .map(|i| (i * 31 % 251) as u8)
-            .collect::<Vec<u8>>(),
-    );
+    let doc = Bytes::from((0..size).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>());
     let msg = Message {
         id: MessageId(MessageId::BASE + 1),
         sender: party("ovm4dem", "Městský úřad Dolní Lhota", BoxType::OVM),
