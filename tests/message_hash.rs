@@ -229,9 +229,8 @@ async fn the_dm_hash_is_the_hash_of_the_dm_dm_bytes_in_every_download_and_surviv
     drop(big);
     let several_files = [
         encoded_file("hlavni.pdf", "main", &payload(300 * 1024, 1)),
-        format!(
-            r#"<dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="data.xml"><dmXMLContent><root xmlns:ns="urn:local"><p>Text1</p><empty></empty><ns:x a="1&amp;2">žluťoučký</ns:x></root></dmXMLContent></dmFile>"#
-        ),
+        r#"<dmFile dmMimeType="application/xml" dmFileMetaType="enclosure" dmFileDescr="data.xml"><dmXMLContent><root xmlns:ns="urn:local"><p>Text1</p><empty></empty><ns:x a="1&amp;2">žluťoučký</ns:x></root></dmXMLContent></dmFile>"#
+            .to_owned(),
         encoded_file("prazdna.pdf", "enclosure", b""),
         encoded_file("mala.pdf", "enclosure", &payload(5, 2)),
     ]
