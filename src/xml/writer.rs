@@ -250,7 +250,7 @@ impl XmlWriter {
         }
     }
 
-    /// Writes `<name/>`.
+    /// Writes `<name/>` (with prefixing `<p:name></p:name>`).
     pub fn empty(&mut self, name: &str) {
         self.start(name);
         self.end(name);
