@@ -456,7 +456,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
-        response.contains("<dmStatusCode>0000</dmStatusCode>"),
+        response.contains("<q:dmStatusCode>0000</q:dmStatusCode>"),
         "{response}"
     );
     shutdown.await.unwrap().unwrap();

@@ -56,7 +56,7 @@ async fn a_users_parallel_requests_beyond_the_limit_get_3008() {
 
     let answer = finish(held, &rest).await;
     assert!(
-        answer.contains("<dmStatusCode>0000</dmStatusCode>"),
+        answer.contains("<q:dmStatusCode>0000</q:dmStatusCode>"),
         "{answer}"
     );
     // The slot is free again.

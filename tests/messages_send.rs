@@ -322,7 +322,7 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     let doc_refs: Vec<&[u8]> = docs.iter().map(|d| d.as_slice()).collect();
     assert_eq!(
         m.hash,
-        isds_gateway::domain::message::compute_hash(&m, &doc_refs)
+        isds_gateway::domain::message::compute_hash(&m, &doc_refs).unwrap()
     );
 
     let m = message(s, &to_po);

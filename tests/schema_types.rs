@@ -44,7 +44,7 @@ fn dummy_operation_plain_and_nil() {
     assert_eq!(
         schema::to_document_fragment(&op),
         format!(
-            r#"<DummyOperation xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"/>"#
+            r#"<q:DummyOperation xmlns:q="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:nil="true"></q:DummyOperation>"#
         )
     );
 }
@@ -124,12 +124,12 @@ fn create_message_with_encoded_and_xml_files() {
     let again = CreateMessage::from_xml(&root(&text)).unwrap();
     assert_eq!(again, msg);
     assert!(
-        text.contains("<dmEncodedContent>JVBERi0xLjQKJcfsj6IK</dmEncodedContent>"),
+        text.contains("<q:dmEncodedContent>JVBERi0xLjQKJcfsj6IK</q:dmEncodedContent>"),
         "{text}"
     );
-    assert!(text.contains(r#"<dmEnvelope dmType="K">"#), "{text}");
+    assert!(text.contains(r#"<q:dmEnvelope dmType="K">"#), "{text}");
     assert!(
-        text.contains(r#"<dmPublishOwnID IdLevel="5">true</dmPublishOwnID>"#),
+        text.contains(r#"<q:dmPublishOwnID IdLevel="5">true</q:dmPublishOwnID>"#),
         "{text}"
     );
     validate(&text, "dmBaseTypes.xsd");
@@ -247,7 +247,7 @@ fn dummy_operation_response_serialises() {
     assert_eq!(
         text,
         format!(
-            r#"<DummyOperationResponse xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmStatus><dmStatusCode>0000</dmStatusCode><dmStatusMessage>Provedeno úspěšně.</dmStatusMessage></dmStatus></DummyOperationResponse>"#
+            r#"<q:DummyOperationResponse xmlns:q="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><q:dmStatus><q:dmStatusCode>0000</q:dmStatusCode><q:dmStatusMessage>Provedeno úspěšně.</q:dmStatusMessage></q:dmStatus></q:DummyOperationResponse>"#
         )
     );
     assert_eq!(DummyOperationResponse::ELEMENT, "DummyOperationResponse");
@@ -279,15 +279,18 @@ fn owner_info_response_with_nil_and_omitted_fields() {
         },
     });
     let text = schema::to_document_fragment(&resp);
-    assert!(text.contains("<dbID>abc1234</dbID>"), "{text}");
-    assert!(text.contains(r#"<ic xsi:nil="true"/>"#), "{text}");
-    assert!(text.contains(r#"<pnMiddleName xsi:nil="true"/>"#), "{text}");
+    assert!(text.contains("<p:dbID>abc1234</p:dbID>"), "{text}");
+    assert!(text.contains(r#"<p:ic xsi:nil="true"></p:ic>"#), "{text}");
     assert!(
-        text.contains("<pnLastName>Novák &lt;&amp;&gt;</pnLastName>"),
+        text.contains(r#"<p:pnMiddleName xsi:nil="true"></p:pnMiddleName>"#),
         "{text}"
     );
     assert!(
-        text.contains("<dbEffectiveOVM>false</dbEffectiveOVM>"),
+        text.contains("<p:pnLastName>Novák &lt;&amp;&gt;</p:pnLastName>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<p:dbEffectiveOVM>false</p:dbEffectiveOVM>"),
         "{text}"
     );
     // Optional (minOccurs=0) elements set to None are omitted.
@@ -325,11 +328,11 @@ fn list_of_sent_messages_response_with_optional_sequence() {
     });
     let text = schema::to_document_fragment(&resp);
     assert!(
-        text.contains(r#"<dmRecord dmType="V" dmVODZ="false">"#),
+        text.contains(r#"<q:dmRecord dmType="V" dmVODZ="false">"#),
         "{text}"
     );
     assert!(
-        text.contains("<dmAcceptanceTime xsi:nil=\"true\"/>"),
+        text.contains("<q:dmAcceptanceTime xsi:nil=\"true\"></q:dmAcceptanceTime>"),
         "{text}"
     );
     assert_eq!(
@@ -396,8 +399,14 @@ fn credit_info_response_with_choice_alternatives() {
         },
     });
     let text = schema::to_document_fragment(&resp);
-    assert!(text.contains("<ciOldCapacity xsi:nil=\"true\"/>"), "{text}");
-    assert!(text.contains("<ciRecord xsi:nil=\"true\"/>"), "{text}");
+    assert!(
+        text.contains("<p:ciOldCapacity xsi:nil=\"true\"></p:ciOldCapacity>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<p:ciRecord xsi:nil=\"true\"></p:ciRecord>"),
+        "{text}"
+    );
     assert_eq!(
         DataBoxCreditInfoResponse::from_xml(&root(&text)).unwrap(),
         resp

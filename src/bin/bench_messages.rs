@@ -37,8 +37,8 @@ use tokio::net::TcpStream;
 use isds_gateway::config::Config;
 use isds_gateway::domain::clock::SystemClock;
 use isds_gateway::domain::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageId,
-    MessageState, Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageId, MessageState, Party, Timestamp, compute_hash,
 };
 use isds_gateway::domain::{BoxId, BoxType, message_repo};
 use isds_gateway::store::{self, Batch};
@@ -222,6 +222,7 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
             }],
             attachment_size_kb: 1,
             hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
             state,
             submitted_at: at,
             delivery_time: Some(at),
@@ -241,8 +242,7 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
             qtimestamp: None,
         };
         let docs = if deleted { vec![] } else { vec![doc.clone()] };
-        let refs: Vec<&[u8]> = docs.iter().map(Vec::as_slice).collect();
-        m.hash = compute_hash(&m, &refs);
+        m.hash = compute_hash(&m, &[doc.as_slice()])?;
         message_repo::stage_insert_message(&mut batch, &m, &docs);
         if batch.len() >= SEED_BATCH * 5 {
             store.apply(std::mem::take(&mut batch))?;

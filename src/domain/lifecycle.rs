@@ -313,7 +313,7 @@ mod tests {
         m.delivery_time = Some(at);
         m.envelope.personal_delivery = personal;
         m.envelope.allow_subst_delivery = fiction;
-        m.hash = compute_hash(&m, &[b"doc"]);
+        m.hash = compute_hash(&m, &[b"doc"]).unwrap();
         message_repo::insert_message(store, &m, &[b"doc".to_vec()]).unwrap();
         m
     }

@@ -451,8 +451,12 @@ pub struct Message {
     pub documents: Vec<DocumentMeta>,
     /// `dmAttachmentSize`: stored size of all documents in kB (rounded up).
     pub attachment_size_kb: u64,
-    /// `dmHash`: SHA-256, see [`compute_hash`].
+    /// `dmHash`: SHA-256, see [`compute_hash`] and [`HashForm`].
     pub hash: [u8; 32],
+    /// What `hash` was computed over. Missing in stores written by older
+    /// builds, whose messages keep the hash they were given.
+    #[serde(default)]
+    pub hash_form: HashForm,
     pub state: MessageState,
     pub submitted_at: Timestamp,
     pub delivery_time: Option<Timestamp>,
@@ -538,16 +542,20 @@ impl Message {
     }
 }
 
-/// What the hash covers of a message: everything fixed at submission.
-#[derive(Serialize)]
-struct HashedPart<'a> {
-    id: MessageId,
-    sender: &'a Party,
-    recipient: &'a Party,
-    envelope: &'a EnvelopeFields,
-    documents: &'a [DocumentMeta],
-    attachment_size_kb: u64,
-    author: &'a Author,
+/// What a message's `dmHash` was computed over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HashForm {
+    /// Written by older builds: SHA-256 over the message ID, the JSON of
+    /// the parts fixed at submission and the SHA-256 of each document.
+    /// Such a hash is kept as it is (its time stamp covers it, and a new
+    /// one would need a new stamp), so a client cannot recompute it from
+    /// the `dmDm` bytes; nothing else about these messages changes.
+    #[default]
+    Legacy,
+    /// SHA-256 of the bytes of the message's `dmDm` element as the
+    /// gateway writes it ([`crate::domain::message_wire`]).
+    DmDmBytes,
 }
 
 /// SHA-256 of one document's bytes.
@@ -561,44 +569,18 @@ pub fn document_digests<D: AsRef<[u8]>>(documents: &[D]) -> Vec<DocumentDigest> 
         .collect()
 }
 
-/// `dmHash` of a message with these documents; see [`hash_over_digests`].
-pub fn compute_hash<D: AsRef<[u8]>>(msg: &Message, documents: &[D]) -> [u8; 32] {
-    hash_over_digests(msg, &document_digests(documents))
-}
-
-/// `dmHash` of a message as stored: SHA-256 over
-/// 1. the message ID as 8 bytes big-endian,
-/// 2. the JSON of the parts fixed at submission (ID, sender, recipient,
-///    envelope, document metadata with sizes, attachment size, author;
-///    field order as declared, no whitespace) preceded by its length as 8
-///    bytes big-endian,
-/// 3. the SHA-256 of each document's stored bytes, in document order.
-///
-/// Hashing the documents' digests rather than their bytes lets one pass
-/// over a large document serve both this hash and the integrity check of
-/// its file. State, times, events, erasure flags and the hash itself are
-/// not covered, so the hash never changes after submission. (Messages
-/// stored before this definition keep the hash they were given.)
-pub fn hash_over_digests(msg: &Message, digests: &[DocumentDigest]) -> [u8; 32] {
-    let part = HashedPart {
-        id: msg.id,
-        sender: &msg.sender,
-        recipient: &msg.recipient,
-        envelope: &msg.envelope,
-        documents: &msg.documents,
-        attachment_size_kb: msg.attachment_size_kb,
-        author: &msg.author,
-    };
-    // Plain structs with string keys: serialising cannot fail.
-    let json = serde_json::to_vec(&part).unwrap_or_default();
-    let mut h = Sha256::new();
-    h.update(msg.id.key());
-    h.update((json.len() as u64).to_be_bytes());
-    h.update(&json);
-    for digest in digests {
-        h.update(digest);
-    }
-    h.finalize().into()
+/// `dmHash` of a message with these documents (as they are stored): the
+/// SHA-256 of its `dmDm` bytes, see [`crate::domain::message_wire::hash`].
+/// The caller sets [`Message::hash_form`] to [`HashForm::DmDmBytes`].
+pub fn compute_hash<D: AsRef<[u8]>>(
+    msg: &Message,
+    documents: &[D],
+) -> Result<[u8; 32], super::message_wire::WireError> {
+    let docs: Vec<bytes::Bytes> = documents
+        .iter()
+        .map(|d| bytes::Bytes::copy_from_slice(d.as_ref()))
+        .collect();
+    super::message_wire::hash(msg, &docs, None)
 }
 
 #[cfg(test)]
@@ -642,6 +624,7 @@ pub(crate) mod tests {
             }],
             attachment_size_kb: 1,
             hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
             state: MessageState::Delivered,
             submitted_at: t,
             delivery_time: Some(t),
@@ -757,27 +740,32 @@ pub(crate) mod tests {
 
     #[test]
     fn hash_covers_content_not_state() {
+        let hash = |m: &Message, docs: &[&[u8]]| compute_hash(m, docs).unwrap();
         let m = sample(1);
-        let h = compute_hash(&m, &[b"abc"]);
-        assert_eq!(h, compute_hash(&m, &[b"abc"]));
-        assert_ne!(h, compute_hash(&m, &[b"abd"]));
+        let h = hash(&m, &[b"abc"]);
+        assert_eq!(h, hash(&m, &[b"abc"]));
+        assert_ne!(h, hash(&m, &[b"abd"]));
         // Document boundaries count.
+        let mut two = m.clone();
+        two.documents.push(two.documents[0].clone());
         assert_ne!(
-            compute_hash(&m, &[&b"ab"[..], b"c"]),
-            compute_hash(&m, &[&b"a"[..], b"bc"])
+            hash(&two, &[&b"ab"[..], b"c"]),
+            hash(&two, &[&b"a"[..], b"bc"])
         );
         let mut later = m.clone();
         later.state = MessageState::Read;
         later.acceptance_time = Some(Timestamp(9));
         later.events.push(Event::new(Timestamp(9), EventCode::EV1));
         later.hash = [7; 32];
-        assert_eq!(compute_hash(&later, &[b"abc"]), h);
+        assert_eq!(hash(&later, &[b"abc"]), h);
         let mut other = m.clone();
         other.envelope.annotation = "Jiná".into();
-        assert_ne!(compute_hash(&other, &[b"abc"]), h);
+        assert_ne!(hash(&other, &[b"abc"]), h);
         let mut hashed = m.clone();
         hashed.hash = h;
         assert_eq!(hashed.hash_hex().len(), 64);
+        // Documents given and described must agree.
+        assert!(compute_hash(&m, &[b"a", b"b"]).is_err());
     }
 
     #[test]

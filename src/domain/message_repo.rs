@@ -1085,7 +1085,7 @@ mod tests {
         let mut m = sample(id);
         m.submitted_at = Timestamp(at);
         m.delivery_time = Some(Timestamp(at));
-        m.hash = compute_hash(&m, &[b"pdf"]);
+        m.hash = compute_hash(&m, &[b"pdf"]).unwrap();
         insert_message(store, &m, &[b"pdf".to_vec()]).unwrap();
         m
     }

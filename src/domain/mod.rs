@@ -18,6 +18,7 @@ pub mod message_extras;
 pub mod message_repo;
 pub mod message_rules;
 pub mod mobile_key;
+pub mod message_wire;
 pub mod otp;
 pub mod repo;
 pub mod search_index;

@@ -9,8 +9,8 @@
 
 use super::databox::DataBox;
 use super::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageState,
-    Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageState, Party, Timestamp, compute_hash,
 };
 use super::message_repo;
 use super::repo::{self, RepoError};
@@ -93,6 +93,7 @@ fn undeliverable_notice(
         attachment_size_kb: Message::size_kb(&documents),
         documents,
         hash: [0; 32],
+        hash_form: HashForm::DmDmBytes,
         state: MessageState::Delivered,
         submitted_at: at,
         delivery_time: Some(at),
@@ -111,7 +112,8 @@ fn undeliverable_notice(
         erased_by_sender: false,
         qtimestamp: None,
     };
-    msg.hash = compute_hash(&msg, &[&text]);
+    // One encoded document, described and given: nothing can fail.
+    msg.hash = compute_hash(&msg, &[&text]).unwrap_or_default();
     (msg, text)
 }
 
@@ -166,7 +168,7 @@ mod tests {
         assert_eq!(msg.recipient.box_id, original.sender.box_id);
         assert_eq!(msg.state, MessageState::Delivered);
         assert_eq!(msg.documents[0].size, text.len() as u64);
-        assert_eq!(msg.hash, compute_hash(&msg, &[&text]));
+        assert_eq!(msg.hash, compute_hash(&msg, &[&text]).unwrap());
         assert!(String::from_utf8(text).unwrap().contains("10000001"));
     }
 }

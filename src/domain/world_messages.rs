@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::databox::{BoxId, DataBox};
 use super::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, Message, MessageState,
-    Party, Timestamp, compute_hash,
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageState, Party, Timestamp, compute_hash,
 };
 use super::message_repo;
 use super::repo::{self, RepoError};
@@ -388,6 +388,7 @@ pub(crate) fn build(store: &dyn Store, world: &World) -> Result<BuiltMessages, B
             attachment_size_kb: Message::size_kb(&documents),
             documents,
             hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
             state: p.state,
             submitted_at: p.submitted,
             delivery_time: p.delivered,
@@ -400,7 +401,7 @@ pub(crate) fn build(store: &dyn Store, world: &World) -> Result<BuiltMessages, B
             qtimestamp: None,
         };
         let bytes: Vec<&[u8]> = p.documents.iter().map(|(_, b)| b.as_slice()).collect();
-        msg.hash = compute_hash(&msg, &bytes);
+        msg.hash = compute_hash(&msg, &bytes).map_err(|e| invalid(e.to_string()))?;
         let stored: Vec<Vec<u8>> = if msg.content_deleted {
             Vec::new()
         } else {

@@ -9,6 +9,7 @@ mod cockpit;
 pub mod faults;
 mod handler;
 pub mod hosts;
+pub mod header_case;
 mod limits;
 mod mobile_key;
 mod otp_login;

@@ -410,7 +410,10 @@ async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Header names as ISDS writes them (see `header_case`).
+        .title_case_headers(true)
+        .preserve_header_case(true);
     let (https_listener, acceptor) = match https {
         Some((l, a)) => (Some(l), Some(a)),
         None => (None, None),
@@ -456,6 +459,17 @@ async fn serve(
     }
 }
 
+/// [`handle`], with ISDS's header-name casing on HTTP/1.1 answers.
+async fn handle_cased(
+    app: Arc<App>,
+    conn: Arc<ConnInfo>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<super::handler::HttpResponse, super::faults::DropConnection> {
+    let mut resp = handle(app, conn, req).await?;
+    super::header_case::apply(&mut resp).await;
+    Ok(resp)
+}
+
 async fn accept_opt(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
     match listener {
         Some(l) => l.accept().await,
@@ -479,7 +493,7 @@ fn spawn_plain(
     permit: OwnedSemaphorePermit,
 ) {
     let conn = Arc::new(conn);
-    let service = service_fn(move |req| handle(app.clone(), conn.clone(), req));
+    let service = service_fn(move |req| handle_cased(app.clone(), conn.clone(), req));
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .into_owned();
@@ -534,7 +548,7 @@ fn spawn_tls(
             tls: true,
             peer_certificate,
         });
-        let service = service_fn(move |req| handle(app.clone(), conn.clone(), req));
+        let service = service_fn(move |req| handle_cased(app.clone(), conn.clone(), req));
         let connection = builder
             .serve_connection(TokioIo::new(tls_stream), service)
             .into_owned();

@@ -27,7 +27,7 @@
 
 pub mod rt;
 
-use crate::xml::{Element, XSI_NS, XmlWriter};
+use crate::xml::{Element, OwnPrefix, Prefixing, XSI_NS, XmlWriter};
 
 /// Target namespace of every ISDS schema.
 pub const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
@@ -92,9 +92,9 @@ pub trait FromXml: Sized {
 
 /// Writes a value as an element.
 pub trait ToXml {
-    /// Writes element `tag` with attributes and content; child elements are
-    /// unprefixed, so the caller must have put `xmlns="`[`ISDS_NS`]`"` and
-    /// `xmlns:xsi` in scope (see [`write_root`]).
+    /// Writes element `tag` with attributes and content; child elements get
+    /// the writer's prefix, so the caller must have declared it for
+    /// [`ISDS_NS`] and put `xmlns:xsi` in scope (see [`write_root`]).
     fn write_xml(&self, w: &mut XmlWriter, tag: &str);
 }
 
@@ -104,16 +104,64 @@ pub trait XmlRoot: FromXml + ToXml {
     const ELEMENT: &'static str;
 }
 
-/// Writes `v` as its global element, declaring the ISDS default namespace
-/// and the `xsi` prefix on it.
+/// The prefix ISDS gives the elements of the body element `element`.
+///
+/// The real responses show `p:` for CreateMessage and the box services
+/// (GetOwnerInfoFromLogin) and `q:` for the other message services
+/// (DummyOperation, MessageDownload, an unknown operation, the erased
+/// list); the operator's manuals are silent on prefixes. Clients read the
+/// elements by namespace, except that libdatovka cuts `dmDm` out as bytes
+/// (always `p:`, see [`isds_prefixing`]).
+pub fn response_prefix(element: &str) -> &'static str {
+    const P_MESSAGE_OPERATIONS: [&str; 2] =
+        ["CreateMessageResponse", "CreateMultipleMessageResponse"];
+    let box_service = OPERATIONS
+        .iter()
+        .find(|op| op.output == element || op.input == element)
+        .is_some_and(|op| {
+            matches!(
+                op.family,
+                WsdlFamily::DbAccess
+                    | WsdlFamily::DbManipulations
+                    | WsdlFamily::DbSearch
+                    | WsdlFamily::IsdsStat
+            )
+        });
+    if box_service || P_MESSAGE_OPERATIONS.contains(&element) {
+        "p"
+    } else {
+        "q"
+    }
+}
+
+/// ISDS's wire form with `prefix` for the ISDS elements: `dmDm` declares
+/// `xmlns:p` itself wherever it occurs, so that its bytes are
+/// self-contained (they are what `dmHash` covers).
+pub fn isds_prefixing(prefix: &'static str) -> Prefixing {
+    Prefixing {
+        prefix,
+        own: Some(OwnPrefix {
+            element: "dmDm",
+            prefix: "p",
+            namespace: ISDS_NS,
+        }),
+    }
+}
+
+/// Writes `v` as its global element in ISDS's wire form: its elements
+/// prefixed (see [`response_prefix`]), the prefix and `xsi` declared on
+/// it, no default namespace (libdatovka copies response subtrees and
+/// adds a default namespace of its own).
 pub fn write_root<T: XmlRoot>(w: &mut XmlWriter, v: &T) {
-    w.pending_attr("xmlns", ISDS_NS);
+    let prefix = response_prefix(T::ELEMENT);
+    w.set_prefixing(isds_prefixing(prefix));
+    w.pending_attr(&format!("xmlns:{prefix}"), ISDS_NS);
     w.pending_attr("xmlns:xsi", XSI_NS);
     v.write_xml(w, T::ELEMENT);
 }
 
 /// `v` as a standalone XML fragment (no XML declaration), e.g.
-/// `<DummyOperationResponse xmlns="…v20" xmlns:xsi="…">…</…>`.
+/// `<q:DummyOperationResponse xmlns:q="…v20" xmlns:xsi="…">…</…>`.
 pub fn to_document_fragment<T: XmlRoot>(v: &T) -> String {
     let mut w = XmlWriter::new();
     write_root(&mut w, v);

@@ -917,11 +917,14 @@ fn erased_values(m: &Message) -> [String; 9] {
 }
 
 /// The list as XML: `dmRecords` with one `dmRecord` per message, in the
-/// ISDS namespace.
+/// ISDS namespace with prefix `q` and `xsi` declared, as the real list
+/// ISDS delivers.
 fn erased_xml(messages: &[Message]) -> String {
     let mut w = crate::xml::XmlWriter::new();
     w.declaration();
-    w.pending_attr("xmlns", crate::schema::ISDS_NS);
+    w.set_prefixing(crate::schema::isds_prefixing("q"));
+    w.pending_attr("xmlns:q", crate::schema::ISDS_NS);
+    w.pending_attr("xmlns:xsi", crate::xml::XSI_NS);
     w.start("dmRecords");
     for m in messages {
         w.start("dmRecord");
@@ -1132,7 +1135,10 @@ mod tests {
         assert!(row.starts_with("10000001,ovm4dem,"), "{row}");
         assert!(row.contains(",\"Výzva, \"\"naléhavá\"\"\","), "{row}");
         let xml = erased_xml(&[m]);
-        assert!(xml.contains("<dmRecord><dmID>10000001</dmID>"), "{xml}");
+        assert!(
+            xml.contains("<q:dmRecord><q:dmID>10000001</q:dmID>"),
+            "{xml}"
+        );
         assert!(!xml.contains("dmAcceptanceTime"), "{xml}");
     }
 }

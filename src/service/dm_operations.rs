@@ -16,13 +16,13 @@ use super::{CallContext, Reply, ServiceError, Services, dm_status, not_implement
 use crate::auth::{Actor, Identity};
 use crate::domain::clock::Clock;
 use crate::domain::message::{
-    Author, ContentKind, DocumentDigest, DocumentMeta, EnvelopeFields, Event, EventCode, Message,
-    MessageState, Party, Timestamp, document_digests, hash_over_digests,
+    Author, ContentKind, DocumentDigest, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm,
+    Message, MessageState, Party, Timestamp,
 };
-use crate::domain::message_repo;
 use crate::domain::message_rules::{self, DocumentFacts, DocumentProblem};
 use crate::domain::repo;
 use crate::domain::{BoxId, DataBox, Privileges};
+use crate::domain::{message_repo, message_wire};
 use crate::schema::{
     CreateMessageResponse, CreateMultipleMessageResponse, DummyOperationResponse, OperationInfo,
     Request, TDummyOutput, TFilesArray, TMStatus, TMessageCreateInputDmEnvelope,
@@ -367,30 +367,35 @@ fn submit_blocking(
     let mut writer = message_repo::DocumentWriter::new(store);
     let mut results = Vec::with_capacity(recipients.len());
     let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
-    // Each document is hashed once per request, on the first recipient's
-    // turn, while its file (if large) is written.
+    let shared: Vec<bytes::Bytes> = prepared.documents.iter().map(|d| d.bytes.clone()).collect();
+    // Each document's own digest (for its file reference) is computed once
+    // per request, in the same pass as the first recipient's dmHash, while
+    // its file (if large) is written. Every recipient's dmHash covers its
+    // own dmDm (ID and recipient differ), so it is computed per message.
     let mut digests: Option<Vec<DocumentDigest>> = None;
     for spec in recipients {
         match address(store, &prepared, &spec)? {
             Err(status) => results.push(Err(status)),
             Ok((recipient, envelope)) => {
                 let id = message_repo::next_message_id(store)?;
-                let computed = if writer.writes_files(&bytes) {
-                    let (written, computed) = std::thread::scope(|scope| {
+                let mut msg = build_message(&prepared, id, &recipient, envelope, now);
+                let mut computed = digests.is_none().then(Vec::new);
+                let hashed = if writer.writes_files(&bytes) {
+                    let (written, hashed) = std::thread::scope(|scope| {
                         let files = scope.spawn(|| writer.write_documents(id, &bytes));
-                        let computed = digests.is_none().then(|| document_digests(&bytes));
-                        (files.join(), computed)
+                        let hashed = message_wire::hash(&msg, &shared, computed.as_mut());
+                        (files.join(), hashed)
                     });
                     match written {
                         Ok(result) => result?,
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
-                    computed
+                    hashed
                 } else {
-                    digests.is_none().then(|| document_digests(&bytes))
+                    message_wire::hash(&msg, &shared, computed.as_mut())
                 };
+                msg.hash = hashed?;
                 let digests = digests.get_or_insert_with(|| computed.unwrap_or_default());
-                let mut msg = build_message(&prepared, id, &recipient, envelope, now, digests);
                 if let Some(signer) = signer {
                     // dmQTimestamp: the TSA stamps the hash at submission;
                     // without a stamp nothing is sent (9500, table row).
@@ -574,10 +579,10 @@ fn build_message(
     recipient: &DataBox,
     envelope: EnvelopeFields,
     now: Timestamp,
-    digests: &[DocumentDigest],
 ) -> Message {
     let documents: Vec<DocumentMeta> = p.documents.iter().map(|d| d.meta.clone()).collect();
-    let mut msg = Message {
+    // `hash` is filled in by the caller, over this message's dmDm.
+    Message {
         id,
         sender: Party::of_box(&p.sender),
         recipient: Party::of_box(recipient),
@@ -585,6 +590,7 @@ fn build_message(
         attachment_size_kb: Message::size_kb(&documents),
         documents,
         hash: [0; 32],
+        hash_form: HashForm::DmDmBytes,
         // Submitted, time-stamped and delivered at once: the recipient box
         // is accessible.
         state: MessageState::Delivered,
@@ -600,7 +606,5 @@ fn build_message(
         erased_by_recipient: false,
         erased_by_sender: false,
         qtimestamp: None,
-    };
-    msg.hash = hash_over_digests(&msg, digests);
-    msg
+    }
 }

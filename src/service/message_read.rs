@@ -22,23 +22,21 @@ use bytes::Bytes;
 
 use super::{CallContext, Rejection, Reply, ServiceError, Services, dm_status, respond};
 use crate::auth::Identity;
-use crate::domain::message::{
-    ContentKind, Event, EventCode, Message, MessageId, MessageState, Timestamp,
-};
+use crate::domain::message::{Event, EventCode, Message, MessageId, MessageState, Timestamp};
+use crate::domain::message_wire::{self, envelope_of};
 use crate::domain::repo::RepoError;
 use crate::domain::{Privileges, lifecycle, message_repo};
 use crate::schema::{
     MessageDownload, MessageDownloadResponse, TDelivery, TDeliveryDmDm, TEvent, TEventsArray,
-    TFileDmXMLContent, TFilesArray, TFilesArrayDmFile, THash, TMessDownOutput, TRecord,
-    TReturnedMessage, TReturnedMessageDmDm, TReturnedMessageEnvelope, TReturnedMessageEnvelopeDmDm,
+    THash, TMessDownOutput, TRecord, TReturnedMessage, TReturnedMessageEnvelope,
+    TReturnedMessageEnvelopeDmDm,
 };
 use crate::soap::Fault;
 use crate::status::{IsdsCode, IsdsStatus};
 use crate::store::Store;
-use crate::xml::{self, Element, ParseLimits};
 
 /// The hash algorithm of every `dmHash` the gateway computes.
-pub(super) const HASH_ALGORITHM: &str = "SHA-256";
+pub(super) const HASH_ALGORITHM: &str = message_wire::HASH_ALGORITHM;
 
 /// Which side of a message the caller's box is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,45 +196,6 @@ fn time(t: Option<Timestamp>) -> Option<String> {
     t.map(Timestamp::to_xml)
 }
 
-/// The envelope items every message structure shares (the `dmDm` children
-/// and the list record), for a struct literal of type `$ty` with `$extra`
-/// fields.
-macro_rules! envelope_of {
-    ($ty:ident, $m:expr, { $($extra:tt)* }) => {{
-        let m: &Message = $m;
-        let e = &m.envelope;
-        $ty {
-            dm_id: m.id.to_string(),
-            db_id_sender: Some(m.sender.box_id.to_string()),
-            dm_sender: Some(m.sender.name.clone()),
-            dm_sender_address: Some(m.sender.address.clone()),
-            dm_sender_type: i64::from(m.sender.sender_type_code()),
-            dm_recipient: Some(m.recipient.name.clone()),
-            dm_recipient_address: Some(m.recipient.address.clone()),
-            dm_ambiguous_recipient: None,
-            dm_sender_org_unit: e.sender_org_unit.clone(),
-            dm_sender_org_unit_num: e.sender_org_unit_num,
-            db_id_recipient: Some(m.recipient.box_id.to_string()),
-            dm_recipient_org_unit: e.recipient_org_unit.clone(),
-            dm_recipient_org_unit_num: e.recipient_org_unit_num,
-            dm_to_hands: e.to_hands.clone(),
-            dm_annotation: Some(e.annotation.clone()),
-            dm_recipient_ref_number: e.recipient_ref_number.clone(),
-            dm_sender_ref_number: e.sender_ref_number.clone(),
-            dm_recipient_ident: e.recipient_ident.clone(),
-            dm_sender_ident: e.sender_ident.clone(),
-            dm_legal_title_law: e.legal_title_law,
-            dm_legal_title_year: e.legal_title_year,
-            dm_legal_title_sect: e.legal_title_sect.clone(),
-            dm_legal_title_par: e.legal_title_par.clone(),
-            dm_legal_title_point: e.legal_title_point.clone(),
-            dm_personal_delivery: Some(e.personal_delivery),
-            dm_allow_subst_delivery: Some(e.allow_subst_delivery),
-            $($extra)*
-        }
-    }};
-}
-
 fn attachment_size(msg: &Message) -> Option<i64> {
     Some(i64::try_from(msg.attachment_size_kb).unwrap_or(i64::MAX))
 }
@@ -312,77 +271,16 @@ pub(super) fn delivery(msg: &Message) -> TDelivery {
     }
 }
 
-/// The elements of a stored XML document (`dmXMLContent`): the stored
-/// bytes are the content's elements serialised one after another.
-pub(super) fn xml_content(bytes: &[u8]) -> Result<Vec<Element>, xml::XmlError> {
-    let mut text = std::str::from_utf8(bytes)
-        .map_err(|e| xml::XmlError::InvalidUtf8 {
-            pos: e.valid_up_to(),
-        })?
-        .trim_start();
-    // An XML declaration cannot stand inside the wrapper below.
-    if text.starts_with("<?xml")
-        && let Some(end) = text.find("?>")
-    {
-        text = &text[end + 2..];
-    }
-    let wrapped = format!("<content>{text}</content>");
-    let defaults = ParseLimits::default();
-    let limits = ParseLimits {
-        max_bytes: defaults.max_bytes.max(wrapped.len().saturating_add(1)),
-        ..defaults
-    };
-    let root = xml::parse(wrapped.as_bytes(), &limits)?;
-    Ok(root.elements().cloned().collect())
-}
-
-/// The documents of a message with their stored bytes, in order.
-fn files(msg: &Message, mut docs: Vec<Vec<u8>>) -> Result<TFilesArray, Rejection> {
-    if docs.len() != msg.documents.len() {
-        return Err(Fault::server(format!(
-            "message {} has {} documents stored but {} described",
-            msg.id,
-            docs.len(),
-            msg.documents.len()
-        ))
-        .into());
-    }
-    let mut out = Vec::with_capacity(docs.len());
-    for (meta, bytes) in msg.documents.iter().zip(docs.drain(..)) {
-        let (encoded, xml_content) = match meta.kind {
-            ContentKind::Encoded => (Some(Bytes::from(bytes)), None),
-            ContentKind::Xml => {
-                let any = xml_content(&bytes).map_err(|e| {
-                    Rejection::from(Fault::server(format!(
-                        "stored XML document of message {} is unreadable: {e}",
-                        msg.id
-                    )))
-                })?;
-                (None, Some(TFileDmXMLContent { any }))
-            }
-        };
-        out.push(TFilesArrayDmFile {
-            dm_encoded_content: encoded,
-            dm_xml_content: xml_content,
-            dm_mime_type: meta.mime_type.clone(),
-            dm_file_meta_type: meta.meta_type.clone(),
-            dm_file_guid: meta.guid.clone(),
-            dm_up_file_guid: meta.up_guid.clone(),
-            dm_file_descr: meta.descr.clone(),
-            dm_format: meta.format.clone(),
-        });
-    }
-    Ok(TFilesArray { dm_file: out })
-}
-
 /// The whole message with its documents (MessageDownload).
 pub(super) fn returned_message(
     msg: &Message,
     docs: Vec<Vec<u8>>,
 ) -> Result<TReturnedMessage, Rejection> {
-    let dm_files = files(msg, docs)?;
+    let docs = docs.into_iter().map(Bytes::from).collect();
+    let dm_dm = message_wire::dm_dm(msg, docs)
+        .map_err(|e| Rejection::from(Fault::server(e.to_string())))?;
     Ok(TReturnedMessage {
-        dm_dm: envelope_of!(TReturnedMessageDmDm, msg, { dm_files }),
+        dm_dm,
         dm_hash: hash(msg),
         dm_q_timestamp: msg.qtimestamp.clone().map(Bytes::from),
         dm_delivery_time: time(msg.delivery_time),
@@ -518,23 +416,5 @@ pub(super) async fn message_download(
             dm_status: Some(dm_status(&IsdsStatus::ok())),
         })),
         Err(status) => fail(status),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_content_reads_elements_back() {
-        let els = xml_content(br#"<a xmlns="urn:x"><b>1</b></a><c xmlns="urn:y" k="v"/>"#).unwrap();
-        assert_eq!(els.len(), 2);
-        assert_eq!(els[0].name, "a");
-        assert_eq!(els[0].ns.as_deref(), Some("urn:x"));
-        assert_eq!(els[1].attr("k"), Some("v"));
-        let with_decl = xml_content(br#"<?xml version="1.0"?><a/>"#).unwrap();
-        assert_eq!(with_decl.len(), 1);
-        assert!(xml_content(b"<a>").is_err());
-        assert!(xml_content(&[0xff, 0xfe]).is_err());
     }
 }

@@ -67,6 +67,8 @@ pub enum ServiceError {
     Store(#[from] crate::store::StoreError),
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Wire(#[from] crate::domain::message_wire::WireError),
 }
 
 impl From<ServiceError> for Rejection {
@@ -256,8 +258,11 @@ pub fn status_only_response(name: &str, endpoint: Endpoint, status: &IsdsStatus)
         ("dmStatus", "dmStatusCode", "dmStatusMessage")
     };
     let root = format!("{name}Response");
+    let prefix = schema::response_prefix(&root);
     let mut w = XmlWriter::new();
-    w.pending_attr("xmlns", ISDS_NS);
+    w.set_prefixing(schema::isds_prefixing(prefix));
+    w.pending_attr(&format!("xmlns:{prefix}"), ISDS_NS);
+    w.pending_attr("xmlns:xsi", crate::xml::XSI_NS);
     w.start(&root);
     w.start(block);
     w.text_element(code, status.code.code());

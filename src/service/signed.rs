@@ -15,9 +15,11 @@
 //!   `http://isds.czechpoint.cz/v20/delivery`.
 //!
 //! In each, `dmDm` and everything inside it stays in the ISDS namespace
-//! (`http://isds.czechpoint.cz/v20`), the other children (hash, time
-//! stamp, times, state, events) are in the signed namespace, as public
-//! clients (libisds) read them.
+//! (`http://isds.czechpoint.cz/v20`, prefix `p` declared on `dmDm`), the
+//! other elements (hash, time stamp, times, state, events) are in the
+//! signed namespace (prefix `q`), as public clients (libisds) read them.
+//! The `dmDm` bytes are exactly those of the MessageDownload response, so
+//! `dmHash` can be checked against either.
 //!
 //! AuthenticateMessage answers `dmAuthResult` true for an untouched
 //! artefact of this gateway and false for anything else, with status 0000
@@ -34,12 +36,12 @@ use super::message_read;
 use super::{CallContext, Rejection, Reply, ServiceError, Services, dm_status, respond};
 use crate::domain::message::Timestamp;
 use crate::domain::repo::RepoError;
-use crate::schema::rt;
+use crate::schema::{self, rt};
 use crate::schema::{
     ArchiveISDSDocumentResponse, AuthenticateMessageResponse, GetSignedDeliveryInfoResponse,
-    ISDS_NS, ReSignISDSDocumentResponse, SignedMessageDownloadResponse,
-    SignedSentMessageDownloadResponse, TAuthenticateMessageOutput, TDelivery, TResignDocOutput,
-    TReturnedMessage, TSignDelivMessOutput, TSignedMessDownOutput, ToXml,
+    ReSignISDSDocumentResponse, SignedMessageDownloadResponse, SignedSentMessageDownloadResponse,
+    TAuthenticateMessageOutput, TDelivery, TResignDocOutput, TReturnedMessage,
+    TSignDelivMessOutput, TSignedMessDownOutput, ToXml,
 };
 use crate::sign::Signer;
 use crate::soap::Fault;
@@ -66,11 +68,13 @@ fn unix_now(svc: &Services) -> u64 {
     u64::try_from(Timestamp::now(svc.clock.as_ref()).unix_seconds()).unwrap_or(0)
 }
 
-/// Opens the root of a signed document: an XML declaration, then `root` in
-/// the default namespace `ns` with `xsi` declared.
+/// Opens the root of a signed document as ISDS writes it (the signed
+/// files in the real samples): no XML declaration, `root` and its other
+/// elements with prefix `q` for `ns`, `xsi` declared; `dmDm` declares its
+/// own `p` for the ISDS namespace.
 fn open_root(w: &mut XmlWriter, ns: &str, root: &str) {
-    w.declaration();
-    w.pending_attr("xmlns", ns);
+    w.set_prefixing(schema::isds_prefixing("q"));
+    w.pending_attr("xmlns:q", ns);
     w.pending_attr("xmlns:xsi", XSI_NS);
     w.start(root);
 }
@@ -82,7 +86,6 @@ pub fn message_xml(ns: &str, m: &TReturnedMessage) -> String {
     w.start("dmReturnedMessage");
     rt::write_attr_optional(&mut w, "dmType", &m.dm_type);
     rt::write_attr_optional(&mut w, "specMessFlag", &m.spec_mess_flag);
-    w.pending_attr("xmlns", ISDS_NS);
     m.dm_dm.write_xml(&mut w, "dmDm");
     m.dm_hash.write_xml(&mut w, "dmHash");
     rt::write_nillable(&mut w, "dmQTimestamp", &m.dm_q_timestamp);
@@ -100,7 +103,6 @@ pub fn delivery_xml(d: &TDelivery) -> String {
     let mut w = XmlWriter::new();
     open_root(&mut w, SIGNED_DELIVERY_NS, "GetDeliveryInfoResponse");
     w.start("dmDelivery");
-    w.pending_attr("xmlns", ISDS_NS);
     d.dm_dm.write_xml(&mut w, "dmDm");
     d.dm_hash.write_xml(&mut w, "dmHash");
     d.dm_q_timestamp.write_xml(&mut w, "dmQTimestamp");

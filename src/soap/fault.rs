@@ -63,7 +63,8 @@ impl Fault {
         }
     }
 
-    /// The whole envelope, ready to send.
+    /// The whole envelope, ready to send (the declaration single-quoted,
+    /// as ISDS writes its faults).
     pub fn to_envelope(&self, version: SoapVersion) -> String {
         let ns = version.namespace();
         let code = self.code.local_name(version);
@@ -71,10 +72,10 @@ impl Fault {
         escape_text_into(&mut reason, &self.reason);
         match version {
             SoapVersion::V11 => format!(
-                r#"<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV="{ns}"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:{code}</faultcode><faultstring>{reason}</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#
+                r#"<?xml version='1.0' encoding='UTF-8'?><SOAP-ENV:Envelope xmlns:SOAP-ENV="{ns}"><SOAP-ENV:Body><SOAP-ENV:Fault><faultcode>SOAP-ENV:{code}</faultcode><faultstring>{reason}</faultstring></SOAP-ENV:Fault></SOAP-ENV:Body></SOAP-ENV:Envelope>"#
             ),
             SoapVersion::V12 => format!(
-                r#"<?xml version="1.0" encoding="UTF-8"?><env:Envelope xmlns:env="{ns}"><env:Body><env:Fault><env:Code><env:Value>env:{code}</env:Value></env:Code><env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>"#
+                r#"<?xml version='1.0' encoding='UTF-8'?><env:Envelope xmlns:env="{ns}"><env:Body><env:Fault><env:Code><env:Value>env:{code}</env:Value></env:Code><env:Reason><env:Text xml:lang="en">{reason}</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>"#
             ),
         }
     }

@@ -72,11 +72,17 @@ pub fn response_envelope_fragment(version: SoapVersion, mut body: Fragment) -> F
 
 const ENVELOPE_END: &str = "</SOAP-ENV:Body></SOAP-ENV:Envelope>";
 
+/// The XML declaration ISDS writes, single-quoted (as in the real
+/// responses the project is compared with).
+pub const XML_DECLARATION: &str = "<?xml version='1.0' encoding='utf-8'?>";
+
+/// The envelope's start as ISDS writes it: declaration, `SOAP-ENV`
+/// prefix with `xsd` declared, no whitespace.
 fn envelope_start(version: SoapVersion) -> String {
     let mut start = String::with_capacity(200);
-    start.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+    start.push_str(XML_DECLARATION);
     start.push_str(r#"<SOAP-ENV:Envelope xmlns:SOAP-ENV=""#);
     start.push_str(version.namespace());
-    start.push_str(r#""><SOAP-ENV:Body>"#);
+    start.push_str(r#"" xmlns:xsd="http://www.w3.org/2001/XMLSchema"><SOAP-ENV:Body>"#);
     start
 }

@@ -19,7 +19,7 @@ use bytes::Bytes;
 
 pub use fragment::{Fragment, Part};
 pub use parse::parse;
-pub use writer::{XmlWriter, escape_attr_into, escape_text_into};
+pub use writer::{OwnPrefix, Prefixing, XmlWriter, escape_attr_into, escape_text_into};
 
 /// Namespace of `xsi:nil` and friends.
 pub const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";

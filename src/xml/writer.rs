@@ -11,12 +11,39 @@ use super::{Element, Node, XML_NS, XSI_NS};
 /// with [`XmlWriter::deferring_binaries`].
 const DEFER_FROM: usize = 256 * 1024;
 
+/// How a writer in ISDS's wire form names elements: every element with
+/// `prefix` (declared by the caller on the root), except that `own`, when
+/// it occurs, declares a prefix of its own and its subtree uses that.
+///
+/// This is how ISDS writes its responses (see the real responses the
+/// project is compared with): prefixed elements, never a default
+/// namespace, and `dmDm` carrying `xmlns:p` itself so that the bytes from
+/// `<p:dmDm` to `</p:dmDm>`, which `dmHash` covers, stand alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefixing {
+    pub prefix: &'static str,
+    pub own: Option<OwnPrefix>,
+}
+
+/// An element that declares its own prefix, see [`Prefixing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnPrefix {
+    /// Local name of the element.
+    pub element: &'static str,
+    pub prefix: &'static str,
+    pub namespace: &'static str,
+}
+
 /// Builds an XML document into one `String`.
 ///
 /// Names are written as given (the caller chooses prefixes and declares
-/// namespaces); text and attribute values are escaped. A start tag stays
-/// open until content or [`XmlWriter::end`] follows, so an element without
-/// content is written as `<name/>`.
+/// namespaces), or, after [`XmlWriter::set_prefixing`], with the prefix it
+/// sets; text and attribute values are escaped. A start tag stays open
+/// until content or [`XmlWriter::end`] follows, so an element without
+/// content is written as `<name/>`, or, with prefixing, as
+/// `<p:name></p:name>` (ISDS never shortens tags, and clients that keep
+/// the bytes of a subtree, libdatovka among them, re-serialise it that
+/// way).
 #[derive(Debug, Default, Clone)]
 pub struct XmlWriter {
     buf: String,
@@ -26,6 +53,16 @@ pub struct XmlWriter {
     pending: String,
     /// With [`XmlWriter::deferring_binaries`]: the parts before `buf`.
     deferred: Option<Vec<Part>>,
+    /// The size from which binaries are deferred; `None` for [`DEFER_FROM`].
+    defer_from: Option<usize>,
+    /// With [`XmlWriter::set_prefixing`]: how elements are named.
+    prefixing: Option<Prefixing>,
+    /// The prefix of elements written now ("" for none).
+    prefix: &'static str,
+    /// Elements open (written by [`XmlWriter::start`]).
+    depth: usize,
+    /// The depth at which [`OwnPrefix`]'s element was opened, while open.
+    own_depth: Option<usize>,
 }
 
 impl XmlWriter {
@@ -39,6 +76,17 @@ impl XmlWriter {
     pub fn deferring_binaries() -> XmlWriter {
         XmlWriter {
             deferred: Some(Vec::new()),
+            ..XmlWriter::default()
+        }
+    }
+
+    /// Like [`XmlWriter::deferring_binaries`], for binary contents of any
+    /// size: each stays a part of its own (for a pass over the document
+    /// that meets every binary content as bytes).
+    pub fn deferring_all_binaries() -> XmlWriter {
+        XmlWriter {
+            deferred: Some(Vec::new()),
+            defer_from: Some(0),
             ..XmlWriter::default()
         }
     }
@@ -58,8 +106,47 @@ impl XmlWriter {
             .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     }
 
+    /// Names every element written from now on as `prefixing` says (the
+    /// caller declares `prefixing.prefix` on the root, e.g. with
+    /// [`XmlWriter::pending_attr`]).
+    pub fn set_prefixing(&mut self, prefixing: Prefixing) {
+        self.prefix = prefixing.prefix;
+        self.prefixing = Some(prefixing);
+        self.own_depth = None;
+    }
+
     /// Opens element `name` (attributes may follow).
     pub fn start(&mut self, name: &str) {
+        self.close_start();
+        let mut own_declared = None;
+        if let Some(Prefixing { own: Some(own), .. }) = self.prefixing
+            && self.own_depth.is_none()
+            && own.element == name
+        {
+            self.prefix = own.prefix;
+            self.own_depth = Some(self.depth);
+            own_declared = Some(own);
+        }
+        self.depth += 1;
+        self.buf.push('<');
+        push_name(&mut self.buf, self.prefix, name);
+        if let Some(own) = own_declared {
+            self.buf.push_str(" xmlns:");
+            self.buf.push_str(own.prefix);
+            self.buf.push_str("=\"");
+            escape_attr_into(&mut self.buf, own.namespace);
+            self.buf.push('"');
+        }
+        if !self.pending.is_empty() {
+            self.buf.push_str(&self.pending);
+            self.pending.clear();
+        }
+        self.open = true;
+    }
+
+    /// Opens element `name` exactly as given, whatever the prefixing (for
+    /// copied subtrees).
+    fn start_unprefixed(&mut self, name: &str) {
         self.close_start();
         self.buf.push('<');
         self.buf.push_str(name);
@@ -99,16 +186,27 @@ impl XmlWriter {
     }
 
     /// Closes element `name`: `/>` if nothing was written since its start
-    /// tag, `</name>` otherwise.
+    /// tag (without prefixing), `</name>` otherwise.
     pub fn end(&mut self, name: &str) {
-        if self.open {
+        self.depth = self.depth.saturating_sub(1);
+        let prefix = self.prefix;
+        self.close_tag(prefix, name);
+        if self.own_depth == Some(self.depth) {
+            self.own_depth = None;
+            self.prefix = self.prefixing.map_or("", |p| p.prefix);
+        }
+    }
+
+    fn close_tag(&mut self, prefix: &str, name: &str) {
+        if self.open && self.prefixing.is_none() {
             self.buf.push_str("/>");
             self.open = false;
-        } else {
-            self.buf.push_str("</");
-            self.buf.push_str(name);
-            self.buf.push('>');
+            return;
         }
+        self.close_start();
+        self.buf.push_str("</");
+        push_name(&mut self.buf, prefix, name);
+        self.buf.push('>');
     }
 
     /// Writes escaped character data.
@@ -140,7 +238,7 @@ impl XmlWriter {
     /// bytes (shared, not copied) to be encoded when sent.
     pub fn binary(&mut self, bytes: &bytes::Bytes) {
         match &mut self.deferred {
-            Some(parts) if bytes.len() >= DEFER_FROM => {
+            Some(parts) if bytes.len() >= self.defer_from.unwrap_or(DEFER_FROM) => {
                 if self.open {
                     self.buf.push('>');
                     self.open = false;
@@ -152,14 +250,15 @@ impl XmlWriter {
         }
     }
 
-    /// Writes `<name/>`.
+    /// Writes `<name/>` (with prefixing `<p:name></p:name>`).
     pub fn empty(&mut self, name: &str) {
         self.start(name);
         self.end(name);
     }
 
-    /// Writes `<name xsi:nil="true"/>`; the `xsi` prefix must be declared by
-    /// an enclosing element.
+    /// Writes `<name xsi:nil="true"/>` (with prefixing
+    /// `<p:name xsi:nil="true"></p:name>`, as ISDS does); the `xsi` prefix
+    /// must be declared by an enclosing element.
     pub fn nil(&mut self, name: &str) {
         self.start(name);
         self.buf.push_str(" xsi:nil=\"true\"");
@@ -186,8 +285,12 @@ impl XmlWriter {
     ///
     /// An element in the `xml` namespace is written with the `xml` prefix,
     /// since that namespace cannot be the default one.
+    ///
+    /// With prefixing no default namespace is in scope, so an element in no
+    /// namespace needs no `xmlns=""`.
     pub fn raw_element(&mut self, element: &Element) {
-        self.write_dom(element, None);
+        let in_scope = self.prefixing.map(|_| None);
+        self.write_dom(element, in_scope);
     }
 
     /// `default_ns` is the default namespace this method declared for the
@@ -196,10 +299,10 @@ impl XmlWriter {
     fn write_dom(&mut self, el: &Element, default_ns: Option<Option<&str>>) {
         let ns = el.ns.as_deref();
         let in_scope = if ns == Some(XML_NS) {
-            self.start(&format!("xml:{}", el.name));
+            self.start_unprefixed(&format!("xml:{}", el.name));
             default_ns
         } else {
-            self.start(&el.name);
+            self.start_unprefixed(&el.name);
             if default_ns != Some(ns) {
                 push_attr(&mut self.buf, "xmlns", ns.unwrap_or(""));
             }
@@ -243,9 +346,9 @@ impl XmlWriter {
             }
         }
         if ns == Some(XML_NS) {
-            self.end(&format!("xml:{}", el.name));
+            self.close_tag("", &format!("xml:{}", el.name));
         } else {
-            self.end(&el.name);
+            self.close_tag("", &el.name);
         }
     }
 
@@ -294,6 +397,15 @@ impl XmlWriter {
             self.open = false;
         }
     }
+}
+
+/// `prefix:name`, or `name` for an empty prefix.
+fn push_name(buf: &mut String, prefix: &str, name: &str) {
+    if !prefix.is_empty() {
+        buf.push_str(prefix);
+        buf.push(':');
+    }
+    buf.push_str(name);
 }
 
 /// Prefix for a namespaced attribute in [`XmlWriter::raw_element`]: `xsi`

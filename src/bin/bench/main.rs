@@ -386,6 +386,12 @@ async fn main() {
         b64_mbps,
         took.as_secs_f64() * 1000.0
     );
+    let (digest_only, dm_hash) = floor::dm_hash_cost(20 * MB, 3);
+    println!(
+        "upload hashing of a 20 MB document: SHA-256 of the bytes {:.1} ms; with dmHash over the dmDm bytes (base64 + SHA-256 of the text, same pass) {:.1} ms",
+        digest_only.as_secs_f64() * 1000.0,
+        dm_hash.as_secs_f64() * 1000.0
+    );
     let ovm = basic("ovm_starosta", "Demo-Ovm-2026!");
     let po = basic("po_jednatel", "Demo-Po-2026!");
     let dummy = envelope(&format!(r#"<DummyOperation xmlns="{ISDS_NS}"/>"#));
