@@ -77,3 +77,198 @@ async fn the_lockout_holds_under_a_burst_and_tells_no_logins_apart() {
     let t = std::sync::Arc::into_inner(t).expect("no other owner");
     t.stop().await;
 }
+
+/// Raises this process's open-file limit (the flood test holds thousands
+/// of sockets on both ends).
+fn raise_fd_limit(wanted: u64) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct given.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < wanted {
+                lim.rlim_cur = wanted.min(lim.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            }
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = wanted;
+}
+
+/// Whether the server closes `stream` within `within` (reads until EOF or
+/// an error, ignoring anything it sends).
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    within: std::time::Duration,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(within, async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+async fn tls_connect(
+    t: &TestGateway,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let ca = std::fs::read(t.gw.ca_cert_path.as_ref().expect("generated CA")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(t.gw.https_addr.unwrap())
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    connector.connect(name, tcp).await.expect("TLS handshake")
+}
+
+/// A connection that sends nothing, a TLS connection idle after its
+/// handshake, an HTTP/2 connection idle after its preface and an HTTP/1
+/// connection idle after a request are all closed after the configured
+/// times; a half-done TLS handshake is cut off at its own deadline.
+#[tokio::test]
+async fn idle_connections_are_closed_after_their_timeouts() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let t = TestGateway::start_with(|c| {
+        c.limits.first_byte_timeout_secs = 1;
+        c.limits.header_read_timeout_secs = 2;
+        c.limits.idle_timeout_secs = 2;
+        c.limits.tls_handshake_timeout_secs = 2;
+    })
+    .await;
+    let bound = Duration::from_secs(6);
+
+    let mut silent = TcpStream::connect(t.gw.http_addr).await.unwrap();
+    let mut silent_tls = TcpStream::connect(t.gw.https_addr.unwrap()).await.unwrap();
+    let mut after_handshake = tls_connect(&t).await;
+    let mut h2c = TcpStream::connect(t.gw.http_addr).await.unwrap();
+    // The HTTP/2 preface and an empty SETTINGS frame, then nothing.
+    h2c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    let mut half_tls = TcpStream::connect(t.gw.https_addr.unwrap()).await.unwrap();
+    // The first bytes of a TLS record header: a handshake never finished.
+    half_tls.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    let mut keep_alive = TcpStream::connect(t.gw.http_addr).await.unwrap();
+    keep_alive
+        .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+
+    assert!(closed_within(&mut silent, bound).await, "silent plain");
+    assert!(closed_within(&mut silent_tls, bound).await, "silent TLS");
+    assert!(
+        closed_within(&mut after_handshake, bound).await,
+        "TLS idle after the handshake"
+    );
+    assert!(closed_within(&mut h2c, bound).await, "h2c after the preface");
+    assert!(closed_within(&mut half_tls, bound).await, "half a handshake");
+    assert!(
+        closed_within(&mut keep_alive, bound).await,
+        "HTTP/1 idle after a request"
+    );
+
+    // A connection in use is not cut off: a request after one second of
+    // silence is answered.
+    let client = reqwest::Client::new();
+    let health = client.get(t.http_url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    t.stop().await;
+}
+
+/// 1,024 silent sockets on each listener and a slowloris of reconnecting
+/// clients do not stop a DummyOperation on either listener from being
+/// answered promptly: at the connection cap the longest-idle connection
+/// makes room.
+#[tokio::test]
+async fn a_flood_of_idle_and_slow_connections_does_not_block_requests() {
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    raise_fd_limit(16_384);
+    let t = TestGateway::start_with(|c| {
+        c.limits.max_connections = 1024;
+        // Long enough that only making room, not expiry, can help.
+        c.limits.first_byte_timeout_secs = 120;
+        c.limits.header_read_timeout_secs = 120;
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..1024 {
+        idle.push(TcpStream::connect(t.gw.http_addr).await.unwrap());
+        idle.push(TcpStream::connect(t.gw.https_addr.unwrap()).await.unwrap());
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut slowloris = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let (addr, stop) = (
+            if i % 2 == 0 {
+                t.gw.http_addr
+            } else {
+                t.gw.https_addr.unwrap()
+            },
+            stop.clone(),
+        );
+        slowloris.spawn(async move {
+            let line = b"POST /DS/dz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut s) = TcpStream::connect(addr).await else {
+                    continue;
+                };
+                for b in line.iter().cycle().take(40) {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed)
+                        || s.write_all(&[*b]).await.is_err()
+                    {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for round in 0..3 {
+        for (client, url) in [
+            (&t.http, t.http_url("/DS/dz")),
+            (&t.https, t.https_url("/DS/dz")),
+        ] {
+            let req = client
+                .post(&url)
+                .header("authorization", basic(OVM_LOGIN.0, OVM_LOGIN.1));
+            let resp = tokio::time::timeout(
+                Duration::from_secs(5),
+                send(req, soap11(DUMMY), "text/xml; charset=utf-8"),
+            )
+            .await
+            .unwrap_or_else(|_| panic!("{url} not answered in round {round}"));
+            assert_eq!(resp.status().0, "0000", "{url}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while slowloris.join_next().await.is_some() {}
+    drop(idle);
+    t.stop().await;
+}

@@ -3,6 +3,7 @@
 
 mod admin;
 mod body;
+mod conn_watch;
 pub mod faults;
 mod handler;
 mod limits;
