@@ -9,6 +9,11 @@ use common::*;
 
 const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
 
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 fn message_code(resp: &SoapResponse) -> String {
     assert_eq!(resp.status, 401, "{}", resp.text);
     resp.headers
@@ -271,4 +276,150 @@ async fn a_flood_of_idle_and_slow_connections_does_not_block_requests() {
     while slowloris.join_next().await.is_some() {}
     drop(idle);
     t.stop().await;
+}
+
+/// Permission bits of a path (Unix).
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Every file and directory under `dir` is its owner's only.
+#[cfg(unix)]
+fn assert_private_tree(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let m = mode(&path);
+        assert_eq!(m & 0o077, 0, "{} has mode {m:o}", path.display());
+        if path.is_dir() {
+            assert_private_tree(&path);
+        }
+    }
+}
+
+/// Under umask 000 the data directory, the store, document files and a
+/// recording are created for their owner only, and a recording of
+/// NewAccessData holds no generated password.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[tokio::test]
+async fn private_files_stay_private_and_recordings_hold_no_passwords() {
+    // SAFETY: umask only sets this process's file creation mask.
+    let old = unsafe { libc::umask(0) };
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("recording");
+    let t = TestGateway::start_in(dir, |c| c.record = Some(record.clone())).await;
+    let new_access = op(
+        "NewAccessData2",
+        "<dbID>po4demo</dbID><isdsID>000000poeu01</isdsID><dbFeePaid>true</dbFeePaid>",
+    );
+    let resp = t.soap_as(PO_LOGIN, "/DS/DsManage", &new_access).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let token = resp
+        .body()
+        .elements()
+        .find(|e| e.name == "dbAccessDataId")
+        .map(|e| e.text())
+        .expect("dbAccessDataId");
+    let password = token.rsplit(':').next().unwrap().to_owned();
+    assert!(password.len() >= 8, "{token}");
+    // A message with a document, so a document file exists.
+    // A 300 KiB document is kept as a file of its own.
+    let big = base64_of(&vec![b'x'; 300 * 1024]);
+    let send = format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>ovm4dem</dbIDRecipient><dmAnnotation>Soukromé</dmAnnotation></dmEnvelope><dmFiles><dmFile dmMimeType="text/plain" dmFileMetaType="main" dmFileDescr="a.txt"><dmEncodedContent>{big}</dmEncodedContent></dmFile></dmFiles></CreateMessage>"#
+    );
+    let sent = t.soap_as(PO_LOGIN, "/DS/dz", &send).await;
+    let data = t.dir.path().join("data");
+    let recorded: Vec<_> = std::fs::read_dir(&record)
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    unsafe { libc::umask(old) };
+    assert!(!recorded.is_empty());
+    for text in &recorded {
+        assert!(!text.contains(&password), "a recording holds the password:\n{text}");
+    }
+    assert!(
+        recorded.iter().any(|t| t.contains("{{capture:dbAccessDataId_1}}")),
+        "{recorded:?}"
+    );
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&record), 0o700);
+    // (Certificates, public by nature, may stay readable inside it.)
+    for private in ["store", "documents"] {
+        assert_eq!(mode(&data.join(private)), 0o700);
+        assert_private_tree(&data.join(private));
+    }
+    assert!(
+        std::fs::read_dir(data.join("documents")).unwrap().count() > 0,
+        "a document file was written: {}",
+        sent.text
+    );
+    assert_private_tree(&record);
+    t.stop().await;
+
+    // An existing data directory open to others is tightened at start.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let t = TestGateway::start_in(dir, |_| {}).await;
+    assert_eq!(mode(&data), 0o700);
+    t.stop().await;
+}
+
+/// A world fixture naming a document outside its directory (by `..`, an
+/// absolute path or a symbolic link), or a FIFO, is refused at start.
+#[tokio::test]
+async fn fixture_files_stay_inside_the_fixture_directory() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("secret.txt"), b"not for the gateway").unwrap();
+    let world = root.path().join("world");
+    std::fs::create_dir_all(&world).unwrap();
+    std::fs::write(world.join("ok.txt"), b"fine").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(root.path().join("secret.txt"), world.join("link.txt")).unwrap();
+    let fixture = |file: &str| {
+        format!(
+            r#"
+[[messages]]
+from = "ovm4dem"
+to = "po4demo"
+annotation = "Cesta"
+submitted = "2026-02-27T09:00:00Z"
+[[messages.documents]]
+file = "{file}"
+"#
+        )
+    };
+    let abs = root.path().join("secret.txt").display().to_string();
+    let mut refused = vec!["../secret.txt", abs.as_str()];
+    if cfg!(unix) {
+        refused.push("link.txt");
+    }
+    for (i, file) in refused.iter().chain(["ok.txt"].iter()).enumerate() {
+        let path = world.join(format!("w{i}.toml"));
+        std::fs::write(&path, fixture(file)).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut config = isds_gateway::config::Config::ephemeral(data.path().join("data"));
+        config.tls_listen = None;
+        config.fixtures = vec![path];
+        let started = isds_gateway::http::start(config).await;
+        if *file == "ok.txt" {
+            started.expect("a file inside the directory is read").shutdown().await.unwrap();
+        } else {
+            let err = started.err().expect("refused").to_string();
+            assert!(err.contains("document 1"), "{file}: {err}");
+            assert!(!err.contains("not for the gateway"), "{err}");
+        }
+    }
 }

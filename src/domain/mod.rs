@@ -10,6 +10,7 @@ pub mod clock;
 pub mod credentials;
 pub mod credit;
 pub mod databox;
+pub mod fixture_files;
 pub mod lifecycle;
 pub mod message;
 pub mod message_extras;

@@ -154,15 +154,19 @@ async fn start_inner(
     }
     let faults_admin = !rules.is_empty() || test_clock.is_some();
     let faults = Arc::new(super::faults::FaultRules::new(rules));
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
-        path: config.data_dir.clone(),
-        source,
+    crate::private_files::ensure_private_dir(&config.data_dir).map_err(|e| {
+        ServeError::DataDir {
+            path: e.path,
+            source: e.source,
+        }
     })?;
     let store = store::open_sled_with_files(
         &config.data_dir.join("store"),
         config.store_cache_mb,
         &config.data_dir.join("documents"),
     )?;
+    // The store's own files are created by sled with the process umask.
+    crate::private_files::restrict_tree(&config.data_dir);
     // Files of messages whose commit a crash prevented.
     let swept = crate::domain::message_repo::sweep_document_files(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;

@@ -189,7 +189,15 @@ impl FileDir {
 /// Writes `bytes` as file `path` through the page cache, in pieces, and
 /// forces it to disk.
 fn write_buffered(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::create(path)?;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        // Documents are private to the gateway's user (any umask).
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path)?;
     for piece in bytes.chunks(WRITE_PIECE) {
         file.write_all(piece)?;
     }
@@ -212,6 +220,7 @@ fn write_direct(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .custom_flags(libc::O_DIRECT)
         .open(path)?;
     let mut staging = vec![0u8; WRITE_PIECE + DIRECT_ALIGN];
