@@ -50,6 +50,9 @@ pub struct Config {
     /// Files of `[[faults]]` rules (`serve --faults`), in addition to those
     /// of the world fixtures.
     pub fault_rules: Vec<PathBuf>,
+    /// For tests of a full disk where no small file system can be mounted:
+    /// while this file exists, writes of document files fail with `ENOSPC`.
+    pub simulate_full_disk_while: Option<PathBuf>,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -202,6 +205,7 @@ impl Default for Config {
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             record: None,
             fault_rules: Vec::new(),
+            simulate_full_disk_while: None,
         }
     }
 }

@@ -38,6 +38,8 @@ pub(crate) struct App {
     pub faults_admin: bool,
     /// Where exchanges are recorded (`serve --record`).
     pub recorder: Option<Arc<super::record::Recorder>>,
+    /// The store's state as `/health` last probed it.
+    pub health: super::health::Health,
 }
 
 /// Facts about the connection a request arrived on.
@@ -63,11 +65,15 @@ pub(crate) async fn handle(
     let mut capture = super::record::Capture::new(false);
 
     let response = match route(&path) {
-        Route::Health if method == Method::GET || method == Method::HEAD => plain(
-            StatusCode::OK,
-            "application/json",
-            r#"{"status":"ok"}"#.into(),
-        ),
+        Route::Health if method == Method::GET || method == Method::HEAD => {
+            let state = app.health.store_state(&app.store).await;
+            let (status, body) = super::health::report(state);
+            plain(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "application/json",
+                body,
+            )
+        }
         Route::Service { login, endpoint } if method == Method::POST => {
             capture.active = app.recorder.is_some();
             let (op, resp) = soap_call(&app, &conn, login, endpoint, req, &mut capture).await;
@@ -228,7 +234,8 @@ async fn soap_call(
         }
         Err(err) => {
             tracing::error!(error = %err, "authentication failed internally");
-            let fault = Fault::server(format!("authentication could not be decided: {err}"));
+            let disk_full = matches!(&err, crate::auth::AuthError::Repo(e) if e.is_disk_full());
+            let fault = Fault::server(crate::service::public_reason(disk_full));
             return (None, fault_response(&fault, fallback));
         }
     };

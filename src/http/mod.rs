@@ -6,6 +6,7 @@ mod body;
 mod conn_watch;
 pub mod faults;
 mod handler;
+mod health;
 mod limits;
 mod otp_login;
 pub mod record;

@@ -167,6 +167,9 @@ async fn start_inner(
     )?;
     // The store's own files are created by sled with the process umask.
     crate::private_files::restrict_tree(&config.data_dir);
+    if let (Some(trigger), Some(files)) = (&config.simulate_full_disk_while, store.files()) {
+        files.simulate_full_disk_while(trigger.clone());
+    }
     // Files of messages whose commit a crash prevented.
     let swept = crate::domain::message_repo::sweep_document_files(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;
@@ -243,6 +246,7 @@ async fn start_inner(
         faults,
         faults_admin,
         recorder,
+        health: Default::default(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(

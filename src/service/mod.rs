@@ -67,10 +67,32 @@ pub enum ServiceError {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl ServiceError {
+    /// Whether the store failed because the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            ServiceError::Repo(e) => e.is_disk_full(),
+            ServiceError::Store(e) => e.is_disk_full(),
+            ServiceError::Task(_) => false,
+        }
+    }
+}
+
+/// The reason a server fault gives the client: what happened, never the
+/// details (file-system paths, engine messages), which go to the log.
+pub(crate) fn public_reason(disk_full: bool) -> &'static str {
+    if disk_full {
+        "the gateway's storage is full: the request was not carried out and nothing of it \
+         was stored; retry once space is freed"
+    } else {
+        "internal error of the gateway; the details are in its log"
+    }
+}
+
 impl From<ServiceError> for Rejection {
     fn from(err: ServiceError) -> Self {
         tracing::error!(error = %err, "handler failed");
-        Rejection::Fault(Fault::server(format!("internal error: {err}")))
+        Rejection::Fault(Fault::server(public_reason(err.is_disk_full())))
     }
 }
 
