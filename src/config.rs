@@ -160,6 +160,11 @@ pub struct LimitsConfig {
     pub idle_timeout_secs: u64,
     /// Seconds a TLS handshake may take.
     pub tls_handshake_timeout_secs: u64,
+    /// Bytes of request bodies the gateway holds at once, over all
+    /// requests (0: no bound); a request whose body does not fit is
+    /// answered with HTTP 503, so a flood of large uploads cannot exhaust
+    /// memory.
+    pub max_body_bytes_in_flight: usize,
     /// Requests one user may have in flight at once (0: no limit); more
     /// are answered with status 3008.
     pub max_parallel_requests_per_user: usize,
@@ -181,6 +186,7 @@ impl Default for LimitsConfig {
             header_read_timeout_secs: 30,
             idle_timeout_secs: 30,
             tls_handshake_timeout_secs: 10,
+            max_body_bytes_in_flight: 512 * 1024 * 1024,
             max_parallel_requests_per_user: 16,
             max_requests_per_user_per_minute: 0,
         }

@@ -578,3 +578,125 @@ async fn a_full_disk_is_answered_with_a_fault_and_recovered_from() {
         let _ = std::process::Command::new("umount").arg(&disk).status();
     }
 }
+
+/// The peak resident memory of this process so far, in bytes.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Sends a request head with `Content-Length: declared` and then `sent`
+/// (all or part of the body); returns the stream.
+async fn raw_post(
+    addr: std::net::SocketAddr,
+    login: (&str, &str),
+    declared: usize,
+    sent: &[u8],
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /DS/dz HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\nAuthorization: {}\r\nContent-Length: {declared}\r\n\r\n",
+        basic(login.0, login.1)
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(sent).await.unwrap();
+    s
+}
+
+/// Reads an HTTP/1 answer's head and as much of its body as arrives in a
+/// moment.
+async fn raw_answer(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {
+                out.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&out);
+                if text.contains("</SOAP-ENV:Envelope>") || text.contains("Envelope>") {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Markup that would cost many times its size (elements with 64 empty
+/// attributes each, thousands of namespace prefixes in scope) is refused
+/// while it is parsed, within a small multiple of its size in memory.
+#[tokio::test]
+async fn amplifying_markup_is_refused_early_and_cheaply() {
+    let t = TestGateway::start().await;
+    let attrs: String = (0..63).map(|i| format!(" a{i}=\"\"")).collect();
+    let element = format!("<e{attrs}/>");
+    let count = 20 * 1024 * 1024 / element.len();
+    let body = format!(
+        r#"<DummyOperation xmlns="{ISDS_NS}">{}</DummyOperation>"#,
+        element.repeat(count)
+    );
+    let size = body.len() as u64;
+    let before = peak_rss();
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    drop(body);
+    assert_ne!(resp.status, 200, "{}", resp.text);
+    assert!(resp.text.contains("too much memory"), "{}", resp.text);
+    if let (Some(before), Some(after)) = (before, peak_rss()) {
+        // The client's copy, the server's buffer and at most three times
+        // the input in structure; before the bound it was fourteen.
+        let grown = after.saturating_sub(before);
+        assert!(
+            grown < 8 * size,
+            "peak memory grew by {grown} bytes for a body of {size}"
+        );
+    }
+
+    // ~3,500 prefixes in scope: 58 nested elements declaring 60 each.
+    let mut nested = String::from("<x/>");
+    for level in 0..58 {
+        let declarations: String = (0..60)
+            .map(|i| format!(" xmlns:p{level}_{i}=\"urn:x:{level}:{i}\""))
+            .collect();
+        nested = format!("<w{declarations}>{nested}</w>");
+    }
+    let body = format!(r#"<DummyOperation xmlns="{ISDS_NS}">{nested}</DummyOperation>"#);
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    assert_ne!(resp.status, 200, "{}", resp.text);
+    assert!(resp.text.contains("namespace declarations"), "{}", resp.text);
+    t.stop().await;
+}
+
+/// A request refused by the per-user limit (3008) is answered before its
+/// body is read; a flood of bodies beyond the global bound is answered
+/// 503.
+#[tokio::test]
+async fn refusals_cost_nothing_and_bodies_in_flight_are_bounded() {
+    let t = TestGateway::start_with(|c| {
+        c.limits.max_parallel_requests_per_user = 1;
+        c.limits.max_body_bytes_in_flight = 1024 * 1024;
+    })
+    .await;
+    let body = soap11(DUMMY);
+    // One request in flight: its body is still arriving.
+    let _busy = raw_post(t.gw.http_addr, OVM_LOGIN, body.len(), &body.as_bytes()[..20]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A second one declares 50 MB but sends only its start: refused at once.
+    let start = soap11(r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"><x>"#);
+    let mut refused = raw_post(t.gw.http_addr, OVM_LOGIN, 50 * 1024 * 1024, start.as_bytes()).await;
+    let answer = raw_answer(&mut refused).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("DummyOperationResponse"), "{answer}");
+    assert!(answer.contains("3008"), "{answer}");
+
+    // Another user's 2 MB body does not fit in the 1 MB bound.
+    let mut big = raw_post(t.gw.http_addr, PO_LOGIN, 2 * 1024 * 1024, b"<").await;
+    let answer = raw_answer(&mut big).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    t.stop().await;
+}

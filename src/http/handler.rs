@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -40,6 +41,8 @@ pub(crate) struct App {
     pub recorder: Option<Arc<super::record::Recorder>>,
     /// The store's state as `/health` last probed it.
     pub health: super::health::Health,
+    /// KiB of request bodies that may be held at once (`None`: no bound).
+    pub bodies_in_flight: Option<Arc<Semaphore>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -154,22 +157,104 @@ pub(crate) async fn handle(
 
 /// Reads a request body of at most `limit` bytes into one buffer, sized
 /// up front from the declared length (itself within the limit), so a
-/// large body is neither copied again nor held twice.
+/// large body is neither copied again nor held twice. Every KiB read is
+/// first taken from `in_flight` (the bound on request bodies held at once,
+/// if any); the returned permit holds them until the request is answered.
 async fn read_body(
     body: Incoming,
     declared: Option<u64>,
     limit: usize,
-) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>> {
+    in_flight: Option<&Arc<Semaphore>>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), Box<dyn std::error::Error + Send + Sync>> {
     let capacity = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    let mut take = |bytes: usize| -> Result<(), UploadsBusy> {
+        let Some(sem) = in_flight else { return Ok(()) };
+        let kib = u32::try_from(bytes.div_ceil(1024)).map_err(|_| UploadsBusy)?;
+        if kib == 0 {
+            return Ok(());
+        }
+        let permit = sem.clone().try_acquire_many_owned(kib).map_err(|_| UploadsBusy)?;
+        match &mut held {
+            Some(h) => h.merge(permit),
+            None => held = Some(permit),
+        }
+        Ok(())
+    };
+    // A declared length is taken whole before anything is read.
+    take(capacity)?;
+    let mut taken = capacity;
     let mut buf = crate::large_buffers::vec_with_capacity(capacity);
     let mut body = Limited::new(body, limit);
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
+            let needed = buf.len() + data.len();
+            if needed > taken {
+                take(needed - taken)?;
+                taken = needed;
+            }
             buf.extend_from_slice(&data);
         }
     }
-    Ok(Bytes::from(buf))
+    Ok((Bytes::from(buf), held))
 }
+
+/// The bound on request bodies in flight is reached.
+#[derive(Debug, thiserror::Error)]
+#[error("the gateway is receiving too many request bodies at once")]
+struct UploadsBusy;
+
+/// The operation a SOAP request names, read from at most `max` bytes of its
+/// body, and only until it is found (the rest is never read): the first
+/// element inside `Body`.
+async fn operation_from_prefix(mut body: Incoming, max: usize) -> Option<String> {
+    let mut buf = Vec::new();
+    loop {
+        if let Some(name) = first_body_element(&buf) {
+            return Some(name);
+        }
+        if buf.len() >= max {
+            return None;
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The local name of the first element inside a SOAP `Body`, if the bytes
+/// (possibly cut short) get that far.
+fn first_body_element(bytes: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut in_body = false;
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if in_body => {
+                // A start tag cut short is not a name yet.
+                return (reader.buffer_position() as usize <= bytes.len())
+                    .then(|| String::from_utf8(e.local_name().as_ref().to_vec()).ok())
+                    .flatten();
+            }
+            Event::Start(e) => {
+                depth += 1;
+                in_body = depth == 2 && e.local_name().as_ref() == b"Body";
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Bytes of a body read to name the operation of a refused request.
+const OPERATION_PREFIX_BYTES: usize = 16 * 1024;
 
 /// Reads, parses and dispatches one SOAP request. Returns the operation
 /// name (when the body got that far) for the access log.
@@ -249,18 +334,57 @@ async fn soap_call(
     if declared.is_some_and(|len| len > limit as u64) {
         return (None, fault_response(&Fault::too_large(limit), fallback));
     }
-    // The user's parallel slot is held while the body arrives too; a
-    // refusal is answered once the body names the operation.
+    // The user's parallel slot is held while the body arrives too. A
+    // refused request costs nothing: only the start of its body is read,
+    // to name the operation in the answer.
     let user_key = format!("{}/{}", identity.databox.id, identity.user.id);
-    let slot = app.limits.enter(&user_key);
+    let _slot = match app.limits.enter(&user_key) {
+        Ok(slot) => slot,
+        Err(code) => {
+            let read_timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
+            let name = tokio::time::timeout(
+                read_timeout,
+                operation_from_prefix(req.into_body(), OPERATION_PREFIX_BYTES),
+            )
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+            let status = IsdsStatus::new(code);
+            // The operation's own response with only the status set, so it
+            // still validates; an unknown element gets the bare status.
+            let fragment =
+                crate::schema::status_response(&name, status.code.code(), &status.message)
+                    .unwrap_or_else(|| status_only_response(&name, endpoint, &status));
+            let body = soap::response_envelope(fallback, &fragment);
+            let mut resp = plain(StatusCode::OK, fallback.content_type(), body);
+            // The unread rest of the body: this connection cannot go on.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return (Some(name), resp);
+        }
+    };
 
     let (parts, body) = req.into_parts();
     let read_timeout = Duration::from_secs(app.config.limits.body_read_timeout_secs);
-    let collected = tokio::time::timeout(read_timeout, read_body(body, declared, limit)).await;
-    let bytes = match collected {
-        Ok(Ok(bytes)) => bytes,
+    let collected = tokio::time::timeout(
+        read_timeout,
+        read_body(body, declared, limit, app.bodies_in_flight.as_ref()),
+    )
+    .await;
+    let (bytes, _body_permit) = match collected {
+        Ok(Ok(read)) => read,
         Ok(Err(err)) if err.downcast_ref::<LengthLimitError>().is_some() => {
             return (None, fault_response(&Fault::too_large(limit), fallback));
+        }
+        Ok(Err(err)) if err.downcast_ref::<UploadsBusy>().is_some() => {
+            let fault = Fault {
+                http_status: 503,
+                ..Fault::server(
+                    "the gateway is receiving too many large requests at once; retry later",
+                )
+            };
+            return (None, fault_response(&fault, fallback));
         }
         Ok(Err(err)) => {
             let fault = Fault::client(format!("could not read the request body: {err}"));
@@ -300,24 +424,6 @@ async fn soap_call(
             return (Some(name), resp);
         }
     }
-
-    let _slot = match slot {
-        Ok(slot) => slot,
-        Err(code) => {
-            let name = envelope.body.name.clone();
-            let status = IsdsStatus::new(code);
-            // The operation's own response with only the status set, so it
-            // still validates; an unknown element gets the bare status.
-            let fragment =
-                crate::schema::status_response(&name, status.code.code(), &status.message)
-                    .unwrap_or_else(|| status_only_response(&name, endpoint, &status));
-            let body = soap::response_envelope(envelope.version, &fragment);
-            return (
-                Some(name),
-                plain(StatusCode::OK, envelope.version.content_type(), body),
-            );
-        }
-    };
 
     let ctx = CallContext {
         login,

@@ -232,6 +232,10 @@ async fn start_inner(
     let signing_root_path = signing.root_path.clone();
     let signer = Arc::new(crate::sign::Signer::new(signing));
     let policy = config.auth.policy();
+    let bodies_in_flight = match app_body_bound(&config) {
+        0 => None,
+        kib => Some(Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS)))),
+    };
     let app = Arc::new(App {
         auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
             .with_operator(config.operator.clone()),
@@ -247,6 +251,7 @@ async fn start_inner(
         faults_admin,
         recorder,
         health: Default::default(),
+        bodies_in_flight,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(
@@ -265,6 +270,11 @@ async fn start_inner(
         task,
         app,
     })
+}
+
+/// KiB of request bodies held at once (0: no bound).
+fn app_body_bound(config: &Config) -> usize {
+    config.limits.max_body_bytes_in_flight.div_ceil(1024)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
