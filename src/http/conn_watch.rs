@@ -128,6 +128,11 @@ impl ConnWatch {
         }
     }
 
+    /// Resolves when the connection is asked to make room for another.
+    pub(crate) async fn evicted(&self) {
+        self.evict.notified().await
+    }
+
     /// Whether a request is in flight.
     pub(crate) fn busy(&self) -> bool {
         self.in_flight.load(Ordering::Acquire) > 0

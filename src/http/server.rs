@@ -441,7 +441,9 @@ impl Connection {
                     return;
                 }
             },
-            _ = watch.expired(&self.timeouts) => return,
+            // The handshake has its own deadline; only eviction and
+            // shutdown cut it shorter.
+            _ = watch.evicted() => return,
             _ = self.shutdown.changed() => return,
         };
         watch.restart();

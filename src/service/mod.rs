@@ -92,7 +92,18 @@ pub(crate) fn public_reason(disk_full: bool) -> &'static str {
 impl From<ServiceError> for Rejection {
     fn from(err: ServiceError) -> Self {
         tracing::error!(error = %err, "handler failed");
-        Rejection::Fault(Fault::server(public_reason(err.is_disk_full())))
+        // Corruption is described by the gateway's own words (which
+        // document, what is wrong), never with a path.
+        let corrupt = match &err {
+            ServiceError::Repo(RepoError::Store(crate::store::StoreError::Corrupt(what)))
+            | ServiceError::Store(crate::store::StoreError::Corrupt(what)) => Some(what),
+            _ => None,
+        };
+        let reason = match corrupt {
+            Some(what) => format!("stored data is corrupt: {what}"),
+            None => public_reason(err.is_disk_full()).to_owned(),
+        };
+        Rejection::Fault(Fault::server(reason))
     }
 }
 
