@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::lockout::AttemptGuard;
 use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
-use crate::domain::credentials::PasswordHash;
 use crate::domain::certificates;
+use crate::domain::credentials::PasswordHash;
 use crate::domain::repo;
 use crate::domain::{BoxState, User, UserId};
 use crate::http::routes::LoginMethod;

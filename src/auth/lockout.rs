@@ -59,9 +59,7 @@ impl Lockout {
 
     /// Whether a login that is no stored user is blocked at `now`.
     pub(super) fn unstored_blocked(&self, login: &str, now: i64) -> bool {
-        self.map()
-            .get(login)
-            .is_some_and(|f| f.blocked_until > now)
+        self.map().get(login).is_some_and(|f| f.blocked_until > now)
     }
 
     /// Counts a failure of a login that is no stored user; `true` when it

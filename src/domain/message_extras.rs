@@ -153,7 +153,10 @@ pub fn pick_up_async_response(
 /// Deletes the responses and requests that have expired at `now`, so what
 /// asynchronous requests keep stays bounded.
 fn expire_async(store: &dyn Store, now: Timestamp, batch: &mut Batch) -> Result<(), RepoError> {
-    for entry in store.tree(ASYNC_REQUESTS)?.iter(KeyRange::all(), Order::Ascending) {
+    for entry in store
+        .tree(ASYNC_REQUESTS)?
+        .iter(KeyRange::all(), Order::Ascending)
+    {
         let (key, value) = entry?;
         let Ok(request) = serde_json::from_slice::<AsyncRequest>(&value) else {
             continue;
@@ -302,18 +305,27 @@ mod tests {
         let picked = put_async_response(s, &req(0), b"a".to_vec()).unwrap();
         let unpicked = put_async_response(s, &req(0), b"b".to_vec()).unwrap();
         let ready = |p| matches!(p, AsyncPickUp::Ready(_, ref bytes) if !bytes.is_empty());
-        assert!(ready(pick_up_async_response(s, picked, Timestamp(day / 2)).unwrap()));
+        assert!(ready(
+            pick_up_async_response(s, picked, Timestamp(day / 2)).unwrap()
+        ));
         // Picked up: kept one more day; never picked up: 15 days.
-        assert!(ready(pick_up_async_response(s, picked, Timestamp(day)).unwrap()));
+        assert!(ready(
+            pick_up_async_response(s, picked, Timestamp(day)).unwrap()
+        ));
         let later = Timestamp(2 * day);
         assert!(matches!(
             pick_up_async_response(s, picked, later).unwrap(),
             AsyncPickUp::Deleted(_)
         ));
-        assert!(ready(pick_up_async_response(s, unpicked, Timestamp(14 * day)).unwrap()));
+        assert!(ready(
+            pick_up_async_response(s, unpicked, Timestamp(14 * day)).unwrap()
+        ));
         // A new request deletes what expired; after 90 days nothing is known.
         put_async_response(s, &req(16 * day), Vec::new()).unwrap();
-        assert_eq!(get_async_response(s, picked).unwrap().unwrap().1, Vec::<u8>::new());
+        assert_eq!(
+            get_async_response(s, picked).unwrap().unwrap().1,
+            Vec::<u8>::new()
+        );
         put_async_response(s, &req(91 * day), Vec::new()).unwrap();
         assert_eq!(get_async_response(s, picked).unwrap(), None);
         assert_eq!(

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::limits::UserLimits;
 use super::routes::{Endpoint, LoginMethod, Route, route};
@@ -174,7 +174,10 @@ async fn read_body(
         if kib == 0 {
             return Ok(());
         }
-        let permit = sem.clone().try_acquire_many_owned(kib).map_err(|_| UploadsBusy)?;
+        let permit = sem
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| UploadsBusy)?;
         match &mut held {
             Some(h) => h.merge(permit),
             None => held = Some(permit),

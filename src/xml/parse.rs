@@ -484,12 +484,13 @@ fn open_element(
 
 /// Bytes of structure (elements, attributes) a document may build per byte
 /// of input, beyond [`STRUCTURE_FLOOR`]. An element or attribute costs
-/// far more in memory than its markup (an empty attribute `a=""` of five
-/// bytes becomes three strings), so markup made of nothing but tiny
-/// elements or attributes is refused once it would cost more than this
-/// small multiple of its size; real requests, whose bulk is text, stay far
-/// below.
-const STRUCTURE_PER_INPUT_BYTE: usize = 3;
+/// far more in memory than its markup (an empty attribute `a0=""` of six
+/// bytes becomes three strings, ~120 bytes by this estimate), so markup
+/// made of nothing but tiny attributes or elements is refused once it
+/// would cost more than this multiple of its size. Dense but real
+/// documents (a list of a thousand records full of `xsi:nil` elements)
+/// estimate at about ten.
+const STRUCTURE_PER_INPUT_BYTE: usize = 12;
 /// Structure any document may build, whatever its size.
 const STRUCTURE_FLOOR: usize = 256 * 1024;
 /// Namespace declarations in scope at once. Resolving a prefix searches
