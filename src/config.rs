@@ -63,6 +63,9 @@ pub struct Config {
     /// are routed as ISDS routes them (`serve --isds-domain`), e.g.
     /// `datovka-test.gov.cz`. Empty: the single-host layout only.
     pub isds_domain: Vec<String>,
+    /// For tests of a full disk where no small file system can be mounted:
+    /// while this file exists, writes of document files fail with `ENOSPC`.
+    pub simulate_full_disk_while: Option<PathBuf>,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -152,12 +155,29 @@ pub struct LimitsConfig {
     pub max_xml_attributes: usize,
     /// Most elements accepted in one request.
     pub max_xml_elements: usize,
-    /// Most open client connections; further clients wait in the listen
-    /// queue until one closes.
+    /// Most open client connections per listener; at the cap a new client
+    /// takes the place of the connection idle the longest, and waits in the
+    /// listen queue only while every connection has a request in flight.
     pub max_connections: usize,
     /// Seconds a client gets to send a whole request body (slow senders are
-    /// cut off with HTTP 408). Request headers get 30 seconds.
+    /// cut off with HTTP 408).
     pub body_read_timeout_secs: u64,
+    /// Seconds a new connection (or a TLS connection after its handshake)
+    /// gets to send its first byte before it is closed.
+    pub first_byte_timeout_secs: u64,
+    /// Seconds a client gets to send request headers (also: the time a
+    /// connection gets from accept to its first request).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay idle between requests (HTTP/1
+    /// keep-alive, HTTP/2 with no open stream) before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds a TLS handshake may take.
+    pub tls_handshake_timeout_secs: u64,
+    /// Bytes of request bodies the gateway holds at once, over all
+    /// requests (0: no bound); a request whose body does not fit is
+    /// answered with HTTP 503, so a flood of large uploads cannot exhaust
+    /// memory.
+    pub max_body_bytes_in_flight: usize,
     /// Requests one user may have in flight at once (0: no limit); more
     /// are answered with status 3008.
     pub max_parallel_requests_per_user: usize,
@@ -175,6 +195,11 @@ impl Default for LimitsConfig {
             max_xml_elements: 1_000_000,
             max_connections: 1024,
             body_read_timeout_secs: 120,
+            first_byte_timeout_secs: 5,
+            header_read_timeout_secs: 30,
+            idle_timeout_secs: 30,
+            tls_handshake_timeout_secs: 10,
+            max_body_bytes_in_flight: 512 * 1024 * 1024,
             max_parallel_requests_per_user: 16,
             max_requests_per_user_per_minute: 0,
         }
@@ -202,6 +227,7 @@ impl Default for Config {
             fault_rules: Vec::new(),
             no_ui: false,
             isds_domain: Vec::new(),
+            simulate_full_disk_while: None,
         }
     }
 }

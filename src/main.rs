@@ -162,6 +162,17 @@ enum CliError {
     Replay(#[from] isds_gateway::replay::ReplayError),
 }
 
+/// Everything the gateway creates (store, documents, keys, recordings) is
+/// for its own user only, whatever umask it was started with.
+fn restrict_umask() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: umask only sets the process's file creation mask; called
+    // first thing in main.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 /// Fixes glibc's mmap threshold at its initial 128 KiB. Left dynamic,
 /// glibc raises it to the size of every large block freed (up to 32 MiB),
 /// after which request buffers come from per-thread arenas that keep
@@ -178,6 +189,7 @@ fn tune_allocator() {
 
 fn main() -> ExitCode {
     tune_allocator();
+    restrict_umask();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args),

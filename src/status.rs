@@ -221,6 +221,10 @@ pub enum IsdsCode {
     /// manual 2.74 no longer describes NewAccessData; see
     /// `domain::admin::Admin::reissue_access_data`).
     FeeConfirmationNotPermitted,
+    /// 2353 "Odpověď na požadavek již byla smazána" (official table, row
+    /// 2353): PickUpAsyncResponse of a response deleted after its keeping
+    /// time (messages manual 2.9).
+    AsyncResponseDeleted,
 }
 
 impl IsdsCode {
@@ -305,6 +309,7 @@ impl IsdsCode {
         IsdsCode::AddressNumberMissing,
         IsdsCode::AddressZipMissing,
         IsdsCode::FeeConfirmationNotPermitted,
+        IsdsCode::AsyncResponseDeleted,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -440,6 +445,7 @@ impl IsdsCode {
             IsdsCode::AddressNumberMissing => "1019",
             IsdsCode::AddressZipMissing => "1033",
             IsdsCode::FeeConfirmationNotPermitted => "1032",
+            IsdsCode::AsyncResponseDeleted => "2353",
         }
     }
 
@@ -560,6 +566,7 @@ impl IsdsCode {
             IsdsCode::FeeConfirmationNotPermitted => {
                 "Vaše oprávnění nedovolují potvrdit zaplacení správního poplatku"
             }
+            IsdsCode::AsyncResponseDeleted => "Odpověď na požadavek již byla smazána",
         }
     }
 }

@@ -12,7 +12,10 @@ async fn health_answers_ok() {
     let t = TestGateway::start().await;
     let resp = t.http.get(t.http_url("/health")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.text().await.unwrap(), r#"{"status":"ok"}"#);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"status":"ok","store":"ok"}"#
+    );
     t.stop().await;
 }
 

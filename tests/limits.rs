@@ -104,24 +104,58 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
 }
 
 #[tokio::test]
-async fn connections_beyond_the_cap_wait_until_one_closes() {
+async fn at_the_cap_idle_connections_make_room_and_busy_ones_do_not() {
     let t = TestGateway::start_with(|c| c.limits.max_connections = 2).await;
-    let a = TcpStream::connect(t.gw.http_addr).await.unwrap();
+    // Two idle connections: a third client takes the place of the older.
+    let mut a = TcpStream::connect(t.gw.http_addr).await.unwrap();
     let _b = TcpStream::connect(t.gw.http_addr).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = reqwest::Client::new();
+    let status = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get(t.http_url("/health")).send(),
+    )
+    .await
+    .expect("served at once")
+    .unwrap()
+    .status();
+    assert_eq!(status, 200);
+    let mut buf = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), a.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the oldest idle connection was closed"
+    );
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
+    // Two connections with a request in flight (a body still arriving):
+    // a third client waits until one of them closes.
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(t.gw.http_addr).await.unwrap();
+        let head = format!(
+            "POST /DS/dz HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\n\
+             Content-Type: text/xml\r\nContent-Length: 1000\r\n\r\n<x",
+            basic(OVM_LOGIN.0, OVM_LOGIN.1)
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        busy.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let client = reqwest::Client::new();
     let url = t.http_url("/health");
     let waiting = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!waiting.is_finished(), "a third connection is not served");
 
-    drop(a);
+    drop(busy.pop());
     let status = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
         .expect("served once a connection closed")
         .unwrap()
         .unwrap();
     assert_eq!(status, 200);
+    drop(busy);
     t.stop().await;
 }

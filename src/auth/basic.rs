@@ -4,8 +4,10 @@
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use super::lockout::AttemptGuard;
 use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
 use crate::domain::certificates;
+use crate::domain::credentials::PasswordHash;
 use crate::domain::otp;
 use crate::domain::repo;
 use crate::domain::{BoxState, User, UserId};
@@ -48,8 +50,8 @@ pub(super) async fn login(
     method: LoginMethod,
 ) -> Result<Result<Identity, AuthFailure>, AuthError> {
     let store = auth.store.as_ref();
-    let user = match verify_password(auth, login, password).await? {
-        Ok(user) => user,
+    let (user, _attempt) = match verify_password(auth, login, password).await? {
+        Ok(verified) => verified,
         Err(failure) => return Ok(Err(failure)),
     };
     clear_failures(store, &user.id)?;
@@ -70,26 +72,43 @@ pub(super) async fn login(
 /// wrong password as a failure. A right password does not clear earlier
 /// failures: the caller does that with [`clear_failures`] once every factor
 /// of its login method passed (or counts a failure with
-/// [`record_failure`] when another factor fails).
-pub(super) async fn verify_password(
-    auth: &Authenticator,
+/// [`record_failure`] when another factor fails), while it still holds the
+/// returned guard, so parallel attempts of the login are decided one after
+/// another and a burst cannot outrun the count.
+///
+/// An unknown login costs the same hash work as a real one and is blocked
+/// after as many failures; a blocked login costs the same hash work too, so
+/// neither the answer nor its time tells which logins exist.
+pub(super) async fn verify_password<'a>(
+    auth: &'a Authenticator,
     login: String,
     password: String,
-) -> Result<Result<User, AuthFailure>, AuthError> {
+) -> Result<Result<(User, AttemptGuard<'a>), AuthFailure>, AuthError> {
     let store = auth.store.as_ref();
+    let attempt = auth.lockout.enter(&login).await;
     let now = auth.clock.unix();
     let Some(user) = repo::user_by_login(store, &login)? else {
-        // Spend the same effort as for a real user, so timing does not tell
-        // which logins exist.
+        if auth.lockout.unstored_blocked(&login, now) {
+            drop(attempt);
+            auth.hashing.run(move || dummy_verify(&password)).await?;
+            return Ok(Err(AuthFailure::IntruderDetected));
+        }
         auth.hashing.run(move || dummy_verify(&password)).await?;
-        return Ok(Err(AuthFailure::BadCredentials));
+        let blocked = auth.lockout.unstored_failure(&login, &auth.policy, now);
+        return Ok(Err(if blocked {
+            AuthFailure::IntruderDetected
+        } else {
+            AuthFailure::BadCredentials
+        }));
     };
     let failures = read_failures(store, &user.id)?;
     if failures.blocked_until > now {
+        drop(attempt);
+        auth.hashing.run(move || dummy_verify(&password)).await?;
         return Ok(Err(AuthFailure::IntruderDetected));
     }
     if auth.verified.recalls(&user, &password) {
-        return Ok(Ok(user));
+        return Ok(Ok((user, attempt)));
     }
     let hash = user.password.clone();
     let (ok, password) = auth
@@ -100,7 +119,39 @@ pub(super) async fn verify_password(
         return Ok(Err(record_failure(store, &auth.policy, now, &user.id)?));
     }
     auth.verified.remember(&user, &password);
-    Ok(Ok(user))
+    Ok(Ok((user, attempt)))
+}
+
+/// The gateway operator's login (configured, not stored): its password is
+/// checked against a slow hash like a user's, and it is blocked after the
+/// same number of failures.
+pub(super) async fn operator_login(
+    auth: &Authenticator,
+    operator_hash: &PasswordHash,
+    login: String,
+    password: String,
+    method: LoginMethod,
+) -> Result<Result<Identity, AuthFailure>, AuthError> {
+    let attempt = auth.lockout.enter(&login).await;
+    let now = auth.clock.unix();
+    if auth.lockout.unstored_blocked(&login, now) {
+        drop(attempt);
+        auth.hashing.run(move || dummy_verify(&password)).await?;
+        return Ok(Err(AuthFailure::IntruderDetected));
+    }
+    let hash = operator_hash.clone();
+    let ok = auth.hashing.run(move || hash.verify(&password)).await?;
+    if ok {
+        auth.lockout.unstored_success(&login);
+        return Ok(Identity::operator(&login, method).ok_or(AuthFailure::BadCredentials));
+    }
+    Ok(Err(
+        if auth.lockout.unstored_failure(&login, &auth.policy, now) {
+            AuthFailure::IntruderDetected
+        } else {
+            AuthFailure::BadCredentials
+        },
+    ))
 }
 
 /// Counts one failed login of `user`, blocking them after too many.

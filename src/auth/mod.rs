@@ -8,6 +8,7 @@
 mod basic;
 mod certificate;
 mod hash_pool;
+mod lockout;
 mod mobile_key;
 mod otp;
 mod verified;
@@ -228,7 +229,10 @@ pub struct Authenticator {
     otp: otp::OtpState,
     /// Mobile Key login requests waiting for the simulated phone.
     mep: mobile_key::MepState,
-    operator: Option<OperatorConfig>,
+    /// The operator's login and a slow hash of its password.
+    operator: Option<(String, crate::domain::credentials::PasswordHash)>,
+    /// Serialised attempts per login; failures of unstored logins.
+    lockout: lockout::Lockout,
     /// Passwords that verified recently (saves Argon2 work per request).
     verified: verified::VerifiedPasswords,
     /// The threads that run Argon2 verifications (bounded memory and CPU).
@@ -244,6 +248,7 @@ impl Authenticator {
             otp: otp::OtpState::default(),
             mep: mobile_key::MepState::default(),
             operator: None,
+            lockout: lockout::Lockout::default(),
             verified: verified::VerifiedPasswords::default(),
             hashing: hash_pool::HashPool::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -254,8 +259,18 @@ impl Authenticator {
     /// Accepts the gateway operator's credentials on HTTP Basic logins
     /// (`None`: there is no operator). The operator's login shadows a box
     /// user with the same login.
+    ///
+    /// The password is kept only as an Argon2 hash, checked like a user's.
     pub fn with_operator(mut self, operator: Option<OperatorConfig>) -> Self {
-        self.operator = operator;
+        self.operator = operator.and_then(|op| {
+            match crate::domain::credentials::PasswordHash::new(&op.password) {
+                Ok(hash) => Some((op.login, hash)),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot hash the operator's password; no operator");
+                    None
+                }
+            }
+        });
         self
     }
 
@@ -269,12 +284,8 @@ impl Authenticator {
                 let Some((login, password)) = creds.authorization.and_then(parse_basic) else {
                     return Ok(Err(AuthFailure::NoCredentials));
                 };
-                if let Some(op) = self.operator.as_ref().filter(|op| op.login == login) {
-                    return Ok(if same_secret(&op.password, &password) {
-                        Identity::operator(&login, creds.method).ok_or(AuthFailure::BadCredentials)
-                    } else {
-                        Err(AuthFailure::BadCredentials)
-                    });
+                if let Some((_, hash)) = self.operator.as_ref().filter(|(l, _)| *l == login) {
+                    return basic::operator_login(self, hash, login, password, creds.method).await;
                 }
                 basic::login(self, login, password, creds.method).await
             }
@@ -284,15 +295,4 @@ impl Authenticator {
             LoginMethod::OtpSession => otp::session(self, creds).await,
         }
     }
-}
-
-/// Compares two secrets in time independent of where they differ.
-fn same_secret(expected: &str, given: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let a = Sha256::digest(expected.as_bytes());
-    let b = Sha256::digest(given.as_bytes());
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
 }

@@ -191,8 +191,10 @@ impl Authenticator {
             OtpStep::TotpSendSms => (password, None),
             OtpStep::Hotp | OtpStep::Totp => split_code(password),
         };
-        let user = match basic::verify_password(self, login.clone(), password).await? {
-            Ok(user) => user,
+        // The attempt guard is held until the code is decided too, so the
+        // failure count of this login cannot be outrun by parallel guesses.
+        let (user, _attempt) = match basic::verify_password(self, login.clone(), password).await? {
+            Ok(verified) => verified,
             Err(failure) => return Ok(OtpVerified::Refused(failure)),
         };
         let store = self.store.as_ref();

@@ -5,8 +5,8 @@
 //! Each command returns its output as text (human-readable, or JSON with
 //! `--json`); `main` prints it.
 
-pub mod advice;
 pub mod admin_http;
+pub mod advice;
 pub mod box_cmd;
 pub mod cert;
 pub mod clock;

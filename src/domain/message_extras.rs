@@ -83,6 +83,92 @@ pub struct AsyncRequest {
     /// The request type the client names when picking up, e.g. `LIST_ERASED`.
     pub req_type: String,
     pub requested_at: Timestamp,
+    /// When the response was first picked up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picked_up_at: Option<Timestamp>,
+}
+
+// How long asynchronous requests are kept, as ISDS keeps them
+// (WS_manipulace_s_datovymi_zpravami, chapter 2.9, PickUpAsyncResponse).
+/// A response that was picked up is deleted one day later.
+const PICKED_UP_RESPONSE_DAYS: i64 = 1;
+/// A response never picked up is deleted 15 days after the request.
+const UNPICKED_RESPONSE_DAYS: i64 = 15;
+/// The request itself is forgotten 90 days after it was made.
+const REQUEST_RECORD_DAYS: i64 = 90;
+
+impl AsyncRequest {
+    /// Whether the request is forgotten at `now`.
+    fn forgotten(&self, now: Timestamp) -> bool {
+        self.requested_at.plus_days(REQUEST_RECORD_DAYS) < now
+    }
+
+    /// Whether the response is deleted at `now`.
+    fn response_deleted(&self, now: Timestamp) -> bool {
+        self.requested_at.plus_days(UNPICKED_RESPONSE_DAYS) < now
+            || self
+                .picked_up_at
+                .is_some_and(|at| at.plus_days(PICKED_UP_RESPONSE_DAYS) < now)
+    }
+}
+
+/// What picking up an asynchronous response finds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AsyncPickUp {
+    /// No such request (or forgotten).
+    Unknown,
+    /// The request is known, its response deleted.
+    Deleted(AsyncRequest),
+    /// The response.
+    Ready(AsyncRequest, Vec<u8>),
+}
+
+/// Picks up the response of request `id` at `now`, noting the first pick-up
+/// (best effort: a full disk must not stop a read).
+pub fn pick_up_async_response(
+    store: &dyn Store,
+    id: u64,
+    now: Timestamp,
+) -> Result<AsyncPickUp, RepoError> {
+    let Some((mut request, payload)) = get_async_response(store, id)? else {
+        return Ok(AsyncPickUp::Unknown);
+    };
+    if request.forgotten(now) {
+        return Ok(AsyncPickUp::Unknown);
+    }
+    if request.response_deleted(now) {
+        return Ok(AsyncPickUp::Deleted(request));
+    }
+    if request.picked_up_at.is_none() {
+        request.picked_up_at = Some(now);
+        let mut batch = Batch::new();
+        batch.put(ASYNC_REQUESTS, id.to_be_bytes(), encode(&request));
+        if let Err(err) = store.apply(batch) {
+            tracing::warn!(error = %err, id, "cannot note the pick-up of an asynchronous response");
+        }
+    }
+    Ok(AsyncPickUp::Ready(request, payload))
+}
+
+/// Deletes the responses and requests that have expired at `now`, so what
+/// asynchronous requests keep stays bounded.
+fn expire_async(store: &dyn Store, now: Timestamp, batch: &mut Batch) -> Result<(), RepoError> {
+    for entry in store
+        .tree(ASYNC_REQUESTS)?
+        .iter(KeyRange::all(), Order::Ascending)
+    {
+        let (key, value) = entry?;
+        let Ok(request) = serde_json::from_slice::<AsyncRequest>(&value) else {
+            continue;
+        };
+        if request.forgotten(now) {
+            batch.delete(ASYNC_REQUESTS, key.clone());
+            batch.delete(ASYNC_PAYLOADS, key);
+        } else if request.response_deleted(now) {
+            batch.delete(ASYNC_PAYLOADS, key);
+        }
+    }
+    Ok(())
 }
 
 /// Stores the finished response of an asynchronous request and returns the
@@ -94,6 +180,7 @@ pub fn put_async_response(
 ) -> Result<u64, RepoError> {
     let id = store.next_id(ASYNC_ID_SEQUENCE)?;
     let mut batch = Batch::new();
+    expire_async(store, request.requested_at, &mut batch)?;
     batch.put(ASYNC_REQUESTS, id.to_be_bytes(), encode(request));
     batch.put(ASYNC_PAYLOADS, id.to_be_bytes(), payload);
     store.apply_durable(batch)?;
@@ -191,6 +278,7 @@ mod tests {
             box_id: BoxId::parse("po4demo").unwrap(),
             req_type: "LIST_ERASED".into(),
             requested_at: Timestamp(1),
+            picked_up_at: None,
         };
         let a = put_async_response(s, &req, b"zip".to_vec()).unwrap();
         let b = put_async_response(s, &req, Vec::new()).unwrap();
@@ -201,6 +289,49 @@ mod tests {
         );
         assert_eq!(get_async_response(s, b).unwrap(), Some((req, Vec::new())));
         assert_eq!(get_async_response(s, 999).unwrap(), None);
+    }
+
+    #[test]
+    fn async_responses_expire_as_in_isds() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let day = Timestamp(0).plus_days(1).0;
+        let req = |at: i64| AsyncRequest {
+            box_id: BoxId::parse("po4demo").unwrap(),
+            req_type: "LIST_ERASED".into(),
+            requested_at: Timestamp(at),
+            picked_up_at: None,
+        };
+        let picked = put_async_response(s, &req(0), b"a".to_vec()).unwrap();
+        let unpicked = put_async_response(s, &req(0), b"b".to_vec()).unwrap();
+        let ready = |p| matches!(p, AsyncPickUp::Ready(_, ref bytes) if !bytes.is_empty());
+        assert!(ready(
+            pick_up_async_response(s, picked, Timestamp(day / 2)).unwrap()
+        ));
+        // Picked up: kept one more day; never picked up: 15 days.
+        assert!(ready(
+            pick_up_async_response(s, picked, Timestamp(day)).unwrap()
+        ));
+        let later = Timestamp(2 * day);
+        assert!(matches!(
+            pick_up_async_response(s, picked, later).unwrap(),
+            AsyncPickUp::Deleted(_)
+        ));
+        assert!(ready(
+            pick_up_async_response(s, unpicked, Timestamp(14 * day)).unwrap()
+        ));
+        // A new request deletes what expired; after 90 days nothing is known.
+        put_async_response(s, &req(16 * day), Vec::new()).unwrap();
+        assert_eq!(
+            get_async_response(s, picked).unwrap().unwrap().1,
+            Vec::<u8>::new()
+        );
+        put_async_response(s, &req(91 * day), Vec::new()).unwrap();
+        assert_eq!(get_async_response(s, picked).unwrap(), None);
+        assert_eq!(
+            pick_up_async_response(s, unpicked, Timestamp(91 * day)).unwrap(),
+            AsyncPickUp::Unknown
+        );
     }
 
     #[test]

@@ -40,6 +40,13 @@ pub enum RepoError {
     Conflict(String),
 }
 
+impl RepoError {
+    /// Whether the store failed because the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, RepoError::Store(e) if e.is_disk_full())
+    }
+}
+
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     // Serialising these plain structs to JSON cannot fail: no maps with
     // non-string keys, no custom serialisers that error.

@@ -488,7 +488,13 @@ impl World {
                     file.display()
                 )));
             };
-            let cert = certificates::read_pem_file(&base.join(file))?;
+            let pem = super::fixture_files::read_confined(
+                base,
+                file,
+                super::fixture_files::MAX_FIXTURE_FILE_BYTES,
+            )
+            .map_err(|e| invalid(format!("certificate {e}")))?;
+            let cert = certificates::parse_pem(&pem, &file.display().to_string())?;
             let registration = Registration::new(&cert, holder);
             if !fingerprints.insert(registration.fingerprint.clone()) {
                 return Err(invalid(format!(

@@ -205,18 +205,18 @@ impl MessageSpec {
         for (i, d) in self.documents.into_iter().enumerate() {
             let (bytes, default_name) = match (&d.file, &d.text) {
                 (Some(file), None) => {
-                    let path = match base_dir {
-                        Some(dir) => dir.join(file),
-                        None => {
-                            return Err(format!(
-                                "document {}: files need a fixture file (documents are read next to it)",
-                                i + 1
-                            ));
-                        }
+                    let Some(dir) = base_dir else {
+                        return Err(format!(
+                            "document {}: files need a fixture file (documents are read next to it)",
+                            i + 1
+                        ));
                     };
-                    let bytes = std::fs::read(&path).map_err(|e| {
-                        format!("document {}: cannot read {}: {e}", i + 1, path.display())
-                    })?;
+                    let bytes = super::fixture_files::read_confined(
+                        dir,
+                        file,
+                        super::fixture_files::MAX_FIXTURE_FILE_BYTES,
+                    )
+                    .map_err(|e| format!("document {}: {e}", i + 1))?;
                     let name = file
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())

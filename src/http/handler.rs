@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::limits::UserLimits;
 use super::request_body::{self, BodyError, ContentCoding};
@@ -43,6 +45,10 @@ pub(crate) struct App {
     pub cockpit: Option<Arc<crate::ui::Cockpit>>,
     /// ISDS's host layout under the configured domains.
     pub hosts: super::hosts::IsdsDomains,
+    /// The store's state as `/health` last probed it.
+    pub health: super::health::Health,
+    /// KiB of request bodies that may be held at once (`None`: no bound).
+    pub bodies_in_flight: Option<Arc<Semaphore>>,
 }
 
 /// Facts about the connection a request arrived on.
@@ -74,11 +80,15 @@ pub(crate) async fn handle(
     } else {
         Route::NotFound
     } {
-        Route::Health if method == Method::GET || method == Method::HEAD => plain(
-            StatusCode::OK,
-            "application/json",
-            r#"{"status":"ok"}"#.into(),
-        ),
+        Route::Health if method == Method::GET || method == Method::HEAD => {
+            let state = app.health.store_state(&app.store).await;
+            let (status, body) = super::health::report(state);
+            plain(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "application/json",
+                body,
+            )
+        }
         Route::Service { login, endpoint } if method == Method::POST => {
             capture.active = app.recorder.is_some() || app.cockpit.is_some();
             let (op, resp) = soap_call(&app, &conn, login, endpoint, req, &mut capture).await;
@@ -238,6 +248,98 @@ fn answered_without_body(
     response
 }
 
+/// Takes `bytes` (rounded up to KiB) from the bound on request bodies held
+/// at once (`None`: no bound), adding to `held`; the permits hold them
+/// until the request is answered.
+fn take_in_flight(
+    in_flight: Option<&Arc<Semaphore>>,
+    held: &mut Option<OwnedSemaphorePermit>,
+    bytes: usize,
+) -> Result<(), UploadsBusy> {
+    let Some(sem) = in_flight else {
+        return Ok(());
+    };
+    let kib = u32::try_from(bytes.div_ceil(1024)).map_err(|_| UploadsBusy)?;
+    if kib == 0 {
+        return Ok(());
+    }
+    let permit = sem
+        .clone()
+        .try_acquire_many_owned(kib)
+        .map_err(|_| UploadsBusy)?;
+    match held {
+        Some(h) => h.merge(permit),
+        None => *held = Some(permit),
+    }
+    Ok(())
+}
+
+/// The answer when the bound on request bodies in flight is reached.
+fn uploads_busy(version: SoapVersion) -> HttpResponse {
+    let fault = Fault {
+        http_status: 503,
+        ..Fault::server("the gateway is receiving too many large requests at once; retry later")
+    };
+    fault_response(&fault, version)
+}
+
+/// The bound on request bodies in flight is reached.
+#[derive(Debug, thiserror::Error)]
+#[error("the gateway is receiving too many request bodies at once")]
+struct UploadsBusy;
+
+/// The operation a SOAP request names, read from at most `max` bytes of its
+/// body, and only until it is found (the rest is never read): the first
+/// element inside `Body`.
+async fn operation_from_prefix(mut body: Incoming, max: usize) -> Option<String> {
+    let mut buf = Vec::new();
+    loop {
+        if let Some(name) = first_body_element(&buf) {
+            return Some(name);
+        }
+        if buf.len() >= max {
+            return None;
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    buf.extend_from_slice(&data);
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The local name of the first element inside a SOAP `Body`, if the bytes
+/// (possibly cut short) get that far.
+fn first_body_element(bytes: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut in_body = false;
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if in_body => {
+                // A start tag cut short is not a name yet.
+                return (reader.buffer_position() as usize <= bytes.len())
+                    .then(|| String::from_utf8(e.local_name().as_ref().to_vec()).ok())
+                    .flatten();
+            }
+            Event::Start(e) => {
+                depth += 1;
+                in_body = depth == 2 && e.local_name().as_ref() == b"Body";
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Bytes of a body read to name the operation of a refused request.
+const OPERATION_PREFIX_BYTES: usize = 16 * 1024;
+
 /// Reads, parses and dispatches one SOAP request. Returns the operation
 /// name (when the body got that far) for the access log.
 async fn soap_call(
@@ -310,7 +412,8 @@ async fn soap_call(
         }
         Err(err) => {
             tracing::error!(error = %err, "authentication failed internally");
-            let fault = Fault::server(format!("authentication could not be decided: {err}"));
+            let disk_full = matches!(&err, crate::auth::AuthError::Repo(e) if e.is_disk_full());
+            let fault = Fault::server(crate::service::public_reason(disk_full));
             return early(body, fault_response(&fault, fallback));
         }
     };
@@ -338,11 +441,50 @@ async fn soap_call(
             return early(body, fault_response(&fault, fallback));
         }
     };
-    // The user's parallel slot is held while the body arrives too; a
-    // refusal is answered once the body names the operation.
+    // The user's parallel slot is held while the body arrives too. A
+    // refused request costs nothing: only the start of its body is read,
+    // to name the operation in the answer.
     let user_key = format!("{}/{}", identity.databox.id, identity.user.id);
-    let slot = app.limits.enter(&user_key);
+    let _slot = match app.limits.enter(&user_key) {
+        Ok(slot) => slot,
+        Err(code) => {
+            let name = tokio::time::timeout(
+                read_timeout,
+                operation_from_prefix(body, OPERATION_PREFIX_BYTES),
+            )
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+            // 3008 names the box and the limit (table row 3008).
+            let limit = app.config.limits.max_parallel_requests_per_user.to_string();
+            let status = IsdsStatus::fill(code, &[identity.databox.id.as_str(), &limit]);
+            // The operation's own response with only the status set, so it
+            // still validates; an unknown element gets the bare status.
+            let fragment =
+                crate::schema::status_response(&name, status.code.code(), &status.message)
+                    .unwrap_or_else(|| status_only_response(&name, endpoint, &status));
+            let body = soap::response_envelope(fallback, &fragment);
+            let mut resp = plain(StatusCode::OK, fallback.content_type(), body);
+            // The unread rest of the body: this connection cannot go on.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return (Some(name), resp);
+        }
+    };
 
+    // The declared length is taken from the bound on bodies in flight
+    // before anything is read; what a body without one brings, after.
+    let mut body_permit = None;
+    if take_in_flight(
+        app.bodies_in_flight.as_ref(),
+        &mut body_permit,
+        declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit)),
+    )
+    .is_err()
+    {
+        return early(body, uploads_busy(fallback));
+    }
     let collected = tokio::time::timeout(
         read_timeout,
         request_body::read(&mut body, declared, coding, limit),
@@ -369,6 +511,19 @@ async fn soap_call(
         }
     };
     drop(body);
+    // A body without a declared length is counted once it is in.
+    if take_in_flight(
+        app.bodies_in_flight.as_ref(),
+        &mut body_permit,
+        bytes
+            .len()
+            .saturating_sub(declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit))),
+    )
+    .is_err()
+    {
+        return (None, uploads_busy(fallback));
+    }
+    let _body_permit = body_permit;
 
     if capture.active {
         capture.login = Some(identity.user.login.clone());
@@ -397,26 +552,6 @@ async fn soap_call(
             return (Some(name), resp);
         }
     }
-
-    let _slot = match slot {
-        Ok(slot) => slot,
-        Err(code) => {
-            let name = envelope.body.name.clone();
-            // 3008 names the box and the limit (table row 3008).
-            let limit = app.config.limits.max_parallel_requests_per_user.to_string();
-            let status = IsdsStatus::fill(code, &[identity.databox.id.as_str(), &limit]);
-            // The operation's own response with only the status set, so it
-            // still validates; an unknown element gets the bare status.
-            let fragment =
-                crate::schema::status_response(&name, status.code.code(), &status.message)
-                    .unwrap_or_else(|| status_only_response(&name, endpoint, &status));
-            let body = soap::response_envelope(envelope.version, &fragment);
-            return (
-                Some(name),
-                plain(StatusCode::OK, envelope.version.content_type(), body),
-            );
-        }
-    };
 
     let ctx = CallContext {
         login,

@@ -40,7 +40,11 @@ use super::handler::HttpResponse;
 pub const MAX_RECORDED_TEXT: usize = 1024 * 1024;
 
 /// Names of the elements whose values are captured for later use.
-const CAPTURED: &[&str] = &["dmID"];
+///
+/// `dbAccessDataId` carries the password the gateway generated for a new
+/// user (NewAccessData, AddDataBoxUser, CreateDataBox): captured, it is
+/// never written, and later texts equal to it are written as its name.
+const CAPTURED: &[&str] = &["dmID", "dbAccessDataId"];
 
 /// Names of response elements whose values differ from run to run.
 const VOLATILE: &[&str] = &[
@@ -145,7 +149,7 @@ impl Recorder {
             path: dir.to_owned(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(io)?;
+        crate::private_files::create_private_dir(dir).map_err(|e| io(e.source))?;
         let manifest = dir.join("transcript.toml");
         if manifest.exists() {
             return Err(RecordError::NotEmpty(dir.to_owned()));
@@ -177,7 +181,7 @@ impl Recorder {
             "# Passwords are never recorded: replay takes them from the world fixture\n\
              # or from credentials.toml ([logins] LOGIN = \"password\", [secrets] NAME = \"value\").\n",
         );
-        std::fs::write(&manifest, text).map_err(io)?;
+        crate::private_files::write_private(&manifest, text.as_bytes()).map_err(io)?;
         Ok(Arc::new(Recorder {
             dir: dir.to_owned(),
             state: Mutex::new(State {
@@ -261,11 +265,11 @@ impl Recorder {
                 toml_string(&ex.content_type)
             ));
         }
-        std::fs::write(file("meta.toml"), meta)?;
+        write_private(&file("meta.toml"), meta)?;
 
         if let (Some(req), true) = (&ex.capture.request, ex.capture.json) {
             if !contains_ci(req, b"password") {
-                std::fs::write(file("request.json"), req)?;
+                write_private(&file("request.json"), req)?;
             }
         } else if let Some(req) = &ex.capture.request {
             let ctx = Ctx {
@@ -280,7 +284,7 @@ impl Recorder {
                 }
                 None => String::from_utf8_lossy(req).into_owned(),
             };
-            std::fs::write(file("request.xml"), text)?;
+            write_private(&file("request.xml"), text)?;
         }
         if ex.http_status != 0 {
             let is_xml = ex.content_type.contains("xml");
@@ -294,11 +298,11 @@ impl Recorder {
                 None
             };
             match rendered {
-                Some(t) => std::fs::write(file("response.xml"), t)?,
+                Some(t) => write_private(&file("response.xml"), t)?,
                 None if ex.content_type.contains("json") => {
-                    std::fs::write(file("response.json"), &ex.response)?
+                    write_private(&file("response.json"), &ex.response)?
                 }
-                None => std::fs::write(file("response.txt"), &ex.response)?,
+                None => write_private(&file("response.txt"), &ex.response)?,
             }
         }
         Ok(())
@@ -319,6 +323,11 @@ struct Exchange {
 enum Direction {
     Request,
     Response,
+}
+
+/// Writes a recording file, readable by the owner only.
+fn write_private(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
+    crate::private_files::write_private(path, contents.as_ref())
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {

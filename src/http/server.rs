@@ -8,12 +8,12 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::conn_watch::{Registered, Registry, Timeouts, TrackedBody, Watched};
 use super::handler::{App, ConnInfo, handle};
 use super::limits::UserLimits;
 use crate::auth::Authenticator;
@@ -24,10 +24,6 @@ use crate::service::Services;
 use crate::store::{self, StoreError};
 use crate::tls::{self, PeerCertificate, TlsError};
 
-/// How long a TLS handshake may take before the connection is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long request headers may take to arrive (slow-loris guard).
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long in-flight requests get to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -236,15 +232,22 @@ async fn start_inner(
         (Some(l), Some(addr)) => Some(local_addr(l, addr, "--tls-listen")?),
         _ => None,
     };
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
-        path: config.data_dir.clone(),
-        source,
+    crate::private_files::ensure_private_dir(&config.data_dir).map_err(|e| {
+        ServeError::DataDir {
+            path: e.path,
+            source: e.source,
+        }
     })?;
     let store = store::open_sled_with_files(
         &config.data_dir.join("store"),
         config.store_cache_mb,
         &config.data_dir.join("documents"),
     )?;
+    // The store's own files are created by sled with the process umask.
+    crate::private_files::restrict_tree(&config.data_dir);
+    if let (Some(trigger), Some(files)) = (&config.simulate_full_disk_while, store.files()) {
+        files.simulate_full_disk_while(trigger.clone());
+    }
     // Files of messages whose commit a crash prevented.
     let swept = crate::domain::message_repo::sweep_document_files(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;
@@ -346,6 +349,10 @@ async fn start_inner(
             Some(signer.clone()),
         ))
     });
+    let bodies_in_flight = match app_body_bound(&config) {
+        0 => None,
+        kib => Some(Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS)))),
+    };
     let app = Arc::new(App {
         auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
             .with_operator(config.operator.clone()),
@@ -362,6 +369,8 @@ async fn start_inner(
         faults_admin,
         recorder,
         cockpit,
+        health: Default::default(),
+        bodies_in_flight,
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
     let task = tokio::spawn(serve(
@@ -382,6 +391,11 @@ async fn start_inner(
     })
 }
 
+/// KiB of request bodies held at once (0: no bound).
+fn app_body_bound(config: &Config) -> usize {
+    config.limits.max_body_bytes_in_flight.div_ceil(1024)
+}
+
 async fn bind(addr: SocketAddr, flag: &'static str) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
@@ -399,59 +413,115 @@ fn local_addr(
 }
 
 /// Accepts on both listeners until shutdown, then drains connections.
+/// Each listener has its own accept loop and its own connection cap, so
+/// neither can starve the other.
 async fn serve(
     app: Arc<App>,
     http: TcpListener,
     https: Option<(TcpListener, TlsAcceptor)>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let timeouts = Timeouts::from_limits(&app.config.limits);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(timeouts.first_request)
         // Header names as ISDS writes them (see `header_case`).
         .title_case_headers(true)
         .preserve_header_case(true);
-    let (https_listener, acceptor) = match https {
-        Some((l, a)) => (Some(l), Some(a)),
-        None => (None, None),
+    builder.http2().timer(TokioTimer::new());
+    let cap = app.config.limits.max_connections.max(1);
+    let listener = |tcp, tls| Listener {
+        app: app.clone(),
+        tcp,
+        tls,
+        builder: builder.clone(),
+        timeouts,
+        registry: Arc::new(Registry::default()),
+        connections: Arc::new(Semaphore::new(cap)),
+        shutdown: shutdown.clone(),
     };
-
-    // One permit per open connection: at the cap, nothing is accepted until
-    // a connection closes, and waiting clients queue in the kernel backlog.
-    let connections = Arc::new(Semaphore::new(app.config.limits.max_connections.max(1)));
-    loop {
-        let permit = tokio::select! {
-            permit = connections.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-            _ = shutdown.changed() => break,
-        };
-        tokio::select! {
-            accepted = http.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    let conn = ConnInfo { remote, tls: false, peer_certificate: None };
-                    spawn_plain(app.clone(), &builder, &graceful, stream, conn, permit);
-                }
-                Err(err) => accept_failed(err).await,
-            },
-            accepted = accept_opt(https_listener.as_ref()) => match accepted {
-                Ok((stream, remote)) => {
-                    if let Some(acceptor) = &acceptor {
-                        spawn_tls(app.clone(), &builder, &graceful, acceptor.clone(), stream, remote, permit);
-                    }
-                }
-                Err(err) => accept_failed(err).await,
-            },
-            _ = shutdown.changed() => break,
+    let mut loops = vec![tokio::spawn(accept_loop(listener(http, None)))];
+    if let Some((tcp, acceptor)) = https {
+        loops.push(tokio::spawn(accept_loop(listener(tcp, Some(acceptor)))));
+    }
+    for accepting in loops {
+        if let Err(err) = accepting.await {
+            tracing::error!(error = %err, "accept loop failed");
         }
     }
-    drop(http);
-    drop(https_listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+}
+
+/// One listener and what its connections share.
+struct Listener {
+    app: Arc<App>,
+    tcp: TcpListener,
+    tls: Option<TlsAcceptor>,
+    builder: auto::Builder<TokioExecutor>,
+    timeouts: Timeouts,
+    registry: Arc<Registry>,
+    /// One permit per open connection.
+    connections: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Accepts until shutdown, then waits (bounded) for the connections to end.
+/// At the connection cap a new client gets the place of the connection
+/// idle the longest; when every connection has a request in flight, it
+/// waits until one closes.
+async fn accept_loop(mut l: Listener) {
+    let cap = l.app.config.limits.max_connections.max(1);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = l.tcp.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    accept_failed(err).await;
+                    continue;
+                }
+            },
+            _ = l.shutdown.changed() => break,
+        };
+        let permit = match l.connections.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                l.registry.evict_one();
+                tokio::select! {
+                    permit = l.connections.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    _ = l.shutdown.changed() => break,
+                }
+            }
+        };
+        let registered = l.registry.register();
+        let conn = Connection {
+            app: l.app.clone(),
+            builder: l.builder.clone(),
+            timeouts: l.timeouts,
+            shutdown: l.shutdown.clone(),
+            registered,
+            _permit: permit,
+        };
+        match &l.tls {
+            None => {
+                let info = ConnInfo {
+                    remote,
+                    tls: false,
+                    peer_certificate: None,
+                };
+                tokio::spawn(conn.serve_plain(stream, info));
+            }
+            Some(acceptor) => {
+                tokio::spawn(conn.serve_tls(acceptor.clone(), stream, remote));
+            }
+        }
+    }
+    drop(l.tcp);
+    let cap = u32::try_from(cap).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_TIMEOUT, l.connections.acquire_many(cap))
         .await
         .is_err()
     {
@@ -470,13 +540,6 @@ async fn handle_cased(
     Ok(resp)
 }
 
-async fn accept_opt(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
-    match listener {
-        Some(l) => l.accept().await,
-        None => std::future::pending().await,
-    }
-}
-
 /// Accept errors (e.g. out of file descriptors) are transient: log, back
 /// off briefly so a persistent error does not spin, and keep serving.
 async fn accept_failed(err: std::io::Error) {
@@ -484,43 +547,27 @@ async fn accept_failed(err: std::io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-fn spawn_plain(
+/// One accepted connection, until it closes.
+struct Connection {
     app: Arc<App>,
-    builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-    stream: TcpStream,
-    conn: ConnInfo,
-    permit: OwnedSemaphorePermit,
-) {
-    let conn = Arc::new(conn);
-    let service = service_fn(move |req| handle_cased(app.clone(), conn.clone(), req));
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .into_owned();
-    let watched = graceful.watch(connection);
-    tokio::spawn(async move {
-        if let Err(err) = watched.await {
-            tracing::debug!(error = %err, "connection ended with an error");
-        }
-        drop(permit);
-    });
+    builder: auto::Builder<TokioExecutor>,
+    timeouts: Timeouts,
+    shutdown: watch::Receiver<bool>,
+    registered: Registered,
+    _permit: OwnedSemaphorePermit,
 }
 
-fn spawn_tls(
-    app: Arc<App>,
-    builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-    acceptor: TlsAcceptor,
-    stream: TcpStream,
-    remote: SocketAddr,
-    permit: OwnedSemaphorePermit,
-) {
-    let builder = builder.clone();
-    let watcher = graceful.watcher();
-    tokio::spawn(async move {
-        let _permit = permit;
-        let tls_stream =
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+impl Connection {
+    async fn serve_plain(self, stream: TcpStream, info: ConnInfo) {
+        let io = Watched::new(stream, self.registered.watch.clone());
+        self.drive(io, info).await;
+    }
+
+    async fn serve_tls(mut self, acceptor: TlsAcceptor, stream: TcpStream, remote: SocketAddr) {
+        let watch = self.registered.watch.clone();
+        let handshake = tokio::time::timeout(self.timeouts.tls_handshake, acceptor.accept(stream));
+        let tls_stream = tokio::select! {
+            done = handshake => match done {
                 Ok(Ok(s)) => s,
                 Ok(Err(err)) => {
                     tracing::debug!(%remote, error = %err, "TLS handshake failed");
@@ -530,7 +577,13 @@ fn spawn_tls(
                     tracing::debug!(%remote, "TLS handshake timed out");
                     return;
                 }
-            };
+            },
+            // The handshake has its own deadline; only eviction and
+            // shutdown cut it shorter.
+            _ = watch.evicted() => return,
+            _ = self.shutdown.changed() => return,
+        };
+        watch.restart();
         let peer_certificate = tls_stream
             .get_ref()
             .1
@@ -543,17 +596,61 @@ fn spawn_tls(
                     None
                 }
             });
-        let conn = Arc::new(ConnInfo {
+        let info = ConnInfo {
             remote,
             tls: true,
             peer_certificate,
+        };
+        self.drive(Watched::new(tls_stream, watch), info).await;
+    }
+
+    /// Serves HTTP/1 or HTTP/2 on `io` until the client closes, the
+    /// connection expires (nothing sent, no request, idle) or the gateway
+    /// shuts down.
+    async fn drive<S>(mut self, io: S, info: ConnInfo)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let app = self.app.clone();
+        let info = Arc::new(info);
+        let watch = self.registered.watch.clone();
+        let service = service_fn(move |req| {
+            let in_flight = watch.request();
+            let (app, info) = (app.clone(), info.clone());
+            async move {
+                let resp = handle_cased(app, info, req).await?;
+                Ok::<_, super::faults::DropConnection>(
+                    resp.map(|body| TrackedBody::new(body, in_flight)),
+                )
+            }
         });
-        let service = service_fn(move |req| handle_cased(app.clone(), conn.clone(), req));
-        let connection = builder
-            .serve_connection(TokioIo::new(tls_stream), service)
-            .into_owned();
-        if let Err(err) = watcher.watch(connection).await {
-            tracing::debug!(%remote, error = %err, "TLS connection ended with an error");
+        let watch = self.registered.watch.clone();
+        let connection = self.builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(connection);
+        let mut closing = *self.shutdown.borrow();
+        if closing {
+            connection.as_mut().graceful_shutdown();
         }
-    });
+        loop {
+            tokio::select! {
+                ended = connection.as_mut() => {
+                    if let Err(err) = ended {
+                        tracing::debug!(error = %err, "connection ended with an error");
+                    }
+                    return;
+                }
+                _ = watch.expired(&self.timeouts), if !closing => {
+                    if !watch.busy() {
+                        return;
+                    }
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                _ = self.shutdown.changed(), if !closing => {
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
 }

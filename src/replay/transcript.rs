@@ -119,6 +119,8 @@ fn xml_pos(err: &XmlError) -> Option<usize> {
     match err {
         XmlError::TooDeep { pos, .. }
         | XmlError::TooManyAttributes { pos, .. }
+        | XmlError::TooManyNamespaces { pos, .. }
+        | XmlError::TooMuchStructure { pos }
         | XmlError::ProcessingInstruction { pos }
         | XmlError::InvalidUtf8 { pos }
         | XmlError::UndefinedByte { pos, .. }

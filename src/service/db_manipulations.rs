@@ -616,7 +616,7 @@ async fn run<T: Send + 'static>(
         Err(AdminError::Repo(e)) => Err(ServiceError::from(e).into()),
         Err(AdminError::Hash(e)) => {
             tracing::error!(error = %e, "password hashing failed");
-            Err(Fault::server(format!("internal error: {e}")).into())
+            Err(Fault::server(super::public_reason(false)).into())
         }
     }
 }

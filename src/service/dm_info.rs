@@ -166,7 +166,7 @@ pub(super) async fn handle(
         }
         Request::PickUpAsyncResponse(req) => {
             let resp = blocking(svc, move |s| {
-                pick_up(s, &me, &req.async_id, &req.async_req_type)
+                pick_up(s, &me, &req.async_id, &req.async_req_type, now)
             })
             .await?;
             respond(&PickUpAsyncResponseResponse(resp))
@@ -575,6 +575,16 @@ fn erase(
     Ok(ok())
 }
 
+/// Longest name, e-mail address or telephone number of a SuspMessageReport.
+/// The schema leaves these texts unbounded and the manuals say nothing of
+/// SuspMessageReport; the gateway stores them, so it takes the usual width
+/// of a name or address item in the ISDS schemas (255).
+const MAX_REPORT_ITEM_CHARS: usize = 255;
+/// Longest note of a SuspMessageReport (unbounded in the schema, the
+/// manuals silent): a few paragraphs, the size of a message's annotation
+/// many times over, not megabytes kept for ever.
+const MAX_REPORT_NOTE_CHARS: usize = 4000;
+
 /// What SuspMessageReport carries.
 struct Report {
     dm_id: String,
@@ -593,6 +603,17 @@ fn suspicious(
     r: Report,
     now: Timestamp,
 ) -> Result<IsdsStatus, RepoError> {
+    for (name, text, max) in [
+        ("repName", &r.name, MAX_REPORT_ITEM_CHARS),
+        ("repMail", &r.mail, MAX_REPORT_ITEM_CHARS),
+        ("repTel", &r.tel, MAX_REPORT_ITEM_CHARS),
+        ("note", &r.note, MAX_REPORT_NOTE_CHARS),
+    ] {
+        if text.as_ref().is_some_and(|t| t.chars().count() > max) {
+            // No code of its own in the table: the wrong parameter, named.
+            return Ok(bad_parameter(name));
+        }
+    }
     let (msg, _) = match message_read::lookup(store, me, &r.dm_id, Want::Received)? {
         Ok(found) => found,
         Err(nf) => return Ok(nf.status(&r.dm_id)),
@@ -825,6 +846,7 @@ fn erased_list(
             box_id: me.databox.id.clone(),
             req_type: ASYNC_LIST_ERASED.to_owned(),
             requested_at: now,
+            picked_up_at: None,
         },
         zip,
     )?;
@@ -1039,12 +1061,15 @@ pub fn zip_stored(name: &str, data: &[u8], at: Timestamp) -> Vec<u8> {
 /// PickUpAsyncResponse: the finished response of the caller's box's
 /// asynchronous request. `asyncReqType` must name the request's type
 /// (`LIST_ERASED`; the operation name `GetListOfErasedMessages` is taken
-/// too). Responses are kept until the store is reset.
+/// too). A response is kept 15 days, or one day after it was first picked
+/// up; the request is forgotten after 90 days (WS_manipulace_s_datovymi_
+/// zpravami, chapter 2.9).
 fn pick_up(
     store: &dyn Store,
     me: &Identity,
     async_id: &str,
     req_type: &str,
+    now: Timestamp,
 ) -> Result<TPickUpAsyncOutput, RepoError> {
     let fail = |status: IsdsStatus| TPickUpAsyncOutput {
         async_req_type: None,
@@ -1065,8 +1090,15 @@ fn pick_up(
     let Ok(id) = async_id.trim().parse::<u64>() else {
         return Ok(unknown());
     };
-    let Some((request, payload)) = message_extras::get_async_response(store, id)? else {
-        return Ok(unknown());
+    let (request, payload) = match message_extras::pick_up_async_response(store, id, now)? {
+        message_extras::AsyncPickUp::Unknown => return Ok(unknown()),
+        message_extras::AsyncPickUp::Deleted(request) if request.box_id == me.databox.id => {
+            // Responses are kept 15 days, or one day after they were
+            // picked up (messages manual 2.9).
+            return Ok(fail(IsdsStatus::new(IsdsCode::AsyncResponseDeleted)));
+        }
+        message_extras::AsyncPickUp::Deleted(_) => return Ok(unknown()),
+        message_extras::AsyncPickUp::Ready(request, payload) => (request, payload),
     };
     if request.box_id != me.databox.id {
         return Ok(unknown());

@@ -361,7 +361,16 @@ pub(super) fn download_received(
         return Ok(Err(own_message_gone(me, dm_id)));
     }
     let docs = message_repo::get_documents(store, msg.id)?;
-    let msg = mark_read(store, msg.id, now)?.unwrap_or(msg);
+    let msg = match mark_read(store, msg.id, now) {
+        Ok(after) => after.unwrap_or(msg),
+        // A full disk must not stop a read: the message is handed out and
+        // its state change recorded at the next download or listing.
+        Err(err) if err.is_disk_full() => {
+            tracing::warn!(error = %err, message = %msg.id, "disk full: the download is not recorded");
+            msg
+        }
+        Err(err) => return Err(err),
+    };
     Ok(Ok((msg, docs)))
 }
 

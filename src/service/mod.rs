@@ -71,10 +71,43 @@ pub enum ServiceError {
     Wire(#[from] crate::domain::message_wire::WireError),
 }
 
+impl ServiceError {
+    /// Whether the store failed because the disk is full.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            ServiceError::Repo(e) => e.is_disk_full(),
+            ServiceError::Store(e) => e.is_disk_full(),
+            ServiceError::Task(_) | ServiceError::Wire(_) => false,
+        }
+    }
+}
+
+/// The reason a server fault gives the client: what happened, never the
+/// details (file-system paths, engine messages), which go to the log.
+pub(crate) fn public_reason(disk_full: bool) -> &'static str {
+    if disk_full {
+        "the gateway's storage is full: the request was not carried out and nothing of it \
+         was stored; retry once space is freed"
+    } else {
+        "internal error of the gateway; the details are in its log"
+    }
+}
+
 impl From<ServiceError> for Rejection {
     fn from(err: ServiceError) -> Self {
         tracing::error!(error = %err, "handler failed");
-        Rejection::Fault(Fault::server(format!("internal error: {err}")))
+        // Corruption is described by the gateway's own words (which
+        // document, what is wrong), never with a path.
+        let corrupt = match &err {
+            ServiceError::Repo(RepoError::Store(crate::store::StoreError::Corrupt(what)))
+            | ServiceError::Store(crate::store::StoreError::Corrupt(what)) => Some(what),
+            _ => None,
+        };
+        let reason = match corrupt {
+            Some(what) => format!("stored data is corrupt: {what}"),
+            None => public_reason(err.is_disk_full()).to_owned(),
+        };
+        Rejection::Fault(Fault::server(reason))
     }
 }
 

@@ -38,6 +38,8 @@ const MAX_FILE_NAME: usize = 64;
 #[derive(Debug)]
 pub struct FileDir {
     dir: PathBuf,
+    /// Test hook: while this file exists, writes fail as on a full disk.
+    full_disk_trigger: std::sync::OnceLock<PathBuf>,
 }
 
 impl FileDir {
@@ -46,6 +48,7 @@ impl FileDir {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let files = FileDir {
             dir: dir.to_path_buf(),
+            full_disk_trigger: std::sync::OnceLock::new(),
         };
         fs::create_dir_all(dir).map_err(|e| files.io(dir, e))?;
         for name in files.entries()? {
@@ -54,6 +57,33 @@ impl FileDir {
             }
         }
         Ok(files)
+    }
+
+    /// Makes every write fail with `ENOSPC` while `trigger` exists: a test
+    /// hook for a full disk where no small file system can be mounted
+    /// (`Config::simulate_full_disk_while`). Set once.
+    pub fn simulate_full_disk_while(&self, trigger: PathBuf) {
+        let _ = self.full_disk_trigger.set(trigger);
+    }
+
+    fn check_simulated_full_disk(&self) -> Result<(), StoreError> {
+        match self.full_disk_trigger.get() {
+            Some(trigger) if trigger.exists() => Err(self.io(
+                &self.dir,
+                io::Error::from_raw_os_error(28), // ENOSPC
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that a small file can be written here and forced to disk
+    /// (and removes it): whether the directory can take new documents.
+    pub fn probe(&self) -> Result<(), StoreError> {
+        self.check_simulated_full_disk()?;
+        let path = self.dir.join(format!(".probe{TEMP_SUFFIX}"));
+        let written = write_buffered(&path, &[0u8; 4096]);
+        let _ = fs::remove_file(&path);
+        written.map_err(|e| self.io(&self.dir, e))
     }
 
     /// The directory.
@@ -90,6 +120,7 @@ impl FileDir {
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
         let path = self.file_path(name)?;
         self.refuse_existing(&path)?;
+        self.check_simulated_full_disk()?;
         let temp = self.dir.join(format!("{name}{TEMP_SUFFIX}"));
         // Direct I/O where the file system offers it, else through the
         // page cache (tmpfs, other platforms).
@@ -189,7 +220,15 @@ impl FileDir {
 /// Writes `bytes` as file `path` through the page cache, in pieces, and
 /// forces it to disk.
 fn write_buffered(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::create(path)?;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        // Documents are private to the gateway's user (any umask).
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path)?;
     for piece in bytes.chunks(WRITE_PIECE) {
         file.write_all(piece)?;
     }
@@ -212,6 +251,7 @@ fn write_direct(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(0o600)
         .custom_flags(libc::O_DIRECT)
         .open(path)?;
     let mut staging = vec![0u8; WRITE_PIECE + DIRECT_ALIGN];

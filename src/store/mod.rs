@@ -110,6 +110,25 @@ pub enum StoreError {
     Background(String),
 }
 
+impl StoreError {
+    /// Whether the failure is a full disk (or an exhausted quota): the
+    /// request could not be stored, but nothing is wrong with it or with
+    /// the stored data.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io { source, .. } => is_disk_full(source),
+            StoreError::Sled(sled::Error::Io(source)) => is_disk_full(source),
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error says the disk is full (`ENOSPC`) or a quota is
+/// exhausted (`EDQUOT`).
+pub fn is_disk_full(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::StorageFull || matches!(err.raw_os_error(), Some(28 | 122))
+}
+
 /// Renders a key for messages: printable ASCII as is, other bytes escaped.
 pub fn show_key(key: &[u8]) -> String {
     key.escape_ascii().to_string()

@@ -248,6 +248,12 @@ pub enum XmlError {
     TooManyAttributes { limit: usize, pos: usize },
     #[error("XML document has more than {limit} elements")]
     TooManyElements { limit: usize },
+    #[error("XML element at byte {pos} has more than {limit} namespace declarations in scope")]
+    TooManyNamespaces { limit: usize, pos: usize },
+    #[error(
+        "XML markup up to byte {pos} would take too much memory for the size of the document (too many elements or attributes with little content)"
+    )]
+    TooMuchStructure { pos: usize },
     #[error(
         "DOCTYPE declarations are not allowed (entity expansion and external entities are refused)"
     )]
@@ -299,6 +305,8 @@ impl XmlError {
                 | XmlError::TooDeep { .. }
                 | XmlError::TooManyAttributes { .. }
                 | XmlError::TooManyElements { .. }
+                | XmlError::TooManyNamespaces { .. }
+                | XmlError::TooMuchStructure { .. }
         )
     }
 }

@@ -224,7 +224,13 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
         cfg.allow_unmatched_ends = false;
         cfg.trim_text(false);
     }
-    let mut tree = Tree::default();
+    let mut tree = Tree {
+        structure_budget: text
+            .len()
+            .saturating_mul(STRUCTURE_PER_INPUT_BYTE)
+            .saturating_add(STRUCTURE_FLOOR),
+        ..Tree::default()
+    };
     let mut first_event = true;
     loop {
         let pos = base + to_usize(reader.buffer_position());
@@ -263,6 +269,8 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
             }
             Event::End(end) => match tree.stack.pop() {
                 Some(element) => {
+                    let declared = tree.declarations.pop().unwrap_or(0);
+                    tree.in_scope = tree.in_scope.saturating_sub(declared);
                     let depth = tree.stack.len();
                     tree.binary_sources.retain(|(d, _)| *d <= depth);
                     tree.attach(element)
@@ -372,6 +380,15 @@ struct Tree<'a> {
     stack: Vec<Element>,
     root: Option<Element>,
     element_count: usize,
+    /// Estimated bytes of the elements and attributes built so far (texts
+    /// aside: they are never longer than the input).
+    structure_cost: usize,
+    /// The most [`Tree::structure_cost`] may reach for this input.
+    structure_budget: usize,
+    /// Namespace declarations of each open element, innermost last.
+    declarations: Vec<usize>,
+    /// Namespace declarations in scope (the sum of `declarations`).
+    in_scope: usize,
     /// For each open element whose last child is a [`Node::Binary`]: its
     /// depth (1 = root) and the raw text it was decoded from.
     binary_sources: Vec<(usize, &'a str)>,
@@ -444,13 +461,55 @@ fn open_element(
             limit: limits.max_elements,
         });
     }
-    let element = make_element(reader, start, limits, pos)?;
+    let (element, declared) = make_element(reader, start, limits, pos)?;
+    if tree.in_scope + declared > MAX_NAMESPACES_IN_SCOPE {
+        return Err(XmlError::TooManyNamespaces {
+            limit: MAX_NAMESPACES_IN_SCOPE,
+            pos,
+        });
+    }
+    tree.structure_cost = tree.structure_cost.saturating_add(structure_cost(&element));
+    if tree.structure_cost > tree.structure_budget {
+        return Err(XmlError::TooMuchStructure { pos });
+    }
     if is_empty {
         tree.attach(element);
     } else {
+        tree.in_scope += declared;
+        tree.declarations.push(declared);
         tree.stack.push(element);
     }
     Ok(())
+}
+
+/// Bytes of structure (elements, attributes) a document may build per byte
+/// of input, beyond [`STRUCTURE_FLOOR`]. An element or attribute costs
+/// far more in memory than its markup (an empty attribute `a0=""` of six
+/// bytes becomes three strings, ~120 bytes by this estimate), so markup
+/// made of nothing but tiny attributes or elements is refused once it
+/// would cost more than this multiple of its size. Dense but real
+/// documents (a list of a thousand records full of `xsi:nil` elements)
+/// estimate at about ten.
+const STRUCTURE_PER_INPUT_BYTE: usize = 12;
+/// Structure any document may build, whatever its size.
+const STRUCTURE_FLOOR: usize = 256 * 1024;
+/// Namespace declarations in scope at once. Resolving a prefix searches
+/// those in scope, so thousands of them make every element cost thousands
+/// of comparisons; real clients declare a handful.
+pub(crate) const MAX_NAMESPACES_IN_SCOPE: usize = 128;
+/// What the allocator adds to each string or vector (header, rounding).
+const ALLOCATION_OVERHEAD: usize = 16;
+
+/// Estimated bytes an element (without its children) takes in memory.
+fn structure_cost(element: &Element) -> usize {
+    let string = |s: &str| s.len() + ALLOCATION_OVERHEAD;
+    let ns = |ns: &Option<String>| ns.as_deref().map_or(0, string);
+    let attributes: usize = element
+        .attrs
+        .iter()
+        .map(|a| std::mem::size_of::<Attribute>() + ns(&a.ns) + string(&a.name) + string(&a.value))
+        .sum();
+    std::mem::size_of::<Node>() + ns(&element.ns) + string(&element.name) + attributes
 }
 
 fn push_text(parent: &mut Element, value: Cow<'_, str>) {
@@ -538,7 +597,7 @@ fn make_element(
     start: &BytesStart<'_>,
     limits: &ParseLimits,
     pos: usize,
-) -> Result<Element, XmlError> {
+) -> Result<(Element, usize), XmlError> {
     check_qname(start.name().as_ref(), "element", pos)?;
     let (resolved, local) = reader.resolve_element(start.name());
     let ns = namespace_of(resolved, pos)?;
@@ -556,6 +615,7 @@ fn make_element(
     let mut attrs: Vec<Attribute> = Vec::new();
     let mut count = 0usize;
     let mut raw_keys: Vec<&[u8]> = Vec::new();
+    let mut declared = 0usize;
     // quick-xml's duplicate check is disabled: ours also catches two
     // prefixes bound to one namespace, and names the attribute.
     for attr in start.attributes().with_checks(false) {
@@ -584,6 +644,7 @@ fn make_element(
                 pos: pos + e.valid_up_to(),
             })?;
             check_binding(binding, &unescape_attr(raw, pos)?, pos)?;
+            declared += 1;
             continue;
         }
         let (resolved, local) = reader.resolve_attribute(attr.key);
@@ -605,12 +666,15 @@ fn make_element(
         let value = unescape_attr(raw, pos)?;
         attrs.push(Attribute { ns, name, value });
     }
-    Ok(Element {
-        ns,
-        name,
-        attrs,
-        children: Vec::new(),
-    })
+    Ok((
+        Element {
+            ns,
+            name,
+            attrs,
+            children: Vec::new(),
+        },
+        declared,
+    ))
 }
 
 /// Refuses a namespace declaration the Namespaces in XML recommendation
