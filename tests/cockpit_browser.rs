@@ -195,6 +195,28 @@ async fn keyboard_reaches_every_control(c: &Client, name: &str) {
     );
 }
 
+/// Clicks `el` and waits until the page it leads to has loaded (a click
+/// returns before the navigation, and forms answer with a redirect).
+async fn click_and_load(c: &Client, el: fantoccini::elements::Element) {
+    c.execute("window.__stale = true;", vec![])
+        .await
+        .expect("mark the page");
+    el.click().await.expect("clicked");
+    for _ in 0..200 {
+        let fresh = c
+            .execute(
+                "return window.__stale === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(fresh, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the click led to no new page within 10 s");
+}
+
 async fn page_text(c: &Client) -> String {
     c.find(Locator::Css("main"))
         .await
@@ -294,49 +316,54 @@ enabled = false
         .send_keys(OPERATOR.1)
         .await
         .expect("typed");
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .expect("submit")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::Css("button[type=submit]"))
+            .await
+            .expect("submit"),
+    )
+    .await;
     assert!(page_text(&c).await.contains("Boxes"));
 
     // Find the recipient's box by name and open it.
     let q = c.find(Locator::Id("q")).await.expect("search field");
     q.send_keys("po4demo").await.expect("typed");
-    c.find(Locator::Css("form[role=search] button"))
-        .await
-        .expect("search button")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::Css("form[role=search] button"))
+            .await
+            .expect("search button"),
+    )
+    .await;
     check_page(&c, "02-boxes").await;
-    c.find(Locator::LinkText("po4demo"))
-        .await
-        .expect("the box is found")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::LinkText("po4demo"))
+            .await
+            .expect("the box is found"),
+    )
+    .await;
     let text = page_text(&c).await;
     assert!(text.contains("po_jednatel"), "{text}");
     assert!(text.contains("send messages and read sent ones"), "{text}");
     check_page(&c, "03-box").await;
 
     // The received messages of the box list the message; open it.
-    c.find(Locator::LinkText("Received messages"))
-        .await
-        .expect("link")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::LinkText("Received messages"))
+            .await
+            .expect("link"),
+    )
+    .await;
     check_page(&c, "04-messages").await;
-    c.find(Locator::LinkText(&dm_id))
-        .await
-        .expect("the sent message is listed")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::LinkText(&dm_id))
+            .await
+            .expect("the sent message is listed"),
+    )
+    .await;
     let timeline = c
         .find(Locator::Id("timeline"))
         .await
@@ -359,14 +386,18 @@ enabled = false
     // Ten days later the message is accepted by fiction.
     c.goto(&ui("/ui/time")).await.expect("goto");
     check_page(&c, "06-time").await;
-    c.find(Locator::Css("button[name=advance][value='864000']"))
-        .await
-        .expect("+10 days")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::Css("button[name=advance][value='864000']"))
+            .await
+            .expect("+10 days"),
+    )
+    .await;
+    // The move answers with a redirect: wait for the page it leads to.
     let fell = c
-        .find(Locator::Id("fell-due"))
+        .wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::Id("fell-due"))
         .await
         .expect("what fell due")
         .text()
@@ -393,14 +424,23 @@ enabled = false
     // Switch the fault rule on; a SOAP call hits it.
     c.goto(&ui("/ui/faults")).await.expect("goto");
     check_page(&c, "09-faults").await;
-    c.find(Locator::Css(
-        "button[aria-label='Switch on busy-owner-info']",
-    ))
-    .await
-    .expect("switch")
-    .click()
-    .await
-    .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::Css(
+            "button[aria-label='Switch on busy-owner-info']",
+        ))
+        .await
+        .expect("switch"),
+    )
+    .await;
+    // The switch answers with a redirect to the page that shows it on.
+    c.wait()
+        .at_most(std::time::Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "button[aria-label='Switch off busy-owner-info']",
+        ))
+        .await
+        .expect("the rule is on");
     let owner_info = op("GetOwnerInfoFromLogin", "<dbDummy></dbDummy>");
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", &owner_info).await;
     assert_eq!(resp.status().0, "1214", "{}", resp.text);
@@ -442,12 +482,13 @@ enabled = false
     assert!(text.contains("GetListOfReceivedMessages"), "{text}");
     assert!(!text.contains(PO_LOGIN.1), "a password is shown");
     check_page(&c, "11-traffic").await;
-    c.find(Locator::Css("tbody a"))
-        .await
-        .expect("newest exchange")
-        .click()
-        .await
-        .expect("clicked");
+    click_and_load(
+        &c,
+        c.find(Locator::Css("tbody a"))
+            .await
+            .expect("newest exchange"),
+    )
+    .await;
     let text = page_text(&c).await;
     assert!(text.contains("dmFromTime"), "{text}");
     assert!(!text.contains(PO_LOGIN.1));

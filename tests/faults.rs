@@ -123,10 +123,12 @@ times = 1
         )
     );
 
+    // ISDS's own maintenance answer: 503, a SOAP fault of the real
+    // sample's shape, and the connection closed.
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", OWNER_INFO).await;
     assert_eq!(resp.status, 503);
     assert!(
-        resp.content_type.starts_with("text/html"),
+        resp.content_type.starts_with("text/xml"),
         "{}",
         resp.content_type
     );
@@ -136,7 +138,11 @@ times = 1
             .and_then(|v| v.to_str().ok()),
         Some("120")
     );
-    assert!(resp.text.contains("maintenance"), "{}", resp.text);
+    assert_eq!(
+        resp.headers.get("connection").and_then(|v| v.to_str().ok()),
+        Some("close")
+    );
+    assert_same_markup_as_isds_maintenance(&resp.text);
 
     let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", OWNER_INFO).await;
     assert_eq!(resp.status, 429);
@@ -310,4 +316,55 @@ async fn a_malformed_rule_stops_the_start_naming_the_line_and_writes_nothing() {
     assert!(err.contains("faults.toml, line 4"), "{err}");
     assert!(err.contains("PATH = VALUE"), "{err}");
     assert!(!dir.path().join("data").exists(), "nothing written");
+}
+
+/// The tags (with their attribute names) of an XML text, in order, and the
+/// text of its `faultcode`.
+fn markup(xml: &str) -> (Vec<String>, String) {
+    let mut tags = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        let Some(end) = rest[start..].find('>') else {
+            break;
+        };
+        let tag = &rest[start + 1..start + end];
+        if !tag.starts_with('?') {
+            let mut parts = tag.split_whitespace();
+            let mut name = parts.next().unwrap_or_default().to_owned();
+            for attr in parts {
+                if let Some((a, _)) = attr.split_once('=') {
+                    name.push(' ');
+                    name.push_str(a);
+                }
+            }
+            tags.push(name);
+        }
+        rest = &rest[start + end + 1..];
+    }
+    let code = xml
+        .split_once("<faultcode")
+        .and_then(|(_, r)| r.split_once('>'))
+        .and_then(|(_, r)| r.split_once("</faultcode>"))
+        .map(|(t, _)| t.to_owned())
+        .unwrap_or_default();
+    (tags, code)
+}
+
+fn assert_same_markup_as_isds_maintenance(ours: &str) {
+    let path =
+        common::repo_dir().join("../shared/isds-reference/samples/real-isds/responses/soap_fault");
+    let sample = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the ISDS reference sample {} is missing ({e}): expected ../shared/isds-reference next to the repository",
+            path.display()
+        )
+    });
+    // The sample is a whole HTTP answer: status line, headers, body.
+    let (head, body) = sample.split_once("\n\n").expect("HTTP head and body");
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(head.contains("Connection: close"), "{head}");
+    let (their_tags, their_code) = markup(body);
+    let (our_tags, our_code) = markup(ours);
+    assert_eq!(our_tags, their_tags, "{ours}");
+    assert_eq!(our_code, their_code);
 }

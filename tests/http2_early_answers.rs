@@ -115,7 +115,12 @@ async fn curl_gets_clean_early_answers_over_http2_and_http1() {
         "id = \"ovm4dem\"\n",
         &format!(
             "id = \"ovm4dem\"\ncertificates = [\"{}\"]\n",
-            registered.0.display()
+            // Fixture files are named relative to the fixture's directory.
+            registered
+                .0
+                .file_name()
+                .expect("a file name")
+                .to_string_lossy()
         ),
         1,
     );

@@ -102,7 +102,8 @@ mod tests {
             parse_fixture_time("2026-02-27T09:00:00Z", NOW),
             Some(1_772_182_800)
         );
-        assert_eq!(parse_fixture_time("2026-02-27", NOW), Some(1_772_150_400));
+        // A date is midnight of that day in Czech time (CET in February).
+        assert_eq!(parse_fixture_time("2026-02-27", NOW), Some(1_772_146_800));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Scripted responses and faults: rules that make chosen SOAP calls fail the
 //! way ISDS fails in production (an ISDS status code in the operation's own
-//! response, a SOAP fault, a 503 maintenance page, a delay, a dropped
+//! response, a SOAP fault, ISDS's 503 maintenance fault, a delay, a dropped
 //! connection), optionally only the first N times, so clients' retry and
 //! error handling can be tested.
 //!
@@ -19,7 +19,8 @@
 //! Per action: `status` takes `code` (e.g. "1214") and `message`; `fault`
 //! takes `fault_code` ("Client" or "Server", default "Server"),
 //! `fault_string` and `http_status` (default 500); `maintenance` takes
-//! `http_status` (default 503), `retry_after` (seconds) and `body` (HTML);
+//! `http_status` (default 503), `retry_after` (seconds) and `body` (an own
+//! HTML page instead of ISDS's maintenance fault);
 //! `http` takes `http_status` and `body`; `delay` takes `delay_ms` and then
 //! answers normally; `drop` closes the connection without an answer.
 //!
@@ -97,11 +98,13 @@ pub enum FaultAction {
         reason: String,
         http_status: u16,
     },
-    /// An HTML maintenance page (503 by default).
+    /// ISDS's maintenance answer (503 by default): the SOAP fault ISDS
+    /// sends during planned maintenance, or an own HTML page.
     Maintenance {
         http_status: u16,
         retry_after: Option<u32>,
-        body: String,
+        /// An own HTML page instead of ISDS's fault.
+        body: Option<String>,
     },
     /// Any HTTP status with a plain body.
     Http { http_status: u16, body: String },
@@ -333,10 +336,7 @@ impl FaultRule {
             "maintenance" => FaultAction::Maintenance {
                 http_status: status(503)?,
                 retry_after: spec.retry_after,
-                body: spec
-                    .body
-                    .clone()
-                    .unwrap_or_else(|| MAINTENANCE_PAGE.to_owned()),
+                body: spec.body.clone(),
             },
             "http" => FaultAction::Http {
                 http_status: match spec.http_status {
@@ -366,8 +366,13 @@ impl FaultRule {
     }
 }
 
-/// The page a maintenance rule answers with unless it gives its own.
-pub const MAINTENANCE_PAGE: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Service unavailable</title></head>\n<body><h1>Service unavailable</h1><p>The data box system is undergoing scheduled maintenance. Please try again later.</p></body></html>\n";
+/// What ISDS answers during planned maintenance, whatever the request: HTTP
+/// 503 with `Connection: close` and a SOAP 1.1 fault in its old-style wire
+/// form (`xsi:type` on the fault's items, the 1999 schema namespaces),
+/// whose `faultcode` names the maintenance (as the real ISDS answer in the
+/// interface reference's samples shows). The wording of `faultstring` is
+/// the gateway's.
+pub const MAINTENANCE_FAULT: &str = "<?xml version='1.0' encoding='UTF-8'?>\n<SOAP-ENV:Envelope\n  xmlns:SOAP-ENV=\"http://schemas.xmlsoap.org/soap/envelope/\"\n  xmlns:xsi=\"http://www.w3.org/1999/XMLSchema-instance\"\n  xmlns:xsd=\"http://www.w3.org/1999/XMLSchema\">\n  <SOAP-ENV:Body>\n    <SOAP-ENV:Fault>\n      <faultcode xsi:type=\"xsd:string\">Probíhá plánovaná údržba</faultcode>\n      <faultstring xsi:type=\"xsd:string\">Systém datových schránek je z důvodu plánované údržby dočasně nedostupný. Zkuste to prosím později.</faultstring>\n    </SOAP-ENV:Fault>\n  </SOAP-ENV:Body>\n</SOAP-ENV:Envelope>\n";
 
 impl Condition {
     /// Parses `[/|//]name[/name...] (=|!=) value`.
@@ -545,7 +550,19 @@ pub(super) async fn apply(
         } => {
             let status =
                 StatusCode::from_u16(http_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let mut resp = plain(status, "text/html; charset=utf-8", body);
+            let mut resp = match body {
+                Some(page) => plain(status, "text/html; charset=utf-8", page),
+                None => {
+                    let mut resp = plain(
+                        status,
+                        "text/xml; charset=utf-8",
+                        MAINTENANCE_FAULT.to_owned(),
+                    );
+                    resp.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    resp
+                }
+            };
             if let Some(secs) = retry_after {
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(secs));

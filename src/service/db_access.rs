@@ -92,7 +92,9 @@ pub(crate) async fn change_password_otp(
         let code = rule_code(rule);
         let filled = IsdsStatus::fill(code, &[offending]);
         match code {
-            IsdsCode::PasswordForbiddenCharacter | IsdsCode::PasswordCharacterClasses => {
+            IsdsCode::PasswordForbiddenCharacter
+            | IsdsCode::PasswordCharacterClasses
+            | IsdsCode::PasswordRepeatedCharacter => {
                 IsdsStatus::with_message(IsdsCode::PasswordTrivial, filled.message.to_string())
             }
             _ => filled,
