@@ -808,6 +808,7 @@ async fn erased_messages_are_listed_asynchronously() {
                 isds_gateway::xml::parse(content.as_bytes(), &ParseLimits::default()).unwrap();
             assert_eq!(root.name, "dmRecords");
             assert_eq!(root.elements().count(), 2);
+            assert_erased_list_has_the_wire_form_of_isds(&content, &root);
         } else {
             assert!(content.starts_with("dmID,dbIDSender,"), "{content}");
             assert_eq!(content.lines().count(), 3, "{content}");
@@ -817,6 +818,54 @@ async fn erased_messages_are_listed_asynchronously() {
         assert_eq!(resp.status().0, "2351");
     }
     t.stop().await;
+}
+
+/// The XML list of erased messages is written as the real ISDS list
+/// (`samples/real-isds/responses/GetListOfErasedMessages-*`): `q:`
+/// prefixes with `xmlns:q` and `xmlns:xsi` on `q:dmRecords`, no default
+/// namespace, and each record's items in the sample's order.
+fn assert_erased_list_has_the_wire_form_of_isds(ours: &str, root: &isds_gateway::xml::Element) {
+    let path = repo_dir().join(
+        "../shared/isds-reference/samples/real-isds/responses/GetListOfErasedMessages-async-response-extracted.xml",
+    );
+    let sample = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the ISDS reference sample {} is missing ({e}): expected ../shared/isds-reference next to the repository",
+            path.display()
+        )
+    });
+    for head in [
+        "<q:dmRecords ",
+        r#"xmlns:q="http://isds.czechpoint.cz/v20""#,
+        r#"xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance""#,
+        "<q:dmRecord>",
+        "</q:dmRecords>",
+    ] {
+        assert!(sample.contains(head), "the sample changed: {head}");
+        assert!(ours.contains(head), "{head} missing in:\n{ours}");
+    }
+    assert!(!ours.contains("xmlns=\""), "a default namespace:\n{ours}");
+    let sample_root =
+        isds_gateway::xml::parse(sample.as_bytes(), &ParseLimits::default()).expect("sample");
+    let order: Vec<String> = sample_root
+        .elements()
+        .next()
+        .expect("a record in the sample")
+        .elements()
+        .map(|e| e.name.clone())
+        .collect();
+    for record in root.elements() {
+        let names: Vec<String> = record.elements().map(|e| e.name.clone()).collect();
+        let mut it = order.iter();
+        assert!(
+            names.iter().all(|n| it.any(|o| o == n)),
+            "items {names:?} not in the sample's order {order:?}"
+        );
+        assert!(
+            names.len() * 10 >= order.len() * 8,
+            "a record lacks items of the sample: {names:?} vs {order:?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
