@@ -407,12 +407,24 @@ pub fn is_empty_value(el: &Element) -> bool {
         return true;
     }
     let own_attrs = el.attrs.iter().any(|a| a.ns.as_deref() != Some(XSI_NS));
-    !own_attrs
-        && el.children.iter().all(|node| match node {
-            Node::Text(t) => t.chars().all(is_xml_space),
-            Node::Binary(b) => b.is_empty(),
-            Node::Element(_) => false,
-        })
+    !own_attrs && has_no_content(el)
+}
+
+/// [`is_empty_value`] for an element of simple type: the schema gives such
+/// an element no attributes, so none it carries is a value (the reader
+/// ignores them, and the writer writes none; counting them would read
+/// `<x a="1"/>` as the empty string but its written form as no value).
+pub fn is_empty_simple_value(el: &Element) -> bool {
+    el.is_nil() || has_no_content(el)
+}
+
+/// No element children and no text but XML white space.
+fn has_no_content(el: &Element) -> bool {
+    el.children.iter().all(|node| match node {
+        Node::Text(t) => t.chars().all(is_xml_space),
+        Node::Binary(b) => b.is_empty(),
+        Node::Element(_) => false,
+    })
 }
 
 /// `None` for an empty element (see [`is_empty_value`]), else `f(el)`.
@@ -429,6 +441,19 @@ pub fn nillable<'a, T>(
     }
 }
 
+/// [`nillable`] for an element of simple type (see
+/// [`is_empty_simple_value`]).
+pub fn nillable_simple<'a, T>(
+    el: &'a Element,
+    f: impl FnOnce(&'a Element) -> Result<T, SchemaError>,
+) -> Result<Option<T>, SchemaError> {
+    if is_empty_simple_value(el) {
+        Ok(None)
+    } else {
+        f(el).map(Some)
+    }
+}
+
 /// A required, non-nillable element of simple type. Empty (in any of the
 /// three spellings), it is the type's empty value where the type has one
 /// (text, binary: the operation then judges the empty value and answers
@@ -438,7 +463,7 @@ pub fn required_simple<T: SimpleValue + Default>(
     el: &Element,
     facets: &Facets,
 ) -> Result<T, SchemaError> {
-    if is_empty_value(el) {
+    if is_empty_simple_value(el) {
         if let Some(v) = T::empty_value() {
             return Ok(v);
         }

@@ -463,7 +463,10 @@ impl Ctx {
             TypeRef::Simple(s) => format!("|e| {}", self.simple_call(s, "e")),
         };
         if nil {
-            format!("|e| rt::nillable(e, {base})")
+            match &elem.ty {
+                TypeRef::Complex(_) => format!("|e| rt::nillable(e, {base})"),
+                TypeRef::Simple(_) => format!("|e| rt::nillable_simple(e, {base})"),
+            }
         } else {
             match &elem.ty {
                 TypeRef::Complex(r) => format!("|e| rt::required_complex(e, {r}::from_xml)"),
@@ -909,7 +912,7 @@ impl Ctx {
                     out.line(
                         2,
                         &format!(
-                            "let value = rt::nillable(el, |e| {})?;",
+                            "let value = rt::nillable_simple(el, |e| {})?;",
                             self.simple_call(ty, "e")
                         ),
                     );
