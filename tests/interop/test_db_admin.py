@@ -113,4 +113,5 @@ def test_the_operator_creates_a_box_and_its_user_logs_in(gateway, official):
     assert user.GetOwnerInfoFromLogin2(dbDummy="").dbOwnerInfo.dbState == 2
     removed = s.DeleteDataBox2(dbID=box_id, dbOwnerTerminationDate=datetime.date(2026, 12, 31))
     assert removed.dbStatusCode == "0000"
-    assert s.DeleteDataBox2(dbID=box_id, dbOwnerTerminationDate=None).dbStatusCode == "1044"
+    # Removed already: 1037 (official table, row 1037).
+    assert s.DeleteDataBox2(dbID=box_id, dbOwnerTerminationDate=None).dbStatusCode == "1037"

@@ -16,6 +16,17 @@ DELIVERY_NS = "http://isds.czechpoint.cz/v20/delivery"
 ISDS_NS = "http://isds.czechpoint.cz/v20"
 
 
+
+def deliver(official, gateway, auth):
+    """Lists the received messages of `auth`: the one call that delivers
+    them (messages manual, GetListOfReceivedMessages), so they may be read."""
+    _, dx = info(official, gateway, auth)
+    listing = dx.GetListOfReceivedMessages(
+        dmFromTime=None, dmToTime=None, dmRecipientOrgUnitNum=None,
+        dmStatusFilter="-1", dmOffset=None, dmLimit=None,
+    )
+    assert listing.dmStatus.dmStatusCode == "0000"
+
 def cms_content(gateway, zfo, tmp_path):
     """The content of a .zfo as openssl verified it against the root."""
     path = tmp_path / "artefact.zfo"
@@ -32,6 +43,7 @@ def cms_content(gateway, zfo, tmp_path):
 
 def test_signed_download_and_authenticate(gateway, official, tmp_path):
     dm_id = send(official, gateway)
+    deliver(official, gateway, OVM_PRIMARY)
     _, dz = operations(official, gateway, OVM_PRIMARY)
 
     signed = dz.SignedMessageDownload(dmID=dm_id)
@@ -72,6 +84,7 @@ def test_archive_restamps_over_soap12(gateway, official, tmp_path):
     from test_messages import service
 
     dm_id = send(official, gateway)
+    deliver(official, gateway, OVM_PRIMARY)
     _, dz = operations(official, gateway, OVM_PRIMARY)
     zfo = dz.SignedMessageDownload(dmID=dm_id).dmSignature
     _, arch = service(official, "dm_arch.wsdl", "dmVoDZBinding", gateway, OVM_PRIMARY, "/DS/arch")
