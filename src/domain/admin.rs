@@ -574,7 +574,7 @@ impl<'a> Admin<'a> {
             refuse_removed(&databox.value)?;
             let old = self.resolve(box_id, who)?;
             require_type(actor, old.value.user_type)?;
-            let mut user = old.value.clone();
+            let user = old.value.clone();
             let (password, must_change) = match &password {
                 Some(p) => {
                     credentials::check_new_password(p, &user.login, &user.password)
@@ -583,24 +583,7 @@ impl<'a> Admin<'a> {
                 }
                 None => (credentials::generate_password(&user.login), true),
             };
-            user.password = PasswordHash::new(&password)?;
-            user.password_set_at = self.now;
-            user.must_change_password = must_change;
-            let mut batch = Batch::new();
-            repo::stage_update_user(&mut batch, &old, &user);
-            self.finish(
-                batch,
-                &[AdminEvent::AccessDataIssued {
-                    box_id: box_id.clone(),
-                    user_id: user.id.clone(),
-                }],
-            )?;
-            Ok(AccessData {
-                user_id: user.id,
-                login: user.login,
-                password,
-                must_change_password: must_change,
-            })
+            self.store_access_data(box_id, &old, user, password, must_change)
         })
     }
 
@@ -649,24 +632,7 @@ impl<'a> Admin<'a> {
             };
             let password = credentials::generate_password(&login);
             user.login = login;
-            user.password = PasswordHash::new(&password)?;
-            user.password_set_at = self.now;
-            user.must_change_password = true;
-            let mut batch = Batch::new();
-            repo::stage_update_user(&mut batch, &old, &user);
-            self.finish(
-                batch,
-                &[AdminEvent::AccessDataIssued {
-                    box_id: box_id.clone(),
-                    user_id: user.id.clone(),
-                }],
-            )?;
-            Ok(AccessData {
-                user_id: user.id,
-                login: user.login,
-                password,
-                must_change_password: true,
-            })
+            self.store_access_data(box_id, &old, user, password, true)
         })
     }
 
@@ -726,6 +692,36 @@ impl<'a> Admin<'a> {
     }
 
     /// The user `who` of box `box_id`.
+    /// Gives `user` (stored as `old`) the new `password`, durably with the
+    /// notice of it, and returns the access data to hand out.
+    fn store_access_data(
+        &self,
+        box_id: &BoxId,
+        old: &Stored<User>,
+        mut user: User,
+        password: String,
+        must_change: bool,
+    ) -> Result<AccessData, AdminError> {
+        user.password = PasswordHash::new(&password)?;
+        user.password_set_at = self.now;
+        user.must_change_password = must_change;
+        let mut batch = Batch::new();
+        repo::stage_update_user(&mut batch, old, &user);
+        self.finish(
+            batch,
+            &[AdminEvent::AccessDataIssued {
+                box_id: box_id.clone(),
+                user_id: user.id.clone(),
+            }],
+        )?;
+        Ok(AccessData {
+            user_id: user.id,
+            login: user.login,
+            password,
+            must_change_password: must_change,
+        })
+    }
+
     fn resolve(&self, box_id: &BoxId, who: &UserRef) -> Result<Stored<User>, AdminError> {
         let not_found = || -> AdminError {
             Refusal::UserNotFound {
