@@ -22,12 +22,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use isds_gateway::config::Config;
-use isds_gateway::domain::box_search::{Gross, gross};
+use isds_gateway::domain::boxes::otp::{self, OtpKind, OtpSecret};
+use isds_gateway::domain::boxes::search_index::{self, TREES};
 use isds_gateway::domain::clock::SystemClock;
-use isds_gateway::domain::otp::{self, OtpKind, OtpSecret};
-use isds_gateway::domain::search_index::{self, TREES};
-use isds_gateway::domain::synth::{self, Rng, SynthOptions};
-use isds_gateway::domain::{BoxId, UserId, repo};
+use isds_gateway::domain::search::{Gross, gross};
+use isds_gateway::domain::world::synth::{self, Rng, SynthOptions};
+use isds_gateway::domain::{BoxId, UserId, boxes::repo};
 use isds_gateway::store::{self, Batch, KeyRange, Order};
 
 // The request builders the tests use, so both follow one element list.

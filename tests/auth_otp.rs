@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use isds_gateway::domain::boxes::otp;
 use isds_gateway::domain::clock::{Clock, SystemClock};
-use isds_gateway::domain::otp;
 use reqwest::redirect::Policy;
 
 const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;

@@ -7,7 +7,7 @@ mod common;
 use common::box_requests::*;
 use common::*;
 use isds_gateway::config::OperatorConfig;
-use isds_gateway::domain::synth::ic_from;
+use isds_gateway::domain::world::synth::ic_from;
 use isds_gateway::xml::Element;
 
 const DF: &str = "/DS/df";
@@ -1105,7 +1105,7 @@ fn cli(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn a_synthetic_population_is_searchable_and_its_credit_adjustable() {
-    use isds_gateway::domain::synth::{SYNTH_PASSWORD, box_id_of, login_of};
+    use isds_gateway::domain::world::synth::{SYNTH_PASSWORD, box_id_of, login_of};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let data_arg = data.to_str().unwrap();

@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use base64::Engine;
 use common::messages::{descendants, texts};
 use common::*;
-use isds_gateway::domain::message::MessageId;
+use isds_gateway::domain::messages::message::MessageId;
 use isds_gateway::xml::{self, Element, ParseLimits};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use common::*;
-use isds_gateway::domain::message::{Message, MessageId, MessageState, compute_hash};
-use isds_gateway::domain::message_repo;
+use isds_gateway::domain::messages;
+use isds_gateway::domain::messages::message::{Message, MessageId, MessageState};
+use isds_gateway::domain::messages::wire::compute_hash;
 use isds_gateway::store::{self, Store};
 
 const DZ: &str = "/DS/dz";
@@ -176,10 +177,10 @@ async fn large_attachments_round_trip_byte_for_byte() {
     let store = open_store(&dir.path().join("data").join("store")).await;
     for (id, bytes) in [(id20, &mb20), (id50, &mb50)] {
         let id = MessageId(id.parse().expect("numeric dmID"));
-        let msg: Message = message_repo::get_message(store.as_ref(), id)
+        let msg: Message = messages::repo::get_message(store.as_ref(), id)
             .expect("store readable")
             .expect("message stored");
-        let docs = message_repo::get_documents(store.as_ref(), id).expect("documents");
+        let docs = messages::repo::get_documents(store.as_ref(), id).expect("documents");
         assert_eq!(docs.len(), 1);
         assert!(docs[0] == *bytes, "stored bytes differ");
         assert_eq!(msg.documents[0].size, bytes.len() as u64);
@@ -318,12 +319,12 @@ async fn document_files_survive_a_restart_and_go_with_the_content() {
     gw.shutdown().await.expect("clean shutdown");
     let store = open_store(&dir.path().join("data").join("store")).await;
     let id = MessageId(id.parse().expect("numeric dmID"));
-    let msg = message_repo::get_message(store.as_ref(), id)
+    let msg = messages::repo::get_message(store.as_ref(), id)
         .expect("store readable")
         .expect("message kept");
     assert_eq!(msg.state, MessageState::ContentDeleted);
     assert!(
-        message_repo::get_documents(store.as_ref(), id)
+        messages::repo::get_documents(store.as_ref(), id)
             .expect("documents")
             .is_empty()
     );

@@ -13,7 +13,7 @@ mod common;
 use base64::Engine;
 use common::messages::*;
 use common::*;
-use isds_gateway::domain::message_wire::{dm_dm_bytes, hash_of_dm_dm_in};
+use isds_gateway::domain::messages::wire::{dm_dm_bytes, hash_of_dm_dm_in};
 use isds_gateway::xml::{self, Element, ParseLimits};
 use sha2::{Digest, Sha256};
 

@@ -14,11 +14,12 @@ use common::messages::*;
 use common::*;
 use isds_gateway::domain::BoxId;
 use isds_gateway::domain::BoxType;
-use isds_gateway::domain::message::{
+use isds_gateway::domain::messages;
+use isds_gateway::domain::messages::message::{
     Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-    MessageId, MessageState, Party, Timestamp, compute_hash,
+    MessageId, MessageState, Party, Timestamp,
 };
-use isds_gateway::domain::message_repo;
+use isds_gateway::domain::messages::wire::compute_hash;
 use isds_gateway::xml::{Element, ParseLimits, XmlWriter};
 
 const DZ: &str = "/DS/dz";
@@ -546,7 +547,7 @@ fn seed_messages(dir: &Path) -> Vec<(String, Timestamp)> {
         };
         // The hash covers the documents as sent, deleted later or not.
         m.hash = compute_hash(&m, &[b"%PDF-1.4 seeded"]).unwrap();
-        message_repo::stage_insert_message(&mut batch, &m, &docs);
+        messages::repo::stage_insert_message(&mut batch, &m, &docs);
         out.push((m.id.to_string(), at));
     }
     store.apply_durable(batch).unwrap();

@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use common::*;
-use isds_gateway::domain::message::{ContentKind, EventCode, Message, MessageId, MessageState};
-use isds_gateway::domain::message_repo;
+use isds_gateway::domain::messages;
+use isds_gateway::domain::messages::message::{
+    ContentKind, EventCode, Message, MessageId, MessageState,
+};
 use isds_gateway::store::{self, Store};
 
 const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
@@ -90,7 +92,7 @@ async fn stop_and_open(t: TestGateway) -> (tempfile::TempDir, Arc<dyn Store>) {
 
 fn message(store: &dyn Store, id: &str) -> Message {
     let id = MessageId::parse(id).expect("a message ID");
-    message_repo::get_message(store, id)
+    messages::repo::get_message(store, id)
         .expect("store readable")
         .expect("message stored")
 }
@@ -308,7 +310,7 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     assert_eq!(m.documents[0].kind, ContentKind::Encoded);
     assert_eq!(m.documents[1].kind, ContentKind::Xml);
     assert_eq!(m.documents[1].mime_type, "application/xml");
-    let docs = message_repo::get_documents(s, m.id).unwrap();
+    let docs = messages::repo::get_documents(s, m.id).unwrap();
     assert_eq!(docs[0], PDF);
     assert_eq!(
         String::from_utf8(docs[1].clone()).unwrap(),
@@ -322,7 +324,7 @@ async fn documents_travel_both_ways_between_authority_and_company() {
     let doc_refs: Vec<&[u8]> = docs.iter().map(|d| d.as_slice()).collect();
     assert_eq!(
         m.hash,
-        isds_gateway::domain::message::compute_hash(&m, &doc_refs).unwrap()
+        isds_gateway::domain::messages::wire::compute_hash(&m, &doc_refs).unwrap()
     );
 
     let m = message(s, &to_po);
@@ -888,10 +890,10 @@ async fn delivery_by_listing_by_fiction_and_content_deletion_on_the_test_clock()
     for m in [&p, &q, &f] {
         assert_eq!(m.state, MessageState::ContentDeleted, "{}", m.id);
         assert!(m.content_deleted);
-        assert!(message_repo::get_documents(s, m.id).unwrap().is_empty());
+        assert!(messages::repo::get_documents(s, m.id).unwrap().is_empty());
         assert_eq!(m.documents.len(), 1, "the metadata stays");
     }
-    let changes = message_repo::state_changes(s, &f.recipient.box_id, None, None).unwrap();
+    let changes = messages::repo::state_changes(s, &f.recipient.box_id, None, None).unwrap();
     let f_changes: Vec<_> = changes
         .iter()
         .filter(|c| c.0 == f.id)

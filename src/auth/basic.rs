@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::lockout::AttemptGuard;
 use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
-use crate::domain::certificates;
-use crate::domain::credentials::PasswordHash;
-use crate::domain::otp;
-use crate::domain::repo;
+use crate::domain::boxes::certificates;
+use crate::domain::boxes::credentials::PasswordHash;
+use crate::domain::boxes::otp;
+use crate::domain::boxes::repo;
 use crate::domain::{BoxState, User, UserId};
 use crate::http::routes::LoginMethod;
 use crate::store::{Batch, Store};
@@ -246,10 +246,10 @@ fn write_failures(store: &dyn Store, id: &UserId, f: &Failures) -> Result<(), Au
 
 /// Verifies against a fixed hash, to equalise timing for unknown logins.
 fn dummy_verify(password: &str) {
-    static DUMMY: std::sync::OnceLock<Option<crate::domain::credentials::PasswordHash>> =
+    static DUMMY: std::sync::OnceLock<Option<crate::domain::boxes::credentials::PasswordHash>> =
         std::sync::OnceLock::new();
     if let Some(hash) =
-        DUMMY.get_or_init(|| crate::domain::credentials::PasswordHash::new("x").ok())
+        DUMMY.get_or_init(|| crate::domain::boxes::credentials::PasswordHash::new("x").ok())
     {
         let _ = hash.verify(password);
     }

@@ -5,7 +5,7 @@
 //! certificate's key and, with `tls.client_ca` set, that a trusted issuer
 //! signed it. Here the certificate's validity dates are checked against the
 //! gateway's clock and its SHA-256 fingerprint is looked up among the
-//! registrations ([`crate::domain::certificates`]):
+//! registrations ([`crate::domain::boxes::certificates`]):
 //!
 //! - `/cert`: a system certificate registered to a box logs in as that
 //!   box's application;
@@ -21,8 +21,8 @@
 //! "bad role".
 
 use super::{Actor, AuthError, AuthFailure, Authenticator, Credentials, Identity, basic};
-use crate::domain::certificates::{self, Fingerprint, Holder, Registration};
-use crate::domain::{BoxId, repo};
+use crate::domain::boxes::certificates::{self, Fingerprint, Holder, Registration};
+use crate::domain::{BoxId, boxes::repo};
 use crate::http::routes::LoginMethod;
 
 type Outcome = Result<Result<Identity, AuthFailure>, AuthError>;

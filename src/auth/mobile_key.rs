@@ -19,10 +19,10 @@ use serde::Serialize;
 use super::basic;
 use super::otp::{lock, new_session_id};
 use super::{AuthError, AuthFailure, Authenticator};
-use crate::domain::mobile_key::{
+use crate::domain::boxes::mobile_key::{
     self, AccountView, Answer, PhonePolicy, REQUEST_LIFETIME_SECONDS, RequestState,
 };
-use crate::domain::repo;
+use crate::domain::boxes::repo;
 use crate::domain::{User, UserId};
 
 /// The working cookie of a login request (MobilniKlic_autentizace 2.1.3).

@@ -16,8 +16,8 @@ mod verified;
 use std::sync::Arc;
 
 use crate::config::OperatorConfig;
+use crate::domain::boxes::repo::RepoError;
 use crate::domain::clock::Clock;
-use crate::domain::repo::RepoError;
 use crate::domain::{
     BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner, PersonName, Privileges, User, UserId,
     UserType,
@@ -59,7 +59,7 @@ impl Default for AuthPolicy {
 pub struct Identity {
     /// The user acting: a real user of the box for [`Actor::Person`];
     /// otherwise the box's synthetic application user
-    /// ([`crate::domain::certificates::application_user`]), which is never
+    /// ([`crate::domain::boxes::certificates::application_user`]), which is never
     /// stored and has no password.
     pub user: User,
     pub databox: DataBox,
@@ -78,7 +78,7 @@ impl Identity {
 
     /// The operator's identity, logged in as `login`.
     fn operator(login: &str, method: LoginMethod) -> Option<Identity> {
-        let box_id = BoxId::parse(crate::domain::databox::SYSTEM_BOX_ID).ok()?;
+        let box_id = BoxId::parse(crate::domain::boxes::databox::SYSTEM_BOX_ID).ok()?;
         let user = User {
             id: UserId::parse("aaaaaa").ok()?,
             box_id: box_id.clone(),
@@ -91,7 +91,7 @@ impl Identity {
             },
             // Never checked: the operator's password is compared with the
             // configuration, not with a stored hash.
-            password: crate::domain::credentials::PasswordHash::unusable(),
+            password: crate::domain::boxes::credentials::PasswordHash::unusable(),
             password_set_at: 0,
             must_change_password: false,
             personal: Default::default(),
@@ -230,7 +230,7 @@ pub struct Authenticator {
     /// Mobile Key login requests waiting for the simulated phone.
     mep: mobile_key::MepState,
     /// The operator's login and a slow hash of its password.
-    operator: Option<(String, crate::domain::credentials::PasswordHash)>,
+    operator: Option<(String, crate::domain::boxes::credentials::PasswordHash)>,
     /// Serialised attempts per login; failures of unstored logins.
     lockout: lockout::Lockout,
     /// Passwords that verified recently (saves Argon2 work per request).
@@ -263,7 +263,7 @@ impl Authenticator {
     /// The password is kept only as an Argon2 hash, checked like a user's.
     pub fn with_operator(mut self, operator: Option<OperatorConfig>) -> Self {
         self.operator = operator.and_then(|op| {
-            match crate::domain::credentials::PasswordHash::new(&op.password) {
+            match crate::domain::boxes::credentials::PasswordHash::new(&op.password) {
                 Ok(hash) => Some((op.login, hash)),
                 Err(err) => {
                     tracing::error!(error = %err, "cannot hash the operator's password; no operator");

@@ -18,8 +18,8 @@ use rand_core::{OsRng, RngCore};
 
 use super::basic::{self, parse_basic};
 use super::{AuthError, AuthFailure, Authenticator, Credentials, Identity};
-use crate::domain::otp::{self, DIGITS, OtpKind};
-use crate::domain::repo;
+use crate::domain::boxes::otp::{self, DIGITS, OtpKind};
+use crate::domain::boxes::repo;
 use crate::domain::{Privileges, User, UserId};
 use crate::http::routes::LoginMethod;
 

@@ -15,7 +15,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use crate::domain::User;
-use crate::domain::credentials::PasswordHash;
+use crate::domain::boxes::credentials::PasswordHash;
 
 /// How long a verification is trusted.
 const TTL: Duration = Duration::from_secs(300);

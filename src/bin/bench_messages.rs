@@ -36,11 +36,12 @@ use tokio::net::TcpStream;
 
 use isds_gateway::config::Config;
 use isds_gateway::domain::clock::SystemClock;
-use isds_gateway::domain::message::{
+use isds_gateway::domain::messages::message::{
     Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-    MessageId, MessageState, Party, Timestamp, compute_hash,
+    MessageId, MessageState, Party, Timestamp,
 };
-use isds_gateway::domain::{BoxId, BoxType, message_repo};
+use isds_gateway::domain::messages::wire::compute_hash;
+use isds_gateway::domain::{BoxId, BoxType, messages};
 use isds_gateway::store::{self, Batch};
 
 #[derive(Parser, Debug)]
@@ -243,7 +244,7 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
         };
         let docs = if deleted { vec![] } else { vec![doc.clone()] };
         m.hash = compute_hash(&m, &[doc.as_slice()])?;
-        message_repo::stage_insert_message(&mut batch, &m, &docs);
+        messages::repo::stage_insert_message(&mut batch, &m, &docs);
         if batch.len() >= SEED_BATCH * 5 {
             store.apply(std::mem::take(&mut batch))?;
         }

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::domain::admin::{Actor, Admin, NewBox, NewUser, NoSystemNotices, StateChange};
 use crate::domain::{
-    BoxAddress, BoxId, BoxState, BoxType, Owner, PersonName, Privileges, UserType, repo,
+    BoxAddress, BoxId, BoxState, BoxType, Owner, PersonName, Privileges, UserType, boxes::repo,
 };
 
 #[derive(Debug, clap::Args)]
@@ -274,7 +274,7 @@ pub fn run(args: BoxArgs) -> Result<String, CliError> {
             amount,
             trans_id,
         } => {
-            use crate::domain::credit::{self, CreditKind, NewCredit};
+            use crate::domain::boxes::credit::{self, CreditKind, NewCredit};
             let box_id = id
                 .or(box_flag)
                 .ok_or_else(|| CliError::Usage("box credit needs a box ID".into()))?;
@@ -361,8 +361,8 @@ fn check_owner_names(c: &CreateArgs) -> Result<(), CliError> {
 }
 
 /// A credit event's kind in words (the number is ISDS's `ciEventType`).
-fn credit_kind_words(kind: &crate::domain::credit::CreditKind) -> String {
-    use crate::domain::credit::CreditKind;
+fn credit_kind_words(kind: &crate::domain::boxes::credit::CreditKind) -> String {
+    use crate::domain::boxes::credit::CreditKind;
     let words = match kind {
         CreditKind::Charged { .. } => "charged",
         CreditKind::Discharged { .. } => "discharged",

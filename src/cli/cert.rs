@@ -8,12 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::domain::certificates::{
+use crate::domain::boxes::certificates::{
     self, CertificateError, Fingerprint, Holder, InvalidFingerprint, Registration,
 };
+use crate::domain::boxes::repo::{self, RepoError};
 use crate::domain::clock::xml_datetime;
-use crate::domain::repo::{self, RepoError};
-use crate::domain::{BoxId, databox::InvalidBoxId};
+use crate::domain::{BoxId, boxes::databox::InvalidBoxId};
 use crate::store::{self, Store, StoreError};
 
 /// `isds-gateway cert`.

@@ -1,12 +1,12 @@
 //! `isds-gateway fixtures load FILE`: adds a world fixture (the format of
 //! `fixtures/demo-world.toml`) to a store, all or nothing.
 //! `isds-gateway fixtures synth --boxes N`: adds a synthetic population
-//! (see [`crate::domain::synth`]).
+//! (see [`crate::domain::world::synth`]).
 
 use std::path::PathBuf;
 
 use super::{CliError, StoreArgs, now, open_store, pretty};
-use crate::domain::{synth, world};
+use crate::domain::{world, world::synth};
 
 #[derive(Debug, clap::Args)]
 pub struct FixturesArgs {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::domain::admin::{AccessData, AdminError};
-use crate::domain::repo::RepoError;
+use crate::domain::boxes::repo::RepoError;
 use crate::domain::world::WorldError;
 use crate::domain::{DataBox, User};
 use crate::store::{self, Store, StoreError};
@@ -58,9 +58,9 @@ pub enum CliError {
     #[error(transparent)]
     World(#[from] WorldError),
     #[error(transparent)]
-    Credit(#[from] crate::domain::credit::CreditError),
+    Credit(#[from] crate::domain::boxes::credit::CreditError),
     #[error(transparent)]
-    Synth(#[from] crate::domain::synth::SynthError),
+    Synth(#[from] crate::domain::world::synth::SynthError),
     #[error("{0}")]
     NotFound(String),
     /// A command line that lacks something the command needs.

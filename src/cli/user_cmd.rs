@@ -6,7 +6,7 @@ use super::{
     CliError, StoreArgs, access_json, access_text, now, open_store, pretty, user_json, user_line,
 };
 use crate::domain::admin::{Actor, Admin, NewUser, NoSystemNotices, UserChange, UserRef};
-use crate::domain::{BoxId, PersonName, Privileges, User, UserId, UserType, repo};
+use crate::domain::{BoxId, PersonName, Privileges, User, UserId, UserType, boxes::repo};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]

@@ -78,7 +78,7 @@ fn read_zfo(path: &Path) -> Result<Vec<u8>, ZfoCliError> {
 
 fn time(unix: u64) -> String {
     i64::try_from(unix)
-        .map(crate::domain::czech_time::format_unix)
+        .map(crate::domain::clock::czech_time::format_unix)
         .unwrap_or_else(|_| unix.to_string())
 }
 

@@ -30,14 +30,14 @@
 //! [`SystemNotices`], which adds its own writes to the change's batch, so a
 //! notice exists exactly when its change does.
 
-use super::credentials::{self, HashError, PasswordHash, PasswordRuleViolation};
-use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID};
-use super::lifecycle;
-use super::message::Timestamp;
-use super::repo::{self, RepoError, Stored};
-use super::user::{
+use crate::domain::boxes::credentials::{self, HashError, PasswordHash, PasswordRuleViolation};
+use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID};
+use crate::domain::boxes::repo::{self, RepoError, Stored};
+use crate::domain::boxes::user::{
     MissingPersonalData, PersonName, PersonalData, Privileges, User, UserId, UserType,
 };
+use crate::domain::messages::lifecycle;
+use crate::domain::messages::message::Timestamp;
 use crate::store::{Batch, Store};
 
 /// How many times a change is retried after a concurrent change or an ID
@@ -336,7 +336,7 @@ impl<'a> Admin<'a> {
             };
             let mut batch = Batch::new();
             repo::stage_insert_box(&mut batch, &databox);
-            super::activity::stage_created(&mut batch, &id, self.now, databox.state);
+            crate::domain::boxes::activity::stage_created(&mut batch, &id, self.now, databox.state);
             let mut events = vec![AdminEvent::BoxCreated { box_id: id.clone() }];
             let mut access = Vec::new();
             let mut logins = std::collections::HashSet::new();
@@ -673,7 +673,7 @@ impl<'a> Admin<'a> {
                 lifecycle::run_due_at(self.store, now)?;
                 lifecycle::stage_box_became_inaccessible(self.store, &mut batch, id, now)?;
             }
-            super::activity::stage_change(
+            crate::domain::boxes::activity::stage_change(
                 self.store,
                 &mut batch,
                 id,
@@ -1002,7 +1002,7 @@ mod tests {
     fn demo() -> Arc<dyn Store> {
         let store = open_memory();
         let world = World::parse(DEMO_WORLD, "demo", 0).unwrap();
-        repo::insert_world(store.as_ref(), &world).unwrap();
+        crate::domain::world::store::insert_world(store.as_ref(), &world).unwrap();
         store
     }
 

@@ -1,6 +1,9 @@
 //! The gateway's notion of "now". Every rule that depends on time (password
 //! validity, lockouts, delivery by fiction) asks a [`Clock`], so tests and
-//! test-mode operators can move time instead of waiting for it.
+//! test-mode operators can move time instead of waiting for it. Civil time
+//! in the Czech Republic (how ISDS reads and writes times) is [`czech_time`].
+
+pub mod czech_time;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -149,9 +152,9 @@ impl Clock for TestClock {
 
 /// Unix seconds as an `xs:dateTime` as ISDS writes it, in Czech time with
 /// milliseconds and offset, e.g. `2026-02-20T11:00:00.000+01:00` (see
-/// [`super::czech_time`]).
+/// [`czech_time`]).
 pub fn xml_datetime(unix: i64) -> String {
-    super::czech_time::format_unix(unix)
+    crate::domain::clock::czech_time::format_unix(unix)
 }
 
 #[cfg(test)]

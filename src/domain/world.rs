@@ -1,17 +1,28 @@
 //! World fixtures: a declarative TOML description of boxes and users, loaded
 //! all-or-nothing into a store.
+//!
+//! The area of whole worlds: the fixture format here, its messages
+//! ([`fixture_messages`]), times ([`fixture_time`]) and files
+//! ([`fixture_files`]), and synthetic populations ([`synth`]). It sits on
+//! top of every other domain area and nothing in the domain depends on it.
+
+pub mod fixture_files;
+pub mod fixture_messages;
+pub mod fixture_time;
+pub mod store;
+pub mod synth;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::certificates::{self, CertificateError, Holder, Registration};
-use super::credentials::{HashError, PasswordHash};
-use super::credit::{self, CreditKind, NewCredit};
-use super::databox::{BoxId, BoxState, BoxType, DataBox, Owner};
-use super::otp::{self, OtpKind, OtpSecret};
-use super::repo::{self, RepoError};
-use super::user::{PersonName, Privileges, User, UserId, UserType};
+use crate::domain::boxes::certificates::{self, CertificateError, Holder, Registration};
+use crate::domain::boxes::credentials::{HashError, PasswordHash};
+use crate::domain::boxes::credit::{self, CreditKind, NewCredit};
+use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox, Owner};
+use crate::domain::boxes::otp::{self, OtpKind, OtpSecret};
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::boxes::user::{PersonName, Privileges, User, UserId, UserType};
 use crate::store::Store;
 
 /// The built-in demo world (`fixtures/demo-world.toml`).
@@ -52,7 +63,7 @@ struct WorldFile {
     faults: Vec<toml::Value>,
     /// Data messages in any state (`world_messages`).
     #[serde(default)]
-    messages: Vec<toml::Spanned<super::world_messages::MessageSpec>>,
+    messages: Vec<toml::Spanned<fixture_messages::MessageSpec>>,
     /// People who hold accounts (users) in one or more boxes, and the
     /// Mobile Key each of them has.
     #[serde(default)]
@@ -93,8 +104,8 @@ struct MobileKeySpec {
 }
 
 impl MobileKeySpec {
-    fn policy(&self) -> Result<super::mobile_key::PhonePolicy, String> {
-        use super::mobile_key::{PhonePolicy, RequestState};
+    fn policy(&self) -> Result<crate::domain::boxes::mobile_key::PhonePolicy, String> {
+        use crate::domain::boxes::mobile_key::{PhonePolicy, RequestState};
         let seconds = |what: &str, v: &str| {
             parse_seconds(v).ok_or_else(|| {
                 format!("{what} {v:?} must be a whole number with a unit s, m or h, e.g. \"2s\"")
@@ -241,22 +252,6 @@ fn listed() -> bool {
     true
 }
 
-/// Unix seconds of a date-time (RFC 3339; without a zone, Czech time, as
-/// ISDS reads times) or a `YYYY-MM-DD` date (midnight starting that Czech
-/// day).
-pub(crate) fn parse_instant(s: &str) -> Option<i64> {
-    use super::czech_time;
-    if let Some(t) = czech_time::parse_datetime(s) {
-        return Some(t.unix_timestamp());
-    }
-    let date = time::Date::parse(
-        s.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()?;
-    Some(czech_time::day_start(date).unix_timestamp())
-}
-
 /// A `YYYY-MM-DD` date, checked.
 fn check_date(s: &str) -> Option<String> {
     time::Date::parse(
@@ -270,7 +265,7 @@ fn check_date(s: &str) -> Option<String> {
 impl CreditEventSpec {
     fn to_new(&self, n: usize, now: i64) -> Result<NewCredit, String> {
         let at = match &self.at {
-            Some(s) => super::fixture_time::parse_fixture_time(s, now)
+            Some(s) => fixture_time::parse_fixture_time(s, now)
                 .ok_or_else(|| format!("at {s:?} is no date, date-time or relative time"))?,
             None => now,
         };
@@ -397,11 +392,11 @@ pub struct World {
     /// The credit ledgers of boxes that have one.
     pub credits: Vec<(BoxId, Vec<NewCredit>)>,
     /// Data messages, checked; stored at load with IDs from the store.
-    pub messages: Vec<super::world_messages::PlannedMessage>,
+    pub messages: Vec<fixture_messages::PlannedMessage>,
     /// Mobile Keys of the world's persons.
-    pub mobile_keys: Vec<super::mobile_key::MobileKey>,
+    pub mobile_keys: Vec<crate::domain::boxes::mobile_key::MobileKey>,
     /// Accounts linked to a Mobile Key.
-    pub mobile_key_accounts: Vec<(UserId, super::mobile_key::LinkedAccount)>,
+    pub mobile_key_accounts: Vec<(UserId, crate::domain::boxes::mobile_key::LinkedAccount)>,
 }
 
 /// What a fixture added to a store.
@@ -488,12 +483,9 @@ impl World {
                     file.display()
                 )));
             };
-            let pem = super::fixture_files::read_confined(
-                base,
-                file,
-                super::fixture_files::MAX_FIXTURE_FILE_BYTES,
-            )
-            .map_err(|e| invalid(format!("certificate {e}")))?;
+            let pem =
+                fixture_files::read_confined(base, file, fixture_files::MAX_FIXTURE_FILE_BYTES)
+                    .map_err(|e| invalid(format!("certificate {e}")))?;
             let cert = certificates::parse_pem(&pem, &file.display().to_string())?;
             let registration = Registration::new(&cert, holder);
             if !fingerprints.insert(registration.fingerprint.clone()) {
@@ -626,14 +618,16 @@ impl World {
                             Some(p) => p.name.clone().unwrap_or_else(|| p.id.clone()),
                             None => u.name.full(),
                         };
-                        world.mobile_keys.push(super::mobile_key::MobileKey {
-                            id: key.clone(),
-                            holder,
-                        });
+                        world
+                            .mobile_keys
+                            .push(crate::domain::boxes::mobile_key::MobileKey {
+                                id: key.clone(),
+                                holder,
+                            });
                     }
                     world.mobile_key_accounts.push((
                         user_id.clone(),
-                        super::mobile_key::LinkedAccount { key, code, policy },
+                        crate::domain::boxes::mobile_key::LinkedAccount { key, code, policy },
                     ));
                 }
                 world.user_lines.push(line_at(text, user_span.start));
@@ -821,7 +815,7 @@ fn load_fixture_at(
     }
     let messages = build_messages(store, &world, origin)?;
     // Checked again atomically: a concurrent writer cannot slip in between.
-    repo::insert_world_with_messages(
+    store::insert_world_with_messages(
         store,
         &world,
         &messages,
@@ -862,7 +856,7 @@ pub fn seed_demo_if_empty(
     };
     let world = World::parse_at(&text, &origin, base_dir, now)?;
     let messages = build_messages(store, &world, &origin)?;
-    repo::insert_world_with_messages(store, &world, &messages, None)?;
+    store::insert_world_with_messages(store, &world, &messages, None)?;
     Ok(true)
 }
 
@@ -871,9 +865,9 @@ fn build_messages(
     store: &dyn Store,
     world: &World,
     origin: &str,
-) -> Result<super::world_messages::BuiltMessages, WorldError> {
-    use super::world_messages::BuildError;
-    super::world_messages::build(store, world).map_err(|e| match e {
+) -> Result<fixture_messages::BuiltMessages, WorldError> {
+    use fixture_messages::BuildError;
+    fixture_messages::build(store, world).map_err(|e| match e {
         BuildError::Invalid(line, message) => WorldError::Invalid {
             origin: origin.to_owned(),
             message: format!("line {line}: {message}"),
@@ -1032,11 +1026,11 @@ boxes = ["abcdefg"]
 
         // The whole world, certificates included, is one atomic write.
         let store = crate::store::open_memory();
-        repo::insert_world(store.as_ref(), &w).unwrap();
+        store::insert_world(store.as_ref(), &w).unwrap();
         let mut expected = w.certificates.clone();
         expected.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         assert_eq!(certificates::list(store.as_ref()).unwrap(), expected);
-        let err = repo::insert_world(store.as_ref(), &w).unwrap_err();
+        let err = store::insert_world(store.as_ref(), &w).unwrap_err();
         assert!(matches!(err, RepoError::Exists(_)), "{err}");
 
         // Without a fixture file there is nothing to resolve paths against.

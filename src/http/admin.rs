@@ -8,22 +8,23 @@
 //! operator's HTTP Basic credentials. Outside test mode (`serve
 //! --test-clock`) `/admin/clock` is 404, as if it did not exist.
 //! `/admin/faults` (scripted faults, see `faults.rs`) exists when rules are
-//! configured or in test mode. `/admin/mep` and `/admin/mep/keys` (the
-//! simulated Mobile Key phone, see `admin_mep.rs`) always exist.
+//! configured or in test mode. The simulated Mobile Key
+//! phone's `/admin/mep` and `/admin/mep/keys` are in `admin_mep.rs`.
 
 use std::sync::Arc;
 
-use crate::domain::czech_time;
+use crate::domain::clock::czech_time;
 use http_body_util::{BodyExt, Limited};
 use hyper::header;
 use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 
-use super::handler::{App, HttpResponse, method_not_allowed, not_found, plain};
+use super::app::App;
+use super::responses::{HttpResponse, method_not_allowed, not_found, plain};
 use super::routes::LoginMethod;
 use crate::auth::{AuthFailure, Credentials};
 use crate::domain::clock::{Clock, TestClock};
-use crate::domain::lifecycle;
+use crate::domain::messages::lifecycle;
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 4096;
@@ -47,9 +48,6 @@ where
     if name == "faults" && app.faults_admin {
         return faults(app, req).await;
     }
-    if name == "mep" || name == "mep/keys" {
-        return super::admin_mep::handle(app, name, req).await;
-    }
     let Some(clock) = app.test_clock.clone() else {
         return not_found();
     };
@@ -60,7 +58,7 @@ where
         return method_not_allowed("GET, POST");
     }
     if let Err(failure) = authenticate(app, &req).await {
-        return super::handler::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
+        return super::responses::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
     }
     if req.method() == Method::GET {
         return now_response(clock.as_ref());
@@ -145,7 +143,7 @@ where
         return method_not_allowed("GET, POST");
     }
     if let Err(failure) = authenticate(app, &req).await {
-        return super::handler::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
+        return super::responses::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
     }
     if req.method() == Method::POST {
         let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {

@@ -18,9 +18,10 @@ use hyper::{Method, Request, StatusCode};
 use serde::Deserialize;
 
 use super::admin::{authenticate, json_error};
-use super::handler::{App, HttpResponse, method_not_allowed, plain};
+use super::app::App;
+use super::responses::{HttpResponse, method_not_allowed, plain};
 use crate::domain::UserId;
-use crate::domain::mobile_key::{self, Answer, CodeError};
+use crate::domain::boxes::mobile_key::{self, Answer, CodeError};
 
 /// Largest accepted request body.
 const MAX_BODY: usize = 4096;
@@ -46,7 +47,7 @@ where
         (_, false) => return method_not_allowed("GET, POST"),
     }
     if let Err(failure) = authenticate(app, &req).await {
-        return super::handler::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
+        return super::responses::unauthorized_with(&failure, "Basic realm=\"ISDS\"");
     }
     if keys {
         return key_list(app).await;
@@ -108,7 +109,7 @@ async fn key_list(app: &App) -> HttpResponse {
                 "accounts": accounts,
             }));
         }
-        Ok::<_, crate::domain::repo::RepoError>(out)
+        Ok::<_, crate::domain::boxes::repo::RepoError>(out)
     })
     .await;
     match listed {

@@ -14,8 +14,9 @@ use hyper::body::Incoming;
 use hyper::header;
 use hyper::{Request, StatusCode};
 
-use super::handler::{App, HttpResponse, fault_response, plain, unauthorized_with};
+use super::app::App;
 use super::request_body::{self, ContentCoding};
+use super::responses::{HttpResponse, fault_response, plain, unauthorized_with};
 use crate::auth::{OtpStep, OtpVerified};
 use crate::soap::{self, Fault, SoapVersion};
 use crate::status::{IsdsCode, IsdsStatus};

@@ -11,7 +11,8 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
-use super::handler::{App, HttpResponse, method_not_allowed, not_found, plain};
+use super::app::App;
+use super::responses::{HttpResponse, method_not_allowed, not_found, plain};
 use super::routes::{LoginMethod, Route};
 use crate::auth::Credentials;
 use crate::ui::{self, Page, SESSION_COOKIE};
@@ -37,7 +38,7 @@ pub(super) async fn handle(app: &Arc<App>, route: Route, req: Request<Incoming>)
         }
         Route::Advice if get => {
             if session(&cockpit, &req).is_none() && !is_operator(app, &req).await {
-                return super::handler::unauthorized_with(
+                return super::responses::unauthorized_with(
                     &crate::auth::AuthFailure::NoCredentials,
                     "Basic realm=\"ISDS\"",
                 );

@@ -499,11 +499,11 @@ pub(super) async fn apply(
     action: FaultAction,
     version: crate::soap::SoapVersion,
     operation: &str,
-) -> Option<super::handler::HttpResponse> {
+) -> Option<super::responses::HttpResponse> {
     use hyper::StatusCode;
     use hyper::header::{self, HeaderValue};
 
-    use super::handler::plain;
+    use super::responses::plain;
     match action {
         FaultAction::Delay(d) => {
             tokio::time::sleep(d).await;

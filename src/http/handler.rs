@@ -1,65 +1,27 @@
 //! One HTTP request: route it, read the body within limits, hand SOAP to the
 //! services, and log one line about it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::limits::UserLimits;
+use super::app::{App, ConnInfo, origin};
 use super::request_body::{self, BodyError, ContentCoding};
+use super::responses::{
+    HttpResponse, fault_response, method_not_allowed, not_found, plain, unauthorized_with,
+};
 use super::routes::{Endpoint, LoginMethod, Route, route};
-use crate::auth::{AuthFailure, Authenticator, Credentials};
-use crate::config::Config;
-use crate::service::{CallContext, Rejection, Services, status_only_response};
+use crate::auth::{AuthFailure, Credentials};
+use crate::service::{CallContext, Rejection, status_only_response};
 use crate::soap::{self, Fault, SoapVersion};
 use crate::status::IsdsStatus;
-use crate::store::Store;
-use crate::tls::PeerCertificate;
 use crate::wsdl;
 use crate::xml::ParseLimits;
-
-/// State shared by every request.
-pub(crate) struct App {
-    pub config: Config,
-    pub store: Arc<dyn Store>,
-    pub auth: Authenticator,
-    pub services: Services,
-    pub limits: UserLimits,
-    /// The clock `/admin/clock` moves; `Some` only in test mode.
-    pub test_clock: Option<Arc<crate::domain::clock::TestClock>>,
-    /// Scripted responses and faults (`[[faults]]`).
-    pub faults: Arc<super::faults::FaultRules>,
-    /// `/admin/faults` is served (rules configured, or test mode).
-    pub faults_admin: bool,
-    /// Where exchanges are recorded (`serve --record`).
-    pub recorder: Option<Arc<super::record::Recorder>>,
-    /// The testers' cockpit (`/ui/`, `/advice`, `/metrics`); `None` with
-    /// `serve --no-ui`.
-    pub cockpit: Option<Arc<crate::ui::Cockpit>>,
-    /// ISDS's host layout under the configured domains.
-    pub hosts: super::hosts::IsdsDomains,
-    /// The store's state as `/health` last probed it.
-    pub health: super::health::Health,
-    /// KiB of request bodies that may be held at once (`None`: no bound).
-    pub bodies_in_flight: Option<Arc<Semaphore>>,
-}
-
-/// Facts about the connection a request arrived on.
-pub(crate) struct ConnInfo {
-    pub remote: SocketAddr,
-    pub tls: bool,
-    /// The client certificate presented in the TLS handshake, if any.
-    pub peer_certificate: Option<Arc<PeerCertificate>>,
-}
-
-pub(super) type HttpResponse = Response<super::body::ResponseBody>;
 
 /// Answers one request; never fails at the HTTP level (errors are responses).
 pub(crate) async fn handle(
@@ -179,6 +141,10 @@ pub(crate) async fn handle(
             operation = Some("clock".to_owned());
             let req = super::record::buffer_admin(req, &mut capture).await;
             super::admin::handle(&app, &name, req).await
+        }
+        // The Mobile Key phone's endpoints (`/admin/mep`, `/admin/mep/keys`).
+        Route::Admin { name } if name == "mep" || name == "mep/keys" => {
+            super::admin_mep::handle(&app, &name, req).await
         }
         Route::Admin { name } => super::admin::handle(&app, &name, req).await,
         r @ (Route::Ui { .. } | Route::Metrics | Route::Advice) => {
@@ -577,74 +543,14 @@ async fn soap_call(
     (Some(outcome.operation), response)
 }
 
-pub(super) fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    plain(status, version.content_type(), fault.to_envelope(version))
-}
-
 /// ISDS's refusal of a login: 401 with a Basic challenge and the reason in
 /// `X-Response-message-code` and, RFC 2047-encoded, `-text`.
 fn unauthorized(failure: &AuthFailure) -> HttpResponse {
     unauthorized_with(failure, "Basic realm=\"ISDS\"")
 }
 
-/// [`unauthorized`] with another `WWW-Authenticate` challenge.
-pub(super) fn unauthorized_with(failure: &AuthFailure, challenge: &'static str) -> HttpResponse {
-    use base64::Engine;
-    let mut resp = plain(
-        StatusCode::UNAUTHORIZED,
-        "text/plain; charset=utf-8",
-        format!("{failure}\n"),
-    );
-    let text = format!(
-        "=?UTF-8?B?{}?=",
-        base64::engine::general_purpose::STANDARD.encode(failure.message_text())
-    );
-    let headers = resp.headers_mut();
-    headers.insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    headers.insert(
-        "x-response-message-code",
-        HeaderValue::from_static(failure.message_code()),
-    );
-    if let Ok(v) = HeaderValue::from_str(&text) {
-        headers.insert("x-response-message-text", v);
-    }
-    resp
-}
-
-pub(super) fn plain(status: StatusCode, content_type: &'static str, body: String) -> HttpResponse {
-    let mut resp = Response::new(super::body::ResponseBody::whole(Bytes::from(body)));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp
-}
-
 fn xml_document(text: String) -> HttpResponse {
     plain(StatusCode::OK, "text/xml; charset=utf-8", text)
-}
-
-pub(super) fn not_found() -> HttpResponse {
-    plain(
-        StatusCode::NOT_FOUND,
-        "text/plain; charset=utf-8",
-        "not found\n".into(),
-    )
-}
-
-pub(super) fn method_not_allowed(allow: &'static str) -> HttpResponse {
-    let mut resp = plain(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "text/plain; charset=utf-8",
-        "method not allowed\n".into(),
-    );
-    resp.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allow));
-    resp
 }
 
 /// `Some(value)` when `name` appears in the query (`?wsdl` gives `Some("")`).
@@ -683,32 +589,6 @@ fn request_authority<B>(req: &Request<B>) -> Option<&str> {
         .or_else(|| req.headers().get(header::HOST)?.to_str().ok())
 }
 
-/// Scheme and authority the client used, for addresses in served WSDLs.
-pub(super) fn origin(req: &Request<Incoming>, conn: &ConnInfo) -> String {
-    let scheme = if conn.tls { "https" } else { "http" };
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .filter(|h| is_safe_authority(h))
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| "localhost".to_owned());
-    format!("{scheme}://{host}")
-}
-
-/// A Host header value that can go into an XML attribute unescaped.
-fn is_safe_authority(host: &str) -> bool {
-    !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,13 +611,5 @@ mod tests {
         assert_eq!(login_prefix_of("/certds/DS/x.wsdl"), "/certds");
         assert_eq!(login_prefix_of("/DS/x.wsdl"), "");
         assert_eq!(login_prefix_of("/wsdl/x.wsdl"), "");
-    }
-
-    #[test]
-    fn hostile_host_headers_are_not_echoed() {
-        assert!(is_safe_authority("127.0.0.1:8080"));
-        assert!(is_safe_authority("[::1]:8443"));
-        assert!(!is_safe_authority("a\"><x"));
-        assert!(!is_safe_authority(""));
     }
 }

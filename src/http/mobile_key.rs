@@ -17,8 +17,9 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 
-use super::handler::{App, ConnInfo, HttpResponse, origin, plain, unauthorized_with};
+use super::app::{App, ConnInfo, origin};
 use super::otp_login::{bad_request, percent_decode, query_value, redirect, target_uri};
+use super::responses::{HttpResponse, plain, unauthorized_with};
 use crate::auth::{MepLoginOutcome, REQUEST_COOKIE, SESSION_COOKIE};
 
 /// The login type of Mobile Key logins.

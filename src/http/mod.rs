@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_mep;
+mod app;
 mod asws;
 mod body;
 mod cockpit;
@@ -17,6 +18,7 @@ mod mobile_key;
 mod otp_login;
 pub mod record;
 mod request_body;
+mod responses;
 pub mod routes;
 mod server;
 

@@ -13,7 +13,8 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, StatusCode};
 
-use super::handler::{App, ConnInfo, HttpResponse, origin, plain, unauthorized_with};
+use super::app::{App, ConnInfo, origin};
+use super::responses::{HttpResponse, plain, unauthorized_with};
 use super::routes::{LoginMethod, Route, route};
 use crate::auth::{OtpLoginOutcome, OtpStep, SESSION_COOKIE};
 

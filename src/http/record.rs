@@ -34,7 +34,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use quick_xml::events::{BytesText, Event};
 
-use super::handler::HttpResponse;
+use super::responses::HttpResponse;
 
 /// Element text longer than this is not written to a recording.
 pub const MAX_RECORDED_TEXT: usize = 1024 * 1024;

@@ -13,8 +13,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::app::{App, ConnInfo};
 use super::conn_watch::{Registered, Registry, Timeouts, TrackedBody, Watched};
-use super::handler::{App, ConnInfo, handle};
+use super::handler::handle;
 use super::limits::UserLimits;
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -249,7 +250,7 @@ async fn start_inner(
         files.simulate_full_disk_while(trigger.clone());
     }
     // Files of messages whose commit a crash prevented.
-    let swept = crate::domain::message_repo::sweep_document_files(store.as_ref())
+    let swept = crate::domain::messages::repo::sweep_document_files(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;
     if swept > 0 {
         tracing::info!(files = swept, "removed document files no message refers to");
@@ -289,7 +290,7 @@ async fn start_inner(
             ),
         }
     }
-    let indexed = crate::domain::search_index::index_missing(store.as_ref())
+    let indexed = crate::domain::boxes::search_index::index_missing(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;
     if indexed > 0 {
         tracing::info!(
@@ -534,7 +535,7 @@ async fn handle_cased(
     app: Arc<App>,
     conn: Arc<ConnInfo>,
     req: hyper::Request<hyper::body::Incoming>,
-) -> Result<super::handler::HttpResponse, super::faults::DropConnection> {
+) -> Result<super::responses::HttpResponse, super::faults::DropConnection> {
     let mut resp = handle(app, conn, req).await?;
     super::header_case::apply(&mut resp).await;
     Ok(resp)

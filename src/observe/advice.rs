@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::Exchange;
 use super::traffic::{count_elements, leaf, leaves};
-use crate::domain::message::Timestamp;
+use crate::domain::messages::message::Timestamp;
 
 /// The kinds of advisory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

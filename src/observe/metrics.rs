@@ -15,7 +15,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use super::advice::Kind;
-use crate::domain::message::MessageState;
+use crate::domain::messages::message::MessageState;
 use crate::http::routes::Route;
 use crate::store::Store;
 
@@ -176,14 +176,14 @@ impl Metrics {
             return;
         }
         *refreshed = Some(Instant::now());
-        match crate::domain::repo::register_counts(store) {
+        match crate::domain::boxes::repo::register_counts(store) {
             Ok((boxes, users)) => {
                 self.boxes.set(boxes as i64);
                 self.users.set(users as i64);
             }
             Err(e) => tracing::warn!(error = %e, "cannot count boxes for the metrics"),
         }
-        match crate::domain::message_repo::count_by_state(store) {
+        match crate::domain::messages::repo::count_by_state(store) {
             Ok(counts) => {
                 for state in MessageState::ALL {
                     self.messages

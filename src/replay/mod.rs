@@ -207,7 +207,7 @@ async fn start_embedded(
         .manifest
         .start
         .as_deref()
-        .and_then(crate::domain::world::parse_instant)
+        .and_then(crate::domain::clock::czech_time::parse_instant)
         .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
     {
         clock.set(start);

@@ -186,7 +186,7 @@ pub fn load(dir: &Path) -> Result<Transcript, ReplayError> {
         });
     };
     if let Some(start) = &manifest.start
-        && crate::domain::world::parse_instant(start).is_none()
+        && crate::domain::clock::czech_time::parse_instant(start).is_none()
     {
         return Err(ReplayError::Invalid {
             origin: manifest_path.display().to_string(),

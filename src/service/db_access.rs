@@ -3,8 +3,8 @@
 use super::{
     CallContext, Reply, ServiceError, Services, db_status, non_empty, not_implemented, respond,
 };
-use crate::domain::credentials::{self, PasswordHash, PasswordRuleViolation};
-use crate::domain::{DataBox, User, repo};
+use crate::domain::boxes::credentials::{self, PasswordHash, PasswordRuleViolation};
+use crate::domain::{DataBox, User, boxes::repo};
 use crate::schema::{
     ChangeISDSPasswordResponse, GetOwnerInfoFromLogin2Response, GetOwnerInfoFromLoginResponse,
     GetPasswordInfoResponse, GetUserInfoFromLogin2Response, GetUserInfoFromLoginResponse,

@@ -2,8 +2,8 @@
 //! activity history, commercial-message and credit information, constants
 //! and box addresses.
 //!
-//! The search rules live in [`crate::domain::box_search`] over the index
-//! of [`crate::domain::search_index`]; this module maps requests onto them
+//! The search rules live in [`crate::domain::search`] over the index
+//! of [`crate::domain::boxes::search_index`]; this module maps requests onto them
 //! and their outcomes onto responses. Who may call what:
 //! - FindDataBox, FindDataBox2, ISDSSearch2, ISDSSearch3: users with the
 //!   right to search for boxes (16); others get 1004, the code ISDS
@@ -26,13 +26,13 @@ use std::fmt::Write as _;
 use super::{
     CallContext, Reply, ServiceError, Services, db_status, non_empty, not_implemented, respond,
 };
-use crate::domain::box_search::{
+use crate::domain::boxes::credit::{self, CreditEvent, CreditKind, PdzKind};
+use crate::domain::boxes::search_index::fold;
+use crate::domain::search::{
     self, Criteria, FIND_LIMIT, FindOutcome, Found, Matching, Scope, Searcher, TextQuery,
     TextTarget,
 };
-use crate::domain::credit::{self, CreditEvent, CreditKind, PdzKind};
-use crate::domain::search_index::fold;
-use crate::domain::{BoxId, BoxState, BoxType, DataBox, Privileges, activity, repo};
+use crate::domain::{BoxId, BoxState, BoxType, DataBox, Privileges, boxes::activity, boxes::repo};
 use crate::schema::{
     CheckDataBoxResponse, DTInfoResponse, DataBoxCreditInfoResponse, FindDataBox2Response,
     FindDataBoxResponse, FindPersonalDataBoxResponse, GCiRecordCiNewCapacitySeq,
@@ -94,9 +94,7 @@ macro_rules! full_text_response {
                         db_bi_date: non_empty(&$b.owner.birth_date),
                         db_ico: non_empty(&$b.owner.ic),
                         $extra: $extra_value,
-                        db_send_options: box_search::send_options(&hit.summary, who)
-                            .name()
-                            .to_owned(),
+                        db_send_options: search::send_options(&hit.summary, who).name().to_owned(),
                     })
                     .collect(),
             });
@@ -235,7 +233,7 @@ pub(super) async fn handle(
         Request::DataBoxCreditInfo(req) => {
             let r = req.0;
             let own = me.databox.id.clone();
-            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
+            let today = crate::domain::clock::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let out = credit_info(
                     store.as_ref(),
@@ -292,7 +290,7 @@ pub(super) async fn handle(
         Request::DTInfo(req) => {
             let own = me.databox.id.clone();
             let id = req.0.db_id;
-            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
+            let today = crate::domain::clock::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let out = match own_box(store.as_ref(), &own, &id)? {
                     Err(status) => TDTInfoOutput {
@@ -306,7 +304,7 @@ pub(super) async fn handle(
             .await
         }
         Request::GetConstants(req) => {
-            let today = crate::domain::czech_time::to_czech(svc.clock.now()).date();
+            let today = crate::domain::clock::czech_time::to_czech(svc.clock.now()).date();
             let validity_days = svc.auth_policy.password_validity_seconds / 86_400;
             let out = constants(req.const_date.as_deref(), today, validity_days);
             respond(&GetConstantsResponse(out))
@@ -340,7 +338,7 @@ pub(super) async fn handle(
         }
         Request::GetDataBoxList(req) => {
             let kind = req.0.dbl_type.unwrap_or_default();
-            let date = crate::domain::czech_time::to_czech(svc.clock.now()).date();
+            let date = crate::domain::clock::czech_time::to_czech(svc.clock.now()).date();
             blocking(Box::new(move || {
                 let (status, data) = box_list(store.as_ref(), kind.trim(), who, date)?;
                 Ok(body(&GetDataBoxListResponse(TGetDBListOutput {
@@ -359,7 +357,7 @@ pub(super) async fn handle(
 /// types, and ISDSSearch2's `searchScope`): a request written against
 /// 3.09 keeps working. They are the element's text in place of a value
 /// the 3.11 schema takes while the request is parsed, and put back
-/// afterwards ([`restore_3_09_value`]); [`box_search::find_type`] and
+/// afterwards ([`restore_3_09_value`]); [`search::find_type`] and
 /// [`Scope::parse`] translate them.
 const DROPPED_IN_3_11: &[(&str, &[&str], &str, &[&str])] = &[
     (
@@ -579,7 +577,7 @@ fn find_common(
             None => (IsdsStatus::new(IsdsCode::BoxNotFound), Vec::new()),
         });
     }
-    let Some((box_type, base_only)) = box_search::find_type(db_type) else {
+    let Some((box_type, base_only)) = search::find_type(db_type) else {
         return Ok((IsdsStatus::new(IsdsCode::BoxTypeRequired), Vec::new()));
     };
     let c = Criteria {
@@ -596,7 +594,7 @@ fn parametric(
     who: Searcher,
     how: Matching,
 ) -> Result<(IsdsStatus, Vec<DataBox>), ServiceError> {
-    match box_search::find(store, c, who, how, FIND_LIMIT)? {
+    match search::find(store, c, who, how, FIND_LIMIT)? {
         // Not specific enough: ISDS's 0003 says the selection is too
         // general; nothing is returned.
         FindOutcome::TooGeneral => Ok((IsdsStatus::new(IsdsCode::Truncated), Vec::new())),
@@ -686,7 +684,7 @@ fn by_id_ovm(
     id_ovm: &str,
     who: Searcher,
 ) -> Result<(IsdsStatus, Vec<DataBox>), ServiceError> {
-    let found = box_search::by_ic(store, id_ovm, who, true)?;
+    let found = search::by_ic(store, id_ovm, who, true)?;
     let boxes: Vec<DataBox> = load(store, &found)?
         .into_iter()
         .filter(|b| ovm_identifier(b).as_deref() == Some(id_ovm))
@@ -854,7 +852,7 @@ struct Page {
     current: Option<i64>,
     position: Option<i64>,
     last_page: Option<bool>,
-    boxes: Option<Vec<(DataBox, box_search::Hit)>>,
+    boxes: Option<Vec<(DataBox, search::Hit)>>,
     /// Words to mark, and whether they are searched in names too.
     highlight: Option<(Vec<String>, bool)>,
 }
@@ -920,7 +918,7 @@ fn highlight(text: &str, words: &[String]) -> String {
 /// 1155 for an unknown type or scope or a negative page. Otherwise 0000,
 /// also when nothing matched (ISDS documents 0002 for the parametric
 /// searches only), or 0003 when the search matched more boxes than the
-/// gateway examines ([`box_search::CANDIDATE_LIMIT`]): the counts then
+/// gateway examines ([`search::CANDIDATE_LIMIT`]): the counts then
 /// cover the boxes examined.
 fn full_text(
     store: &dyn crate::store::Store,
@@ -973,20 +971,20 @@ fn full_text(
                 target,
                 scope,
             };
-            let found = box_search::full_text(store, &q, who)?;
+            let found = search::full_text(store, &q, who)?;
             (found, Some((words, target == TextTarget::General)))
         }
         "ICO" | "IDOVM" if kind == "ICO" || input.allow_idovm => {
             let Some(ic) = ic_of(text) else {
                 return refuse(IsdsCode::SearchMalformedIc);
             };
-            (box_search::by_ic(store, &ic, who, kind == "IDOVM")?, None)
+            (search::by_ic(store, &ic, who, kind == "IDOVM")?, None)
         }
         "DBID" => {
             let Ok(id) = BoxId::parse(&text.to_ascii_lowercase()) else {
                 return refuse(IsdsCode::SearchMalformedBoxId);
             };
-            (box_search::by_id(store, id.as_str())?, None)
+            (search::by_id(store, id.as_str())?, None)
         }
         _ => return refuse(IsdsCode::SearchInvalidInput),
     };
@@ -1022,7 +1020,7 @@ fn full_text(
 
 /// Unix seconds of an `xs:dateTime` (without a zone: Czech time).
 fn parse_datetime(s: &str) -> Option<i64> {
-    crate::domain::czech_time::parse_datetime(s).map(|t| t.unix_timestamp())
+    crate::domain::clock::czech_time::parse_datetime(s).map(|t| t.unix_timestamp())
 }
 
 /// GetDataBoxActivityStatus for an OVM caller: the periods of the box in
@@ -1150,9 +1148,9 @@ fn credit_info(
             return Ok(refused(IsdsStatus::new(IsdsCode::CreditHistoryTooOld)));
         }
         // Czech days, like every ISDS time (messages manual 1.3.2).
-        let start = crate::domain::czech_time::day_start(f).unix_timestamp();
+        let start = crate::domain::clock::czech_time::day_start(f).unix_timestamp();
         let end = t.next_day().map_or(i64::MAX, |d| {
-            crate::domain::czech_time::day_start(d).unix_timestamp()
+            crate::domain::clock::czech_time::day_start(d).unix_timestamp()
         }) - 1;
         for e in credit::events(store, &b.id, start, end)? {
             records.push(Some(credit_record(&e)));

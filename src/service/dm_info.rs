@@ -17,10 +17,11 @@ use super::message_read::{
 use super::{CallContext, Reply, ServiceError, Services, dm_status, not_implemented, respond};
 use crate::auth::{Actor, Identity};
 use crate::domain::Privileges;
-use crate::domain::message::{Message, MessageId, MessageState, Timestamp};
-use crate::domain::message_extras::{self, AsyncRequest, SuspiciousReport};
-use crate::domain::message_repo::{self, ListQuery};
-use crate::domain::repo::{self, RepoError};
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::messages;
+use crate::domain::messages::extras::{AsyncRequest, SuspiciousReport};
+use crate::domain::messages::message::{Message, MessageId, MessageState, Timestamp};
+use crate::domain::messages::repo::ListQuery;
 use crate::schema::{
     EraseMessageResponse, GetDeliveryInfoResponse, GetListForNotificationsResponse,
     GetListOfErasedMessagesResponse, GetListOfReceivedMessagesResponse,
@@ -317,14 +318,14 @@ fn list(
         Err(status) => return Ok(fail(status)),
     };
     let messages = match want {
-        Want::Sent => message_repo::list_sent(store, &q)?,
+        Want::Sent => messages::repo::list_sent(store, &q)?,
         _ => {
-            crate::domain::lifecycle::deliver_by_listing(store, clock_now, me)?;
+            crate::domain::messages::lifecycle::deliver_by_listing(store, clock_now, me)?;
             q.state_mask &= MessageState::RECEIVED_LIST_MASK;
             if q.state_mask == 0 {
                 Vec::new()
             } else {
-                message_repo::list_received(store, &q)?
+                messages::repo::list_received(store, &q)?
             }
         }
     };
@@ -571,7 +572,7 @@ fn erase(
     } else {
         after.erased_by_sender = true;
     }
-    message_repo::update_message(store, &msg, &after, now)?;
+    messages::repo::update_message(store, &msg, &after, now)?;
     Ok(ok())
 }
 
@@ -621,7 +622,7 @@ fn suspicious(
     if let Some(refusal) = read_refusal(me, &msg) {
         return Ok(refusal);
     }
-    message_extras::add_suspicious_report(
+    messages::extras::add_suspicious_report(
         store,
         &SuspiciousReport {
             message: msg.id,
@@ -668,7 +669,7 @@ fn state_changes(
     let to = Some(to.unwrap_or(now));
     let mut records = Vec::new();
     let mut sent_by_me: std::collections::HashMap<MessageId, bool> = Default::default();
-    for (id, at, state) in message_repo::state_changes(store, &me.databox.id, from, to)? {
+    for (id, at, state) in messages::repo::state_changes(store, &me.databox.id, from, to)? {
         if !matches!(
             state,
             MessageState::Delivered
@@ -681,7 +682,7 @@ fn state_changes(
         let mine = match sent_by_me.get(&id) {
             Some(&mine) => mine,
             None => {
-                let mine = message_repo::get_message(store, id)?
+                let mine = messages::repo::get_message(store, id)?
                     .is_some_and(|m| m.sender.box_id == me.databox.id);
                 sent_by_me.insert(id, mine);
                 mine
@@ -734,7 +735,7 @@ fn register_notifications(
             ));
         }
     };
-    message_extras::set_notifications(store, &me.databox.id, on, now)?;
+    messages::extras::set_notifications(store, &me.databox.id, on, now)?;
     Ok(ok())
 }
 
@@ -757,7 +758,7 @@ fn notifications(
     if !is_application(me) {
         return Ok(fail(IsdsStatus::new(IsdsCode::NotPermitted)));
     }
-    let Some(reg) = message_extras::notification_registration(store, &me.databox.id)? else {
+    let Some(reg) = messages::extras::notification_registration(store, &me.databox.id)? else {
         return Ok(fail(IsdsStatus::new(IsdsCode::NotificationsNotRegistered)));
     };
     let from = match parse_time(Some(from)) {
@@ -769,7 +770,7 @@ fn notifications(
         limit: NOTIFICATIONS_PAGE + 1,
         ..ListQuery::all(me.databox.id.clone(), NOTIFICATIONS_PAGE + 1)
     };
-    let mut messages = message_repo::list_received(store, &q)?;
+    let mut messages = messages::repo::list_received(store, &q)?;
     let continues = messages.len() > NOTIFICATIONS_PAGE;
     messages.truncate(NOTIFICATIONS_PAGE);
     let ntf_record = messages
@@ -829,9 +830,9 @@ fn erased_list(
     };
     let sent = req.dm_message_type == "SENT";
     let messages = if sent {
-        message_repo::list_sent(store, &q)?
+        messages::repo::list_sent(store, &q)?
     } else {
-        message_repo::list_received(store, &q)?
+        messages::repo::list_received(store, &q)?
     };
     let csv = req.dm_out_format == "CSV";
     let (name, content) = if csv {
@@ -840,7 +841,7 @@ fn erased_list(
         ("erased-messages.xml", erased_xml(&messages))
     };
     let zip = zip_stored(name, content.as_bytes(), now);
-    let id = message_extras::put_async_response(
+    let id = messages::extras::put_async_response(
         store,
         &AsyncRequest {
             box_id: me.databox.id.clone(),
@@ -861,7 +862,8 @@ fn erased_list(
 fn erased_window(req: &TGetListOfErasedInput) -> Result<(Timestamp, Timestamp), IsdsStatus> {
     use time::{Date, Month};
     // The dates are Czech days (ISDS's local time, messages manual 1.3.2).
-    let day_start = |d: Date| Timestamp::from_datetime(crate::domain::czech_time::day_start(d));
+    let day_start =
+        |d: Date| Timestamp::from_datetime(crate::domain::clock::czech_time::day_start(d));
     let parse_date = |name: &str, s: &str| {
         let format = time::macros::format_description!("[year]-[month]-[day]");
         // xs:date may carry a zone; the gateway counts Czech days.
@@ -1005,7 +1007,7 @@ fn crc32(data: &[u8]) -> u32 {
 /// A ZIP archive holding one file, stored (method 0), with a UTF-8 name.
 pub fn zip_stored(name: &str, data: &[u8], at: Timestamp) -> Vec<u8> {
     // DOS times are local: Czech time, like every ISDS time.
-    let t = crate::domain::czech_time::to_czech(at.to_datetime());
+    let t = crate::domain::clock::czech_time::to_czech(at.to_datetime());
     let dos_time =
         (u16::from(t.hour()) << 11) | (u16::from(t.minute()) << 5) | u16::from(t.second() / 2);
     let year = u16::try_from(t.year() - 1980).unwrap_or(0).min(127);
@@ -1090,15 +1092,15 @@ fn pick_up(
     let Ok(id) = async_id.trim().parse::<u64>() else {
         return Ok(unknown());
     };
-    let (request, payload) = match message_extras::pick_up_async_response(store, id, now)? {
-        message_extras::AsyncPickUp::Unknown => return Ok(unknown()),
-        message_extras::AsyncPickUp::Deleted(request) if request.box_id == me.databox.id => {
+    let (request, payload) = match messages::extras::pick_up_async_response(store, id, now)? {
+        messages::extras::AsyncPickUp::Unknown => return Ok(unknown()),
+        messages::extras::AsyncPickUp::Deleted(request) if request.box_id == me.databox.id => {
             // Responses are kept 15 days, or one day after they were
             // picked up (messages manual 2.9).
             return Ok(fail(IsdsStatus::new(IsdsCode::AsyncResponseDeleted)));
         }
-        message_extras::AsyncPickUp::Deleted(_) => return Ok(unknown()),
-        message_extras::AsyncPickUp::Ready(request, payload) => (request, payload),
+        messages::extras::AsyncPickUp::Deleted(_) => return Ok(unknown()),
+        messages::extras::AsyncPickUp::Ready(request, payload) => (request, payload),
     };
     if request.box_id != me.databox.id {
         return Ok(unknown());
@@ -1158,7 +1160,7 @@ mod tests {
 
     #[test]
     fn erased_lists_in_csv_and_xml() {
-        let mut m = crate::domain::message::tests::sample(10_000_001);
+        let mut m = crate::domain::messages::message::tests::sample(10_000_001);
         m.envelope.annotation = "Výzva, \"naléhavá\"".into();
         let csv = erased_csv(std::slice::from_ref(&m));
         let mut lines = csv.split("\r\n");

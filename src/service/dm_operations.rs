@@ -7,22 +7,22 @@
 //! 1296 total size over the sender box's limit), then per recipient: the
 //! box exists (5001), is accessible (1203), and for a commercial message
 //! accepts commercial messages (1232) of an allowed kind (1205). Envelope
-//! texts are rewritten as ISDS does ([`message_rules::rewrite_text`]). A
+//! texts are rewritten as ISDS does ([`messages::rules::rewrite_text`]). A
 //! message ID is answered only once the message is on disk.
 
 use std::sync::Arc;
 
 use super::{CallContext, Reply, ServiceError, Services, dm_status, not_implemented, respond};
 use crate::auth::{Actor, Identity};
+use crate::domain::boxes::repo;
 use crate::domain::clock::Clock;
-use crate::domain::message::{
+use crate::domain::messages;
+use crate::domain::messages::message::{
     Author, ContentKind, DocumentDigest, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm,
     Message, MessageState, Party, Timestamp,
 };
-use crate::domain::message_rules::{self, DocumentFacts, DocumentProblem};
-use crate::domain::repo;
+use crate::domain::messages::rules::{DocumentFacts, DocumentProblem};
 use crate::domain::{BoxId, DataBox, Privileges};
-use crate::domain::{message_repo, message_wire};
 use crate::schema::{
     CreateMessageResponse, CreateMultipleMessageResponse, DummyOperationResponse, OperationInfo,
     Request, TDummyOutput, TFilesArray, TMStatus, TMessageCreateInputDmEnvelope,
@@ -88,13 +88,13 @@ pub(super) async fn handle(
                     to_hands: r.dm_to_hands,
                 })
                 .collect();
-            if recipients.len() > message_rules::MAX_RECIPIENTS {
+            if recipients.len() > messages::rules::MAX_RECIPIENTS {
                 return respond(&CreateMultipleMessageResponse(
                     TMultipleMessageCreateOutput {
                         dm_multiple_status: None,
                         dm_status: dm_status(&IsdsStatus::fill(
                             IsdsCode::TooManyRecipients,
-                            &[&message_rules::MAX_RECIPIENTS.to_string()],
+                            &[&messages::rules::MAX_RECIPIENTS.to_string()],
                         )),
                     },
                 ));
@@ -364,7 +364,7 @@ fn submit_blocking(
     };
     let now = Timestamp::now(clock.as_ref());
     let mut batch = Batch::new();
-    let mut writer = message_repo::DocumentWriter::new(store);
+    let mut writer = messages::repo::DocumentWriter::new(store);
     let mut results = Vec::with_capacity(recipients.len());
     let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
     let shared: Vec<bytes::Bytes> = prepared.documents.iter().map(|d| d.bytes.clone()).collect();
@@ -377,13 +377,13 @@ fn submit_blocking(
         match address(store, &prepared, &spec)? {
             Err(status) => results.push(Err(status)),
             Ok((recipient, envelope)) => {
-                let id = message_repo::next_message_id(store)?;
+                let id = messages::repo::next_message_id(store)?;
                 let mut msg = build_message(&prepared, id, &recipient, envelope, now);
                 let mut computed = digests.is_none().then(Vec::new);
                 let hashed = if writer.writes_files(&bytes) {
                     let (written, hashed) = std::thread::scope(|scope| {
                         let files = scope.spawn(|| writer.write_documents(id, &bytes));
-                        let hashed = message_wire::hash(&msg, &shared, computed.as_mut());
+                        let hashed = messages::wire::hash(&msg, &shared, computed.as_mut());
                         (files.join(), hashed)
                     });
                     match written {
@@ -392,7 +392,7 @@ fn submit_blocking(
                     }
                     hashed
                 } else {
-                    message_wire::hash(&msg, &shared, computed.as_mut())
+                    messages::wire::hash(&msg, &shared, computed.as_mut())
                 };
                 msg.hash = hashed?;
                 let digests = digests.get_or_insert_with(|| computed.unwrap_or_default());
@@ -439,7 +439,7 @@ fn prepare(
     }
     // dmOVM is ignored: the mode follows the box (messages manual 2.1,
     // promotion of boxes to OVM was abolished).
-    let ovm = message_rules::acts_as_ovm(&sender);
+    let ovm = messages::rules::acts_as_ovm(&sender);
     let facts: Vec<DocumentFacts<'_>> = documents
         .iter()
         .map(|d| DocumentFacts {
@@ -448,7 +448,7 @@ fn prepare(
             mime_type: &d.meta.mime_type,
         })
         .collect();
-    if let Err(problem) = message_rules::check_documents(&facts) {
+    if let Err(problem) = messages::rules::check_documents(&facts) {
         return Ok(Err(match problem {
             DocumentProblem::NoDocument => IsdsStatus::new(IsdsCode::NoDocument),
             DocumentProblem::Format(_) => IsdsStatus::new(IsdsCode::AttachmentRejected),
@@ -456,10 +456,10 @@ fn prepare(
         }));
     }
     let total: u64 = documents.iter().map(|d| d.meta.size).sum();
-    if total > message_rules::attachment_limit_bytes(&sender) {
+    if total > messages::rules::attachment_limit_bytes(&sender) {
         return Ok(Err(IsdsStatus::new(IsdsCode::AttachmentsTooLarge)));
     }
-    let rw = |s: Option<String>| s.as_deref().map(message_rules::rewrite_text);
+    let rw = |s: Option<String>| s.as_deref().map(messages::rules::rewrite_text);
     let envelope = EnvelopeFields {
         sender_org_unit: rw(common.sender_org_unit),
         sender_org_unit_num: common.sender_org_unit_num,
@@ -529,7 +529,7 @@ fn address(
     // Nothing goes to the system box of the administrator (aaaaaaa) or of
     // the operator (zzzzzzq) (table row 1203).
     let named = spec.box_id.as_deref().map(str::trim).unwrap_or("");
-    if named == crate::domain::databox::SYSTEM_BOX_ID || named == OPERATOR_SYSTEM_BOX_ID {
+    if named == crate::domain::boxes::databox::SYSTEM_BOX_ID || named == OPERATOR_SYSTEM_BOX_ID {
         return Ok(Err(IsdsStatus::new(IsdsCode::SystemBoxMessage)));
     }
     let recipient = match spec.box_id.as_deref().map(BoxId::parse) {
@@ -544,7 +544,7 @@ fn address(
     if !recipient.is_accessible() {
         return Ok(Err(IsdsStatus::new(IsdsCode::RecipientInaccessible)));
     }
-    let commercial = message_rules::is_commercial(p.ovm, &recipient);
+    let commercial = messages::rules::is_commercial(p.ovm, &recipient);
     let mut envelope = p.envelope.clone();
     if commercial {
         if !recipient.open_addressing {
@@ -553,8 +553,8 @@ fn address(
         let kind = p
             .dm_type
             .clone()
-            .unwrap_or_else(|| message_rules::DEFAULT_COMMERCIAL_TYPE.to_owned());
-        if !message_rules::COMMERCIAL_SEND_TYPES.contains(&kind.as_str()) {
+            .unwrap_or_else(|| messages::rules::DEFAULT_COMMERCIAL_TYPE.to_owned());
+        if !messages::rules::COMMERCIAL_SEND_TYPES.contains(&kind.as_str()) {
             return Ok(Err(IsdsStatus::new(IsdsCode::InvalidCommercialType)));
         }
         envelope.dm_type = Some(kind);
@@ -566,7 +566,7 @@ fn address(
         envelope.dm_type = None;
         envelope.allow_subst_delivery = !p.ovm || p.allow_subst_requested.unwrap_or(true);
     }
-    let rw = |s: &Option<String>| s.as_deref().map(message_rules::rewrite_text);
+    let rw = |s: &Option<String>| s.as_deref().map(messages::rules::rewrite_text);
     envelope.recipient_org_unit = rw(&spec.org_unit);
     envelope.recipient_org_unit_num = spec.org_unit_num;
     envelope.to_hands = rw(&spec.to_hands);
@@ -575,7 +575,7 @@ fn address(
 
 fn build_message(
     p: &Prepared,
-    id: crate::domain::message::MessageId,
+    id: crate::domain::messages::message::MessageId,
     recipient: &DataBox,
     envelope: EnvelopeFields,
     now: Timestamp,

@@ -22,10 +22,12 @@ use bytes::Bytes;
 
 use super::{CallContext, Rejection, Reply, ServiceError, Services, dm_status, respond};
 use crate::auth::Identity;
-use crate::domain::message::{Event, EventCode, Message, MessageId, MessageState, Timestamp};
-use crate::domain::message_wire::{self, envelope_of};
-use crate::domain::repo::RepoError;
-use crate::domain::{Privileges, lifecycle, message_repo};
+use crate::domain::boxes::repo::RepoError;
+use crate::domain::messages::message::{
+    Event, EventCode, Message, MessageId, MessageState, Timestamp,
+};
+use crate::domain::messages::wire::envelope_of;
+use crate::domain::{Privileges, messages, messages::lifecycle};
 use crate::schema::{
     MessageDownload, MessageDownloadResponse, TDelivery, TDeliveryDmDm, TEvent, TEventsArray,
     THash, TMessDownOutput, TRecord, TReturnedMessage, TReturnedMessageEnvelope,
@@ -36,7 +38,7 @@ use crate::status::{IsdsCode, IsdsStatus};
 use crate::store::Store;
 
 /// The hash algorithm of every `dmHash` the gateway computes.
-pub(super) const HASH_ALGORITHM: &str = message_wire::HASH_ALGORITHM;
+pub(super) const HASH_ALGORITHM: &str = messages::wire::HASH_ALGORITHM;
 
 /// Which side of a message the caller's box is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +110,7 @@ pub(super) fn lookup(
     let Some(id) = MessageId::parse(dm_id.trim()) else {
         return Ok(Err(NotFound::Malformed));
     };
-    let Some(msg) = message_repo::get_message(store, id)? else {
+    let Some(msg) = messages::repo::get_message(store, id)? else {
         return Ok(Err(NotFound::Missing));
     };
     let mine = &me.databox.id;
@@ -277,7 +279,7 @@ pub(super) fn returned_message(
     docs: Vec<Vec<u8>>,
 ) -> Result<TReturnedMessage, Rejection> {
     let docs = docs.into_iter().map(Bytes::from).collect();
-    let dm_dm = message_wire::dm_dm(msg, docs)
+    let dm_dm = messages::wire::dm_dm(msg, docs)
         .map_err(|e| Rejection::from(Fault::server(e.to_string())))?;
     Ok(TReturnedMessage {
         dm_dm,
@@ -316,7 +318,7 @@ pub(super) fn mark_read(
     now: Timestamp,
 ) -> Result<Option<Message>, RepoError> {
     for _ in 0..CAS_ATTEMPTS {
-        let Some(before) = message_repo::get_message(store, id)? else {
+        let Some(before) = messages::repo::get_message(store, id)? else {
             return Ok(None);
         };
         if before.state != MessageState::AcceptedByLogin {
@@ -324,7 +326,7 @@ pub(super) fn mark_read(
         }
         let mut after = before.clone();
         after.state = MessageState::Read;
-        match message_repo::update_message(store, &before, &after, now) {
+        match messages::repo::update_message(store, &before, &after, now) {
             Ok(()) => return Ok(Some(after)),
             Err(RepoError::Conflict(_)) => continue,
             Err(e) => return Err(e),
@@ -360,7 +362,7 @@ pub(super) fn download_received(
     if msg.content_deleted {
         return Ok(Err(own_message_gone(me, dm_id)));
     }
-    let docs = message_repo::get_documents(store, msg.id)?;
+    let docs = messages::repo::get_documents(store, msg.id)?;
     let msg = match mark_read(store, msg.id, now) {
         Ok(after) => after.unwrap_or(msg),
         // A full disk must not stop a read: the message is handed out and
@@ -393,7 +395,7 @@ pub(super) fn download_sent(
     if msg.content_deleted {
         return Ok(Err(own_message_gone(me, dm_id)));
     }
-    let docs = message_repo::get_documents(store, msg.id)?;
+    let docs = messages::repo::get_documents(store, msg.id)?;
     Ok(Ok((msg, docs)))
 }
 

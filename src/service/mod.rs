@@ -22,8 +22,8 @@ use std::sync::Arc;
 use hyper::HeaderMap;
 
 use crate::auth::{AuthFailure, AuthPolicy, Identity};
+use crate::domain::boxes::repo::RepoError;
 use crate::domain::clock::Clock;
-use crate::domain::repo::RepoError;
 use crate::http::routes::{Endpoint, LoginMethod};
 use crate::schema::{self, ISDS_NS, OperationInfo, TDbReqStatus, TStatus, WsdlFamily, XmlRoot};
 use crate::soap::Fault;
@@ -68,7 +68,7 @@ pub enum ServiceError {
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error(transparent)]
-    Wire(#[from] crate::domain::message_wire::WireError),
+    Wire(#[from] crate::domain::messages::wire::WireError),
 }
 
 impl ServiceError {
@@ -129,7 +129,7 @@ pub struct Services {
     /// operations answer a server fault.
     pub(crate) signer: Option<Arc<crate::sign::Signer>>,
     /// The published statistics, recomputed on their own period.
-    pub(crate) statistics: Arc<crate::domain::statistics::Statistics>,
+    pub(crate) statistics: Arc<crate::domain::messages::statistics::Statistics>,
 }
 
 /// Operations a user whose password expired (or was generated and must be

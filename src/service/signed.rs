@@ -34,8 +34,8 @@ use bytes::Bytes;
 
 use super::message_read;
 use super::{CallContext, Rejection, Reply, ServiceError, Services, dm_status, respond};
-use crate::domain::message::Timestamp;
-use crate::domain::repo::RepoError;
+use crate::domain::boxes::repo::RepoError;
+use crate::domain::messages::message::Timestamp;
 use crate::schema::{self, rt};
 use crate::schema::{
     ArchiveISDSDocumentResponse, AuthenticateMessageResponse, GetSignedDeliveryInfoResponse,

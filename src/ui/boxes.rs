@@ -5,11 +5,12 @@
 use maud::html;
 
 use super::{Cockpit, Page, Request, UiError, ok, show_unix};
-use crate::domain::box_search::{self, Scope, Searcher, TextQuery, TextTarget};
-use crate::domain::certificates::{self, Holder};
-use crate::domain::databox::{BoxId, BoxState, BoxType, DataBox};
-use crate::domain::user::Privileges;
-use crate::domain::{activity, credit, repo};
+use crate::domain::boxes::certificates::{self, Holder};
+use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox};
+use crate::domain::boxes::user::Privileges;
+use crate::domain::search;
+use crate::domain::search::{Scope, Searcher, TextQuery, TextTarget};
+use crate::domain::{boxes::activity, boxes::credit, boxes::repo};
 
 /// Boxes shown per page.
 const PAGE: usize = 50;
@@ -69,16 +70,16 @@ pub fn list(c: &Cockpit, req: &Request) -> Result<Page, UiError> {
     } else {
         let all = Searcher { ovm: true };
         let hits = if BoxId::parse(q).is_ok() {
-            box_search::by_id(c.store.as_ref(), q)?
+            search::by_id(c.store.as_ref(), q)?
         } else if q.len() == 8 && q.bytes().all(|b| b.is_ascii_digit()) {
-            box_search::by_ic(c.store.as_ref(), q, all, false)?
+            search::by_ic(c.store.as_ref(), q, all, false)?
         } else {
             let query = TextQuery {
                 words: TextQuery::words_of(q),
                 target: TextTarget::General,
                 scope: Scope::All,
             };
-            box_search::full_text(c.store.as_ref(), &query, all)?
+            search::full_text(c.store.as_ref(), &query, all)?
         };
         let mut boxes = Vec::new();
         for hit in hits.hits.iter().take(PAGE * 4) {

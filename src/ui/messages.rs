@@ -9,9 +9,10 @@
 use maud::{Markup, html};
 
 use super::{Cockpit, Page, Request, UiError, ok, show_time};
-use crate::domain::databox::BoxId;
-use crate::domain::message::{EventCode, Message, MessageId, MessageState, Timestamp};
-use crate::domain::message_repo::{self, ListQuery};
+use crate::domain::boxes::databox::BoxId;
+use crate::domain::messages;
+use crate::domain::messages::message::{EventCode, Message, MessageId, MessageState, Timestamp};
+use crate::domain::messages::repo::ListQuery;
 use crate::observe::metrics::state_name;
 
 /// Messages shown per page.
@@ -65,9 +66,9 @@ pub fn list(c: &Cockpit, id: &str, req: &Request) -> Result<Page, UiError> {
         q.state_mask = s.filter_bit();
     }
     let messages = if sent {
-        message_repo::list_sent(c.store.as_ref(), &q)?
+        messages::repo::list_sent(c.store.as_ref(), &q)?
     } else {
-        message_repo::list_received(c.store.as_ref(), &q)?
+        messages::repo::list_received(c.store.as_ref(), &q)?
     };
     let dir = if sent { "sent" } else { "received" };
     ok(
@@ -114,7 +115,7 @@ pub fn list(c: &Cockpit, id: &str, req: &Request) -> Result<Page, UiError> {
 
 fn load(c: &Cockpit, id: &str) -> Result<Message, UiError> {
     let mid = MessageId::parse(id).ok_or_else(|| UiError::NotFound(format!("message {id:?}")))?;
-    message_repo::get_message(c.store.as_ref(), mid)?
+    messages::repo::get_message(c.store.as_ref(), mid)?
         .ok_or_else(|| UiError::NotFound(format!("message {id}")))
 }
 
@@ -196,7 +197,7 @@ pub fn moments(c: &Cockpit, m: &Message) -> Result<Vec<Moment>, UiError> {
             who,
         });
     }
-    let changes = message_repo::state_changes(
+    let changes = messages::repo::state_changes(
         c.store.as_ref(),
         &m.recipient.box_id,
         Some(m.submitted_at),
@@ -365,7 +366,7 @@ pub fn document(c: &Cockpit, id: &str, n: &str) -> Result<Page, UiError> {
         .documents
         .get(usize::from(index))
         .ok_or_else(|| UiError::NotFound(format!("document {index}")))?;
-    let bytes = message_repo::get_document(c.store.as_ref(), m.id, index)?
+    let bytes = messages::repo::get_document(c.store.as_ref(), m.id, index)?
         .ok_or_else(|| UiError::NotFound("the content was deleted".into()))?;
     Ok(Page::Download {
         content_type: meta.mime_type.clone(),

@@ -188,7 +188,7 @@ pub enum UiError {
     #[error("{0}")]
     BadInput(String),
     #[error("store: {0}")]
-    Repo(#[from] crate::domain::repo::RepoError),
+    Repo(#[from] crate::domain::boxes::repo::RepoError),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
 }
@@ -289,7 +289,7 @@ pub fn login_page(failed: bool) -> String {
 
 /// A time as the inspector shows it: the ISDS form, UTC.
 pub fn show_time(unix_micros: i64) -> String {
-    let t = crate::domain::message::Timestamp(unix_micros).to_datetime();
+    let t = crate::domain::messages::message::Timestamp(unix_micros).to_datetime();
     format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
         t.year(),

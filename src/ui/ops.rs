@@ -7,9 +7,10 @@ use time::format_description::well_known::Rfc3339;
 
 use super::{Cockpit, Page, Request, UiError, ok, show_time, show_unix};
 use crate::domain::clock::Clock;
-use crate::domain::lifecycle;
-use crate::domain::message::{MessageState, Timestamp};
-use crate::domain::message_repo::{self, DueKind};
+use crate::domain::messages;
+use crate::domain::messages::lifecycle;
+use crate::domain::messages::message::{MessageState, Timestamp};
+use crate::domain::messages::repo::DueKind;
 use crate::observe::metrics::state_name;
 use crate::observe::traffic::pretty;
 
@@ -107,7 +108,7 @@ pub fn move_clock(c: &Cockpit, req: &Request) -> Result<Page, UiError> {
     } else {
         return Err(UiError::BadInput("expected advance or set".into()));
     };
-    let due = message_repo::due_until(
+    let due = messages::repo::due_until(
         c.store.as_ref(),
         Timestamp::from_datetime(target),
         DUE_SHOWN,
@@ -324,7 +325,7 @@ pub fn charts(c: &Cockpit) -> Result<Page, UiError> {
             .map(|(m, label, n)| (format!("{} {label}", &show_unix(m * 60)[11..16]), *n))
             .collect()
     };
-    let counts = message_repo::count_by_state(c.store.as_ref())?;
+    let counts = messages::repo::count_by_state(c.store.as_ref())?;
     let states: Vec<(String, u64)> = MessageState::ALL
         .iter()
         .map(|s| (state_name(*s).to_owned(), counts[usize::from(s.code())]))

@@ -74,7 +74,7 @@ pub fn base64_sha256_mb_per_s(mb: usize, rounds: usize) -> (f64, Duration) {
 pub fn dm_hash_cost(size: usize, rounds: usize) -> (Duration, Duration) {
     use isds_gateway::domain::BoxId;
     use isds_gateway::domain::BoxType;
-    use isds_gateway::domain::message::{
+    use isds_gateway::domain::messages::message::{
         Author, ContentKind, DocumentMeta, EnvelopeFields, HashForm, Message, MessageId,
         MessageState, Party, Timestamp, document_digests,
     };
@@ -131,7 +131,7 @@ pub fn dm_hash_cost(size: usize, rounds: usize) -> (Duration, Duration) {
         digest_only = digest_only.min(t0.elapsed());
         let t0 = Instant::now();
         let mut digests = Vec::new();
-        let hash = isds_gateway::domain::message_wire::hash(&msg, &docs, Some(&mut digests));
+        let hash = isds_gateway::domain::messages::wire::hash(&msg, &docs, Some(&mut digests));
         std::hint::black_box((hash.is_ok(), digests));
         dm_hash = dm_hash.min(t0.elapsed());
     }

@@ -32,11 +32,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::credentials::{HashError, PasswordHash};
-use super::credit::{self, CreditKind, NewCredit};
-use super::databox::{BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID};
-use super::repo::{self, RepoError};
-use super::user::{PersonName, Privileges, User, UserId, UserType};
+use crate::domain::boxes::credentials::{HashError, PasswordHash};
+use crate::domain::boxes::credit::{self, CreditKind, NewCredit};
+use crate::domain::boxes::databox::{
+    BoxAddress, BoxId, BoxState, BoxType, DataBox, Owner, SYSTEM_BOX_ID,
+};
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::boxes::user::{PersonName, Privileges, User, UserId, UserType};
 use crate::store::{Batch, Store, StoreError};
 
 /// The password of every synthetic user (synthetic data only).
@@ -235,7 +237,7 @@ fn ic_for(i: u64, seed: u64) -> String {
 /// User IDs that stand for no stored user (the operator's, a box
 /// application's).
 fn reserved_user_id(s: &str) -> bool {
-    s == "aaaaaa" || s == super::certificates::APPLICATION_USER_ID
+    s == "aaaaaa" || s == crate::domain::boxes::certificates::APPLICATION_USER_ID
 }
 
 /// Box types with their weights (per 100 000 boxes).
@@ -966,8 +968,8 @@ pub fn synth_box(i: u64, seed: u64, id: BoxId, ic: &str, now: i64) -> SynthBox {
         address: addr,
         ..Owner::default()
     };
-    let g = super::box_search::gross(box_type);
-    use super::box_search::Gross;
+    let g = crate::domain::search::gross(box_type);
+    use crate::domain::search::Gross;
     match (g, box_type) {
         (Gross::Fo, _) | (_, BoxType::OVM_FO) => {
             let (first, last) = person(&mut rng);
@@ -1222,9 +1224,9 @@ mod tests {
     #[test]
     fn generation_adds_to_a_store_with_a_world() {
         let store = open_memory();
-        let world =
-            super::super::world::World::parse(super::super::world::DEMO_WORLD, "demo", 0).unwrap();
-        repo::insert_world(store.as_ref(), &world).unwrap();
+        let world = crate::domain::world::World::parse(crate::domain::world::DEMO_WORLD, "demo", 0)
+            .unwrap();
+        crate::domain::world::store::insert_world(store.as_ref(), &world).unwrap();
         let report = generate(store.as_ref(), &SynthOptions::new(50, 3, 0), |_| {}).unwrap();
         assert_eq!(report.boxes, 50);
         assert_eq!(repo::all_boxes(store.as_ref()).unwrap().len(), 53);

@@ -38,7 +38,7 @@
 
 use std::collections::BTreeSet;
 
-use super::databox::{BoxState, BoxType, DataBox};
+use crate::domain::boxes::databox::{BoxState, BoxType, DataBox};
 use crate::store::{Batch, KeyRange, Order, Store, StoreError};
 
 pub const IDX_NAME: &str = "idx_name";
@@ -366,17 +366,17 @@ pub fn stage_remove(batch: &mut Batch, b: &DataBox) {
 /// existed (the index is empty but boxes exist); returns how many boxes
 /// it indexed (0 when the index was there). Runs at start, before the
 /// gateway serves.
-pub fn index_missing(store: &dyn Store) -> Result<u64, super::repo::RepoError> {
+pub fn index_missing(store: &dyn Store) -> Result<u64, crate::domain::boxes::repo::RepoError> {
     let indexed = store
         .tree(IDX_DOC)?
         .first_in(KeyRange::all(), Order::Ascending)?
         .is_some();
-    if indexed || !super::repo::has_any_box(store)? {
+    if indexed || !crate::domain::boxes::repo::has_any_box(store)? {
         return Ok(0);
     }
     let mut batch = Batch::new();
     let mut n = 0u64;
-    super::repo::for_each_box(store, |b| {
+    crate::domain::boxes::repo::for_each_box(store, |b| {
         stage_insert(&mut batch, b);
         n += 1;
         if n.is_multiple_of(10_000) {
@@ -480,7 +480,7 @@ pub fn doc(store: &dyn Store, id: &str) -> Result<Option<(Summary, Doc)>, StoreE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::databox::{BoxAddress, BoxId, Owner};
+    use crate::domain::boxes::databox::{BoxAddress, BoxId, Owner};
     use crate::store::open_memory;
 
     fn a_box(id: &str, firm: &str, city: &str) -> DataBox {

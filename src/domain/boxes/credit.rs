@@ -21,9 +21,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::databox::BoxId;
-use super::repo::{self, RepoError};
-use super::world::World;
+use crate::domain::boxes::databox::BoxId;
+use crate::domain::boxes::repo::{self, RepoError};
 use crate::store::{Batch, KeyRange, Order, Store, StoreError};
 
 /// The ledger tree.
@@ -300,10 +299,10 @@ pub fn append(
     Ok(recorded)
 }
 
-/// Stages the ledgers of a world's boxes (new boxes: empty ledgers). The
-/// world checked the amounts when it was parsed.
-pub fn stage_world(batch: &mut Batch, world: &World) {
-    for (box_id, new) in &world.credits {
+/// Stages the ledgers of new boxes (empty until now), e.g. a world
+/// fixture's, whose amounts were checked when it was parsed.
+pub fn stage_ledgers(batch: &mut Batch, credits: &[(BoxId, Vec<NewCredit>)]) {
+    for (box_id, new) in credits {
         // Checked by `check_world_ledger` when the world was parsed.
         let _ = stage_after(batch, box_id, 0, 0, new);
     }
@@ -325,7 +324,7 @@ mod tests {
     fn a_ledger_keeps_its_balance_and_refuses_to_go_negative() {
         let store = open_memory();
         let world = World::parse(DEMO_WORLD, "demo", 0).unwrap();
-        repo::insert_world(store.as_ref(), &world).unwrap();
+        crate::domain::world::store::insert_world(store.as_ref(), &world).unwrap();
         let po = BoxId::parse("po4demo").unwrap();
         let start = balance(store.as_ref(), &po).unwrap();
         let charge = NewCredit {
@@ -381,7 +380,7 @@ mod tests {
         assert_eq!(ledger.len(), 2);
         assert_eq!(ledger[0].at, 50);
         let store = open_memory();
-        repo::insert_world(store.as_ref(), &w).unwrap();
+        crate::domain::world::store::insert_world(store.as_ref(), &w).unwrap();
         assert_eq!(balance(store.as_ref(), id).unwrap(), 600);
         assert_eq!(storage_orders(store.as_ref(), id).unwrap().len(), 1);
 

@@ -2,7 +2,7 @@
 //! message itself: the text rewrite of envelope fields, the allowed document
 //! formats, the document order, and which messages are commercial.
 
-use super::databox::DataBox;
+use crate::domain::boxes::databox::DataBox;
 
 /// Most recipients of one CreateMultipleMessage.
 pub const MAX_RECIPIENTS: usize = 50;

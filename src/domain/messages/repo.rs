@@ -28,11 +28,13 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::databox::BoxId;
+use crate::domain::boxes::databox::BoxId;
+use crate::domain::boxes::repo::RepoError;
 #[cfg(test)]
-use super::message::Event;
-use super::message::{DocumentDigest, Message, MessageId, MessageState, Timestamp};
-use super::repo::RepoError;
+use crate::domain::messages::message::Event;
+use crate::domain::messages::message::{
+    DocumentDigest, Message, MessageId, MessageState, Timestamp,
+};
 use crate::store::{Batch, FileDir, KeyRange, Order, Store, StoreError};
 
 const MESSAGES: &str = "messages";
@@ -312,7 +314,7 @@ impl<'s> DocumentWriter<'s> {
     /// [`stage_insert_message`], with documents of [`FILE_THRESHOLD`]
     /// bytes and more written to files (when the store has a file
     /// directory) and referenced. `digests` are the documents' SHA-256
-    /// ([`crate::domain::message::document_digests`]), recorded for the
+    /// ([`crate::domain::messages::message::document_digests`]), recorded for the
     /// check on every read.
     pub fn stage_insert_message(
         &mut self,
@@ -1077,8 +1079,9 @@ pub(crate) fn for_each_message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::message::tests::sample;
-    use crate::domain::message::{EventCode, compute_hash, document_digests};
+    use crate::domain::messages::message::tests::sample;
+    use crate::domain::messages::message::{EventCode, document_digests};
+    use crate::domain::messages::wire::compute_hash;
     use crate::store::open_memory;
 
     fn stored(store: &dyn Store, id: u64, at: i64) -> Message {
@@ -1142,7 +1145,7 @@ mod tests {
     fn documents_are_stored_in_pieces_and_read_whole() {
         let store = open_memory();
         let s = store.as_ref();
-        let mut m = crate::domain::message::tests::sample(10_000_001);
+        let mut m = crate::domain::messages::message::tests::sample(10_000_001);
         let big: Vec<u8> = (0..DOCUMENT_CHUNK * 3 + 17)
             .map(|i| (i % 251) as u8)
             .collect();

@@ -27,11 +27,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::credentials::PasswordHash;
-use super::databox::{BoxId, DataBox};
-use super::repo::{self, RepoError};
-use super::user::{PersonName, Privileges, User, UserId, UserType};
-use super::world::World;
+use crate::domain::boxes::credentials::PasswordHash;
+use crate::domain::boxes::databox::{BoxId, DataBox};
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::boxes::user::{PersonName, Privileges, User, UserId, UserType};
 use crate::store::{Batch, KeyRange, Order, Store, StoreError};
 use crate::tls::PeerCertificate;
 
@@ -433,13 +432,17 @@ pub fn stage_register(batch: &mut Batch, registration: &Registration) {
     }
 }
 
-/// Adds the certificates and provider authorisations of a world fixture to
-/// the batch that writes its boxes and users.
-pub fn stage_world(batch: &mut Batch, world: &World) {
-    for registration in &world.certificates {
+/// Adds certificate registrations and provider authorisations (a world
+/// fixture's) to the batch that writes their boxes and users.
+pub fn stage_registrations(
+    batch: &mut Batch,
+    registrations: &[Registration],
+    provider_boxes: &[(String, BoxId)],
+) {
+    for registration in registrations {
         stage_register(batch, registration);
     }
-    for (provider, box_id) in &world.provider_boxes {
+    for (provider, box_id) in provider_boxes {
         batch.put(
             PROVIDER_BOXES,
             provider_box_key(provider, box_id),
@@ -485,8 +488,9 @@ mod tests {
 
     fn demo_store() -> std::sync::Arc<dyn Store> {
         let store = open_memory();
-        let world = World::parse(super::super::world::DEMO_WORLD, "demo", 0).unwrap();
-        repo::insert_world(store.as_ref(), &world).unwrap();
+        let world = crate::domain::world::World::parse(crate::domain::world::DEMO_WORLD, "demo", 0)
+            .unwrap();
+        crate::domain::world::store::insert_world(store.as_ref(), &world).unwrap();
         store
     }
 

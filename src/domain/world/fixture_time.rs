@@ -4,10 +4,10 @@
 //! on whatever day they are loaded.
 
 /// Unix seconds of `text`, read relative to `now` (Unix seconds) when it is
-/// a relative time, else as an absolute one (see [`super::world::parse_instant`]).
+/// a relative time, else as an absolute one (see [`crate::domain::clock::czech_time::parse_instant`]).
 /// `None` when it is neither.
 pub(crate) fn parse_fixture_time(text: &str, now: i64) -> Option<i64> {
-    relative(text, now).or_else(|| super::world::parse_instant(text))
+    relative(text, now).or_else(|| crate::domain::clock::czech_time::parse_instant(text))
 }
 
 /// A relative time: an optional `now`, then signed amounts such as

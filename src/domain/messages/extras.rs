@@ -11,10 +11,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::databox::BoxId;
-use super::message::{MessageId, Timestamp};
-use super::repo::RepoError;
-use super::user::UserId;
+use crate::domain::boxes::databox::BoxId;
+use crate::domain::boxes::repo::RepoError;
+use crate::domain::boxes::user::UserId;
+use crate::domain::messages::message::{MessageId, Timestamp};
 use crate::store::{Batch, KeyRange, Order, Store};
 
 const NTF_REGISTRATIONS: &str = "ntf_registrations";

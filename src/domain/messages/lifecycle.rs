@@ -25,14 +25,17 @@
 //! transition is a compare-and-swap on the stored message, so none happens
 //! twice.
 
-use super::clock::Clock;
-use super::databox::BoxId;
-use super::message::{Event, EventCode, Message, MessageId, MessageState, Timestamp};
-use super::message_repo::{self, DueEntry, DueKind};
-use super::repo::RepoError;
-use super::system_message;
-use super::user::{Privileges, UserType};
 use crate::auth::{Actor, Identity};
+use crate::domain::boxes::databox::BoxId;
+use crate::domain::boxes::repo::RepoError;
+use crate::domain::boxes::user::{Privileges, UserType};
+use crate::domain::clock::Clock;
+use crate::domain::messages;
+use crate::domain::messages::message::{
+    Event, EventCode, Message, MessageId, MessageState, Timestamp,
+};
+use crate::domain::messages::repo::{DueEntry, DueKind};
+use crate::domain::messages::system_message;
 use crate::store::{Batch, Store, StoreError};
 
 /// Due entries read per round of [`run_due`].
@@ -58,7 +61,7 @@ pub fn run_due_at(store: &dyn Store, now: Timestamp) -> Result<usize, RepoError>
         // Each entry read is consumed below (applied or found stale and
         // dropped), so every round makes progress; transitions may queue
         // new entries (deletion after fiction), which a later round sees.
-        let due = message_repo::due_until(store, now, DUE_CHUNK)?;
+        let due = messages::repo::due_until(store, now, DUE_CHUNK)?;
         if due.is_empty() {
             return Ok(applied);
         }
@@ -73,8 +76,8 @@ pub fn run_due_at(store: &dyn Store, now: Timestamp) -> Result<usize, RepoError>
 /// Applies one queue entry; false when it no longer applied (dropped).
 fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
     for _ in 0..MAX_ATTEMPTS {
-        let Some(msg) = message_repo::get_message(store, entry.id)? else {
-            message_repo::drop_due(store, entry)?;
+        let Some(msg) = messages::repo::get_message(store, entry.id)? else {
+            messages::repo::drop_due(store, entry)?;
             return Ok(false);
         };
         let after = match entry.kind {
@@ -87,12 +90,12 @@ fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
             _ => {
                 // The message moved on (accepted, undeliverable): the entry
                 // is stale.
-                message_repo::drop_due(store, entry)?;
+                messages::repo::drop_due(store, entry)?;
                 return Ok(false);
             }
         };
         let mut batch = Batch::new();
-        match message_repo::stage_update_message(store, &mut batch, &msg, &after, entry.at) {
+        match messages::repo::stage_update_message(store, &mut batch, &msg, &after, entry.at) {
             Ok(()) => {}
             Err(RepoError::Conflict(_)) => continue,
             Err(e) => return Err(e),
@@ -101,7 +104,7 @@ fn apply_due(store: &dyn Store, entry: &DueEntry) -> Result<bool, RepoError> {
         // is redone identically, with the same due time.
         match store.apply(batch) {
             Ok(()) => {
-                message_repo::after_update_applied(store, &msg, &after);
+                messages::repo::after_update_applied(store, &msg, &after);
                 return Ok(true);
             }
             Err(StoreError::Conflict { .. }) => continue,
@@ -174,7 +177,7 @@ pub fn deliver_by_listing(
         return Ok(0);
     }
     let box_id = &identity.databox.id;
-    let pending = message_repo::pending_acceptance(store, box_id)?;
+    let pending = messages::repo::pending_acceptance(store, box_id)?;
     let mut delivered = 0;
     // In durable batches of a bounded size: a box with thousands of
     // waiting messages would otherwise be delivered in one write held in
@@ -202,7 +205,7 @@ fn deliver_ids(
         let mut batch = Batch::new();
         let mut delivered = 0;
         for &id in ids {
-            let Some(msg) = message_repo::get_message(store, id)? else {
+            let Some(msg) = messages::repo::get_message(store, id)? else {
                 continue;
             };
             let waiting = matches!(
@@ -218,7 +221,7 @@ fn deliver_ids(
                 after.acceptance_time = Some(now);
             }
             after.events.push(Event::new(now, event));
-            match message_repo::stage_update_message(store, &mut batch, &msg, &after, now) {
+            match messages::repo::stage_update_message(store, &mut batch, &msg, &after, now) {
                 Ok(()) => delivered += 1,
                 Err(RepoError::Conflict(_)) => continue 'attempt,
                 Err(e) => return Err(e),
@@ -279,8 +282,8 @@ pub fn stage_box_became_inaccessible(
     at: Timestamp,
 ) -> Result<usize, RepoError> {
     let mut n = 0;
-    for id in message_repo::pending_acceptance(store, box_id)? {
-        let Some(msg) = message_repo::get_message(store, id)? else {
+    for id in messages::repo::pending_acceptance(store, box_id)? {
+        let Some(msg) = messages::repo::get_message(store, id)? else {
             continue;
         };
         if msg.state != MessageState::Delivered {
@@ -289,7 +292,7 @@ pub fn stage_box_became_inaccessible(
         let mut after = msg.clone();
         after.state = MessageState::Undeliverable;
         after.events.push(Event::new(at, EventCode::EV3));
-        message_repo::stage_update_message(store, batch, &msg, &after, at)?;
+        messages::repo::stage_update_message(store, batch, &msg, &after, at)?;
         // The sender learns of it by a system message, in the same write.
         system_message::stage_undeliverable_notice(store, batch, &after, at)?;
         n += 1;
@@ -301,8 +304,8 @@ pub fn stage_box_became_inaccessible(
 mod tests {
     use super::*;
     use crate::domain::clock::TestClock;
-    use crate::domain::message::compute_hash;
-    use crate::domain::message::tests::sample;
+    use crate::domain::messages::message::tests::sample;
+    use crate::domain::messages::wire::compute_hash;
     use crate::domain::{BoxState, BoxType, DataBox, Owner, PersonName, User, UserId};
     use crate::http::routes::LoginMethod;
     use crate::store::open_memory;
@@ -314,7 +317,7 @@ mod tests {
         m.envelope.personal_delivery = personal;
         m.envelope.allow_subst_delivery = fiction;
         m.hash = compute_hash(&m, &[b"doc"]).unwrap();
-        message_repo::insert_message(store, &m, &[b"doc".to_vec()]).unwrap();
+        messages::repo::insert_message(store, &m, &[b"doc".to_vec()]).unwrap();
         m
     }
 
@@ -328,7 +331,7 @@ mod tests {
                 user_type,
                 privileges: Privileges(privileges),
                 name: PersonName::default(),
-                password: crate::domain::credentials::PasswordHash::unusable(),
+                password: crate::domain::boxes::credentials::PasswordHash::unusable(),
                 password_set_at: 0,
                 must_change_password: false,
                 personal: Default::default(),
@@ -351,7 +354,7 @@ mod tests {
     }
 
     fn state(store: &dyn Store, m: &Message) -> Message {
-        message_repo::get_message(store, m.id).unwrap().unwrap()
+        messages::repo::get_message(store, m.id).unwrap().unwrap()
     }
 
     #[test]
@@ -370,8 +373,8 @@ mod tests {
         assert_eq!(after.events.last().unwrap().code, EventCode::EV2);
         assert_eq!(after.events.last().unwrap().at, t0.plus_days(10));
         assert_eq!(after.hash, m.hash);
-        assert!(message_repo::get_documents(s, m.id).unwrap().is_empty());
-        let changes = message_repo::state_changes(s, &m.recipient.box_id, None, None).unwrap();
+        assert!(messages::repo::get_documents(s, m.id).unwrap().is_empty());
+        let changes = messages::repo::state_changes(s, &m.recipient.box_id, None, None).unwrap();
         assert!(changes.contains(&(m.id, t0.plus_days(10), MessageState::AcceptedByFiction)));
         assert!(changes.contains(&(m.id, t0.plus_days(100), MessageState::ContentDeleted)));
         // Idempotent; the message without fiction waits for a listing.
@@ -407,7 +410,7 @@ mod tests {
         assert_eq!(p.state, MessageState::AcceptedByLogin);
         assert_eq!(p.events.last().unwrap().code, EventCode::EV11);
         // Deletion is now scheduled 90 days after acceptance.
-        let due = message_repo::due_until(s, Timestamp(i64::MAX), 10).unwrap();
+        let due = messages::repo::due_until(s, Timestamp(i64::MAX), 10).unwrap();
         assert_eq!(due.len(), 2);
         assert!(due.iter().all(|e| e.kind == DueKind::ContentDeletion));
         assert_eq!(deliver_by_listing(s, now, &primary).unwrap(), 0);
@@ -489,7 +492,7 @@ mod tests {
         assert_eq!(run_due_at(s, now.plus_days(30)).unwrap(), 0);
         // Only the one accepted by fiction still waits for a listing.
         assert_eq!(
-            message_repo::pending_acceptance(s, &waiting.recipient.box_id).unwrap(),
+            messages::repo::pending_acceptance(s, &waiting.recipient.box_id).unwrap(),
             vec![old.id]
         );
     }

@@ -7,13 +7,14 @@
 //! delivered message of the sender's box: listed, downloaded, accepted by
 //! login or fiction like any other, with one plain-text document.
 
-use super::databox::DataBox;
-use super::message::{
+use crate::domain::boxes::databox::DataBox;
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::messages;
+use crate::domain::messages::message::{
     Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-    MessageState, Party, Timestamp, compute_hash,
+    MessageState, Party, Timestamp,
 };
-use super::message_repo;
-use super::repo::{self, RepoError};
+use crate::domain::messages::wire::compute_hash;
 use crate::store::{Batch, Store};
 
 /// The notice's file name (`dmFileDescr`).
@@ -37,16 +38,16 @@ pub fn stage_undeliverable_notice(
     let Some(sender_box) = repo::get_box(store, &undeliverable.sender.box_id)? else {
         return Ok(None);
     };
-    let id = message_repo::next_message_id(store)?;
+    let id = messages::repo::next_message_id(store)?;
     let (msg, text) = undeliverable_notice(id, undeliverable, &sender_box, at);
-    message_repo::stage_insert_message(batch, &msg, &[text]);
+    messages::repo::stage_insert_message(batch, &msg, &[text]);
     Ok(Some(msg))
 }
 
 /// The notice about `undeliverable` for its sender's box, with its
 /// document's bytes.
 fn undeliverable_notice(
-    id: super::message::MessageId,
+    id: crate::domain::messages::message::MessageId,
     undeliverable: &Message,
     sender_box: &DataBox,
     at: Timestamp,
@@ -120,7 +121,7 @@ fn undeliverable_notice(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::message::tests::sample;
+    use crate::domain::messages::message::tests::sample;
     use crate::store::open_memory;
 
     #[test]
@@ -161,7 +162,7 @@ mod tests {
             public_listing: true,
         };
         let at = Timestamp(1_790_000_000_000_000);
-        let id = super::super::message::MessageId(10_000_009);
+        let id = crate::domain::messages::message::MessageId(10_000_009);
         let (msg, text) = undeliverable_notice(id, &original, &sender_box, at);
         assert_eq!(msg.sender.sender_type_code(), 0);
         assert_eq!(msg.sender.box_id.as_str(), "aaaaaaa");

@@ -9,8 +9,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha1::Sha1;
 
-use super::repo::RepoError;
-use super::user::UserId;
+use crate::domain::boxes::repo::RepoError;
+use crate::domain::boxes::user::UserId;
 use crate::store::{Batch, Store, StoreError};
 
 const OTP_SECRETS: &str = "otp_secrets";

@@ -11,9 +11,9 @@
 
 use std::sync::Mutex;
 
-use super::message::MessageState;
-use super::message_repo;
-use super::repo::RepoError;
+use crate::domain::boxes::repo::RepoError;
+use crate::domain::messages;
+use crate::domain::messages::message::MessageState;
 use crate::store::Store;
 
 /// How often ISDS recomputes the count (chapter 1.2: "dnes nastavena na
@@ -63,7 +63,7 @@ impl Statistics {
 /// Messages in a state past 3 whose sender is not the system box.
 fn count_delivered(store: &dyn Store) -> Result<u64, RepoError> {
     let mut n = 0u64;
-    message_repo::for_each_message(store, |m| {
+    messages::repo::for_each_message(store, |m| {
         let delivered = m.state.code() > MessageState::Infected.code();
         if delivered && m.sender.sender_type_code() != 0 {
             n += 1;

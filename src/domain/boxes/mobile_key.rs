@@ -14,10 +14,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::credentials::{HashError, PasswordHash, random_below};
-use super::databox::DataBox;
-use super::repo::{self, RepoError};
-use super::user::{User, UserId, UserType};
+use crate::domain::boxes::credentials::{HashError, PasswordHash, random_below};
+use crate::domain::boxes::databox::DataBox;
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::boxes::user::{User, UserId, UserType};
 use crate::store::{Batch, KeyRange, Order, Store};
 
 const MOBILE_KEYS: &str = "mobile_keys";

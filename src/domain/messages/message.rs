@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::clock::Clock;
-use super::databox::{BoxId, BoxType};
-use super::user::UserId;
+use crate::domain::boxes::databox::{BoxId, BoxType};
+use crate::domain::boxes::user::UserId;
+use crate::domain::clock::Clock;
 
 /// Days after delivery after which a message not yet accepted is accepted by
 /// fiction (state 5), where the message allows it.
@@ -104,15 +104,15 @@ impl Timestamp {
 
     /// `xs:dateTime` as ISDS writes it: Czech time with milliseconds and
     /// the Czech offset of the instant, e.g. `2026-11-22T20:48:44.123+01:00`
-    /// (see [`super::czech_time`]).
+    /// (see [`crate::domain::clock::czech_time`]).
     pub fn to_xml(self) -> String {
-        super::czech_time::format_datetime(self.to_datetime())
+        crate::domain::clock::czech_time::format_datetime(self.to_datetime())
     }
 
     /// Parses an `xs:dateTime` as ISDS reads it (a missing zone is Czech
-    /// local time; see [`super::czech_time`]).
+    /// local time; see [`crate::domain::clock::czech_time`]).
     pub fn parse_xml(s: &str) -> Option<Self> {
-        super::czech_time::parse_datetime(s).map(Self::from_datetime)
+        crate::domain::clock::czech_time::parse_datetime(s).map(Self::from_datetime)
     }
 
     /// 8 bytes that sort like the times (sign bit flipped, big-endian).
@@ -251,7 +251,7 @@ impl Party {
     }
 
     /// The party as a box's register entry describes it now.
-    pub fn of_box(b: &super::databox::DataBox) -> Self {
+    pub fn of_box(b: &crate::domain::boxes::databox::DataBox) -> Self {
         let o = &b.owner;
         let name = if o.firm_name.is_empty() {
             [o.first_name.as_str(), o.last_name.as_str()]
@@ -275,7 +275,7 @@ impl Party {
 
 /// "street number, zip city" (parts that are missing left out), where the
 /// number is "descriptive/orientation" when both are known.
-pub fn postal_address(a: &super::databox::BoxAddress) -> String {
+pub fn postal_address(a: &crate::domain::boxes::databox::BoxAddress) -> String {
     let number = match (
         a.number_in_municipality.is_empty(),
         a.number_in_street.is_empty(),
@@ -451,7 +451,7 @@ pub struct Message {
     pub documents: Vec<DocumentMeta>,
     /// `dmAttachmentSize`: stored size of all documents in kB (rounded up).
     pub attachment_size_kb: u64,
-    /// `dmHash`: SHA-256, see [`compute_hash`] and [`HashForm`].
+    /// `dmHash`: SHA-256, see [`crate::domain::messages::wire::compute_hash`] and [`HashForm`].
     pub hash: [u8; 32],
     /// What `hash` was computed over. Missing in stores written by older
     /// builds, whose messages keep the hash they were given.
@@ -554,7 +554,7 @@ pub enum HashForm {
     #[default]
     Legacy,
     /// SHA-256 of the bytes of the message's `dmDm` element as the
-    /// gateway writes it ([`crate::domain::message_wire`]).
+    /// gateway writes it ([`crate::domain::messages::wire`]).
     DmDmBytes,
 }
 
@@ -569,24 +569,11 @@ pub fn document_digests<D: AsRef<[u8]>>(documents: &[D]) -> Vec<DocumentDigest> 
         .collect()
 }
 
-/// `dmHash` of a message with these documents (as they are stored): the
-/// SHA-256 of its `dmDm` bytes, see [`crate::domain::message_wire::hash`].
-/// The caller sets [`Message::hash_form`] to [`HashForm::DmDmBytes`].
-pub fn compute_hash<D: AsRef<[u8]>>(
-    msg: &Message,
-    documents: &[D],
-) -> Result<[u8; 32], super::message_wire::WireError> {
-    let docs: Vec<bytes::Bytes> = documents
-        .iter()
-        .map(|d| bytes::Bytes::copy_from_slice(d.as_ref()))
-        .collect();
-    super::message_wire::hash(msg, &docs, None)
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use crate::domain::clock::TestClock;
+    use crate::domain::messages::wire::compute_hash;
 
     pub(crate) fn sample(id: u64) -> Message {
         let t = Timestamp(1_780_000_000_000_000);
@@ -770,7 +757,7 @@ pub(crate) mod tests {
 
     #[test]
     fn addresses() {
-        use crate::domain::databox::BoxAddress;
+        use crate::domain::boxes::databox::BoxAddress;
         let mut a = BoxAddress {
             street: "Dlouhá".into(),
             number_in_municipality: "1234".into(),

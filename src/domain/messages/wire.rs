@@ -24,7 +24,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::message::{ContentKind, DocumentDigest, Message};
+use crate::domain::messages::message::{ContentKind, DocumentDigest, Message};
 use crate::schema::{
     self, TFileDmXMLContent, TFilesArray, TFilesArrayDmFile, TReturnedMessageDmDm, ToXml,
 };
@@ -56,7 +56,7 @@ pub enum WireError {
 /// fields.
 macro_rules! envelope_of {
     ($ty:ident, $m:expr, { $($extra:tt)* }) => {{
-        let m: &$crate::domain::message::Message = $m;
+        let m: &$crate::domain::messages::message::Message = $m;
         let e = &m.envelope;
         $ty {
             dm_id: m.id.to_string(),
@@ -290,10 +290,21 @@ pub fn hash_of_dm_dm_in(xml: &[u8], algorithm: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// `dmHash` of a message with these documents (as they are stored): the
+/// SHA-256 of its `dmDm` bytes, see [`hash`].
+/// The caller sets [`Message::hash_form`] to [`crate::domain::messages::message::HashForm::DmDmBytes`].
+pub fn compute_hash<D: AsRef<[u8]>>(msg: &Message, documents: &[D]) -> Result<[u8; 32], WireError> {
+    let docs: Vec<bytes::Bytes> = documents
+        .iter()
+        .map(|d| bytes::Bytes::copy_from_slice(d.as_ref()))
+        .collect();
+    hash(msg, &docs, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::message::tests::sample;
+    use crate::domain::messages::message::tests::sample;
 
     #[test]
     fn xml_content_reads_elements_back() {

@@ -1,6 +1,6 @@
 //! Messages of world fixtures (`[[messages]]`): data messages in any state,
 //! with documents read from files next to the fixture, stored through
-//! [`message_repo::stage_insert_message`] in the world's all-or-nothing
+//! [`messages::repo::stage_insert_message`] in the world's all-or-nothing
 //! batch, so they list, download and age (fiction, deletion) exactly like
 //! sent ones.
 
@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::databox::{BoxId, DataBox};
-use super::message::{
+use crate::domain::boxes::databox::{BoxId, DataBox};
+use crate::domain::boxes::repo::{self, RepoError};
+use crate::domain::boxes::user::UserType;
+use crate::domain::messages;
+use crate::domain::messages::message::{
     Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-    MessageState, Party, Timestamp, compute_hash,
+    MessageState, Party, Timestamp,
 };
-use super::message_repo;
-use super::repo::{self, RepoError};
-use super::user::UserType;
-use super::world::World;
+use crate::domain::messages::wire::compute_hash;
+use crate::domain::world::World;
 use crate::store::{Batch, Store};
 
 /// Days after delivery when fiction accepts a message.
@@ -104,7 +105,7 @@ pub struct PlannedMessage {
 fn instant(what: &str, v: &Option<String>, now: i64) -> Result<Option<Timestamp>, String> {
     v.as_deref()
         .map(|s| {
-            super::fixture_time::parse_fixture_time(s, now)
+            crate::domain::world::fixture_time::parse_fixture_time(s, now)
                 .map(Timestamp::from_unix_seconds)
                 .ok_or_else(|| {
                     format!(
@@ -211,10 +212,10 @@ impl MessageSpec {
                             i + 1
                         ));
                     };
-                    let bytes = super::fixture_files::read_confined(
+                    let bytes = crate::domain::world::fixture_files::read_confined(
                         dir,
                         file,
-                        super::fixture_files::MAX_FIXTURE_FILE_BYTES,
+                        crate::domain::world::fixture_files::MAX_FIXTURE_FILE_BYTES,
                     )
                     .map_err(|e| format!("document {}: {e}", i + 1))?;
                     let name = file
@@ -376,7 +377,7 @@ pub(crate) fn build(store: &dyn Store, world: &World) -> Result<BuiltMessages, B
                 },
             },
         };
-        let id = message_repo::next_message_id(store)?;
+        let id = messages::repo::next_message_id(store)?;
         let documents: Vec<DocumentMeta> = p.documents.iter().map(|(m, _)| m.clone()).collect();
         let mut envelope = p.envelope.clone();
         envelope.ovm = sender.effective_ovm;
@@ -415,6 +416,6 @@ pub(crate) fn build(store: &dyn Store, world: &World) -> Result<BuiltMessages, B
 /// Stages built messages into the world's batch.
 pub(crate) fn stage(batch: &mut Batch, messages: &[(Message, Vec<Vec<u8>>)]) {
     for (msg, docs) in messages {
-        message_repo::stage_insert_message(batch, msg, docs);
+        messages::repo::stage_insert_message(batch, msg, docs);
     }
 }

@@ -1,7 +1,7 @@
 //! Box search as ISDS does it: who sees which boxes, the type scopes, what
 //! a searcher may send to a box found, and the evaluation of parametric
 //! (FindDataBox) and full-text (ISDSSearch2/3) searches over the index of
-//! [`super::search_index`].
+//! [`crate::domain::boxes::search_index`].
 //!
 //! # Who sees what
 //! The owner of a box may forbid listing it in the public list of boxes
@@ -29,8 +29,10 @@
 
 use std::collections::HashMap;
 
-use super::databox::{BoxState, BoxType};
-use super::search_index::{self as idx, Doc, Field, Posting, Summary, digits, fold, tokens};
+use crate::domain::boxes::databox::{BoxState, BoxType};
+use crate::domain::boxes::search_index::{
+    self as idx, Doc, Field, Posting, Summary, digits, fold, tokens,
+};
 use crate::store::{Store, StoreError};
 
 /// The most postings a search reads from its driving clause.
@@ -883,8 +885,8 @@ pub fn find(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::databox::{BoxAddress, BoxId, DataBox, Owner};
-    use crate::domain::repo;
+    use crate::domain::boxes::databox::{BoxAddress, BoxId, DataBox, Owner};
+    use crate::domain::boxes::repo;
     use crate::store::{Batch, open_memory};
 
     fn boxed(id: &str, t: BoxType, owner: Owner, listed: bool, open: bool) -> DataBox {

@@ -12,9 +12,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::databox::{BoxId, DataBox};
-use super::user::{User, UserId};
-use super::world::World;
+use crate::domain::boxes::databox::{BoxId, DataBox};
+use crate::domain::boxes::user::{User, UserId};
 use crate::store::{Batch, KeyRange, Order, Store, StoreError};
 
 const BOXES: &str = "boxes";
@@ -235,21 +234,21 @@ pub fn login_exists(store: &dyn Store, login: &str) -> Result<bool, RepoError> {
 pub fn stage_insert_box(batch: &mut Batch, b: &DataBox) {
     batch.expect_absent(BOXES, b.id.as_str());
     batch.put(BOXES, b.id.as_str(), encode(b));
-    super::search_index::stage_insert(batch, b);
+    crate::domain::boxes::search_index::stage_insert(batch, b);
 }
 
 /// A new box without the precondition that its ID is unused, for bulk
 /// loads that checked the IDs themselves.
 pub fn stage_insert_box_unchecked(batch: &mut Batch, b: &DataBox) {
     batch.put(BOXES, b.id.as_str(), encode(b));
-    super::search_index::stage_insert(batch, b);
+    crate::domain::boxes::search_index::stage_insert(batch, b);
 }
 
 /// A changed box (same ID), which must still be as read.
 pub fn stage_update_box(batch: &mut Batch, old: &Stored<DataBox>, new: &DataBox) {
     batch.expect(BOXES, new.id.as_str(), Some(old.raw.clone()));
     batch.put(BOXES, new.id.as_str(), encode(new));
-    super::search_index::stage_update(batch, &old.value, new);
+    crate::domain::boxes::search_index::stage_update(batch, &old.value, new);
 }
 
 /// A new user with its login and box index entries; its ID and login must
@@ -311,57 +310,4 @@ pub fn update_user(store: &dyn Store, user: &User) -> Result<(), RepoError> {
     batch.put(USERS, user.id.as_str(), encode(user));
     store.apply_durable(batch)?;
     Ok(())
-}
-
-/// Writes every box and user of `world` in one atomic, durable batch;
-/// refuses (writing nothing) if any box ID, user ID or login exists.
-pub fn insert_world(store: &dyn Store, world: &World) -> Result<(), RepoError> {
-    insert_world_with_messages(store, world, &[], None)
-}
-
-/// [`insert_world`] with the world's messages (built by
-/// `world_messages::build`) in the same all-or-nothing batch.
-pub fn insert_world_with_messages(
-    store: &dyn Store,
-    world: &World,
-    messages: &[(super::message::Message, Vec<Vec<u8>>)],
-    loaded_mark: Option<(&[u8], Vec<u8>)>,
-) -> Result<(), RepoError> {
-    let mut batch = Batch::new();
-    // The fixture's mark (see `world::FIXTURES_LOADED`) goes in the same
-    // batch: a fixture is recorded as loaded exactly when its content is.
-    if let Some((key, value)) = loaded_mark {
-        batch.expect_absent(super::world::FIXTURES_LOADED, key);
-        batch.put(super::world::FIXTURES_LOADED, key, value);
-    }
-    super::world_messages::stage(&mut batch, messages);
-    for b in &world.boxes {
-        stage_insert_box(&mut batch, b);
-    }
-    for u in &world.users {
-        batch.expect_absent(USERS, u.id.as_str());
-        batch.expect_absent(LOGINS, u.login.as_str());
-        batch.put(USERS, u.id.as_str(), encode(u));
-        batch.put(LOGINS, u.login.as_str(), u.id.as_str());
-        batch.put(BOX_USERS, box_user_key(&u.box_id, &u.id), Vec::new());
-    }
-    for (user, secret) in &world.otp_secrets {
-        super::otp::put_secret(&mut batch, user, secret);
-    }
-    // Its client certificates and credit ledgers, in the same
-    // all-or-nothing batch.
-    super::certificates::stage_world(&mut batch, world);
-    super::credit::stage_world(&mut batch, world);
-    for key in &world.mobile_keys {
-        super::mobile_key::put_key(&mut batch, key);
-    }
-    for (user, account) in &world.mobile_key_accounts {
-        super::mobile_key::put_account(&mut batch, user, account);
-    }
-    store.apply_durable(batch).map_err(|e| match e {
-        StoreError::Conflict { .. } => {
-            RepoError::Exists(format!("a box, user or login of the world ({e})"))
-        }
-        other => RepoError::Store(other),
-    })
 }

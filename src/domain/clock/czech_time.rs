@@ -155,6 +155,21 @@ pub fn format_unix(secs: i64) -> String {
     format_datetime(OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH))
 }
 
+/// Unix seconds of a date-time (RFC 3339; without a zone, Czech time, as
+/// ISDS reads times) or a `YYYY-MM-DD` date (midnight starting that Czech
+/// day).
+pub fn parse_instant(s: &str) -> Option<i64> {
+    if let Some(t) = parse_datetime(s) {
+        return Some(t.unix_timestamp());
+    }
+    let date = time::Date::parse(
+        s.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    Some(day_start(date).unix_timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

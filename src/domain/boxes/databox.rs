@@ -216,7 +216,7 @@ pub struct DataBox {
     /// found by box search. In ISDS only the owner of an FO box may forbid
     /// it; a box that forbade it and accepts no commercial messages is found
     /// by non-OVM searchers only by its exact ID (see
-    /// [`crate::domain::box_search`]). Records stored before this field
+    /// [`crate::domain::search`]). Records stored before this field
     /// existed load as listed.
     #[serde(default = "listed")]
     pub public_listing: bool,

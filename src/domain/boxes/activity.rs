@@ -8,8 +8,8 @@
 //! change then also records the state it left, as held since the
 //! beginning of time.
 
-use super::databox::{BoxId, BoxState};
-use super::repo::RepoError;
+use crate::domain::boxes::databox::{BoxId, BoxState};
+use crate::domain::boxes::repo::RepoError;
 use crate::store::{Batch, KeyRange, Order, Store};
 
 /// The history tree.

@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::credentials::PasswordHash;
-use super::databox::{BoxAddress, BoxId};
+use crate::domain::boxes::credentials::PasswordHash;
+use crate::domain::boxes::databox::{BoxAddress, BoxId};
 
 /// A user ID: 6 characters from `[a-z0-9]`, as ISDS generates them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
