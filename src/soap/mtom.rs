@@ -479,7 +479,7 @@ struct Base64Encoder {
 
 impl Base64Encoder {
     fn push(&mut self, mut data: &[u8]) -> Bytes {
-        let mut text = String::with_capacity((data.len() + 2) / 3 * 4 + 4);
+        let mut text = String::with_capacity(data.len().div_ceil(3) * 4 + 4);
         let engine = &base64::engine::general_purpose::STANDARD;
         if self.carried > 0 {
             let take = (3 - self.carried).min(data.len());
