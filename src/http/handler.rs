@@ -340,10 +340,6 @@ fn first_body_element(bytes: &[u8]) -> Option<String> {
 /// Bytes of a body read to name the operation of a refused request.
 const OPERATION_PREFIX_BYTES: usize = 16 * 1024;
 
-/// Directory under the data directory for the unnamed temporary files of
-/// MTOM parts that arrive before they are needed.
-const MTOM_SPOOL_DIR: &str = "mtom-parts";
-
 /// Reads, parses and dispatches one SOAP request. Returns the operation
 /// name (when the body got that far) for the access log.
 async fn soap_call(
@@ -500,9 +496,8 @@ async fn soap_call(
             // The envelope an MTOM body stands for, its parts resolved as
             // they arrive (see `soap::mtom`).
             Some(ct) => {
-                let spool_dir = app.config.data_dir.join(MTOM_SPOOL_DIR);
-                request_body::read_multipart(&mut body, declared, coding, limit, ct, spool_dir)
-                    .await
+                let data_dir = &app.config.data_dir;
+                request_body::read_multipart(&mut body, declared, coding, limit, ct, data_dir).await
             }
             None => request_body::read(&mut body, declared, coding, limit).await,
         }

@@ -151,19 +151,16 @@ pub(crate) async fn read(
 /// stands for, its `xop:Include`s replaced by base64 text. The body is
 /// decoded (`coding`) and parsed as it arrives, within `limit` bytes on
 /// the wire and decoded; parts that arrive before they are needed are
-/// spooled to unnamed files in `spool_dir`, never held in memory.
+/// spooled to unnamed files under `data_dir`, never held in memory.
 pub(crate) async fn read_multipart(
     body: &mut Incoming,
     declared: Option<u64>,
     coding: ContentCoding,
     limit: usize,
     content_type: &str,
-    spool_dir: std::path::PathBuf,
+    data_dir: &std::path::Path,
 ) -> Result<Bytes, BodyError> {
-    let options = MtomOptions {
-        spool_dir,
-        max_root_bytes: limit,
-    };
+    let options = MtomOptions::in_data_dir(data_dir, limit);
     let mut envelope =
         mtom::envelope_stream(decoded_chunks(body, coding, limit), content_type, options)?;
     // Binary parts come back as base64: a third larger than on the wire.
@@ -181,9 +178,9 @@ pub(crate) async fn read_multipart(
 }
 
 /// The body as a stream of decoded chunks, for a reader that takes it
-/// piece by piece: at most `limit` bytes on the wire and `limit` decoded,
-/// as [`read`] reads it.
-fn decoded_chunks(
+/// piece by piece (such as [`mtom::envelope_stream`]): at most `limit`
+/// bytes on the wire and `limit` decoded, as [`read`] reads it.
+pub(crate) fn decoded_chunks(
     body: &mut Incoming,
     coding: ContentCoding,
     limit: usize,

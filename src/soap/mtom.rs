@@ -52,6 +52,10 @@ const FILE_PIECE: usize = 3 * 16 * 1024;
 /// The envelope a multipart request stands for, as chunks of its bytes.
 pub type EnvelopeStream<'r> = BoxStream<'r, Result<Bytes, MtomError>>;
 
+/// The directory under the data directory where parts wait
+/// ([`MtomOptions::in_data_dir`]).
+pub const SPOOL_DIR: &str = "mtom-parts";
+
 /// Where and how much an [`envelope_stream`] may keep.
 #[derive(Debug, Clone)]
 pub struct MtomOptions {
@@ -61,6 +65,16 @@ pub struct MtomOptions {
     pub spool_dir: PathBuf,
     /// Most bytes of the root part (the envelope with its includes) held.
     pub max_root_bytes: usize,
+}
+
+impl MtomOptions {
+    /// Parts wait in [`SPOOL_DIR`] under the gateway's data directory.
+    pub fn in_data_dir(data_dir: &Path, max_root_bytes: usize) -> MtomOptions {
+        MtomOptions {
+            spool_dir: data_dir.join(SPOOL_DIR),
+            max_root_bytes,
+        }
+    }
 }
 
 /// Why a multipart request could not be read. All but [`MtomError::Read`]
@@ -582,7 +596,6 @@ impl<'r> Resolver<'r> {
                 }
                 Stage::Draining => {
                     while let Some(field) = self.next_part().await? {
-                        PartHead::of(&field)?;
                         drain(field).await?;
                     }
                     self.stage = Stage::Done;
