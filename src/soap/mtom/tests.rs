@@ -513,3 +513,60 @@ fn media_type_parameters_are_read_as_rfc_9110_says() {
         assert!(MediaType::parse(bad).is_err(), "{bad:?}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Any order of parts around the root, any sizes, any transfer
+    /// encoding, any way the body is cut into chunks: the envelope is the
+    /// root with each include replaced by its part's base64 text.
+    #[test]
+    fn any_layout_resolves_to_the_same_envelope(
+        sizes in proptest::collection::vec(0usize..5000, 1..5),
+        root_at in 0usize..5,
+        base64_mask in 0u8..16,
+        order_seed in 0u64..1000,
+        piece in 1usize..3000,
+    ) {
+        let parts: Vec<(String, Vec<u8>)> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (format!("p{i}@x"), data(*n, i as u8)))
+            .collect();
+        // Includes in an order of their own, one part used twice.
+        let mut used: Vec<usize> = (0..parts.len()).collect();
+        used.rotate_left((order_seed as usize) % parts.len());
+        used.push(used[0]);
+        let inner = used
+            .iter()
+            .map(|i| include(&format!("cid:{}", parts[*i].0)))
+            .collect::<Vec<_>>()
+            .join("</v:a><v:a>");
+        let expected = format!(
+            "{ENVELOPE_START}{}{ENVELOPE_END}",
+            used.iter().map(|i| b64(&parts[*i].1)).collect::<Vec<_>>().join("</v:a><v:a>")
+        );
+        let mut wire: Vec<Vec<u8>> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, (cid, bytes))| {
+                if base64_mask & (1 << (i % 4)) != 0 {
+                    part(
+                        &[("Content-ID", &format!("<{cid}>")), ("Content-Transfer-Encoding", "base64")],
+                        b64(bytes).as_bytes(),
+                    )
+                } else {
+                    binary(&format!("<{cid}>"), bytes)
+                }
+            })
+            .collect();
+        wire.insert(root_at.min(wire.len()), root(&inner));
+        let body = body(&wire);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let envelope = runtime.block_on(resolve(&body, &content_type(Some("<root@x>")), piece));
+        proptest::prop_assert_eq!(envelope.unwrap(), expected);
+    }
+}
