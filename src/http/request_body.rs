@@ -15,10 +15,13 @@ use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::stream::{Stream, StreamExt};
 use http_body_util::BodyExt;
 use hyper::Version;
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderMap};
+
+use crate::soap::mtom::{self, MtomError, MtomOptions};
 
 /// Most bytes read and thrown away after an early answer. ISDS takes
 /// messages of up to 50 MB (their base64 text is about 67 MB), so a client
@@ -83,6 +86,23 @@ pub(crate) enum BodyError {
     },
     #[error("could not read the request body: {0}")]
     Read(#[from] hyper::Error),
+    /// An MTOM body that is not valid `multipart/related` XOP.
+    #[error(transparent)]
+    Multipart(MtomError),
+}
+
+impl From<MtomError> for BodyError {
+    /// The body's own error when the parts could not be read for it, else
+    /// the multipart error.
+    fn from(err: MtomError) -> BodyError {
+        match err {
+            MtomError::Read(inner) => match inner.downcast::<BodyError>() {
+                Ok(own) => *own,
+                Err(other) => BodyError::Multipart(MtomError::Read(other)),
+            },
+            err => BodyError::Multipart(err),
+        }
+    }
 }
 
 /// Reads the body into one buffer of at most `limit` bytes, decoding it
@@ -124,6 +144,98 @@ pub(crate) async fn read(
         sink.write(&data, coding)?;
     }
     sink.finish(coding)
+}
+
+/// Reads an MTOM body (`multipart/related` XOP, see [`mtom`]) into one
+/// buffer of at most `limit` bytes holding the plain SOAP envelope it
+/// stands for, its `xop:Include`s replaced by base64 text. The body is
+/// decoded (`coding`) and parsed as it arrives, within `limit` bytes on
+/// the wire and decoded; parts that arrive before they are needed are
+/// spooled to unnamed files under `data_dir`, never held in memory.
+pub(crate) async fn read_multipart(
+    body: &mut Incoming,
+    declared: Option<u64>,
+    coding: ContentCoding,
+    limit: usize,
+    content_type: &str,
+    data_dir: &std::path::Path,
+) -> Result<Bytes, BodyError> {
+    let options = MtomOptions::in_data_dir(data_dir, limit);
+    let mut envelope =
+        mtom::envelope_stream(decoded_chunks(body, coding, limit), content_type, options)?;
+    // Binary parts come back as base64: a third larger than on the wire.
+    let capacity = declared.map_or(0, |n| {
+        usize::try_from(n / 3 * 4 + 4096)
+            .unwrap_or(limit)
+            .min(limit)
+    });
+    let mut out = Limited::new(crate::large_buffers::vec_with_capacity(capacity), limit);
+    while let Some(chunk) = envelope.next().await {
+        out.write_all(&chunk?)
+            .map_err(|_| BodyError::TooLarge { limit })?;
+    }
+    Ok(Bytes::from(out.buf))
+}
+
+/// The body as a stream of decoded chunks, for a reader that takes it
+/// piece by piece (such as [`mtom::envelope_stream`]): at most `limit`
+/// bytes on the wire and `limit` decoded, as [`read`] reads it.
+pub(crate) fn decoded_chunks(
+    body: &mut Incoming,
+    coding: ContentCoding,
+    limit: usize,
+) -> impl Stream<Item = Result<Bytes, BodyError>> + Send + '_ {
+    struct Reading<'b> {
+        body: &'b mut Incoming,
+        /// `None` for an identity body, passed on as it arrives.
+        sink: Option<Sink>,
+        received: usize,
+    }
+    let sink = match coding {
+        ContentCoding::Identity => None,
+        ContentCoding::Gzip => Some(Sink::Gzip(flate2::write::MultiGzDecoder::new(
+            Limited::new(Vec::new(), limit),
+        ))),
+        ContentCoding::Deflate => Some(Sink::DeflateUndecided(Vec::new(), limit)),
+    };
+    let start = Reading {
+        body,
+        sink,
+        received: 0,
+    };
+    futures_util::stream::unfold(Some(start), move |reading| async move {
+        let mut r = reading?;
+        loop {
+            let Some(frame) = r.body.frame().await else {
+                // The end: what the decoder held back.
+                let rest = match r.sink.take().map(|sink| sink.finish(coding)) {
+                    None => return None,
+                    Some(Ok(rest)) if rest.is_empty() => return None,
+                    Some(rest) => rest,
+                };
+                return Some((rest, None));
+            };
+            let data = match frame.map(|f| f.into_data()) {
+                Ok(Ok(data)) => data,
+                Ok(Err(_)) => continue,
+                Err(e) => return Some((Err(BodyError::Read(e)), None)),
+            };
+            r.received = r.received.saturating_add(data.len());
+            if r.received > limit {
+                return Some((Err(BodyError::TooLarge { limit }), None));
+            }
+            let Some(sink) = &mut r.sink else {
+                return Some((Ok(data), Some(r)));
+            };
+            if let Err(e) = sink.write(&data, coding) {
+                return Some((Err(e), None));
+            }
+            let decoded = sink.take_output();
+            if !decoded.is_empty() {
+                return Some((Ok(decoded), Some(r)));
+            }
+        }
+    })
 }
 
 /// Where the bytes of a body go as they arrive.
@@ -171,6 +283,19 @@ impl Sink {
         } else {
             Sink::RawDeflate(flate2::write::DeflateDecoder::new(out))
         }
+    }
+
+    /// The decoded bytes written so far and not yet taken (the limit
+    /// still counts them).
+    fn take_output(&mut self) -> Bytes {
+        let out = match self {
+            Sink::Plain(out) => out,
+            Sink::Gzip(d) => d.get_mut(),
+            Sink::Zlib(d) => d.get_mut(),
+            Sink::RawDeflate(d) => d.get_mut(),
+            Sink::DeflateUndecided(..) => return Bytes::new(),
+        };
+        Bytes::from(std::mem::take(&mut out.buf))
     }
 
     fn finish(mut self, coding: ContentCoding) -> Result<Bytes, BodyError> {
@@ -232,6 +357,8 @@ impl Sink {
 struct Limited {
     buf: Vec<u8>,
     limit: usize,
+    /// Bytes written, also those taken out of `buf` since.
+    written: usize,
     exceeded: bool,
 }
 
@@ -240,6 +367,7 @@ impl Limited {
         Limited {
             buf,
             limit,
+            written: 0,
             exceeded: false,
         }
     }
@@ -247,11 +375,12 @@ impl Limited {
 
 impl Write for Limited {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if self.buf.len().saturating_add(data.len()) > self.limit {
+        if self.written.saturating_add(data.len()) > self.limit {
             self.exceeded = true;
             return Err(std::io::Error::other("decoded body over the limit"));
         }
         self.buf.extend_from_slice(data);
+        self.written += data.len();
         Ok(data.len())
     }
 

@@ -18,12 +18,29 @@ pub struct Request {
 impl Request {
     /// A SOAP 1.1 POST to `path` with Basic credentials.
     pub fn soap(addr: SocketAddr, path: &str, authorization: &str, envelope: &[u8]) -> Self {
+        Self::post(
+            addr,
+            path,
+            authorization,
+            "text/xml; charset=utf-8",
+            envelope,
+        )
+    }
+
+    /// A SOAP POST of `body` as `content_type` (e.g. an MTOM multipart).
+    pub fn post(
+        addr: SocketAddr,
+        path: &str,
+        authorization: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Self {
         let mut wire = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
-            envelope.len()
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nSOAPAction: \"\"\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
         )
         .into_bytes();
-        wire.extend_from_slice(envelope);
+        wire.extend_from_slice(body);
         Self { wire }
     }
 
