@@ -29,7 +29,8 @@ use crate::xml::ParseLimits;
 pub(crate) struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
-    pub auth: Authenticator,
+    /// Shared with the cockpit (the Mobile Key phone page).
+    pub auth: Arc<Authenticator>,
     pub services: Services,
     pub limits: UserLimits,
     /// The clock `/admin/clock` moves; `Some` only in test mode.
