@@ -298,11 +298,14 @@ fn list_received(limit: usize) -> Vec<u8> {
     ))
 }
 
-/// The text of the first `<name>` element of a response.
+/// The text of the first `<name>` element of a response, with or without
+/// a namespace prefix (`<p:dmID>`).
 fn text_of(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
+    let start = [format!("<{name}>"), format!(":{name}>")]
+        .iter()
+        .filter_map(|open| text.find(open.as_str()).map(|i| i + open.len()))
+        .min()?;
     let end = start + text[start..].find('<')?;
     Some(text[start..end].to_owned())
 }
@@ -429,10 +432,10 @@ fn row(name: &str, clients: usize, m: &Measured, floor: Floor, f: &Figures, rss_
 /// time per page (plus loopback).
 async fn ui_on_large_register(o: &Options, ovm: &str, figures: &Figures) {
     let names = [
-        "UI box list (50), large register",
-        "UI box list, a later page, large register",
-        "UI box search by name, large register",
-        "UI message page, large register",
+        "UI box list (50), register",
+        "UI box list, later page, register",
+        "UI box search by name, register",
+        "UI message page, register",
     ];
     if o.only
         .as_ref()
@@ -459,7 +462,7 @@ async fn ui_on_large_register(o: &Options, ovm: &str, figures: &Figures) {
         .ok()
         .and_then(|(_, body)| text_of(&body, "dmID"));
     let (Some(cookie), Some(id)) = (ui_login(gw.http).await, id) else {
-        println!("UI pages, large register: could not send a message or log in; skipped");
+        println!("UI pages, register: could not send a message or log in; skipped");
         return;
     };
     // A page half-way through the register (box IDs are 7 characters).
@@ -766,6 +769,19 @@ async fn main() {
                         &ovm,
                         dummy.clone(),
                         n,
+                        many,
+                        Floor::Hyper,
+                    )
+                    .await;
+                // One client: the latency of a single call, the figure
+                // to compare with "DummyOperation, 1 client".
+                quiet
+                    .scenario(
+                        "DummyOperation, 1 client, --no-ui",
+                        "/DS/dz",
+                        &ovm,
+                        dummy.clone(),
+                        1,
                         many,
                         Floor::Hyper,
                     )
