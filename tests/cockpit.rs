@@ -276,21 +276,7 @@ async fn advice_notices_parallel_calls_and_expired_password_loops() {
 
 /// Logs in to the inspector as the operator and GETs `path`.
 async fn login_and_get(t: &TestGateway, path: &str) -> String {
-    let resp = t
-        .http
-        .post(t.http_url("/ui/login"))
-        .form(&[("login", OPERATOR.0), ("password", OPERATOR.1)])
-        .send()
-        .await
-        .expect("login");
-    assert_eq!(resp.status(), 303);
-    let cookie = resp.headers()["set-cookie"]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("cookie")
-        .to_owned();
+    let cookie = ui_cookie(t).await;
     let resp = t
         .http
         .get(t.http_url(path))
@@ -300,6 +286,134 @@ async fn login_and_get(t: &TestGateway, path: &str) -> String {
         .expect("page");
     assert_eq!(resp.status(), 200);
     resp.text().await.expect("body")
+}
+
+/// The inspector's session cookie (`name=value`) of a fresh login.
+async fn ui_cookie(t: &TestGateway) -> String {
+    let resp = t
+        .http
+        .post(t.http_url("/ui/login"))
+        .form(&[("login", OPERATOR.0), ("password", OPERATOR.1)])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(resp.status(), 303);
+    resp.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned()
+}
+
+/// A Mobile Key account (MobilniKlic_autentizace 2.1) beside the demo world.
+const MOBILE_KEY_WORLD: &str = r#"
+[[boxes]]
+id = "mepobec"
+type = "OVM"
+[boxes.owner]
+firm_name = "Obec Testov"
+ic = "00000001"
+[[boxes.users]]
+id = "novak1"
+login = "novak_obec"
+password = "Novak-Obec-2026!"
+type = "ADMINISTRATOR"
+name = { first_name = "Jan", last_name = "Novák" }
+mobile_key = { code = "Kod-Obec-0001" }
+"#;
+
+#[tokio::test]
+async fn rejecting_on_the_phone_page_refuses_the_mobile_key_login() {
+    let world = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(world.path(), MOBILE_KEY_WORLD).expect("world written");
+    let (t, _clock) = gateway(|c| c.fixtures.push(world.path().to_owned())).await;
+    let login_url = t.http_url(&format!(
+        "/as/processLogin?type=mep-ws&applicationName=Spisovka&uri={}",
+        t.http_url("/apps/DS/dz")
+    ));
+    let resp = t
+        .http
+        .post(&login_url)
+        .header("authorization", basic("novak_obec", "Kod-Obec-0001"))
+        .send()
+        .await
+        .expect("login POST");
+    assert_eq!(resp.status(), 302);
+    let request_cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next()?.strip_prefix("S-COOKIE="))
+        .expect("S-COOKIE")
+        .to_owned();
+    // The request the admin endpoint lists is the one the page answers.
+    let pending: serde_json::Value = serde_json::from_str(
+        &t.http
+            .get(t.http_url("/admin/mep"))
+            .header("authorization", basic(OPERATOR.0, OPERATOR.1))
+            .send()
+            .await
+            .expect("admin")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("JSON");
+    let id = pending["pending"][0]["id"]
+        .as_str()
+        .expect("a pending request")
+        .to_owned();
+    let cookie = ui_cookie(&t).await;
+    let page = t
+        .http
+        .get(t.http_url("/ui/mobile-key"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains(&format!("data-request=\"{id}\"")), "{page}");
+    assert!(!page.contains("Kod-Obec-0001"));
+    let answer = |answer: &'static str| {
+        t.http
+            .post(t.http_url("/ui/mobile-key"))
+            .header("cookie", &cookie)
+            .form(&[("request", id.as_str()), ("answer", answer)])
+            .send()
+    };
+    let resp = answer("reject").await.expect("answered");
+    assert_eq!(resp.status(), 303);
+    // Decided: a second answer finds no undecided request.
+    assert_eq!(answer("confirm").await.expect("answered").status(), 404);
+    let state = t
+        .http
+        .get(t.http_url("/as/mepWsStateUpdate"))
+        .header("cookie", format!("S-COOKIE={request_cookie}"))
+        .send()
+        .await
+        .expect("poll")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(state, "3");
+    let resp = t
+        .http
+        .post(&login_url)
+        .header("authorization", basic("novak_obec", "Kod-Obec-0001"))
+        .header("cookie", format!("S-COOKIE={request_cookie}"))
+        .send()
+        .await
+        .expect("second POST");
+    assert_eq!(resp.status(), 401);
+    // Without --record the traffic page says how to record.
+    let page = login_and_get(&t, "/ui/traffic").await;
+    assert!(page.contains("Not recording"), "{page}");
+    t.stop().await;
 }
 
 #[tokio::test]

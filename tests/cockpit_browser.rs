@@ -3,7 +3,10 @@
 //! tester's day: log in, find a box, open a message sent over SOAP in the
 //! same test, move the clock ten days and see the fiction on the timeline,
 //! switch a fault rule on and see a SOAP call hit it, and see an advisory
-//! after a badly windowed polling loop. Every page is checked for
+//! after a badly windowed polling loop. A second scenario answers a Mobile
+//! Key login on the simulated phone page, sees the communication codes
+//! masked on the box page, and replays the recording from the traffic
+//! page. Every page is checked for
 //! accessibility basics (labelled controls, one h1, every control reached
 //! by Tab) and saved as a screenshot under the target directory.
 //!
@@ -154,7 +157,7 @@ async fn keyboard_reaches_every_control(c: &Client, name: &str) {
     let total = c
         .execute(
             r#"
-            document.querySelectorAll('a[href], button, input, select, textarea').forEach((e, i) => {
+            document.querySelectorAll('a[href], button:not([disabled]), input, select, textarea').forEach((e, i) => {
               if (e.type !== 'hidden') e.setAttribute('data-tab-probe', String(i));
             });
             if (document.activeElement) document.activeElement.blur();
@@ -504,6 +507,312 @@ enabled = false
         .expect("svg");
     assert!(chart.contains("accepted_by_fiction"), "{chart}");
     check_page(&c, "13-charts").await;
+
+    c.close().await.expect("browser closed");
+    t.stop().await;
+}
+
+/// A person with Mobile Key accounts in two boxes, added to the demo world.
+const MOBILE_KEY_WORLD: &str = r#"
+[[persons]]
+id = "jan-novak"
+name = "Jan Novák"
+
+[[boxes]]
+id = "mepobec"
+type = "OVM"
+[boxes.owner]
+firm_name = "Obec Testov"
+ic = "00000001"
+[[boxes.users]]
+id = "novak1"
+login = "novak_obec"
+password = "Novak-Obec-2026!"
+type = "ADMINISTRATOR"
+name = { first_name = "Jan", last_name = "Novák" }
+person = "jan-novak"
+mobile_key = { code = "Kod-Obec-0001" }
+
+[[boxes]]
+id = "mepfirm"
+type = "PO"
+[boxes.owner]
+firm_name = "Novák a syn s.r.o."
+ic = "00000002"
+[[boxes.users]]
+id = "novak2"
+login = "novak_firma"
+password = "Novak-Firma-2026!"
+type = "ENTRUSTED_USER"
+privileges = 9
+name = { first_name = "Jan", last_name = "Novák" }
+person = "jan-novak"
+mobile_key = {}
+"#;
+const MEP_OBEC: (&str, &str) = ("novak_obec", "Kod-Obec-0001");
+/// The demo world's TOTP secret (of `po_otp` in po4demo).
+const DEMO_OTP_SECRET: &str = "WBCMXKWZSVBKYATEZC2JDZH7HI5XTHCF";
+
+/// A Mobile Key login POST (MobilniKlic_autentizace 2.1.2, 2.1.5): 302,
+/// and the cookie the answer sets (`S-COOKIE` on the first POST,
+/// `IPCZ-X-COOKIE` on the second).
+async fn mep_post(t: &TestGateway, request_cookie: Option<&str>, wanted: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let url = t.http_url(&format!(
+        "/as/processLogin?type=mep-ws&applicationName=Spisovka&uri={}",
+        t.http_url("/apps/DS/dz")
+    ));
+    let mut req = client
+        .post(url)
+        .header("authorization", common::basic(MEP_OBEC.0, MEP_OBEC.1));
+    if let Some(c) = request_cookie {
+        req = req.header("cookie", format!("S-COOKIE={c}"));
+    }
+    let resp = req.send().await.expect("login POST");
+    assert_eq!(resp.status(), 302, "{resp:?}");
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(n, v)| *n == wanted && !v.is_empty())
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_else(|| panic!("{wanted} set: {resp:?}"))
+}
+
+async fn log_in(c: &Client, t: &TestGateway) {
+    c.goto(&t.http_url("/ui/login")).await.expect("goto");
+    for (id, text) in [("login", OPERATOR.0), ("password", OPERATOR.1)] {
+        c.find(Locator::Id(id))
+            .await
+            .expect("login form")
+            .send_keys(text)
+            .await
+            .expect("typed");
+    }
+    click_and_load(
+        c,
+        c.find(Locator::Css("button[type=submit]"))
+            .await
+            .expect("submit"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tester_answers_the_mobile_key_phone_and_replays_the_recording() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let world = dir.path().join("mobile-key.toml");
+    std::fs::write(&world, MOBILE_KEY_WORLD).expect("world written");
+    let Some((_driver, c)) = start_browser(dir.path()).await else {
+        return;
+    };
+    let clock = TestClock::new();
+    let mut config = Config::ephemeral(dir.path().join("data"));
+    config.tls_listen = None;
+    config.fixtures.push(world);
+    config.record = Some(dir.path().join("recording"));
+    config.operator = Some(OperatorConfig {
+        login: OPERATOR.0.into(),
+        password: OPERATOR.1.into(),
+    });
+    let gw = isds_gateway::http::start_with_test_clock(config, Arc::clone(&clock))
+        .await
+        .expect("gateway starts");
+    let t = TestGateway {
+        gw,
+        dir,
+        http: reqwest::Client::new(),
+        https: reqwest::Client::new(),
+    };
+
+    // Two exchanges to record.
+    let owner_info = op("GetOwnerInfoFromLogin", "<dbDummy></dbDummy>");
+    let resp = t.soap_as(OVM_LOGIN, "/DS/DsManage", &owner_info).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let dummy = op("DummyOperation", "");
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", &dummy).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+
+    log_in(&c, &t).await;
+
+    // Communication codes are masked: the Mobile Key code is kept only as
+    // a hash, the OTP secret is never shown.
+    c.goto(&t.http_url("/ui/box/mepobec")).await.expect("goto");
+    let codes = c
+        .find(Locator::Css("tr[data-user=novak1] td.codes"))
+        .await
+        .expect("codes of novak1")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(
+        codes,
+        "Mobile Key (key jan-novak): ******** (set; only its hash is kept)"
+    );
+    assert!(!page_text(&c).await.contains(MEP_OBEC.1));
+    check_page(&c, "20-box-mobile-key-codes").await;
+    c.goto(&t.http_url("/ui/box/po4demo")).await.expect("goto");
+    let codes = c
+        .find(Locator::Css("tr[data-user=pootp1] td.codes"))
+        .await
+        .expect("codes of pootp1")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(codes, "TOTP secret: ******** (160 bits)");
+    let text = page_text(&c).await;
+    assert!(!text.contains(DEMO_OTP_SECRET), "{text}");
+    assert!(!text.contains(&DEMO_OTP_SECRET[28..]), "{text}");
+
+    // The recording, newest first, and one recorded exchange.
+    c.goto(&t.http_url("/ui/traffic")).await.expect("goto");
+    let recorded = c
+        .find(Locator::Id("recorded"))
+        .await
+        .expect("the recorded exchanges")
+        .text()
+        .await
+        .expect("text");
+    let owner_row = recorded
+        .lines()
+        .find(|l| l.contains("GetOwnerInfoFromLogin"))
+        .unwrap_or_else(|| panic!("{recorded}"));
+    assert!(
+        owner_row.starts_with("0001") && owner_row.contains(OVM_LOGIN.0),
+        "{recorded}"
+    );
+    assert!(!recorded.contains(OVM_LOGIN.1));
+    check_page(&c, "21-traffic-recording").await;
+    click_and_load(
+        &c,
+        c.find(Locator::LinkText("0001"))
+            .await
+            .expect("link to 0001"),
+    )
+    .await;
+    let text = page_text(&c).await;
+    assert!(text.contains("0001-request.xml"), "{text}");
+    assert!(text.contains("GetOwnerInfoFromLogin"), "{text}");
+    assert!(text.contains("dbID"), "{text}");
+    check_page(&c, "22-recorded-exchange").await;
+
+    // Replay the recording so far; the report appears when it is done.
+    c.goto(&t.http_url("/ui/traffic")).await.expect("goto");
+    click_and_load(
+        &c,
+        c.find(Locator::Css("form[action='/ui/traffic/replay'] button"))
+            .await
+            .expect("replay button"),
+    )
+    .await;
+    let mut report = None;
+    for _ in 0..240 {
+        if let Ok(section) = c.find(Locator::Css("section.replay-report")).await {
+            report = Some(section.text().await.expect("text"));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        c.refresh().await.expect("reload");
+    }
+    let report = report.expect("a replay report within two minutes");
+    assert!(
+        report.contains("2 exchanges: 2 passed, 0 failed"),
+        "{report}"
+    );
+    assert!(report.contains("GetOwnerInfoFromLogin"), "{report}");
+    check_page(&c, "23-replay-report").await;
+
+    // A Mobile Key login waits for the phone; the phone page shows it with
+    // the account, and confirming it lets the login finish.
+    let request_cookie = mep_post(&t, None, "S-COOKIE").await;
+    c.goto(&t.http_url("/ui/mobile-key")).await.expect("goto");
+    let row = c
+        .find(Locator::Css("#pending tbody tr"))
+        .await
+        .expect("the request is pending")
+        .text()
+        .await
+        .expect("text");
+    for part in [
+        "Spisovka",
+        "novak1",
+        "Administrátor",
+        "Obec Testov",
+        "OVM",
+        "mepobec",
+    ] {
+        assert!(row.contains(part), "{part} in {row}");
+    }
+    let accounts = c
+        .find(Locator::Css("section[data-key=jan-novak]"))
+        .await
+        .expect("the key")
+        .text()
+        .await
+        .expect("text");
+    for part in [
+        "Jan Novák",
+        "novak1",
+        "novak2",
+        "Pověřená osoba",
+        "Novák a syn s.r.o.",
+        "PO",
+        "mepfirm",
+        "not generated yet",
+    ] {
+        assert!(accounts.contains(part), "{part} in {accounts}");
+    }
+    assert!(!page_text(&c).await.contains(MEP_OBEC.1));
+    check_page(&c, "24-mobile-key").await;
+
+    // Finishing before the phone answered is refused.
+    let early = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(t.http_url(&format!(
+            "/as/processLogin?type=mep-ws&applicationName=Spisovka&uri={}",
+            t.http_url("/apps/DS/dz")
+        )))
+        .header("authorization", common::basic(MEP_OBEC.0, MEP_OBEC.1))
+        .header("cookie", format!("S-COOKIE={request_cookie}"))
+        .send()
+        .await
+        .expect("early POST");
+    assert_eq!(early.status(), 401);
+
+    click_and_load(
+        &c,
+        c.find(Locator::Css("button[aria-label^='Confirm request']"))
+            .await
+            .expect("confirm button"),
+    )
+    .await;
+    let answered = c
+        .find(Locator::Id("answered"))
+        .await
+        .expect("the answer is reported")
+        .text()
+        .await
+        .expect("text");
+    assert!(answered.ends_with("confirmed."), "{answered}");
+    c.find(Locator::Id("no-requests"))
+        .await
+        .expect("nothing waits any more");
+    check_page(&c, "25-mobile-key-confirmed").await;
+
+    let session = mep_post(&t, Some(&request_cookie), "IPCZ-X-COOKIE").await;
+    let req = t
+        .http
+        .post(t.http_url("/apps/DS/dz"))
+        .header("cookie", format!("IPCZ-X-COOKIE={session}"));
+    let resp = common::send(req, common::soap11(&dummy), "text/xml; charset=utf-8").await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
 
     c.close().await.expect("browser closed");
     t.stop().await;

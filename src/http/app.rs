@@ -20,7 +20,8 @@ use crate::tls::PeerCertificate;
 pub(crate) struct App {
     pub config: Config,
     pub store: Arc<dyn Store>,
-    pub auth: Authenticator,
+    /// Shared with the cockpit (the Mobile Key phone page).
+    pub auth: Arc<Authenticator>,
     pub services: Services,
     pub limits: UserLimits,
     /// The clock `/admin/clock` moves; `Some` only in test mode.

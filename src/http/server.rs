@@ -335,28 +335,35 @@ async fn start_inner(
     let signing_root_path = signing.root_path.clone();
     let signer = Arc::new(crate::sign::Signer::new(signing));
     let policy = config.auth.policy();
+    let auth = Arc::new(
+        Authenticator::new(store.clone(), clock.clone(), policy.clone())
+            .with_operator(config.operator.clone()),
+    );
     let cockpit = (!config.no_ui).then(|| {
         let observer = Arc::new(crate::observe::Observer::new(
             store.clone(),
             config.data_dir.clone(),
             config.limits.max_parallel_requests_per_user,
         ));
-        Arc::new(crate::ui::Cockpit::new(
-            store.clone(),
-            clock.clone(),
-            test_clock.clone(),
-            faults.clone(),
-            observer,
-            Some(signer.clone()),
-        ))
+        Arc::new(
+            crate::ui::Cockpit::new(
+                store.clone(),
+                clock.clone(),
+                test_clock.clone(),
+                faults.clone(),
+                observer,
+                Some(signer.clone()),
+            )
+            .with_authenticator(auth.clone())
+            .with_recording(config.record.clone()),
+        )
     });
     let bodies_in_flight = match app_body_bound(&config) {
         0 => None,
         kib => Some(Arc::new(Semaphore::new(kib.min(Semaphore::MAX_PERMITS)))),
     };
     let app = Arc::new(App {
-        auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
-            .with_operator(config.operator.clone()),
+        auth,
         services: Services::new(store.clone(), clock, policy).with_signer(signer),
         limits: UserLimits::new(
             config.limits.max_parallel_requests_per_user,

@@ -1,6 +1,6 @@
 //! Box pages: search the register (ID, name, IČ, type, state) and one
-//! box with its owner, state history, users and their rights, certificates
-//! and credit.
+//! box with its owner, state history, users and their rights, their
+//! communication codes (masked), certificates and credit.
 
 use maud::html;
 
@@ -10,7 +10,7 @@ use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox};
 use crate::domain::boxes::user::Privileges;
 use crate::domain::search;
 use crate::domain::search::{Scope, Searcher, TextQuery, TextTarget};
-use crate::domain::{boxes::activity, boxes::credit, boxes::repo};
+use crate::domain::{boxes::activity, boxes::credit, boxes::mobile_key, boxes::otp, boxes::repo};
 
 /// Boxes shown per page.
 const PAGE: usize = 50;
@@ -144,12 +144,54 @@ pub fn list(c: &Cockpit, req: &Request) -> Result<Page, UiError> {
     )
 }
 
+/// What a masked secret shows: never a character of it.
+pub const MASK: &str = "********";
+
+/// A Mobile Key communication code as the inspector shows it. Only the
+/// code's Argon2 hash is kept (it is shown once, when generated), so not
+/// even its last characters can be shown.
+pub fn masked_code(set: bool) -> String {
+    if set {
+        format!("{MASK} (set; only its hash is kept)")
+    } else {
+        "not generated yet".to_owned()
+    }
+}
+
+/// The communication codes of one user, masked: the Mobile Key code and
+/// the OTP secret.
+fn codes_of(
+    store: &dyn crate::store::Store,
+    user: &crate::domain::UserId,
+) -> Result<Vec<String>, UiError> {
+    let mut codes = Vec::new();
+    if let Some(link) = mobile_key::linked_account(store, user)? {
+        codes.push(format!(
+            "Mobile Key (key {}): {}",
+            link.key,
+            masked_code(link.code.is_some())
+        ));
+    }
+    if let Some(secret) = otp::get_secret(store, user)? {
+        codes.push(format!(
+            "{} secret: {MASK} ({} bits)",
+            secret.kind.name().to_uppercase(),
+            secret.secret.len() * 8
+        ));
+    }
+    Ok(codes)
+}
+
 /// One box.
 pub fn detail(c: &Cockpit, id: &str) -> Result<Page, UiError> {
     let id = BoxId::parse(id).map_err(|_| UiError::NotFound(format!("box {id:?}")))?;
     let store = c.store.as_ref();
     let b = repo::get_box(store, &id)?.ok_or_else(|| UiError::NotFound(format!("box {id}")))?;
     let users = repo::users_of_box(store, &id)?;
+    let mut codes = Vec::with_capacity(users.len());
+    for u in &users {
+        codes.push(codes_of(store, &u.id)?);
+    }
     let history = activity::history(store, &id)?;
     let balance = credit::balance(store, &id)?;
     let certs: Vec<_> = certificates::list(store)?
@@ -191,10 +233,10 @@ pub fn detail(c: &Cockpit, id: &str) -> Result<Page, UiError> {
             }
             h2 { "Users" }
             table {
-                thead { tr { th scope="col" { "Login" } th scope="col" { "Name" } th scope="col" { "Type" } th scope="col" { "Rights" } } }
+                thead { tr { th scope="col" { "Login" } th scope="col" { "Name" } th scope="col" { "Type" } th scope="col" { "Rights" } th scope="col" { "Communication codes" } } }
                 tbody {
-                    @for u in &users {
-                        tr {
+                    @for (u, codes) in users.iter().zip(&codes) {
+                        tr data-user=(u.id.as_str()) {
                             td { (u.login) }
                             td { (u.name.full()) }
                             td { (u.user_type.name()) }
@@ -204,6 +246,10 @@ pub fn detail(c: &Cockpit, id: &str) -> Result<Page, UiError> {
                                         @if u.privileges.has(bit) { li { (words) " (" (bit) ")" } }
                                     }
                                 }
+                            }
+                            td.codes {
+                                @if codes.is_empty() { "none" }
+                                @else { ul { @for code in codes { li { (code) } } } }
                             }
                         }
                     }

@@ -3,9 +3,11 @@
 //! pictures; a few lines of inline script for live updates only).
 //!
 //! Pages: boxes ([`boxes`]), messages and their timeline ([`messages`]),
-//! the test clock, fault rules, traffic, advice and charts ([`ops`]).
-//! What the pages change goes through the same domain code as SOAP and
-//! `/admin/`: the test clock and `lifecycle::run_due`, `FaultRules`.
+//! the test clock, fault rules, traffic, advice and charts ([`ops`]), the
+//! recording and its replays ([`recording`]), the Mobile Key phone
+//! ([`phone`]). What the pages change goes through the same code as SOAP
+//! and `/admin/`: the test clock and `lifecycle::run_due`, `FaultRules`,
+//! the authenticator's Mobile Key requests, `isds-gateway replay`.
 //!
 //! This module knows nothing of HTTP beyond a [`Request`] and a
 //! [`Page`]; `http::cockpit` adapts it and checks the operator's login.
@@ -13,13 +15,17 @@
 pub mod boxes;
 pub mod messages;
 pub mod ops;
+pub mod phone;
+pub mod recording;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use crate::auth::Authenticator;
 use crate::domain::clock::{Clock, TestClock};
 use crate::http::faults::FaultRules;
 use crate::observe::Observer;
@@ -42,6 +48,13 @@ pub struct Cockpit {
     pub faults: Arc<FaultRules>,
     pub observer: Arc<Observer>,
     pub signer: Option<Arc<Signer>>,
+    /// The gateway's authenticator, which holds the Mobile Key requests
+    /// waiting for the phone (`None`: the phone page shows none).
+    pub auth: Option<Arc<Authenticator>>,
+    /// The recording directory (`serve --record`).
+    pub recording: Option<PathBuf>,
+    /// Replays of the recording started from the traffic page.
+    pub replays: Arc<Mutex<recording::Replays>>,
     sessions: Mutex<HashMap<String, Instant>>,
 }
 
@@ -103,8 +116,23 @@ impl Cockpit {
             faults,
             observer,
             signer,
+            auth: None,
+            recording: None,
+            replays: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shows the Mobile Key requests of `auth` and answers them through it.
+    pub fn with_authenticator(mut self, auth: Arc<Authenticator>) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// Shows the recording in `dir` (`serve --record DIR`) and replays it.
+    pub fn with_recording(mut self, dir: Option<PathBuf>) -> Self {
+        self.recording = dir;
+        self
     }
 
     /// Opens an inspector login; returns its cookie value.
@@ -154,8 +182,12 @@ impl Cockpit {
             ["time"] => ops::time(self, req),
             ["faults"] if req.post => ops::toggle_fault(self, req),
             ["faults"] => Ok(ops::faults(self)),
+            ["traffic", "replay"] if req.post => recording::start_replay(self),
             ["traffic"] => Ok(ops::traffic(self, req)),
             ["traffic", id] => ops::exchange(self, id),
+            ["recording", number] => recording::exchange(self, number),
+            ["mobile-key"] if req.post => phone::answer(self, req),
+            ["mobile-key"] => phone::phone(self, req),
             ["advice"] => Ok(ops::advice(self)),
             ["charts"] => ops::charts(self),
             _ => Err(UiError::NotFound("no such page".into())),
@@ -166,7 +198,7 @@ impl Cockpit {
                 let status = match e {
                     UiError::NotFound(_) => 404,
                     UiError::BadInput(_) => 400,
-                    UiError::Repo(_) | UiError::Store(_) => 500,
+                    UiError::Repo(_) | UiError::Store(_) | UiError::Internal(_) => 500,
                 };
                 if status == 500 {
                     tracing::error!(error = %e, "inspector page failed");
@@ -191,6 +223,8 @@ pub enum UiError {
     Repo(#[from] crate::domain::boxes::repo::RepoError),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Internal(String),
 }
 
 /// A page of HTML in the inspector's frame.
@@ -238,6 +272,7 @@ pub fn layout(title: &str, content: Markup) -> String {
                         a href="/ui/time" { "Time" }
                         a href="/ui/faults" { "Faults" }
                         a href="/ui/traffic" { "Traffic" }
+                        a href="/ui/mobile-key" { "Mobile Key" }
                         a href="/ui/advice" { "Advice" }
                         a href="/ui/charts" { "Charts" }
                     }

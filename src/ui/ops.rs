@@ -1,5 +1,5 @@
-//! Operator pages: the test clock, the fault rules, the traffic, the
-//! advice and the charts.
+//! Operator pages: the test clock, the fault rules, the traffic (with the
+//! recording, see `recording`), the advice and the charts.
 
 use maud::{Markup, PreEscaped, html};
 use time::OffsetDateTime;
@@ -182,7 +182,7 @@ pub fn toggle_fault(c: &Cockpit, req: &Request) -> Result<Page, UiError> {
 }
 
 /// Reloads the page every few seconds while the box is ticked.
-const LIVE_SCRIPT: &str = r#"
+pub(super) const LIVE_SCRIPT: &str = r#"
 (function(){var box=document.getElementById('live');var key='cockpit-live';
 box.checked=sessionStorage.getItem(key)==='1';
 box.addEventListener('change',function(){sessionStorage.setItem(key,box.checked?'1':'0');});
@@ -240,6 +240,7 @@ pub fn traffic(c: &Cockpit, req: &Request) -> Page {
                     }
                 }
             }
+            (super::recording::section(c))
             script { (PreEscaped(LIVE_SCRIPT)) }
         },
     );

@@ -1,4 +1,4 @@
-//! `cargo run --release --bin bench [-- --seconds S --clients N]`
+//! `cargo run --release --bin bench [-- --seconds S --clients N --ui-boxes B]`
 //!
 //! Starts the gateway (the release binary next to this one) on loopback,
 //! drives it with concurrent keep-alive clients, bounded in count and time,
@@ -7,6 +7,11 @@
 //! before it), and each figure as a ratio to its physical floor: request
 //! rates to a bare hyper server answering a fixed SOAP response, large
 //! messages to base64 decoding + SHA-256 of a 20 MB buffer.
+//!
+//! The inspector's pages are also measured on a large register: a second
+//! gateway on a store of `--ui-boxes` synthetic boxes (100,000 by default,
+//! written by `isds-gateway fixtures synth`, as an operator would) beside
+//! the demo world, one client, so the latency is the server's time.
 
 // The request builders the tests use, so both follow one element list.
 #[path = "../../../tests/common/box_requests.rs"]
@@ -33,6 +38,9 @@ struct Options {
     clients: usize,
     /// Run only the scenarios whose name contains this.
     only: Option<String>,
+    /// Synthetic boxes of the register the inspector's pages are measured
+    /// on (0: not measured).
+    ui_boxes: u64,
 }
 
 fn options() -> Options {
@@ -40,6 +48,7 @@ fn options() -> Options {
         seconds: 5,
         clients: 16,
         only: None,
+        ui_boxes: 100_000,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -55,8 +64,11 @@ fn options() -> Options {
         match (args[i].as_str(), value) {
             ("--seconds", Some(v)) => o.seconds = v.max(1),
             ("--clients", Some(v)) => o.clients = (v as usize).max(1),
+            ("--ui-boxes", Some(v)) => o.ui_boxes = v,
             _ => {
-                eprintln!("usage: bench [--seconds S] [--clients N] [--only NAME-PART]");
+                eprintln!(
+                    "usage: bench [--seconds S] [--clients N] [--only NAME-PART] [--ui-boxes B]"
+                );
                 std::process::exit(2);
             }
         }
@@ -84,6 +96,32 @@ impl Drop for Gateway {
 const OPERATOR: (&str, &str) = ("bench", "Bench-Operator-2026!");
 
 fn start_gateway(extra: &[&str]) -> Result<Gateway, String> {
+    start_gateway_with(extra, 0)
+}
+
+/// Runs `isds-gateway ARGS` to completion (a store command).
+fn run_cli(binary: &Path, args: &[&std::ffi::OsStr]) -> Result<(), String> {
+    let out = Command::new(binary)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", binary.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "isds-gateway {:?} failed: {}",
+            args,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Starts the gateway; with `synth_boxes` > 0 on a store that holds the
+/// demo world and that many synthetic boxes (no users), written before it
+/// starts by `isds-gateway fixtures load` and `fixtures synth`.
+fn start_gateway_with(extra: &[&str], synth_boxes: u64) -> Result<Gateway, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let binary = exe.with_file_name("isds-gateway");
     if !binary.exists() {
@@ -93,7 +131,7 @@ fn start_gateway(extra: &[&str]) -> Result<Gateway, String> {
         ));
     }
     let dir = std::env::temp_dir().join(format!(
-        "isds-bench-{}-{}",
+        "isds-bench-{}-{}-{synth_boxes}",
         std::process::id(),
         extra.join("")
     ));
@@ -110,6 +148,33 @@ fn start_gateway(extra: &[&str]) -> Result<Gateway, String> {
     let world = DEMO_WORLD.replacen(marker, &format!("{marker}attachment_limit_mb = 60\n"), 1);
     let world_file = dir.join("world.toml");
     std::fs::write(&world_file, world).map_err(|e| e.to_string())?;
+    if synth_boxes > 0 {
+        let data = dir.join("data");
+        let count = synth_boxes.to_string();
+        run_cli(
+            &binary,
+            &[
+                "fixtures".as_ref(),
+                "load".as_ref(),
+                world_file.as_os_str(),
+                "--init".as_ref(),
+                "--data".as_ref(),
+                data.as_os_str(),
+            ],
+        )?;
+        run_cli(
+            &binary,
+            &[
+                "fixtures".as_ref(),
+                "synth".as_ref(),
+                "--boxes".as_ref(),
+                count.as_ref(),
+                "--no-users".as_ref(),
+                "--data".as_ref(),
+                data.as_os_str(),
+            ],
+        )?;
+    }
     let ready = dir.join("ready.json");
     let child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--tls-listen", "off"])
@@ -257,11 +322,14 @@ fn list_received(limit: usize) -> Vec<u8> {
     ))
 }
 
-/// The text of the first `<name>` element of a response.
+/// The text of the first `<name>` element of a response, with or without
+/// a namespace prefix (`<p:dmID>`).
 fn text_of(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
+    let start = [format!("<{name}>"), format!(":{name}>")]
+        .iter()
+        .filter_map(|open| text.find(open.as_str()).map(|i| i + open.len()))
+        .min()?;
     let end = start + text[start..].find('<')?;
     Some(text[start..end].to_owned())
 }
@@ -402,6 +470,63 @@ fn row(name: &str, clients: usize, m: &Measured, floor: Floor, f: &Figures, rss_
         m.percentile(0.99).as_secs_f64() * 1000.0,
         m.max().as_secs_f64() * 1000.0,
     );
+}
+
+/// The inspector's box list and message page on a register of
+/// `--ui-boxes` synthetic boxes: one client, so p50/p99 are the server's
+/// time per page (plus loopback).
+async fn ui_on_large_register(o: &Options, ovm: &str, figures: &Figures) {
+    let names = [
+        "UI box list (50), register",
+        "UI box list, later page, register",
+        "UI box search by name, register",
+        "UI message page, register",
+    ];
+    if o.only
+        .as_ref()
+        .is_some_and(|x| !names.iter().any(|n| n.contains(x.as_str())))
+    {
+        return;
+    }
+    let t0 = Instant::now();
+    let gw = match start_gateway_with(&[], o.ui_boxes) {
+        Ok(g) => g,
+        Err(e) => {
+            println!("UI pages on {} boxes: {e}", o.ui_boxes);
+            return;
+        }
+    };
+    println!(
+        "(register of {} synthetic boxes + the demo world written and the gateway started in {:.1} s)",
+        o.ui_boxes,
+        t0.elapsed().as_secs_f64()
+    );
+    let req = Request::soap(gw.http, "/DS/dz", ovm, &create_message(1024));
+    let id = load::once(gw.http, &req)
+        .await
+        .ok()
+        .and_then(|(_, body)| text_of(&body, "dmID"));
+    let (Some(cookie), Some(id)) = (ui_login(gw.http).await, id) else {
+        println!("UI pages, register: could not send a message or log in; skipped");
+        return;
+    };
+    // A page half-way through the register (box IDs are 7 characters).
+    let later = "/ui/boxes?after=m".to_owned();
+    let paths = [
+        "/ui/boxes".to_owned(),
+        later,
+        "/ui/boxes?q=novak".to_owned(),
+        format!("/ui/message/{id}"),
+    ];
+    let budget = Duration::from_secs(o.seconds);
+    for (name, path) in names.iter().zip(paths) {
+        if o.only.as_ref().is_some_and(|x| !name.contains(x.as_str())) {
+            continue;
+        }
+        let req = Arc::new(Request::get(gw.http, &path, &cookie));
+        let m = load::run(gw.http, req, 1, 1_000_000, budget, html_page).await;
+        row(name, 1, &m, Floor::Hyper, figures, 0.0);
+    }
 }
 
 #[tokio::main]
@@ -674,6 +799,9 @@ async fn main() {
         Floor::Hyper,
     )
     .await;
+    if o.ui_boxes > 0 {
+        ui_on_large_register(&o, &ovm, &b.figures).await;
+    }
     // The cockpit watches every exchange; without it (--no-ui) nothing is
     // kept: the difference is what watching costs when nobody looks.
     if o.only
@@ -699,6 +827,19 @@ async fn main() {
                         &ovm,
                         dummy.clone(),
                         n,
+                        many,
+                        Floor::Hyper,
+                    )
+                    .await;
+                // One client: the latency of a single call, the figure
+                // to compare with "DummyOperation, 1 client".
+                quiet
+                    .scenario(
+                        "DummyOperation, 1 client, --no-ui",
+                        "/DS/dz",
+                        &ovm,
+                        dummy.clone(),
+                        1,
                         many,
                         Floor::Hyper,
                     )
