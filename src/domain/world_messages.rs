@@ -4,11 +4,12 @@
 //! batch, so they list, download and age (fiction, deletion) exactly like
 //! sent ones.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
 use super::databox::{BoxId, DataBox};
+use super::fixture_files::FixtureDir;
 use super::message::{
     Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
     MessageState, Party, Timestamp, compute_hash,
@@ -141,7 +142,7 @@ impl MessageSpec {
     pub(crate) fn plan(
         self,
         line: usize,
-        base_dir: Option<&Path>,
+        files: Option<FixtureDir<'_>>,
         now: i64,
     ) -> Result<PlannedMessage, String> {
         let state = match self.state.as_deref().unwrap_or("delivered") {
@@ -205,18 +206,15 @@ impl MessageSpec {
         for (i, d) in self.documents.into_iter().enumerate() {
             let (bytes, default_name) = match (&d.file, &d.text) {
                 (Some(file), None) => {
-                    let Some(dir) = base_dir else {
+                    let Some(files) = files else {
                         return Err(format!(
                             "document {}: files need a fixture file (documents are read next to it)",
                             i + 1
                         ));
                     };
-                    let bytes = super::fixture_files::read_confined(
-                        dir,
-                        file,
-                        super::fixture_files::MAX_FIXTURE_FILE_BYTES,
-                    )
-                    .map_err(|e| format!("document {}: {e}", i + 1))?;
+                    let bytes = files
+                        .read(file, super::fixture_files::MAX_FIXTURE_FILE_BYTES)
+                        .map_err(|e| format!("document {}: {e}", i + 1))?;
                     let name = file
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
