@@ -87,8 +87,18 @@ pub fn parse(input: &[u8], limits: &ParseLimits) -> Result<Element, XmlError> {
             })?),
         };
     check_chars(&text, base)?;
-    build(&text, limits, base)
+    let built = build(&text, limits, base);
+    if built.is_err() && text.len() >= RELEASE_AFTER_REFUSED_BYTES {
+        // What was built before the refusal is freed by now; give it back
+        // (a refused body is typically hostile markup of many tiny parts).
+        crate::large_buffers::release_free_memory();
+    }
+    built
 }
+
+/// Size of a refused document from which the memory its partial tree took
+/// is handed back to the kernel at once.
+const RELEASE_AFTER_REFUSED_BYTES: usize = 1024 * 1024;
 
 /// Reads the `encoding` pseudo-attribute of a leading XML declaration.
 fn declared_encoding(body: &[u8], base: usize) -> Result<Option<String>, XmlError> {
