@@ -41,7 +41,10 @@ pub(super) async fn login(auth: &Authenticator, creds: Credentials<'_>) -> Outco
         .on_store(move |store| Ok(certificates::lookup(store, &fingerprint)?))
         .await?;
     match creds.method {
-        LoginMethod::SystemCertificate => auth.on_store(move |store| system(store, registration)).await,
+        LoginMethod::SystemCertificate => {
+            auth.on_store(move |store| system(store, registration))
+                .await
+        }
         LoginMethod::CertificateAndBasic => commercial(auth, creds, registration).await,
         LoginMethod::HostedProvider => {
             let basic = creds.authorization.and_then(basic::parse_basic);

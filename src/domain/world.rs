@@ -752,13 +752,7 @@ pub fn load_fixture_file(
         dir: path.parent().unwrap_or(Path::new(".")),
         absolute_paths,
     };
-    load_fixture_at(
-        store,
-        &text,
-        &path.display().to_string(),
-        Some(files),
-        now,
-    )
+    load_fixture_at(store, &text, &path.display().to_string(), Some(files), now)
 }
 
 /// Reads and checks the world fixture at `path` without touching any

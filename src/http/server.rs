@@ -269,13 +269,12 @@ async fn start_inner(
         .map_err(ServeError::Clock)?;
     }
     if !config.no_demo {
-        let seeded =
-            world::seed_demo_if_empty(
-                store.as_ref(),
-                config.demo_world.as_deref(),
-                clock.unix(),
-                config.allow_absolute_fixture_paths,
-            )?;
+        let seeded = world::seed_demo_if_empty(
+            store.as_ref(),
+            config.demo_world.as_deref(),
+            clock.unix(),
+            config.allow_absolute_fixture_paths,
+        )?;
         if seeded {
             tracing::info!("seeded the demo world into an empty store");
         }
@@ -287,7 +286,7 @@ async fn start_inner(
             clock.unix(),
             config.allow_absolute_fixture_paths,
         )
-            .map_err(ServeError::Fixture)?;
+        .map_err(ServeError::Fixture)?;
         match loaded.already_loaded_at {
             Some(at) => tracing::info!(
                 fixture = %path.display(),
