@@ -756,21 +756,69 @@ async fn raw_answer(s: &mut tokio::net::TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Markup that would cost many times its size (elements with 64 empty
-/// attributes each, thousands of namespace prefixes in scope) is refused
-/// while it is parsed, within a small multiple of its size in memory.
+/// 63 empty attributes on each of `count` elements `name`.
+fn attribute_heavy(name: &str, size: usize) -> String {
+    let attrs: String = (0..63).map(|i| format!(" a{i}=\"\"")).collect();
+    // (Each ` aN=""` of 5-6 bytes is three strings in memory.)
+    let element = format!("<{name}{attrs}/>");
+    element.repeat(size / element.len())
+}
+
+/// ~3,500 namespace prefixes in scope: 58 nested elements declaring 60
+/// each.
+fn prefix_heavy() -> String {
+    let mut nested = String::from("<x/>");
+    for level in 0..58 {
+        let declarations: String = (0..60)
+            .map(|i| format!(" xmlns:p{level}_{i}=\"urn:x:{level}:{i}\""))
+            .collect();
+        nested = format!("<w{declarations}>{nested}</w>");
+    }
+    nested
+}
+
+/// Markup that would cost many times its size is refused cheaply: elements
+/// the operation has no place for (here with 63 empty attributes each, or
+/// thousands of namespace prefixes inside) are kept by name only while
+/// parsing and refused by the schema check, within a few times the body's
+/// size in memory; elements it knows, loaded with attributes, are refused
+/// while parsed once they would cost too much; so are thousands of
+/// namespace prefixes where the request's own markup is built (the SOAP
+/// header).
 #[tokio::test]
 async fn amplifying_markup_is_refused_early_and_cheaply() {
     let _heavy = MEMORY_HEAVY.lock().await;
     let t = TestGateway::start().await;
-    let attrs: String = (0..63).map(|i| format!(" a{i}=\"\"")).collect();
-    // (Each ` aN=""` of 5-6 bytes is three strings in memory.)
-    let element = format!("<e{attrs}/>");
-    let count = 20 * 1024 * 1024 / element.len();
     let body = format!(
         r#"<DummyOperation xmlns="{ISDS_NS}">{}</DummyOperation>"#,
-        element.repeat(count)
+        attribute_heavy("e", 20 * 1024 * 1024)
     );
+    let size = body.len() as u64;
+    let before = peak_rss();
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    drop(body);
+    assert_eq!(resp.status, 500, "{}", resp.text);
+    assert!(
+        resp.text.contains("unexpected element e in DummyOperation"),
+        "{}",
+        resp.text
+    );
+    if let (Some(before), Some(after)) = (before, peak_rss()) {
+        // The client's envelope and the server's buffer; no structure
+        // (before: about eleven times the body, the whole partial tree).
+        let grown = after.saturating_sub(before);
+        assert!(
+            grown < 5 * size,
+            "peak memory grew by {grown} bytes for a body of {size}"
+        );
+    }
+
+    // Elements the operation knows, each with 63 empty attributes.
+    let files = attribute_heavy("dmFile", 20 * 1024 * 1024);
+    let body = format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>A</dmAnnotation></dmEnvelope><dmFiles>{files}</dmFiles></CreateMessage>"#
+    );
+    drop(files);
     let size = body.len() as u64;
     let before = peak_rss();
     let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
@@ -788,16 +836,27 @@ async fn amplifying_markup_is_refused_early_and_cheaply() {
         );
     }
 
-    // ~3,500 prefixes in scope: 58 nested elements declaring 60 each.
-    let mut nested = String::from("<x/>");
-    for level in 0..58 {
-        let declarations: String = (0..60)
-            .map(|i| format!(" xmlns:p{level}_{i}=\"urn:x:{level}:{i}\""))
-            .collect();
-        nested = format!("<w{declarations}>{nested}</w>");
-    }
+    // Prefixes inside an element the operation has no place for cost
+    // nothing; in the SOAP header they are refused while parsed.
+    let nested = prefix_heavy();
     let body = format!(r#"<DummyOperation xmlns="{ISDS_NS}">{nested}</DummyOperation>"#);
     let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    assert!(
+        resp.text.contains("unexpected element w in DummyOperation"),
+        "{}",
+        resp.text
+    );
+    let envelope = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Header>{nested}</soapenv:Header><soapenv:Body>{DUMMY}</soapenv:Body></soapenv:Envelope>"#
+    );
+    let resp = t
+        .post(
+            &t.http,
+            &t.http_url("/DS/dz"),
+            envelope,
+            "text/xml; charset=utf-8",
+        )
+        .await;
     assert_ne!(resp.status, 200, "{}", resp.text);
     assert!(
         resp.text.contains("namespace declarations"),
@@ -980,27 +1039,23 @@ async fn memory_returns_near_its_baseline_after_hostile_bodies() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = proc_status_bytes(pid, "VmRSS:");
 
-    let attrs: String = (0..63).map(|i| format!(" a{i}=\"\"")).collect();
-    let element = format!("<e{attrs}/>");
-    let amplifying = soap11(&format!(
+    let unknown = soap11(&format!(
         r#"<DummyOperation xmlns="{ISDS_NS}">{}</DummyOperation>"#,
-        element.repeat(20 * 1024 * 1024 / element.len())
+        attribute_heavy("e", 20 * 1024 * 1024)
     ));
-    let mut nested = String::from("<x/>");
-    for level in 0..58 {
-        let declarations: String = (0..60)
-            .map(|i| format!(" xmlns:p{level}_{i}=\"urn:x:{level}:{i}\""))
-            .collect();
-        nested = format!("<w{declarations}>{nested}</w>");
-    }
-    let prefixes = soap11(&format!(
-        r#"<DummyOperation xmlns="{ISDS_NS}">{nested}</DummyOperation>"#
+    let amplifying = soap11(&format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>A</dmAnnotation></dmEnvelope><dmFiles>{}</dmFiles></CreateMessage>"#,
+        attribute_heavy("dmFile", 20 * 1024 * 1024)
     ));
+    let prefixes = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Header>{}</soapenv:Header><soapenv:Body>{DUMMY}</soapenv:Body></soapenv:Envelope>"#,
+        prefix_heavy()
+    );
     for round in 0..3 {
-        let resp = post(amplifying.clone()).await;
-        assert_ne!(resp.status, 200, "round {round}: {}", resp.text);
-        let resp = post(prefixes.clone()).await;
-        assert_ne!(resp.status, 200, "round {round}: {}", resp.text);
+        for body in [&unknown, &amplifying, &prefixes] {
+            let resp = post(body.clone()).await;
+            assert_ne!(resp.status, 200, "round {round}: {}", resp.text);
+        }
         // Declared larger than sent, then cut off.
         let mut cut = raw_post(
             addr,
@@ -1016,7 +1071,7 @@ async fn memory_returns_near_its_baseline_after_hostile_bodies() {
         let answer = raw_answer(&mut over).await;
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     }
-    drop(amplifying);
+    drop((unknown, amplifying));
     // A few ordinary requests after the burst, then a moment to settle.
     for _ in 0..5 {
         assert_eq!(post(soap11(DUMMY)).await.status().0, "0000");
