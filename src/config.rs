@@ -40,6 +40,10 @@ pub struct Config {
     /// World fixtures to add to the store at start, all or nothing each
     /// (`serve --fixtures`); a box, user or login already stored is refused.
     pub fixtures: Vec<PathBuf>,
+    /// Files named in world fixtures (`--fixtures`, `--demo-world`) may be
+    /// given by an absolute path (`serve --allow-absolute-fixture-paths`).
+    /// Off by default: every file must be inside its fixture's directory.
+    pub allow_absolute_fixture_paths: bool,
     /// Test mode: the gateway runs on a clock the operator can set and
     /// advance through `/admin/clock` (`serve --test-clock`). Off by default.
     pub test_clock: bool,
@@ -220,6 +224,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             operator: None,
             fixtures: Vec::new(),
+            allow_absolute_fixture_paths: false,
             test_clock: false,
             clock_start: None,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,

@@ -48,6 +48,23 @@ fn advise_huge_pages(buffer: &Vec<u8>) {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn advise_huge_pages(_buffer: &Vec<u8>) {}
 
+/// Hands the memory the allocator holds free back to the kernel. glibc
+/// keeps freed small blocks in its arenas for reuse, so a request that
+/// built millions of them (a large document refused for its structure)
+/// left the process hundreds of megabytes larger for good: measured with
+/// three 20 MB bodies of elements with 63 empty attributes each, RSS
+/// stayed at 544 MiB against a baseline of 52. `malloc_trim` releases the
+/// free pages of every arena; it costs a walk over the free blocks, so it
+/// is called only after such a request, not after every one.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own
+    // arenas to the kernel; no block in use moves or changes.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -127,6 +127,11 @@ struct ServeArgs {
     /// traffic for them.
     #[arg(long)]
     no_ui: bool,
+    /// Let world fixtures (--fixtures, --demo-world) name files by an
+    /// absolute path; by default every file must be inside the fixture's
+    /// directory.
+    #[arg(long)]
+    allow_absolute_fixture_paths: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -292,6 +297,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     config.test_clock |= config.clock_start.is_some();
     config.no_ui |= args.no_ui;
+    config.allow_absolute_fixture_paths |= args.allow_absolute_fixture_paths;
     if let Some(mb) = args.store_cache_mb {
         config.store_cache_mb = mb;
     }

@@ -225,6 +225,11 @@ pub enum IsdsCode {
     /// 2353): PickUpAsyncResponse of a response deleted after its keeping
     /// time (messages manual 2.9).
     AsyncResponseDeleted,
+    /// 3014 "Příliš mnoho zadaných asynchronních požadavků z jedné
+    /// schránky." (official table, row 3014): GetListOfErasedMessages while
+    /// the box already has as many asynchronous requests waiting as the
+    /// messages manual allows (2.8: M = 15).
+    TooManyAsyncRequests,
 }
 
 impl IsdsCode {
@@ -310,6 +315,7 @@ impl IsdsCode {
         IsdsCode::AddressZipMissing,
         IsdsCode::FeeConfirmationNotPermitted,
         IsdsCode::AsyncResponseDeleted,
+        IsdsCode::TooManyAsyncRequests,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -446,6 +452,8 @@ impl IsdsCode {
             IsdsCode::AddressZipMissing => "1033",
             IsdsCode::FeeConfirmationNotPermitted => "1032",
             IsdsCode::AsyncResponseDeleted => "2353",
+            // Table row 3014; GetListOfErasedMessages, messages manual 2.8.
+            IsdsCode::TooManyAsyncRequests => "3014",
         }
     }
 
@@ -567,6 +575,9 @@ impl IsdsCode {
                 "Vaše oprávnění nedovolují potvrdit zaplacení správního poplatku"
             }
             IsdsCode::AsyncResponseDeleted => "Odpověď na požadavek již byla smazána",
+            IsdsCode::TooManyAsyncRequests => {
+                "Příliš mnoho zadaných asynchronních požadavků z jedné schránky."
+            }
         }
     }
 }

@@ -206,77 +206,144 @@ async fn idle_connections_are_closed_after_their_timeouts() {
     t.stop().await;
 }
 
-/// 1,024 silent sockets on each listener and a slowloris of reconnecting
-/// clients do not stop a DummyOperation on either listener from being
-/// answered promptly: at the connection cap the longest-idle connection
-/// makes room.
-#[tokio::test]
+/// 1,024 silent sockets on each listener and a slowloris of 1,030
+/// reconnecting clients for 50 seconds (request headers dripped a byte a
+/// second on HTTP, a ClientHello dripped likewise on HTTPS) do not stop a
+/// DummyOperation on either listener, each on a new connection, from being
+/// answered within a second: at the connection cap the longest-idle
+/// connection makes room. (`HARDENING_FLOOD_SECS` shortens the 50 seconds
+/// for a quick run.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_idle_and_slow_connections_does_not_block_requests() {
     let _heavy = MEMORY_HEAVY.lock().await;
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
+    const IDLE_PER_LISTENER: usize = 1024;
+    const SLOWLORIS_CLIENTS: usize = 1030;
+    let flood = Duration::from_secs(
+        std::env::var("HARDENING_FLOOD_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(50),
+    );
     raise_fd_limit(16_384);
     let t = TestGateway::start_with(|c| {
         c.limits.max_connections = 1024;
         // Long enough that only making room, not expiry, can help.
         c.limits.first_byte_timeout_secs = 120;
         c.limits.header_read_timeout_secs = 120;
+        c.limits.tls_handshake_timeout_secs = 120;
     })
     .await;
-    let mut idle = Vec::new();
-    for _ in 0..1024 {
-        idle.push(TcpStream::connect(t.gw.http_addr).await.unwrap());
-        idle.push(TcpStream::connect(t.gw.https_addr.unwrap()).await.unwrap());
-    }
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut slowloris = tokio::task::JoinSet::new();
-    for i in 0..64 {
-        let (addr, stop) = (
-            if i % 2 == 0 {
-                t.gw.http_addr
-            } else {
-                t.gw.https_addr.unwrap()
-            },
-            stop.clone(),
-        );
-        slowloris.spawn(async move {
-            let line = b"POST /DS/dz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let Ok(mut s) = TcpStream::connect(addr).await else {
-                    continue;
-                };
-                for b in line.iter().cycle().take(40) {
-                    if stop.load(std::sync::atomic::Ordering::Relaxed)
-                        || s.write_all(&[*b]).await.is_err()
-                    {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        });
-    }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    for round in 0..3 {
-        for (client, url) in [
-            (&t.http, t.http_url("/DS/dz")),
-            (&t.https, t.https_url("/DS/dz")),
-        ] {
+    // Fresh connections for every probe, so each must get past the cap.
+    let ca = std::fs::read(t.gw.ca_cert_path.as_ref().expect("generated CA")).unwrap();
+    let fresh = |tls: bool| {
+        let mut b = reqwest::Client::builder().pool_max_idle_per_host(0);
+        if tls {
+            b = b.add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap());
+        }
+        b.build().unwrap()
+    };
+    let probe = |tls: bool| {
+        let (client, url) = if tls {
+            (fresh(true), t.https_url("/DS/dz"))
+        } else {
+            (fresh(false), t.http_url("/DS/dz"))
+        };
+        async move {
             let req = client
                 .post(&url)
                 .header("authorization", basic(OVM_LOGIN.0, OVM_LOGIN.1));
+            let started = Instant::now();
             let resp = tokio::time::timeout(
-                Duration::from_secs(5),
+                Duration::from_secs(10),
                 send(req, soap11(DUMMY), "text/xml; charset=utf-8"),
             )
             .await
-            .unwrap_or_else(|_| panic!("{url} not answered in round {round}"));
+            .unwrap_or_else(|_| panic!("{url} not answered in 10 s"));
             assert_eq!(resp.status().0, "0000", "{url}");
+            started.elapsed()
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // The login's first (slow, hashed) check happens before the flood.
+    probe(false).await;
+    probe(true).await;
+
+    let mut idle = Vec::new();
+    for _ in 0..IDLE_PER_LISTENER {
+        idle.push(TcpStream::connect(t.gw.http_addr).await.unwrap());
+        idle.push(TcpStream::connect(t.gw.https_addr.unwrap()).await.unwrap());
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut slowloris = tokio::task::JoinSet::new();
+    for i in 0..SLOWLORIS_CLIENTS {
+        let tls = i % 2 == 1;
+        let addr = if tls {
+            t.gw.https_addr.unwrap()
+        } else {
+            t.gw.http_addr
+        };
+        let stop = stop.clone();
+        slowloris.spawn(async move {
+            // A request head that never ends, or a TLS record announcing
+            // a 512-byte ClientHello that never arrives.
+            let drip: Vec<u8> = if tls {
+                [
+                    0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+                ]
+                .into_iter()
+                .chain(std::iter::repeat(0x2a))
+                .take(20)
+                .collect()
+            } else {
+                b"POST /DS/dz HTTP/1.1\r\nHost: localhost\r\nX-Slow: "
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(20)
+                    .collect()
+            };
+            // Spread the clients' starts over the first second.
+            tokio::time::sleep(Duration::from_millis((i % 1000) as u64)).await;
+            while !stop.load(Ordering::Relaxed) {
+                let Ok(mut s) = TcpStream::connect(addr).await else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                for b in &drip {
+                    if stop.load(Ordering::Relaxed) || s.write_all(&[*b]).await.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                // Cut off (or done dripping): reconnect after a moment.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+    }
+    let began = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut probes = 0;
+    while began.elapsed() < flood {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let tls = probes % 2 == 1;
+        let took = probe(tls).await;
+        probes += 1;
+        slowest = slowest.max(took);
+        assert!(
+            took < Duration::from_secs(1),
+            "a DummyOperation over {} took {took:?} after {:?} of the flood",
+            if tls { "HTTPS" } else { "HTTP" },
+            began.elapsed()
+        );
+    }
+    eprintln!(
+        "{probes} DummyOperations during {flood:?} of {SLOWLORIS_CLIENTS} slowloris clients and {} idle sockets; slowest {slowest:?}",
+        2 * IDLE_PER_LISTENER
+    );
+    stop.store(true, Ordering::Relaxed);
     while slowloris.join_next().await.is_some() {}
     drop(idle);
     t.stop().await;
@@ -387,7 +454,8 @@ async fn private_files_stay_private_and_recordings_hold_no_passwords() {
 }
 
 /// A world fixture naming a document outside its directory (by `..`, an
-/// absolute path or a symbolic link), or a FIFO, is refused at start.
+/// absolute path or a symbolic link), or a FIFO, is refused at start; an
+/// absolute path is read only with `allow_absolute_fixture_paths`.
 #[tokio::test]
 async fn fixture_files_stay_inside_the_fixture_directory() {
     let root = tempfile::tempdir().unwrap();
@@ -433,6 +501,28 @@ file = "{file}"
             let err = started.err().expect("refused").to_string();
             assert!(err.contains("document 1"), "{file}: {err}");
             assert!(!err.contains("not for the gateway"), "{err}");
+        }
+    }
+
+    // With the flag an absolute path is read; `..` stays refused.
+    for (i, file) in [abs.as_str(), "../secret.txt"].iter().enumerate() {
+        let path = world.join(format!("flag{i}.toml"));
+        std::fs::write(&path, fixture(file)).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut config = isds_gateway::config::Config::ephemeral(data.path().join("data"));
+        config.tls_listen = None;
+        config.fixtures = vec![path];
+        config.allow_absolute_fixture_paths = true;
+        let started = isds_gateway::http::start(config).await;
+        if i == 0 {
+            started
+                .expect("an absolute path is read with the flag")
+                .shutdown()
+                .await
+                .unwrap();
+        } else {
+            let err = started.err().expect("refused").to_string();
+            assert!(err.contains("document 1"), "{file}: {err}");
         }
     }
 }
@@ -666,21 +756,69 @@ async fn raw_answer(s: &mut tokio::net::TcpStream) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Markup that would cost many times its size (elements with 64 empty
-/// attributes each, thousands of namespace prefixes in scope) is refused
-/// while it is parsed, within a small multiple of its size in memory.
+/// 63 empty attributes on each of `count` elements `name`.
+fn attribute_heavy(name: &str, size: usize) -> String {
+    let attrs: String = (0..63).map(|i| format!(" a{i}=\"\"")).collect();
+    // (Each ` aN=""` of 5-6 bytes is three strings in memory.)
+    let element = format!("<{name}{attrs}/>");
+    element.repeat(size / element.len())
+}
+
+/// ~3,500 namespace prefixes in scope: 58 nested elements declaring 60
+/// each.
+fn prefix_heavy() -> String {
+    let mut nested = String::from("<x/>");
+    for level in 0..58 {
+        let declarations: String = (0..60)
+            .map(|i| format!(" xmlns:p{level}_{i}=\"urn:x:{level}:{i}\""))
+            .collect();
+        nested = format!("<w{declarations}>{nested}</w>");
+    }
+    nested
+}
+
+/// Markup that would cost many times its size is refused cheaply: elements
+/// the operation has no place for (here with 63 empty attributes each, or
+/// thousands of namespace prefixes inside) are kept by name only while
+/// parsing and refused by the schema check, within a few times the body's
+/// size in memory; elements it knows, loaded with attributes, are refused
+/// while parsed once they would cost too much; so are thousands of
+/// namespace prefixes where the request's own markup is built (the SOAP
+/// header).
 #[tokio::test]
 async fn amplifying_markup_is_refused_early_and_cheaply() {
     let _heavy = MEMORY_HEAVY.lock().await;
     let t = TestGateway::start().await;
-    let attrs: String = (0..63).map(|i| format!(" a{i}=\"\"")).collect();
-    // (Each ` aN=""` of 5-6 bytes is three strings in memory.)
-    let element = format!("<e{attrs}/>");
-    let count = 20 * 1024 * 1024 / element.len();
     let body = format!(
         r#"<DummyOperation xmlns="{ISDS_NS}">{}</DummyOperation>"#,
-        element.repeat(count)
+        attribute_heavy("e", 20 * 1024 * 1024)
     );
+    let size = body.len() as u64;
+    let before = peak_rss();
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    drop(body);
+    assert_eq!(resp.status, 500, "{}", resp.text);
+    assert!(
+        resp.text.contains("unexpected element e in DummyOperation"),
+        "{}",
+        resp.text
+    );
+    if let (Some(before), Some(after)) = (before, peak_rss()) {
+        // The client's envelope and the server's buffer; no structure
+        // (before: about eleven times the body, the whole partial tree).
+        let grown = after.saturating_sub(before);
+        assert!(
+            grown < 5 * size,
+            "peak memory grew by {grown} bytes for a body of {size}"
+        );
+    }
+
+    // Elements the operation knows, each with 63 empty attributes.
+    let files = attribute_heavy("dmFile", 20 * 1024 * 1024);
+    let body = format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>A</dmAnnotation></dmEnvelope><dmFiles>{files}</dmFiles></CreateMessage>"#
+    );
+    drop(files);
     let size = body.len() as u64;
     let before = peak_rss();
     let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
@@ -698,16 +836,27 @@ async fn amplifying_markup_is_refused_early_and_cheaply() {
         );
     }
 
-    // ~3,500 prefixes in scope: 58 nested elements declaring 60 each.
-    let mut nested = String::from("<x/>");
-    for level in 0..58 {
-        let declarations: String = (0..60)
-            .map(|i| format!(" xmlns:p{level}_{i}=\"urn:x:{level}:{i}\""))
-            .collect();
-        nested = format!("<w{declarations}>{nested}</w>");
-    }
+    // Prefixes inside an element the operation has no place for cost
+    // nothing; in the SOAP header they are refused while parsed.
+    let nested = prefix_heavy();
     let body = format!(r#"<DummyOperation xmlns="{ISDS_NS}">{nested}</DummyOperation>"#);
     let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &body).await;
+    assert!(
+        resp.text.contains("unexpected element w in DummyOperation"),
+        "{}",
+        resp.text
+    );
+    let envelope = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Header>{nested}</soapenv:Header><soapenv:Body>{DUMMY}</soapenv:Body></soapenv:Envelope>"#
+    );
+    let resp = t
+        .post(
+            &t.http,
+            &t.http_url("/DS/dz"),
+            envelope,
+            "text/xml; charset=utf-8",
+        )
+        .await;
     assert_ne!(resp.status, 200, "{}", resp.text);
     assert!(
         resp.text.contains("namespace declarations"),
@@ -757,4 +906,192 @@ async fn refusals_cost_nothing_and_bodies_in_flight_are_bounded() {
     let answer = raw_answer(&mut big).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     t.stop().await;
+}
+
+/// A box may have at most 15 asynchronous requests waiting (messages
+/// manual 2.8): the 16th list of erased messages is refused with 3014 and
+/// the official text, another box is not affected, and picking one
+/// response up makes room again.
+#[tokio::test]
+async fn asynchronous_requests_per_box_are_capped() {
+    let t = TestGateway::start().await;
+    let erased = format!(
+        r#"<GetListOfErasedMessages xmlns="{ISDS_NS}"><dmFromDate>2020-01-01</dmFromDate><dmToDate>2020-01-31</dmToDate><dmMessageType>RECEIVED</dmMessageType><dmOutFormat>XML</dmOutFormat></GetListOfErasedMessages>"#
+    );
+    let mut ids = Vec::new();
+    for i in 0..15 {
+        let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &erased).await;
+        assert_eq!(resp.status().0, "0000", "request {i}: {}", resp.text);
+        let id = resp
+            .body()
+            .elements()
+            .find(|e| e.name == "asyncID")
+            .map(|e| e.text())
+            .expect("asyncID");
+        ids.push(id);
+    }
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &erased).await;
+    assert_eq!(
+        resp.status(),
+        (
+            "3014".to_owned(),
+            "Příliš mnoho zadaných asynchronních požadavků z jedné schránky.".to_owned()
+        ),
+        "{}",
+        resp.text
+    );
+    assert!(
+        !resp.body().elements().any(|e| e.name == "asyncID"),
+        "{}",
+        resp.text
+    );
+    // Another box has its own count.
+    let resp = t.soap_as(PO_LOGIN, "/DS/dx", &erased).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    // A response picked up no longer waits.
+    let pick = format!(
+        r#"<PickUpAsyncResponse xmlns="{ISDS_NS}"><asyncID>{}</asyncID><asyncReqType>LIST_ERASED</asyncReqType></PickUpAsyncResponse>"#,
+        ids[0]
+    );
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &pick).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &erased).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dx", &erased).await;
+    assert_eq!(resp.status().0, "3014", "{}", resp.text);
+    t.stop().await;
+}
+
+/// A field of `/proc/PID/status` (Linux), in bytes.
+#[cfg(target_os = "linux")]
+fn proc_status_bytes(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"));
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("a number of kB");
+    kib * 1024
+}
+
+/// The gateway binary, as it is deployed (its own allocator settings),
+/// returns near its baseline memory after a burst of hostile bodies:
+/// amplifying markup, thousands of namespace prefixes, bodies cut off
+/// and bodies over the size limit. Bounds are generous; the figures are
+/// printed.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn memory_returns_near_its_baseline_after_hostile_bodies() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt;
+    let _heavy = MEMORY_HEAVY.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ready = dir.path().join("ready.json");
+    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "--tls-listen", "off", "--no-ui"])
+        .arg("--ready-file")
+        .arg(&ready)
+        .env_remove("ISDS_GATEWAY_CONFIG")
+        .env_remove("ISDS_GATEWAY_DATA")
+        .env_remove("ISDS_GATEWAY_LISTEN")
+        .env_remove("ISDS_GATEWAY_TLS_LISTEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("gateway binary starts");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr: std::net::SocketAddr = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(addr) = json["http"].as_str()
+        {
+            break addr.parse().expect("address");
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
+            "gateway did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/DS/dz");
+    let post = |body: String| {
+        let req = client
+            .post(&url)
+            .header("authorization", basic(OVM_LOGIN.0, OVM_LOGIN.1));
+        async move { send(req, body, "text/xml; charset=utf-8").await }
+    };
+    // Warm up: the first login's hash, the first requests' buffers.
+    for _ in 0..20 {
+        assert_eq!(post(soap11(DUMMY)).await.status().0, "0000");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let baseline = proc_status_bytes(pid, "VmRSS:");
+
+    let unknown = soap11(&format!(
+        r#"<DummyOperation xmlns="{ISDS_NS}">{}</DummyOperation>"#,
+        attribute_heavy("e", 20 * 1024 * 1024)
+    ));
+    let amplifying = soap11(&format!(
+        r#"<CreateMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>A</dmAnnotation></dmEnvelope><dmFiles>{}</dmFiles></CreateMessage>"#,
+        attribute_heavy("dmFile", 20 * 1024 * 1024)
+    ));
+    let prefixes = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP11_NS}"><soapenv:Header>{}</soapenv:Header><soapenv:Body>{DUMMY}</soapenv:Body></soapenv:Envelope>"#,
+        prefix_heavy()
+    );
+    for round in 0..3 {
+        for body in [&unknown, &amplifying, &prefixes] {
+            let resp = post(body.clone()).await;
+            assert_ne!(resp.status, 200, "round {round}: {}", resp.text);
+        }
+        // Declared larger than sent, then cut off.
+        let mut cut = raw_post(
+            addr,
+            OVM_LOGIN,
+            30 * 1024 * 1024,
+            &amplifying.as_bytes()[..1 << 20],
+        )
+        .await;
+        let _ = cut.shutdown().await;
+        drop(cut);
+        // Over the 80 MiB limit, refused from its Content-Length.
+        let mut over = raw_post(addr, OVM_LOGIN, 90 * 1024 * 1024, b"<").await;
+        let answer = raw_answer(&mut over).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    }
+    drop((unknown, amplifying));
+    // A few ordinary requests after the burst, then a moment to settle.
+    for _ in 0..5 {
+        assert_eq!(post(soap11(DUMMY)).await.status().0, "0000");
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = proc_status_bytes(pid, "VmRSS:");
+    let peak = proc_status_bytes(pid, "VmHWM:");
+    let _ = child.kill();
+    let _ = child.wait();
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    eprintln!(
+        "gateway RSS: baseline {:.1} MiB, peak {:.1} MiB, after the burst {:.1} MiB",
+        mib(baseline),
+        mib(peak),
+        mib(after)
+    );
+    assert!(
+        after <= baseline + 48 * 1024 * 1024,
+        "RSS {:.1} MiB after the burst, baseline {:.1} MiB",
+        mib(after),
+        mib(baseline)
+    );
 }

@@ -49,23 +49,27 @@ pub(super) async fn login(
     password: String,
     method: LoginMethod,
 ) -> Result<Result<Identity, AuthFailure>, AuthError> {
-    let store = auth.store.as_ref();
     let (user, _attempt) = match verify_password(auth, login, password).await? {
         Ok(verified) => verified,
         Err(failure) => return Ok(Err(failure)),
     };
-    clear_failures(store, &user.id)?;
-    if method == LoginMethod::Basic && certificates::user_has_certificate(store, &user.id)? {
-        return Ok(Err(AuthFailure::BadRole));
-    }
-    // A user with OTP login set up (HOTP or TOTP) has no password-only
-    // login: ISDS_OTP_autentizace (1, 2) gives such an account its web
-    // services only under `/apps/DS/…` after an OTP login, and the
-    // messages manual (1.2.1) lists that address as the way in for it.
-    if method == LoginMethod::Basic && otp::get_secret(store, &user.id)?.is_some() {
-        return Ok(Err(AuthFailure::BadRole));
-    }
-    identity(store, &auth.policy, auth.clock.unix(), user, method)
+    let policy = auth.policy.clone();
+    let now = auth.clock.unix();
+    auth.on_store(move |store| {
+        clear_failures(store, &user.id)?;
+        if method == LoginMethod::Basic && certificates::user_has_certificate(store, &user.id)? {
+            return Ok(Err(AuthFailure::BadRole));
+        }
+        // A user with OTP login set up (HOTP or TOTP) has no password-only
+        // login: ISDS_OTP_autentizace (1, 2) gives such an account its web
+        // services only under `/apps/DS/…` after an OTP login, and the
+        // messages manual (1.2.1) lists that address as the way in for it.
+        if method == LoginMethod::Basic && otp::get_secret(store, &user.id)?.is_some() {
+            return Ok(Err(AuthFailure::BadRole));
+        }
+        identity(store, &policy, now, user, method)
+    })
+    .await
 }
 
 /// Checks a login and password, refusing blocked users and counting a
@@ -84,10 +88,20 @@ pub(super) async fn verify_password<'a>(
     login: String,
     password: String,
 ) -> Result<Result<(User, AttemptGuard<'a>), AuthFailure>, AuthError> {
-    let store = auth.store.as_ref();
     let attempt = auth.lockout.enter(&login).await;
     let now = auth.clock.unix();
-    let Some(user) = repo::user_by_login(store, &login)? else {
+    let stored = {
+        let login = login.clone();
+        auth.on_store(move |store| {
+            let Some(user) = repo::user_by_login(store, &login)? else {
+                return Ok(None);
+            };
+            let failures = read_failures(store, &user.id)?;
+            Ok(Some((user, failures)))
+        })
+        .await?
+    };
+    let Some((user, failures)) = stored else {
         if auth.lockout.unstored_blocked(&login, now) {
             drop(attempt);
             auth.hashing.run(move || dummy_verify(&password)).await?;
@@ -101,7 +115,6 @@ pub(super) async fn verify_password<'a>(
             AuthFailure::BadCredentials
         }));
     };
-    let failures = read_failures(store, &user.id)?;
     if failures.blocked_until > now {
         drop(attempt);
         auth.hashing.run(move || dummy_verify(&password)).await?;
@@ -116,7 +129,12 @@ pub(super) async fn verify_password<'a>(
         .run(move || (hash.verify(&password), password))
         .await?;
     if !ok {
-        return Ok(Err(record_failure(store, &auth.policy, now, &user.id)?));
+        let policy = auth.policy.clone();
+        let id = user.id.clone();
+        let failure = auth
+            .on_store(move |store| record_failure(store, &policy, now, &id))
+            .await?;
+        return Ok(Err(failure));
     }
     auth.verified.remember(&user, &password);
     Ok(Ok((user, attempt)))

@@ -24,6 +24,7 @@ use super::{Actor, AuthError, AuthFailure, Authenticator, Credentials, Identity,
 use crate::domain::boxes::certificates::{self, Fingerprint, Holder, Registration};
 use crate::domain::{BoxId, boxes::repo};
 use crate::http::routes::LoginMethod;
+use crate::store::Store;
 
 type Outcome = Result<Result<Identity, AuthFailure>, AuthError>;
 
@@ -35,11 +36,21 @@ pub(super) async fn login(auth: &Authenticator, creds: Credentials<'_>) -> Outco
     if !cert.is_valid_at(auth.clock.unix()) {
         return Ok(Err(AuthFailure::BadCredentials));
     }
-    let registration = certificates::lookup(auth.store.as_ref(), &Fingerprint::of(cert))?;
+    let fingerprint = Fingerprint::of(cert);
+    let registration = auth
+        .on_store(move |store| Ok(certificates::lookup(store, &fingerprint)?))
+        .await?;
     match creds.method {
-        LoginMethod::SystemCertificate => system(auth, registration),
+        LoginMethod::SystemCertificate => {
+            auth.on_store(move |store| system(store, registration))
+                .await
+        }
         LoginMethod::CertificateAndBasic => commercial(auth, creds, registration).await,
-        LoginMethod::HostedProvider => hosted(auth, creds, registration),
+        LoginMethod::HostedProvider => {
+            let basic = creds.authorization.and_then(basic::parse_basic);
+            auth.on_store(move |store| hosted(store, basic, registration))
+                .await
+        }
         LoginMethod::Basic | LoginMethod::OtpSession => Ok(Err(AuthFailure::Unsupported)),
     }
 }
@@ -54,7 +65,7 @@ fn wrong_kind(registration: Option<Registration>) -> Outcome {
 }
 
 /// `/cert`: the box's application.
-fn system(auth: &Authenticator, registration: Option<Registration>) -> Outcome {
+fn system(store: &dyn Store, registration: Option<Registration>) -> Outcome {
     let box_id = match registration {
         Some(Registration {
             holder: Holder::Box { box_id },
@@ -63,7 +74,7 @@ fn system(auth: &Authenticator, registration: Option<Registration>) -> Outcome {
         other => return wrong_kind(other),
     };
     application(
-        auth,
+        store,
         &box_id,
         LoginMethod::SystemCertificate,
         Actor::Application,
@@ -95,10 +106,11 @@ async fn commercial(
     }
 }
 
-/// `/hspis`: a provider acting for a box that authorised it.
+/// `/hspis`: a provider acting for a box that authorised it (`basic`: the
+/// request's HTTP Basic login and password).
 fn hosted(
-    auth: &Authenticator,
-    creds: Credentials<'_>,
+    store: &dyn Store,
+    basic: Option<(String, String)>,
     registration: Option<Registration>,
 ) -> Outcome {
     let provider = match registration {
@@ -108,7 +120,7 @@ fn hosted(
         }) => name,
         other => return wrong_kind(other),
     };
-    let Some((login, password)) = creds.authorization.and_then(basic::parse_basic) else {
+    let Some((login, password)) = basic else {
         return Ok(Err(AuthFailure::NoCredentials));
     };
     if !password.is_empty() {
@@ -117,14 +129,14 @@ fn hosted(
     let Ok(box_id) = BoxId::parse(&login) else {
         return Ok(Err(AuthFailure::BadCredentials));
     };
-    if repo::get_box(auth.store.as_ref(), &box_id)?.is_none() {
+    if repo::get_box(store, &box_id)?.is_none() {
         return Ok(Err(AuthFailure::BadCredentials));
     }
-    if !certificates::provider_may_act_for(auth.store.as_ref(), &provider, &box_id)? {
+    if !certificates::provider_may_act_for(store, &provider, &box_id)? {
         return Ok(Err(AuthFailure::BadRole));
     }
     application(
-        auth,
+        store,
         &box_id,
         LoginMethod::HostedProvider,
         Actor::HostedProvider { provider },
@@ -132,8 +144,8 @@ fn hosted(
 }
 
 /// The identity of software acting for a box.
-fn application(auth: &Authenticator, box_id: &BoxId, method: LoginMethod, actor: Actor) -> Outcome {
-    let Some(databox) = repo::get_box(auth.store.as_ref(), box_id)? else {
+fn application(store: &dyn Store, box_id: &BoxId, method: LoginMethod, actor: Actor) -> Outcome {
+    let Some(databox) = repo::get_box(store, box_id)? else {
         return Ok(Err(AuthFailure::BadCredentials));
     };
     Ok(Ok(Identity {

@@ -139,10 +139,21 @@ impl Authenticator {
         }
 
         // The first POST: a new request, pushed to the phone.
-        let Some(link) = mobile_key::linked_account(self.store.as_ref(), &user.id)? else {
+        let (id, box_id) = (user.id.clone(), user.box_id.clone());
+        let (link, databox) = self
+            .on_store(move |store| {
+                let link = mobile_key::linked_account(store, &id)?;
+                let databox = match &link {
+                    Some(_) => repo::get_box(store, &box_id)?,
+                    None => None,
+                };
+                Ok((link, databox))
+            })
+            .await?;
+        let Some(link) = link else {
             return Ok(MepLoginOutcome::Refused(AuthFailure::BadRole));
         };
-        let Some(databox) = repo::get_box(self.store.as_ref(), &user.box_id)? else {
+        let Some(databox) = databox else {
             return Ok(MepLoginOutcome::Refused(AuthFailure::BadCredentials));
         };
         let request = Request {
@@ -239,13 +250,20 @@ impl Authenticator {
         login: String,
         code: String,
     ) -> Result<Result<User, AuthFailure>, AuthError> {
-        let store = self.store.as_ref();
         let now = self.clock.unix();
-        let user = repo::user_by_login(store, &login)?;
-        let link = match &user {
-            Some(u) => mobile_key::linked_account(store, &u.id)?,
-            None => None,
-        };
+        let (user, link, blocked) = self
+            .on_store(move |store| {
+                let user = repo::user_by_login(store, &login)?;
+                let (link, blocked) = match &user {
+                    Some(u) => (
+                        mobile_key::linked_account(store, &u.id)?,
+                        basic::is_blocked(store, &u.id, now)?,
+                    ),
+                    None => (None, false),
+                };
+                Ok((user, link, blocked))
+            })
+            .await?;
         let (Some(user), Some(hash)) = (user, link.and_then(|l| l.code)) else {
             // The same effort as a real check, so timing does not tell
             // which logins have a Mobile Key.
@@ -254,20 +272,25 @@ impl Authenticator {
                 .await?;
             return Ok(Err(AuthFailure::BadCredentials));
         };
-        if basic::is_blocked(store, &user.id, now)? {
+        if blocked {
             return Ok(Err(AuthFailure::IntruderDetected));
         }
         let ok = self.hashing.run(move || hash.verify(&code)).await?;
-        if !ok {
-            return Ok(Err(basic::record_failure(
-                store,
-                &self.policy,
-                now,
-                &user.id,
-            )?));
-        }
-        basic::clear_failures(store, &user.id)?;
-        Ok(Ok(user))
+        let policy = self.policy.clone();
+        let id = user.id.clone();
+        let failure = self
+            .on_store(move |store| {
+                if !ok {
+                    return basic::record_failure(store, &policy, now, &id).map(Some);
+                }
+                basic::clear_failures(store, &id)?;
+                Ok(None)
+            })
+            .await?;
+        Ok(match failure {
+            Some(failure) => Err(failure),
+            None => Ok(user),
+        })
     }
 }
 

@@ -274,6 +274,20 @@ impl Authenticator {
         self
     }
 
+    /// Runs store work of a login on tokio's blocking pool and waits for
+    /// it. Store calls block (a page read from disk, a write waiting for
+    /// space in the engine's log, a full disk), and a login must never hold
+    /// an async worker thread while they do: the other requests,
+    /// `/health` among them, run on those threads.
+    async fn on_store<R, F>(&self, work: F) -> Result<R, AuthError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<R, AuthError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || work(store.as_ref())).await?
+    }
+
     /// Authenticates one request.
     pub async fn authenticate(
         &self,
@@ -294,5 +308,120 @@ impl Authenticator {
             | LoginMethod::HostedProvider => certificate::login(self, creds).await,
             LoginMethod::OtpSession => otp::session(self, creds).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Condvar, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::domain::clock::SystemClock;
+    use crate::store::{Batch, StoreError, StoreInfo, Tree, open_memory};
+
+    /// A store whose every call waits while it is held: a disk that does
+    /// not answer.
+    struct StalledStore {
+        inner: Arc<dyn Store>,
+        held: Mutex<bool>,
+        released: Condvar,
+        waiting: AtomicUsize,
+    }
+
+    impl StalledStore {
+        fn wait_while_held(&self) {
+            let mut held = self.held.lock().unwrap();
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            // Bounded, so a failing test ends.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while *held && std::time::Instant::now() < deadline {
+                held = self
+                    .released
+                    .wait_timeout(held, Duration::from_millis(50))
+                    .unwrap()
+                    .0;
+            }
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        }
+
+        fn release(&self) {
+            *self.held.lock().unwrap() = false;
+            self.released.notify_all();
+        }
+    }
+
+    impl Store for StalledStore {
+        fn tree(&self, name: &str) -> Result<Arc<dyn Tree>, StoreError> {
+            self.wait_while_held();
+            self.inner.tree(name)
+        }
+        fn apply(&self, batch: Batch) -> Result<(), StoreError> {
+            self.wait_while_held();
+            self.inner.apply(batch)
+        }
+        fn next_id(&self, sequence: &str) -> Result<u64, StoreError> {
+            self.inner.next_id(sequence)
+        }
+        fn flush_durable(&self) -> Result<(), StoreError> {
+            self.inner.flush_durable()
+        }
+        fn info(&self) -> StoreInfo {
+            self.inner.info()
+        }
+    }
+
+    /// A login whose store call hangs does not hold the async runtime: on
+    /// a single-threaded runtime (as every test gateway runs), other tasks
+    /// go on while it waits, and the login completes once the store
+    /// answers.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_login_waiting_for_the_store_does_not_hold_the_runtime() {
+        let store = Arc::new(StalledStore {
+            inner: open_memory(),
+            held: Mutex::new(true),
+            released: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+        });
+        let auth = Arc::new(Authenticator::new(
+            store.clone(),
+            Arc::new(SystemClock),
+            AuthPolicy::default(),
+        ));
+        let header = format!(
+            "Basic {}",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "nikdo:heslo")
+        );
+        let login = {
+            let auth = auth.clone();
+            tokio::spawn(async move {
+                auth.authenticate(Credentials {
+                    method: LoginMethod::Basic,
+                    authorization: Some(&header),
+                    peer_certificate: None,
+                    cookie: None,
+                })
+                .await
+            })
+        };
+        // This loop runs on the runtime's only thread: it sees the login
+        // waiting in the store only if the login does not hold the thread.
+        let seen_waiting = AtomicBool::new(false);
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if store.waiting.load(Ordering::SeqCst) > 0 {
+                seen_waiting.store(true, Ordering::SeqCst);
+                break;
+            }
+        }
+        assert!(
+            seen_waiting.load(Ordering::SeqCst),
+            "the runtime stalled while the login waited for the store"
+        );
+        assert!(!login.is_finished());
+        store.release();
+        let outcome = login.await.unwrap().unwrap();
+        assert_eq!(outcome.err(), Some(AuthFailure::BadCredentials));
     }
 }

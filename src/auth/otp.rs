@@ -197,8 +197,12 @@ impl Authenticator {
             Ok(verified) => verified,
             Err(failure) => return Ok(OtpVerified::Refused(failure)),
         };
-        let store = self.store.as_ref();
-        let secret = match otp::get_secret(store, &user.id)? {
+        let secret = {
+            let id = user.id.clone();
+            self.on_store(move |store| Ok(otp::get_secret(store, &id)?))
+                .await?
+        };
+        let secret = match secret {
             Some(secret) if secret.kind == step.kind() => secret,
             _ => return Ok(OtpVerified::Refused(AuthFailure::BadRole)),
         };
@@ -233,18 +237,28 @@ impl Authenticator {
             return Ok(OtpVerified::SmsSent);
         }
 
-        let accepted = match code.as_deref().and_then(|c| secret.check(c, now)) {
-            // A concurrent login that used a code first wins; this one is
-            // refused like a wrong code.
-            Some(counter) => otp::advance_counter(store, &user.id, &secret, counter)?,
-            None => false,
-        };
-        if !accepted {
-            let failure = basic::record_failure(store, &self.policy, now, &user.id)?;
-            return Ok(OtpVerified::Refused(failure));
-        }
-        basic::clear_failures(store, &user.id)?;
-        Ok(OtpVerified::User(user))
+        let counter = code.as_deref().and_then(|c| secret.check(c, now));
+        let policy = self.policy.clone();
+        let id = user.id.clone();
+        let refused = self
+            .on_store(move |store| {
+                let accepted = match counter {
+                    // A concurrent login that used a code first wins; this
+                    // one is refused like a wrong code.
+                    Some(counter) => otp::advance_counter(store, &id, &secret, counter)?,
+                    None => false,
+                };
+                if !accepted {
+                    return basic::record_failure(store, &policy, now, &id).map(Some);
+                }
+                basic::clear_failures(store, &id)?;
+                Ok(None)
+            })
+            .await?;
+        Ok(match refused {
+            Some(failure) => OtpVerified::Refused(failure),
+            None => OtpVerified::User(user),
+        })
     }
 
     /// Ends the sessions named in a `Cookie` header. Returns whether one
@@ -300,18 +314,22 @@ pub(super) async fn session(
     let Some((user_id, privileges)) = user_id else {
         return Ok(Err(AuthFailure::NoCredentials));
     };
-    let Some(mut user) = repo::get_user(auth.store.as_ref(), &user_id)? else {
+    let policy = auth.policy.clone();
+    let id = user_id.clone();
+    let found = auth
+        .on_store(move |store| {
+            let Some(mut user) = repo::get_user(store, &id)? else {
+                return Ok(None);
+            };
+            user.privileges = privileges;
+            basic::identity(store, &policy, now, user, LoginMethod::OtpSession).map(Some)
+        })
+        .await?;
+    let Some(identity) = found else {
         lock(&auth.otp.sessions).retain(|_, s| s.user != user_id);
         return Ok(Err(AuthFailure::BadCredentials));
     };
-    user.privileges = privileges;
-    basic::identity(
-        auth.store.as_ref(),
-        &auth.policy,
-        now,
-        user,
-        LoginMethod::OtpSession,
-    )
+    Ok(identity)
 }
 
 /// Splits `PASSWORD<CODE>` into the password and the trailing code; a

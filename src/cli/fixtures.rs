@@ -26,6 +26,10 @@ pub enum FixturesCommand {
         /// Create the store if the data directory has none yet.
         #[arg(long)]
         init: bool,
+        /// Read files the fixture names by an absolute path too (by
+        /// default every file must be inside the fixture's directory).
+        #[arg(long)]
+        allow_absolute_paths: bool,
     },
     /// Add a synthetic population of boxes (realistic Czech names,
     /// addresses, IČ, every box type), deterministic from the seed, each
@@ -51,13 +55,17 @@ pub enum FixturesCommand {
 /// Runs one `fixtures` command.
 pub fn run(args: FixturesArgs) -> Result<String, CliError> {
     match args.command {
-        FixturesCommand::Load { file, init } => {
+        FixturesCommand::Load {
+            file,
+            init,
+            allow_absolute_paths,
+        } => {
             let store = open_store(&args.store.data, init)?;
             // Relative times read against the gateway's test clock, when
             // this data directory runs on one.
             let at =
                 crate::domain::clock::stored_test_clock_now(store.as_ref()).unwrap_or_else(now);
-            let loaded = world::load_fixture_file(store.as_ref(), &file, at)?;
+            let loaded = world::load_fixture_file(store.as_ref(), &file, at, allow_absolute_paths)?;
             let already = loaded
                 .already_loaded_at
                 .map(crate::domain::clock::xml_datetime);

@@ -23,6 +23,7 @@ use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox, Owner};
 use crate::domain::boxes::otp::{self, OtpKind, OtpSecret};
 use crate::domain::boxes::repo::{self, RepoError};
 use crate::domain::boxes::user::{PersonName, Privileges, User, UserId, UserType};
+use crate::domain::world::fixture_files::FixtureDir;
 use crate::store::Store;
 
 /// The built-in demo world (`fixtures/demo-world.toml`).
@@ -443,6 +444,16 @@ impl World {
         base_dir: Option<&Path>,
         now: i64,
     ) -> Result<World, WorldError> {
+        Self::parse_in(text, origin, base_dir.map(FixtureDir::confined), now)
+    }
+
+    /// [`World::parse`] for a fixture whose files are read from `files`.
+    pub fn parse_in(
+        text: &str,
+        origin: &str,
+        files: Option<FixtureDir<'_>>,
+        now: i64,
+    ) -> Result<World, WorldError> {
         let invalid = |message: String| WorldError::Invalid {
             origin: origin.to_owned(),
             message,
@@ -477,15 +488,18 @@ impl World {
         let mut fingerprints = std::collections::HashSet::new();
         let mut registrations = Vec::new();
         let mut register = |file: &Path, holder: Holder| -> Result<(), WorldError> {
-            let Some(base) = base_dir else {
+            let Some(files) = files else {
                 return Err(invalid(format!(
                     "certificate {}: certificate files need a fixture file to be found relative to",
                     file.display()
                 )));
             };
-            let pem =
-                fixture_files::read_confined(base, file, fixture_files::MAX_FIXTURE_FILE_BYTES)
-                    .map_err(|e| invalid(format!("certificate {e}")))?;
+            let pem = files
+                .read(
+                    file,
+                    crate::domain::world::fixture_files::MAX_FIXTURE_FILE_BYTES,
+                )
+                .map_err(|e| invalid(format!("certificate {e}")))?;
             let cert = certificates::parse_pem(&pem, &file.display().to_string())?;
             let registration = Registration::new(&cert, holder);
             if !fingerprints.insert(registration.fingerprint.clone()) {
@@ -711,7 +725,7 @@ impl World {
             let line = line_at(text, span.start);
             let planned = spanned
                 .into_inner()
-                .plan(line, base_dir, now)
+                .plan(line, files, now)
                 .map_err(|m| at(span, format!("message {}: {m}", i + 1)))?;
             world.messages.push(planned);
         }
@@ -721,33 +735,40 @@ impl World {
 
 /// Adds the world fixture at `path` to `store`, all or nothing: a box, user
 /// or login the store already holds is refused (naming its line), and
-/// nothing is written. Returns what was added.
-pub fn load_fixture_file(store: &dyn Store, path: &Path, now: i64) -> Result<Loaded, WorldError> {
+/// nothing is written. Returns what was added. Files the fixture names are
+/// read inside its directory, or anywhere by absolute name with
+/// `absolute_paths`.
+pub fn load_fixture_file(
+    store: &dyn Store,
+    path: &Path,
+    now: i64,
+    absolute_paths: bool,
+) -> Result<Loaded, WorldError> {
     let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let base_dir = path.parent().unwrap_or(Path::new("."));
-    load_fixture_at(
-        store,
-        &text,
-        &path.display().to_string(),
-        Some(base_dir),
-        now,
-    )
+    let files = FixtureDir {
+        dir: path.parent().unwrap_or(Path::new(".")),
+        absolute_paths,
+    };
+    load_fixture_at(store, &text, &path.display().to_string(), Some(files), now)
 }
 
 /// Reads and checks the world fixture at `path` without touching any
 /// store, so a start-up can refuse a broken fixture before it creates
 /// anything. Loading checks again against the store (existing boxes,
 /// logins).
-pub fn check_fixture_file(path: &Path, now: i64) -> Result<(), WorldError> {
+pub fn check_fixture_file(path: &Path, now: i64, absolute_paths: bool) -> Result<(), WorldError> {
     let text = std::fs::read_to_string(path).map_err(|source| WorldError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let base_dir = path.parent().unwrap_or(Path::new("."));
-    World::parse_at(&text, &path.display().to_string(), Some(base_dir), now).map(|_| ())
+    let files = FixtureDir {
+        dir: path.parent().unwrap_or(Path::new(".")),
+        absolute_paths,
+    };
+    World::parse_in(&text, &path.display().to_string(), Some(files), now).map(|_| ())
 }
 
 /// [`load_fixture_file`] for a fixture's text; `origin` names it in errors.
@@ -760,12 +781,12 @@ pub fn load_fixture(
     load_fixture_at(store, text, origin, None, now)
 }
 
-/// [`load_fixture`] with certificate files found relative to `base_dir`.
+/// [`load_fixture`] with files read from `files`.
 fn load_fixture_at(
     store: &dyn Store,
     text: &str,
     origin: &str,
-    base_dir: Option<&Path>,
+    files: Option<FixtureDir<'_>>,
     now: i64,
 ) -> Result<Loaded, WorldError> {
     use sha2::Digest;
@@ -786,7 +807,7 @@ fn load_fixture_at(
             already_loaded_at: Some(at),
         });
     }
-    let world = World::parse_at(text, origin, base_dir, now)?;
+    let world = World::parse_in(text, origin, files, now)?;
     let clash = |line: usize, message: String| WorldError::Invalid {
         origin: origin.to_owned(),
         message: format!("line {line}: {message}"),
@@ -830,23 +851,28 @@ fn load_fixture_at(
 }
 
 /// Loads the demo world (or the fixture at `path`) when the store holds no
-/// box yet. Returns whether it seeded anything.
+/// box yet. Returns whether it seeded anything. Files the fixture names are
+/// read as [`load_fixture_file`] reads them.
 pub fn seed_demo_if_empty(
     store: &dyn Store,
     path: Option<&Path>,
     now: i64,
+    absolute_paths: bool,
 ) -> Result<bool, WorldError> {
     if repo::has_any_box(store)? {
         return Ok(false);
     }
-    let (text, origin, base_dir) = match path {
+    let (text, origin, files) = match path {
         Some(p) => (
             std::fs::read_to_string(p).map_err(|source| WorldError::Read {
                 path: p.to_owned(),
                 source,
             })?,
             p.display().to_string(),
-            Some(p.parent().unwrap_or(Path::new("."))),
+            Some(FixtureDir {
+                dir: p.parent().unwrap_or(Path::new(".")),
+                absolute_paths,
+            }),
         ),
         None => (
             DEMO_WORLD.to_owned(),
@@ -854,7 +880,7 @@ pub fn seed_demo_if_empty(
             None,
         ),
     };
-    let world = World::parse_at(&text, &origin, base_dir, now)?;
+    let world = World::parse_in(&text, &origin, files, now)?;
     let messages = build_messages(store, &world, &origin)?;
     store::insert_world_with_messages(store, &world, &messages, None)?;
     Ok(true)

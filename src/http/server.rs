@@ -192,7 +192,11 @@ async fn start_inner(
         // Checked for mistakes now (against the wall clock; loading reads
         // relative times against the gateway's clock), so a typo fails the
         // start before the data directory, CA or store exist.
-        if let Err(e) = world::check_fixture_file(path, SystemClock.unix()) {
+        if let Err(e) = world::check_fixture_file(
+            path,
+            SystemClock.unix(),
+            config.allow_absolute_fixture_paths,
+        ) {
             return Err(match flag {
                 "--fixtures" => ServeError::Fixture(e),
                 _ => ServeError::World(e),
@@ -266,15 +270,24 @@ async fn start_inner(
         .map_err(ServeError::Clock)?;
     }
     if !config.no_demo {
-        let seeded =
-            world::seed_demo_if_empty(store.as_ref(), config.demo_world.as_deref(), clock.unix())?;
+        let seeded = world::seed_demo_if_empty(
+            store.as_ref(),
+            config.demo_world.as_deref(),
+            clock.unix(),
+            config.allow_absolute_fixture_paths,
+        )?;
         if seeded {
             tracing::info!("seeded the demo world into an empty store");
         }
     }
     for path in &config.fixtures {
-        let loaded = world::load_fixture_file(store.as_ref(), path, clock.unix())
-            .map_err(ServeError::Fixture)?;
+        let loaded = world::load_fixture_file(
+            store.as_ref(),
+            path,
+            clock.unix(),
+            config.allow_absolute_fixture_paths,
+        )
+        .map_err(ServeError::Fixture)?;
         match loaded.already_loaded_at {
             Some(at) => tracing::info!(
                 fixture = %path.display(),

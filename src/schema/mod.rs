@@ -281,6 +281,47 @@ mod generated {
 
 pub use generated::*;
 
+/// Whether `name` is the name of a global element of the schemas.
+pub fn is_global_element(name: &str) -> bool {
+    ROOT_SHAPES.iter().any(|(root, _)| *root == name)
+}
+
+/// Whether some element anywhere in the schemas is called `name` (a local
+/// name in the ISDS namespace).
+pub fn is_element_name(name: &str) -> bool {
+    static NAMES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            fn collect(
+                content: &rt::shape::Content,
+                out: &mut std::collections::HashSet<&'static str>,
+            ) {
+                use rt::shape::Content;
+                match content {
+                    Content::Elem { name, .. } => {
+                        out.insert(*name);
+                    }
+                    Content::Seq { items, .. } | Content::Choice { items, .. } => {
+                        for item in *items {
+                            collect(item, out);
+                        }
+                    }
+                    Content::Any { .. } | Content::SeqAlt(_) => {}
+                }
+            }
+            let mut names: std::collections::HashSet<&'static str> =
+                ROOT_SHAPES.iter().map(|(root, _)| *root).collect();
+            for shape in TYPE_SHAPES {
+                if let Some(content) = &shape.content {
+                    collect(content, &mut names);
+                }
+            }
+            names
+        })
+        .contains(name)
+}
+
 impl ToXml for String {
     fn write_xml(&self, w: &mut XmlWriter, tag: &str) {
         w.start(tag);

@@ -822,6 +822,14 @@ fn erased_list(
         Ok(window) => window,
         Err(status) => return Ok(fail(status)),
     };
+    // Messages manual 2.8: with M (15) requests of the box already waiting,
+    // 3014; the table (row 3014) says to pick up older ones or wait until
+    // they are deleted.
+    if messages::extras::waiting_async_requests(store, &me.databox.id, now)?
+        >= messages::extras::MAX_WAITING_ASYNC_REQUESTS
+    {
+        return Ok(fail(IsdsStatus::new(IsdsCode::TooManyAsyncRequests)));
+    }
     let q = ListQuery {
         from: Some(from),
         to: Some(to),

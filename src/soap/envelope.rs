@@ -1,7 +1,33 @@
 //! Parsing a request envelope down to its single body element.
 
 use super::{SOAP11_NS, SOAP12_NS, SoapVersion};
+use crate::schema::{self, ISDS_NS};
 use crate::xml::{self, Element, Node, ParseLimits, XmlError};
+
+/// Whether an element of a request can only be refused by the operation's
+/// schema, whatever it holds: an element in the ISDS namespace, inside the
+/// request element of an operation the schemas define, outside
+/// `dmXMLContent` (the one place they allow any element), whose name no
+/// element of the schemas has. Answering it needs its name only (the
+/// schema check names the unexpected element and its parent), so its
+/// attributes and content are not built: markup the operation cannot
+/// contain costs nothing, however much of it is sent.
+fn refused_by_schema(ancestors: &[Element], ns: Option<&str>, name: &str) -> bool {
+    let [envelope, body, operation, inside @ ..] = ancestors else {
+        return false;
+    };
+    ns == Some(ISDS_NS)
+        && matches!(envelope.ns.as_deref(), Some(SOAP11_NS | SOAP12_NS))
+        && envelope.name == "Envelope"
+        && body.ns == envelope.ns
+        && body.name == "Body"
+        && operation.ns.as_deref() == Some(ISDS_NS)
+        && schema::is_global_element(&operation.name)
+        && !inside
+            .iter()
+            .any(|e| e.name == "dmXMLContent" && e.ns.as_deref() == Some(ISDS_NS))
+        && !schema::is_element_name(name)
+}
 
 /// A parsed request: its SOAP version and the one element inside `Body`.
 #[derive(Debug)]
@@ -39,7 +65,7 @@ pub enum SoapError {
 /// of `Body`; a header block marked `mustUnderstand` is refused, since the
 /// gateway understands none.
 pub fn parse_envelope(input: &[u8], limits: &ParseLimits) -> Result<Envelope, SoapError> {
-    let root = xml::parse(input, limits)?;
+    let root = xml::parse_pruned(input, limits, &refused_by_schema)?;
     let version = match (root.ns.as_deref(), root.name.as_str()) {
         (Some(SOAP11_NS), "Envelope") => SoapVersion::V11,
         (Some(SOAP12_NS), "Envelope") => SoapVersion::V12,

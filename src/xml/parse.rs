@@ -28,6 +28,34 @@ const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// mismatched tags, and anything beyond `limits`. Never panics; memory use
 /// is proportional to the input.
 pub fn parse(input: &[u8], limits: &ParseLimits) -> Result<Element, XmlError> {
+    parse_inner(input, limits, None)
+}
+
+/// Decides, for an element about to be opened under `ancestors` (the open
+/// elements, outermost first) with namespace `ns` and local name `name`,
+/// whether whatever reads the document can only refuse it by its name. Such
+/// an element is kept bare (its name, no attributes, no content) and its
+/// content is skipped without being built.
+pub type Prune<'p> = &'p dyn Fn(&[Element], Option<&str>, &str) -> bool;
+
+/// [`parse`], keeping the elements `prune` picks bare: markup the reader of
+/// the document has no place for costs no memory, however much of it
+/// there is. Errors inside a pruned element's content other than
+/// well-formedness (nesting, names of end tags), characters and
+/// DOCTYPEs or processing instructions are not looked for.
+pub fn parse_pruned(
+    input: &[u8],
+    limits: &ParseLimits,
+    prune: Prune<'_>,
+) -> Result<Element, XmlError> {
+    parse_inner(input, limits, Some(prune))
+}
+
+fn parse_inner(
+    input: &[u8],
+    limits: &ParseLimits,
+    prune: Option<Prune<'_>>,
+) -> Result<Element, XmlError> {
     if input.len() > limits.max_bytes {
         return Err(XmlError::TooLarge {
             size: input.len(),
@@ -87,8 +115,18 @@ pub fn parse(input: &[u8], limits: &ParseLimits) -> Result<Element, XmlError> {
             })?),
         };
     check_chars(&text, base)?;
-    build(&text, limits, base)
+    let built = build(&text, limits, base, prune);
+    if built.is_err() && text.len() >= RELEASE_AFTER_REFUSED_BYTES {
+        // What was built before the refusal is freed by now; give it back
+        // (a refused body is typically hostile markup of many tiny parts).
+        crate::large_buffers::release_free_memory();
+    }
+    built
 }
+
+/// Size of a refused document from which the memory its partial tree took
+/// is handed back to the kernel at once.
+const RELEASE_AFTER_REFUSED_BYTES: usize = 1024 * 1024;
 
 /// Reads the `encoding` pseudo-attribute of a leading XML declaration.
 fn declared_encoding(body: &[u8], base: usize) -> Result<Option<String>, XmlError> {
@@ -214,7 +252,12 @@ fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlError> {
+fn build(
+    text: &str,
+    limits: &ParseLimits,
+    base: usize,
+    prune: Option<Prune<'_>>,
+) -> Result<Element, XmlError> {
     let mut reader = NsReader::from_str(text);
     {
         let cfg = reader.config_mut();
@@ -243,6 +286,25 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
                 ));
             }
         };
+        if tree.skipping > 0 {
+            // Inside a pruned element: only its nesting is followed.
+            let skipped = match &event {
+                Event::Start(_) => {
+                    tree.skipping += 1;
+                    true
+                }
+                Event::End(_) => {
+                    tree.skipping -= 1;
+                    true
+                }
+                Event::Empty(_) | Event::Text(_) | Event::CData(_) | Event::Comment(_) => true,
+                _ => false,
+            };
+            if skipped {
+                first_event = false;
+                continue;
+            }
+        }
         match event {
             Event::Decl(decl) => {
                 if !first_event {
@@ -262,10 +324,10 @@ fn build(text: &str, limits: &ParseLimits, base: usize) -> Result<Element, XmlEr
             Event::PI(_) => return Err(XmlError::ProcessingInstruction { pos }),
             Event::Comment(_) => {}
             Event::Start(start) => {
-                open_element(&mut tree, &reader, &start, false, limits, pos)?;
+                open_element(&mut tree, &reader, &start, false, limits, prune, pos)?;
             }
             Event::Empty(start) => {
-                open_element(&mut tree, &reader, &start, true, limits, pos)?;
+                open_element(&mut tree, &reader, &start, true, limits, prune, pos)?;
             }
             Event::End(end) => match tree.stack.pop() {
                 Some(element) => {
@@ -392,6 +454,8 @@ struct Tree<'a> {
     /// For each open element whose last child is a [`Node::Binary`]: its
     /// depth (1 = root) and the raw text it was decoded from.
     binary_sources: Vec<(usize, &'a str)>,
+    /// Open elements inside a pruned element (0: none is being skipped).
+    skipping: usize,
 }
 
 /// True for an element whose large text is decoded while reading.
@@ -441,6 +505,7 @@ fn open_element(
     start: &BytesStart<'_>,
     is_empty: bool,
     limits: &ParseLimits,
+    prune: Option<Prune<'_>>,
     pos: usize,
 ) -> Result<(), XmlError> {
     if tree.stack.is_empty() && tree.root.is_some() {
@@ -460,6 +525,26 @@ fn open_element(
         return Err(XmlError::TooManyElements {
             limit: limits.max_elements,
         });
+    }
+    if let Some(prune) = prune {
+        let (ns, name) = element_name(reader, start, pos)?;
+        if prune(&tree.stack, ns.as_deref(), &name) {
+            let element = Element {
+                ns,
+                name,
+                attrs: Vec::new(),
+                children: Vec::new(),
+            };
+            tree.structure_cost = tree.structure_cost.saturating_add(structure_cost(&element));
+            if tree.structure_cost > tree.structure_budget {
+                return Err(XmlError::TooMuchStructure { pos });
+            }
+            tree.attach(element);
+            if !is_empty {
+                tree.skipping = 1;
+            }
+            return Ok(());
+        }
     }
     let (element, declared) = make_element(reader, start, limits, pos)?;
     if tree.in_scope + declared > MAX_NAMESPACES_IN_SCOPE {
@@ -592,12 +677,12 @@ fn namespace_of(resolved: ResolveResult<'_>, pos: usize) -> Result<Option<String
     }
 }
 
-fn make_element(
+/// The namespace and local name of the element `start` opens.
+fn element_name(
     reader: &NsReader<&[u8]>,
     start: &BytesStart<'_>,
-    limits: &ParseLimits,
     pos: usize,
-) -> Result<(Element, usize), XmlError> {
+) -> Result<(Option<String>, String), XmlError> {
     check_qname(start.name().as_ref(), "element", pos)?;
     let (resolved, local) = reader.resolve_element(start.name());
     let ns = namespace_of(resolved, pos)?;
@@ -612,6 +697,16 @@ fn make_element(
             pos: pos + e.valid_up_to(),
         })?
         .to_owned();
+    Ok((ns, name))
+}
+
+fn make_element(
+    reader: &NsReader<&[u8]>,
+    start: &BytesStart<'_>,
+    limits: &ParseLimits,
+    pos: usize,
+) -> Result<(Element, usize), XmlError> {
+    let (ns, name) = element_name(reader, start, pos)?;
     let mut attrs: Vec<Attribute> = Vec::new();
     let mut count = 0usize;
     let mut raw_keys: Vec<&[u8]> = Vec::new();

@@ -601,3 +601,30 @@ fn forbidden_characters_are_found_at_any_offset() {
         assert!(p(&doc).is_ok(), "at {at}");
     }
 }
+
+#[test]
+fn pruned_elements_keep_their_name_and_nothing_else() {
+    let doc = r#"<r xmlns="urn:a"><keep k="1"><x/></keep><drop a="" b="" xmlns:q="urn:q"><deep><q:deeper c=""/>text &amp; more</deep><drop/></drop><after q:z="1" xmlns:q="urn:other"/></r>"#;
+    let prune = |ancestors: &[Element], ns: Option<&str>, name: &str| {
+        ancestors.len() == 1 && ns == Some("urn:a") && name == "drop"
+    };
+    let root = parse_pruned(doc.as_bytes(), &ParseLimits::default(), &prune).unwrap();
+    let children: Vec<&Element> = root.elements().collect();
+    assert_eq!(children.len(), 3);
+    assert_eq!(children[0].name, "keep");
+    assert_eq!(children[0].attrs.len(), 1);
+    assert_eq!(children[0].elements().count(), 1);
+    assert_eq!(children[1].name, "drop");
+    assert_eq!(children[1].ns.as_deref(), Some("urn:a"));
+    assert!(children[1].attrs.is_empty());
+    assert!(children[1].children.is_empty());
+    // Namespace scopes are intact after the skipped content.
+    assert_eq!(children[2].name, "after");
+    assert_eq!(children[2].attrs[0].ns.as_deref(), Some("urn:other"));
+    // Skipped content must still nest properly.
+    let broken = r#"<r xmlns="urn:a"><drop><x></drop></r>"#;
+    assert!(parse_pruned(broken.as_bytes(), &ParseLimits::default(), &prune).is_err());
+    // Unpruned parsing of the same document builds everything.
+    let full = p(doc).unwrap();
+    assert_eq!(full.elements().nth(1).unwrap().attrs.len(), 2);
+}

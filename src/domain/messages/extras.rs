@@ -171,6 +171,37 @@ fn expire_async(store: &dyn Store, now: Timestamp, batch: &mut Batch) -> Result<
     Ok(())
 }
 
+/// Most asynchronous requests one box may have waiting (made, response
+/// neither picked up nor deleted yet): the messages manual (2.8,
+/// GetListOfErasedMessages) puts M = 15 and answers 3014 beyond it.
+pub const MAX_WAITING_ASYNC_REQUESTS: usize = 15;
+
+/// How many asynchronous requests of `box_id` wait at `now` for their
+/// response to be picked up.
+pub fn waiting_async_requests(
+    store: &dyn Store,
+    box_id: &BoxId,
+    now: Timestamp,
+) -> Result<usize, RepoError> {
+    let mut waiting = 0;
+    for entry in store
+        .tree(ASYNC_REQUESTS)?
+        .iter(KeyRange::all(), Order::Ascending)
+    {
+        let (_, value) = entry?;
+        let Ok(request) = serde_json::from_slice::<AsyncRequest>(&value) else {
+            continue;
+        };
+        if request.box_id == *box_id
+            && request.picked_up_at.is_none()
+            && !request.response_deleted(now)
+        {
+            waiting += 1;
+        }
+    }
+    Ok(waiting)
+}
+
 /// Stores the finished response of an asynchronous request and returns the
 /// request's ID (`asyncID`), durable before it is returned.
 pub fn put_async_response(

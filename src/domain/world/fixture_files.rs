@@ -11,6 +11,40 @@ use std::path::{Component, Path};
 /// accepts for a box with a raised limit (50 MB; 20 MB by default).
 pub const MAX_FIXTURE_FILE_BYTES: u64 = 50 * 1024 * 1024;
 
+/// Where the files a fixture refers to are read from.
+#[derive(Debug, Clone, Copy)]
+pub struct FixtureDir<'a> {
+    /// The fixture file's directory: relative names are read inside it.
+    pub dir: &'a Path,
+    /// Absolute names are read too, wherever they lead (`serve
+    /// --allow-absolute-fixture-paths`); off by default.
+    pub absolute_paths: bool,
+}
+
+impl<'a> FixtureDir<'a> {
+    /// Files inside `dir` only.
+    pub fn confined(dir: &'a Path) -> Self {
+        Self {
+            dir,
+            absolute_paths: false,
+        }
+    }
+
+    /// Reads `file` as [`read_confined`] does; with `absolute_paths` an
+    /// absolute name is read where it points, still only a regular file
+    /// and only up to `limit` bytes.
+    pub fn read(&self, file: &Path, limit: u64) -> Result<Vec<u8>, String> {
+        if self.absolute_paths && file.is_absolute() {
+            let no_parent = file.components().all(|c| c != Component::ParentDir);
+            if !no_parent {
+                return Err(format!("{}: a file name without `..`", file.display()));
+            }
+            return read_regular(file, &file.display().to_string(), limit);
+        }
+        read_confined(self.dir, file, limit)
+    }
+}
+
 /// Reads `file`, given relative to the fixture's directory `base`. Refused:
 /// absolute paths and `..` (also a symbolic link leading out of `base`),
 /// anything but a regular file, files over `limit` bytes.
@@ -35,8 +69,14 @@ pub fn read_confined(base: &Path, file: &Path, limit: u64) -> Result<Vec<u8>, St
     if !path.starts_with(&base) {
         return Err(format!("{shown}: leads out of the fixture's directory"));
     }
+    read_regular(&path, &shown.to_string(), limit)
+}
+
+/// Reads the regular file at `path` (`shown` names it in errors), refusing
+/// anything else and files over `limit` bytes.
+fn read_regular(path: &Path, shown: &str, limit: u64) -> Result<Vec<u8>, String> {
     // Checked before opening: opening a FIFO would block.
-    let meta = std::fs::metadata(&path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read: {e}"))?;
     if !meta.is_file() {
         return Err(format!("{shown}: not a regular file"));
     }
@@ -47,7 +87,7 @@ pub fn read_confined(base: &Path, file: &Path, limit: u64) -> Result<Vec<u8>, St
         ));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(&path)
+    std::fs::File::open(path)
         .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
         .map_err(|e| format!("{shown}: cannot read: {e}"))?;
     if bytes.len() as u64 > limit {
@@ -88,5 +128,26 @@ mod tests {
                 assert!(read_confined(&base, Path::new("fifo"), 100).is_err());
             }
         }
+    }
+
+    #[test]
+    fn absolute_paths_are_read_only_when_allowed() {
+        let root = tempfile::tempdir().unwrap();
+        let base = root.path().join("world");
+        std::fs::create_dir_all(&base).unwrap();
+        let secret = root.path().join("secret.txt");
+        std::fs::write(&secret, b"secret").unwrap();
+        let confined = FixtureDir::confined(&base);
+        assert!(confined.read(&secret, 100).is_err());
+        let open = FixtureDir {
+            dir: &base,
+            absolute_paths: true,
+        };
+        assert_eq!(open.read(&secret, 100).unwrap(), b"secret");
+        assert!(open.read(&secret, 3).is_err());
+        assert!(open.read(root.path(), 100).is_err());
+        assert!(open.read(Path::new("../secret.txt"), 100).is_err());
+        let dotted = base.join("..").join("secret.txt");
+        assert!(open.read(&dotted, 100).is_err());
     }
 }

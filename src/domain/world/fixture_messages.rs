@@ -4,7 +4,7 @@
 //! batch, so they list, download and age (fiction, deletion) exactly like
 //! sent ones.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -18,6 +18,7 @@ use crate::domain::messages::message::{
 };
 use crate::domain::messages::wire::compute_hash;
 use crate::domain::world::World;
+use crate::domain::world::fixture_files::FixtureDir;
 use crate::store::{Batch, Store};
 
 /// Days after delivery when fiction accepts a message.
@@ -142,7 +143,7 @@ impl MessageSpec {
     pub(crate) fn plan(
         self,
         line: usize,
-        base_dir: Option<&Path>,
+        files: Option<FixtureDir<'_>>,
         now: i64,
     ) -> Result<PlannedMessage, String> {
         let state = match self.state.as_deref().unwrap_or("delivered") {
@@ -206,18 +207,18 @@ impl MessageSpec {
         for (i, d) in self.documents.into_iter().enumerate() {
             let (bytes, default_name) = match (&d.file, &d.text) {
                 (Some(file), None) => {
-                    let Some(dir) = base_dir else {
+                    let Some(files) = files else {
                         return Err(format!(
                             "document {}: files need a fixture file (documents are read next to it)",
                             i + 1
                         ));
                     };
-                    let bytes = crate::domain::world::fixture_files::read_confined(
-                        dir,
-                        file,
-                        crate::domain::world::fixture_files::MAX_FIXTURE_FILE_BYTES,
-                    )
-                    .map_err(|e| format!("document {}: {e}", i + 1))?;
+                    let bytes = files
+                        .read(
+                            file,
+                            crate::domain::world::fixture_files::MAX_FIXTURE_FILE_BYTES,
+                        )
+                        .map_err(|e| format!("document {}: {e}", i + 1))?;
                     let name = file
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
