@@ -235,6 +235,13 @@ impl Store for SledStore {
                     BatchOp::Delete { key, .. } => {
                         tx.remove(key.as_slice())?;
                     }
+                    BatchOp::Add { key, deltas, .. } => {
+                        let current = tx.get(key.as_slice())?;
+                        match super::add_counters(current.as_deref(), deltas) {
+                            Some(value) => tx.insert(key.as_slice(), value)?,
+                            None => tx.remove(key.as_slice())?,
+                        };
+                    }
                     BatchOp::Expect { tree, key, value } => {
                         let current = tx.get(key.as_slice())?;
                         if current.as_deref() != value.as_deref() {
