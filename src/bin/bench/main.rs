@@ -13,6 +13,7 @@
 #[allow(dead_code)] // the bench uses part of it
 mod box_requests;
 mod floor;
+mod lists;
 mod load;
 
 use std::net::SocketAddr;
@@ -84,6 +85,14 @@ impl Drop for Gateway {
 const OPERATOR: (&str, &str) = ("bench", "Bench-Operator-2026!");
 
 fn start_gateway(extra: &[&str]) -> Result<Gateway, String> {
+    start_gateway_seeded(extra, |_| Ok(()))
+}
+
+/// [`start_gateway`] on a data directory that `seed` writes first.
+fn start_gateway_seeded(
+    extra: &[&str],
+    seed: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Gateway, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let binary = exe.with_file_name("isds-gateway");
     if !binary.exists() {
@@ -110,6 +119,7 @@ fn start_gateway(extra: &[&str]) -> Result<Gateway, String> {
     let world = DEMO_WORLD.replacen(marker, &format!("{marker}attachment_limit_mb = 60\n"), 1);
     let world_file = dir.join("world.toml");
     std::fs::write(&world_file, world).map_err(|e| e.to_string())?;
+    seed(&dir.join("data"))?;
     let ready = dir.join("ready.json");
     let child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--tls-listen", "off"])
@@ -648,6 +658,13 @@ async fn main() {
             }
             Err(e) => println!("DummyOperation, --no-ui: {e}"),
         }
+    }
+    // A box of 100,000 messages: its first listing, and deep pages.
+    if o.only
+        .as_ref()
+        .is_none_or(|x| "List 100 @ of 100k".contains(x.as_str()))
+    {
+        lists::run(n, budget, &b.figures).await;
     }
     println!();
     println!(
