@@ -243,11 +243,15 @@ fn list_received(limit: usize) -> Vec<u8> {
     ))
 }
 
-/// The text of the first `<name>` element of a response.
+/// The text of the first `<name>` element of a response, with or without
+/// a namespace prefix (the gateway writes ISDS's `p:` and `q:`).
 fn text_of(body: &[u8], name: &str) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
-    let open = format!("<{name}>");
-    let start = text.find(&open)? + open.len();
+    let (at, open) = ["", "p:", "q:"].iter().find_map(|prefix| {
+        let open = format!("<{prefix}{name}>");
+        text.find(&open).map(|at| (at, open))
+    })?;
+    let start = at + open.len();
     let end = start + text[start..].find('<')?;
     Some(text[start..end].to_owned())
 }
