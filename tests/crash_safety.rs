@@ -36,6 +36,9 @@ const FO_LOGIN: (&str, &str) = ("fo_cerny", "Demo-Fo-2026!");
 const ROUNDS: usize = 5;
 /// Concurrent sending clients per round.
 const CLIENTS: usize = 8;
+/// The group-commit round after the others: this many clients, small
+/// messages only (many commits per flush).
+const GROUP_CLIENTS: usize = 16;
 /// Messages one client sends at most per round.
 const MAX_PER_CLIENT: usize = 60;
 /// The kill comes this long into the sending (uniform, milliseconds)...
@@ -496,6 +499,8 @@ struct ClientSpec {
     stop: Arc<AtomicBool>,
     /// Answers received by all clients of the round.
     answers: Arc<AtomicUsize>,
+    /// No large documents (the group-commit round).
+    small_only: bool,
 }
 
 /// Sends messages until told to stop, the server goes away, or the count
@@ -509,6 +514,7 @@ async fn client_loop(c: ClientSpec) {
         ledger,
         stop,
         answers,
+        small_only,
     } = c;
     let (sender, recipient, recipient_login) = ROUTES[client_no % ROUTES.len()];
     let mut rng = Rng(seed | 1);
@@ -526,7 +532,7 @@ async fn client_loop(c: ClientSpec) {
             return;
         }
         let tag = format!("crash r{round} c{client_no} n{n}");
-        let big = (n + client_no) % 2 == 1;
+        let big = !small_only && (n + client_no) % 2 == 1;
         let docs = documents(&mut rng, &tag, big.then_some(&large));
         let body = create_body(recipient, &tag, &docs);
         ledger.lock().expect("ledger").insert(
@@ -590,11 +596,14 @@ async fn acknowledged_messages_survive_sigkill_and_nothing_half_written_shows() 
     let mut checked = HashSet::new();
     let mut server = Server::start(dir.path(), 0).await;
 
-    for round in 1..=ROUNDS {
+    let last = ROUNDS + 1;
+    for round in 1..=last {
+        let group_round = round == last;
         let stop = Arc::new(AtomicBool::new(false));
         let answers = Arc::new(AtomicUsize::new(0));
         let started = Instant::now();
-        let tasks: Vec<_> = (0..CLIENTS)
+        let clients = if group_round { GROUP_CLIENTS } else { CLIENTS };
+        let tasks: Vec<_> = (0..clients)
             .map(|c| {
                 tokio::spawn(client_loop(ClientSpec {
                     server_url: server.http.clone(),
@@ -604,6 +613,7 @@ async fn acknowledged_messages_survive_sigkill_and_nothing_half_written_shows() 
                     ledger: Arc::clone(&ledger),
                     stop: Arc::clone(&stop),
                     answers: Arc::clone(&answers),
+                    small_only: group_round,
                 }))
             })
             .collect();
@@ -645,7 +655,7 @@ async fn acknowledged_messages_survive_sigkill_and_nothing_half_written_shows() 
 
         server = Server::start(dir.path(), round).await;
         let before = Instant::now();
-        let unanswered_there = verify(&server, &ledger, &mut checked, round == ROUNDS).await;
+        let unanswered_there = verify(&server, &ledger, &mut checked, round == last).await;
 
         // Still working: a new message goes through and downloads.
         let client = reqwest::Client::new();

@@ -727,6 +727,93 @@ async fn paging_covers_a_thousand_messages_once_in_stable_order() {
     t.stop().await;
 }
 
+/// Deep pages (offsets past the first few hundred, which the gateway
+/// finds from its list counts rather than by stepping over entries) give
+/// exactly the records a full list gives at those positions: with time
+/// windows, state filters, in the received and the sent list, and after
+/// messages changed state through the interface.
+#[tokio::test]
+async fn deep_pages_with_filters_match_the_whole_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = seed_messages(&dir.path().join("data"));
+    let t = TestGateway::start_in(dir, |_| {}).await;
+    // Marking read moves a few delivered (6) messages to 7.
+    let mut state: std::collections::HashMap<String, u8> = seeded
+        .iter()
+        .map(|(id, _)| (id.clone(), seeded_state_of(id).code()))
+        .collect();
+    let delivered: Vec<String> = seeded
+        .iter()
+        .filter(|(id, _)| state[id] == 6)
+        .map(|(id, _)| id.clone())
+        .collect();
+    for id in delivered.iter().skip(100).step_by(9) {
+        let resp = call(&t, PO_LOGIN, DX, &id_body("MarkMessageAsDownloaded", id)).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+        state.insert(id.clone(), 7);
+    }
+    let times: Vec<Timestamp> = seeded.iter().map(|(_, at)| *at).collect();
+    let windows = [
+        (None, None),
+        (Some(times[150]), None),
+        (None, Some(times[900])),
+        (Some(times[101]), Some(times[998])),
+    ];
+    for (op, login, listed) in [
+        ("GetListOfReceivedMessages", PO_LOGIN, &[6u8, 7, 10][..]),
+        ("GetListOfSentMessages", OVM_LOGIN, &[6u8, 7, 8, 9, 10][..]),
+    ] {
+        for (mask, states) in [
+            ("-1", listed.to_vec()),
+            ("128", vec![7u8]),
+            ("1088", vec![6, 10]),
+        ] {
+            let states: Vec<u8> = states.into_iter().filter(|s| listed.contains(s)).collect();
+            for (from, to) in windows {
+                let want: Vec<String> = seeded
+                    .iter()
+                    .filter(|(id, at)| {
+                        states.contains(&state[id])
+                            && from.is_none_or(|f| *at >= f)
+                            && to.is_none_or(|t| *at <= t)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for (offset, limit) in [
+                    (257usize, 50usize),
+                    (300, 3),
+                    (want.len().saturating_sub(4).max(1), 10),
+                    (700, 100),
+                ] {
+                    let body = list_body(
+                        op,
+                        from.map(|f| f.to_xml()).as_deref(),
+                        to.map(|t| t.to_xml()).as_deref(),
+                        mask,
+                        Some(offset),
+                        Some(limit),
+                    );
+                    let resp = t.soap_as(login, DX, &body).await;
+                    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+                    let got = records(&resp);
+                    let expect: Vec<String> =
+                        want.iter().skip(offset - 1).take(limit).cloned().collect();
+                    assert_eq!(
+                        got.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+                        expect,
+                        "{op} mask {mask} window {from:?}..{to:?} offset {offset} limit {limit}"
+                    );
+                    for (i, r) in got.iter().enumerate() {
+                        assert_eq!(r.1, offset + i, "ordinal");
+                        assert_eq!(r.2, state[&r.0], "state of {}", r.0);
+                    }
+                }
+            }
+        }
+    }
+    t.stop().await;
+}
+
 // ---------------------------------------------------------------------------
 // Erased messages
 

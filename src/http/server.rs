@@ -259,6 +259,12 @@ async fn start_inner(
     if swept > 0 {
         tracing::info!(files = swept, "removed document files no message refers to");
     }
+    // Counts for paging a store written before them.
+    if crate::domain::messages::repo::ensure_list_counts(store.as_ref())
+        .map_err(|e| ServeError::World(e.into()))?
+    {
+        tracing::info!("counted the message lists");
+    }
     // The test clock is set before anything is seeded, so fixtures with
     // relative times are read against it.
     if let Some(test_clock) = &test_clock {

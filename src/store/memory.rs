@@ -74,6 +74,15 @@ impl Store for MemoryStore {
                     let old = state.trees.get_mut(&tree).and_then(|m| m.remove(&key));
                     undo.push((tree, key, old));
                 }
+                BatchOp::Add { tree, key, deltas } => {
+                    let map = state.trees.entry(tree.clone()).or_default();
+                    let old = map.get(&key).cloned();
+                    match super::add_counters(old.as_deref(), &deltas) {
+                        Some(value) => map.insert(key.clone(), value),
+                        None => map.remove(&key),
+                    };
+                    undo.push((tree, key, old));
+                }
                 BatchOp::Expect { tree, key, value } => {
                     let current = state.trees.get(&tree).and_then(|m| m.get(&key));
                     if current != value.as_ref() {

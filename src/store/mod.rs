@@ -45,12 +45,14 @@ pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache, open_sle
 
 /// On-disk format version written by this build. Version 2: documents of
 /// 256 KiB and more live in files beside the store (`documents/`), the
-/// store keeps references to them.
-pub const FORMAT_VERSION: u32 = 2;
+/// store keeps references to them. Version 3: the message lists have
+/// counts kept by every write (built at the first start of a version-2
+/// store), which an older build would leave behind.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Older format versions this build reads as they are (see the module
 /// documentation).
-pub const UPGRADABLE_FROM: &[u32] = &[1];
+pub const UPGRADABLE_FROM: &[u32] = &[1, 2];
 
 /// Name of the crate and version recorded as `created_by` in new stores.
 pub const CREATED_BY: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));
@@ -276,6 +278,13 @@ pub enum BatchOp {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
     },
+    /// Adds `deltas` element-wise to the counter vector stored at the key
+    /// ([`add_counters`]); the key is removed when every counter is zero.
+    Add {
+        tree: String,
+        key: Vec<u8>,
+        deltas: Vec<i64>,
+    },
 }
 
 impl BatchOp {
@@ -284,7 +293,8 @@ impl BatchOp {
         match self {
             BatchOp::Put { tree, .. }
             | BatchOp::Delete { tree, .. }
-            | BatchOp::Expect { tree, .. } => tree,
+            | BatchOp::Expect { tree, .. }
+            | BatchOp::Add { tree, .. } => tree,
         }
     }
 }
@@ -295,6 +305,9 @@ impl BatchOp {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Batch {
     ops: Vec<BatchOp>,
+    /// Where each key's [`BatchOp::Add`] is, so repeated additions to one
+    /// counter merge into one step (one read and one write when applied).
+    adds: std::collections::HashMap<(String, Vec<u8>), usize>,
 }
 
 impl Batch {
@@ -337,6 +350,31 @@ impl Batch {
             tree: tree.to_owned(),
             key: key.into(),
             value,
+        });
+        self
+    }
+
+    /// Adds `deltas` element-wise to the counters stored at `key` in `tree`
+    /// (a value written only this way, see [`add_counters`]). Additions to
+    /// the same key merge into the step of the first one.
+    pub fn add(&mut self, tree: &str, key: impl Into<Vec<u8>>, deltas: &[i64]) -> &mut Self {
+        let slot = (tree.to_owned(), key.into());
+        if let Some(&at) = self.adds.get(&slot)
+            && let Some(BatchOp::Add { deltas: sum, .. }) = self.ops.get_mut(at)
+        {
+            if sum.len() < deltas.len() {
+                sum.resize(deltas.len(), 0);
+            }
+            for (s, d) in sum.iter_mut().zip(deltas) {
+                *s = s.saturating_add(*d);
+            }
+            return self;
+        }
+        self.adds.insert(slot.clone(), self.ops.len());
+        self.ops.push(BatchOp::Add {
+            tree: slot.0,
+            key: slot.1,
+            deltas: deltas.to_vec(),
         });
         self
     }
@@ -501,6 +539,64 @@ pub fn validate_name(name: &str) -> Result<(), StoreError> {
     } else {
         Err(StoreError::InvalidName(name.to_owned()))
     }
+}
+
+/// The counters of a value kept by [`BatchOp::Add`]: unsigned LEB128
+/// numbers one after the other (trailing zeros left out, so most values
+/// are a few bytes). `None` for bytes not of that form.
+pub fn decode_counters(bytes: &[u8]) -> Option<Vec<u64>> {
+    let mut out = Vec::new();
+    let mut value: u64 = 0;
+    let mut shift = 0u32;
+    for &b in bytes {
+        if shift >= 64 {
+            return None;
+        }
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            out.push(value);
+            value = 0;
+            shift = 0;
+        } else {
+            shift += 7;
+        }
+    }
+    (shift == 0).then_some(out)
+}
+
+/// Encodes counters as [`decode_counters`] reads them.
+pub fn encode_counters(counters: &[u64]) -> Vec<u8> {
+    let used = counters.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1);
+    let mut out = Vec::with_capacity(used * 2);
+    for &c in &counters[..used] {
+        let mut v = c;
+        loop {
+            let low = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(low);
+                break;
+            }
+            out.push(low | 0x80);
+        }
+    }
+    out
+}
+
+/// The value `current` (a counter vector or absent) becomes after adding
+/// `deltas`; `None` when every counter is zero (the key goes). A counter
+/// never goes below zero; unreadable bytes count as zeros, so a damaged
+/// counter heals by the next rebuild rather than failing every write.
+pub fn add_counters(current: Option<&[u8]>, deltas: &[i64]) -> Option<Vec<u8>> {
+    let mut counters = current.and_then(decode_counters).unwrap_or_default();
+    if counters.len() < deltas.len() {
+        counters.resize(deltas.len(), 0);
+    }
+    for (c, d) in counters.iter_mut().zip(deltas) {
+        *c = c.saturating_add_signed(*d);
+    }
+    let encoded = encode_counters(&counters);
+    (!encoded.is_empty()).then_some(encoded)
 }
 
 /// Decodes a stored big-endian u64 counter.
@@ -724,6 +820,32 @@ pub(crate) mod conformance {
         store.apply_durable(Batch::new()).unwrap();
     }
 
+    /// Counter additions merge within a batch, add to what is stored,
+    /// never go below zero, remove the key at all zeros, and roll back with
+    /// a failed precondition.
+    pub fn counters(store: &dyn Store) {
+        let t = store.tree("counts").unwrap();
+        let read = |k: &[u8]| t.get(k).unwrap().map(|v| decode_counters(&v).unwrap());
+        let mut b = Batch::new();
+        b.add("counts", "a", &[1, 0, 2])
+            .add("counts", "a", &[0, 0, 1, 5])
+            .add("counts", "b", &[0, 300]);
+        assert_eq!(b.len(), 2);
+        store.apply(b).unwrap();
+        assert_eq!(read(b"a"), Some(vec![1, 0, 3, 5]));
+        assert_eq!(read(b"b"), Some(vec![0, 300]));
+        let mut b = Batch::new();
+        b.add("counts", "a", &[-1, -4, -3, -5])
+            .add("counts", "b", &[0, -1]);
+        store.apply(b).unwrap();
+        assert_eq!(read(b"a"), None, "all zeros: the key goes");
+        assert_eq!(read(b"b"), Some(vec![0, 299]));
+        let mut bad = Batch::new();
+        bad.add("counts", "b", &[7]).expect_absent("counts", "b");
+        assert!(matches!(store.apply(bad), Err(StoreError::Conflict { .. })));
+        assert_eq!(read(b"b"), Some(vec![0, 299]));
+    }
+
     pub fn ids(store: &dyn Store) {
         assert_eq!(store.next_id("messages").unwrap(), 1);
         assert_eq!(store.next_id("messages").unwrap(), 2);
@@ -813,6 +935,7 @@ pub(crate) mod conformance {
         cas(&*store);
         scans(&*store);
         batch_atomic(&*store);
+        counters(&*store);
         ids(&*store);
         concurrent(store);
     }
@@ -844,6 +967,22 @@ mod tests {
         assert_eq!(r3.end, Bound::Excluded(b"z".to_vec()));
         assert!(KeyRange::between("b", "a").is_empty());
         assert!(KeyRange::between("a", "a").is_empty());
+    }
+
+    #[test]
+    fn counters_round_trip() {
+        for c in [vec![], vec![0, 1], vec![127, 128, 300, u64::MAX]] {
+            let bytes = encode_counters(&c);
+            let mut trimmed = c.clone();
+            while trimmed.last() == Some(&0) {
+                trimmed.pop();
+            }
+            assert_eq!(decode_counters(&bytes), Some(trimmed));
+        }
+        assert_eq!(encode_counters(&[5, 0, 0]), vec![5]);
+        assert_eq!(decode_counters(&[0x80]), None);
+        assert_eq!(add_counters(Some(&[0x80]), &[2]), Some(vec![2]));
+        assert_eq!(add_counters(None, &[-3]), None);
     }
 
     #[test]

@@ -5,10 +5,18 @@
 //! big-endian u64 per sequence) belong to this module. sled's background
 //! flush interval is left at its default (500 ms); durable calls fsync
 //! explicitly with `Db::flush`, which covers every tree of the database.
+//!
+//! Group commit: durable calls made at the same time share flushes
+//! ([`FlushGate`]). At most one `Db::flush` runs at a time; a caller whose
+//! writes are applied waits for the first flush that *starts* after that
+//! (so it covers them) and returns with its outcome. While one flush is
+//! on disk, the writes of every request arriving meanwhile pile up and the
+//! next flush takes them all: one flush per group instead of one per
+//! request, each request still answered only once its write is on disk.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
@@ -35,6 +43,8 @@ const KEY_CREATED_BY: &[u8] = b"created_by";
 
 struct SledStore {
     db: sled::Db,
+    flushes: FlushGate,
+    dir: std::path::PathBuf,
     sequences: sled::Tree,
     trees: RwLock<HashMap<String, Arc<SledTree>>>,
     info: StoreInfo,
@@ -101,6 +111,8 @@ fn open(dir: &Path, cache_mb: u64, files_dir: Option<&Path>) -> Result<Arc<dyn S
     let files = files_dir.map(FileDir::open).transpose()?;
     Ok(Arc::new(SledStore {
         db,
+        flushes: FlushGate::default(),
+        dir: dir.to_path_buf(),
         sequences,
         trees: RwLock::new(HashMap::new()),
         info: StoreInfo {
@@ -111,6 +123,74 @@ fn open(dir: &Path, cache_mb: u64, files_dir: Option<&Path>) -> Result<Arc<dyn S
         },
         files,
     }))
+}
+
+/// Shares flushes between durable calls made at the same time (see the
+/// module documentation).
+#[derive(Default)]
+struct FlushGate {
+    state: Mutex<FlushState>,
+    finished: Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    /// Flushes started so far (the number of the latest).
+    started: u64,
+    /// The latest flush finished, and how (an error's kind and text).
+    finished: u64,
+    outcome: Option<(std::io::ErrorKind, String)>,
+    running: bool,
+}
+
+impl FlushGate {
+    /// Returns once a flush that started after this call began has
+    /// finished, running it when none is running; `flush` is the flush.
+    fn flush(
+        &self,
+        dir: &Path,
+        flush: impl FnOnce() -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        // The flush numbered `wanted` starts after this point, so after
+        // the caller's writes: it covers them.
+        let wanted = state.started + 1;
+        loop {
+            if state.finished >= wanted {
+                // A later flush covers everything an earlier one did; its
+                // outcome is the one that counts.
+                return match &state.outcome {
+                    None => Ok(()),
+                    Some((kind, text)) => Err(StoreError::Io {
+                        path: dir.to_path_buf(),
+                        source: std::io::Error::new(*kind, text.clone()),
+                    }),
+                };
+            }
+            if !state.running {
+                state.running = true;
+                state.started += 1;
+                let number = state.started;
+                drop(state);
+                let outcome = flush();
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                state.running = false;
+                state.finished = number;
+                state.outcome = outcome.as_ref().err().map(|e| {
+                    let kind = if e.is_disk_full() {
+                        std::io::ErrorKind::StorageFull
+                    } else {
+                        std::io::ErrorKind::Other
+                    };
+                    (kind, e.to_string())
+                });
+                drop(state);
+                self.finished.notify_all();
+                return outcome;
+            }
+            state = self.finished.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }
 
 /// sled 0.34 reports a held directory lock only as an I/O error with this
@@ -235,6 +315,13 @@ impl Store for SledStore {
                     BatchOp::Delete { key, .. } => {
                         tx.remove(key.as_slice())?;
                     }
+                    BatchOp::Add { key, deltas, .. } => {
+                        let current = tx.get(key.as_slice())?;
+                        match super::add_counters(current.as_deref(), deltas) {
+                            Some(value) => tx.insert(key.as_slice(), value)?,
+                            None => tx.remove(key.as_slice())?,
+                        };
+                    }
                     BatchOp::Expect { tree, key, value } => {
                         let current = tx.get(key.as_slice())?;
                         if current.as_deref() != value.as_deref() {
@@ -280,8 +367,10 @@ impl Store for SledStore {
     }
 
     fn flush_durable(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        self.flushes.flush(&self.dir, || {
+            self.db.flush()?;
+            Ok(())
+        })
     }
 
     fn info(&self) -> StoreInfo {
@@ -528,6 +617,71 @@ mod tests {
             store.tree("boxes").unwrap().get(b"a").unwrap(),
             Some(b"1".to_vec())
         );
+    }
+
+    /// Durable calls made together share flushes, and each returns only
+    /// after a flush that started after its write; a failed flush fails
+    /// every call that waited on it.
+    #[test]
+    fn concurrent_durable_calls_share_flushes() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let gate = Arc::new(FlushGate::default());
+        let written = Arc::new(AtomicU64::new(0));
+        let durable = Arc::new(AtomicU64::new(0));
+        let flushes = Arc::new(AtomicU64::new(0));
+        let calls = 16 * 20;
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (gate, written, durable, flushes) = (
+                    Arc::clone(&gate),
+                    Arc::clone(&written),
+                    Arc::clone(&durable),
+                    Arc::clone(&flushes),
+                );
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        let mine = written.fetch_add(1, Ordering::SeqCst) + 1;
+                        gate.flush(Path::new("store"), || {
+                            let covered = written.load(Ordering::SeqCst);
+                            flushes.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                            durable.fetch_max(covered, Ordering::SeqCst);
+                            Ok(())
+                        })
+                        .unwrap();
+                        assert!(
+                            durable.load(Ordering::SeqCst) >= mine,
+                            "answered before its flush"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let n = flushes.load(Ordering::SeqCst);
+        assert!(n < calls, "{n} flushes for {calls} calls: none shared");
+        // A failure reaches the caller that ran it and those that waited.
+        let gate = Arc::new(FlushGate::default());
+        let started = Arc::new(std::sync::Barrier::new(2));
+        let leader = {
+            let (gate, started) = (Arc::clone(&gate), Arc::clone(&started));
+            std::thread::spawn(move || {
+                gate.flush(Path::new("store"), || {
+                    started.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    Err(StoreError::Corrupt("disk gone".into()))
+                })
+            })
+        };
+        started.wait();
+        // Starts while the failing flush runs: waits for the next one.
+        let follower = gate.flush(Path::new("store"), || {
+            Err(StoreError::Corrupt("again".into()))
+        });
+        assert!(leader.join().unwrap().is_err());
+        assert!(follower.is_err());
     }
 
     const CRASH_DIR_ENV: &str = "ISDS_GATEWAY_TEST_CRASH_STORE_DIR";

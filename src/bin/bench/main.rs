@@ -18,6 +18,7 @@
 #[allow(dead_code)] // the bench uses part of it
 mod box_requests;
 mod floor;
+mod lists;
 mod load;
 
 use std::net::SocketAddr;
@@ -122,6 +123,24 @@ fn run_cli(binary: &Path, args: &[&std::ffi::OsStr]) -> Result<(), String> {
 /// demo world and that many synthetic boxes (no users), written before it
 /// starts by `isds-gateway fixtures load` and `fixtures synth`.
 fn start_gateway_with(extra: &[&str], synth_boxes: u64) -> Result<Gateway, String> {
+    start_gateway_full(extra, synth_boxes, |_| Ok(()))
+}
+
+/// [`start_gateway`] on a data directory that `seed` writes first.
+fn start_gateway_seeded(
+    extra: &[&str],
+    seed: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Gateway, String> {
+    start_gateway_full(extra, 0, seed)
+}
+
+/// [`start_gateway_with`] and then `seed` on its data directory, before
+/// the gateway starts.
+fn start_gateway_full(
+    extra: &[&str],
+    synth_boxes: u64,
+    seed: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<Gateway, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let binary = exe.with_file_name("isds-gateway");
     if !binary.exists() {
@@ -175,6 +194,7 @@ fn start_gateway_with(extra: &[&str], synth_boxes: u64) -> Result<Gateway, Strin
             ],
         )?;
     }
+    seed(&dir.join("data"))?;
     let ready = dir.join("ready.json");
     let child = Command::new(&binary)
         .args(["serve", "--listen", "127.0.0.1:0", "--tls-listen", "off"])
@@ -847,6 +867,13 @@ async fn main() {
             }
             Err(e) => println!("DummyOperation, --no-ui: {e}"),
         }
+    }
+    // A box of 100,000 messages: its first listing, and deep pages.
+    if o.only
+        .as_ref()
+        .is_none_or(|x| "List 100 @ of 100k".contains(x.as_str()))
+    {
+        lists::run(n, budget, &b.figures).await;
     }
     println!();
     println!(

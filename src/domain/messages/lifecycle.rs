@@ -41,8 +41,9 @@ use crate::store::{Batch, Store, StoreError};
 /// Due entries read per round of [`run_due`].
 const DUE_CHUNK: usize = 256;
 
-/// Messages delivered per durable write by [`deliver_by_listing`].
-const ACCEPT_CHUNK: usize = 256;
+/// Messages delivered per write by [`deliver_by_listing`]: one atomic
+/// write each, made durable together at the end.
+const ACCEPT_CHUNK: usize = 1024;
 
 /// Attempts at a transition that keeps meeting concurrent changes.
 const MAX_ATTEMPTS: usize = 16;
@@ -177,22 +178,32 @@ pub fn deliver_by_listing(
         return Ok(0);
     }
     let box_id = &identity.databox.id;
-    let pending = messages::repo::pending_acceptance(store, box_id)?;
     let mut delivered = 0;
-    // In durable batches of a bounded size: a box with thousands of
-    // waiting messages would otherwise be delivered in one write held in
-    // memory whole (measured: 7,000 messages, +300 MB). Each message's
-    // delivery stands alone, so a crash between batches leaves the rest
-    // waiting for the next listing, as if it had not happened yet.
-    for ids in pending.chunks(ACCEPT_CHUNK) {
-        delivered += deliver_ids(store, ids, privileges, event, now, box_id)?;
+    // In writes of a bounded size, reading the waiting IDs a page at a
+    // time: a box with thousands of waiting messages would otherwise be
+    // delivered in one write held in memory whole (measured: 7,000
+    // messages, +300 MB). Each message's delivery stands alone, so a crash
+    // between writes leaves the rest waiting for the next listing, as if
+    // it had not happened yet; one flush at the end makes them all durable
+    // before the list is answered.
+    let mut after = None;
+    loop {
+        let ids = messages::repo::pending_acceptance_page(store, box_id, after, ACCEPT_CHUNK)?;
+        let Some(&last) = ids.last() else {
+            break;
+        };
+        after = Some(last);
+        delivered += deliver_ids(store, &ids, privileges, event, now, box_id)?;
+    }
+    if delivered > 0 {
+        store.flush_durable()?;
     }
     Ok(delivered)
 }
 
 /// Delivers those of `ids` still waiting that `privileges` may read, in
-/// one durable write; retried from a fresh read when a message changed
-/// meanwhile.
+/// one atomic write (made durable by the caller); retried from a fresh
+/// read when a message changed meanwhile.
 fn deliver_ids(
     store: &dyn Store,
     ids: &[MessageId],
@@ -205,7 +216,7 @@ fn deliver_ids(
         let mut batch = Batch::new();
         let mut delivered = 0;
         for &id in ids {
-            let Some(msg) = messages::repo::get_message(store, id)? else {
+            let Some((msg, raw)) = messages::repo::get_message_raw(store, id)? else {
                 continue;
             };
             let waiting = matches!(
@@ -221,7 +232,8 @@ fn deliver_ids(
                 after.acceptance_time = Some(now);
             }
             after.events.push(Event::new(now, event));
-            match messages::repo::stage_update_message(store, &mut batch, &msg, &after, now) {
+            match messages::repo::stage_update_read(store, &mut batch, Some(raw), &msg, &after, now)
+            {
                 Ok(()) => delivered += 1,
                 Err(RepoError::Conflict(_)) => continue 'attempt,
                 Err(e) => return Err(e),
@@ -230,7 +242,7 @@ fn deliver_ids(
         if delivered == 0 {
             return Ok(0);
         }
-        match store.apply_durable(batch) {
+        match store.apply(batch) {
             Ok(()) => return Ok(delivered),
             Err(StoreError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),

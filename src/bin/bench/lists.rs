@@ -1,0 +1,172 @@
+//! The rows of a big box: a store seeded (before the gateway starts) with
+//! 100,000 messages to `po4demo`, all waiting to be delivered; the first
+//! listing delivers them (the operator's rule: only
+//! GetListOfReceivedMessages delivers), timed with its peak RSS; then
+//! pages of 100 at offsets 1, 50,000 and 99,901 of that box, with one and
+//! with many clients.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use isds_gateway::domain::clock::SystemClock;
+use isds_gateway::domain::messages::message::{
+    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+    MessageId, MessageState, Party, Timestamp,
+};
+use isds_gateway::domain::messages::wire::compute_hash;
+use isds_gateway::domain::{BoxId, BoxType, messages};
+use isds_gateway::store::{self, Batch};
+
+use super::{Bench, Figures, Floor, ISDS_NS, basic, envelope, proc_mb, reset_peak};
+
+/// Messages in the big box.
+pub const BIG_BOX: usize = 100_000;
+
+/// Writes `n` messages from ovm4dem to po4demo into the store under
+/// `data`, one millisecond apart and ending an hour ago, all delivered (4)
+/// and not yet listed.
+pub fn seed_waiting(data: &Path, n: usize) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let store = store::open_sled(&data.join("store")).map_err(|e| err(&e))?;
+    let party = |id: &str, name: &str, box_type: BoxType| -> Result<Party, String> {
+        Ok(Party {
+            box_id: BoxId::parse(id).map_err(|e| err(&e))?,
+            name: name.into(),
+            address: "Náměstí Míru 1, 74766 Dolní Lhota".into(),
+            box_type,
+            system: false,
+        })
+    };
+    let sender = party("ovm4dem", "Městský úřad Dolní Lhota", BoxType::OVM)?;
+    let recipient = party("po4demo", "Účetnictví Novák s.r.o.", BoxType::PO)?;
+    let now = Timestamp::now(&SystemClock);
+    let start = now.plus_micros(-3_600_000_000 - (n as i64) * 1_000);
+    let doc = b"%PDF-1.4 seeded document".to_vec();
+    let mut batch = Batch::new();
+    for i in 0..n {
+        let at = start.plus_micros(i as i64 * 1_000);
+        let mut m = Message {
+            id: MessageId(MessageId::BASE + 1_000_000_000 + i as u64),
+            sender: sender.clone(),
+            recipient: recipient.clone(),
+            envelope: EnvelopeFields {
+                annotation: format!("Zpráva číslo {i}"),
+                ovm: true,
+                ..EnvelopeFields::default()
+            },
+            documents: vec![DocumentMeta {
+                mime_type: "application/pdf".into(),
+                meta_type: "main".into(),
+                guid: None,
+                up_guid: None,
+                descr: "zprava.pdf".into(),
+                format: None,
+                kind: ContentKind::Encoded,
+                size: doc.len() as u64,
+            }],
+            attachment_size_kb: 1,
+            hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
+            state: MessageState::Delivered,
+            submitted_at: at,
+            delivery_time: Some(at),
+            acceptance_time: None,
+            events: vec![
+                Event::new(at, EventCode::EV0),
+                Event::new(at, EventCode::EV5),
+            ],
+            author: Author {
+                user_id: None,
+                user_type: "PRIMARY_USER".into(),
+                name: "Jana Dvořáková".into(),
+            },
+            content_deleted: false,
+            erased_by_recipient: false,
+            erased_by_sender: false,
+            qtimestamp: None,
+        };
+        m.hash = compute_hash(&m, &[doc.as_slice()]).map_err(|e| err(&e))?;
+        messages::repo::stage_insert_message(&mut batch, &m, std::slice::from_ref(&doc));
+        if batch.len() >= 20_000 {
+            store
+                .apply(std::mem::take(&mut batch))
+                .map_err(|e| err(&e))?;
+        }
+    }
+    store.apply_durable(batch).map_err(|e| err(&e))?;
+    Ok(())
+}
+
+fn list_page(offset: usize, limit: usize) -> Vec<u8> {
+    envelope(&format!(
+        r#"<GetListOfReceivedMessages xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><dmRecipientOrgUnitNum xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>{offset}</dmOffset><dmLimit>{limit}</dmLimit></GetListOfReceivedMessages>"#
+    ))
+}
+
+/// A page of 100 records came back (each record has one `dmOrdinal`,
+/// an opening and a closing tag).
+fn hundred_records(body: &[u8]) -> bool {
+    super::ok_status(body) && count(body, b"dmOrdinal>") == 200
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+/// The big-box rows, on a gateway of their own.
+pub async fn run(clients: usize, budget: std::time::Duration, figures: &Figures) {
+    let t = Instant::now();
+    let gw = match super::start_gateway_seeded(&["--no-ui"], |data| seed_waiting(data, BIG_BOX)) {
+        Ok(gw) => gw,
+        Err(e) => {
+            println!("big box: {e}");
+            return;
+        }
+    };
+    println!(
+        "(big box: {BIG_BOX} waiting messages seeded and the gateway started in {:.1} s)",
+        t.elapsed().as_secs_f64()
+    );
+    let mut b = Bench {
+        gw,
+        only: None,
+        budget,
+        figures: Figures {
+            hyper_rps: figures.hyper_rps,
+            b64_mbps: figures.b64_mbps,
+            peak_rss: 0.0,
+        },
+    };
+    let po = basic("po_jednatel", "Demo-Po-2026!");
+    let before = proc_mb(b.pid(), "VmRSS:").unwrap_or(0.0);
+    reset_peak(b.pid());
+    let t0 = Instant::now();
+    let answer = b.one("/DS/dx", &po, &list_page(1, 1)).await;
+    let took = t0.elapsed();
+    let peak = proc_mb(b.pid(), "VmHWM:").unwrap_or(0.0);
+    let ok = answer.is_some_and(|(status, body)| status == 200 && super::ok_status(&body));
+    println!(
+        "first listing of the big box, delivering {BIG_BOX} waiting messages: {:.2} s{}, RSS {before:.0} MB before, peak {peak:.0} MB",
+        took.as_secs_f64(),
+        if ok { "" } else { " (FAILED)" }
+    );
+    for offset in [1, BIG_BOX / 2, BIG_BOX - 99] {
+        for n in [1, clients] {
+            let name = format!("List 100 @{offset} of 100k");
+            let pid = b.pid();
+            let rss = proc_mb(pid, "VmRSS:").unwrap_or(0.0);
+            reset_peak(pid);
+            let req = Arc::new(super::load::Request::soap(
+                b.gw.http,
+                "/DS/dx",
+                &po,
+                &list_page(offset, 100),
+            ));
+            let m = super::load::run(b.gw.http, req, n, 1_000_000, b.budget, hundred_records).await;
+            let grown = proc_mb(pid, "VmHWM:").unwrap_or(0.0) - rss;
+            super::row(&name, n, &m, Floor::Hyper, &b.figures, grown);
+        }
+    }
+    b.figures.peak_rss = b.figures.peak_rss.max(peak);
+}
