@@ -27,6 +27,7 @@ pub mod statistics;
 pub mod synth;
 pub mod system_message;
 pub mod user;
+pub mod vodz;
 pub mod world;
 pub mod world_messages;
 

@@ -19,5 +19,6 @@ pub mod record;
 mod request_body;
 pub mod routes;
 mod server;
+mod vodz_request;
 
 pub use server::{RunningGateway, ServeError, start, start_with_clock, start_with_test_clock};

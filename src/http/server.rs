@@ -356,7 +356,9 @@ async fn start_inner(
     let app = Arc::new(App {
         auth: Authenticator::new(store.clone(), clock.clone(), policy.clone())
             .with_operator(config.operator.clone()),
-        services: Services::new(store.clone(), clock, policy).with_signer(signer),
+        services: Services::new(store.clone(), clock, policy)
+            .with_signer(signer)
+            .with_vodz(config.vodz.clone()),
         limits: UserLimits::new(
             config.limits.max_parallel_requests_per_user,
             config.limits.max_requests_per_user_per_minute,

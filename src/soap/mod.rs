@@ -5,6 +5,7 @@
 
 mod envelope;
 mod fault;
+pub mod spool;
 
 use crate::xml::Fragment;
 pub use envelope::{Envelope, SoapError, parse_envelope};
