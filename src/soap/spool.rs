@@ -613,6 +613,7 @@ mod tests {
             assert_eq!(content.size, data.len() as u64);
             assert_eq!(content.sha256, <[u8; 32]>::from(Sha256::digest(&data)));
             let path = content.path().to_path_buf();
+            drop(content);
             drop(spooled);
             assert!(!path.exists(), "an unkept spool file is removed");
         }
