@@ -337,8 +337,7 @@ fn streamed_response(
             .position(|(m, _)| m.as_ptr() == b.as_ptr() && m.len() == b.len())
     };
     let mut segments = Vec::new();
-    let content_type: String;
-    if mtom {
+    let content_type = if mtom {
         let mut nonce = [0u8; 8];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut nonce);
         let boundary: String = format!(
@@ -377,10 +376,10 @@ fn streamed_response(
         segments.push(Segment::Ready(Bytes::from(format!(
             "\r\n--{boundary}--\r\n"
         ))));
-        content_type = format!(
+        format!(
             "multipart/related; type=\"application/xop+xml\"; start=\"<rootpart@isds-gateway>\"; \
              start-info=\"application/soap+xml\"; boundary=\"{boundary}\""
-        );
+        )
     } else {
         for part in enveloped.into_parts() {
             match part {
@@ -391,8 +390,8 @@ fn streamed_response(
                 })),
             }
         }
-        content_type = version.content_type().to_owned();
-    }
+        version.content_type().to_owned()
+    };
     let total: u64 = segments.iter().map(Segment::len).sum();
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::task::spawn_blocking(move || produce(segments, tx));
