@@ -70,6 +70,8 @@ pub struct Config {
     /// For tests of a full disk where no small file system can be mounted:
     /// while this file exists, writes of document files fail with `ENOSPC`.
     pub simulate_full_disk_while: Option<PathBuf>,
+    /// Limits of big messages (`[vodz]`); ISDS's values by default.
+    pub vodz: crate::domain::messages::vodz::VodzLimits,
 }
 
 /// Credentials of the gateway operator, who stands for the ISDS
@@ -233,6 +235,7 @@ impl Default for Config {
             no_ui: false,
             isds_domain: Vec::new(),
             simulate_full_disk_while: None,
+            vodz: Default::default(),
         }
     }
 }

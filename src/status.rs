@@ -230,6 +230,43 @@ pub enum IsdsCode {
     /// the box already has as many asynchronous requests waiting as the
     /// messages manual allows (2.8: M = 15).
     TooManyAsyncRequests,
+    /// 1280: a document's file name is longer than 255 characters.
+    FileNameTooLong,
+    /// 1281: a service for ordinary messages used on a big message (VoDZ) or the
+    /// other way round.
+    WrongServiceForMessage,
+    /// 1286: UploadAttachment over the cap of unused uploads of the box.
+    VodzUploadCapReached,
+    /// 1287: one uploaded attachment is larger than a big message may be.
+    VodzAttachmentTooLarge,
+    /// 1288: a `dmExtFile` without one of its digests.
+    VodzDigestMissing,
+    /// 1289: a digest of a `dmExtFile` that is no hex digest of its algorithm,
+    /// or an algorithm the gateway does not use.
+    VodzDigestMalformed,
+    /// 1290: a digest of a `dmExtFile` that is not the upload's.
+    VodzDigestMismatch,
+    /// 1291: a `dmExtFile` without `dmFileMetaType`.
+    VodzMetaTypeMissing,
+    /// 1292: a `dmExtFile` without `dmAttID`.
+    VodzAttIdMissing,
+    /// 1293: an upload of another box.
+    VodzAttachmentOfAnotherBox,
+    /// 1294: no upload of that ID (never made, or expired unused).
+    VodzAttachmentNotFound,
+    /// 1295: the documents given inline in CreateBigMessage exceed the
+    /// ordinary limit.
+    VodzInlineTooLarge,
+    /// 1296: the documents of a big message exceed the VoDZ limit.
+    VodzTooLarge,
+    /// 1297: the documents of a big message are under the VoDZ threshold.
+    VodzTooSmall,
+    /// 1299: DownloadAttachment past the last document.
+    VodzAttachmentIndexOutOfRange,
+    /// 1298: too many VoDZ uploads of the box at once.
+    VodzTooManyRequests,
+    /// 1284: a `dmExtFile` whose `dmAttID` is empty.
+    VodzReferenceIncomplete,
 }
 
 impl IsdsCode {
@@ -316,6 +353,23 @@ impl IsdsCode {
         IsdsCode::FeeConfirmationNotPermitted,
         IsdsCode::AsyncResponseDeleted,
         IsdsCode::TooManyAsyncRequests,
+        IsdsCode::FileNameTooLong,
+        IsdsCode::WrongServiceForMessage,
+        IsdsCode::VodzUploadCapReached,
+        IsdsCode::VodzAttachmentTooLarge,
+        IsdsCode::VodzDigestMissing,
+        IsdsCode::VodzDigestMalformed,
+        IsdsCode::VodzDigestMismatch,
+        IsdsCode::VodzMetaTypeMissing,
+        IsdsCode::VodzAttIdMissing,
+        IsdsCode::VodzAttachmentOfAnotherBox,
+        IsdsCode::VodzAttachmentNotFound,
+        IsdsCode::VodzInlineTooLarge,
+        IsdsCode::VodzTooLarge,
+        IsdsCode::VodzTooSmall,
+        IsdsCode::VodzAttachmentIndexOutOfRange,
+        IsdsCode::VodzTooManyRequests,
+        IsdsCode::VodzReferenceIncomplete,
     ];
 
     /// The four-digit code as it appears in `dmStatusCode`/`dbStatusCode`.
@@ -454,6 +508,42 @@ impl IsdsCode {
             IsdsCode::AsyncResponseDeleted => "2353",
             // Table row 3014; GetListOfErasedMessages, messages manual 2.8.
             IsdsCode::TooManyAsyncRequests => "3014",
+            // Table row 1280; VoDZ manual (2022_1) chapter 6 (names of at
+            // most 255 characters).
+            IsdsCode::FileNameTooLong => "1280",
+            // Table row 1281; VoDZ manual (2022_1) 3.8.
+            IsdsCode::WrongServiceForMessage => "1281",
+            // Table row 1286; VoDZ manual (2022_1) 3.6.1 (the cap on unused uploads).
+            IsdsCode::VodzUploadCapReached => "1286",
+            // Table row 1287.
+            IsdsCode::VodzAttachmentTooLarge => "1287",
+            // Table row 1288; VoDZ manual (2022_1) 3.7.1.
+            IsdsCode::VodzDigestMissing => "1288",
+            // Table row 1289; VoDZ manual (2022_1) 3.7.1.
+            IsdsCode::VodzDigestMalformed => "1289",
+            // Table row 1290; VoDZ manual (2022_1) 3.7.1.
+            IsdsCode::VodzDigestMismatch => "1290",
+            // Table row 1291.
+            IsdsCode::VodzMetaTypeMissing => "1291",
+            // Table row 1292.
+            IsdsCode::VodzAttIdMissing => "1292",
+            // Table row 1293; VoDZ manual (2022_1) 3.7.1.
+            IsdsCode::VodzAttachmentOfAnotherBox => "1293",
+            // Table row 1294; VoDZ manual (2022_1) 3.7.1 and 3.6.1 (unused
+            // uploads are deleted after their keeping time).
+            IsdsCode::VodzAttachmentNotFound => "1294",
+            // Table row 1295.
+            IsdsCode::VodzInlineTooLarge => "1295",
+            // Table row 1296; VoDZ manual (2022_1) 3.1 (the technical limit).
+            IsdsCode::VodzTooLarge => "1296",
+            // Table row 1297; VoDZ manual (2022_1) 3.7.
+            IsdsCode::VodzTooSmall => "1297",
+            // Table row 1299; VoDZ manual (2022_1) 3.6.2.
+            IsdsCode::VodzAttachmentIndexOutOfRange => "1299",
+            // Table row 1298.
+            IsdsCode::VodzTooManyRequests => "1298",
+            // Table row 1284 (the table gives its text in English).
+            IsdsCode::VodzReferenceIncomplete => "1284",
         }
     }
 
@@ -578,6 +668,35 @@ impl IsdsCode {
             IsdsCode::TooManyAsyncRequests => {
                 "Příliš mnoho zadaných asynchronních požadavků z jedné schránky."
             }
+            IsdsCode::FileNameTooLong => "Příliš dlouhé jméno přílohy",
+            IsdsCode::WrongServiceForMessage => "Zvolená služba není určena pro tento typ zprávy",
+            IsdsCode::VodzUploadCapReached => {
+                "Nelze vložit přílohu, nejdříve použijte dříve vložené k odeslání zpráv."
+            }
+            IsdsCode::VodzAttachmentTooLarge => "Příloha datové zprávy přesahuje povolenou délku.",
+            IsdsCode::VodzDigestMissing => "V odkazu na přílohu chybí digest.",
+            IsdsCode::VodzDigestMalformed => {
+                "V odkazu na přílohu mají údaje o digestu špatný formát."
+            }
+            IsdsCode::VodzDigestMismatch => "Digest přílohy nesouhlasí.",
+            IsdsCode::VodzMetaTypeMissing => "Chybí atribut dmFileMetaType.",
+            IsdsCode::VodzAttIdMissing => "Chybí atribut dmFileAttId.",
+            IsdsCode::VodzAttachmentOfAnotherBox => {
+                "Příloha s ID <attId> nepatří přihlášenému uživateli."
+            }
+            IsdsCode::VodzAttachmentNotFound => "Příloha s ID <attId> neexistuje.",
+            IsdsCode::VodzInlineTooLarge => {
+                "Velikost přílohy v těle datové zprávy přeshuje povolenou délku."
+            }
+            IsdsCode::VodzTooLarge => "Přílohy datové zprávy přesahují povolenu délku.",
+            IsdsCode::VodzTooSmall => "Přílohy datové zprávy nedosahují minimální délky pro VODZ",
+            IsdsCode::VodzAttachmentIndexOutOfRange => {
+                "Příloha <N> neexistuje (číslováno od nuly)."
+            }
+            IsdsCode::VodzTooManyRequests => {
+                "Příliš mnoho souběžných požadavků na VODZ, zopakujte akci později"
+            }
+            IsdsCode::VodzReferenceIncomplete => "Missing data in attachment reference.",
         }
     }
 }

@@ -544,6 +544,7 @@ fn seed_messages(dir: &Path) -> Vec<(String, Timestamp)> {
             erased_by_recipient: false,
             erased_by_sender: false,
             qtimestamp: None,
+            vodz: false,
         };
         // The hash covers the documents as sent, deleted later or not.
         m.hash = compute_hash(&m, &[b"%PDF-1.4 seeded"]).unwrap();

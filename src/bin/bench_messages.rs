@@ -241,6 +241,7 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
             erased_by_recipient: false,
             erased_by_sender: false,
             qtimestamp: None,
+            vodz: false,
         };
         let docs = if deleted { vec![] } else { vec![doc.clone()] };
         m.hash = compute_hash(&m, &[doc.as_slice()])?;

@@ -33,6 +33,9 @@ pub(crate) struct ResponseBody {
     current: Option<(Bytes, usize)>,
     /// Bytes of the body not yet produced.
     remaining: u64,
+    /// Pieces produced elsewhere (a download streamed from files), in
+    /// place of `pieces`.
+    stream: Option<tokio::sync::mpsc::Receiver<Bytes>>,
 }
 
 impl ResponseBody {
@@ -48,6 +51,18 @@ impl ResponseBody {
             pieces,
             current: None,
             remaining,
+            stream: None,
+        }
+    }
+
+    /// A body of `len` bytes that arrive through `pieces` (a producer
+    /// that stops early ends the body short, and the connection with it).
+    pub(crate) fn streamed(pieces: tokio::sync::mpsc::Receiver<Bytes>, len: u64) -> ResponseBody {
+        ResponseBody {
+            pieces: VecDeque::new(),
+            current: None,
+            remaining: len,
+            stream: Some(pieces),
         }
     }
 
@@ -68,6 +83,7 @@ impl ResponseBody {
             pieces,
             current: None,
             remaining,
+            stream: None,
         }
     }
 
@@ -104,9 +120,19 @@ impl Body for ResponseBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.get_mut().next_piece().map(|b| Ok(Frame::data(b))))
+        let this = self.get_mut();
+        if let Some(stream) = this.stream.as_mut() {
+            return match stream.poll_recv(cx) {
+                Poll::Ready(Some(bytes)) => {
+                    Poll::Ready(Some(Ok(Frame::data(this.produced(bytes)))))
+                }
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        Poll::Ready(this.next_piece().map(|b| Ok(Frame::data(b))))
     }
 
     fn is_end_stream(&self) -> bool {

@@ -279,7 +279,7 @@ async fn operation_from_prefix(mut body: Incoming, max: usize) -> Option<String>
 
 /// The local name of the first element inside a SOAP `Body`, if the bytes
 /// (possibly cut short) get that far.
-fn first_body_element(bytes: &[u8]) -> Option<String> {
+pub(super) fn first_body_element(bytes: &[u8]) -> Option<String> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_reader(bytes);
     let mut in_body = false;
@@ -396,7 +396,9 @@ async fn soap_call(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+    // Big messages (VoDZ) are streamed to disk, never held: their bodies
+    // are bounded by the VoDZ limits instead.
+    if endpoint != Endpoint::Vodz && declared.is_some_and(|len| len > limit as u64) {
         return early(body, fault_response(&Fault::too_large(limit), fallback));
     }
     // A body the gateway cannot decode is refused before it is read
@@ -444,6 +446,24 @@ async fn soap_call(
             return (Some(name), resp);
         }
     };
+
+    if endpoint == Endpoint::Vodz {
+        if capture.active {
+            capture.login = Some(identity.user.login.clone());
+        }
+        return super::vodz_request::call(
+            app,
+            conn,
+            login,
+            &parts.headers,
+            parts.version,
+            body,
+            coding,
+            &identity,
+            fallback,
+        )
+        .await;
+    }
 
     // The declared length is taken from the bound on bodies in flight
     // before anything is read; what a body without one brings, after.
@@ -547,6 +567,7 @@ async fn soap_call(
         headers: &parts.headers,
         peer_certificate: conn.peer_certificate.as_deref(),
         identity: &identity,
+        vodz: None,
     };
     let outcome = app.services.call(&ctx, &envelope.body).await;
     let response = match outcome.reply {
@@ -567,7 +588,7 @@ async fn soap_call(
 
 /// ISDS's refusal of a login: 401 with a Basic challenge and the reason in
 /// `X-Response-message-code` and, RFC 2047-encoded, `-text`.
-fn unauthorized(failure: &AuthFailure) -> HttpResponse {
+pub(super) fn unauthorized(failure: &AuthFailure) -> HttpResponse {
     unauthorized_with(failure, "Basic realm=\"ISDS\"")
 }
 

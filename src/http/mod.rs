@@ -21,5 +21,6 @@ mod request_body;
 mod responses;
 pub mod routes;
 mod server;
+mod vodz_request;
 
 pub use server::{RunningGateway, ServeError, start, start_with_clock, start_with_test_clock};

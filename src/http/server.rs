@@ -383,7 +383,9 @@ async fn start_inner(
     };
     let app = Arc::new(App {
         auth,
-        services: Services::new(store.clone(), clock, policy).with_signer(signer),
+        services: Services::new(store.clone(), clock, policy)
+            .with_signer(signer)
+            .with_vodz(config.vodz.clone()),
         limits: UserLimits::new(
             config.limits.max_parallel_requests_per_user,
             config.limits.max_requests_per_user_per_minute,

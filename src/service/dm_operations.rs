@@ -175,32 +175,32 @@ pub(super) fn precheck(op: &OperationInfo, body: &Element) -> Option<Reply> {
 
 /// Envelope items common to all recipients, as sent.
 #[derive(Default)]
-struct CommonEnvelope {
-    sender_org_unit: Option<String>,
-    sender_org_unit_num: Option<i64>,
-    annotation: Option<String>,
-    recipient_ref_number: Option<String>,
-    sender_ref_number: Option<String>,
-    recipient_ident: Option<String>,
-    sender_ident: Option<String>,
-    legal_title_law: Option<i64>,
-    legal_title_year: Option<i64>,
-    legal_title_sect: Option<String>,
-    legal_title_par: Option<String>,
-    legal_title_point: Option<String>,
-    personal_delivery: Option<bool>,
-    allow_subst_delivery: Option<bool>,
-    publish_own_id: Option<bool>,
-    id_level: Option<i64>,
-    dm_type: Option<String>,
+pub(super) struct CommonEnvelope {
+    pub(super) sender_org_unit: Option<String>,
+    pub(super) sender_org_unit_num: Option<i64>,
+    pub(super) annotation: Option<String>,
+    pub(super) recipient_ref_number: Option<String>,
+    pub(super) sender_ref_number: Option<String>,
+    pub(super) recipient_ident: Option<String>,
+    pub(super) sender_ident: Option<String>,
+    pub(super) legal_title_law: Option<i64>,
+    pub(super) legal_title_year: Option<i64>,
+    pub(super) legal_title_sect: Option<String>,
+    pub(super) legal_title_par: Option<String>,
+    pub(super) legal_title_point: Option<String>,
+    pub(super) personal_delivery: Option<bool>,
+    pub(super) allow_subst_delivery: Option<bool>,
+    pub(super) publish_own_id: Option<bool>,
+    pub(super) id_level: Option<i64>,
+    pub(super) dm_type: Option<String>,
 }
 
 /// One recipient, as sent.
-struct RecipientSpec {
-    box_id: Option<String>,
-    org_unit: Option<String>,
-    org_unit_num: Option<i64>,
-    to_hands: Option<String>,
+pub(super) struct RecipientSpec {
+    pub(super) box_id: Option<String>,
+    pub(super) org_unit: Option<String>,
+    pub(super) org_unit_num: Option<i64>,
+    pub(super) to_hands: Option<String>,
 }
 
 fn split_single(e: TMessageCreateInputDmEnvelope) -> (CommonEnvelope, RecipientSpec) {
@@ -264,10 +264,10 @@ fn common_of_multiple(e: TMultipleMessageCreateInputDmEnvelope) -> CommonEnvelop
 }
 
 /// A document ready to store.
-struct Document {
-    meta: DocumentMeta,
+pub(super) struct Document {
+    pub(super) meta: DocumentMeta,
     /// Shared with the parsed request: never copied before the store.
-    bytes: bytes::Bytes,
+    pub(super) bytes: bytes::Bytes,
 }
 
 fn documents_of(files: TFilesArray) -> Vec<Document> {
@@ -338,8 +338,8 @@ async fn submit(
 }
 
 /// Everything fixed before looking at a recipient.
-struct Prepared {
-    sender: DataBox,
+pub(super) struct Prepared {
+    pub(super) sender: DataBox,
     ovm: bool,
     envelope: EnvelopeFields,
     allow_subst_requested: Option<bool>,
@@ -358,7 +358,7 @@ fn submit_blocking(
     recipients: Vec<RecipientSpec>,
 ) -> Result<Result<PerRecipient, IsdsStatus>, ServiceError> {
     let store = store.as_ref();
-    let prepared = match prepare(store, identity, common, documents)? {
+    let prepared = match prepare(store, identity, common, documents, false)? {
         Ok(p) => p,
         Err(status) => return Ok(Err(status)),
     };
@@ -422,11 +422,12 @@ fn submit_blocking(
 }
 
 /// The sender-side checks; builds what every recipient's message shares.
-fn prepare(
+pub(super) fn prepare(
     store: &dyn Store,
     identity: &Identity,
     common: CommonEnvelope,
     documents: Vec<Document>,
+    vodz: bool,
 ) -> Result<Result<Prepared, IsdsStatus>, ServiceError> {
     // PRIVIL_CREATE_DM (messages manual 2.1); 1206 without it.
     if !identity.user.privileges.has(Privileges::CREATE_DM) {
@@ -455,8 +456,10 @@ fn prepare(
             DocumentProblem::MimeType(_) => IsdsStatus::new(IsdsCode::AttachmentMimeRejected),
         }));
     }
+    // A big message has limits of its own (VoDZ manual 3.7), checked by
+    // CreateBigMessage; the ordinary limit is for ordinary messages.
     let total: u64 = documents.iter().map(|d| d.meta.size).sum();
-    if total > messages::rules::attachment_limit_bytes(&sender) {
+    if !vodz && total > messages::rules::attachment_limit_bytes(&sender) {
         return Ok(Err(IsdsStatus::new(IsdsCode::AttachmentsTooLarge)));
     }
     let rw = |s: Option<String>| s.as_deref().map(messages::rules::rewrite_text);
@@ -521,7 +524,7 @@ fn author_of(identity: &Identity) -> Author {
 const OPERATOR_SYSTEM_BOX_ID: &str = "zzzzzzq";
 
 /// The per-recipient checks; the recipient's box and the envelope for it.
-fn address(
+pub(super) fn address(
     store: &dyn Store,
     p: &Prepared,
     spec: &RecipientSpec,
@@ -573,7 +576,7 @@ fn address(
     Ok(Ok((recipient, envelope)))
 }
 
-fn build_message(
+pub(super) fn build_message(
     p: &Prepared,
     id: crate::domain::messages::message::MessageId,
     recipient: &DataBox,
@@ -606,5 +609,6 @@ fn build_message(
         erased_by_recipient: false,
         erased_by_sender: false,
         qtimestamp: None,
+        vodz: false,
     }
 }

@@ -212,7 +212,7 @@ pub(super) fn record(msg: &Message, ordinal: usize) -> TRecord {
         dm_delivery_time: time(msg.delivery_time),
         dm_acceptance_time: time(msg.acceptance_time),
         dm_type: dm_type(msg),
-        dm_vodz: Some(false),
+        dm_vodz: Some(msg.vodz),
         spec_mess_flag: None,
     })
 }
@@ -237,7 +237,7 @@ pub(super) fn envelope(msg: &Message) -> TReturnedMessageEnvelope {
         dm_message_status: i64::from(msg.state.code()),
         dm_attachment_size: attachment_size(msg),
         dm_type: dm_type(msg),
-        dm_vodz: Some(false),
+        dm_vodz: Some(msg.vodz),
         atts_num: Some(i64::try_from(msg.documents.len()).unwrap_or(i64::MAX)),
         spec_mess_flag: None,
     }
@@ -356,6 +356,9 @@ pub(super) fn download_received(
         Ok(found) => found,
         Err(nf) => return Ok(Err(nf.own_status(me, dm_id))),
     };
+    if msg.vodz {
+        return Ok(Err(IsdsStatus::new(IsdsCode::WrongServiceForMessage)));
+    }
     if let Some(refusal) = read_refusal(me, &msg).or_else(|| state_refusal(&msg)) {
         return Ok(Err(refusal));
     }
@@ -389,6 +392,9 @@ pub(super) fn download_sent(
         Ok(found) => found,
         Err(nf) => return Ok(Err(nf.own_status(me, dm_id))),
     };
+    if msg.vodz {
+        return Ok(Err(IsdsStatus::new(IsdsCode::WrongServiceForMessage)));
+    }
     if let Some(refusal) = send_refusal(me) {
         return Ok(Err(refusal));
     }

@@ -10,6 +10,7 @@ mod db_manipulations;
 mod db_search;
 mod dm_info;
 mod dm_operations;
+pub(crate) mod dm_vodz;
 mod isds_stat;
 mod message_read;
 mod signed;
@@ -40,6 +41,9 @@ pub struct CallContext<'a> {
     pub peer_certificate: Option<&'a PeerCertificate>,
     /// Who is calling (authentication already succeeded).
     pub identity: &'a Identity,
+    /// The spooled request and the streamed reply of a VoDZ call (`None`
+    /// on every other endpoint).
+    pub vodz: Option<&'a dm_vodz::VodzIo>,
 }
 
 /// Why a call got no SOAP response.
@@ -130,6 +134,8 @@ pub struct Services {
     pub(crate) signer: Option<Arc<crate::sign::Signer>>,
     /// The published statistics, recomputed on their own period.
     pub(crate) statistics: Arc<crate::domain::messages::statistics::Statistics>,
+    /// The limits of big messages (VoDZ).
+    pub(crate) vodz: crate::domain::messages::vodz::VodzLimits,
 }
 
 /// Operations a user whose password expired (or was generated and must be
@@ -150,7 +156,14 @@ impl Services {
             auth_policy,
             signer: None,
             statistics: Arc::default(),
+            vodz: Default::default(),
         }
+    }
+
+    /// Services with these limits of big messages.
+    pub fn with_vodz(mut self, limits: crate::domain::messages::vodz::VodzLimits) -> Self {
+        self.vodz = limits;
+        self
     }
 
     /// Services that sign with `signer`.
@@ -195,6 +208,9 @@ impl Services {
         if let Some(reply) = dm_operations::precheck(op, body) {
             return reply;
         }
+        if let Some(reply) = dm_vodz::precheck(op, body) {
+            return reply;
+        }
         if let Some(reply) = db_search::precheck(op, body) {
             return reply;
         }
@@ -230,13 +246,13 @@ impl Services {
             WsdlFamily::DbManipulations => db_manipulations::handle(self, ctx, op, request).await,
             WsdlFamily::DbSearch => db_search::handle(self, ctx, op, request).await,
             WsdlFamily::IsdsStat => isds_stat::handle(self, ctx, op, request).await,
+            WsdlFamily::DmVoDZ => dm_vodz::handle(self, ctx, op, request).await,
             WsdlFamily::DmArch => match request {
                 schema::Request::ArchiveISDSDocument(req) => {
                     signed::archive(self, req.dm_message).await
                 }
                 _ => not_implemented(op),
             },
-            _ => not_implemented(op),
         }
     }
 }

@@ -6,6 +6,7 @@
 mod envelope;
 mod fault;
 pub mod mtom;
+pub mod spool;
 
 use crate::xml::Fragment;
 pub use envelope::{Envelope, SoapError, parse_envelope};

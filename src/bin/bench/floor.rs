@@ -121,6 +121,7 @@ pub fn dm_hash_cost(size: usize, rounds: usize) -> (Duration, Duration) {
         erased_by_recipient: false,
         erased_by_sender: false,
         qtimestamp: None,
+        vodz: false,
     };
     let docs = [doc];
     let mut digest_only = Duration::MAX;

@@ -68,6 +68,7 @@ pub fn seed_waiting(data: &Path, n: usize) -> Result<(), String> {
             attachment_size_kb: 1,
             hash: [0; 32],
             hash_form: HashForm::DmDmBytes,
+            vodz: false,
             state: MessageState::Delivered,
             submitted_at: at,
             delivery_time: Some(at),

@@ -446,6 +446,80 @@ impl Bench {
     }
 }
 
+/// UploadAttachment of 100 MB (base64) and BigMessageDownload of a big
+/// message of 100 MB on `/DS/vodz`: streamed to and from files, so the
+/// RSS growth should not follow the size.
+async fn vodz_scenarios(b: &mut Bench, ovm: &str, po: &str) {
+    const SIZE: usize = 100 * MB;
+    let upload = || {
+        let content = base64::engine::general_purpose::STANDARD.encode(payload(SIZE));
+        envelope(&format!(
+            r#"<UploadAttachment xmlns="{ISDS_NS}"><dmFile dmMimeType="application/pdf" dmFileDescr="bench.pdf"><dmEncodedContent>{content}</dmEncodedContent></dmFile></UploadAttachment>"#
+        ))
+    };
+    b.scenario(
+        "UploadAttachment 100 MB",
+        "/DS/vodz",
+        ovm,
+        upload(),
+        1,
+        3,
+        Floor::Base64Sha256 { bytes: SIZE },
+    )
+    .await;
+    if b.only
+        .as_ref()
+        .is_some_and(|o| !"BigMessageDownload 100 MB".contains(o.as_str()))
+    {
+        return;
+    }
+    // One big message to download, delivered by the recipient's listing.
+    let Some((_, answer)) = b.one("/DS/vodz", ovm, &upload()).await else {
+        println!("BigMessageDownload: the upload failed; skipped");
+        return;
+    };
+    let (Some(att), Some(h1)) = (hash_of(&answer, "dmAttID"), hash_of(&answer, "dmAttHash1"))
+    else {
+        println!("BigMessageDownload: no upload ID in the answer; skipped");
+        return;
+    };
+    let h2 = hash_of(&answer, "dmAttHash2").unwrap_or_default();
+    let create = envelope(&format!(
+        r#"<CreateBigMessage xmlns="{ISDS_NS}"><dmEnvelope><dbIDRecipient>po4demo</dbIDRecipient><dmAnnotation>Benchmark</dmAnnotation></dmEnvelope><dmFiles><dmExtFile dmFileMetaType="main" dmAttID="{att}" dmAttHash1="{h1}" dmAttHash1Alg="SHA-256" dmAttHash2="{h2}" dmAttHash2Alg="SHA3-256"/></dmFiles></CreateBigMessage>"#
+    ));
+    let Some(id) = b
+        .one("/DS/vodz", ovm, &create)
+        .await
+        .and_then(|(_, body)| hash_of(&body, "dmID"))
+    else {
+        println!("BigMessageDownload: CreateBigMessage failed; skipped");
+        return;
+    };
+    let _ = b.one("/DS/dx", po, &list_received(1)).await;
+    b.scenario(
+        "BigMessageDownload 100 MB",
+        "/DS/vodz",
+        po,
+        by_id("BigMessageDownload", &id),
+        1,
+        3,
+        Floor::Base64Sha256 { bytes: SIZE },
+    )
+    .await;
+}
+
+/// The text of the first element `name` (any prefix, with or without
+/// attributes).
+fn hash_of(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let at = text
+        .find(&format!(":{name} "))
+        .or_else(|| text.find(&format!(":{name}>")))?;
+    let start = at + text[at..].find('>')? + 1;
+    let end = start + text[start..].find('<')?;
+    Some(text[start..end].trim().to_owned())
+}
+
 /// The inspector's session cookie after logging in as the operator.
 async fn ui_login(addr: SocketAddr) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -790,6 +864,7 @@ async fn main() {
         }
         _ => println!("MessageDownload: could not send the messages to download; skipped"),
     }
+    vodz_scenarios(&mut b, &ovm, &po).await;
     // The inspector: a page of the box list and a message page, server
     // time (loopback), on the demo world's register.
     match (ui_login(b.gw.http).await, ids.first().cloned().flatten()) {

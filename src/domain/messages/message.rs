@@ -477,6 +477,12 @@ pub struct Message {
         with = "base64_option"
     )]
     pub qtimestamp: Option<Vec<u8>>,
+    /// A big message (VoDZ, velkoobjemová datová zpráva) sent by
+    /// CreateBigMessage: read only through the VoDZ services, marked
+    /// `dmVODZ` in lists and envelopes (VoDZ manual 2022_1, 3.8, 3.9).
+    /// Left out of the stored form when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vodz: bool,
 }
 
 /// Stores optional bytes as a base64 string rather than a JSON array of
@@ -626,6 +632,7 @@ pub(crate) mod tests {
             erased_by_recipient: false,
             erased_by_sender: false,
             qtimestamp: None,
+            vodz: false,
         }
     }
 

@@ -15,4 +15,5 @@ pub mod repo;
 pub mod rules;
 pub mod statistics;
 pub mod system_message;
+pub mod vodz;
 pub mod wire;

@@ -1457,6 +1457,56 @@ pub(crate) fn for_each_message(
     Ok(())
 }
 
+/// The file a document of a message is kept in (name and size), when it
+/// is kept as a file; `None` for a document held in the tree.
+pub fn document_file(
+    store: &dyn Store,
+    id: MessageId,
+    index: u16,
+) -> Result<Option<(String, u64)>, RepoError> {
+    let Some(value) = store.tree(DOCUMENTS)?.get(&file_key(id, index))? else {
+        return Ok(None);
+    };
+    let reference: FileRef =
+        serde_json::from_slice(&value).map_err(|source| RepoError::Corrupt {
+            what: format!("document {index} of message {id}"),
+            source,
+        })?;
+    Ok(Some((reference.file, reference.size)))
+}
+
+/// The name of the file of document `index` of message `id`.
+pub fn document_file_name(id: MessageId, index: u16) -> String {
+    file_name(id, index)
+}
+
+/// Stages a new message whose documents are files already in the store's
+/// file directory under their names ([`document_file_name`]): big
+/// messages (VoDZ), whose documents never pass through memory. The
+/// caller syncs the directory before applying the batch.
+pub fn stage_insert_message_with_files(
+    batch: &mut Batch,
+    msg: &Message,
+    files: &[(String, u64, DocumentDigest)],
+) {
+    for (position, (file, size, digest)) in files.iter().enumerate() {
+        let index = u16::try_from(position).unwrap_or(u16::MAX);
+        let reference = FileRef {
+            file: file.clone(),
+            size: *size,
+            sha256: hex(digest),
+        };
+        batch.put(DOCUMENTS, file_key(msg.id, index), encode(&reference));
+    }
+    stage_message_record(batch, msg);
+}
+
+/// Applies a batch durably ([`RepoError::Conflict`] when a precondition
+/// failed).
+pub fn commit_batch(store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
+    commit(store, batch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,6 +112,7 @@ fn undeliverable_notice(
         erased_by_recipient: false,
         erased_by_sender: false,
         qtimestamp: None,
+        vodz: false,
     };
     // One encoded document, described and given: nothing can fail.
     msg.hash = compute_hash(&msg, &[&text]).unwrap_or_default();

@@ -401,6 +401,7 @@ pub(crate) fn build(store: &dyn Store, world: &World) -> Result<BuiltMessages, B
             erased_by_recipient: false,
             erased_by_sender: false,
             qtimestamp: None,
+            vodz: false,
         };
         let bytes: Vec<&[u8]> = p.documents.iter().map(|(_, b)| b.as_slice()).collect();
         msg.hash = compute_hash(&msg, &bytes).map_err(|e| invalid(e.to_string()))?;
