@@ -1,7 +1,8 @@
 //! Big messages (VoDZ) on `/DS/vodz`, through the real interface: the
 //! whole flow (uploads, CreateBigMessage, lists, downloads in base64 and
 //! MTOM, signed downloads checked with `openssl cms -verify`,
-//! AuthenticateBigMessage), every refusal of the VoDZ specification
+//! AuthenticateBigMessage; one upload as MTOM/XOP, a malformed one 599),
+//! every refusal of the VoDZ specification
 //! (Info_pro_vyvojare_2022_1_VoDZ_ZIP_ASiC) with its code from the
 //! official table, and the expiry of an unused upload on the test clock.
 
@@ -121,6 +122,61 @@ async fn upload(t: &TestGateway, login: (&str, &str), name: &str, bytes: &[u8]) 
     assert_eq!(h2.attr("AttHashAlg"), Some("SHA3-256"));
     // The digests are those of the bytes sent (manual 3.6.1: the client
     // checks them).
+    assert_eq!(h1.text(), hex(&sha2::Sha256::digest(bytes)));
+    assert_eq!(h2.text(), hex(&sha3::Sha3_256::digest(bytes)));
+    Uploaded {
+        id: text_of(&body, &["dmAttID"]),
+        sha256: h1.text(),
+        sha3: h2.text(),
+    }
+}
+
+/// An MTOM/XOP request to `/DS/vodz` (SOAP 1.2) whose root is `envelope`
+/// and whose one binary part, `cid:doc@gw`, is `bytes`.
+fn mtom_request(envelope: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "uuid:7b0d2a64-vodz-boundary";
+    let content_type = format!(
+        "multipart/related; type=\"application/xop+xml\"; boundary=\"{boundary}\"; \
+         start=\"<root@gw>\"; start-info=\"application/soap+xml\""
+    );
+    let mut body = format!(
+        "--{boundary}\r\nContent-Type: application/xop+xml; charset=UTF-8; \
+         type=\"application/soap+xml\"\r\nContent-Transfer-Encoding: binary\r\n\
+         Content-ID: <root@gw>\r\n\r\n{envelope}\r\n--{boundary}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\
+         Content-ID: <doc@gw>\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (content_type, body)
+}
+
+/// UploadAttachment with the document as an MTOM/XOP binary part, as
+/// JAX-WS with MTOM on sends it.
+async fn upload_mtom(t: &TestGateway, login: (&str, &str), name: &str, bytes: &[u8]) -> Uploaded {
+    let envelope = soap12(&format!(
+        r#"<UploadAttachment xmlns="{ISDS_NS}"><dmFile dmMimeType="application/pdf" dmFileDescr="{name}"><dmEncodedContent><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:doc@gw"/></dmEncodedContent></dmFile></UploadAttachment>"#
+    ));
+    let (content_type, body) = mtom_request(&envelope, bytes);
+    let resp = t
+        .http
+        .post(t.http_url(VODZ))
+        .header("authorization", basic(login.0, login.1))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request sent");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    assert_eq!(status, 200, "{text}");
+    let resp = response_of(text);
+    assert_eq!(code(&resp), "0000", "{}", resp.text);
+    let body = resp.body();
+    let h1 = common::messages::find(&body, &["dmAttHash1"]);
+    let h2 = common::messages::find(&body, &["dmAttHash2"]);
+    // The digests are those of the part's bytes.
     assert_eq!(h1.text(), hex(&sha2::Sha256::digest(bytes)));
     assert_eq!(h2.text(), hex(&sha3::Sha3_256::digest(bytes)));
     Uploaded {
@@ -268,8 +324,10 @@ async fn the_whole_vodz_flow() {
     let note = "Průvodní dopis".as_bytes().to_vec();
     let ua = upload(&t, OVM_LOGIN, "vykres-a.pdf", &a).await;
     let ub = upload(&t, OVM_LOGIN, "vykres-b.pdf", &b).await;
-    let uc = upload(&t, OVM_LOGIN, "vykres-c.pdf", &c).await;
+    // The third as an MTOM/XOP binary part.
+    let uc = upload_mtom(&t, OVM_LOGIN, "vykres-c.pdf", &c).await;
     assert_ne!(ua.id, ub.id);
+    assert_ne!(ub.id, uc.id);
     let files = format!(
         "{}{}{}{}",
         ext_file(&ua, "main"),
@@ -759,4 +817,46 @@ async fn broken_uploads_leave_nothing_behind() {
     }
     assert!(left.is_empty(), "{left:?}");
     t.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_mtom_upload_is_599_and_leaves_nothing() {
+    let t = TestGateway::start_with(small_limits).await;
+    let before = upload_files(t.dir.path());
+    let envelope = soap12(&format!(
+        r#"<UploadAttachment xmlns="{ISDS_NS}"><dmFile dmMimeType="application/pdf" dmFileDescr="x.pdf"><dmEncodedContent><xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:doc@gw"/></dmEncodedContent></dmFile></UploadAttachment>"#
+    ));
+    let bytes = payload(100_000, 9);
+    let (content_type, body) = mtom_request(&envelope, &bytes);
+    // Three ways to break it: the part it names is missing, the body stops
+    // before its closing delimiter, the outer type is not XOP.
+    let missing_part = String::from_utf8_lossy(&body).replace("cid:doc@gw", "cid:nothing@gw");
+    let truncated = body[..body.len() - 200].to_vec();
+    let cases: Vec<(String, Vec<u8>)> = vec![
+        (content_type.clone(), missing_part.into_bytes()),
+        (content_type.clone(), truncated),
+        (
+            content_type.replace("application/xop+xml", "text/xml"),
+            body.clone(),
+        ),
+    ];
+    for (ct, wire) in cases {
+        let resp = t
+            .http
+            .post(t.http_url(VODZ))
+            .header("authorization", basic(OVM_LOGIN.0, OVM_LOGIN.1))
+            .header("content-type", ct)
+            .body(wire)
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(resp.status().as_u16(), 599);
+        let text = resp.text().await.expect("body");
+        assert!(text.contains("Fault"), "{text}");
+        assert!(
+            text.contains("http://www.w3.org/2003/05/soap-envelope"),
+            "{text}"
+        );
+    }
+    assert_eq!(upload_files(t.dir.path()), before);
 }

@@ -5,9 +5,9 @@
 //! worker through a short channel (so a slow disk slows the upload, and
 //! memory stays at a few chunks), decoding the documents' base64 straight
 //! into their files. Whatever produces the envelope's bytes can sit in
-//! front: a `Content-Encoding` decoder here, and an MTOM/XOP reader that
-//! hands on the SOAP envelope with each `xop:Include` replaced by its
-//! part's base64 text plugs in as the body given to [`spool_body`].
+//! front: a `Content-Encoding` decoder here, and the MTOM/XOP reader
+//! (`soap::mtom`), whose envelope, each `xop:Include` replaced by its
+//! part's base64 text, is the body given to [`spool_body`].
 //!
 //! A response is streamed from the files of its documents: as base64
 //! inside the XML, or, when the request's `Accept` allows
@@ -15,11 +15,13 @@
 //! binary part (VoDZ manual 2022_1, 3.4 and the sample in 3.6.2).
 
 use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Response, StatusCode};
 
@@ -31,6 +33,7 @@ use crate::auth::Identity;
 use crate::domain::messages::vodz::{self, DocSource};
 use crate::service::dm_vodz::VodzIo;
 use crate::service::{CallContext, Rejection, status_only_response};
+use crate::soap::mtom::{MtomError, MtomOptions};
 use crate::soap::spool::{SpoolError, SpoolSettings, Spooled, Spooler};
 use crate::soap::{self, Fault, SoapVersion};
 use crate::status::{IsdsCode, IsdsStatus};
@@ -165,6 +168,12 @@ where
     }
 }
 
+/// The slot of an MTOM failure; a panic while it was held leaves no
+/// half-written value worth refusing.
+fn lock(slot: &Mutex<Option<MtomError>>) -> MutexGuard<'_, Option<MtomError>> {
+    slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Reads and drops the rest of a body; whether it ended cleanly.
 async fn drain(body: &mut Incoming) -> bool {
     loop {
@@ -211,7 +220,57 @@ pub(super) async fn call(
         max_content_bytes: app.services.vodz.max_total_bytes,
         max_skeleton_bytes: app.config.limits.max_body_bytes,
     };
-    let spooled = tokio::time::timeout(read_timeout, spool_body(&mut body, coding, settings)).await;
+    // An MTOM/XOP body (`multipart/related`) goes through `soap::mtom`,
+    // which hands on the envelope with each `xop:Include` replaced by its
+    // part's base64 as the parts arrive; the spooler then decodes that
+    // base64 into the document's file as for any other request.
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|ct| soap::mtom::is_multipart_related(ct))
+        .map(str::to_owned);
+    let mtom_failure: Arc<Mutex<Option<MtomError>>> = Arc::default();
+    let spooled = match &multipart {
+        None => tokio::time::timeout(read_timeout, spool_body(&mut body, coding, settings)).await,
+        Some(content_type) => {
+            // The wire size of a big message's envelope: its documents
+            // (smaller as binary parts than as base64) and the rest.
+            let wire_limit = usize::try_from(settings.max_content_bytes)
+                .unwrap_or(usize::MAX)
+                .saturating_add(settings.max_skeleton_bytes);
+            let options =
+                MtomOptions::in_data_dir(&app.config.data_dir, settings.max_skeleton_bytes);
+            let failure = mtom_failure.clone();
+            tokio::time::timeout(read_timeout, async {
+                let chunks = request_body::decoded_chunks(&mut body, coding, wire_limit);
+                let envelope = match soap::mtom::envelope_stream(chunks, content_type, options) {
+                    Ok(envelope) => envelope,
+                    Err(e) => {
+                        let reason = e.to_string();
+                        *lock(&failure) = Some(e);
+                        return Err((BodySpoolError::Read(reason), Vec::new()));
+                    }
+                };
+                let frames = envelope.map(move |item| match item {
+                    Ok(bytes) => Ok(Frame::data(bytes)),
+                    Err(e) => {
+                        let reason = e.to_string();
+                        *lock(&failure) = Some(e);
+                        Err(reason)
+                    }
+                });
+                let mut envelope_body = StreamBody::new(frames);
+                spool_body(&mut envelope_body, ContentCoding::Identity, settings).await
+            })
+            .await
+        }
+    };
+    // Not valid MTOM: HTTP 599 (VoDZ specification, chapter 3.4), as on
+    // every other endpoint; the rest of the body is not read.
+    if let Some(err) = lock(&mtom_failure).take() {
+        request_body::discard_rest(body, version_of_body, read_timeout);
+        return (None, fault_response(&err.fault(), fallback));
+    }
     let spooled = match spooled {
         Ok(Ok(spooled)) => spooled,
         Ok(Err((BodySpoolError::Spool(SpoolError::ContentTooLarge { .. }), skeleton))) => {
