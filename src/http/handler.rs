@@ -13,10 +13,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::app::{App, ConnInfo, origin};
 use super::request_body::{self, BodyError, ContentCoding};
 use super::responses::{
-    HttpResponse, fault_response, method_not_allowed, not_found, plain, unauthorized_with,
+    HttpResponse, fault_response, method_not_allowed, not_found, plain, unauthorized,
 };
 use super::routes::{Endpoint, LoginMethod, Route, route};
-use crate::auth::{AuthFailure, Credentials};
+use crate::auth::Credentials;
 use crate::service::{CallContext, Rejection, status_only_response};
 use crate::soap::{self, Fault, SoapVersion};
 use crate::status::IsdsStatus;
@@ -260,7 +260,7 @@ struct UploadsBusy;
 async fn operation_from_prefix(mut body: Incoming, max: usize) -> Option<String> {
     let mut buf = Vec::new();
     loop {
-        if let Some(name) = first_body_element(&buf) {
+        if let Some(name) = request_body::first_body_element(&buf) {
             return Some(name);
         }
         if buf.len() >= max {
@@ -273,32 +273,6 @@ async fn operation_from_prefix(mut body: Incoming, max: usize) -> Option<String>
                 }
             }
             _ => return None,
-        }
-    }
-}
-
-/// The local name of the first element inside a SOAP `Body`, if the bytes
-/// (possibly cut short) get that far.
-pub(super) fn first_body_element(bytes: &[u8]) -> Option<String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(bytes);
-    let mut in_body = false;
-    let mut depth = 0usize;
-    loop {
-        match reader.read_event().ok()? {
-            Event::Start(e) | Event::Empty(e) if in_body => {
-                // A start tag cut short is not a name yet.
-                return (reader.buffer_position() as usize <= bytes.len())
-                    .then(|| String::from_utf8(e.local_name().as_ref().to_vec()).ok())
-                    .flatten();
-            }
-            Event::Start(e) => {
-                depth += 1;
-                in_body = depth == 2 && e.local_name().as_ref() == b"Body";
-            }
-            Event::End(_) => depth = depth.saturating_sub(1),
-            Event::Eof => return None,
-            _ => {}
         }
     }
 }
@@ -584,12 +558,6 @@ async fn soap_call(
         Err(Rejection::Unauthorized(failure)) => unauthorized(&failure),
     };
     (Some(outcome.operation), response)
-}
-
-/// ISDS's refusal of a login: 401 with a Basic challenge and the reason in
-/// `X-Response-message-code` and, RFC 2047-encoded, `-text`.
-pub(super) fn unauthorized(failure: &AuthFailure) -> HttpResponse {
-    unauthorized_with(failure, "Basic realm=\"ISDS\"")
 }
 
 fn xml_document(text: String) -> HttpResponse {

@@ -421,6 +421,32 @@ pub(crate) fn discard_rest(body: Incoming, version: Version, timeout: Duration) 
     });
 }
 
+/// The local name of the first element inside a SOAP `Body`, if the bytes
+/// (possibly cut short) get that far.
+pub(crate) fn first_body_element(bytes: &[u8]) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut in_body = false;
+    let mut depth = 0usize;
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) | Event::Empty(e) if in_body => {
+                // A start tag cut short is not a name yet.
+                return (reader.buffer_position() as usize <= bytes.len())
+                    .then(|| String::from_utf8(e.local_name().as_ref().to_vec()).ok())
+                    .flatten();
+            }
+            Event::Start(e) => {
+                depth += 1;
+                in_body = depth == 2 && e.local_name().as_ref() == b"Body";
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,16 @@ use crate::soap::{Fault, SoapVersion};
 /// A response of any front end.
 pub(crate) type HttpResponse = Response<super::body::ResponseBody>;
 
+/// A SOAP fault in the request's version, with the fault's HTTP status.
 pub(crate) fn fault_response(fault: &Fault, version: SoapVersion) -> HttpResponse {
     let status =
         StatusCode::from_u16(fault.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     plain(status, version.content_type(), fault.to_envelope(version))
+}
+
+/// ISDS's refusal of a login: [`unauthorized_with`] the Basic challenge.
+pub(crate) fn unauthorized(failure: &AuthFailure) -> HttpResponse {
+    unauthorized_with(failure, "Basic realm=\"ISDS\"")
 }
 
 /// ISDS's refusal of a login: 401 with the `WWW-Authenticate` challenge

@@ -275,7 +275,7 @@ pub(super) async fn call(
         Ok(Ok(spooled)) => spooled,
         Ok(Err((BodySpoolError::Spool(SpoolError::ContentTooLarge { .. }), skeleton))) => {
             // 1287: the operation's own answer, the rest of the body unread.
-            let name = super::handler::first_body_element(&skeleton).unwrap_or_default();
+            let name = request_body::first_body_element(&skeleton).unwrap_or_default();
             let status = IsdsStatus::new(IsdsCode::VodzAttachmentTooLarge);
             let fragment =
                 crate::schema::status_response(&name, status.code.code(), &status.message)
@@ -361,7 +361,7 @@ pub(super) async fn call(
             streamed_response(fragment, io.take_out(), envelope.version, mtom)
         }
         Err(Rejection::Fault(fault)) => fault_response(&fault, envelope.version),
-        Err(Rejection::Unauthorized(failure)) => super::handler::unauthorized(&failure),
+        Err(Rejection::Unauthorized(failure)) => super::responses::unauthorized(&failure),
     };
     (Some(outcome.operation), response)
 }
