@@ -855,6 +855,35 @@ enum Place<'a> {
 }
 
 impl View {
+    /// How many boxes the index holds.
+    pub fn len(&self) -> usize {
+        self.snap.len() - self.overlay.superseded.len() + self.overlay.boxes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes the snapshot's arrays take (for size reports).
+    pub fn heap_bytes(&self) -> usize {
+        let s = &self.snap;
+        let terms = |t: &Terms| {
+            t.text.capacity() + 4 * (t.text_starts.capacity() + t.post_starts.capacity() + t.postings.capacity())
+        };
+        let forward = |f: &Forward| 4 * (f.ords.capacity() + f.starts.capacity());
+        s.ids.capacity()
+            + 4 * s.id_starts.capacity()
+            + std::mem::size_of::<Summary>() * s.summaries.capacity()
+            + s.docs.capacity()
+            + std::mem::size_of::<usize>() * s.doc_starts.capacity()
+            + terms(&s.name)
+            + terms(&s.address)
+            + terms(&s.ic)
+            + forward(&s.name_of)
+            + forward(&s.address_of)
+            + 4 * s.ic_of.capacity()
+    }
+
     fn place(&self, no: BoxNo) -> Place<'_> {
         let n = no as usize;
         match n.checked_sub(self.snap.len()) {

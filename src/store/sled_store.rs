@@ -257,6 +257,34 @@ impl Store for SledStore {
         }
     }
 
+    /// One sled batch per tree (sled applies each atomically); no
+    /// transaction, whose write set would hold the whole batch twice.
+    fn apply_bulk(&self, batch: Batch) -> Result<(), StoreError> {
+        let names = batch.tree_names()?;
+        let mut per_tree: Vec<(Arc<SledTree>, sled::Batch)> = Vec::with_capacity(names.len());
+        for name in &names {
+            per_tree.push((self.sled_tree(name)?, sled::Batch::default()));
+        }
+        for op in batch.ops() {
+            let slot = names.iter().position(|n| *n == op.tree()).unwrap_or(0);
+            let target = &mut per_tree[slot].1;
+            match op {
+                BatchOp::Put { key, value, .. } => target.insert(key.as_slice(), value.as_slice()),
+                BatchOp::Delete { key, .. } => target.remove(key.as_slice()),
+                BatchOp::Expect { tree, key, .. } => {
+                    return Err(StoreError::Conflict {
+                        tree: tree.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+        for (tree, b) in per_tree {
+            tree.tree.apply_batch(b)?;
+        }
+        Ok(())
+    }
+
     fn next_id(&self, sequence: &str) -> Result<u64, StoreError> {
         validate_name(sequence)?;
         loop {
