@@ -31,7 +31,7 @@ use std::collections::HashMap;
 
 use super::databox::{BoxState, BoxType};
 use super::search_index::{
-    self as idx, BoxNo, Doc, Field, Posting, Summary, View, digits, fold, tokens,
+    self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, Word, digits, fold, tokens,
 };
 use crate::store::{Store, StoreError};
 
@@ -379,33 +379,24 @@ fn looks_like_ic(w: &str) -> bool {
 /// identification number, 4 for a word of the name, 3 for the beginning
 /// of a word of the name, 2 and 1 likewise in the address; 0 when the word
 /// is not found.
-fn word_score(word: &str, view: &View, no: BoxNo, target: TextTarget) -> u32 {
-    let best = |tokens: Vec<&str>, exact: u32, prefix: u32| {
-        tokens
-            .into_iter()
-            .map(|t| {
-                if t == word {
-                    exact
-                } else if t.starts_with(word) {
-                    prefix
-                } else {
-                    0
-                }
-            })
-            .max()
-            .unwrap_or(0)
+fn word_score(word: &Word, view: &View, no: BoxNo, target: TextTarget) -> u32 {
+    let points = |m: Match, exact: u32, prefix: u32| match m {
+        Match::Exact => exact,
+        Match::Prefix => prefix,
+        Match::None => 0,
     };
-    let address = best(view.tokens(no, Field::Address), 2, 1);
+    let address = points(view.word_in(word, no, Field::Address), 2, 1);
     if target == TextTarget::Address {
         return address;
     }
-    let identifiers = if view.id(no) == word || view.tokens(no, Field::Ic).contains(&word) {
-        5
-    } else {
-        0
-    };
+    let identifiers =
+        if view.id(no) == word.text() || view.word_in(word, no, Field::Ic) == Match::Exact {
+            5
+        } else {
+            0
+        };
     identifiers
-        .max(best(view.tokens(no, Field::Name), 4, 3))
+        .max(points(view.word_in(word, no, Field::Name), 4, 3))
         .max(address)
 }
 
@@ -495,12 +486,13 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
             None => unchecked.push(i),
         }
     }
+    let located: Vec<Word> = q.words.iter().map(|w| view.word(w)).collect();
     let mut scored: Vec<(BoxNo, Summary, u32)> = Vec::with_capacity(boxes.len());
     for (no, (summary, points)) in boxes {
         let mut score = points;
         let mut all = true;
         for &i in &unchecked {
-            let s = word_score(&q.words[i], &view, no, q.target);
+            let s = word_score(&located[i], &view, no, q.target);
             if s == 0 {
                 all = false;
                 break;
@@ -688,7 +680,7 @@ impl Folded {
         }
     }
 
-    fn matches(&self, d: &Doc, how: Matching) -> bool {
+    fn matches(&self, d: &Fields<'_>, how: Matching) -> bool {
         let sub = |want: &str, have: &str| match how {
             Matching::Find => have.contains(want),
             Matching::Personal => have == want,
@@ -699,19 +691,19 @@ impl Folded {
         };
         type Check<'a> = (&'a str, &'a str, &'a dyn Fn(&str, &str) -> bool);
         let checks: [Check<'_>; 13] = [
-            (&self.ic, &d.ic, &pre),
-            (&self.firm, &d.firm, &sub),
-            (&self.first, &d.first, &pre),
-            (&self.last, &d.last, &pre),
-            (&self.city, &d.city, &sub),
-            (&self.district, &d.district, &sub),
-            (&self.street, &d.street, &sub),
-            (&self.nis, &d.number_in_street, &pre),
-            (&self.nim, &d.number_in_municipality, &pre),
-            (&self.zip, &d.zip, &pre),
-            (&self.state, &d.state, &pre),
-            (&self.birth_date, &d.birth_date, &pre),
-            (&self.birth_city, &d.birth_city, &sub),
+            (&self.ic, d.ic, &pre),
+            (&self.firm, d.firm, &sub),
+            (&self.first, d.first, &pre),
+            (&self.last, d.last, &pre),
+            (&self.city, d.city, &sub),
+            (&self.district, d.district, &sub),
+            (&self.street, d.street, &sub),
+            (&self.nis, d.number_in_street, &pre),
+            (&self.nim, d.number_in_municipality, &pre),
+            (&self.zip, d.zip, &pre),
+            (&self.state, d.state, &pre),
+            (&self.birth_date, d.birth_date, &pre),
+            (&self.birth_city, d.birth_city, &sub),
         ];
         checks
             .iter()
@@ -847,11 +839,11 @@ pub fn find(
     let mut matched: Vec<(String, String, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
     for (no, s) in candidates {
-        let doc = view.doc(no);
-        let id = view.id(no).to_owned();
+        let doc = view.fields(no);
         if !folded.matches(&doc, how) {
             continue;
         }
+        let id = view.id(no).to_owned();
         if matched.len() == limit {
             truncated = true;
             break;
@@ -859,7 +851,7 @@ pub fn find(
         let name = if doc.firm.is_empty() {
             format!("{} {}", doc.last, doc.first)
         } else {
-            doc.firm.clone()
+            doc.firm.to_owned()
         };
         matched.push((name, id, s));
     }

@@ -182,6 +182,52 @@ impl Summary {
     }
 }
 
+/// A box's folded fields, borrowed from a [`Doc`] or an `idx_doc` value
+/// (what a parametric search compares, without copying).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fields<'a> {
+    pub firm: &'a str,
+    pub first: &'a str,
+    pub last: &'a str,
+    pub city: &'a str,
+    pub district: &'a str,
+    pub street: &'a str,
+    pub number_in_street: &'a str,
+    pub number_in_municipality: &'a str,
+    pub zip: &'a str,
+    pub state: &'a str,
+    pub birth_date: &'a str,
+    pub birth_city: &'a str,
+    pub ic: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of an `idx_doc` value (as [`Doc::decode`] reads them).
+    fn of_value(value: &'a [u8]) -> Fields<'a> {
+        let text = value
+            .get(3..)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or("");
+        let mut f = text.split(FIELD_SEP);
+        let mut next = || f.next().unwrap_or("");
+        Fields {
+            firm: next(),
+            first: next(),
+            last: next(),
+            city: next(),
+            district: next(),
+            street: next(),
+            number_in_street: next(),
+            number_in_municipality: next(),
+            zip: next(),
+            state: next(),
+            birth_date: next(),
+            birth_city: next(),
+            ic: next(),
+        }
+    }
+}
+
 /// A box's searchable fields, folded, as `idx_doc` keeps them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Doc {
@@ -274,6 +320,25 @@ impl Doc {
             ic: next(),
         };
         Some((summary, doc))
+    }
+
+    /// The fields, borrowed.
+    pub fn borrowed(&self) -> Fields<'_> {
+        Fields {
+            firm: &self.firm,
+            first: &self.first,
+            last: &self.last,
+            city: &self.city,
+            district: &self.district,
+            street: &self.street,
+            number_in_street: &self.number_in_street,
+            number_in_municipality: &self.number_in_municipality,
+            zip: &self.zip,
+            state: &self.state,
+            birth_date: &self.birth_date,
+            birth_city: &self.birth_city,
+            ic: &self.ic,
+        }
     }
 
     /// The tokens of the name: firm name and the owner's names.
@@ -842,6 +907,31 @@ pub struct Postings {
     pub truncated: bool,
 }
 
+/// A search word located in the dictionaries ([`View::word`]).
+pub struct Word {
+    text: String,
+    /// Per field (name, address, IČ): the ordinals of the tokens starting
+    /// with the word, and the one equal to it.
+    fields: [(std::ops::Range<usize>, Option<usize>); 3],
+}
+
+impl Word {
+    /// The word itself.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// How a word matches the tokens of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    None,
+    /// A token starts with the word.
+    Prefix,
+    /// A token equals the word.
+    Exact,
+}
+
 /// The index as one search sees it.
 pub struct View {
     snap: Arc<Snapshot>,
@@ -918,6 +1008,16 @@ impl View {
         }
     }
 
+    /// The folded fields, borrowed.
+    pub fn fields(&self, no: BoxNo) -> Fields<'_> {
+        match self.place(no) {
+            Place::Snapshot(n) => {
+                Fields::of_value(&self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]])
+            }
+            Place::Log(b) => b.doc.borrowed(),
+        }
+    }
+
     /// The distinct tokens of the name or address, or the IČ.
     pub fn tokens(&self, no: BoxNo, field: Field) -> Vec<&str> {
         match self.place(no) {
@@ -943,6 +1043,76 @@ impl View {
                 Field::Ic if b.doc.ic.is_empty() => Vec::new(),
                 Field::Ic => vec![b.doc.ic.as_str()],
             },
+        }
+    }
+
+    /// Where `word` lies in each dictionary, to match boxes against it
+    /// with [`View::word_in`].
+    pub fn word(&self, word: &str) -> Word {
+        let at = |terms: &Terms| {
+            let range = terms.range(word, false);
+            let exact = (range.start < range.end && terms.token(range.start) == word)
+                .then_some(range.start);
+            (range, exact)
+        };
+        Word {
+            text: word.to_owned(),
+            fields: [
+                at(&self.snap.name),
+                at(&self.snap.address),
+                at(&self.snap.ic),
+            ],
+        }
+    }
+
+    /// Whether a token of `field` of box `no` equals `word` or starts with
+    /// it.
+    pub fn word_in(&self, word: &Word, no: BoxNo, field: Field) -> Match {
+        let slot = match field {
+            Field::Name => 0,
+            Field::Address => 1,
+            Field::Ic => 2,
+        };
+        match self.place(no) {
+            Place::Snapshot(n) => {
+                let (range, exact) = &word.fields[slot];
+                if range.is_empty() {
+                    return Match::None;
+                }
+                let s = &self.snap;
+                let ic;
+                let ords: &[u32] = match field {
+                    Field::Name => s.name_of.of(n),
+                    Field::Address => s.address_of.of(n),
+                    Field::Ic => {
+                        ic = [s.ic_of[n]];
+                        &ic
+                    }
+                };
+                let mut found = Match::None;
+                for &o in ords {
+                    let o = o as usize;
+                    if Some(o) == *exact {
+                        return Match::Exact;
+                    }
+                    if range.contains(&o) {
+                        found = Match::Prefix;
+                    }
+                }
+                found
+            }
+            Place::Log(_) => {
+                let mut found = Match::None;
+                for t in self.tokens(no, field) {
+                    if t == word.text {
+                        return Match::Exact;
+                    }
+                    if t.starts_with(word.text.as_str()) {
+                        found = Match::Prefix;
+                    }
+                }
+                found
+            }
         }
     }
 
