@@ -831,7 +831,8 @@ pub fn find(
         if i == driver.clause || candidates.is_empty() {
             continue;
         }
-        if let Some(points) = clause_points(&view, clause, driver.scans[i].as_ref(), candidates.len())
+        if let Some(points) =
+            clause_points(&view, clause, driver.scans[i].as_ref(), candidates.len())
         {
             candidates.retain(|(no, _)| points.contains_key(no));
         }

@@ -738,7 +738,10 @@ impl Snapshot {
             });
         }
         let (name, rank) = names.finish();
-        s.name_of.ords.iter_mut().for_each(|o| *o = rank[*o as usize]);
+        s.name_of
+            .ords
+            .iter_mut()
+            .for_each(|o| *o = rank[*o as usize]);
         s.name = name;
         let (address, rank) = addresses.finish();
         s.address_of
@@ -958,7 +961,8 @@ impl View {
     pub fn heap_bytes(&self) -> usize {
         let s = &self.snap;
         let terms = |t: &Terms| {
-            t.text.capacity() + 4 * (t.text_starts.capacity() + t.post_starts.capacity() + t.postings.capacity())
+            t.text.capacity()
+                + 4 * (t.text_starts.capacity() + t.post_starts.capacity() + t.postings.capacity())
         };
         let forward = |f: &Forward| 4 * (f.ords.capacity() + f.starts.capacity());
         s.ids.capacity()
@@ -1011,9 +1015,9 @@ impl View {
     /// The folded fields, borrowed.
     pub fn fields(&self, no: BoxNo) -> Fields<'_> {
         match self.place(no) {
-            Place::Snapshot(n) => {
-                Fields::of_value(&self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]])
-            }
+            Place::Snapshot(n) => Fields::of_value(
+                &self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]],
+            ),
             Place::Log(b) => b.doc.borrowed(),
         }
     }
@@ -1024,7 +1028,12 @@ impl View {
             Place::Snapshot(n) => {
                 let s = &self.snap;
                 match field {
-                    Field::Name => s.name_of.of(n).iter().map(|&o| s.name.token(o as usize)).collect(),
+                    Field::Name => s
+                        .name_of
+                        .of(n)
+                        .iter()
+                        .map(|&o| s.name.token(o as usize))
+                        .collect(),
                     Field::Address => s
                         .address_of
                         .of(n)
@@ -1144,7 +1153,10 @@ impl View {
         let mut b = base.range(prefix, exact);
         let logged = self.overlay.terms(field);
         let mut l = logged
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(|(t, _)| {
                 if exact {
                     t.as_str() == prefix
@@ -1318,7 +1330,11 @@ mod tests {
         store.apply(batch).unwrap();
         let v = view(store.as_ref()).unwrap();
         assert!(v.find("abcdefg").is_none());
-        assert!(v.postings(Field::Name, "stavby", false, 10).items.is_empty());
+        assert!(
+            v.postings(Field::Name, "stavby", false, 10)
+                .items
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1326,7 +1342,11 @@ mod tests {
         let store = open_memory();
         let mut batch = Batch::new();
         for id in ["aaaaaa1", "aaaaaa3", "aaaaaa5"] {
-            batch.put("boxes", id, serde_json::to_vec(&a_box(id, "Novák", "Brno")).unwrap());
+            batch.put(
+                "boxes",
+                id,
+                serde_json::to_vec(&a_box(id, "Novák", "Brno")).unwrap(),
+            );
             stage_bulk_insert(&mut batch, &a_box(id, "Novák", "Brno"));
         }
         store.apply(batch).unwrap();

@@ -415,6 +415,33 @@ mod tests {
     }
 
     #[test]
+    fn bulk_writes_land_per_tree_and_refuse_preconditions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sled(dir.path()).unwrap();
+        let mut batch = Batch::new();
+        batch.put("a", "k1", "v1").put("b", "k2", "v2").put("a", "k3", "v3");
+        batch.delete("a", "k3");
+        store.apply_bulk(batch).unwrap();
+        let a = store.tree("a").unwrap();
+        assert_eq!(a.get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(a.get(b"k3").unwrap(), None);
+        assert_eq!(
+            store.tree("b").unwrap().get(b"k2").unwrap().as_deref(),
+            Some(&b"v2"[..])
+        );
+        let mut guarded = Batch::new();
+        guarded.put("a", "k4", "v4").expect_absent("a", "k1");
+        assert!(matches!(
+            store.apply_bulk(guarded.clone()),
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(a.get(b"k4").unwrap(), None, "nothing written");
+        guarded.drop_preconditions();
+        store.apply_bulk(guarded).unwrap();
+        assert_eq!(a.get(b"k4").unwrap().as_deref(), Some(&b"v4"[..]));
+    }
+
+    #[test]
     fn conformance_suite() {
         let dir = tempfile::tempdir().unwrap();
         conformance::all(open_sled(dir.path()).unwrap());

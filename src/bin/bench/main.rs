@@ -59,7 +59,9 @@ fn options() -> Options {
             ("--seconds", Some(v)) => o.seconds = v.max(1),
             ("--clients", Some(v)) => o.clients = (v as usize).max(1),
             _ => {
-                eprintln!("usage: bench [--seconds S] [--clients N] [--only NAME-PART | --only floor]");
+                eprintln!(
+                    "usage: bench [--seconds S] [--clients N] [--only NAME-PART | --only floor]"
+                );
                 std::process::exit(2);
             }
         }
