@@ -458,13 +458,14 @@ fn main() {
             let mut codes = std::collections::BTreeMap::new();
             for (d, text) in answers {
                 times.push(d);
+                // Elements may carry a namespace prefix (`<p:dbStatusCode>`).
                 let code = text
-                    .split("<dbStatusCode>")
+                    .split("dbStatusCode>")
                     .nth(1)
                     .and_then(|s| s.get(..4))
                     .unwrap_or("????")
                     .to_owned();
-                if text.contains("<dbID>") {
+                if text.contains("dbID>") {
                     found += 1;
                 }
                 *codes.entry(code).or_insert(0usize) += 1;

@@ -180,22 +180,17 @@ fn restrict_umask() {
 /// by 210 MB with the dynamic threshold and by 40 MB with this.
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called at the start
-    // of main, before any other thread exists.
+    // SAFETY: mallopt only sets an allocator parameter; called first thing
+    // in main, before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     restrict_umask();
     let cli = Cli::parse();
-    // The server only: a bulk load (`fixtures synth`) copies large store
-    // pages all the time, and with the threshold fixed each copy is a
-    // fresh mmap, page faults and munmap.
-    if matches!(cli.command, Command::Serve(_)) {
-        tune_allocator();
-    }
     let result = match cli.command {
         Command::Serve(args) => serve(args),
         Command::Cert(args) => isds_gateway::cli::cert::run(args).map_err(CliError::from),

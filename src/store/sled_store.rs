@@ -419,7 +419,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = open_sled(dir.path()).unwrap();
         let mut batch = Batch::new();
-        batch.put("a", "k1", "v1").put("b", "k2", "v2").put("a", "k3", "v3");
+        batch
+            .put("a", "k1", "v1")
+            .put("b", "k2", "v2")
+            .put("a", "k3", "v3");
         batch.delete("a", "k3");
         store.apply_bulk(batch).unwrap();
         let a = store.tree("a").unwrap();
