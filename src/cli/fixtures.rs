@@ -102,9 +102,17 @@ pub fn run(args: FixturesArgs) -> Result<String, CliError> {
             let mut opts = synth::SynthOptions::new(boxes, seed, now());
             opts.users = !no_users;
             opts.batch_boxes = batch;
-            let report = synth::generate(store.as_ref(), &opts, |done| {
-                eprintln!("isds-gateway: {done} of {boxes} boxes written");
-            })?;
+            // A bar with rate and ETA on a terminal; nothing when stderr is
+            // not one (indicatif hides itself), so logs stay clean.
+            let bar = indicatif::ProgressBar::new(boxes).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{wide_bar}] {pos}/{len} boxes, {per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = synth::generate(store.as_ref(), &opts, |done| bar.set_position(done));
+            bar.finish_and_clear();
+            let report = report?;
             let secs = report.elapsed.as_secs_f64();
             if args.store.json {
                 let types: serde_json::Map<String, serde_json::Value> = report

@@ -31,7 +31,7 @@ use std::collections::HashMap;
 
 use crate::domain::boxes::databox::{BoxState, BoxType};
 use crate::domain::boxes::search_index::{
-    self as idx, Doc, Field, Posting, Summary, digits, fold, tokens,
+    self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, Word, digits, fold, tokens,
 };
 use crate::store::{Store, StoreError};
 
@@ -206,34 +206,30 @@ struct Candidate {
 }
 
 /// The postings of a clause, at most `limit` (`.1`: more exist).
-fn collect(
-    store: &dyn Store,
-    clause: &Clause,
-    limit: usize,
-) -> Result<(Vec<Candidate>, bool), StoreError> {
+fn collect(view: &View, clause: &Clause, limit: usize) -> (Vec<Candidate>, bool) {
     let mut out = Vec::new();
     for term in clause {
         let room = limit.saturating_sub(out.len());
         match term {
             Term::Index { field, word, exact } => {
-                let p = idx::postings(store, *field, word, *exact, room)?;
+                let p = view.postings(*field, word, *exact, room);
                 out.extend(p.items.into_iter().map(|posting| Candidate {
                     posting,
                     field: Some(*field),
                 }));
                 if p.truncated {
-                    return Ok((out, true));
+                    return (out, true);
                 }
             }
             Term::BoxId(id) => {
-                if let Some((summary, _)) = idx::doc(store, id)? {
+                if let Some(no) = view.find(id) {
                     if room == 0 {
-                        return Ok((out, true));
+                        return (out, true);
                     }
                     out.push(Candidate {
                         posting: Posting {
-                            id: id.clone(),
-                            summary,
+                            no,
+                            summary: view.summary(no),
                             exact: true,
                         },
                         field: None,
@@ -242,7 +238,7 @@ fn collect(
             }
         }
     }
-    Ok((out, false))
+    (out, false)
 }
 
 /// The result of scanning one clause.
@@ -264,11 +260,7 @@ struct Driver {
 
 /// Scans the clauses in the given order, each only as far as the shortest
 /// so far.
-fn drive(
-    store: &dyn Store,
-    clauses: &[Clause],
-    order: &[usize],
-) -> Result<Option<Driver>, StoreError> {
+fn drive(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Driver> {
     let mut scans: Vec<Option<Scan>> = vec![None; clauses.len()];
     let mut best: Option<usize> = None;
     for &i in order {
@@ -276,7 +268,7 @@ fn drive(
             Some(b) if !b.truncated => b.candidates.len(),
             _ => CANDIDATE_LIMIT,
         };
-        let (candidates, truncated) = collect(store, &clauses[i], limit)?;
+        let (candidates, truncated) = collect(view, &clauses[i], limit);
         let better = match best.and_then(|b| scans[b].as_ref()) {
             None => true,
             Some(b) => !truncated && (b.truncated || candidates.len() < b.candidates.len()),
@@ -293,16 +285,14 @@ fn drive(
             break;
         }
     }
-    let Some(clause) = best else {
-        return Ok(None);
-    };
+    let clause = best?;
     let scan = scans[clause].take().unwrap_or_default();
-    Ok(Some(Driver {
+    Some(Driver {
         clause,
         candidates: scan.candidates,
         truncated: scan.truncated,
         scans,
-    }))
+    })
 }
 
 /// Clause order: exact identifiers first, then longer words (rarer, as a
@@ -389,28 +379,25 @@ fn looks_like_ic(w: &str) -> bool {
 /// identification number, 4 for a word of the name, 3 for the beginning
 /// of a word of the name, 2 and 1 likewise in the address; 0 when the word
 /// is not found.
-fn word_score(word: &str, id: &str, doc: &Doc, target: TextTarget) -> u32 {
-    let best = |tokens: Vec<String>, exact: u32, prefix: u32| {
-        tokens
-            .iter()
-            .map(|t| {
-                if t == word {
-                    exact
-                } else if t.starts_with(word) {
-                    prefix
-                } else {
-                    0
-                }
-            })
-            .max()
-            .unwrap_or(0)
+fn word_score(word: &Word, view: &View, no: BoxNo, target: TextTarget) -> u32 {
+    let points = |m: Match, exact: u32, prefix: u32| match m {
+        Match::Exact => exact,
+        Match::Prefix => prefix,
+        Match::None => 0,
     };
-    let address = best(doc.address_tokens(), 2, 1);
+    let address = points(view.word_in(word, no, Field::Address), 2, 1);
     if target == TextTarget::Address {
         return address;
     }
-    let identifiers = if id == word || doc.ic == word { 5 } else { 0 };
-    identifiers.max(best(doc.name_tokens(), 4, 3)).max(address)
+    let identifiers =
+        if view.id(no) == word.text() || view.word_in(word, no, Field::Ic) == Match::Exact {
+            5
+        } else {
+            0
+        };
+    identifiers
+        .max(points(view.word_in(word, no, Field::Name), 4, 3))
+        .max(address)
 }
 
 /// The points of a candidate for the word of the clause that produced it.
@@ -432,6 +419,7 @@ fn posting_score(c: &Candidate) -> u32 {
 /// letters and digits the box ID. Hits are ordered by relevance (the sum
 /// of [`word_score`]), then box ID.
 pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Found, StoreError> {
+    let view = idx::view(store)?;
     let clauses: Vec<Clause> = q
         .words
         .iter()
@@ -464,18 +452,18 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
             c
         })
         .collect();
-    let Some(driver) = drive(store, &clauses, &order_of(&clauses))? else {
+    let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(Found::default());
     };
     // One entry per box, with the best points of the driving word.
-    let mut boxes: HashMap<String, (Summary, u32)> = HashMap::new();
+    let mut boxes: HashMap<BoxNo, (Summary, u32)> = HashMap::new();
     for c in &driver.candidates {
         let s = &c.posting.summary;
         if !q.scope.contains(s) || !(visible(s, who) || c.field.is_none()) {
             continue;
         }
         let points = posting_score(c);
-        let entry = boxes.entry(c.posting.id.clone()).or_insert((*s, 0));
+        let entry = boxes.entry(c.posting.no).or_insert((*s, 0));
         entry.1 = entry.1.max(points);
     }
     // The other words: each one whose posting list is not much longer than
@@ -487,7 +475,7 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
         if i == driver.clause || boxes.is_empty() {
             continue;
         }
-        match clause_points(store, clause, driver.scans[i].as_ref(), boxes.len())? {
+        match clause_points(&view, clause, driver.scans[i].as_ref(), boxes.len()) {
             Some(points) => boxes.retain(|id, (_, score)| match points.get(id) {
                 Some(p) => {
                     *score += p;
@@ -498,23 +486,13 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
             None => unchecked.push(i),
         }
     }
-    let mut hits = Vec::with_capacity(boxes.len());
-    for (id, (summary, points)) in boxes {
-        if unchecked.is_empty() {
-            hits.push(Hit {
-                id,
-                summary,
-                score: points,
-            });
-            continue;
-        }
-        let Some((_, doc)) = idx::doc(store, &id)? else {
-            continue;
-        };
+    let located: Vec<Word> = q.words.iter().map(|w| view.word(w)).collect();
+    let mut scored: Vec<(BoxNo, Summary, u32)> = Vec::with_capacity(boxes.len());
+    for (no, (summary, points)) in boxes {
         let mut score = points;
         let mut all = true;
         for &i in &unchecked {
-            let s = word_score(&q.words[i], &id, &doc, q.target);
+            let s = word_score(&located[i], &view, no, q.target);
             if s == 0 {
                 all = false;
                 break;
@@ -522,12 +500,19 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
             score += s;
         }
         if all {
-            hits.push(Hit { id, summary, score });
+            scored.push((no, summary, score));
         }
     }
-    hits.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+    scored.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| view.id(a.0).cmp(view.id(b.0))));
     Ok(Found {
-        hits,
+        hits: scored
+            .into_iter()
+            .map(|(no, summary, score)| Hit {
+                id: view.id(no).to_owned(),
+                summary,
+                score,
+            })
+            .collect(),
         truncated: driver.truncated,
     })
 }
@@ -538,32 +523,32 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
 /// 1,000; reading a posting costs a fraction of checking a candidate's
 /// forward-index entry). `None`: longer, not worth reading.
 fn clause_points(
-    store: &dyn Store,
+    view: &View,
     clause: &Clause,
     scanned: Option<&Scan>,
     n: usize,
-) -> Result<Option<HashMap<String, u32>>, StoreError> {
+) -> Option<HashMap<BoxNo, u32>> {
     let limit = n.saturating_mul(4).clamp(1_000, CANDIDATE_LIMIT);
     let fresh;
     let candidates = match scanned {
         Some(s) if !s.truncated => &s.candidates,
-        Some(s) if s.candidates.len() >= limit => return Ok(None),
+        Some(s) if s.candidates.len() >= limit => return None,
         _ => {
-            let (candidates, truncated) = collect(store, clause, limit)?;
+            let (candidates, truncated) = collect(view, clause, limit);
             if truncated {
-                return Ok(None);
+                return None;
             }
             fresh = candidates;
             &fresh
         }
     };
-    let mut points: HashMap<String, u32> = HashMap::with_capacity(candidates.len());
+    let mut points: HashMap<BoxNo, u32> = HashMap::with_capacity(candidates.len());
     for c in candidates {
         let p = posting_score(c);
-        let e = points.entry(c.posting.id.clone()).or_insert(0);
+        let e = points.entry(c.posting.no).or_insert(0);
         *e = (*e).max(p);
     }
-    Ok(Some(points))
+    Some(points)
 }
 
 /// Boxes whose identification number is exactly `ic` (8 digits), visible
@@ -575,13 +560,14 @@ pub fn by_ic(
     who: Searcher,
     ovm_only: bool,
 ) -> Result<Found, StoreError> {
-    let p = idx::postings(store, Field::Ic, ic, true, CANDIDATE_LIMIT)?;
+    let view = idx::view(store)?;
+    let p = view.postings(Field::Ic, ic, true, CANDIDATE_LIMIT);
     let hits = p
         .items
         .into_iter()
         .filter(|p| visible(&p.summary, who) && (!ovm_only || is_ovm(&p.summary)))
         .map(|p| Hit {
-            id: p.id,
+            id: view.id(p.no).to_owned(),
             summary: p.summary,
             score: 5,
         })
@@ -594,10 +580,12 @@ pub fn by_ic(
 
 /// The box of exactly this ID, whoever searches.
 pub fn by_id(store: &dyn Store, id: &str) -> Result<Found, StoreError> {
-    let hits = idx::doc(store, id)?
-        .map(|(summary, _)| Hit {
+    let view = idx::view(store)?;
+    let hits = view
+        .find(id)
+        .map(|no| Hit {
             id: id.to_owned(),
-            summary,
+            summary: view.summary(no),
             score: 5,
         })
         .into_iter()
@@ -692,7 +680,7 @@ impl Folded {
         }
     }
 
-    fn matches(&self, d: &Doc, how: Matching) -> bool {
+    fn matches(&self, d: &Fields<'_>, how: Matching) -> bool {
         let sub = |want: &str, have: &str| match how {
             Matching::Find => have.contains(want),
             Matching::Personal => have == want,
@@ -703,19 +691,19 @@ impl Folded {
         };
         type Check<'a> = (&'a str, &'a str, &'a dyn Fn(&str, &str) -> bool);
         let checks: [Check<'_>; 13] = [
-            (&self.ic, &d.ic, &pre),
-            (&self.firm, &d.firm, &sub),
-            (&self.first, &d.first, &pre),
-            (&self.last, &d.last, &pre),
-            (&self.city, &d.city, &sub),
-            (&self.district, &d.district, &sub),
-            (&self.street, &d.street, &sub),
-            (&self.nis, &d.number_in_street, &pre),
-            (&self.nim, &d.number_in_municipality, &pre),
-            (&self.zip, &d.zip, &pre),
-            (&self.state, &d.state, &pre),
-            (&self.birth_date, &d.birth_date, &pre),
-            (&self.birth_city, &d.birth_city, &sub),
+            (&self.ic, d.ic, &pre),
+            (&self.firm, d.firm, &sub),
+            (&self.first, d.first, &pre),
+            (&self.last, d.last, &pre),
+            (&self.city, d.city, &sub),
+            (&self.district, d.district, &sub),
+            (&self.street, d.street, &sub),
+            (&self.nis, d.number_in_street, &pre),
+            (&self.nim, d.number_in_municipality, &pre),
+            (&self.zip, d.zip, &pre),
+            (&self.state, d.state, &pre),
+            (&self.birth_date, d.birth_date, &pre),
+            (&self.birth_city, d.birth_city, &sub),
         ];
         checks
             .iter()
@@ -819,11 +807,12 @@ pub fn find(
     if clauses.is_empty() {
         return Ok(FindOutcome::TooGeneral);
     }
-    let Some(driver) = drive(store, &clauses, &order_of(&clauses))? else {
+    let view = idx::view(store)?;
+    let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
     let mut seen = std::collections::HashSet::new();
-    let mut candidates: Vec<(String, Summary)> = Vec::new();
+    let mut candidates: Vec<(BoxNo, Summary)> = Vec::new();
     for cand in driver.candidates {
         let s = cand.posting.summary;
         if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
@@ -832,8 +821,8 @@ pub fn find(
         if how == Matching::Personal && s.state != BoxState::Accessible {
             continue;
         }
-        if seen.insert(cand.posting.id.clone()) {
-            candidates.push((cand.posting.id, s));
+        if seen.insert(cand.posting.no) {
+            candidates.push((cand.posting.no, s));
         }
     }
     // Every word of the criteria must begin a word of its field: the other
@@ -843,20 +832,19 @@ pub fn find(
             continue;
         }
         if let Some(points) =
-            clause_points(store, clause, driver.scans[i].as_ref(), candidates.len())?
+            clause_points(&view, clause, driver.scans[i].as_ref(), candidates.len())
         {
-            candidates.retain(|(id, _)| points.contains_key(id));
+            candidates.retain(|(no, _)| points.contains_key(no));
         }
     }
     let mut matched: Vec<(String, String, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
-    for (id, s) in candidates {
-        let Some((_, doc)) = idx::doc(store, &id)? else {
-            continue;
-        };
+    for (no, s) in candidates {
+        let doc = view.fields(no);
         if !folded.matches(&doc, how) {
             continue;
         }
+        let id = view.id(no).to_owned();
         if matched.len() == limit {
             truncated = true;
             break;
@@ -864,7 +852,7 @@ pub fn find(
         let name = if doc.firm.is_empty() {
             format!("{} {}", doc.last, doc.first)
         } else {
-            doc.firm.clone()
+            doc.firm.to_owned()
         };
         matched.push((name, id, s));
     }

@@ -309,12 +309,12 @@ async fn start_inner(
             ),
         }
     }
-    let indexed = crate::domain::boxes::search_index::index_missing(store.as_ref())
+    let indexed = crate::domain::boxes::search_index::prepare(store.as_ref())
         .map_err(|e| ServeError::World(e.into()))?;
     if indexed > 0 {
         tracing::info!(
             boxes = indexed,
-            "built the box search index of an older store"
+            "wrote the box search index anew (it disagreed with the boxes)"
         );
     }
 

@@ -384,6 +384,12 @@ impl Batch {
         self.expect(tree, key, None)
     }
 
+    /// Drops the preconditions, for a bulk loader that checked them itself
+    /// ([`Store::apply_bulk`] takes none).
+    pub fn drop_preconditions(&mut self) {
+        self.ops.retain(|op| !matches!(op, BatchOp::Expect { .. }));
+    }
+
     pub fn ops(&self) -> &[BatchOp] {
         &self.ops
     }
@@ -485,6 +491,16 @@ pub trait Store: Send + Sync + 'static {
     fn apply_durable(&self, batch: Batch) -> Result<(), StoreError> {
         self.apply(batch)?;
         self.flush_durable()
+    }
+
+    /// Applies the puts and deletes of `batch` for bulk loads: atomic per
+    /// tree but not across trees, without preconditions (a batch holding
+    /// one is refused as [`StoreError::Conflict`] before anything is
+    /// written). Much cheaper than [`Store::apply`] for large batches; a
+    /// crash may leave some trees of the batch written and others not, so
+    /// the loader must be able to tell and repair that.
+    fn apply_bulk(&self, batch: Batch) -> Result<(), StoreError> {
+        self.apply(batch)
     }
 
     /// Next value of the named sequence: 1, 2, 3, ... strictly increasing

@@ -344,6 +344,43 @@ impl Store for SledStore {
         }
     }
 
+    /// One sled batch per tree (sled applies each atomically); no
+    /// transaction, whose write set would hold the whole batch twice.
+    fn apply_bulk(&self, batch: Batch) -> Result<(), StoreError> {
+        // Counters are read, added to and written back: that needs the
+        // transaction.
+        if batch
+            .ops()
+            .iter()
+            .any(|op| matches!(op, BatchOp::Add { .. }))
+        {
+            return self.apply(batch);
+        }
+        let names = batch.tree_names()?;
+        let mut per_tree: Vec<(Arc<SledTree>, sled::Batch)> = Vec::with_capacity(names.len());
+        for name in &names {
+            per_tree.push((self.sled_tree(name)?, sled::Batch::default()));
+        }
+        for op in batch.ops() {
+            let slot = names.iter().position(|n| *n == op.tree()).unwrap_or(0);
+            let target = &mut per_tree[slot].1;
+            match op {
+                BatchOp::Put { key, value, .. } => target.insert(key.as_slice(), value.as_slice()),
+                BatchOp::Delete { key, .. } => target.remove(key.as_slice()),
+                BatchOp::Expect { tree, key, .. } | BatchOp::Add { tree, key, .. } => {
+                    return Err(StoreError::Conflict {
+                        tree: tree.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+        for (tree, b) in per_tree {
+            tree.tree.apply_batch(b)?;
+        }
+        Ok(())
+    }
+
     fn next_id(&self, sequence: &str) -> Result<u64, StoreError> {
         validate_name(sequence)?;
         loop {
@@ -473,6 +510,36 @@ mod tests {
         let db = raw_open(dir);
         db.open_tree(META_TREE).unwrap().insert(key, value).unwrap();
         db.flush().unwrap();
+    }
+
+    #[test]
+    fn bulk_writes_land_per_tree_and_refuse_preconditions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sled(dir.path()).unwrap();
+        let mut batch = Batch::new();
+        batch
+            .put("a", "k1", "v1")
+            .put("b", "k2", "v2")
+            .put("a", "k3", "v3");
+        batch.delete("a", "k3");
+        store.apply_bulk(batch).unwrap();
+        let a = store.tree("a").unwrap();
+        assert_eq!(a.get(b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(a.get(b"k3").unwrap(), None);
+        assert_eq!(
+            store.tree("b").unwrap().get(b"k2").unwrap().as_deref(),
+            Some(&b"v2"[..])
+        );
+        let mut guarded = Batch::new();
+        guarded.put("a", "k4", "v4").expect_absent("a", "k1");
+        assert!(matches!(
+            store.apply_bulk(guarded.clone()),
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(a.get(b"k4").unwrap(), None, "nothing written");
+        guarded.drop_preconditions();
+        store.apply_bulk(guarded).unwrap();
+        assert_eq!(a.get(b"k4").unwrap().as_deref(), Some(&b"v4"[..]));
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! MB/s, the server's RSS growth (peak during the scenario over its RSS
 //! before it), and each figure as a ratio to its physical floor: request
 //! rates to a bare hyper server answering a fixed SOAP response, large
-//! messages to base64 decoding + SHA-256 of a 20 MB buffer.
+//! messages to base64 decoding + SHA-256 of a 20 MB buffer. `--only
+//! NAME-PART` runs the scenarios whose name contains it; `--only floor`
+//! measures the floors alone, without starting a gateway. Box search at a
+//! million boxes has its own benchmark (`cargo bench --bench search`).
 //!
 //! The inspector's pages are also measured on a large register: a second
 //! gateway on a store of `--ui-boxes` synthetic boxes (100,000 by default,
@@ -68,7 +71,7 @@ fn options() -> Options {
             ("--ui-boxes", Some(v)) => o.ui_boxes = v,
             _ => {
                 eprintln!(
-                    "usage: bench [--seconds S] [--clients N] [--only NAME-PART] [--ui-boxes B]"
+                    "usage: bench [--seconds S] [--clients N] [--only NAME-PART | --only floor] [--ui-boxes B]"
                 );
                 std::process::exit(2);
             }
@@ -626,13 +629,8 @@ async fn ui_on_large_register(o: &Options, ovm: &str, figures: &Figures) {
 #[tokio::main]
 async fn main() {
     let o = options();
-    let gw = match start_gateway(&[]) {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("bench: {e}");
-            std::process::exit(1);
-        }
-    };
+    // `--only floor`: the floors alone, without a gateway.
+    let floors_only = o.only.as_deref() == Some("floor");
     let budget = Duration::from_secs(o.seconds);
     let n = o.clients;
     println!(
@@ -674,6 +672,16 @@ async fn main() {
         hyper.percentile(0.50).as_secs_f64() * 1000.0,
         hyper.percentile(0.99).as_secs_f64() * 1000.0,
     );
+    if floors_only {
+        return;
+    }
+    let gw = match start_gateway(&[]) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(1);
+        }
+    };
     let idle = proc_mb(gw.child.id(), "VmRSS:").unwrap_or(0.0);
     println!("gateway RSS when idle: {idle:.1} MB");
     println!();

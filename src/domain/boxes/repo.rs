@@ -238,10 +238,12 @@ pub fn stage_insert_box(batch: &mut Batch, b: &DataBox) {
 }
 
 /// A new box without the precondition that its ID is unused, for bulk
-/// loads that checked the IDs themselves.
+/// loads that checked the IDs themselves. Its search-index entry bypasses
+/// the index's log: the loader calls [`crate::domain::boxes::search_index::forget`]
+/// before and after its writes.
 pub fn stage_insert_box_unchecked(batch: &mut Batch, b: &DataBox) {
     batch.put(BOXES, b.id.as_str(), encode(b));
-    crate::domain::boxes::search_index::stage_insert(batch, b);
+    crate::domain::boxes::search_index::stage_bulk_insert(batch, b);
 }
 
 /// A changed box (same ID), which must still be as read.

@@ -1,33 +1,46 @@
-//! The box search index: posting lists in the store that answer box
+//! The box search index: a forward index in the store, and a term
+//! dictionary with posting lists in memory built from it, that answer box
 //! searches without reading every box.
 //!
-//! # Layout (tree: key → value)
-//! - `idx_name`: `<token>/<box ID>` → summary — the words of the box's
-//!   name (firm or authority name, the owner's first and last names).
-//! - `idx_addr`: `<token>/<box ID>` → summary — the words of the address
-//!   (municipality, its part, street, numbers, postal code).
-//! - `idx_ic`: `<IČ>/<box ID>` → summary — the identification number.
+//! # In the store (tree: key → value)
 //! - `idx_doc`: `<box ID>` → the summary and the box's searchable fields,
-//!   folded (a forward index: one read checks every criterion of a
-//!   candidate without decoding the box record).
+//!   folded ([`Doc`]). Written in the same atomic batch as the box record:
+//!   it never disagrees with the boxes it describes.
+//! - `idx_log`: `<box ID>` → the same value (empty for a removed box), for
+//!   every box written since the in-memory index was built.
+//! - `idx_meta`: `snapshot` → the token of the in-memory index built from
+//!   this store in this process.
+//!
+//! # In memory
+//! A [`Snapshot`] holds, for every box of `idx_doc` at the time it was
+//! built, numbered in box-ID order: the summary, the folded fields, and
+//! for the name, the address and the identification number a sorted term
+//! dictionary (each distinct token once) with the posting list of every
+//! token (box numbers, ascending) and, per box, the ordinals of its tokens.
+//! A prefix search is a binary search for the dictionary's range of tokens
+//! starting with the prefix; the postings of a prefix come in (token, box
+//! ID) order — the order the earlier posting trees in the store gave, so
+//! searches and their truncation points are unchanged.
+//!
+//! The boxes written after the snapshot are in `idx_log`; every search
+//! reads it (usually empty: the gateway builds the snapshot and empties the
+//! log when it starts, [`prepare`]) and lays it over the snapshot as an
+//! [`Overlay`], cached while the log does not change. So a search always
+//! sees every committed box write, whichever handle or thread wrote it.
+//!
+//! Why in memory and not a search-engine library: the searches need exact
+//! (token, box ID) posting order, prefix ranges and per-candidate checks
+//! against folded fields, which a sorted dictionary over flat arrays gives
+//! in a few hundred lines; a million boxes take about 200 MB and a few
+//! seconds to load, and no on-disk index has to be kept consistent with
+//! the store (the store's `idx_doc` is the only copy that persists).
 //!
 //! A *token* is a run of letters and digits, lower-cased with its
 //! diacritics folded (`Nováková` → `novakova`, `Šťastný` → `stastny`),
-//! at least [`MIN_TOKEN_LEN`] characters long. Because `/` sorts before
-//! every token character, the keys of one token are contiguous and ordered
-//! by box ID, and the keys of every token starting with a prefix are one
-//! key range: a prefix search is one range scan.
+//! at least [`MIN_TOKEN_LEN`] characters long.
 //!
-//! The *summary* (3 bytes: type code, state, flags) is what searches filter
-//! on — type scopes, states, visibility — so filtering needs no further
-//! read.
-//!
-//! # Maintenance
-//! Every write of a box record stages the index changes in the same
-//! atomic batch ([`stage_insert`], [`stage_update`]): the index never
-//! disagrees with the boxes it describes. Box records are never deleted
-//! (a removed box keeps its record in state 5), so there is no delete path;
-//! [`stage_remove`] exists for completeness.
+//! The *summary* (type code, state, flags) is what searches filter on —
+//! type scopes, states, visibility — so filtering needs no further read.
 //!
 //! # Folding
 //! A small table folds the Latin letters of Czech, Slovak, German, Polish,
@@ -36,18 +49,24 @@
 //! dozen letters is all Czech names and addresses need, so no Unicode
 //! normalisation crate is pulled in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::boxes::databox::{BoxState, BoxType, DataBox};
-use crate::store::{Batch, KeyRange, Order, Store, StoreError};
+use crate::store::{Batch, Entry, KeyRange, Order, Store, StoreError};
 
-pub const IDX_NAME: &str = "idx_name";
-pub const IDX_ADDR: &str = "idx_addr";
-pub const IDX_IC: &str = "idx_ic";
 pub const IDX_DOC: &str = "idx_doc";
+pub const IDX_LOG: &str = "idx_log";
+pub const IDX_META: &str = "idx_meta";
 
 /// Every tree of the index, for size reports.
-pub const TREES: [&str; 4] = [IDX_NAME, IDX_ADDR, IDX_IC, IDX_DOC];
+pub const TREES: [&str; 3] = [IDX_DOC, IDX_LOG, IDX_META];
+
+/// The key of `idx_meta` naming the in-memory index of the store.
+const SNAPSHOT_KEY: &[u8] = b"snapshot";
+
+/// Boxes per batch when the forward index is written in bulk.
+const BULK_BATCH: usize = 10_000;
 
 /// Shorter tokens are not indexed (`s.r.o.` would put every company under
 /// `s`, `r` and `o`), and shorter query words are ignored.
@@ -163,6 +182,52 @@ impl Summary {
     }
 }
 
+/// A box's folded fields, borrowed from a [`Doc`] or an `idx_doc` value
+/// (what a parametric search compares, without copying).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fields<'a> {
+    pub firm: &'a str,
+    pub first: &'a str,
+    pub last: &'a str,
+    pub city: &'a str,
+    pub district: &'a str,
+    pub street: &'a str,
+    pub number_in_street: &'a str,
+    pub number_in_municipality: &'a str,
+    pub zip: &'a str,
+    pub state: &'a str,
+    pub birth_date: &'a str,
+    pub birth_city: &'a str,
+    pub ic: &'a str,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of an `idx_doc` value (as [`Doc::decode`] reads them).
+    fn of_value(value: &'a [u8]) -> Fields<'a> {
+        let text = value
+            .get(3..)
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .unwrap_or("");
+        let mut f = text.split(FIELD_SEP);
+        let mut next = || f.next().unwrap_or("");
+        Fields {
+            firm: next(),
+            first: next(),
+            last: next(),
+            city: next(),
+            district: next(),
+            street: next(),
+            number_in_street: next(),
+            number_in_municipality: next(),
+            zip: next(),
+            state: next(),
+            birth_date: next(),
+            birth_city: next(),
+            ic: next(),
+        }
+    }
+}
+
 /// A box's searchable fields, folded, as `idx_doc` keeps them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Doc {
@@ -257,6 +322,25 @@ impl Doc {
         Some((summary, doc))
     }
 
+    /// The fields, borrowed.
+    pub fn borrowed(&self) -> Fields<'_> {
+        Fields {
+            firm: &self.firm,
+            first: &self.first,
+            last: &self.last,
+            city: &self.city,
+            district: &self.district,
+            street: &self.street,
+            number_in_street: &self.number_in_street,
+            number_in_municipality: &self.number_in_municipality,
+            zip: &self.zip,
+            state: &self.state,
+            birth_date: &self.birth_date,
+            birth_city: &self.birth_city,
+            ic: &self.ic,
+        }
+    }
+
     /// The tokens of the name: firm name and the owner's names.
     pub fn name_tokens(&self) -> Vec<String> {
         let mut t = tokens(&self.firm);
@@ -277,109 +361,74 @@ impl Doc {
     }
 }
 
-/// The index keys of one box, by tree.
-struct Keys {
-    name: BTreeSet<String>,
-    addr: BTreeSet<String>,
-    ic: Option<String>,
-}
-
-fn keys_of(id: &str, doc: &Doc) -> Keys {
-    let posting = |t: String| format!("{t}/{id}");
-    Keys {
-        name: doc.name_tokens().into_iter().map(posting).collect(),
-        addr: doc.address_tokens().into_iter().map(posting).collect(),
-        ic: (!doc.ic.is_empty()).then(|| format!("{}/{id}", doc.ic)),
-    }
-}
+// ---- Writes: staged with the box record ----
 
 /// Stages the index entries of a new box.
 pub fn stage_insert(batch: &mut Batch, b: &DataBox) {
-    let id = b.id.as_str();
-    let doc = Doc::of(b);
-    let summary = Summary::of(b);
-    let value = summary.encode();
-    let keys = keys_of(id, &doc);
-    for k in keys.name {
-        batch.put(IDX_NAME, k, value.to_vec());
-    }
-    for k in keys.addr {
-        batch.put(IDX_ADDR, k, value.to_vec());
-    }
-    if let Some(k) = keys.ic {
-        batch.put(IDX_IC, k, value.to_vec());
-    }
-    batch.put(IDX_DOC, id, doc.encode(summary));
+    let value = Doc::of(b).encode(Summary::of(b));
+    batch.put(IDX_LOG, b.id.as_str(), value.clone());
+    batch.put(IDX_DOC, b.id.as_str(), value);
+}
+
+/// Stages the forward-index entry of a new box written in bulk, without
+/// the log: the bulk writer calls [`forget`] before and after its writes,
+/// so the next search builds the in-memory index anew.
+pub fn stage_bulk_insert(batch: &mut Batch, b: &DataBox) {
+    batch.put(IDX_DOC, b.id.as_str(), Doc::of(b).encode(Summary::of(b)));
 }
 
 /// Stages the index changes of a box rewritten from `old` to `new` (same
-/// ID): entries that went away are deleted, the others written with the
-/// new summary.
+/// ID); nothing when its searchable fields and summary stay.
 pub fn stage_update(batch: &mut Batch, old: &DataBox, new: &DataBox) {
-    let id = new.id.as_str();
-    let old_doc = Doc::of(old);
-    let new_doc = Doc::of(new);
-    let old_summary = Summary::of(old);
-    let new_summary = Summary::of(new);
-    if old_doc == new_doc && old_summary == new_summary {
+    let old_value = Doc::of(old).encode(Summary::of(old));
+    let new_value = Doc::of(new).encode(Summary::of(new));
+    if old_value == new_value {
         return;
     }
-    let value = new_summary.encode();
-    let same_summary = old_summary == new_summary;
-    let old_keys = keys_of(old.id.as_str(), &old_doc);
-    let new_keys = keys_of(id, &new_doc);
-    let mut sync = |tree: &str, old: &BTreeSet<String>, new: &BTreeSet<String>| {
-        for k in old.difference(new) {
-            batch.delete(tree, k.as_bytes());
-        }
-        for k in new {
-            if !same_summary || !old.contains(k) {
-                batch.put(tree, k.as_bytes(), value.to_vec());
-            }
-        }
-    };
-    sync(IDX_NAME, &old_keys.name, &new_keys.name);
-    sync(IDX_ADDR, &old_keys.addr, &new_keys.addr);
-    let old_ic: BTreeSet<String> = old_keys.ic.into_iter().collect();
-    let new_ic: BTreeSet<String> = new_keys.ic.into_iter().collect();
-    sync(IDX_IC, &old_ic, &new_ic);
-    batch.put(IDX_DOC, id, new_doc.encode(new_summary));
+    batch.put(IDX_LOG, new.id.as_str(), new_value.clone());
+    batch.put(IDX_DOC, new.id.as_str(), new_value);
 }
 
-/// Stages the removal of every index entry of `b`.
+/// Stages the removal of the index entries of `b`. Box records are never
+/// deleted (a removed box keeps its record in state 5); this exists for
+/// completeness.
 pub fn stage_remove(batch: &mut Batch, b: &DataBox) {
-    let id = b.id.as_str();
-    let keys = keys_of(id, &Doc::of(b));
-    for k in keys.name {
-        batch.delete(IDX_NAME, k.as_bytes());
-    }
-    for k in keys.addr {
-        batch.delete(IDX_ADDR, k.as_bytes());
-    }
-    if let Some(k) = keys.ic {
-        batch.delete(IDX_IC, k.as_bytes());
-    }
-    batch.delete(IDX_DOC, id);
+    batch.delete(IDX_DOC, b.id.as_str());
+    batch.put(IDX_LOG, b.id.as_str(), Vec::new());
 }
 
-/// Builds the index of a store whose boxes were written before the index
-/// existed (the index is empty but boxes exist); returns how many boxes
-/// it indexed (0 when the index was there). Runs at start, before the
-/// gateway serves.
+/// Writes the forward index of every box anew when it disagrees with the
+/// boxes (a store written before the index existed, or a bulk load cut
+/// short): returns how many boxes it indexed (0 when both agree).
 pub fn index_missing(store: &dyn Store) -> Result<u64, crate::domain::boxes::repo::RepoError> {
-    let indexed = store
-        .tree(IDX_DOC)?
-        .first_in(KeyRange::all(), Order::Ascending)?
-        .is_some();
-    if indexed || !crate::domain::boxes::repo::has_any_box(store)? {
+    let count = |tree: &str| -> Result<u64, StoreError> {
+        let mut n = 0u64;
+        for entry in store.tree(tree)?.iter(KeyRange::all(), Order::Ascending) {
+            entry?;
+            n += 1;
+        }
+        Ok(n)
+    };
+    let boxes = count("boxes")?;
+    if boxes == count(IDX_DOC)? {
         return Ok(0);
     }
+    forget(store)?;
+    let docs = store.tree(IDX_DOC)?;
     let mut batch = Batch::new();
+    for entry in docs.iter(KeyRange::all(), Order::Ascending) {
+        let (key, _) = entry?;
+        batch.delete(IDX_DOC, key);
+        if batch.len() >= BULK_BATCH {
+            store.apply(std::mem::take(&mut batch))?;
+        }
+    }
+    store.apply(std::mem::take(&mut batch))?;
     let mut n = 0u64;
     crate::domain::boxes::repo::for_each_box(store, |b| {
-        stage_insert(&mut batch, b);
+        stage_bulk_insert(&mut batch, b);
         n += 1;
-        if n.is_multiple_of(10_000) {
+        if batch.len() >= BULK_BATCH {
             store.apply(std::mem::take(&mut batch))?;
         }
         Ok(())
@@ -389,7 +438,451 @@ pub fn index_missing(store: &dyn Store) -> Result<u64, crate::domain::boxes::rep
     Ok(n)
 }
 
-/// Which posting tree a search reads.
+/// Readies the index before the gateway serves: writes the forward index
+/// where it disagrees with the boxes ([`index_missing`]), builds the
+/// in-memory index and empties the log, which the new snapshot covers.
+/// Nothing else may write the store meanwhile. Returns how many boxes were
+/// indexed anew.
+pub fn prepare(store: &dyn Store) -> Result<u64, crate::domain::boxes::repo::RepoError> {
+    let n = index_missing(store)?;
+    forget(store)?;
+    snapshot(store)?;
+    let log = store.tree(IDX_LOG)?;
+    let mut batch = Batch::new();
+    for entry in log.iter(KeyRange::all(), Order::Ascending) {
+        let (key, _) = entry?;
+        batch.delete(IDX_LOG, key);
+        if batch.len() >= BULK_BATCH {
+            store.apply(std::mem::take(&mut batch))?;
+        }
+    }
+    store.apply(batch)?;
+    Ok(n)
+}
+
+/// Drops the in-memory index of `store`: the next search builds it from
+/// `idx_doc`. Bulk writers that bypass the log call this.
+pub fn forget(store: &dyn Store) -> Result<(), StoreError> {
+    let meta = store.tree(IDX_META)?;
+    if let Some(token) = meta.remove(SNAPSHOT_KEY)?.as_deref().and_then(token_of) {
+        registry()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&token);
+    }
+    Ok(())
+}
+
+// ---- The in-memory index ----
+
+/// The in-memory indexes of this process, by the token their store keeps
+/// in `idx_meta`.
+fn registry() -> &'static Mutex<HashMap<u64, Arc<Snapshot>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<u64, Arc<Snapshot>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Mutex::default)
+}
+
+/// Held while an index is built, so two searches do not build it twice.
+static BUILDING: Mutex<()> = Mutex::new(());
+
+fn token_of(raw: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(raw.try_into().ok()?))
+}
+
+fn registered(store: &dyn Store) -> Result<Option<Arc<Snapshot>>, StoreError> {
+    let Some(token) = store
+        .tree(IDX_META)?
+        .get(SNAPSHOT_KEY)?
+        .as_deref()
+        .and_then(token_of)
+    else {
+        return Ok(None);
+    };
+    Ok(registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&token)
+        .cloned())
+}
+
+/// The in-memory index of `store`, built from `idx_doc` if this process
+/// has none for it yet.
+fn snapshot(store: &dyn Store) -> Result<Arc<Snapshot>, StoreError> {
+    if let Some(s) = registered(store)? {
+        return Ok(s);
+    }
+    let _building = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(s) = registered(store)? {
+        return Ok(s);
+    }
+    let snap = Arc::new(Snapshot::build(store)?);
+    // A random token: a store left by another process (or a memory store
+    // at a reused address) never names an index of this one.
+    let token = rand_core::RngCore::next_u64(&mut rand_core::OsRng);
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(token, Arc::clone(&snap));
+    store
+        .tree(IDX_META)?
+        .insert(SNAPSHOT_KEY, &token.to_be_bytes())?;
+    Ok(snap)
+}
+
+/// The index of `store` as of now: its snapshot with the log laid over it.
+pub fn view(store: &dyn Store) -> Result<View, StoreError> {
+    let snap = snapshot(store)?;
+    let overlay = snap.overlay(store)?;
+    Ok(View { snap, overlay })
+}
+
+/// A sorted term dictionary and the posting list of each term.
+#[derive(Default)]
+struct Terms {
+    /// The tokens, concatenated in ascending order.
+    text: Vec<u8>,
+    /// Token `i` is `text[text_starts[i]..text_starts[i + 1]]`.
+    text_starts: Vec<u32>,
+    /// Its postings are `postings[post_starts[i]..post_starts[i + 1]]`.
+    post_starts: Vec<u32>,
+    /// Box numbers, ascending within a token.
+    postings: Vec<u32>,
+}
+
+impl Terms {
+    fn len(&self) -> usize {
+        self.text_starts.len().saturating_sub(1)
+    }
+
+    fn token(&self, i: usize) -> &str {
+        let bytes = &self.text[self.text_starts[i] as usize..self.text_starts[i + 1] as usize];
+        // Tokens are ASCII (folded letters and digits).
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    fn postings_of(&self, i: usize) -> &[u32] {
+        &self.postings[self.post_starts[i] as usize..self.post_starts[i + 1] as usize]
+    }
+
+    /// The first ordinal `i` for which `below(token(i))` is false (the
+    /// tokens for which it holds come first).
+    fn partition(&self, below: impl Fn(&str) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if below(self.token(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The ordinals of the tokens starting with `prefix` (equal to it,
+    /// with `exact`).
+    fn range(&self, prefix: &str, exact: bool) -> std::ops::Range<usize> {
+        let lo = self.partition(|t| t < prefix);
+        let hi = if exact {
+            if lo < self.len() && self.token(lo) == prefix {
+                lo + 1
+            } else {
+                lo
+            }
+        } else {
+            self.partition(|t| t < prefix || t.starts_with(prefix))
+        };
+        lo..hi
+    }
+}
+
+/// Collects tokens and postings box by box (boxes in ascending order).
+#[derive(Default)]
+struct TermsBuilder {
+    ids: HashMap<String, u32>,
+    tokens: Vec<String>,
+    postings: Vec<Vec<u32>>,
+}
+
+impl TermsBuilder {
+    /// Adds `token` of box `n`; returns the token's provisional number.
+    fn add(&mut self, token: &str, n: u32) -> u32 {
+        let id = match self.ids.get(token) {
+            Some(&id) => id,
+            None => {
+                let id = self.tokens.len() as u32;
+                self.ids.insert(token.to_owned(), id);
+                self.tokens.push(token.to_owned());
+                self.postings.push(Vec::new());
+                id
+            }
+        };
+        self.postings[id as usize].push(n);
+        id
+    }
+
+    /// The dictionary and, by provisional number, each token's ordinal.
+    fn finish(self) -> (Terms, Vec<u32>) {
+        let TermsBuilder {
+            tokens, postings, ..
+        } = self;
+        let mut order: Vec<u32> = (0..tokens.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| tokens[a as usize].cmp(&tokens[b as usize]));
+        let mut rank = vec![0u32; tokens.len()];
+        let mut terms = Terms {
+            text: Vec::new(),
+            text_starts: Vec::with_capacity(tokens.len() + 1),
+            post_starts: Vec::with_capacity(tokens.len() + 1),
+            postings: Vec::with_capacity(postings.iter().map(Vec::len).sum()),
+        };
+        terms.text_starts.push(0);
+        terms.post_starts.push(0);
+        for (ordinal, &id) in order.iter().enumerate() {
+            rank[id as usize] = ordinal as u32;
+            terms.text.extend_from_slice(tokens[id as usize].as_bytes());
+            terms.text_starts.push(terms.text.len() as u32);
+            terms.postings.extend_from_slice(&postings[id as usize]);
+            terms.post_starts.push(terms.postings.len() as u32);
+        }
+        (terms, rank)
+    }
+}
+
+/// Per box, a list of token ordinals.
+#[derive(Default)]
+struct Forward {
+    ords: Vec<u32>,
+    /// Box `n`'s ordinals are `ords[starts[n]..starts[n + 1]]`.
+    starts: Vec<u32>,
+}
+
+impl Forward {
+    fn of(&self, n: usize) -> &[u32] {
+        &self.ords[self.starts[n] as usize..self.starts[n + 1] as usize]
+    }
+}
+
+/// The index of every box of `idx_doc` at one moment, boxes numbered in
+/// box-ID order.
+pub struct Snapshot {
+    /// Box `n`'s ID is `ids[id_starts[n]..id_starts[n + 1]]`.
+    ids: Vec<u8>,
+    id_starts: Vec<u32>,
+    summaries: Vec<Summary>,
+    /// Box `n`'s `idx_doc` value is `docs[doc_starts[n]..doc_starts[n + 1]]`.
+    docs: Vec<u8>,
+    doc_starts: Vec<usize>,
+    name: Terms,
+    address: Terms,
+    ic: Terms,
+    name_of: Forward,
+    address_of: Forward,
+    /// The ordinal of box `n`'s IČ in `ic`, `u32::MAX` without one.
+    ic_of: Vec<u32>,
+    /// The last overlay built, reused while the log is unchanged.
+    overlay: Mutex<Option<Arc<Overlay>>>,
+}
+
+impl Snapshot {
+    fn build(store: &dyn Store) -> Result<Snapshot, StoreError> {
+        let mut s = Snapshot {
+            ids: Vec::new(),
+            id_starts: vec![0],
+            summaries: Vec::new(),
+            docs: Vec::new(),
+            doc_starts: vec![0],
+            name: Terms::default(),
+            address: Terms::default(),
+            ic: Terms::default(),
+            name_of: Forward {
+                ords: Vec::new(),
+                starts: vec![0],
+            },
+            address_of: Forward {
+                ords: Vec::new(),
+                starts: vec![0],
+            },
+            ic_of: Vec::new(),
+            overlay: Mutex::new(None),
+        };
+        let mut names = TermsBuilder::default();
+        let mut addresses = TermsBuilder::default();
+        let mut ics = TermsBuilder::default();
+        for entry in store.tree(IDX_DOC)?.iter(KeyRange::all(), Order::Ascending) {
+            let (key, value) = entry?;
+            let Some((summary, doc)) = Doc::decode(&value) else {
+                continue;
+            };
+            let n = s.summaries.len() as u32;
+            s.ids.extend_from_slice(&key);
+            s.id_starts.push(s.ids.len() as u32);
+            s.summaries.push(summary);
+            s.docs.extend_from_slice(&value);
+            s.doc_starts.push(s.docs.len());
+            for (tokens, builder, forward) in [
+                (doc.name_tokens(), &mut names, &mut s.name_of),
+                (doc.address_tokens(), &mut addresses, &mut s.address_of),
+            ] {
+                let mut tokens = tokens;
+                tokens.sort_unstable();
+                tokens.dedup();
+                for t in &tokens {
+                    forward.ords.push(builder.add(t, n));
+                }
+                forward.starts.push(forward.ords.len() as u32);
+            }
+            s.ic_of.push(if doc.ic.is_empty() {
+                u32::MAX
+            } else {
+                ics.add(&doc.ic, n)
+            });
+        }
+        let (name, rank) = names.finish();
+        s.name_of
+            .ords
+            .iter_mut()
+            .for_each(|o| *o = rank[*o as usize]);
+        s.name = name;
+        let (address, rank) = addresses.finish();
+        s.address_of
+            .ords
+            .iter_mut()
+            .for_each(|o| *o = rank[*o as usize]);
+        s.address = address;
+        let (ic, rank) = ics.finish();
+        s.ic_of
+            .iter_mut()
+            .filter(|o| **o != u32::MAX)
+            .for_each(|o| *o = rank[*o as usize]);
+        s.ic = ic;
+        s.ids.shrink_to_fit();
+        s.docs.shrink_to_fit();
+        Ok(s)
+    }
+
+    fn len(&self) -> usize {
+        self.summaries.len()
+    }
+
+    fn id(&self, n: usize) -> &str {
+        let bytes = &self.ids[self.id_starts[n] as usize..self.id_starts[n + 1] as usize];
+        std::str::from_utf8(bytes).unwrap_or("")
+    }
+
+    /// The number of the box with this ID.
+    fn find(&self, id: &str) -> Option<usize> {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.id(mid).cmp(id) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid),
+            }
+        }
+        None
+    }
+
+    fn terms(&self, field: Field) -> &Terms {
+        match field {
+            Field::Name => &self.name,
+            Field::Address => &self.address,
+            Field::Ic => &self.ic,
+        }
+    }
+
+    /// The overlay of the current log.
+    fn overlay(&self, store: &dyn Store) -> Result<Arc<Overlay>, StoreError> {
+        let raw = store
+            .tree(IDX_LOG)?
+            .iter(KeyRange::all(), Order::Ascending)
+            .collect::<Result<Vec<Entry>, StoreError>>()?;
+        let mut cached = self.overlay.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(o) = cached.as_ref()
+            && o.raw == raw
+        {
+            return Ok(Arc::clone(o));
+        }
+        let o = Arc::new(Overlay::build(self, raw));
+        *cached = Some(Arc::clone(&o));
+        Ok(o)
+    }
+}
+
+/// A box written after the snapshot.
+struct LoggedBox {
+    id: String,
+    summary: Summary,
+    doc: Doc,
+    name: Vec<String>,
+    address: Vec<String>,
+}
+
+/// The boxes of the log, laid over a snapshot.
+#[derive(Default)]
+struct Overlay {
+    raw: Vec<Entry>,
+    /// The boxes that exist, in box-ID order.
+    boxes: Vec<LoggedBox>,
+    /// Snapshot numbers of boxes the log rewrote or removed.
+    superseded: HashSet<u32>,
+    /// Token → indices into `boxes`, ascending.
+    name: BTreeMap<String, Vec<u32>>,
+    address: BTreeMap<String, Vec<u32>>,
+    ic: BTreeMap<String, Vec<u32>>,
+}
+
+impl Overlay {
+    fn build(snap: &Snapshot, raw: Vec<Entry>) -> Overlay {
+        let mut o = Overlay::default();
+        for (key, value) in &raw {
+            let Ok(id) = std::str::from_utf8(key) else {
+                continue;
+            };
+            if let Some(n) = snap.find(id) {
+                o.superseded.insert(n as u32);
+            }
+            let Some((summary, doc)) = Doc::decode(value) else {
+                continue;
+            };
+            let i = o.boxes.len() as u32;
+            let mut name = doc.name_tokens();
+            name.sort_unstable();
+            name.dedup();
+            let mut address = doc.address_tokens();
+            address.sort_unstable();
+            address.dedup();
+            for t in &name {
+                o.name.entry(t.clone()).or_default().push(i);
+            }
+            for t in &address {
+                o.address.entry(t.clone()).or_default().push(i);
+            }
+            if !doc.ic.is_empty() {
+                o.ic.entry(doc.ic.clone()).or_default().push(i);
+            }
+            o.boxes.push(LoggedBox {
+                id: id.to_owned(),
+                summary,
+                doc,
+                name,
+                address,
+            });
+        }
+        o.raw = raw;
+        o
+    }
+
+    fn terms(&self, field: Field) -> &BTreeMap<String, Vec<u32>> {
+        match field {
+            Field::Name => &self.name,
+            Field::Address => &self.address,
+            Field::Ic => &self.ic,
+        }
+    }
+}
+
+/// Which part of a box a search reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
     Name,
@@ -397,21 +890,13 @@ pub enum Field {
     Ic,
 }
 
-impl Field {
-    fn tree(self) -> &'static str {
-        match self {
-            Field::Name => IDX_NAME,
-            Field::Address => IDX_ADDR,
-            Field::Ic => IDX_IC,
-        }
-    }
-}
+/// A box of a [`View`]: snapshot numbers first, then the log's boxes.
+pub type BoxNo = u32;
 
 /// One entry of a posting list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posting {
-    /// The box ID.
-    pub id: String,
+    pub no: BoxNo,
     pub summary: Summary,
     /// The token equals the searched word (not only starts with it).
     pub exact: bool,
@@ -425,58 +910,332 @@ pub struct Postings {
     pub truncated: bool,
 }
 
-/// The postings of `field` whose token starts with `prefix` (or equals it,
-/// with `exact`), in key order, at most `limit` of them (`truncated` tells
-/// whether more exist). Reads at most `limit + 1` keys.
-pub fn postings(
-    store: &dyn Store,
-    field: Field,
-    prefix: &str,
-    exact: bool,
-    limit: usize,
-) -> Result<Postings, StoreError> {
-    let mut out = Postings::default();
-    if prefix.is_empty() {
-        return Ok(out);
+/// A search word located in the dictionaries ([`View::word`]).
+pub struct Word {
+    text: String,
+    /// Per field (name, address, IČ): the ordinals of the tokens starting
+    /// with the word, and the one equal to it.
+    fields: [(std::ops::Range<usize>, Option<usize>); 3],
+}
+
+impl Word {
+    /// The word itself.
+    pub fn text(&self) -> &str {
+        &self.text
     }
-    let scan = if exact {
-        format!("{prefix}/")
-    } else {
-        prefix.to_owned()
-    };
-    let tree = store.tree(field.tree())?;
-    for entry in tree.iter(KeyRange::prefix(scan.as_bytes()), Order::Ascending) {
-        let (key, value) = entry?;
-        if out.items.len() >= limit {
-            out.truncated = true;
-            break;
-        }
-        let Some(posting) = parse_posting(&key, &value, prefix) else {
-            continue;
+}
+
+/// How a word matches the tokens of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    None,
+    /// A token starts with the word.
+    Prefix,
+    /// A token equals the word.
+    Exact,
+}
+
+/// The index as one search sees it.
+pub struct View {
+    snap: Arc<Snapshot>,
+    overlay: Arc<Overlay>,
+}
+
+/// Where a box of a view lives.
+enum Place<'a> {
+    Snapshot(usize),
+    Log(&'a LoggedBox),
+}
+
+impl View {
+    /// How many boxes the index holds.
+    pub fn len(&self) -> usize {
+        self.snap.len() - self.overlay.superseded.len() + self.overlay.boxes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes the snapshot's arrays take (for size reports).
+    pub fn heap_bytes(&self) -> usize {
+        let s = &self.snap;
+        let terms = |t: &Terms| {
+            t.text.capacity()
+                + 4 * (t.text_starts.capacity() + t.post_starts.capacity() + t.postings.capacity())
         };
-        out.items.push(posting);
+        let forward = |f: &Forward| 4 * (f.ords.capacity() + f.starts.capacity());
+        s.ids.capacity()
+            + 4 * s.id_starts.capacity()
+            + std::mem::size_of::<Summary>() * s.summaries.capacity()
+            + s.docs.capacity()
+            + std::mem::size_of::<usize>() * s.doc_starts.capacity()
+            + terms(&s.name)
+            + terms(&s.address)
+            + terms(&s.ic)
+            + forward(&s.name_of)
+            + forward(&s.address_of)
+            + 4 * s.ic_of.capacity()
     }
-    Ok(out)
-}
 
-fn parse_posting(key: &[u8], value: &[u8], prefix: &str) -> Option<Posting> {
-    let key = std::str::from_utf8(key).ok()?;
-    let (token, id) = key.rsplit_once('/')?;
-    Some(Posting {
-        id: id.to_owned(),
-        summary: Summary::decode(value)?,
-        exact: token == prefix,
-    })
-}
+    fn place(&self, no: BoxNo) -> Place<'_> {
+        let n = no as usize;
+        match n.checked_sub(self.snap.len()) {
+            None => Place::Snapshot(n),
+            Some(i) => Place::Log(&self.overlay.boxes[i]),
+        }
+    }
 
-/// The summary and folded fields of box `id`, if it is indexed.
-pub fn doc(store: &dyn Store, id: &str) -> Result<Option<(Summary, Doc)>, StoreError> {
-    Ok(store
-        .tree(IDX_DOC)?
-        .get(id.as_bytes())?
-        .and_then(|v| Doc::decode(&v)))
-}
+    /// The box ID.
+    pub fn id(&self, no: BoxNo) -> &str {
+        match self.place(no) {
+            Place::Snapshot(n) => self.snap.id(n),
+            Place::Log(b) => &b.id,
+        }
+    }
 
+    pub fn summary(&self, no: BoxNo) -> Summary {
+        match self.place(no) {
+            Place::Snapshot(n) => self.snap.summaries[n],
+            Place::Log(b) => b.summary,
+        }
+    }
+
+    /// The folded fields.
+    pub fn doc(&self, no: BoxNo) -> Doc {
+        match self.place(no) {
+            Place::Snapshot(n) => {
+                let value = &self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]];
+                Doc::decode(value).map(|(_, d)| d).unwrap_or_default()
+            }
+            Place::Log(b) => b.doc.clone(),
+        }
+    }
+
+    /// The folded fields, borrowed.
+    pub fn fields(&self, no: BoxNo) -> Fields<'_> {
+        match self.place(no) {
+            Place::Snapshot(n) => Fields::of_value(
+                &self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]],
+            ),
+            Place::Log(b) => b.doc.borrowed(),
+        }
+    }
+
+    /// The distinct tokens of the name or address, or the IČ.
+    pub fn tokens(&self, no: BoxNo, field: Field) -> Vec<&str> {
+        match self.place(no) {
+            Place::Snapshot(n) => {
+                let s = &self.snap;
+                match field {
+                    Field::Name => s
+                        .name_of
+                        .of(n)
+                        .iter()
+                        .map(|&o| s.name.token(o as usize))
+                        .collect(),
+                    Field::Address => s
+                        .address_of
+                        .of(n)
+                        .iter()
+                        .map(|&o| s.address.token(o as usize))
+                        .collect(),
+                    Field::Ic => match s.ic_of[n] {
+                        u32::MAX => Vec::new(),
+                        o => vec![s.ic.token(o as usize)],
+                    },
+                }
+            }
+            Place::Log(b) => match field {
+                Field::Name => b.name.iter().map(String::as_str).collect(),
+                Field::Address => b.address.iter().map(String::as_str).collect(),
+                Field::Ic if b.doc.ic.is_empty() => Vec::new(),
+                Field::Ic => vec![b.doc.ic.as_str()],
+            },
+        }
+    }
+
+    /// Where `word` lies in each dictionary, to match boxes against it
+    /// with [`View::word_in`].
+    pub fn word(&self, word: &str) -> Word {
+        let at = |terms: &Terms| {
+            let range = terms.range(word, false);
+            let exact = (range.start < range.end && terms.token(range.start) == word)
+                .then_some(range.start);
+            (range, exact)
+        };
+        Word {
+            text: word.to_owned(),
+            fields: [
+                at(&self.snap.name),
+                at(&self.snap.address),
+                at(&self.snap.ic),
+            ],
+        }
+    }
+
+    /// Whether a token of `field` of box `no` equals `word` or starts with
+    /// it.
+    pub fn word_in(&self, word: &Word, no: BoxNo, field: Field) -> Match {
+        let slot = match field {
+            Field::Name => 0,
+            Field::Address => 1,
+            Field::Ic => 2,
+        };
+        match self.place(no) {
+            Place::Snapshot(n) => {
+                let (range, exact) = &word.fields[slot];
+                if range.is_empty() {
+                    return Match::None;
+                }
+                let s = &self.snap;
+                let ic;
+                let ords: &[u32] = match field {
+                    Field::Name => s.name_of.of(n),
+                    Field::Address => s.address_of.of(n),
+                    Field::Ic => {
+                        ic = [s.ic_of[n]];
+                        &ic
+                    }
+                };
+                let mut found = Match::None;
+                for &o in ords {
+                    let o = o as usize;
+                    if Some(o) == *exact {
+                        return Match::Exact;
+                    }
+                    if range.contains(&o) {
+                        found = Match::Prefix;
+                    }
+                }
+                found
+            }
+            Place::Log(_) => {
+                let mut found = Match::None;
+                for t in self.tokens(no, field) {
+                    if t == word.text {
+                        return Match::Exact;
+                    }
+                    if t.starts_with(word.text.as_str()) {
+                        found = Match::Prefix;
+                    }
+                }
+                found
+            }
+        }
+    }
+
+    /// The box with exactly this ID.
+    pub fn find(&self, id: &str) -> Option<BoxNo> {
+        let logged = self
+            .overlay
+            .boxes
+            .binary_search_by(|b| b.id.as_str().cmp(id))
+            .ok()
+            .map(|i| (self.snap.len() + i) as BoxNo);
+        logged.or_else(|| {
+            self.snap
+                .find(id)
+                .map(|n| n as BoxNo)
+                .filter(|n| !self.overlay.superseded.contains(n))
+        })
+    }
+
+    /// The postings of `field` whose token starts with `prefix` (or equals
+    /// it, with `exact`), in (token, box ID) order, at most `limit` of them
+    /// (`truncated` tells whether more exist).
+    pub fn postings(&self, field: Field, prefix: &str, exact: bool, limit: usize) -> Postings {
+        let mut out = Postings::default();
+        if prefix.is_empty() {
+            return out;
+        }
+        let base = self.snap.terms(field);
+        let mut b = base.range(prefix, exact);
+        let logged = self.overlay.terms(field);
+        let mut l = logged
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(t, _)| {
+                if exact {
+                    t.as_str() == prefix
+                } else {
+                    t.starts_with(prefix)
+                }
+            })
+            .peekable();
+        let superseded = &self.overlay.superseded;
+        let log_base = self.snap.len() as u32;
+        let push = |out: &mut Postings, no: BoxNo, token: &str| -> bool {
+            if out.items.len() >= limit {
+                out.truncated = true;
+                return false;
+            }
+            out.items.push(Posting {
+                no,
+                summary: self.summary(no),
+                exact: token == prefix,
+            });
+            true
+        };
+        loop {
+            let base_token = (b.start < b.end).then(|| base.token(b.start));
+            let log_token = l.peek().map(|(t, _)| t.as_str());
+            let (from_base, from_log) = match (base_token, log_token) {
+                (None, None) => return out,
+                (Some(_), None) => (true, false),
+                (None, Some(_)) => (false, true),
+                (Some(x), Some(y)) => (x <= y, y <= x),
+            };
+            let token = if from_base {
+                base_token.unwrap_or_default()
+            } else {
+                log_token.unwrap_or_default()
+            };
+            let base_list: &[u32] = if from_base {
+                base.postings_of(b.start)
+            } else {
+                &[]
+            };
+            let log_list: &[u32] = match (from_log, l.peek()) {
+                (true, Some((_, list))) => list.as_slice(),
+                _ => &[],
+            };
+            let mut bi = base_list
+                .iter()
+                .copied()
+                .filter(|n| superseded.is_empty() || !superseded.contains(n))
+                .peekable();
+            let mut li = log_list.iter().map(|&i| log_base + i).peekable();
+            loop {
+                let next = match (bi.peek(), li.peek()) {
+                    (None, None) => break,
+                    (Some(_), None) => bi.next(),
+                    (None, Some(_)) => li.next(),
+                    (Some(&x), Some(&y)) => {
+                        if self.id(x) < self.id(y) {
+                            bi.next()
+                        } else {
+                            li.next()
+                        }
+                    }
+                };
+                if let Some(no) = next
+                    && !push(&mut out, no, token)
+                {
+                    return out;
+                }
+            }
+            if from_base {
+                b.start += 1;
+            }
+            if from_log {
+                l.next();
+            }
+        }
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +1265,10 @@ mod tests {
             unlimited_password_validity: false,
             public_listing: true,
         }
+    }
+
+    fn ids(v: &View, p: &Postings) -> Vec<String> {
+        p.items.iter().map(|i| v.id(i.no).to_owned()).collect()
     }
 
     #[test]
@@ -539,10 +1302,11 @@ mod tests {
         let mut batch = Batch::new();
         stage_insert(&mut batch, &b);
         store.apply(batch).unwrap();
-        let p = postings(store.as_ref(), Field::Name, "nov", false, 10).unwrap();
+        let v = view(store.as_ref()).unwrap();
+        let p = v.postings(Field::Name, "nov", false, 10);
         assert_eq!(p.items.len(), 1);
         assert!(!p.items[0].exact);
-        let p = postings(store.as_ref(), Field::Name, "novak", true, 10).unwrap();
+        let p = v.postings(Field::Name, "novak", true, 10);
         assert!(p.items[0].exact);
 
         let mut c = b.clone();
@@ -551,31 +1315,81 @@ mod tests {
         let mut batch = Batch::new();
         stage_update(&mut batch, &b, &c);
         store.apply(batch).unwrap();
-        assert!(
-            postings(store.as_ref(), Field::Name, "novak", false, 10)
-                .unwrap()
-                .items
-                .is_empty()
-        );
-        let p = postings(store.as_ref(), Field::Name, "stavby", true, 10).unwrap();
+        let v = view(store.as_ref()).unwrap();
+        assert!(v.postings(Field::Name, "novak", false, 10).items.is_empty());
+        let p = v.postings(Field::Name, "stavby", true, 10);
         assert_eq!(p.items[0].summary.state, BoxState::TemporarilyInaccessible);
-        let p = postings(store.as_ref(), Field::Address, "udol", false, 10).unwrap();
+        let p = v.postings(Field::Address, "udol", false, 10);
         assert_eq!(p.items[0].summary.state, BoxState::TemporarilyInaccessible);
-        let (s, d) = doc(store.as_ref(), "abcdefg").unwrap().unwrap();
-        assert_eq!(s.state, BoxState::TemporarilyInaccessible);
-        assert_eq!(d.firm, "dvorak stavby s.r.o.");
+        let no = v.find("abcdefg").unwrap();
+        assert_eq!(v.summary(no).state, BoxState::TemporarilyInaccessible);
+        assert_eq!(v.doc(no).firm, "dvorak stavby s.r.o.");
 
         let mut batch = Batch::new();
         stage_remove(&mut batch, &c);
         store.apply(batch).unwrap();
-        for tree in TREES {
-            let t = store.tree(tree).unwrap();
-            assert!(
-                t.first_in(KeyRange::all(), Order::Ascending)
-                    .unwrap()
-                    .is_none()
+        let v = view(store.as_ref()).unwrap();
+        assert!(v.find("abcdefg").is_none());
+        assert!(
+            v.postings(Field::Name, "stavby", false, 10)
+                .items
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn the_log_over_a_snapshot_keeps_box_id_order_and_hides_old_versions() {
+        let store = open_memory();
+        let mut batch = Batch::new();
+        for id in ["aaaaaa1", "aaaaaa3", "aaaaaa5"] {
+            batch.put(
+                "boxes",
+                id,
+                serde_json::to_vec(&a_box(id, "Novák", "Brno")).unwrap(),
             );
+            stage_bulk_insert(&mut batch, &a_box(id, "Novák", "Brno"));
         }
+        store.apply(batch).unwrap();
+        assert_eq!(prepare(store.as_ref()).unwrap(), 0);
+        // After the snapshot: a new box between two old ones, one old box
+        // renamed, one with a longer word of the same prefix.
+        let mut batch = Batch::new();
+        let (new, renamed, longer) = (
+            a_box("aaaaaa2", "Novák", "Brno"),
+            a_box("aaaaaa3", "Dvořák", "Brno"),
+            a_box("aaaaaa0", "Nováková", "Brno"),
+        );
+        stage_insert(&mut batch, &new);
+        stage_update(&mut batch, &a_box("aaaaaa3", "Novák", "Brno"), &renamed);
+        stage_insert(&mut batch, &longer);
+        for b in [&new, &renamed, &longer] {
+            batch.put("boxes", b.id.as_str(), serde_json::to_vec(b).unwrap());
+        }
+        store.apply(batch).unwrap();
+        let v = view(store.as_ref()).unwrap();
+        let p = v.postings(Field::Name, "novak", false, 10);
+        assert_eq!(ids(&v, &p), ["aaaaaa1", "aaaaaa2", "aaaaaa5", "aaaaaa0"]);
+        assert_eq!(
+            p.items.iter().map(|i| i.exact).collect::<Vec<_>>(),
+            [true, true, true, false]
+        );
+        let p = v.postings(Field::Name, "novak", false, 2);
+        assert_eq!(ids(&v, &p), ["aaaaaa1", "aaaaaa2"]);
+        assert!(p.truncated);
+        assert_eq!(v.doc(v.find("aaaaaa3").unwrap()).firm, "dvorak");
+        // A new start folds the log into the snapshot.
+        prepare(store.as_ref()).unwrap();
+        assert!(
+            store
+                .tree(IDX_LOG)
+                .unwrap()
+                .first_in(KeyRange::all(), Order::Ascending)
+                .unwrap()
+                .is_none()
+        );
+        let v = view(store.as_ref()).unwrap();
+        let p = v.postings(Field::Name, "novak", false, 10);
+        assert_eq!(ids(&v, &p), ["aaaaaa1", "aaaaaa2", "aaaaaa5", "aaaaaa0"]);
     }
 
     #[test]
@@ -588,9 +1402,10 @@ mod tests {
             serde_json::to_vec(&a_box("abcdefg", "Stará firma", "Brno")).unwrap(),
         );
         store.apply(batch).unwrap();
-        assert_eq!(index_missing(store.as_ref()).unwrap(), 1);
-        assert_eq!(index_missing(store.as_ref()).unwrap(), 0);
-        let p = postings(store.as_ref(), Field::Name, "stara", true, 10).unwrap();
+        assert_eq!(prepare(store.as_ref()).unwrap(), 1);
+        assert_eq!(prepare(store.as_ref()).unwrap(), 0);
+        let v = view(store.as_ref()).unwrap();
+        let p = v.postings(Field::Name, "stara", true, 10);
         assert_eq!(p.items.len(), 1);
     }
 
@@ -602,10 +1417,11 @@ mod tests {
             stage_insert(&mut batch, &a_box(&format!("abcdef{i}"), "Novák", "Brno"));
         }
         store.apply(batch).unwrap();
-        let p = postings(store.as_ref(), Field::Address, "brno", true, 3).unwrap();
+        let v = view(store.as_ref()).unwrap();
+        let p = v.postings(Field::Address, "brno", true, 3);
         assert_eq!(p.items.len(), 3);
         assert!(p.truncated);
-        let p = postings(store.as_ref(), Field::Ic, "27074358", true, 10).unwrap();
+        let p = v.postings(Field::Ic, "27074358", true, 10);
         assert_eq!(p.items.len(), 5);
         assert!(!p.truncated);
     }
