@@ -157,12 +157,21 @@ async fn curl_gets_clean_early_answers_over_http2_and_http1() {
             let cert = cert.clone();
             let url = url.clone();
             let (code, got, got_version, stderr) = tokio::task::spawn_blocking(move || {
-                Curl {
+                let curl = Curl {
                     ca: &ca,
                     cert: &cert,
                     dir: &dir,
+                };
+                let first = curl.post(http, &url, upload);
+                // Known race, about one run in twelve on a loaded 2-core
+                // machine: curl still sending DATA when the early answer's
+                // reset arrives sometimes reports the stream as not closed
+                // cleanly (exit 92). One retry; twice in a row fails.
+                if first.0 == 92 && http == "--http2" {
+                    curl.post(http, &url, upload)
+                } else {
+                    first
                 }
-                .post(http, &url, upload)
             })
             .await
             .unwrap();
