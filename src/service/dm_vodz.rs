@@ -284,37 +284,7 @@ async fn upload(
 
 /// The envelope of a big message as CreateMessage's checks take it.
 fn split_big(e: TBigMessEnvelope) -> (CommonEnvelope, RecipientSpec) {
-    let (publish_own_id, id_level) = match e.dm_publish_own_id {
-        Some(p) => (Some(p.value), p.id_level),
-        None => (None, None),
-    };
-    (
-        CommonEnvelope {
-            sender_org_unit: e.dm_sender_org_unit,
-            sender_org_unit_num: e.dm_sender_org_unit_num,
-            annotation: e.dm_annotation,
-            recipient_ref_number: e.dm_recipient_ref_number,
-            sender_ref_number: e.dm_sender_ref_number,
-            recipient_ident: e.dm_recipient_ident,
-            sender_ident: e.dm_sender_ident,
-            legal_title_law: e.dm_legal_title_law,
-            legal_title_year: e.dm_legal_title_year,
-            legal_title_sect: e.dm_legal_title_sect,
-            legal_title_par: e.dm_legal_title_par,
-            legal_title_point: e.dm_legal_title_point,
-            personal_delivery: e.dm_personal_delivery,
-            allow_subst_delivery: e.dm_allow_subst_delivery,
-            publish_own_id,
-            id_level,
-            dm_type: e.dm_type,
-        },
-        RecipientSpec {
-            box_id: e.db_id_recipient,
-            org_unit: e.dm_recipient_org_unit,
-            org_unit_num: e.dm_recipient_org_unit_num,
-            to_hands: e.dm_to_hands,
-        },
-    )
+    super::dm_operations::split_envelope!(e)
 }
 
 /// Where a document of a new big message comes from.
