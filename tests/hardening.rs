@@ -940,6 +940,8 @@ async fn asynchronous_requests_per_box_are_capped() {
         "{}",
         resp.text
     );
+    // The refusal is shaped as the official schema says.
+    assert_valid(&resp.body_xml(), Xsd::Dm);
     assert!(
         !resp.body().elements().any(|e| e.name == "asyncID"),
         "{}",

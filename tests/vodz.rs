@@ -306,13 +306,17 @@ fn resolve_mtom(raw: &Raw) -> String {
     root
 }
 
+/// An answer read off the wire by hand (an MTOM answer's root, an MTOM
+/// request's answer), checked against the official schema.
 fn response_of(text: String) -> SoapResponse {
-    SoapResponse {
+    let resp = SoapResponse {
         status: 200,
         content_type: String::new(),
         headers: Default::default(),
         text,
-    }
+    };
+    assert_valid(&resp.body_xml(), Xsd::Dm);
+    resp
 }
 
 #[tokio::test]
