@@ -21,7 +21,9 @@
 //! ones present, nothing unexpected, facets (enumerations, lengths,
 //! numeric bounds, date syntax) checked. Two leniencies, for real
 //! clients: a required but nillable element may be omitted (read as
-//! `None`, like `xsi:nil`), and unknown attributes are ignored.
+//! `None`, like `xsi:nil`), and unknown attributes are ignored (a
+//! request's are not even built: see [`is_attribute_name`] and
+//! `soap::envelope`).
 //! Writing ([`ToXml`]) follows schema order; `None` omits an optional
 //! element and writes `xsi:nil="true"` for a required nillable one.
 
@@ -318,6 +320,21 @@ pub fn is_element_name(name: &str) -> bool {
                 }
             }
             names
+        })
+        .contains(name)
+}
+
+/// Whether some complex type of the schemas declares an (un-namespaced)
+/// attribute called `name`.
+pub fn is_attribute_name(name: &str) -> bool {
+    static NAMES: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            TYPE_SHAPES
+                .iter()
+                .flat_map(|shape| shape.attrs.iter().map(|a| a.name))
+                .collect()
         })
         .contains(name)
 }

@@ -2,22 +2,21 @@
 
 use super::{SOAP11_NS, SOAP12_NS, SoapVersion};
 use crate::schema::{self, ISDS_NS};
-use crate::xml::{self, Element, Node, ParseLimits, XmlError};
+use crate::xml::{self, Element, Node, ParseLimits, XML_NS, XSI_NS, XmlError};
 
-/// Whether an element of a request can only be refused by the operation's
-/// schema, whatever it holds: an element in the ISDS namespace, inside the
-/// request element of an operation the schemas define, outside
-/// `dmXMLContent` (the one place they allow any element), whose name no
-/// element of the schemas has. Answering it needs its name only (the
-/// schema check names the unexpected element and its parent), so its
-/// attributes and content are not built: markup the operation cannot
-/// contain costs nothing, however much of it is sent.
-fn refused_by_schema(ancestors: &[Element], ns: Option<&str>, name: &str) -> bool {
+/// What the reader of a request has no place for, decided while it is
+/// parsed (see [`xml::Pruner`]).
+struct RequestPruner;
+
+/// Whether `ancestors` (the open elements, outermost first) are a SOAP
+/// envelope's `Body` and an operation the schemas define, followed by
+/// elements none of which is `dmXMLContent` (the one place the schemas
+/// allow any markup): the operation's schema decides what may be there.
+fn inside_operation(ancestors: &[Element]) -> bool {
     let [envelope, body, operation, inside @ ..] = ancestors else {
         return false;
     };
-    ns == Some(ISDS_NS)
-        && matches!(envelope.ns.as_deref(), Some(SOAP11_NS | SOAP12_NS))
+    matches!(envelope.ns.as_deref(), Some(SOAP11_NS | SOAP12_NS))
         && envelope.name == "Envelope"
         && body.ns == envelope.ns
         && body.name == "Body"
@@ -26,7 +25,32 @@ fn refused_by_schema(ancestors: &[Element], ns: Option<&str>, name: &str) -> boo
         && !inside
             .iter()
             .any(|e| e.name == "dmXMLContent" && e.ns.as_deref() == Some(ISDS_NS))
-        && !schema::is_element_name(name)
+}
+
+impl xml::Pruner for RequestPruner {
+    /// An element in the ISDS namespace, inside an operation's request,
+    /// whose name no element of the schemas has. Answering it needs its
+    /// name only (the schema check names the unexpected element and its
+    /// parent), so its attributes and content are not built: markup the
+    /// operation cannot contain costs nothing, however much of it is sent.
+    fn prune(&self, ancestors: &[Element], ns: Option<&str>, name: &str) -> bool {
+        ns == Some(ISDS_NS) && inside_operation(ancestors) && !schema::is_element_name(name)
+    }
+
+    /// Elements in the ISDS namespace inside an operation's request: the
+    /// schemas read only the attributes they declare and `xsi:nil`, and
+    /// ignore others (a leniency for real clients, see [`crate::schema`]),
+    /// so those others are not built either.
+    fn filters_attributes(&self, ancestors: &[Element], ns: Option<&str>, _name: &str) -> bool {
+        ns == Some(ISDS_NS) && inside_operation(ancestors)
+    }
+
+    fn reads_attribute(&self, ns: Option<&str>, name: &str) -> bool {
+        match ns {
+            None => schema::is_attribute_name(name),
+            Some(ns) => ns == XSI_NS || ns == XML_NS,
+        }
+    }
 }
 
 /// A parsed request: its SOAP version and the one element inside `Body`.
@@ -65,7 +89,7 @@ pub enum SoapError {
 /// of `Body`; a header block marked `mustUnderstand` is refused, since the
 /// gateway understands none.
 pub fn parse_envelope(input: &[u8], limits: &ParseLimits) -> Result<Envelope, SoapError> {
-    let root = xml::parse_pruned(input, limits, &refused_by_schema)?;
+    let root = xml::parse_pruned(input, limits, &RequestPruner)?;
     let version = match (root.ns.as_deref(), root.name.as_str()) {
         (Some(SOAP11_NS), "Envelope") => SoapVersion::V11,
         (Some(SOAP12_NS), "Envelope") => SoapVersion::V12,

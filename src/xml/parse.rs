@@ -31,12 +31,44 @@ pub fn parse(input: &[u8], limits: &ParseLimits) -> Result<Element, XmlError> {
     parse_inner(input, limits, None)
 }
 
-/// Decides, for an element about to be opened under `ancestors` (the open
-/// elements, outermost first) with namespace `ns` and local name `name`,
-/// whether whatever reads the document can only refuse it by its name. Such
-/// an element is kept bare (its name, no attributes, no content) and its
-/// content is skipped without being built.
-pub type Prune<'p> = &'p dyn Fn(&[Element], Option<&str>, &str) -> bool;
+/// What whoever reads a document has no place for, decided while it is
+/// parsed so that such markup is never built.
+///
+/// A plain `Fn(ancestors, ns, name) -> bool` is a pruner of elements that
+/// keeps every attribute.
+pub trait Pruner {
+    /// Whether an element about to be opened under `ancestors` (the open
+    /// elements, outermost first) with namespace `ns` and local name
+    /// `name` can only be refused by its name. Such an element is kept
+    /// bare (its name, no attributes, no content) and its content is
+    /// skipped without being built.
+    fn prune(&self, ancestors: &[Element], ns: Option<&str>, name: &str) -> bool;
+
+    /// Whether the reader of an element about to be opened (as for
+    /// [`Pruner::prune`]) reads only the attributes [`Pruner::reads_attribute`]
+    /// names. Of the others the first is kept, since an element's having
+    /// attributes can matter (see [`crate::schema::rt::is_empty_value`]);
+    /// the rest are checked as usual (well-formed, not duplicated, their
+    /// references defined) but not built.
+    fn filters_attributes(&self, _ancestors: &[Element], _ns: Option<&str>, _name: &str) -> bool {
+        false
+    }
+
+    /// Whether the reader reads an attribute of namespace `ns` and local
+    /// name `name` on an element [`Pruner::filters_attributes`] picked.
+    fn reads_attribute(&self, _ns: Option<&str>, _name: &str) -> bool {
+        true
+    }
+}
+
+impl<F: Fn(&[Element], Option<&str>, &str) -> bool> Pruner for F {
+    fn prune(&self, ancestors: &[Element], ns: Option<&str>, name: &str) -> bool {
+        self(ancestors, ns, name)
+    }
+}
+
+/// The pruner a parse runs with.
+pub type Prune<'p> = &'p dyn Pruner;
 
 /// [`parse`], keeping the elements `prune` picks bare: markup the reader of
 /// the document has no place for costs no memory, however much of it
@@ -526,9 +558,10 @@ fn open_element(
             limit: limits.max_elements,
         });
     }
+    let mut attribute_filter = None;
     if let Some(prune) = prune {
         let (ns, name) = element_name(reader, start, pos)?;
-        if prune(&tree.stack, ns.as_deref(), &name) {
+        if prune.prune(&tree.stack, ns.as_deref(), &name) {
             let element = Element {
                 ns,
                 name,
@@ -545,8 +578,11 @@ fn open_element(
             }
             return Ok(());
         }
+        if prune.filters_attributes(&tree.stack, ns.as_deref(), &name) {
+            attribute_filter = Some(prune);
+        }
     }
-    let (element, declared) = make_element(reader, start, limits, pos)?;
+    let (element, declared) = make_element(reader, start, limits, attribute_filter, pos)?;
     if tree.in_scope + declared > MAX_NAMESPACES_IN_SCOPE {
         return Err(XmlError::TooManyNamespaces {
             limit: MAX_NAMESPACES_IN_SCOPE,
@@ -700,10 +736,14 @@ fn element_name(
     Ok((ns, name))
 }
 
+/// Builds an element's start tag. With `attribute_filter`, attributes its
+/// reader does not read are left out but the first (see
+/// [`Pruner::filters_attributes`]).
 fn make_element(
     reader: &NsReader<&[u8]>,
     start: &BytesStart<'_>,
     limits: &ParseLimits,
+    attribute_filter: Option<Prune<'_>>,
     pos: usize,
 ) -> Result<(Element, usize), XmlError> {
     let (ns, name) = element_name(reader, start, pos)?;
@@ -711,6 +751,10 @@ fn make_element(
     let mut count = 0usize;
     let mut raw_keys: Vec<&[u8]> = Vec::new();
     let mut declared = 0usize;
+    // Namespaced attributes left out, for the duplicate check (two
+    // prefixes bound to one namespace); dropped with this call.
+    let mut left_out: Vec<(Option<String>, String)> = Vec::new();
+    let mut kept_unread = false;
     // quick-xml's duplicate check is disabled: ours also catches two
     // prefixes bound to one namespace, and names the attribute.
     for attr in start.attributes().with_checks(false) {
@@ -744,12 +788,13 @@ fn make_element(
         }
         let (resolved, local) = reader.resolve_attribute(attr.key);
         let ns = namespace_of(resolved, pos)?;
-        let name = std::str::from_utf8(local.as_ref())
-            .map_err(|e| XmlError::InvalidUtf8 {
-                pos: pos + e.valid_up_to(),
-            })?
-            .to_owned();
-        if attrs.iter().any(|a| a.ns == ns && a.name == name) {
+        let local = local.into_inner();
+        let name = std::str::from_utf8(local).map_err(|e| XmlError::InvalidUtf8 {
+            pos: pos + e.valid_up_to(),
+        })?;
+        let duplicate = attrs.iter().any(|a| a.ns == ns && a.name == name)
+            || (ns.is_some() && left_out.iter().any(|(n, l)| *n == ns && l == name));
+        if duplicate {
             return Err(XmlError::DuplicateAttribute {
                 name: String::from_utf8_lossy(attr.key.as_ref()).into_owned(),
                 pos,
@@ -759,7 +804,21 @@ fn make_element(
             pos: pos + e.valid_up_to(),
         })?;
         let value = unescape_attr(raw, pos)?;
-        attrs.push(Attribute { ns, name, value });
+        let unread = attribute_filter.is_some_and(|f| !f.reads_attribute(ns.as_deref(), name));
+        if unread {
+            if kept_unread {
+                if ns.is_some() {
+                    left_out.push((ns, name.to_owned()));
+                }
+                continue;
+            }
+            kept_unread = true;
+        }
+        attrs.push(Attribute {
+            ns,
+            name: name.to_owned(),
+            value,
+        });
     }
     Ok((
         Element {

@@ -628,3 +628,54 @@ fn pruned_elements_keep_their_name_and_nothing_else() {
     let full = p(doc).unwrap();
     assert_eq!(full.elements().nth(1).unwrap().attrs.len(), 2);
 }
+
+/// Reads only `known` and `xsi:*` attributes of the elements called `k`.
+struct KnownAttributes;
+
+impl crate::xml::Pruner for KnownAttributes {
+    fn prune(&self, _: &[Element], _: Option<&str>, _: &str) -> bool {
+        false
+    }
+    fn filters_attributes(&self, _: &[Element], _: Option<&str>, name: &str) -> bool {
+        name == "k"
+    }
+    fn reads_attribute(&self, ns: Option<&str>, name: &str) -> bool {
+        match ns {
+            None => name == "known",
+            Some(ns) => ns == crate::xml::XSI_NS,
+        }
+    }
+}
+
+#[test]
+fn attributes_the_reader_does_not_read_are_not_built_but_still_checked() {
+    let xsi = crate::xml::XSI_NS;
+    let doc = format!(
+        r#"<r xmlns:xsi="{xsi}" xmlns:q="urn:q"><k a0="" known="v" a1="x" q:b="" a2="" xsi:nil="true"/><other a0="" a1=""/></r>"#
+    );
+    let parse = |doc: &str| parse_pruned(doc.as_bytes(), &ParseLimits::default(), &KnownAttributes);
+    let root = parse(&doc).unwrap();
+    let k = root.first_element().unwrap();
+    let names: Vec<&str> = k.attrs.iter().map(|a| a.name.as_str()).collect();
+    // What the reader reads, and the first of the rest (having attributes
+    // can make an element non-empty).
+    assert_eq!(names, ["a0", "known", "nil"]);
+    assert_eq!(k.attr("known"), Some("v"));
+    assert!(k.is_nil());
+    // Elements the pruner does not filter keep everything.
+    assert_eq!(root.elements().nth(1).unwrap().attrs.len(), 2);
+
+    // Left out, but still checked: duplicates (also through two prefixes
+    // bound to one namespace), undefined references, '<', unbound prefixes.
+    let refused = [
+        r#"<r><k a0="" a1="" a1=""/></r>"#,
+        r#"<r xmlns:p="urn:p" xmlns:s="urn:p"><k a0="" p:x="" s:x=""/></r>"#,
+        r#"<r><k a0="" a1="&undefined;"/></r>"#,
+        r#"<r><k a0="" a1="<"/></r>"#,
+        r#"<r><k a0="" u:a1=""/></r>"#,
+    ];
+    for doc in refused {
+        assert!(parse(doc).is_err(), "{doc}");
+        assert!(p(doc).is_err(), "{doc}");
+    }
+}
