@@ -206,3 +206,262 @@ async fn a_list_holds_only_the_states_a_received_list_may_hold() {
     assert!(resp.text.contains(&id), "{}", resp.text);
     t.stop().await;
 }
+
+/// Writes `n` messages from ovm4dem to po4demo straight into the store
+/// under `data` (before a gateway starts on it): every 50th personal,
+/// every 10th accepted by fiction ten days after it came twenty days ago,
+/// the rest delivered (4) an hour ago. Returns the IDs of each kind.
+fn seed_waiting(data: &std::path::Path, n: u64) -> Seeded {
+    use isds_gateway::domain::clock::SystemClock;
+    use isds_gateway::domain::messages::message::{
+        Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
+        MessageId, MessageState, Party, Timestamp,
+    };
+    use isds_gateway::domain::messages::{repo, wire::compute_hash};
+    use isds_gateway::domain::{BoxId, BoxType};
+
+    let store = isds_gateway::store::open_sled(&data.join("store")).expect("store opens");
+    let party = |id: &str, box_type: BoxType| Party {
+        box_id: BoxId::parse(id).expect("box ID"),
+        name: format!("Schránka {id}"),
+        address: "Náměstí Míru 1, 74766 Dolní Lhota".into(),
+        box_type,
+        system: false,
+    };
+    let now = Timestamp::now(&SystemClock);
+    let doc = b"%PDF-1.4 seeded".to_vec();
+    let mut seeded = Seeded::default();
+    let mut batch = isds_gateway::store::Batch::new();
+    for i in 0..n {
+        let personal = i % 50 == 7;
+        let fiction = !personal && i % 10 == 3;
+        let at = if fiction {
+            now.plus_days(-20).plus_micros(i as i64)
+        } else {
+            now.plus_micros(-3_600_000_000 + i as i64)
+        };
+        let mut m = Message {
+            id: MessageId(MessageId::BASE + 500_000_000 + i),
+            sender: party("ovm4dem", BoxType::OVM),
+            recipient: party("po4demo", BoxType::PO),
+            envelope: EnvelopeFields {
+                annotation: format!("Hromadná {i}"),
+                personal_delivery: personal,
+                allow_subst_delivery: true,
+                ..EnvelopeFields::default()
+            },
+            documents: vec![DocumentMeta {
+                mime_type: "application/pdf".into(),
+                meta_type: "main".into(),
+                guid: None,
+                up_guid: None,
+                descr: "a.pdf".into(),
+                format: None,
+                kind: ContentKind::Encoded,
+                size: doc.len() as u64,
+            }],
+            attachment_size_kb: 1,
+            hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
+            vodz: false,
+            state: MessageState::Delivered,
+            submitted_at: at,
+            delivery_time: Some(at),
+            acceptance_time: None,
+            events: vec![
+                Event::new(at, EventCode::EV0),
+                Event::new(at, EventCode::EV5),
+            ],
+            author: Author {
+                user_id: None,
+                user_type: "PRIMARY_USER".into(),
+                name: "Jana Dvořáková".into(),
+            },
+            content_deleted: false,
+            erased_by_recipient: false,
+            erased_by_sender: false,
+            qtimestamp: None,
+        };
+        if fiction {
+            m.state = MessageState::AcceptedByFiction;
+            m.acceptance_time = Some(at.plus_days(10));
+            m.events.push(Event::new(at.plus_days(10), EventCode::EV2));
+        }
+        m.hash = compute_hash(&m, &[doc.as_slice()]).expect("hash");
+        repo::stage_insert_message(&mut batch, &m, std::slice::from_ref(&doc));
+        let id = m.id.to_string();
+        match (personal, fiction) {
+            (true, _) => seeded.personal.push(id),
+            (_, true) => seeded.fiction.push(id),
+            _ => seeded.waiting.push(id),
+        }
+        if batch.len() >= 5_000 {
+            store.apply(std::mem::take(&mut batch)).expect("seeded");
+        }
+    }
+    store.apply_durable(batch).expect("seeded");
+    seeded
+}
+
+#[derive(Default)]
+struct Seeded {
+    waiting: Vec<String>,
+    fiction: Vec<String>,
+    personal: Vec<String>,
+}
+
+/// A page of the received list: IDs and states.
+async fn page(
+    t: &TestGateway,
+    login: (&str, &str),
+    filter: i64,
+    offset: usize,
+    limit: usize,
+) -> Vec<(String, String)> {
+    let body = list_received()
+        .replace(
+            "<dmStatusFilter>-1</dmStatusFilter>",
+            &format!("<dmStatusFilter>{filter}</dmStatusFilter>"),
+        )
+        .replace(
+            r#"<dmOffset xsi:nil="true"/><dmLimit xsi:nil="true"/>"#,
+            &format!("<dmOffset>{offset}</dmOffset><dmLimit>{limit}</dmLimit>"),
+        );
+    let resp = call(t, login, DX, &body).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    child(&body, "dmRecords")
+        .elements()
+        .map(|r| (text_of(r, &["dmID"]), text_of(r, &["dmMessageStatus"])))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_listing_delivers_thousands_of_waiting_messages_as_one_by_one() {
+    const N: u64 = 2_600;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seeded = seed_waiting(&dir.path().join("data"), N);
+    let ours = |id: &String| {
+        seeded.waiting.contains(id) || seeded.fiction.contains(id) || seeded.personal.contains(id)
+    };
+    let operator = ("provozovatel", "Tajne-Heslo-1");
+    let t = TestGateway::serve_on(dir, operator, |_| {}).await;
+    let fiction_time = sender_view(&t, &seeded.fiction[0]).await.2;
+    assert!(!fiction_time.is_empty());
+
+    // The entrusted user lists (a page of 10): everything it may read is
+    // delivered, more than two atomic writes' worth, with EV12 and one
+    // acceptance time; the personal messages wait for the primary user.
+    assert_eq!(page(&t, PO_ENTRUSTED_LOGIN, -1, 1, 10).await.len(), 10);
+    let mut listing_time = None;
+    for id in seeded.waiting.iter().step_by(97) {
+        let (state, events, accepted) = sender_view(&t, id).await;
+        assert_eq!(state, "6", "{id}");
+        assert_eq!(events, ["EV0", "EV5", "EV12"], "{id}");
+        assert!(!accepted.is_empty(), "{id}");
+        assert_eq!(listing_time.get_or_insert(accepted.clone()), &accepted);
+    }
+    // Accepted by fiction: delivered, keeping its fiction time.
+    for id in seeded.fiction.iter().step_by(31) {
+        let (state, events, accepted) = sender_view(&t, id).await;
+        assert_eq!(state, "6", "{id}");
+        assert_eq!(events, ["EV0", "EV5", "EV2", "EV12"], "{id}");
+        assert_ne!(Some(&accepted), listing_time.as_ref(), "{id}");
+    }
+    assert_eq!(sender_view(&t, &seeded.fiction[0]).await.2, fiction_time);
+    for id in &seeded.personal {
+        assert_eq!(sender_view(&t, id).await.0, "4", "{id}");
+    }
+
+    // The lists and their filters agree, at any offset.
+    let mut waiting: Vec<String> = page(&t, PO_ENTRUSTED_LOGIN, 1 << 4, 1, 1000)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(ours)
+        .collect();
+    waiting.sort();
+    assert_eq!(waiting, seeded.personal);
+    let delivered = page(&t, PO_ENTRUSTED_LOGIN, 1 << 6, 1, 10_000).await;
+    assert_eq!(
+        delivered.iter().filter(|(id, _)| ours(id)).count(),
+        seeded.waiting.len() + seeded.fiction.len()
+    );
+    assert!(delivered.iter().all(|(_, state)| state == "6"));
+    let deep = page(&t, PO_ENTRUSTED_LOGIN, 1 << 6, delivered.len() - 99, 1000).await;
+    assert_eq!(deep, delivered[delivered.len() - 100..]);
+
+    // The sender's list shows them delivered as well.
+    let resp = call(
+        &t,
+        OVM_LOGIN,
+        DX,
+        &list("GetListOfSentMessages").replace(
+            "<dmStatusFilter>-1</dmStatusFilter>",
+            "<dmStatusFilter>64</dmStatusFilter>",
+        ),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    let sent: Vec<&isds_gateway::xml::Element> = child(&body, "dmRecords").elements().collect();
+    assert_eq!(sent.len(), 1000);
+    assert!(sent.iter().all(|r| text_of(r, &["dmMessageStatus"]) == "6"));
+
+    // Each delivery is a state change the sender sees.
+    let resp = call(
+        &t,
+        OVM_LOGIN,
+        DX,
+        &format!(
+            r#"<GetMessageStateChanges xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/></GetMessageStateChanges>"#
+        ),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    let to_six = child(&body, "dmRecords")
+        .elements()
+        .filter(|r| ours(&text_of(r, &["dmID"])) && text_of(r, &["dmMessageStatus"]) == "6")
+        .count();
+    assert_eq!(to_six, seeded.waiting.len() + seeded.fiction.len());
+
+    // Reading one moves it on from 6, as ever.
+    let id = &seeded.waiting[5];
+    let resp = call(&t, PO_ENTRUSTED_LOGIN, DZ, &id_body("MessageDownload", id)).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let (state, events, accepted) = sender_view(&t, id).await;
+    assert_eq!(state, "7");
+    assert_eq!(events, ["EV0", "EV5", "EV12"]);
+    assert_eq!(Some(&accepted), listing_time.as_ref());
+    let read: Vec<_> = page(&t, PO_ENTRUSTED_LOGIN, 1 << 7, 1, 1000)
+        .await
+        .into_iter()
+        .filter(|(id, _)| ours(id))
+        .collect();
+    assert_eq!(read, [(id.clone(), "7".to_owned())]);
+
+    // The primary user's listing delivers the personal ones, with EV11.
+    assert_eq!(page(&t, PO_LOGIN, -1, 1, 1).await.len(), 1);
+    for id in &seeded.personal {
+        let (state, events, accepted) = sender_view(&t, id).await;
+        assert_eq!(state, "6", "{id}");
+        assert_eq!(events, ["EV0", "EV5", "EV11"], "{id}");
+        assert_ne!(Some(&accepted), listing_time.as_ref(), "{id}");
+    }
+
+    // All of it is in the store: the same after a restart.
+    let TestGateway { gw, dir, .. } = t;
+    gw.shutdown().await.expect("clean shutdown");
+    let t = TestGateway::serve_on(dir, operator, |_| {}).await;
+    let (state, events, accepted) = sender_view(&t, &seeded.waiting[6]).await;
+    assert_eq!(state, "6");
+    assert_eq!(events, ["EV0", "EV5", "EV12"]);
+    assert_eq!(Some(&accepted), listing_time.as_ref());
+    let six = page(&t, PO_LOGIN, 1 << 6, 1, 10_000).await;
+    assert_eq!(
+        six.iter().filter(|(id, _)| ours(id)).count(),
+        N as usize - 1
+    );
+    t.stop().await;
+}

@@ -47,12 +47,14 @@ pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache, open_sle
 /// 256 KiB and more live in files beside the store (`documents/`), the
 /// store keeps references to them. Version 3: the message lists have
 /// counts kept by every write (built at the first start of a version-2
-/// store), which an older build would leave behind.
-pub const FORMAT_VERSION: u32 = 3;
+/// store), which an older build would leave behind. Version 4: a delivery
+/// by listing may be kept in the message's received list entry instead of
+/// its record, which an older build would not see.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Older format versions this build reads as they are (see the module
 /// documentation).
-pub const UPGRADABLE_FROM: &[u32] = &[1, 2];
+pub const UPGRADABLE_FROM: &[u32] = &[1, 2, 3];
 
 /// Name of the crate and version recorded as `created_by` in new stores.
 pub const CREATED_BY: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));

@@ -203,7 +203,9 @@ pub fn deliver_by_listing(
 
 /// Delivers those of `ids` still waiting that `privileges` may read, in
 /// one atomic write (made durable by the caller); retried from a fresh
-/// read when a message changed meanwhile.
+/// read when a message changed meanwhile. Each delivery is a few small
+/// index entries, the record is not rewritten
+/// ([`messages::repo::stage_deliver_by_listing`]).
 fn deliver_ids(
     store: &dyn Store,
     ids: &[MessageId],
@@ -226,15 +228,8 @@ fn deliver_ids(
             if !waiting || !may_read(privileges, &msg) {
                 continue;
             }
-            let mut after = msg.clone();
-            after.state = MessageState::AcceptedByLogin;
-            if msg.state == MessageState::Delivered {
-                after.acceptance_time = Some(now);
-            }
-            after.events.push(Event::new(now, event));
-            match messages::repo::stage_update_read(store, &mut batch, Some(raw), &msg, &after, now)
-            {
-                Ok(()) => delivered += 1,
+            match messages::repo::stage_deliver_by_listing(&mut batch, raw, &msg, now, event) {
+                Ok(_) => delivered += 1,
                 Err(RepoError::Conflict(_)) => continue 'attempt,
                 Err(e) => return Err(e),
             }

@@ -29,6 +29,16 @@
 //! `pending_accept` and `due` are derived from a message alone (its state
 //! and times), so every write keeps them exact: [`insert_message`] adds a
 //! message's entries, [`update_message`] swaps the old ones for the new.
+//!
+//! A delivery by listing ([`stage_deliver_by_listing`]) leaves the record
+//! as it was and keeps the change (time and event) in the message's
+//! `received` entry instead, with every index updated as for a rewritten
+//! record: a listing that delivers 100,000 messages then writes small
+//! entries only, not 100,000 records (whose rewrite was most of its
+//! time). Every read here applies it ([`get_message`] and the lists
+//! return the message as delivered), and the next rewrite of the record
+//! takes it in and clears it from the entry, so what a reader sees is the
+//! same as if the record had been rewritten.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,10 +48,8 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::boxes::databox::BoxId;
 use crate::domain::boxes::repo::RepoError;
-#[cfg(test)]
-use crate::domain::messages::message::Event;
 use crate::domain::messages::message::{
-    DocumentDigest, Message, MessageId, MessageState, Timestamp,
+    DocumentDigest, Event, EventCode, Message, MessageId, MessageState, Timestamp,
 };
 use crate::store::{Batch, FileDir, KeyRange, Order, Store, StoreError, Tree};
 
@@ -625,16 +633,66 @@ fn stage_list_entries(batch: &mut Batch, msg: &Message) {
 /// the state and the org unit of the list's side (the recipient's for
 /// received messages, the sender's for sent ones).
 ///
+/// In a received entry it also keeps a delivery by listing not yet taken
+/// into the record ([`ListedDelivery`]); `state` is then the state after it.
+///
 /// Encoding: state (1 byte), 1 if an org unit number follows (1 byte), the
-/// number (8 bytes big-endian, present or zero), then the org unit name in
-/// UTF-8 preceded by 1 if present (or a single 0). Entries written before
-/// summaries existed are empty and decode to `None`: the list then reads
-/// the message itself.
+/// number (8 bytes big-endian, present or zero), then a mark: 0 nothing
+/// follows, 1 the org unit name follows (UTF-8), 2 a delivery follows
+/// (time key, 8 bytes, and event code, 1 byte), 3 a delivery and then the
+/// org unit name. Entries written before summaries existed are empty and
+/// decode to `None`: the list then reads the message itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ListSummary {
     state: MessageState,
     org_unit_num: Option<i64>,
     org_unit: Option<String>,
+    delivery: Option<ListedDelivery>,
+}
+
+/// A delivery by listing kept in the received entry of a message whose
+/// record still shows it waiting (state 4 or 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ListedDelivery {
+    at: Timestamp,
+    /// EV11, EV12 or EV13: who listed.
+    event: EventCode,
+}
+
+impl ListedDelivery {
+    /// The record as the delivery leaves it: state 6 with the listing's
+    /// event; a message in state 4 gets the listing's time as its
+    /// acceptance time, one accepted by fiction keeps its own. A record
+    /// no longer waiting has taken it in already.
+    fn apply(&self, msg: &mut Message) {
+        if !awaits_delivery(msg.state) {
+            return;
+        }
+        if msg.state == MessageState::Delivered {
+            msg.acceptance_time = Some(self.at);
+        }
+        msg.state = MessageState::AcceptedByLogin;
+        msg.events.push(Event::new(self.at, self.event));
+    }
+
+    fn event_code(event: EventCode) -> u8 {
+        match event {
+            EventCode::EV11 => 11,
+            EventCode::EV12 => 12,
+            EventCode::EV13 => 13,
+            // Only the listing events are kept here.
+            _ => 0,
+        }
+    }
+
+    fn event_from(code: u8) -> Option<EventCode> {
+        match code {
+            11 => Some(EventCode::EV11),
+            12 => Some(EventCode::EV12),
+            13 => Some(EventCode::EV13),
+            _ => None,
+        }
+    }
 }
 
 impl ListSummary {
@@ -653,20 +711,23 @@ impl ListSummary {
             state: msg.state,
             org_unit_num: unit_num,
             org_unit: unit.clone(),
+            delivery: None,
         }
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(12);
+        let mut out = Vec::with_capacity(21);
         out.push(self.state.code());
         out.push(u8::from(self.org_unit_num.is_some()));
         out.extend_from_slice(&self.org_unit_num.unwrap_or(0).to_be_bytes());
-        match &self.org_unit {
-            Some(unit) => {
-                out.push(1);
-                out.extend_from_slice(unit.as_bytes());
-            }
-            None => out.push(0),
+        let mark = u8::from(self.org_unit.is_some()) | (u8::from(self.delivery.is_some()) << 1);
+        out.push(mark);
+        if let Some(d) = &self.delivery {
+            out.extend_from_slice(&d.at.key());
+            out.push(ListedDelivery::event_code(d.event));
+        }
+        if let Some(unit) = &self.org_unit {
+            out.extend_from_slice(unit.as_bytes());
         }
         out
     }
@@ -675,15 +736,31 @@ impl ListSummary {
         let (&state, rest) = bytes.split_first()?;
         let (&has_num, rest) = rest.split_first()?;
         let num = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-        let (&has_unit, unit) = rest.get(8..)?.split_first()?;
+        let (&mark, mut rest) = rest.get(8..)?.split_first()?;
+        if mark > 3 {
+            return None;
+        }
+        let delivery = if mark & 2 != 0 {
+            let d = ListedDelivery {
+                at: Timestamp::from_key(rest.get(..8)?)?,
+                event: ListedDelivery::event_from(*rest.get(8)?)?,
+            };
+            rest = rest.get(9..)?;
+            Some(d)
+        } else {
+            None
+        };
         Some(Self {
             state: MessageState::try_from(state).ok()?,
             org_unit_num: (has_num == 1).then_some(num),
-            org_unit: if has_unit == 1 {
-                Some(String::from_utf8(unit.to_vec()).ok()?)
-            } else {
+            org_unit: if mark & 1 != 0 {
+                Some(String::from_utf8(rest.to_vec()).ok()?)
+            } else if rest.is_empty() {
                 None
+            } else {
+                return None;
             },
+            delivery,
         })
     }
 
@@ -717,17 +794,69 @@ pub fn insert_message(
     })
 }
 
-pub fn get_message(store: &dyn Store, id: MessageId) -> Result<Option<Message>, RepoError> {
-    match store.tree(MESSAGES)?.get(&id.key())? {
-        Some(bytes) => Ok(Some(decode_message(id, &bytes)?)),
-        None => Ok(None),
+/// The key of a message's entry in the received list.
+fn received_key(msg: &Message) -> Vec<u8> {
+    box_time_id_key(&msg.recipient.box_id, msg.submitted_at, msg.id)
+}
+
+/// Applies to a decoded record the delivery by listing its received entry
+/// (`entry`, the stored value) keeps, if any.
+fn apply_listed(msg: &mut Message, entry: Option<&[u8]>) {
+    if let Some(delivery) = entry
+        .and_then(ListSummary::decode)
+        .and_then(|summary| summary.delivery)
+    {
+        delivery.apply(msg);
     }
+}
+
+/// [`apply_listed`] with the entry read from the received list.
+fn apply_listed_from(received: &dyn Tree, msg: &mut Message) -> Result<(), RepoError> {
+    let entry = received.get(&received_key(msg))?;
+    apply_listed(msg, entry.as_deref());
+    Ok(())
+}
+
+/// A message as stored: its record's bytes and its received entry's value
+/// (for [`stage_update_read`] and [`stage_deliver_by_listing`], which
+/// require both unchanged when their batch is applied).
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    record: Vec<u8>,
+    entry: Option<Vec<u8>>,
+}
+
+impl StoredMessage {
+    /// Whether the received entry keeps a delivery the record lacks.
+    fn has_listed_delivery(&self) -> bool {
+        self.entry
+            .as_deref()
+            .and_then(ListSummary::decode)
+            .is_some_and(|summary| summary.delivery.is_some())
+    }
+}
+
+/// The message as it stands (a delivery kept in its received entry
+/// applied) with what is stored for it.
+fn load(store: &dyn Store, id: MessageId) -> Result<Option<(Message, StoredMessage)>, RepoError> {
+    let Some(record) = store.tree(MESSAGES)?.get(&id.key())? else {
+        return Ok(None);
+    };
+    let mut msg = decode_message(id, &record)?;
+    let entry = store.tree(RECEIVED)?.get(&received_key(&msg))?;
+    apply_listed(&mut msg, entry.as_deref());
+    Ok(Some((msg, StoredMessage { record, entry })))
+}
+
+pub fn get_message(store: &dyn Store, id: MessageId) -> Result<Option<Message>, RepoError> {
+    Ok(load(store, id)?.map(|(msg, _)| msg))
 }
 
 /// How many messages are in each state (indexed by state code), for the
 /// inspector's charts and the metrics.
 pub fn count_by_state(store: &dyn Store) -> Result<[u64; 11], RepoError> {
     let mut counts = [0u64; 11];
+    let received = store.tree(RECEIVED)?;
     for entry in store
         .tree(MESSAGES)?
         .iter(KeyRange::all(), Order::Ascending)
@@ -736,7 +865,10 @@ pub fn count_by_state(store: &dyn Store) -> Result<[u64; 11], RepoError> {
         let Some(id) = MessageId::from_key(&key) else {
             continue;
         };
-        let msg = decode_message(id, &bytes)?;
+        let mut msg = decode_message(id, &bytes)?;
+        if awaits_delivery(msg.state) {
+            apply_listed_from(received.as_ref(), &mut msg)?;
+        }
         counts[usize::from(msg.state.code())] += 1;
     }
     Ok(counts)
@@ -807,33 +939,34 @@ pub fn stage_update_message(
     at: Timestamp,
 ) -> Result<(), RepoError> {
     let id = after.id;
-    let raw = store.tree(MESSAGES)?.get(&id.key())?;
-    let unchanged = match &raw {
-        Some(bytes) => decode_message(id, bytes)? == *before,
-        None => false,
+    let loaded = load(store, id)?;
+    let raw = match loaded {
+        Some((current, raw)) if current == *before => Some(raw),
+        _ => None,
     };
-    if !unchanged || before.id != id {
-        return Err(RepoError::Conflict(format!("message {id} changed")));
-    }
     stage_update_read(store, batch, raw, before, after, at)
 }
 
-/// [`stage_update_message`] for a caller that has just read the stored
-/// bytes `raw` and decoded them as `before` (one read and one decode
-/// fewer per message, which delivery of many messages at once feels).
+/// [`stage_update_message`] for a caller that has just read the message
+/// as `before` with what is stored for it, `raw` ([`get_message_raw`]):
+/// one read and one decode fewer.
 pub fn stage_update_read(
     store: &dyn Store,
     batch: &mut Batch,
-    raw: Option<Vec<u8>>,
+    raw: Option<StoredMessage>,
     before: &Message,
     after: &Message,
     at: Timestamp,
 ) -> Result<(), RepoError> {
     let id = after.id;
-    if raw.is_none() || before.id != id {
+    let Some(raw) = raw.filter(|_| before.id == id) else {
         return Err(RepoError::Conflict(format!("message {id} changed")));
-    }
-    batch.expect(MESSAGES, id.key(), raw);
+    };
+    // A delivery kept in the received entry is taken into the record now,
+    // and the entry rewritten without it.
+    let listed = raw.has_listed_delivery();
+    batch.expect(MESSAGES, id.key(), Some(raw.record));
+    batch.expect(RECEIVED, received_key(before), raw.entry);
     batch.put(MESSAGES, id.key(), encode(after));
     let was_pending = awaits_delivery(before.state);
     let is_pending = awaits_delivery(after.state);
@@ -859,6 +992,8 @@ pub fn stage_update_read(
         stage_list_entries(batch, after);
         stage_list_counts(batch, before, before.state, -1);
         stage_list_counts(batch, after, after.state, 1);
+    } else if listed {
+        stage_list_entries(batch, after);
     }
     if after.content_deleted && !before.content_deleted {
         for entry in store
@@ -869,6 +1004,56 @@ pub fn stage_update_read(
         }
     }
     Ok(())
+}
+
+/// Stages the delivery of a waiting message (state 4 or 5, as read with
+/// `raw` by [`get_message_raw`]) by a listing at `at` with `event`
+/// (EV11-EV13): state 6, acceptance time `at` unless accepted by fiction,
+/// the event. The record is left as it is: the delivery is kept in the
+/// message's received entry (which every read applies) and the other
+/// indexes change as for a rewritten record, so the write is a few small
+/// entries. Requires the record and the entry unchanged when applied.
+/// Returns the message as delivered.
+pub fn stage_deliver_by_listing(
+    batch: &mut Batch,
+    raw: StoredMessage,
+    before: &Message,
+    at: Timestamp,
+    event: EventCode,
+) -> Result<Message, RepoError> {
+    let id = before.id;
+    if !awaits_delivery(before.state) || raw.has_listed_delivery() {
+        return Err(RepoError::Conflict(format!("message {id} changed")));
+    }
+    let delivery = ListedDelivery { at, event };
+    let mut after = before.clone();
+    delivery.apply(&mut after);
+    let key = received_key(before);
+    batch.expect(MESSAGES, id.key(), Some(raw.record));
+    batch.expect(RECEIVED, key.clone(), raw.entry);
+    let summary = ListSummary {
+        delivery: Some(delivery),
+        ..ListSummary::of(&after, Direction::Received)
+    };
+    batch.put(RECEIVED, key, summary.encode());
+    batch.put(
+        SENT,
+        box_time_id_key(&after.sender.box_id, after.submitted_at, id),
+        ListSummary::of(&after, Direction::Sent).encode(),
+    );
+    batch.delete(PENDING_ACCEPT, pending_key(&before.recipient.box_id, id));
+    let old_due = due_entries(before);
+    let new_due = due_entries(&after);
+    for e in old_due.iter().filter(|e| !new_due.contains(e)) {
+        batch.delete(DUE, e.key());
+    }
+    for e in new_due.iter().filter(|e| !old_due.contains(e)) {
+        batch.put(DUE, e.key(), Vec::new());
+    }
+    stage_state_change(batch, &after, at);
+    stage_list_counts(batch, before, before.state, -1);
+    stage_list_counts(batch, &after, after.state, 1);
+    Ok(after)
 }
 
 /// Changes a message from `before` to `after` (see
@@ -1001,6 +1186,7 @@ fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>
     };
     let prefix_len = 7;
     let messages = store.tree(MESSAGES)?;
+    let received = store.tree(RECEIVED)?;
     let mut to_skip = q.offset.saturating_sub(1);
     let mut range = box_time_range(&q.box_id, q.from, q.to);
     // A deep page starts where the counts say, with at most a second of
@@ -1064,7 +1250,13 @@ fn list(store: &dyn Store, q: &ListQuery, dir: Direction) -> Result<Vec<Message>
         let Some(bytes) = messages.get(&id.key())? else {
             continue;
         };
-        let msg = decode_message(id, &bytes)?;
+        let mut msg = decode_message(id, &bytes)?;
+        if awaits_delivery(msg.state) {
+            match dir {
+                Direction::Received => apply_listed(&mut msg, Some(&value)),
+                Direction::Sent => apply_listed_from(received.as_ref(), &mut msg)?,
+            }
+        }
         if !decided {
             if !matches(&msg, q, dir) {
                 continue;
@@ -1397,16 +1589,13 @@ pub fn pending_acceptance_page(
     Ok(out)
 }
 
-/// The stored message with its stored bytes (for
-/// [`stage_update_read`]).
+/// The message with what is stored for it (for [`stage_update_read`]
+/// and [`stage_deliver_by_listing`]).
 pub fn get_message_raw(
     store: &dyn Store,
     id: MessageId,
-) -> Result<Option<(Message, Vec<u8>)>, RepoError> {
-    match store.tree(MESSAGES)?.get(&id.key())? {
-        Some(bytes) => Ok(Some((decode_message(id, &bytes)?, bytes))),
-        None => Ok(None),
-    }
+) -> Result<Option<(Message, StoredMessage)>, RepoError> {
+    load(store, id)
 }
 
 /// Up to `limit` queue entries due at or before `now`, in due-time order.
@@ -1446,13 +1635,18 @@ pub(crate) fn for_each_message(
     mut f: impl FnMut(&Message),
 ) -> Result<(), RepoError> {
     let tree = store.tree(MESSAGES)?;
+    let received = store.tree(RECEIVED)?;
     for entry in tree.iter(KeyRange::all(), Order::Ascending) {
         let (key, value) = entry?;
         let id = MessageId::from_key(&key).ok_or_else(|| RepoError::Corrupt {
             what: format!("message key {}", crate::store::show_key(&key)),
             source: serde_json::Error::io(std::io::Error::other("not a message ID")),
         })?;
-        f(&decode_message(id, &value)?);
+        let mut msg = decode_message(id, &value)?;
+        if awaits_delivery(msg.state) {
+            apply_listed_from(received.as_ref(), &mut msg)?;
+        }
+        f(&msg);
     }
     Ok(())
 }
@@ -1655,6 +1849,157 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_by_listing_reads_as_a_rewritten_record_until_one_is_written() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let m = stored(s, 10_000_001, 1_000);
+        let mut fiction = sample(10_000_002);
+        fiction.submitted_at = Timestamp(2_000);
+        fiction.delivery_time = Some(Timestamp(2_000));
+        fiction.state = MessageState::AcceptedByFiction;
+        fiction.acceptance_time = Some(Timestamp(3_000));
+        fiction.hash = compute_hash(&fiction, &[b"pdf"]).unwrap();
+        insert_message(s, &fiction, &[b"pdf".to_vec()]).unwrap();
+        let at = Timestamp(5_000);
+        let mut batch = Batch::new();
+        let mut delivered = Vec::new();
+        for id in [m.id, fiction.id] {
+            let (before, raw) = get_message_raw(s, id).unwrap().unwrap();
+            delivered.push(
+                stage_deliver_by_listing(&mut batch, raw, &before, at, EventCode::EV12).unwrap(),
+            );
+        }
+        commit(s, batch).unwrap();
+        // As if the records had been rewritten: state 6, the event, the
+        // listing's time as acceptance time unless accepted by fiction.
+        let mut expected = m.clone();
+        expected.state = MessageState::AcceptedByLogin;
+        expected.acceptance_time = Some(at);
+        expected.events.push(Event::new(at, EventCode::EV12));
+        let mut expected_fiction = fiction.clone();
+        expected_fiction.state = MessageState::AcceptedByLogin;
+        expected_fiction
+            .events
+            .push(Event::new(at, EventCode::EV12));
+        assert_eq!(delivered, vec![expected.clone(), expected_fiction.clone()]);
+        assert_eq!(get_message(s, m.id).unwrap(), Some(expected.clone()));
+        assert_eq!(
+            get_message(s, fiction.id).unwrap(),
+            Some(expected_fiction.clone())
+        );
+        // ... while the records are unchanged.
+        let record = store
+            .tree(MESSAGES)
+            .unwrap()
+            .get(&m.id.key())
+            .unwrap()
+            .unwrap();
+        assert_eq!(decode_message(m.id, &record).unwrap(), m);
+        let box_id = &m.recipient.box_id;
+        assert!(pending_acceptance(s, box_id).unwrap().is_empty());
+        let due = due_until(s, Timestamp(i64::MAX), 10).unwrap();
+        assert_eq!(
+            due.iter().map(|e| (e.id, e.at, e.kind)).collect::<Vec<_>>(),
+            vec![
+                (
+                    fiction.id,
+                    Timestamp(3_000).plus_days(90),
+                    DueKind::ContentDeletion
+                ),
+                (m.id, at.plus_days(90), DueKind::ContentDeletion),
+            ]
+        );
+        assert_eq!(
+            state_changes(s, box_id, Some(at), Some(at)).unwrap(),
+            vec![
+                (m.id, at, MessageState::AcceptedByLogin),
+                (fiction.id, at, MessageState::AcceptedByLogin),
+            ]
+        );
+        let mut q = ListQuery::all(box_id.clone(), 10);
+        q.state_mask = MessageState::AcceptedByLogin.filter_bit();
+        assert_eq!(
+            list_received(s, &q).unwrap(),
+            vec![expected.clone(), expected_fiction.clone()]
+        );
+        let mut q = ListQuery::all(m.sender.box_id.clone(), 10);
+        q.state_mask = MessageState::AcceptedByLogin.filter_bit();
+        assert_eq!(
+            list_sent(s, &q).unwrap(),
+            vec![expected.clone(), expected_fiction.clone()]
+        );
+        let counts = count_by_state(s).unwrap();
+        assert_eq!((counts[4], counts[5], counts[6]), (0, 0, 2));
+        let mut all = Vec::new();
+        for_each_message(s, |msg| all.push(msg.clone())).unwrap();
+        assert_eq!(all, vec![expected.clone(), expected_fiction.clone()]);
+        // Delivered once only; an update from the record's old state is a
+        // conflict.
+        let (before, raw) = get_message_raw(s, m.id).unwrap().unwrap();
+        assert!(matches!(
+            stage_deliver_by_listing(&mut Batch::new(), raw, &before, at, EventCode::EV11),
+            Err(RepoError::Conflict(_))
+        ));
+        let mut read_old = m.clone();
+        read_old.state = MessageState::Read;
+        assert!(matches!(
+            update_message(s, &m, &read_old, Timestamp(6_000)),
+            Err(RepoError::Conflict(_))
+        ));
+        // The next write of the record takes the delivery in and clears it
+        // from the entry; the state changes on from 6.
+        let mut read = expected.clone();
+        read.state = MessageState::Read;
+        update_message(s, &expected, &read, Timestamp(6_000)).unwrap();
+        let record = store
+            .tree(MESSAGES)
+            .unwrap()
+            .get(&m.id.key())
+            .unwrap()
+            .unwrap();
+        assert_eq!(decode_message(m.id, &record).unwrap(), read);
+        let entry = store
+            .tree(RECEIVED)
+            .unwrap()
+            .get(&received_key(&m))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ListSummary::decode(&entry).unwrap().delivery, None);
+        assert_eq!(get_message(s, m.id).unwrap(), Some(read));
+        // A write that keeps the state takes it in as well.
+        let mut erased = expected_fiction.clone();
+        erased.erased_by_sender = true;
+        update_message(s, &expected_fiction, &erased, Timestamp(7_000)).unwrap();
+        let entry = store
+            .tree(RECEIVED)
+            .unwrap()
+            .get(&received_key(&fiction))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ListSummary::decode(&entry).unwrap().delivery, None);
+        assert_eq!(get_message(s, fiction.id).unwrap(), Some(erased));
+        let counts = count_by_state(s).unwrap();
+        assert_eq!((counts[6], counts[7]), (1, 1));
+    }
+
+    #[test]
+    fn a_message_changed_after_it_was_read_is_not_delivered() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let m = stored(s, 10_000_001, 1_000);
+        let (before, raw) = get_message_raw(s, m.id).unwrap().unwrap();
+        let mut batch = Batch::new();
+        stage_deliver_by_listing(&mut batch, raw, &before, Timestamp(5_000), EventCode::EV11)
+            .unwrap();
+        // Read (downloaded) meanwhile: the delivery's batch is refused.
+        let mut read = m.clone();
+        read.state = MessageState::Read;
+        update_message(s, &m, &read, Timestamp(4_000)).unwrap();
+        assert!(matches!(commit(s, batch), Err(RepoError::Conflict(_))));
+        assert_eq!(get_message(s, m.id).unwrap(), Some(read));
+    }
+
+    #[test]
     fn lists_page_filter_and_keep_order() {
         let store = open_memory();
         let s = store.as_ref();
@@ -1842,20 +2187,54 @@ mod tests {
                 state: MessageState::Read,
                 org_unit_num: Some(-42),
                 org_unit: Some("Odbor výstavby".into()),
+                delivery: None,
             },
             ListSummary {
                 state: MessageState::Delivered,
                 org_unit_num: None,
                 org_unit: None,
+                delivery: None,
             },
             ListSummary {
                 state: MessageState::ContentDeleted,
                 org_unit_num: Some(0),
                 org_unit: Some(String::new()),
+                delivery: None,
+            },
+            ListSummary {
+                state: MessageState::AcceptedByLogin,
+                org_unit_num: Some(7),
+                org_unit: Some("Podatelna".into()),
+                delivery: Some(ListedDelivery {
+                    at: Timestamp(1_700_000_000_000_000),
+                    event: EventCode::EV13,
+                }),
+            },
+            ListSummary {
+                state: MessageState::AcceptedByLogin,
+                org_unit_num: None,
+                org_unit: None,
+                delivery: Some(ListedDelivery {
+                    at: Timestamp(-5),
+                    event: EventCode::EV11,
+                }),
             },
         ] {
             assert_eq!(ListSummary::decode(&summary.encode()), Some(summary));
         }
+        // A delivery cut short, or with an event no listing records.
+        assert_eq!(
+            ListSummary::decode(&[6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1]),
+            None
+        );
+        let mut ev5 = vec![6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        ev5.extend_from_slice(&Timestamp(1).key());
+        ev5.push(5);
+        assert_eq!(ListSummary::decode(&ev5), None);
+        assert_eq!(
+            ListSummary::decode(&[4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]),
+            None
+        );
         assert_eq!(ListSummary::decode(&[]), None);
         assert_eq!(ListSummary::decode(&[4, 0, 1]), None);
         assert_eq!(
