@@ -1492,6 +1492,47 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_store_gets_the_population_a_used_one_gets() {
+        // The empty store takes the ordered two-thread path, the one with
+        // a world the checked box-by-box one: the same boxes, users and
+        // credit either way.
+        let empty = open_memory();
+        let used = open_memory();
+        let world = crate::domain::world::World::parse(crate::domain::world::DEMO_WORLD, "demo", 0)
+            .unwrap();
+        crate::domain::world::store::insert_world(used.as_ref(), &world).unwrap();
+        let mut opts = SynthOptions::new(200, 5, 1_700_000_000);
+        opts.batch_boxes = 30;
+        let a = generate(empty.as_ref(), &opts, |_| {}).unwrap();
+        let b = generate(used.as_ref(), &opts, |_| {}).unwrap();
+        assert_eq!((a.boxes, a.users, a.id_collisions), (200, 200, 0));
+        assert_eq!((b.boxes, b.users, b.by_type), (200, 200, a.by_type));
+        for i in 0..200 {
+            let id = BoxId::parse(&box_id_of(i, 5)).unwrap();
+            let boxed = repo::get_box(empty.as_ref(), &id).unwrap();
+            assert!(boxed.is_some());
+            assert_eq!(boxed, repo::get_box(used.as_ref(), &id).unwrap());
+            let users = repo::users_of_box(empty.as_ref(), &id).unwrap();
+            assert_eq!(users.len(), 1);
+            assert_eq!(users[0].login, login_of(i, 5));
+            assert_eq!(
+                repo::user_by_login(empty.as_ref(), &login_of(i, 5)).unwrap(),
+                Some(users[0].clone())
+            );
+            // Each load hashes the shared password with a salt of its own.
+            let mut users_used = repo::users_of_box(used.as_ref(), &id).unwrap();
+            for u in &mut users_used {
+                u.password = users[0].password.clone();
+            }
+            assert_eq!(users, users_used);
+            assert_eq!(
+                credit::balance(empty.as_ref(), &id).unwrap(),
+                credit::balance(used.as_ref(), &id).unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn generation_is_deterministic_and_covers_every_type() {
         let a = open_memory();
         let b = open_memory();
