@@ -46,7 +46,8 @@ pub enum FixturesCommand {
         /// Boxes only, no users.
         #[arg(long)]
         no_users: bool,
-        /// Boxes written per atomic batch.
+        /// Boxes generated before they are written (per bulk write into a
+        /// store that holds boxes already).
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
     },

@@ -266,8 +266,21 @@ pub fn stage_insert_user(batch: &mut Batch, u: &User) {
 /// A new user without the preconditions that its ID and login are unused,
 /// for bulk loads that checked them themselves.
 pub fn stage_insert_user_unchecked(batch: &mut Batch, u: &User) {
+    stage_user_record_unchecked(batch, u);
+    stage_box_user(batch, u);
+}
+
+/// The user record and login entry of [`stage_insert_user_unchecked`]
+/// alone: a bulk load writes them in user-ID order, apart from the box
+/// index entry it writes in box order ([`stage_box_user`]).
+pub fn stage_user_record_unchecked(batch: &mut Batch, u: &User) {
     batch.put(USERS, u.id.as_str(), encode(u));
     batch.put(LOGINS, u.login.as_str(), u.id.as_str());
+}
+
+/// The box's index entry of a new user (see
+/// [`stage_user_record_unchecked`]).
+pub fn stage_box_user(batch: &mut Batch, u: &User) {
     batch.put(BOX_USERS, box_user_key(&u.box_id, &u.id), Vec::new());
 }
 

@@ -26,13 +26,24 @@
 //! share the password [`SYNTH_PASSWORD`], hashed once: hashing a million
 //! Argon2 passwords would take hours. This is for synthetic data only.
 //!
-//! Boxes are written [`SynthOptions::batch_boxes`] at a time (box, search
-//! index entry, user, credit), each batch one bulk write per tree
-//! ([`Store::apply_bulk`]) without a durable flush; one flush at the end
-//! makes the whole population durable. A load cut short leaves whole
-//! batches of some trees: the gateway's start rewrites the search index
-//! when it disagrees with the boxes.
+//! Into an empty store every tree is written in key order, key by key
+//! without a durable flush: boxes, their search index entries, credit and
+//! box-user entries in box-ID order on one thread, users and logins in
+//! user-ID order on another. sled appends ordered keys at the right edge
+//! of a tree (random ones split pages all over it and, once the tree
+//! outgrows the page cache, read them back), and a write of its own lets
+//! sled reclaim the pages it replaced at once (a batch of 10,000 boxes
+//! held them all until it ended). A store that holds boxes or users gets
+//! [`SynthOptions::batch_boxes`] boxes at a time, each batch one bulk
+//! write per tree ([`Store::apply_bulk`]), every ID checked against the
+//! store. One flush at the end makes the population durable. A load cut
+//! short leaves some boxes without their users or index entries: the
+//! gateway's start rewrites the search index when it disagrees with the
+//! boxes.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::domain::boxes::credentials::{HashError, PasswordHash};
@@ -43,7 +54,7 @@ use crate::domain::boxes::databox::{
 use crate::domain::boxes::repo::{self, RepoError};
 use crate::domain::boxes::search_index;
 use crate::domain::boxes::user::{PersonName, Privileges, User, UserId, UserType};
-use crate::store::{Batch, Store, StoreError};
+use crate::store::{Batch, BatchOp, KeyRange, Order, Store, StoreError, Tree};
 
 /// The password of every synthetic user (synthetic data only).
 pub const SYNTH_PASSWORD: &str = "Synteticke-Heslo-2026";
@@ -55,7 +66,8 @@ pub struct SynthOptions {
     pub seed: u64,
     /// One primary user per box (default); without, boxes only.
     pub users: bool,
-    /// Boxes per atomic batch.
+    /// Boxes generated before they are written (into a store with data:
+    /// per bulk write).
     pub batch_boxes: usize,
     /// Unix time stamped on passwords and credit events.
     pub now: i64,
@@ -1083,7 +1095,7 @@ fn synth_user(b: &DataBox, id: UserId, name: PersonName, hash: &PasswordHash, no
 }
 
 /// Writes a synthetic population into `store`; `progress` hears the
-/// number of boxes written after each batch.
+/// number of boxes written (with their users) as the load goes on.
 pub fn generate(
     store: &dyn Store,
     opts: &SynthOptions,
@@ -1104,57 +1116,264 @@ pub fn generate(
     let logins_tree = store.tree("logins")?;
     // In an empty store the bijections alone keep the IDs unique: no
     // lookups needed.
-    let empty = |t: &std::sync::Arc<dyn crate::store::Tree>| {
-        t.first_in(
-            crate::store::KeyRange::all(),
-            crate::store::Order::Ascending,
-        )
-        .map(|e| e.is_none())
+    let empty = |t: &Arc<dyn Tree>| {
+        t.first_in(KeyRange::all(), Order::Ascending)
+            .map(|e| e.is_none())
     };
     let fresh = empty(&boxes_tree)? && empty(&users_tree)? && empty(&logins_tree)?;
     // The boxes bypass the search index's log: the index is built anew
     // from the store by the next search (or the gateway's start).
     search_index::forget(store)?;
-    // An empty store gets its boxes in box-ID order: sled appends ordered
-    // keys at the right edge of its tree instead of splitting pages all
-    // over it. The population is the same, each box derives from its
-    // ordinal alone.
-    let order: Option<Vec<u64>> = fresh.then(|| {
-        let mut by_id: Vec<([u8; 7], u64)> = (0..opts.boxes)
-            .map(|n| {
-                let mut attempt = 0u64;
-                let id = loop {
-                    let s = box_id_for(n + attempt * opts.boxes.max(1), opts.seed);
-                    if s != SYSTEM_BOX_ID && BoxId::parse(&s).is_ok() {
-                        break s;
-                    }
-                    attempt += 1;
-                };
-                let mut key = [0u8; 7];
-                let len = id.len().min(7);
-                key[..len].copy_from_slice(&id.as_bytes()[..len]);
-                (key, n)
-            })
-            .collect();
-        by_id.sort_unstable();
-        by_id.into_iter().map(|(_, n)| n).collect()
+    if fresh {
+        generate_fresh(store, opts, hash.as_ref(), &mut report, &mut progress)?;
+    } else {
+        generate_among(
+            store,
+            opts,
+            hash.as_ref(),
+            [&boxes_tree, &users_tree, &logins_tree],
+            &mut report,
+            &mut progress,
+        )?;
+    }
+    search_index::forget(store)?;
+    store.flush_durable()?;
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Box ID of ordinal `n` in an empty store: the ordinal's, else further
+/// along; with the number of candidates skipped.
+fn fresh_box_id(n: u64, opts: &SynthOptions) -> (BoxId, u64) {
+    let mut attempt = 0u64;
+    loop {
+        let s = box_id_for(n + attempt * opts.boxes.max(1), opts.seed);
+        if s != SYSTEM_BOX_ID
+            && let Ok(id) = BoxId::parse(&s)
+        {
+            return (id, attempt);
+        }
+        attempt += 1;
+    }
+}
+
+/// User ID of ordinal `n` in an empty store, as [`fresh_box_id`].
+fn fresh_user_id(n: u64, opts: &SynthOptions) -> (UserId, u64) {
+    let mut attempt = 0u64;
+    loop {
+        let s = user_id_for(n + attempt * opts.boxes.max(1), opts.seed);
+        if !reserved_user_id(&s)
+            && let Ok(id) = UserId::parse(&s)
+        {
+            return (id, attempt);
+        }
+        attempt += 1;
+    }
+}
+
+/// Ordinals `0..n` sorted by the key `key_of` gives them.
+fn ordinals_by<const N: usize>(n: u64, key_of: impl Fn(u64) -> [u8; N]) -> Vec<u64> {
+    let mut keyed: Vec<([u8; N], u64)> = (0..n).map(|i| (key_of(i), i)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+fn key_bytes<const N: usize>(s: &str) -> [u8; N] {
+    let mut key = [0u8; N];
+    let len = s.len().min(N);
+    key[..len].copy_from_slice(&s.as_bytes()[..len]);
+    key
+}
+
+/// Writes the puts and deletes of `batch` key by key (each its own sled
+/// operation, so the memory of replaced pages is reclaimed as the load
+/// goes instead of once per batch); preconditions are the caller's.
+fn insert_each(
+    store: &dyn Store,
+    trees: &mut HashMap<String, Arc<dyn Tree>>,
+    batch: &Batch,
+) -> Result<(), StoreError> {
+    for op in batch.ops() {
+        let tree = match trees.get(op.tree()) {
+            Some(t) => t,
+            None => {
+                let t = store.tree(op.tree())?;
+                trees.entry(op.tree().to_owned()).or_insert(t)
+            }
+        };
+        match op {
+            BatchOp::Put { key, value, .. } => {
+                tree.insert(key, value)?;
+            }
+            BatchOp::Delete { key, .. } => {
+                tree.remove(key)?;
+            }
+            BatchOp::Expect { .. } => {}
+            BatchOp::Add { tree, key, .. } => {
+                return Err(StoreError::Conflict {
+                    tree: tree.clone(),
+                    key: key.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What one writer of [`generate_fresh`] wrote.
+#[derive(Default)]
+struct Written {
+    boxes: u64,
+    users: u64,
+    id_collisions: u64,
+    by_type: Vec<(BoxType, u64)>,
+}
+
+/// Writes into an empty store, every tree in key order: sled appends
+/// ordered keys at the right edge of a tree instead of splitting (and,
+/// once the tree outgrows its page cache, reading back) pages all over
+/// it. Boxes, their search index entries, credit and box-user entries go
+/// in box-ID order on one thread; users and logins in user-ID order on
+/// another (each user derives from its box's ordinal alone), so the two
+/// cores share the work. The population is the same as box by box.
+fn generate_fresh(
+    store: &dyn Store,
+    opts: &SynthOptions,
+    hash: Option<&PasswordHash>,
+    report: &mut SynthReport,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), SynthError> {
+    let boxes_done = AtomicU64::new(0);
+    let users_done = AtomicU64::new(if hash.is_some() { 0 } else { opts.boxes });
+    let failed = AtomicBool::new(false);
+    let per_batch = opts.batch_boxes.max(1);
+    let boxes_writer = || -> Result<Written, SynthError> {
+        let order = ordinals_by::<7>(opts.boxes, |n| key_bytes(fresh_box_id(n, opts).0.as_str()));
+        let mut written = Written {
+            by_type: BoxType::ALL.iter().map(|t| (*t, 0)).collect(),
+            ..Written::default()
+        };
+        let mut trees = HashMap::new();
+        for chunk in order.chunks(per_batch) {
+            if failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut batch = Batch::new();
+            for &n in chunk {
+                let (id, skipped) = fresh_box_id(n, opts);
+                written.id_collisions += skipped;
+                let ic = ic_for(n, opts.seed);
+                let SynthBox {
+                    databox: b,
+                    credit,
+                    user_name,
+                } = synth_box(n, opts.seed, id, &ic, opts.now);
+                repo::stage_insert_box_unchecked(&mut batch, &b);
+                if let Some(c) = credit {
+                    credit::stage_new_ledger(&mut batch, &b.id, &[c])?;
+                }
+                if let Some(hash) = hash {
+                    let u = synth_user(&b, fresh_user_id(n, opts).0, user_name, hash, opts.now);
+                    repo::stage_box_user(&mut batch, &u);
+                }
+                if let Some(slot) = written.by_type.iter_mut().find(|(t, _)| *t == b.box_type) {
+                    slot.1 += 1;
+                }
+                written.boxes += 1;
+            }
+            insert_each(store, &mut trees, &batch)?;
+            boxes_done.store(written.boxes, Ordering::Relaxed);
+        }
+        Ok(written)
+    };
+    let users_writer = |hash: &PasswordHash| -> Result<Written, SynthError> {
+        let order = ordinals_by::<6>(opts.boxes, |n| key_bytes(fresh_user_id(n, opts).0.as_str()));
+        let mut written = Written::default();
+        let mut trees = HashMap::new();
+        for chunk in order.chunks(per_batch) {
+            if failed.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut batch = Batch::new();
+            for &n in chunk {
+                let (uid, skipped) = fresh_user_id(n, opts);
+                written.id_collisions += skipped;
+                let id = fresh_box_id(n, opts).0;
+                let ic = ic_for(n, opts.seed);
+                let sb = synth_box(n, opts.seed, id, &ic, opts.now);
+                let u = synth_user(&sb.databox, uid, sb.user_name, hash, opts.now);
+                repo::stage_user_record_unchecked(&mut batch, &u);
+                written.users += 1;
+            }
+            insert_each(store, &mut trees, &batch)?;
+            users_done.store(written.users, Ordering::Relaxed);
+        }
+        Ok(written)
+    };
+    let stop_on_error = |r: Result<Written, SynthError>| {
+        if r.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        r
+    };
+    let (boxes_writer, users_writer, stop_on_error) =
+        (&boxes_writer, &users_writer, &stop_on_error);
+    let (boxes, users) = std::thread::scope(|s| {
+        let boxes = s.spawn(move || stop_on_error(boxes_writer()));
+        let users = hash.map(|h| s.spawn(move || stop_on_error(users_writer(h))));
+        let mut shown = 0;
+        loop {
+            let finished = boxes.is_finished() && users.as_ref().is_none_or(|u| u.is_finished());
+            let done = boxes_done
+                .load(Ordering::Relaxed)
+                .min(users_done.load(Ordering::Relaxed));
+            if done != shown {
+                shown = done;
+                progress(done);
+            }
+            if finished {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let join = |h: std::thread::ScopedJoinHandle<'_, Result<Written, SynthError>>| {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
+        (join(boxes), users.map(join))
     });
+    let boxes = boxes?;
+    let users = users.transpose()?.unwrap_or_default();
+    report.boxes = boxes.boxes;
+    report.users = users.users;
+    report.id_collisions = boxes.id_collisions + users.id_collisions;
+    report.by_type = boxes.by_type;
+    Ok(())
+}
+
+/// Adds to a store that holds boxes or users already: box by box, each
+/// ID checked against the store, [`SynthOptions::batch_boxes`] boxes per
+/// bulk write (one per tree, [`Store::apply_bulk`]).
+fn generate_among(
+    store: &dyn Store,
+    opts: &SynthOptions,
+    hash: Option<&PasswordHash>,
+    [boxes_tree, users_tree, logins_tree]: [&Arc<dyn Tree>; 3],
+    report: &mut SynthReport,
+    progress: &mut impl FnMut(u64),
+) -> Result<(), SynthError> {
     let per_batch = opts.batch_boxes.max(1) as u64;
-    let mut i = 0u64;
-    while i < opts.boxes {
-        let end = (i + per_batch).min(opts.boxes);
+    let mut n = 0u64;
+    while n < opts.boxes {
+        let end = (n + per_batch).min(opts.boxes);
         let mut batch = Batch::new();
-        for position in i..end {
-            let n = match &order {
-                Some(order) => order[position as usize],
-                None => position,
-            };
+        for n in n..end {
             // A free box ID: the ordinal's, else further along.
             let mut attempt = 0u64;
             let id = loop {
                 let s = box_id_for(n + attempt * opts.boxes.max(1), opts.seed);
                 if s != SYSTEM_BOX_ID
-                    && (fresh || !boxes_tree.contains_key(s.as_bytes())?)
+                    && !boxes_tree.contains_key(s.as_bytes())?
                     && let Ok(id) = BoxId::parse(&s)
                 {
                     break id;
@@ -1172,14 +1391,13 @@ pub fn generate(
             if let Some(c) = credit {
                 credit::stage_new_ledger(&mut batch, &b.id, &[c])?;
             }
-            if let Some(hash) = &hash {
+            if let Some(hash) = hash {
                 let mut attempt = 0u64;
                 let uid = loop {
                     let s = user_id_for(n + attempt * opts.boxes.max(1), opts.seed);
                     if !reserved_user_id(&s)
-                        && (fresh
-                            || (!users_tree.contains_key(s.as_bytes())?
-                                && !logins_tree.contains_key(s.as_bytes())?))
+                        && !users_tree.contains_key(s.as_bytes())?
+                        && !logins_tree.contains_key(s.as_bytes())?
                         && let Ok(id) = UserId::parse(&s)
                     {
                         break id;
@@ -1196,17 +1414,14 @@ pub fn generate(
             }
             report.boxes += 1;
         }
-        // Fresh IDs and logins were checked above (or need no check in an
-        // empty store); one bulk write per tree, not a transaction over all.
+        // Fresh IDs and logins were checked above; one bulk write per
+        // tree, not a transaction over all.
         batch.drop_preconditions();
         store.apply_bulk(batch)?;
-        i = end;
+        n = end;
         progress(report.boxes);
     }
-    search_index::forget(store)?;
-    store.flush_durable()?;
-    report.elapsed = started.elapsed();
-    Ok(report)
+    Ok(())
 }
 
 /// The login of synthetic box number `i` of the population of `seed`
@@ -1274,6 +1489,47 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[test]
+    fn an_empty_store_gets_the_population_a_used_one_gets() {
+        // The empty store takes the ordered two-thread path, the one with
+        // a world the checked box-by-box one: the same boxes, users and
+        // credit either way.
+        let empty = open_memory();
+        let used = open_memory();
+        let world = crate::domain::world::World::parse(crate::domain::world::DEMO_WORLD, "demo", 0)
+            .unwrap();
+        crate::domain::world::store::insert_world(used.as_ref(), &world).unwrap();
+        let mut opts = SynthOptions::new(200, 5, 1_700_000_000);
+        opts.batch_boxes = 30;
+        let a = generate(empty.as_ref(), &opts, |_| {}).unwrap();
+        let b = generate(used.as_ref(), &opts, |_| {}).unwrap();
+        assert_eq!((a.boxes, a.users, a.id_collisions), (200, 200, 0));
+        assert_eq!((b.boxes, b.users, b.by_type), (200, 200, a.by_type));
+        for i in 0..200 {
+            let id = BoxId::parse(&box_id_of(i, 5)).unwrap();
+            let boxed = repo::get_box(empty.as_ref(), &id).unwrap();
+            assert!(boxed.is_some());
+            assert_eq!(boxed, repo::get_box(used.as_ref(), &id).unwrap());
+            let users = repo::users_of_box(empty.as_ref(), &id).unwrap();
+            assert_eq!(users.len(), 1);
+            assert_eq!(users[0].login, login_of(i, 5));
+            assert_eq!(
+                repo::user_by_login(empty.as_ref(), &login_of(i, 5)).unwrap(),
+                Some(users[0].clone())
+            );
+            // Each load hashes the shared password with a salt of its own.
+            let mut users_used = repo::users_of_box(used.as_ref(), &id).unwrap();
+            for u in &mut users_used {
+                u.password = users[0].password.clone();
+            }
+            assert_eq!(users, users_used);
+            assert_eq!(
+                credit::balance(empty.as_ref(), &id).unwrap(),
+                credit::balance(used.as_ref(), &id).unwrap()
+            );
+        }
     }
 
     #[test]
