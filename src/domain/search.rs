@@ -19,15 +19,16 @@
 //! word), each a union of index scans (*terms*). The clause with the
 //! smallest posting list drives: clauses are scanned in turn, each only as
 //! far as the smallest seen so far ([`CANDIDATE_LIMIT`] at most), so a
-//! common word costs no more than a rare one. The driver's postings are
+//! common word costs no more than a rare one. While no box was written
+//! since the in-memory index was built (the usual case), the dictionary
+//! gives every clause's posting count without reading it, so the same
+//! driver is chosen from the counts and only the lists used are read. The driver's postings are
 //! filtered by their summaries (type scope, visibility) and the remaining
 //! candidates checked against the other clauses with one read of the
 //! forward index each. The work is bounded by [`CANDIDATE_LIMIT`] whatever
 //! the size of the store; a search whose every clause matches more boxes
 //! than that is answered from the first [`CANDIDATE_LIMIT`] candidates and
 //! reported as truncated.
-
-use std::collections::HashMap;
 
 use crate::domain::boxes::databox::{BoxState, BoxType};
 use crate::domain::boxes::search_index::{
@@ -250,17 +251,25 @@ struct Scan {
 }
 
 /// The driving clause (the one with the fewest postings) and what was read
-/// of every clause while finding it, so nothing is read twice.
+/// or counted of every clause while finding it, so nothing is read twice.
 struct Driver {
     clause: usize,
     candidates: Vec<Candidate>,
     truncated: bool,
+    /// What was read of each clause (when its postings could not be
+    /// counted).
     scans: Vec<Option<Scan>>,
+    /// When the postings could be counted: per clause, how many it has and
+    /// how far the drive would have read it (`None`: not reached).
+    counted: Option<Vec<(usize, Option<usize>)>>,
 }
 
 /// Scans the clauses in the given order, each only as far as the shortest
 /// so far.
 fn drive(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Driver> {
+    if let Some(driver) = drive_counted(view, clauses, order) {
+        return driver;
+    }
     let mut scans: Vec<Option<Scan>> = vec![None; clauses.len()];
     let mut best: Option<usize> = None;
     for &i in order {
@@ -292,7 +301,65 @@ fn drive(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Driver> {
         candidates: scan.candidates,
         truncated: scan.truncated,
         scans,
+        counted: None,
     })
+}
+
+/// How many postings a clause has, from the dictionary alone; `None` when
+/// the index cannot count them ([`View::count`]).
+fn clause_count(view: &View, clause: &Clause) -> Option<usize> {
+    let mut n = 0usize;
+    for term in clause {
+        n += match term {
+            Term::Index { field, word, exact } => view.count(*field, word, *exact)?,
+            Term::BoxId(id) => usize::from(view.find(id).is_some()),
+        };
+    }
+    Some(n)
+}
+
+/// [`drive`] from the clauses' posting counts: the same choice of driver
+/// (a clause read up to `limit` is truncated exactly when it has more than
+/// `limit` postings), reading only the driver's postings. `None` when the
+/// counts are not known.
+fn drive_counted(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Option<Driver>> {
+    let counts = clauses
+        .iter()
+        .map(|c| clause_count(view, c))
+        .collect::<Option<Vec<usize>>>()?;
+    let mut limits: Vec<Option<usize>> = vec![None; clauses.len()];
+    // The best so far: (clause, postings read, truncated).
+    let mut best: Option<(usize, usize, bool)> = None;
+    for &i in order {
+        let limit = match best {
+            Some((_, len, false)) => len,
+            _ => CANDIDATE_LIMIT,
+        };
+        let truncated = counts[i] > limit;
+        let len = counts[i].min(limit);
+        let better = match best {
+            None => true,
+            Some((_, best_len, best_truncated)) => !truncated && (best_truncated || len < best_len),
+        };
+        limits[i] = Some(limit);
+        if better {
+            best = Some((i, len, truncated));
+        }
+        if len == 0 && !truncated {
+            break;
+        }
+    }
+    let Some((clause, _, _)) = best else {
+        return Some(None);
+    };
+    let (candidates, truncated) = collect(view, &clauses[clause], limits[clause]?);
+    Some(Some(Driver {
+        clause,
+        candidates,
+        truncated,
+        scans: vec![None; clauses.len()],
+        counted: Some(counts.into_iter().zip(limits).collect()),
+    }))
 }
 
 /// Clause order: exact identifiers first, then longer words (rarer, as a
@@ -329,6 +396,9 @@ pub struct Hit {
 #[derive(Debug, Clone, Default)]
 pub struct Found {
     pub hits: Vec<Hit>,
+    /// How many boxes it found: more than `hits` holds when only the best
+    /// were asked for ([`full_text_first`]).
+    pub total: usize,
     /// The search matched more than it could examine
     /// ([`CANDIDATE_LIMIT`]) or return.
     pub truncated: bool,
@@ -419,6 +489,17 @@ fn posting_score(c: &Candidate) -> u32 {
 /// letters and digits the box ID. Hits are ordered by relevance (the sum
 /// of [`word_score`]), then box ID.
 pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Found, StoreError> {
+    full_text_first(store, q, who, usize::MAX)
+}
+
+/// [`full_text`] returning only the best `first` hits (and the count of
+/// all in [`Found::total`]): what a page of results needs.
+pub fn full_text_first(
+    store: &dyn Store,
+    q: &TextQuery,
+    who: Searcher,
+    first: usize,
+) -> Result<Found, StoreError> {
     let view = idx::view(store)?;
     let clauses: Vec<Clause> = q
         .words
@@ -456,7 +537,11 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
         return Ok(Found::default());
     };
     // One entry per box, with the best points of the driving word.
-    let mut boxes: HashMap<BoxNo, (Summary, u32)> = HashMap::new();
+    let mut boxes: rustc_hash::FxHashMap<BoxNo, (Summary, u32)> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(
+            driver.candidates.len(),
+            Default::default(),
+        );
     for c in &driver.candidates {
         let s = &c.posting.summary;
         if !q.scope.contains(s) || !(visible(s, who) || c.field.is_none()) {
@@ -471,11 +556,11 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
     // cheaper than a random read per candidate); the rest are checked
     // against each remaining candidate's forward-index entry.
     let mut unchecked = Vec::new();
-    for (i, clause) in clauses.iter().enumerate() {
+    for i in 0..clauses.len() {
         if i == driver.clause || boxes.is_empty() {
             continue;
         }
-        match clause_points(&view, clause, driver.scans[i].as_ref(), boxes.len()) {
+        match clause_points(&view, &clauses, &driver, i, boxes.len()) {
             Some(points) => boxes.retain(|id, (_, score)| match points.get(id) {
                 Some(p) => {
                     *score += p;
@@ -503,7 +588,19 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
             scored.push((no, summary, score));
         }
     }
-    scored.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| view.id(a.0).cmp(view.id(b.0))));
+    // Only the best `first` are ordered and named: a page needs no more,
+    // and the order is total (box IDs are unique), so they are the same.
+    let total = scored.len();
+    let order = |a: &(BoxNo, Summary, u32), b: &(BoxNo, Summary, u32)| {
+        b.2.cmp(&a.2).then_with(|| view.cmp_ids(a.0, b.0))
+    };
+    if first < scored.len() {
+        if first > 0 {
+            scored.select_nth_unstable_by(first - 1, order);
+        }
+        scored.truncate(first);
+    }
+    scored.sort_unstable_by(order);
     Ok(Found {
         hits: scored
             .into_iter()
@@ -513,24 +610,37 @@ pub fn full_text(store: &dyn Store, q: &TextQuery, who: Searcher) -> Result<Foun
                 score,
             })
             .collect(),
+        total,
         truncated: driver.truncated,
     })
 }
 
-/// The boxes of a clause with their best points, for intersecting it with
-/// `n` candidates: from what the driver search read of it when that was
-/// all of it, else read anew if it has at most `4n` postings (at least
+/// The boxes of clause `i` with their best points, for intersecting it
+/// with `n` candidates: from what the driver search read of it when that
+/// was all of it, else read anew if it has at most `4n` postings (at least
 /// 1,000; reading a posting costs a fraction of checking a candidate's
 /// forward-index entry). `None`: longer, not worth reading.
 fn clause_points(
     view: &View,
-    clause: &Clause,
-    scanned: Option<&Scan>,
+    clauses: &[Clause],
+    driver: &Driver,
+    i: usize,
     n: usize,
-) -> Option<HashMap<BoxNo, u32>> {
+) -> Option<Points> {
+    let clause = &clauses[i];
     let limit = n.saturating_mul(4).clamp(1_000, CANDIDATE_LIMIT);
+    if let Some(counted) = &driver.counted {
+        // What the reads below would have found, from the counts.
+        let (count, read_to) = counted[i];
+        let whole = read_to.is_some_and(|r| count <= r) || count <= limit;
+        if !whole {
+            return None;
+        }
+        let (candidates, _) = collect(view, clause, count);
+        return Some(points_of(&candidates));
+    }
     let fresh;
-    let candidates = match scanned {
+    let candidates = match driver.scans[i].as_ref() {
         Some(s) if !s.truncated => &s.candidates,
         Some(s) if s.candidates.len() >= limit => return None,
         _ => {
@@ -542,13 +652,22 @@ fn clause_points(
             &fresh
         }
     };
-    let mut points: HashMap<BoxNo, u32> = HashMap::with_capacity(candidates.len());
+    Some(points_of(candidates))
+}
+
+/// Box numbers to points (or to anything small), hashed cheaply: the keys
+/// are the index's own numbers, not input an attacker picks freely.
+type Points = rustc_hash::FxHashMap<BoxNo, u32>;
+
+/// The best points of each box of a clause's postings.
+fn points_of(candidates: &[Candidate]) -> Points {
+    let mut points = Points::with_capacity_and_hasher(candidates.len(), Default::default());
     for c in candidates {
         let p = posting_score(c);
         let e = points.entry(c.posting.no).or_insert(0);
         *e = (*e).max(p);
     }
-    Some(points)
+    points
 }
 
 /// Boxes whose identification number is exactly `ic` (8 digits), visible
@@ -571,8 +690,9 @@ pub fn by_ic(
             summary: p.summary,
             score: 5,
         })
-        .collect();
+        .collect::<Vec<_>>();
     Ok(Found {
+        total: hits.len(),
         hits,
         truncated: p.truncated,
     })
@@ -589,8 +709,9 @@ pub fn by_id(store: &dyn Store, id: &str) -> Result<Found, StoreError> {
             score: 5,
         })
         .into_iter()
-        .collect();
+        .collect::<Vec<_>>();
     Ok(Found {
+        total: hits.len(),
         hits,
         truncated: false,
     })
@@ -811,9 +932,9 @@ pub fn find(
     let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     let mut candidates: Vec<(BoxNo, Summary)> = Vec::new();
-    for cand in driver.candidates {
+    for cand in &driver.candidates {
         let s = cand.posting.summary;
         if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
             continue;
@@ -827,13 +948,11 @@ pub fn find(
     }
     // Every word of the criteria must begin a word of its field: the other
     // clauses narrow the candidates where their lists are short enough.
-    for (i, clause) in clauses.iter().enumerate() {
+    for i in 0..clauses.len() {
         if i == driver.clause || candidates.is_empty() {
             continue;
         }
-        if let Some(points) =
-            clause_points(&view, clause, driver.scans[i].as_ref(), candidates.len())
-        {
+        if let Some(points) = clause_points(&view, &clauses, &driver, i, candidates.len()) {
             candidates.retain(|(no, _)| points.contains_key(no));
         }
     }
@@ -858,6 +977,7 @@ pub fn find(
     }
     matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(FindOutcome::Found(Found {
+        total: matched.len(),
         hits: matched
             .into_iter()
             .map(|(_, id, summary)| Hit {
@@ -994,6 +1114,119 @@ mod tests {
         );
         let f = full_text(s.as_ref(), &q("zlin", Scope::All), PERSON).unwrap();
         assert!(f.hits.is_empty());
+    }
+
+    /// What a search answered, for comparing two evaluations.
+    type Answer = (Vec<String>, usize, bool);
+
+    fn answers(s: &dyn Store) -> Vec<Answer> {
+        let mut out = Vec::new();
+        for (text, scope) in [
+            ("novak", Scope::All),
+            ("nov praha", Scope::All),
+            ("jan novak brno", Scope::Type(BoxType::FO)),
+            ("stavby", Scope::Po),
+            ("stavby praha", Scope::All),
+            ("pra", Scope::All),
+            ("10000003", Scope::All),
+            ("s000123", Scope::All),
+            ("dvorak plzen", Scope::All),
+        ] {
+            for who in [PERSON, AUTHORITY] {
+                let q = TextQuery {
+                    words: TextQuery::words_of(text),
+                    target: TextTarget::General,
+                    scope,
+                };
+                let f = full_text(s, &q, who).unwrap();
+                let page = full_text_first(s, &q, who, 20).unwrap();
+                assert_eq!(page.total, f.total, "{text}");
+                assert_eq!(ids(&page), ids(&f)[..f.hits.len().min(20)], "{text}");
+                out.push((
+                    ids(&f).into_iter().map(str::to_owned).collect(),
+                    f.total,
+                    f.truncated,
+                ));
+            }
+        }
+        let criteria = [
+            (BoxType::FO, "", "Novák", "Praha"),
+            (BoxType::FO, "", "Nov", "Brno"),
+            (BoxType::FO, "", "Dvořák", ""),
+            (BoxType::PO, "Stavby", "", ""),
+            (BoxType::PO, "Novák Stavby", "", "Plzeň"),
+        ];
+        for (t, firm_name, last_name, city) in criteria {
+            let c = Criteria {
+                box_type: Some(t),
+                firm_name: firm_name.into(),
+                last_name: last_name.into(),
+                city: city.into(),
+                ..Criteria::default()
+            };
+            for who in [PERSON, AUTHORITY] {
+                match find(s, &c, who, Matching::Find, FIND_LIMIT).unwrap() {
+                    FindOutcome::Found(f) => out.push((
+                        ids(&f).into_iter().map(str::to_owned).collect(),
+                        f.total,
+                        f.truncated,
+                    )),
+                    FindOutcome::TooGeneral => out.push((Vec::new(), 0, true)),
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn counted_and_read_evaluations_agree() {
+        // Enough boxes that common words have more postings than a search
+        // examines: the evaluation from posting counts (log empty) and the
+        // one that reads every clause (log not empty) must pick the same
+        // driving clause and answer alike, truncation included.
+        let store = open_memory();
+        let firsts = ["Jan", "Jana", "Petr", "Pavel", "Marie"];
+        let lasts = ["Novák", "Nováková", "Dvořák", "Svoboda", "Novotný", "Černý"];
+        let cities = [
+            "Praha", "Praha 2", "Brno", "Praha 4", "Plzeň", "Praha 9", "Praha",
+        ];
+        let mut batch = Batch::new();
+        for i in 0..30_000usize {
+            let id = format!("s{i:06}");
+            let (first, last, city) = (firsts[i % 5], lasts[i % 6], cities[i % 7]);
+            let b = if i % 3 == 0 {
+                let name = format!("{last} Stavby s.r.o.");
+                let ic = format!("{}", 10_000_000 + i);
+                boxed(&id, BoxType::PO, firm(&name, &ic, city), true, i % 2 == 0)
+            } else {
+                boxed(
+                    &id,
+                    BoxType::FO,
+                    person(first, last, city),
+                    i % 4 != 0,
+                    false,
+                )
+            };
+            repo::stage_insert_box_unchecked(&mut batch, &b);
+        }
+        store.apply(batch).unwrap();
+        idx::prepare(store.as_ref()).unwrap();
+        let view = idx::view(store.as_ref()).unwrap();
+        assert!(view.count(Field::Address, "praha", true).unwrap() > CANDIDATE_LIMIT);
+        let counted = answers(store.as_ref());
+        assert!(counted.iter().any(|a| a.2), "some searches are truncated");
+
+        // A change the searches above do not see puts a box in the log.
+        let id = BoxId::parse("s000001").unwrap();
+        let old = repo::get_box_stored(store.as_ref(), &id).unwrap().unwrap();
+        let mut new = old.value.clone();
+        new.owner.address.district = "Zzz".into();
+        let mut batch = Batch::new();
+        repo::stage_update_box(&mut batch, &old, &new);
+        store.apply(batch).unwrap();
+        let view = idx::view(store.as_ref()).unwrap();
+        assert_eq!(view.count(Field::Address, "praha", true), None);
+        assert_eq!(answers(store.as_ref()), counted);
     }
 
     #[test]

@@ -955,6 +955,8 @@ fn full_text(
         let ok = !t.is_empty() && t.len() <= 8 && t.bytes().all(|b| b.is_ascii_digit());
         ok.then(|| format!("{t:0>8}"))
     };
+    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
+    let take = usize::try_from(size).unwrap_or(0);
     let (found, highlight) = match kind {
         "GENERAL" | "ADDRESS" => {
             let words = TextQuery::words_of(text);
@@ -971,7 +973,7 @@ fn full_text(
                 target,
                 scope,
             };
-            let found = search::full_text(store, &q, who)?;
+            let found = search::full_text_first(store, &q, who, start.saturating_add(take))?;
             (found, Some((words, target == TextTarget::General)))
         }
         "ICO" | "IDOVM" if kind == "ICO" || input.allow_idovm => {
@@ -988,9 +990,7 @@ fn full_text(
         }
         _ => return refuse(IsdsCode::SearchInvalidInput),
     };
-    let total = found.hits.len();
-    let start = usize::try_from(page.saturating_mul(size)).unwrap_or(usize::MAX);
-    let take = usize::try_from(size).unwrap_or(0);
+    let total = found.total;
     let mut boxes = Vec::new();
     for hit in found.hits.iter().skip(start).take(take) {
         let Ok(id) = BoxId::parse(&hit.id) else {

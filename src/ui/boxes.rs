@@ -79,7 +79,7 @@ pub fn list(c: &Cockpit, req: &Request) -> Result<Page, UiError> {
                 target: TextTarget::General,
                 scope: Scope::All,
             };
-            search::full_text(c.store.as_ref(), &query, all)?
+            search::full_text_first(c.store.as_ref(), &query, all, PAGE * 4)?
         };
         let mut boxes = Vec::new();
         for hit in hits.hits.iter().take(PAGE * 4) {

@@ -564,6 +564,14 @@ impl Terms {
         &self.postings[self.post_starts[i] as usize..self.post_starts[i + 1] as usize]
     }
 
+    /// How many postings the tokens of `range` have together.
+    fn postings_in(&self, range: std::ops::Range<usize>) -> usize {
+        if range.is_empty() {
+            return 0;
+        }
+        (self.post_starts[range.end] - self.post_starts[range.start]) as usize
+    }
+
     /// The first ordinal `i` for which `below(token(i))` is false (the
     /// tokens for which it holds come first).
     fn partition(&self, below: impl Fn(&str) -> bool) -> usize {
@@ -873,6 +881,11 @@ impl Overlay {
         o
     }
 
+    /// Whether the log holds nothing (no box written since the snapshot).
+    fn is_empty(&self) -> bool {
+        self.boxes.is_empty() && self.superseded.is_empty()
+    }
+
     fn terms(&self, field: Field) -> &BTreeMap<String, Vec<u32>> {
         match field {
             Field::Name => &self.name,
@@ -1125,6 +1138,33 @@ impl View {
         }
     }
 
+    /// How many postings [`View::postings`] would give without a limit,
+    /// read from the dictionary's offsets without touching the postings;
+    /// `None` when the log holds boxes (only reading tells then which
+    /// postings it hides).
+    pub fn count(&self, field: Field, prefix: &str, exact: bool) -> Option<usize> {
+        if !self.overlay.is_empty() {
+            return None;
+        }
+        if prefix.is_empty() {
+            return Some(0);
+        }
+        let terms = self.snap.terms(field);
+        let range = terms.range(prefix, exact);
+        Some(terms.postings_in(range))
+    }
+
+    /// Orders two boxes by box ID: snapshot numbers follow box-ID order, so
+    /// only boxes of the log need their IDs compared (as text).
+    pub fn cmp_ids(&self, a: BoxNo, b: BoxNo) -> std::cmp::Ordering {
+        let base = self.snap.len() as BoxNo;
+        if a < base && b < base {
+            a.cmp(&b)
+        } else {
+            self.id(a).cmp(self.id(b))
+        }
+    }
+
     /// The box with exactly this ID.
     pub fn find(&self, id: &str) -> Option<BoxNo> {
         let logged = self
@@ -1151,6 +1191,27 @@ impl View {
         }
         let base = self.snap.terms(field);
         let mut b = base.range(prefix, exact);
+        if self.overlay.is_empty() {
+            // The snapshot alone: its lists in token order, copied as they
+            // are (the general merge below gives the same, slower).
+            out.items.reserve(limit.min(base.postings_in(b.clone())));
+            let summaries = &self.snap.summaries;
+            for t in b {
+                let exact = base.token(t) == prefix;
+                for &no in base.postings_of(t) {
+                    if out.items.len() >= limit {
+                        out.truncated = true;
+                        return out;
+                    }
+                    out.items.push(Posting {
+                        no,
+                        summary: summaries[no as usize],
+                        exact,
+                    });
+                }
+            }
+            return out;
+        }
         let logged = self.overlay.terms(field);
         let mut l = logged
             .range::<str, _>((
