@@ -55,6 +55,11 @@ pub struct Config {
     /// default suits a local gateway; a register of a million boxes wants
     /// about 1024, so the search index stays in memory.
     pub store_cache_mb: u64,
+    /// Durable writes made at the same time share one flush (group commit,
+    /// `group_commit`; on by default). Off (`serve --no-group-commit`):
+    /// each durable write runs its own flush, for measuring the gain.
+    /// Either way every write is on disk before it is answered.
+    pub group_commit: bool,
     /// Record every SOAP exchange into this directory (`serve --record`).
     pub record: Option<PathBuf>,
     /// Files of `[[faults]]` rules (`serve --faults`), in addition to those
@@ -230,6 +235,7 @@ impl Default for Config {
             test_clock: false,
             clock_start: None,
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
+            group_commit: true,
             record: None,
             fault_rules: Vec::new(),
             no_ui: false,

@@ -115,6 +115,12 @@ struct ServeArgs {
     /// for a register of a million boxes.
     #[arg(long, env = "ISDS_GATEWAY_STORE_CACHE_MB")]
     store_cache_mb: Option<u64>,
+    /// Give each durable write its own flush instead of sharing one among
+    /// the writes made at the same time (group commit). For measuring what
+    /// group commit gains; every write is durable before it is answered
+    /// either way.
+    #[arg(long)]
+    no_group_commit: bool,
     /// Record every SOAP exchange into this directory as a transcript that
     /// `isds-gateway replay` can play back (passwords are never written).
     #[arg(long)]
@@ -301,6 +307,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(mb) = args.store_cache_mb {
         config.store_cache_mb = mb;
     }
+    config.group_commit &= !args.no_group_commit;
     if args.demo_world.is_some() {
         config.demo_world = args.demo_world;
     }

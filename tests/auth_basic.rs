@@ -112,6 +112,36 @@ async fn repeated_failures_block_the_user_for_an_hour() {
     t.stop().await;
 }
 
+/// A password that verified moments ago is recalled without the slow
+/// hash; the lockout still counts and blocks as for any other password.
+#[tokio::test]
+async fn a_recalled_password_counts_failures_and_is_refused_while_blocked() {
+    let (t, clock) = TestGateway::start_clocked().await;
+    let ok = |resp: SoapResponse| assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    ok(t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await);
+    ok(t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await);
+    // A failure on record: the right password still logs in and clears
+    // it, so the next four failures do not block.
+    let resp = t.soap_as(("po_jednatel", "bad"), "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+    ok(t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await);
+    for _ in 0..4 {
+        let resp = t.soap_as(("po_jednatel", "bad"), "/DS/dz", DUMMY).await;
+        assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+    }
+    let resp = t.soap_as(("po_jednatel", "bad"), "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.intruderDetected");
+    // Blocked, though the right password verified a moment ago.
+    for _ in 0..2 {
+        let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+        assert_refused(&resp, "authentication.error.intruderDetected");
+    }
+    clock.advance(time::Duration::minutes(61));
+    ok(t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await);
+    ok(t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await);
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn an_expired_password_allows_only_the_password_services() {
     let (t, clock) = TestGateway::start_clocked().await;

@@ -49,6 +49,10 @@ pub(super) async fn login(
     password: String,
     method: LoginMethod,
 ) -> Result<Result<Identity, AuthFailure>, AuthError> {
+    let (login, password) = match recalled_login(auth, login, password, method).await? {
+        Recalled::Identity(identity) => return Ok(Ok(*identity)),
+        Recalled::No { login, password } => (login, password),
+    };
     let (user, _attempt) = match verify_password(auth, login, password).await? {
         Ok(verified) => verified,
         Err(failure) => return Ok(Err(failure)),
@@ -68,6 +72,56 @@ pub(super) async fn login(
             return Ok(Err(AuthFailure::BadRole));
         }
         identity(store, &policy, now, user, method)
+    })
+    .await
+}
+
+/// What [`recalled_login`] found.
+enum Recalled {
+    /// The login succeeded exactly as the full check would have.
+    Identity(Box<Identity>),
+    /// The full check decides; the credentials are handed back.
+    No { login: String, password: String },
+}
+
+/// The common case of a client sending the same right password with every
+/// request, decided in one store visit and without the login's gate: the
+/// user's password verified recently against the hash stored now
+/// ([`super::verified`]) and the user has no failed attempts on record.
+/// Such a login writes nothing (there are no failures to clear), so it
+/// needs no serialising with parallel attempts: it counts as decided
+/// before any of them. The same checks as [`login`] follow (certificate
+/// or OTP login required on `/DS/`, the box, the password's expiry).
+/// Anything else (an unknown login, a password not recalled, failures on
+/// record) goes the full way, under the gate.
+async fn recalled_login(
+    auth: &Authenticator,
+    login: String,
+    password: String,
+    method: LoginMethod,
+) -> Result<Recalled, AuthError> {
+    let policy = auth.policy.clone();
+    let now = auth.clock.unix();
+    let verified = auth.verified.clone();
+    auth.on_store(move |store| {
+        let no = |login, password| Ok(Recalled::No { login, password });
+        let Some(user) = repo::user_by_login(store, &login)? else {
+            return no(login, password);
+        };
+        let failures = read_failures(store, &user.id)?;
+        if failures.count > 0 || failures.blocked_until > 0 || !verified.recalls(&user, &password) {
+            return no(login, password);
+        }
+        if method == LoginMethod::Basic && certificates::user_has_certificate(store, &user.id)? {
+            return no(login, password);
+        }
+        if method == LoginMethod::Basic && otp::get_secret(store, &user.id)?.is_some() {
+            return no(login, password);
+        }
+        match identity(store, &policy, now, user, method)? {
+            Ok(identity) => Ok(Recalled::Identity(Box::new(identity))),
+            Err(_) => no(login, password),
+        }
     })
     .await
 }

@@ -234,7 +234,7 @@ pub struct Authenticator {
     /// Serialised attempts per login; failures of unstored logins.
     lockout: lockout::Lockout,
     /// Passwords that verified recently (saves Argon2 work per request).
-    verified: verified::VerifiedPasswords,
+    verified: Arc<verified::VerifiedPasswords>,
     /// The threads that run Argon2 verifications (bounded memory and CPU).
     hashing: hash_pool::HashPool,
 }
@@ -249,7 +249,7 @@ impl Authenticator {
             mep: mobile_key::MepState::default(),
             operator: None,
             lockout: lockout::Lockout::default(),
-            verified: verified::VerifiedPasswords::default(),
+            verified: Arc::default(),
             hashing: hash_pool::HashPool::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

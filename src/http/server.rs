@@ -243,10 +243,11 @@ async fn start_inner(
             source: e.source,
         }
     })?;
-    let store = store::open_sled_with_files(
+    let store = store::open_sled_with_options(
         &config.data_dir.join("store"),
         config.store_cache_mb,
         &config.data_dir.join("documents"),
+        config.group_commit,
     )?;
     // The store's own files are created by sled with the process umask.
     crate::private_files::restrict_tree(&config.data_dir);

@@ -369,6 +369,9 @@ fn submit_blocking(
     recipients: Vec<RecipientSpec>,
 ) -> Result<Result<PerRecipient, IsdsStatus>, ServiceError> {
     let store = store.as_ref();
+    // The lifecycle's catch-up that precedes every message call (see
+    // `Services::dispatch`), here on this thread.
+    messages::lifecycle::run_due(store, clock.as_ref())?;
     let prepared = match prepare(store, identity, common, documents, false)? {
         Ok(p) => p,
         Err(status) => return Ok(Err(status)),

@@ -233,9 +233,14 @@ impl Services {
         // services and DummyOperation (above), and moves nothing on.
         // DummyOperation reads no message: it does not wait for the store
         // (what fell due is caught up by the next call that reads one).
+        // A submission catches up on the blocking thread that stores it
+        // (`dm_operations::submit`): one hand-over to the pool, not two.
         if is_message_family(op.family)
             && !ctx.identity.must_change_password
-            && op.name != "DummyOperation"
+            && !matches!(
+                op.name,
+                "DummyOperation" | "CreateMessage" | "CreateMultipleMessage"
+            )
         {
             message_read::catch_up(self).await?;
         }

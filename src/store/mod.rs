@@ -41,7 +41,9 @@ use std::sync::Arc;
 
 pub use files::FileDir;
 pub use memory::open_memory;
-pub use sled_store::{DEFAULT_CACHE_MB, open_sled, open_sled_with_cache, open_sled_with_files};
+pub use sled_store::{
+    DEFAULT_CACHE_MB, open_sled, open_sled_with_cache, open_sled_with_files, open_sled_with_options,
+};
 
 /// On-disk format version written by this build. Version 2: documents of
 /// 256 KiB and more live in files beside the store (`documents/`), the

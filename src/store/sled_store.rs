@@ -13,6 +13,9 @@
 //! on disk, the writes of every request arriving meanwhile pile up and the
 //! next flush takes them all: one flush per group instead of one per
 //! request, each request still answered only once its write is on disk.
+//! Stores opened with `group_commit` off ([`open_sled_with_options`],
+//! `serve --no-group-commit`) run one flush per durable call instead, so
+//! the gain can be measured against the same build.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,6 +47,8 @@ const KEY_CREATED_BY: &[u8] = b"created_by";
 struct SledStore {
     db: sled::Db,
     flushes: FlushGate,
+    /// Durable calls share flushes ([`FlushGate`]); off: one flush each.
+    group_commit: bool,
     dir: std::path::PathBuf,
     sequences: sled::Tree,
     trees: RwLock<HashMap<String, Arc<SledTree>>>,
@@ -66,7 +71,7 @@ pub fn open_sled(dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
 
 /// [`open_sled`] with a page cache of `cache_mb` MiB (at least 1).
 pub fn open_sled_with_cache(dir: &Path, cache_mb: u64) -> Result<Arc<dyn Store>, StoreError> {
-    open(dir, cache_mb, None)
+    open(dir, cache_mb, None, true)
 }
 
 /// [`open_sled_with_cache`] with the directory `files_dir` (created if
@@ -76,10 +81,27 @@ pub fn open_sled_with_files(
     cache_mb: u64,
     files_dir: &Path,
 ) -> Result<Arc<dyn Store>, StoreError> {
-    open(dir, cache_mb, Some(files_dir))
+    open(dir, cache_mb, Some(files_dir), true)
 }
 
-fn open(dir: &Path, cache_mb: u64, files_dir: Option<&Path>) -> Result<Arc<dyn Store>, StoreError> {
+/// [`open_sled_with_files`], choosing whether durable calls made at the
+/// same time share flushes (group commit, the default elsewhere) or each
+/// run their own (for measuring what sharing gains).
+pub fn open_sled_with_options(
+    dir: &Path,
+    cache_mb: u64,
+    files_dir: &Path,
+    group_commit: bool,
+) -> Result<Arc<dyn Store>, StoreError> {
+    open(dir, cache_mb, Some(files_dir), group_commit)
+}
+
+fn open(
+    dir: &Path,
+    cache_mb: u64,
+    files_dir: Option<&Path>,
+    group_commit: bool,
+) -> Result<Arc<dyn Store>, StoreError> {
     std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
         path: dir.to_path_buf(),
         source,
@@ -112,6 +134,7 @@ fn open(dir: &Path, cache_mb: u64, files_dir: Option<&Path>) -> Result<Arc<dyn S
     Ok(Arc::new(SledStore {
         db,
         flushes: FlushGate::default(),
+        group_commit,
         dir: dir.to_path_buf(),
         sequences,
         trees: RwLock::new(HashMap::new()),
@@ -404,6 +427,10 @@ impl Store for SledStore {
     }
 
     fn flush_durable(&self) -> Result<(), StoreError> {
+        if !self.group_commit {
+            self.db.flush()?;
+            return Ok(());
+        }
         self.flushes.flush(&self.dir, || {
             self.db.flush()?;
             Ok(())

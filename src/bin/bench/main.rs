@@ -339,6 +339,15 @@ fn find_data_box() -> Vec<u8> {
     ))
 }
 
+/// FindDataBox naming one box by its ID (the full element list, as
+/// clients send it, the other fields nil).
+fn find_data_box_by_id() -> Vec<u8> {
+    let fields = box_requests::fields(box_requests::OWNER_INFO, &[("dbID", "po4demo")]);
+    envelope(&format!(
+        r#"<FindDataBox xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dbOwnerInfo>{fields}</dbOwnerInfo></FindDataBox>"#
+    ))
+}
+
 fn list_received(limit: usize) -> Vec<u8> {
     envelope(&format!(
         r#"<GetListOfReceivedMessages xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/><dmRecipientOrgUnitNum xsi:nil="true"/><dmStatusFilter>-1</dmStatusFilter><dmOffset>1</dmOffset><dmLimit>{limit}</dmLimit></GetListOfReceivedMessages>"#
@@ -741,6 +750,16 @@ async fn main() {
     )
     .await;
     b.scenario(
+        "FindDataBox by ID",
+        "/DS/df",
+        &ovm,
+        find_data_box_by_id(),
+        n,
+        many,
+        Floor::Hyper,
+    )
+    .await;
+    b.scenario(
         "CreateMessage 1 KB",
         "/DS/dz",
         &ovm,
@@ -949,6 +968,37 @@ async fn main() {
                     .await;
             }
             Err(e) => println!("DummyOperation, --no-ui: {e}"),
+        }
+    }
+    // What group commit gains: the same 1 KB sends on a gateway whose
+    // durable writes each run their own flush (`--no-group-commit`).
+    let solo = "CreateMessage 1 KB, no group commit";
+    if o.only.as_ref().is_none_or(|x| solo.contains(x.as_str())) {
+        match start_gateway(&["--no-group-commit"]) {
+            Ok(gw) => {
+                let mut solo_bench = Bench {
+                    gw,
+                    only: None,
+                    budget,
+                    figures: Figures {
+                        hyper_rps: b.figures.hyper_rps,
+                        b64_mbps,
+                        peak_rss: 0.0,
+                    },
+                };
+                solo_bench
+                    .scenario(
+                        solo,
+                        "/DS/dz",
+                        &ovm,
+                        create_message(1024),
+                        n,
+                        many,
+                        Floor::Hyper,
+                    )
+                    .await;
+            }
+            Err(e) => println!("{solo}: {e}"),
         }
     }
     // A box of 100,000 messages: its first listing, and deep pages.
