@@ -9,10 +9,11 @@ use common::*;
 
 const DUMMY: &str = r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"/>"#;
 
-/// Held by the tests that measure the process's peak memory and by those
-/// that move much data, so a measurement never counts another test's
-/// bodies (the tests of one file run in one process, in parallel).
-static MEMORY_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Held for writing by the tests that measure the process's peak memory
+/// and by those that move much data, and for reading by the others, so a
+/// measurement never counts another test's gateway, bodies or password
+/// hashes (the tests of one file run in one process, in parallel).
+static MEMORY: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine;
@@ -33,6 +34,7 @@ fn message_code(resp: &SoapResponse) -> String {
 /// blocked after as many failures and answer the same code.
 #[tokio::test]
 async fn the_lockout_holds_under_a_burst_and_tells_no_logins_apart() {
+    let _light = MEMORY.read().await;
     let t = TestGateway::start_with(|c| {
         c.operator = Some(isds_gateway::config::OperatorConfig {
             login: "provozovatel".into(),
@@ -150,6 +152,7 @@ async fn tls_connect(t: &TestGateway) -> tokio_rustls::client::TlsStream<tokio::
 /// times; a half-done TLS handshake is cut off at its own deadline.
 #[tokio::test]
 async fn idle_connections_are_closed_after_their_timeouts() {
+    let _light = MEMORY.read().await;
     use std::time::Duration;
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
@@ -215,7 +218,7 @@ async fn idle_connections_are_closed_after_their_timeouts() {
 /// for a quick run.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_idle_and_slow_connections_does_not_block_requests() {
-    let _heavy = MEMORY_HEAVY.lock().await;
+    let _heavy = MEMORY.write().await;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::{Duration, Instant};
     use tokio::io::AsyncWriteExt;
@@ -379,6 +382,7 @@ fn assert_private_tree(dir: &std::path::Path) {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[tokio::test]
 async fn private_files_stay_private_and_recordings_hold_no_passwords() {
+    let _light = MEMORY.read().await;
     // SAFETY: umask only sets this process's file creation mask.
     let old = unsafe { libc::umask(0) };
     let dir = tempfile::tempdir().unwrap();
@@ -458,6 +462,7 @@ async fn private_files_stay_private_and_recordings_hold_no_passwords() {
 /// absolute path is read only with `allow_absolute_fixture_paths`.
 #[tokio::test]
 async fn fixture_files_stay_inside_the_fixture_directory() {
+    let _light = MEMORY.read().await;
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("secret.txt"), b"not for the gateway").unwrap();
     let world = root.path().join("world");
@@ -571,7 +576,7 @@ fn big_message(annotation: &str) -> String {
 /// accepted again without a restart.
 #[tokio::test]
 async fn a_full_disk_is_answered_with_a_fault_and_recovered_from() {
-    let _heavy = MEMORY_HEAVY.lock().await;
+    let _heavy = MEMORY.write().await;
     use std::time::Duration;
     let root = tempfile::tempdir().unwrap();
     let disk = root.path().join("disk");
@@ -787,7 +792,7 @@ fn prefix_heavy() -> String {
 /// header).
 #[tokio::test]
 async fn amplifying_markup_is_refused_early_and_cheaply() {
-    let _heavy = MEMORY_HEAVY.lock().await;
+    let _heavy = MEMORY.write().await;
     let t = TestGateway::start().await;
     let body = format!(
         r#"<DummyOperation xmlns="{ISDS_NS}">{}</DummyOperation>"#,
@@ -874,7 +879,7 @@ async fn amplifying_markup_is_refused_early_and_cheaply() {
 /// the attributes it declares and `xsi:nil` keep working beside them.
 #[tokio::test]
 async fn undeclared_attributes_on_known_elements_are_ignored() {
-    let _heavy = MEMORY_HEAVY.lock().await;
+    let _light = MEMORY.read().await;
     let t = TestGateway::start().await;
     let content = base64_of(b"attributes");
     let body = format!(
@@ -909,7 +914,7 @@ async fn undeclared_attributes_on_known_elements_are_ignored() {
 /// 503.
 #[tokio::test]
 async fn refusals_cost_nothing_and_bodies_in_flight_are_bounded() {
-    let _heavy = MEMORY_HEAVY.lock().await;
+    let _heavy = MEMORY.write().await;
     let t = TestGateway::start_with(|c| {
         c.limits.max_parallel_requests_per_user = 1;
         c.limits.max_body_bytes_in_flight = 1024 * 1024;
@@ -952,6 +957,7 @@ async fn refusals_cost_nothing_and_bodies_in_flight_are_bounded() {
 /// response up makes room again.
 #[tokio::test]
 async fn asynchronous_requests_per_box_are_capped() {
+    let _light = MEMORY.read().await;
     let t = TestGateway::start().await;
     let erased = format!(
         r#"<GetListOfErasedMessages xmlns="{ISDS_NS}"><dmFromDate>2020-01-01</dmFromDate><dmToDate>2020-01-31</dmToDate><dmMessageType>RECEIVED</dmMessageType><dmOutFormat>XML</dmOutFormat></GetListOfErasedMessages>"#
@@ -1029,7 +1035,7 @@ async fn memory_returns_near_its_baseline_after_hostile_bodies() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     use tokio::io::AsyncWriteExt;
-    let _heavy = MEMORY_HEAVY.lock().await;
+    let _heavy = MEMORY.write().await;
     let dir = tempfile::tempdir().unwrap();
     let ready = dir.path().join("ready.json");
     let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
