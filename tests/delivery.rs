@@ -214,8 +214,7 @@ async fn a_list_holds_only_the_states_a_received_list_may_hold() {
 fn seed_waiting(data: &std::path::Path, n: u64) -> Seeded {
     use isds_gateway::domain::clock::SystemClock;
     use isds_gateway::domain::messages::message::{
-        Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-        MessageId, MessageState, Party, Timestamp,
+        Event, EventCode, Message, MessageId, MessageState, Party, Timestamp,
     };
     use isds_gateway::domain::messages::{repo, wire::compute_hash};
     use isds_gateway::domain::{BoxId, BoxType};
@@ -240,48 +239,17 @@ fn seed_waiting(data: &std::path::Path, n: u64) -> Seeded {
         } else {
             now.plus_micros(-3_600_000_000 + i as i64)
         };
-        let mut m = Message {
-            id: MessageId(MessageId::BASE + 500_000_000 + i),
-            sender: party("ovm4dem", BoxType::OVM),
-            recipient: party("po4demo", BoxType::PO),
-            envelope: EnvelopeFields {
-                annotation: format!("Hromadná {i}"),
-                personal_delivery: personal,
-                allow_subst_delivery: true,
-                ..EnvelopeFields::default()
-            },
-            documents: vec![DocumentMeta {
-                mime_type: "application/pdf".into(),
-                meta_type: "main".into(),
-                guid: None,
-                up_guid: None,
-                descr: "a.pdf".into(),
-                format: None,
-                kind: ContentKind::Encoded,
-                size: doc.len() as u64,
-            }],
-            attachment_size_kb: 1,
-            hash: [0; 32],
-            hash_form: HashForm::DmDmBytes,
-            vodz: false,
-            state: MessageState::Delivered,
-            submitted_at: at,
-            delivery_time: Some(at),
-            acceptance_time: None,
-            events: vec![
-                Event::new(at, EventCode::EV0),
-                Event::new(at, EventCode::EV5),
-            ],
-            author: Author {
-                user_id: None,
-                user_type: "PRIMARY_USER".into(),
-                name: "Jana Dvořáková".into(),
-            },
-            content_deleted: false,
-            erased_by_recipient: false,
-            erased_by_sender: false,
-            qtimestamp: None,
-        };
+        let mut m = Message::seeded_delivered(
+            MessageId(MessageId::BASE + 500_000_000 + i),
+            party("ovm4dem", BoxType::OVM),
+            party("po4demo", BoxType::PO),
+            format!("Hromadná {i}"),
+            "a.pdf",
+            doc.len() as u64,
+            at,
+        );
+        m.envelope.personal_delivery = personal;
+        m.envelope.allow_subst_delivery = true;
         if fiction {
             m.state = MessageState::AcceptedByFiction;
             m.acceptance_time = Some(at.plus_days(10));

@@ -36,10 +36,7 @@ use tokio::net::TcpStream;
 
 use isds_gateway::config::Config;
 use isds_gateway::domain::clock::SystemClock;
-use isds_gateway::domain::messages::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-    MessageId, MessageState, Party, Timestamp,
-};
+use isds_gateway::domain::messages::message::{Message, MessageId, MessageState, Party, Timestamp};
 use isds_gateway::domain::messages::wire::compute_hash;
 use isds_gateway::domain::{BoxId, BoxType, messages};
 use isds_gateway::store::{self, Batch};
@@ -202,47 +199,19 @@ fn seed(data: &Path, n: usize) -> Result<Timestamp, BoxError> {
         let at = start.plus_micros(i as i64 * 1_000);
         let state = states[i % states.len()];
         let deleted = state == MessageState::ContentDeleted;
-        let mut m = Message {
-            id: MessageId(MessageId::BASE + 1_000_000_000 + i as u64),
-            sender: sender.clone(),
-            recipient: recipient.clone(),
-            envelope: EnvelopeFields {
-                annotation: format!("Zpráva číslo {i}"),
-                ovm: true,
-                ..EnvelopeFields::default()
-            },
-            documents: vec![DocumentMeta {
-                mime_type: "application/pdf".into(),
-                meta_type: "main".into(),
-                guid: None,
-                up_guid: None,
-                descr: "zprava.pdf".into(),
-                format: None,
-                kind: ContentKind::Encoded,
-                size: doc.len() as u64,
-            }],
-            attachment_size_kb: 1,
-            hash: [0; 32],
-            hash_form: HashForm::DmDmBytes,
-            state,
-            submitted_at: at,
-            delivery_time: Some(at),
-            acceptance_time: state.is_accepted().then_some(at),
-            events: vec![
-                Event::new(at, EventCode::EV0),
-                Event::new(at, EventCode::EV5),
-            ],
-            author: Author {
-                user_id: None,
-                user_type: "PRIMARY_USER".into(),
-                name: "Jana Dvořáková".into(),
-            },
-            content_deleted: deleted,
-            erased_by_recipient: false,
-            erased_by_sender: false,
-            qtimestamp: None,
-            vodz: false,
-        };
+        let mut m = Message::seeded_delivered(
+            MessageId(MessageId::BASE + 1_000_000_000 + i as u64),
+            sender.clone(),
+            recipient.clone(),
+            format!("Zpráva číslo {i}"),
+            "zprava.pdf",
+            doc.len() as u64,
+            at,
+        );
+        m.envelope.ovm = true;
+        m.state = state;
+        m.acceptance_time = state.is_accepted().then_some(at);
+        m.content_deleted = deleted;
         let docs = if deleted { vec![] } else { vec![doc.clone()] };
         m.hash = compute_hash(&m, &[doc.as_slice()])?;
         messages::repo::stage_insert_message(&mut batch, &m, &docs);

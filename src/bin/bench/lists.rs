@@ -10,10 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use isds_gateway::domain::clock::SystemClock;
-use isds_gateway::domain::messages::message::{
-    Author, ContentKind, DocumentMeta, EnvelopeFields, Event, EventCode, HashForm, Message,
-    MessageId, MessageState, Party, Timestamp,
-};
+use isds_gateway::domain::messages::message::{Message, MessageId, Party, Timestamp};
 use isds_gateway::domain::messages::wire::compute_hash;
 use isds_gateway::domain::{BoxId, BoxType, messages};
 use isds_gateway::store::{self, Batch};
@@ -46,47 +43,16 @@ pub fn seed_waiting(data: &Path, n: usize) -> Result<(), String> {
     let mut batch = Batch::new();
     for i in 0..n {
         let at = start.plus_micros(i as i64 * 1_000);
-        let mut m = Message {
-            id: MessageId(MessageId::BASE + 1_000_000_000 + i as u64),
-            sender: sender.clone(),
-            recipient: recipient.clone(),
-            envelope: EnvelopeFields {
-                annotation: format!("Zpráva číslo {i}"),
-                ovm: true,
-                ..EnvelopeFields::default()
-            },
-            documents: vec![DocumentMeta {
-                mime_type: "application/pdf".into(),
-                meta_type: "main".into(),
-                guid: None,
-                up_guid: None,
-                descr: "zprava.pdf".into(),
-                format: None,
-                kind: ContentKind::Encoded,
-                size: doc.len() as u64,
-            }],
-            attachment_size_kb: 1,
-            hash: [0; 32],
-            hash_form: HashForm::DmDmBytes,
-            vodz: false,
-            state: MessageState::Delivered,
-            submitted_at: at,
-            delivery_time: Some(at),
-            acceptance_time: None,
-            events: vec![
-                Event::new(at, EventCode::EV0),
-                Event::new(at, EventCode::EV5),
-            ],
-            author: Author {
-                user_id: None,
-                user_type: "PRIMARY_USER".into(),
-                name: "Jana Dvořáková".into(),
-            },
-            content_deleted: false,
-            erased_by_recipient: false,
-            erased_by_sender: false,
-            qtimestamp: None,
-        };
+        let mut m = Message::seeded_delivered(
+            MessageId(MessageId::BASE + 1_000_000_000 + i as u64),
+            sender.clone(),
+            recipient.clone(),
+            format!("Zpráva číslo {i}"),
+            "zprava.pdf",
+            doc.len() as u64,
+            at,
+        );
+        m.envelope.ovm = true;
         m.hash = compute_hash(&m, &[doc.as_slice()]).map_err(|e| err(&e))?;
         messages::repo::stage_insert_message(&mut batch, &m, std::slice::from_ref(&doc));
         if batch.len() >= 20_000 {

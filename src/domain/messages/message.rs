@@ -512,6 +512,62 @@ mod base64_option {
 }
 
 impl Message {
+    /// A message as bulk seeds of scale write it (benchmarks, tests of
+    /// big boxes): one PDF document `descr` of `size` bytes, submitted and
+    /// delivered at `at` (state 4, events EV0 and EV5), sent by a primary
+    /// user. Its `dmHash` is zero until the caller computes it over the
+    /// document's bytes.
+    pub fn seeded_delivered(
+        id: MessageId,
+        sender: Party,
+        recipient: Party,
+        annotation: String,
+        descr: &str,
+        size: u64,
+        at: Timestamp,
+    ) -> Message {
+        Message {
+            id,
+            sender,
+            recipient,
+            envelope: EnvelopeFields {
+                annotation,
+                ..EnvelopeFields::default()
+            },
+            documents: vec![DocumentMeta {
+                mime_type: "application/pdf".into(),
+                meta_type: "main".into(),
+                guid: None,
+                up_guid: None,
+                descr: descr.into(),
+                format: None,
+                kind: ContentKind::Encoded,
+                size,
+            }],
+            attachment_size_kb: size.div_ceil(1024),
+            hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
+            state: MessageState::Delivered,
+            submitted_at: at,
+            delivery_time: Some(at),
+            acceptance_time: None,
+            events: vec![
+                Event::new(at, EventCode::EV0),
+                Event::new(at, EventCode::EV5),
+            ],
+            author: Author {
+                user_id: None,
+                user_type: "PRIMARY_USER".into(),
+                name: "Jana Dvořáková".into(),
+            },
+            content_deleted: false,
+            erased_by_recipient: false,
+            erased_by_sender: false,
+            qtimestamp: None,
+            vodz: false,
+        }
+    }
+
     /// When acceptance by fiction is due: ten days after delivery, for a
     /// delivered message that allows it.
     pub fn fiction_due(&self) -> Option<Timestamp> {
