@@ -1229,6 +1229,28 @@ struct Written {
     by_type: Vec<(BoxType, u64)>,
 }
 
+/// Stages box `n` of the population under `id` (the box with its search
+/// entry, and its credit): what both ways of writing a population share.
+/// Returns the box and the name of its user.
+fn stage_synth_box(
+    batch: &mut Batch,
+    n: u64,
+    id: BoxId,
+    opts: &SynthOptions,
+) -> Result<(DataBox, PersonName), SynthError> {
+    let ic = ic_for(n, opts.seed);
+    let SynthBox {
+        databox,
+        credit,
+        user_name,
+    } = synth_box(n, opts.seed, id, &ic, opts.now);
+    repo::stage_insert_box_unchecked(batch, &databox);
+    if let Some(c) = credit {
+        credit::stage_new_ledger(batch, &databox.id, &[c])?;
+    }
+    Ok((databox, user_name))
+}
+
 /// Writes into an empty store, every tree in key order: sled appends
 /// ordered keys at the right edge of a tree instead of splitting (and,
 /// once the tree outgrows its page cache, reading back) pages all over
@@ -1262,16 +1284,7 @@ fn generate_fresh(
             for &n in chunk {
                 let (id, skipped) = fresh_box_id(n, opts);
                 written.id_collisions += skipped;
-                let ic = ic_for(n, opts.seed);
-                let SynthBox {
-                    databox: b,
-                    credit,
-                    user_name,
-                } = synth_box(n, opts.seed, id, &ic, opts.now);
-                repo::stage_insert_box_unchecked(&mut batch, &b);
-                if let Some(c) = credit {
-                    credit::stage_new_ledger(&mut batch, &b.id, &[c])?;
-                }
+                let (b, user_name) = stage_synth_box(&mut batch, n, id, opts)?;
                 if let Some(hash) = hash {
                     let u = synth_user(&b, fresh_user_id(n, opts).0, user_name, hash, opts.now);
                     repo::stage_box_user(&mut batch, &u);
@@ -1381,16 +1394,7 @@ fn generate_among(
                 attempt += 1;
                 report.id_collisions += 1;
             };
-            let ic = ic_for(n, opts.seed);
-            let SynthBox {
-                databox: b,
-                credit,
-                user_name,
-            } = synth_box(n, opts.seed, id, &ic, opts.now);
-            repo::stage_insert_box_unchecked(&mut batch, &b);
-            if let Some(c) = credit {
-                credit::stage_new_ledger(&mut batch, &b.id, &[c])?;
-            }
+            let (b, user_name) = stage_synth_box(&mut batch, n, id, opts)?;
             if let Some(hash) = hash {
                 let mut attempt = 0u64;
                 let uid = loop {
