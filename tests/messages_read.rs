@@ -1048,3 +1048,317 @@ async fn applications_list_delivered_messages_without_accepting_them() {
     assert_eq!(resp.status().0, "1273");
     t.stop().await;
 }
+
+// ---------------------------------------------------------------------------
+// What a list record shows
+
+/// Messages of [`seed_varied`].
+const VARIED: usize = 700;
+
+/// The seeded state of varied message `i`: waiting (4), read (7), or
+/// accepted by fiction and still waiting for a listing (5).
+fn varied_state(i: usize) -> MessageState {
+    [
+        MessageState::Delivered,
+        MessageState::Read,
+        MessageState::AcceptedByFiction,
+    ][i % 3]
+}
+
+/// Writes `VARIED` messages from ovm4dem to po4demo, a millisecond apart,
+/// with org units on both sides and the optional envelope items in turn.
+/// Returns (ID, submission time, recipient org unit number, sender org
+/// unit number) in list order.
+fn seed_varied(dir: &Path) -> Vec<(String, Timestamp, Option<i64>, Option<i64>)> {
+    let store = isds_gateway::store::open_sled(&dir.join("store")).unwrap();
+    let base =
+        Timestamp::from_unix_seconds(time::OffsetDateTime::now_utc().unix_timestamp() - 7_200);
+    let mut batch = isds_gateway::store::Batch::new();
+    let mut out = Vec::new();
+    for i in 0..VARIED {
+        let at = Timestamp(base.0 + i as i64 * 1_000);
+        let state = varied_state(i);
+        let mut envelope = EnvelopeFields {
+            annotation: format!("Zpráva <{i}> & \"příloha\""),
+            ovm: true,
+            ..EnvelopeFields::default()
+        };
+        if i % 2 == 0 {
+            envelope.recipient_org_unit_num = Some((i % 4) as i64);
+            envelope.recipient_org_unit = Some(format!("Odbor {} & spol.", i % 4));
+        }
+        if i % 3 != 0 {
+            envelope.sender_org_unit_num = Some((i % 5) as i64);
+            envelope.sender_org_unit = Some("Podatelna".into());
+        }
+        if i % 7 == 0 {
+            envelope.to_hands = Some("K rukám paní Novákové".into());
+            envelope.sender_ref_number = Some(format!("č.j. {i}/2026"));
+            envelope.recipient_ident = Some("SZ-1".into());
+        }
+        if i % 11 == 0 {
+            envelope.legal_title_law = Some(500);
+            envelope.legal_title_year = Some(2004);
+            envelope.legal_title_sect = Some("§ 17".into());
+        }
+        envelope.dm_type = match i % 13 {
+            0 => Some("K".into()),
+            1 => Some("V".into()),
+            _ => None,
+        };
+        envelope.personal_delivery = i % 19 == 0;
+        envelope.allow_subst_delivery = i % 2 == 1;
+        let mut m = Message {
+            id: MessageId(30_000_000 + i as u64),
+            sender: party("ovm4dem", "Městský úřad Dolní Lhota", BoxType::OVM),
+            recipient: party("po4demo", "Účetnictví Novák s.r.o.", BoxType::PO),
+            envelope,
+            documents: vec![DocumentMeta {
+                mime_type: "application/pdf".into(),
+                meta_type: "main".into(),
+                guid: None,
+                up_guid: None,
+                descr: "zprava.pdf".into(),
+                format: None,
+                kind: ContentKind::Encoded,
+                size: 15,
+            }],
+            attachment_size_kb: 1 + (i % 5) as u64,
+            hash: [0; 32],
+            hash_form: HashForm::DmDmBytes,
+            state,
+            submitted_at: at,
+            delivery_time: Some(at),
+            acceptance_time: match state {
+                MessageState::Read => Some(Timestamp(at.0 + 5_000_000)),
+                MessageState::AcceptedByFiction => Some(Timestamp(at.0 + 86_400_000_000)),
+                _ => None,
+            },
+            events: vec![
+                Event::new(at, EventCode::EV0),
+                Event::new(at, EventCode::EV5),
+            ],
+            author: Author {
+                user_id: None,
+                user_type: "PRIMARY_USER".into(),
+                name: "Jana Dvořáková".into(),
+            },
+            content_deleted: false,
+            erased_by_recipient: false,
+            erased_by_sender: false,
+            qtimestamp: None,
+            vodz: false,
+        };
+        m.hash = compute_hash(&m, &[b"%PDF-1.4 seeded"]).unwrap();
+        messages::repo::stage_insert_message(&mut batch, &m, &[b"%PDF-1.4 seeded".to_vec()]);
+        out.push((
+            m.id.to_string(),
+            at,
+            m.envelope.recipient_org_unit_num,
+            m.envelope.sender_org_unit_num,
+        ));
+    }
+    store.apply_durable(batch).unwrap();
+    out
+}
+
+/// A list body with an org unit number.
+fn list_body_unit(
+    op: &str,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    unit: i64,
+    filter: &str,
+    offset: usize,
+    limit: usize,
+) -> String {
+    let element = if op == "GetListOfSentMessages" {
+        "dmSenderOrgUnitNum"
+    } else {
+        "dmRecipientOrgUnitNum"
+    };
+    list_body(
+        op,
+        from.map(|f| f.to_xml()).as_deref(),
+        to.map(|t| t.to_xml()).as_deref(),
+        filter,
+        Some(offset),
+        Some(limit),
+    )
+    .replace(
+        &format!(r#"<{element} xsi:nil="true"/>"#),
+        &format!("<{element}>{unit}</{element}>"),
+    )
+}
+
+/// Checks that every record of a list response says what the message's
+/// envelope download says (`op` for `login`): every element and the
+/// `dmType` and `dmVODZ` attributes. Returns how many were checked.
+async fn records_match_envelopes(
+    t: &TestGateway,
+    login: (&str, &str),
+    list: &SoapResponse,
+    op: &str,
+) -> usize {
+    let body = list.body();
+    let records = child(&body, "dmRecords");
+    let mut checked = 0;
+    for record in records.elements() {
+        let id = text_of(record, &["dmID"]);
+        let resp = call(t, login, DX, &id_body(op, &id)).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+        let env_body = resp.body();
+        let env = child(&env_body, "dmReturnedMessageEnvelope");
+        let dm = child(env, "dmDm");
+        for item in record.elements().filter(|e| e.name != "dmOrdinal") {
+            let same = dm
+                .elements()
+                .chain(env.elements())
+                .find(|e| e.name == item.name)
+                .unwrap_or_else(|| panic!("{id}: no {} in the envelope", item.name));
+            assert_eq!(
+                canonical(item),
+                canonical(same),
+                "{id}: {} of the record and the envelope",
+                item.name
+            );
+        }
+        assert_eq!(record.attr("dmType"), env.attr("dmType"), "{id}: dmType");
+        assert_eq!(record.attr("dmVODZ"), env.attr("dmVODZ"), "{id}: dmVODZ");
+        checked += 1;
+    }
+    checked
+}
+
+/// Records of deep pages say what the messages' envelopes say, before and
+/// after the listing that delivers them (in the sender's list a waiting
+/// message shows 4 or 5, then 6 with the listing's acceptance time), and
+/// org unit filters combined with time windows and state filters give,
+/// at any offset, exactly the records a full list gives there.
+#[tokio::test]
+async fn list_records_say_what_envelopes_say_and_org_units_filter_deep_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = seed_varied(&dir.path().join("data"));
+    let t = TestGateway::start_in(dir, |_| {}).await;
+    let ids: Vec<String> = seeded.iter().map(|s| s.0.clone()).collect();
+
+    // The sender's list before any listing: waiting messages show 4 and 5.
+    let body = list_body(
+        "GetListOfSentMessages",
+        None,
+        None,
+        "-1",
+        Some(300),
+        Some(12),
+    );
+    let resp = call(&t, OVM_LOGIN, DX, &body).await;
+    let page = records(&resp);
+    assert_eq!(
+        page.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        ids[299..311].to_vec()
+    );
+    for (n, r) in page.iter().enumerate() {
+        assert_eq!(r.1, 300 + n);
+        assert_eq!(r.2, varied_state(299 + n).code(), "{}", r.0);
+    }
+    assert_eq!(
+        records_match_envelopes(&t, OVM_LOGIN, &resp, "SentMessageEnvelopeDownload").await,
+        12
+    );
+
+    // The recipient's first listing delivers the waiting ones (6); a read
+    // message stays 7.
+    let delivered = |i: usize| match varied_state(i) {
+        MessageState::Read => 7u8,
+        _ => 6,
+    };
+    let resp = call(
+        &t,
+        PO_LOGIN,
+        DX,
+        &list_body(
+            "GetListOfReceivedMessages",
+            None,
+            None,
+            "-1",
+            Some(400),
+            Some(15),
+        ),
+    )
+    .await;
+    let page = records(&resp);
+    assert_eq!(
+        page.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        ids[399..414].to_vec()
+    );
+    for (n, r) in page.iter().enumerate() {
+        assert_eq!(r.2, delivered(399 + n), "{}", r.0);
+    }
+    assert_eq!(
+        records_match_envelopes(&t, PO_LOGIN, &resp, "MessageEnvelopeDownload").await,
+        15
+    );
+    // The sender's list shows the delivery too.
+    let resp = call(&t, OVM_LOGIN, DX, &body).await;
+    for (n, r) in records(&resp).iter().enumerate() {
+        assert_eq!(r.2, delivered(299 + n), "{}", r.0);
+    }
+    assert_eq!(
+        records_match_envelopes(&t, OVM_LOGIN, &resp, "SentMessageEnvelopeDownload").await,
+        12
+    );
+
+    // Org unit filters, alone and with time windows and states, at offsets
+    // near the start, deep and at the end.
+    let times: Vec<Timestamp> = seeded.iter().map(|s| s.1).collect();
+    for (op, login) in [
+        ("GetListOfReceivedMessages", PO_LOGIN),
+        ("GetListOfSentMessages", OVM_LOGIN),
+    ] {
+        let sent = op == "GetListOfSentMessages";
+        for unit in [0i64, 2, 3] {
+            for (mask, states) in [("-1", vec![6u8, 7]), ("128", vec![7]), ("64", vec![6])] {
+                for (from, to) in [
+                    (None, None),
+                    (Some(times[120]), None),
+                    (Some(times[33]), Some(times[650])),
+                ] {
+                    let want: Vec<&String> = seeded
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, (_, at, r_unit, s_unit))| {
+                            let unit_of = if sent { *s_unit } else { *r_unit };
+                            unit_of == Some(unit)
+                                && states.contains(&delivered(*i))
+                                && from.is_none_or(|f| *at >= f)
+                                && to.is_none_or(|t| *at <= t)
+                        })
+                        .map(|(_, s)| &s.0)
+                        .collect();
+                    for (offset, limit) in [(1usize, 20usize), (30, 7), (want.len().max(3) - 2, 5)]
+                    {
+                        let body = list_body_unit(op, from, to, unit, mask, offset, limit);
+                        let resp = t.soap_as(login, DX, &body).await;
+                        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+                        let got = records(&resp);
+                        let expect: Vec<String> = want
+                            .iter()
+                            .skip(offset - 1)
+                            .take(limit)
+                            .map(|s| (*s).clone())
+                            .collect();
+                        assert_eq!(
+                            got.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+                            expect,
+                            "{op} unit {unit} mask {mask} {from:?}..{to:?} @{offset}/{limit}"
+                        );
+                        for (n, r) in got.iter().enumerate() {
+                            assert_eq!(r.1, offset + n, "ordinal");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    t.stop().await;
+}

@@ -178,6 +178,15 @@ pub fn to_response_fragment<T: XmlRoot>(v: &T) -> crate::xml::Fragment {
     w.into_fragment()
 }
 
+/// [`to_response_fragment`] into a buffer reserved for `capacity` bytes
+/// (a list of many records knows about how long it will be).
+pub fn to_response_fragment_sized<T: XmlRoot>(v: &T, capacity: usize) -> crate::xml::Fragment {
+    let mut w = XmlWriter::deferring_binaries();
+    w.reserve(capacity);
+    write_root(&mut w, v);
+    w.into_fragment()
+}
+
 /// A status block that can be built from a code and a message; lets the
 /// generated `status_response` fill whichever flavour a response carries.
 pub trait StatusBlock {

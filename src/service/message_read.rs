@@ -26,6 +26,7 @@ use crate::domain::boxes::repo::RepoError;
 use crate::domain::messages::message::{
     Event, EventCode, Message, MessageId, MessageState, Timestamp,
 };
+use crate::domain::messages::repo::ListedMessage;
 use crate::domain::messages::wire::envelope_of;
 use crate::domain::{Privileges, messages, messages::lifecycle};
 use crate::schema::{
@@ -180,6 +181,48 @@ pub(super) fn state_refusal(msg: &Message) -> Option<IsdsStatus> {
     }
 }
 
+/// [`record`] of a message read for a list ([`ListedMessage`]), taking
+/// its strings rather than copying them: the same record, field by field.
+pub(super) fn listed_record(m: ListedMessage, ordinal: usize) -> TRecord {
+    let e = m.envelope;
+    TRecord {
+        dm_id: m.id.to_string(),
+        db_id_sender: Some(m.sender.box_id.to_string()),
+        dm_sender_type: i64::from(m.sender.sender_type_code()),
+        dm_sender: Some(m.sender.name),
+        dm_sender_address: Some(m.sender.address),
+        dm_recipient: Some(m.recipient.name),
+        dm_recipient_address: Some(m.recipient.address),
+        dm_ambiguous_recipient: None,
+        dm_sender_org_unit: e.sender_org_unit,
+        dm_sender_org_unit_num: e.sender_org_unit_num,
+        db_id_recipient: Some(m.recipient.box_id.to_string()),
+        dm_recipient_org_unit: e.recipient_org_unit,
+        dm_recipient_org_unit_num: e.recipient_org_unit_num,
+        dm_to_hands: e.to_hands,
+        dm_annotation: Some(e.annotation),
+        dm_recipient_ref_number: e.recipient_ref_number,
+        dm_sender_ref_number: e.sender_ref_number,
+        dm_recipient_ident: e.recipient_ident,
+        dm_sender_ident: e.sender_ident,
+        dm_legal_title_law: e.legal_title_law,
+        dm_legal_title_year: e.legal_title_year,
+        dm_legal_title_sect: e.legal_title_sect,
+        dm_legal_title_par: e.legal_title_par,
+        dm_legal_title_point: e.legal_title_point,
+        dm_personal_delivery: Some(e.personal_delivery),
+        dm_allow_subst_delivery: Some(e.allow_subst_delivery),
+        dm_ordinal: i64::try_from(ordinal).unwrap_or(i64::MAX),
+        dm_message_status: i64::from(m.state.code()),
+        dm_attachment_size: Some(i64::try_from(m.attachment_size_kb).unwrap_or(i64::MAX)),
+        dm_delivery_time: time(m.delivery_time),
+        dm_acceptance_time: time(m.acceptance_time),
+        dm_type: e.dm_type.filter(|t| t != "V"),
+        dm_vodz: Some(m.vodz),
+        spec_mess_flag: None,
+    }
+}
+
 /// The `dmHash` of a message.
 pub(super) fn hash(msg: &Message) -> THash {
     THash {
@@ -203,7 +246,9 @@ fn attachment_size(msg: &Message) -> Option<i64> {
 }
 
 /// One record of a message list; `ordinal` is its position in the whole
-/// list (counting from 1, so offset + index).
+/// list (counting from 1, so offset + index). The lists build it with
+/// [`listed_record`]; this is the reference it is checked against.
+#[cfg(test)]
 pub(super) fn record(msg: &Message, ordinal: usize) -> TRecord {
     envelope_of!(TRecord, msg, {
         dm_ordinal: i64::try_from(ordinal).unwrap_or(i64::MAX),
@@ -433,5 +478,51 @@ pub(super) async fn message_download(
             dm_status: Some(dm_status(&IsdsStatus::ok())),
         })),
         Err(status) => fail(status),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::messages::message::tests::sample;
+
+    /// A list record built from the part of a stored message a list reads
+    /// is the record of the whole message, for messages with and without
+    /// every optional envelope item.
+    #[test]
+    fn listed_records_are_the_records_of_whole_messages() {
+        let mut full = sample(10_000_042);
+        let e = &mut full.envelope;
+        e.sender_org_unit = Some("Odbor <výstavby> & \"územního\" plánování".into());
+        e.sender_org_unit_num = Some(-3);
+        e.recipient_org_unit = Some(String::new());
+        e.recipient_org_unit_num = Some(0);
+        e.to_hands = Some("K rukám".into());
+        e.recipient_ref_number = Some("R/1".into());
+        e.sender_ref_number = Some("S/2".into());
+        e.recipient_ident = Some("RI".into());
+        e.sender_ident = Some("SI".into());
+        e.legal_title_law = Some(500);
+        e.legal_title_year = Some(2004);
+        e.legal_title_sect = Some("§ 17".into());
+        e.legal_title_par = Some("2".into());
+        e.legal_title_point = Some("a".into());
+        e.personal_delivery = true;
+        e.dm_type = Some("K".into());
+        full.state = MessageState::Read;
+        full.acceptance_time = Some(Timestamp(1_790_000_000_123_456));
+        full.vodz = true;
+        full.qtimestamp = Some(vec![1, 2, 3]);
+        full.sender = crate::domain::messages::message::Party::system();
+        let mut public = sample(10_000_043);
+        public.envelope.dm_type = Some("V".into());
+        public.delivery_time = None;
+        public.attachment_size_kb = u64::MAX;
+        for (i, msg) in [sample(10_000_041), full, public].iter().enumerate() {
+            let stored = serde_json::to_vec(msg).unwrap();
+            let listed: ListedMessage = serde_json::from_slice(&stored).unwrap();
+            assert_eq!(listed, ListedMessage::from(msg));
+            assert_eq!(listed_record(listed, 7 + i), record(msg, 7 + i));
+        }
     }
 }

@@ -679,3 +679,48 @@ fn attributes_the_reader_does_not_read_are_not_built_but_still_checked() {
         assert!(p(doc).is_err(), "{doc}");
     }
 }
+
+/// Text with nothing to escape is copied whole; text with anything to
+/// escape, wherever it stands, goes through the character-by-character
+/// escaping (compared here against it, character by character).
+#[test]
+fn escaping_copies_plain_text_and_escapes_everything_else() {
+    let by_char = |s: &str, attr: bool| -> String {
+        s.chars()
+            .map(|c| match c {
+                '&' => "&amp;".to_owned(),
+                '<' => "&lt;".to_owned(),
+                '>' => "&gt;".to_owned(),
+                '\r' => "&#13;".to_owned(),
+                '"' if attr => "&quot;".to_owned(),
+                '\n' if attr => "&#10;".to_owned(),
+                '\t' if attr => "&#9;".to_owned(),
+                '\u{0}'..='\u{8}'
+                | '\u{B}'
+                | '\u{C}'
+                | '\u{E}'..='\u{1F}'
+                | '\u{FFFE}'
+                | '\u{FFFF}' => "\u{FFFD}".to_owned(),
+                c => c.to_string(),
+            })
+            .collect()
+    };
+    let plain = "Účetnictví Novák s.r.o., Náměstí Míru 1 – § 17 \u{FFFD}\u{FFFC}\u{EFFF}'";
+    let mut specials: Vec<char> =
+        vec!['&', '<', '>', '"', '\r', '\n', '\t', '\u{FFFE}', '\u{FFFF}'];
+    specials.extend((0u8..0x20).map(char::from));
+    let mut cases = vec![plain.to_owned(), String::new()];
+    for c in specials {
+        cases.push(format!("{c}{plain}"));
+        cases.push(format!("{plain}{c}"));
+        cases.push(format!("Úč{c}et"));
+    }
+    for case in &cases {
+        let mut text = String::new();
+        crate::xml::writer::escape_text_into(&mut text, case);
+        assert_eq!(text, by_char(case, false), "{case:?}");
+        let mut attr = String::new();
+        crate::xml::writer::escape_attr_into(&mut attr, case);
+        assert_eq!(attr, by_char(case, true), "{case:?}");
+    }
+}

@@ -2,8 +2,8 @@
 //! 100,000 messages to `po4demo`, all waiting to be delivered; the first
 //! listing delivers them (the operator's rule: only
 //! GetListOfReceivedMessages delivers), timed with its peak RSS; then
-//! pages of 100 at offsets 1, 50,000 and 99,901 of that box, with one and
-//! with many clients.
+//! pages of 100 at offsets 1, 50,000 and 99,901 of that box and a page of
+//! 1 at offset 50,000, with one and with many clients.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,6 +77,23 @@ fn hundred_records(body: &[u8]) -> bool {
     super::ok_status(body) && count(body, b"dmOrdinal>") == 200
 }
 
+/// The CPU time (user and system) a process has used so far, from
+/// /proc (Linux; clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// A page of 1 record came back.
+fn one_record(body: &[u8]) -> bool {
+    super::ok_status(body) && count(body, b"dmOrdinal>") == 2
+}
+
 fn count(hay: &[u8], needle: &[u8]) -> usize {
     hay.windows(needle.len()).filter(|w| *w == needle).count()
 }
@@ -118,9 +135,18 @@ pub async fn run(clients: usize, budget: std::time::Duration, figures: &Figures)
         took.as_secs_f64(),
         if ok { "" } else { " (FAILED)" }
     );
-    for offset in [1, BIG_BOX / 2, BIG_BOX - 99] {
+    // Pages of 100 at three offsets, then a page of 1 in the middle: what
+    // a list costs whatever its length (the request, the login, finding
+    // the offset), against which the pages' 100 records stand.
+    let pages = [
+        (1, 100),
+        (BIG_BOX / 2, 100),
+        (BIG_BOX - 99, 100),
+        (BIG_BOX / 2, 1),
+    ];
+    for (offset, limit) in pages {
         for n in [1, clients] {
-            let name = format!("List 100 @{offset} of 100k");
+            let name = format!("List {limit} @{offset} of 100k");
             let pid = b.pid();
             let rss = proc_mb(pid, "VmRSS:").unwrap_or(0.0);
             reset_peak(pid);
@@ -128,11 +154,28 @@ pub async fn run(clients: usize, budget: std::time::Duration, figures: &Figures)
                 b.gw.http,
                 "/DS/dx",
                 &po,
-                &list_page(offset, 100),
+                &list_page(offset, limit),
             ));
-            let m = super::load::run(b.gw.http, req, n, 1_000_000, b.budget, hundred_records).await;
+            let check: fn(&[u8]) -> bool = if limit == 1 {
+                one_record
+            } else {
+                hundred_records
+            };
+            let cpu_before = cpu_seconds(pid);
+            let m = super::load::run(b.gw.http, req, n, 1_000_000, b.budget, check).await;
+            let cpu = cpu_seconds(pid).zip(cpu_before).map(|(a, b)| a - b);
             let grown = proc_mb(pid, "VmHWM:").unwrap_or(0.0) - rss;
             super::row(&name, n, &m, Floor::Hyper, &b.figures, grown);
+            // The gateway's CPU time per request: what a page costs,
+            // whatever else runs on the machine.
+            if let Some(cpu) = cpu
+                && m.requests > 0
+            {
+                println!(
+                    "    gateway CPU per request: {:.3} ms",
+                    cpu * 1000.0 / m.requests as f64
+                );
+            }
         }
     }
     b.figures.peak_rss = b.figures.peak_rss.max(peak);
