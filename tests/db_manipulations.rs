@@ -1222,3 +1222,51 @@ async fn a_primary_user_without_the_required_items_is_refused() {
     .await;
     t.stop().await;
 }
+
+/// A login that succeeded a moment ago is decided from memory only while
+/// nothing it was decided from changed: a deleted user, a box disabled by
+/// law or a removed box show on the very next request of a login that
+/// was just recalled.
+#[tokio::test]
+async fn a_recalled_login_sees_its_user_and_box_change_at_once() {
+    let t = start().await;
+    let fo = ("fo_cerny", "Demo-Fo-2026!");
+    for who in [PO_LOGIN, OVM_LOGIN, fo] {
+        for _ in 0..3 {
+            let resp = t.soap_as(who, "/DS/dz", DUMMY).await;
+            assert_eq!(resp.status().0, "0000", "{who:?}: {}", resp.text);
+        }
+    }
+    assert_eq!(owner_item(&t, fo, "dbState").await, "1");
+
+    let delete_user = op(
+        "DeleteDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "ovm4dem")])
+            + &complex("dbUserInfo", USER_INFO, &[("userID", "ovm_starosta")])),
+    );
+    expect_code(&t, OPERATOR, &delete_user, "0000").await;
+    assert_401(
+        &t.soap_as(OVM_LOGIN, "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+
+    let disable = op(
+        "DisableDataBoxExternally",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "fo4demo")])
+            + r#"<dbOwnerDisableDate xsi:nil="true"/>"#),
+    );
+    expect_code(&t, OPERATOR, &disable, "0000").await;
+    assert_eq!(owner_item(&t, fo, "dbState").await, "6");
+
+    let remove = op(
+        "DeleteDataBox",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "po4demo")])
+            + "<dbOwnerTerminationDate>2026-01-31</dbOwnerTerminationDate>"),
+    );
+    expect_code(&t, OPERATOR, &remove, "0000").await;
+    assert_401(
+        &t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+    t.stop().await;
+}
