@@ -142,6 +142,36 @@ async fn a_recalled_password_counts_failures_and_is_refused_while_blocked() {
     t.stop().await;
 }
 
+/// A password recalled from the previous requests is forgotten the moment
+/// it is changed: the old one is refused on the next request, the new one
+/// accepted.
+#[tokio::test]
+async fn a_recalled_password_is_refused_once_changed() {
+    let t = TestGateway::start().await;
+    for _ in 0..3 {
+        let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    }
+    let change = db_access(
+        "ChangeISDSPassword",
+        &format!(
+            "<dbOldPassword>{}</dbOldPassword><dbNewPassword>Nove-Heslo-42</dbNewPassword>",
+            PO_LOGIN.1
+        ),
+    );
+    let resp = t.soap_as(PO_LOGIN, "/DS/DsManage", &change).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await;
+    assert_refused(&resp, "authentication.error.userIsNotAuthenticated");
+    for _ in 0..2 {
+        let resp = t
+            .soap_as(("po_jednatel", "Nove-Heslo-42"), "/DS/dz", DUMMY)
+            .await;
+        assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    }
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn an_expired_password_allows_only_the_password_services() {
     let (t, clock) = TestGateway::start_clocked().await;

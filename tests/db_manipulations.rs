@@ -1222,3 +1222,106 @@ async fn a_primary_user_without_the_required_items_is_refused() {
     .await;
     t.stop().await;
 }
+
+/// A login that succeeded a moment ago is decided from memory only while
+/// nothing it was decided from changed: a deleted user, a box disabled by
+/// law or a removed box show on the very next request of a login that
+/// was just recalled.
+#[tokio::test]
+async fn a_recalled_login_sees_its_user_and_box_change_at_once() {
+    let t = start().await;
+    let fo = ("fo_cerny", "Demo-Fo-2026!");
+    for who in [PO_LOGIN, OVM_LOGIN, fo] {
+        for _ in 0..3 {
+            let resp = t.soap_as(who, "/DS/dz", DUMMY).await;
+            assert_eq!(resp.status().0, "0000", "{who:?}: {}", resp.text);
+        }
+    }
+    assert_eq!(owner_item(&t, fo, "dbState").await, "1");
+
+    let delete_user = op(
+        "DeleteDataBoxUser",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "ovm4dem")])
+            + &complex("dbUserInfo", USER_INFO, &[("userID", "ovm_starosta")])),
+    );
+    expect_code(&t, OPERATOR, &delete_user, "0000").await;
+    assert_401(
+        &t.soap_as(OVM_LOGIN, "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+
+    let disable = op(
+        "DisableDataBoxExternally",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "fo4demo")])
+            + r#"<dbOwnerDisableDate xsi:nil="true"/>"#),
+    );
+    expect_code(&t, OPERATOR, &disable, "0000").await;
+    assert_eq!(owner_item(&t, fo, "dbState").await, "6");
+
+    let remove = op(
+        "DeleteDataBox",
+        &(complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "po4demo")])
+            + "<dbOwnerTerminationDate>2026-01-31</dbOwnerTerminationDate>"),
+    );
+    expect_code(&t, OPERATOR, &remove, "0000").await;
+    assert_401(
+        &t.soap_as(PO_LOGIN, "/DS/dz", DUMMY).await,
+        "authentication.error.userIsNotAuthenticated",
+    );
+    t.stop().await;
+}
+
+/// FindDataBox by ID answers what the box is now, also when the same box
+/// was found a moment ago: a description changed in between shows at once,
+/// in both versions of the operation.
+#[tokio::test]
+async fn a_box_found_by_id_a_moment_ago_is_found_as_changed() {
+    let t = start().await;
+    let find = |v2: bool| {
+        if v2 {
+            op(
+                "FindDataBox2",
+                &complex("dbOwnerInfo", OWNER_INFO_EXT2, &[("dbID", "fo4demo")]),
+            )
+        } else {
+            op(
+                "FindDataBox",
+                &complex("dbOwnerInfo", OWNER_INFO, &[("dbID", "fo4demo")]),
+            )
+        }
+    };
+    let city = |resp: &SoapResponse| {
+        let xml = resp.body_xml();
+        let at = xml.find("adCity>").expect("an adCity") + "adCity>".len();
+        xml[at..].split('<').next().unwrap_or_default().to_owned()
+    };
+    for v2 in [false, true] {
+        for _ in 0..3 {
+            let resp = found_by_id(&t, &find(v2)).await;
+            assert_ne!(city(&resp), "Přerov", "{}", resp.text);
+        }
+    }
+    let update = op(
+        "UpdateDataBoxDescr2",
+        &(db_id("fo4demo")
+            + &complex(
+                "dbNewOwnerInfo",
+                OWNER_INFO_EXT2,
+                &[("adCity", "Přerov"), ("adZipCode", "75002")],
+            )),
+    );
+    expect_code(&t, OPERATOR, &update, "0000").await;
+    for v2 in [false, true] {
+        let resp = found_by_id(&t, &find(v2)).await;
+        assert_eq!(city(&resp), "Přerov", "{}", resp.text);
+    }
+    t.stop().await;
+}
+
+/// A FindDataBox call on `/DS/df` that finds one box.
+async fn found_by_id(t: &TestGateway, body: &str) -> SoapResponse {
+    let resp = t.soap_as(PO_LOGIN, "/DS/df", body).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert_valid(&resp.body_xml(), Xsd::Db);
+    resp
+}

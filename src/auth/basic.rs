@@ -5,17 +5,18 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::lockout::AttemptGuard;
+use super::recalled::Counts;
 use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
 use crate::domain::boxes::certificates;
 use crate::domain::boxes::credentials::PasswordHash;
 use crate::domain::boxes::otp;
 use crate::domain::boxes::repo;
-use crate::domain::{BoxState, User, UserId};
+use crate::domain::{BoxState, DataBox, User, UserId};
 use crate::http::routes::LoginMethod;
 use crate::store::{Batch, Store};
 
 /// Failed-login bookkeeping per user ID.
-const LOGIN_FAILURES: &str = "login_failures";
+pub(super) const LOGIN_FAILURES: &str = "login_failures";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Failures {
@@ -85,26 +86,45 @@ enum Recalled {
 }
 
 /// The common case of a client sending the same right password with every
-/// request, decided in one store visit and without the login's gate: the
-/// user's password verified recently against the hash stored now
-/// ([`super::verified`]) and the user has no failed attempts on record.
-/// Such a login writes nothing (there are no failures to clear), so it
-/// needs no serialising with parallel attempts: it counts as decided
-/// before any of them. The same checks as [`login`] follow (certificate
-/// or OTP login required on `/DS/`, the box, the password's expiry).
-/// Anything else (an unknown login, a password not recalled, failures on
-/// record) goes the full way, under the gate.
+/// request, decided without the login's gate: the user's password
+/// verified recently against the hash stored now ([`super::verified`])
+/// and the user has no failed attempts on record. Such a login writes
+/// nothing (there are no failures to clear), so it needs no serialising
+/// with parallel attempts: it counts as decided before any of them. The
+/// same checks as [`login`] follow (certificate or OTP login required on
+/// `/DS/`, the box, the password's expiry). Anything else (an unknown
+/// login, a password not recalled, failures on record) goes the full way,
+/// under the gate.
+///
+/// A login decided so before, whose trees nobody wrote since, is decided
+/// again from memory on this thread ([`super::recalled`]); otherwise the
+/// store is read in one visit on the blocking pool.
 async fn recalled_login(
     auth: &Authenticator,
     login: String,
     password: String,
     method: LoginMethod,
 ) -> Result<Recalled, AuthError> {
-    let policy = auth.policy.clone();
     let now = auth.clock.unix();
+    if let Some(counts) = Counts::read(auth.store.as_ref())
+        && let Some((user, databox)) = auth.recalled.get(counts, method, &login)
+        && auth.verified.recalls(&user, &password)
+    {
+        return Ok(
+            match identity_of(&auth.policy, now, user, databox, method) {
+                Ok(identity) => Recalled::Identity(Box::new(identity)),
+                Err(_) => Recalled::No { login, password },
+            },
+        );
+    }
+    let policy = auth.policy.clone();
     let verified = auth.verified.clone();
+    let recalled = auth.recalled.clone();
     auth.on_store(move |store| {
         let no = |login, password| Ok(Recalled::No { login, password });
+        // Read before the trees, so a write in between leaves the entry
+        // below stale from the start rather than wrongly current.
+        let counts = Counts::read(store);
         let Some(user) = repo::user_by_login(store, &login)? else {
             return no(login, password);
         };
@@ -118,7 +138,13 @@ async fn recalled_login(
         if method == LoginMethod::Basic && otp::get_secret(store, &user.id)?.is_some() {
             return no(login, password);
         }
-        match identity(store, &policy, now, user, method)? {
+        let Some(databox) = repo::get_box(store, &user.box_id)? else {
+            return no(login, password);
+        };
+        if let Some(counts) = counts {
+            recalled.remember(counts, method, &user, &databox);
+        }
+        match identity_of(&policy, now, user, databox, method) {
             Ok(identity) => Ok(Recalled::Identity(Box::new(identity))),
             Err(_) => no(login, password),
         }
@@ -279,20 +305,31 @@ pub(super) fn identity(
     let Some(databox) = repo::get_box(store, &user.box_id)? else {
         return Ok(Err(AuthFailure::BadCredentials));
     };
+    Ok(identity_of(policy, now, user, databox, method))
+}
+
+/// [`identity`] with the user's box read.
+fn identity_of(
+    policy: &AuthPolicy,
+    now: i64,
+    user: User,
+    databox: DataBox,
+    method: LoginMethod,
+) -> Result<Identity, AuthFailure> {
     // A removed box (state 5) is gone with its access data; users of an
     // inaccessible box still log in.
     if databox.state == BoxState::Removed {
-        return Ok(Err(AuthFailure::BadCredentials));
+        return Err(AuthFailure::BadCredentials);
     }
     let expired = !databox.unlimited_password_validity
         && now - user.password_set_at >= policy.password_validity_seconds;
-    Ok(Ok(Identity {
+    Ok(Identity {
         must_change_password: expired || user.must_change_password,
         user,
         databox,
         method,
         actor: Actor::Person,
-    }))
+    })
 }
 
 fn read_failures(store: &dyn Store, id: &UserId) -> Result<Failures, AuthError> {

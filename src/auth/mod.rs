@@ -11,6 +11,7 @@ mod hash_pool;
 mod lockout;
 mod mobile_key;
 mod otp;
+mod recalled;
 mod verified;
 
 use std::sync::Arc;
@@ -235,6 +236,8 @@ pub struct Authenticator {
     lockout: lockout::Lockout,
     /// Passwords that verified recently (saves Argon2 work per request).
     verified: Arc<verified::VerifiedPasswords>,
+    /// Basic logins decided recently, while their trees are unchanged.
+    recalled: Arc<recalled::RecalledLogins>,
     /// The threads that run Argon2 verifications (bounded memory and CPU).
     hashing: hash_pool::HashPool,
 }
@@ -250,6 +253,7 @@ impl Authenticator {
             operator: None,
             lockout: lockout::Lockout::default(),
             verified: Arc::default(),
+            recalled: Arc::default(),
             hashing: hash_pool::HashPool::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),

@@ -133,37 +133,71 @@ pub(super) async fn handle(
     match request {
         Request::FindDataBox(req) => {
             let o = req.0.db_owner_info;
+            // By ID alone (find_v1 answers "not found" when an external
+            // registry identifier is given too).
+            let by_id = (given(&o.identifier).is_empty() || given(&o.registry_code).is_empty())
+                .then(|| given(&o.db_id))
+                .filter(|id| may_search && !id.is_empty());
+            let found = by_id
+                .as_deref()
+                .and_then(|id| svc.found_by_id.get(store.as_ref(), id));
+            let answer = |status: IsdsStatus, boxes: &[DataBox]| {
+                let results = (!boxes.is_empty()).then(|| TDbOwnersArray {
+                    db_owner_info: boxes.iter().map(owner_ext).collect(),
+                });
+                body(&FindDataBoxResponse(TFindDBOuput {
+                    db_results: results,
+                    db_status: db_status(&status),
+                }))
+            };
+            if let Some(b) = found {
+                return Ok(answer(IsdsStatus::ok(), &[b]).into());
+            }
+            let found_by_id = svc.found_by_id.clone();
             blocking(Box::new(move || {
+                let count = store.writes_to(repo::BOXES);
                 let (status, boxes) = if may_search {
                     find_v1(store.as_ref(), &o, who)?
                 } else {
                     (IsdsStatus::new(IsdsCode::NotPermitted), Vec::new())
                 };
-                let results = (!boxes.is_empty()).then(|| TDbOwnersArray {
-                    db_owner_info: boxes.iter().map(owner_ext).collect(),
-                });
-                Ok(body(&FindDataBoxResponse(TFindDBOuput {
-                    db_results: results,
-                    db_status: db_status(&status),
-                })))
+                if let (Some(id), [b]) = (&by_id, boxes.as_slice()) {
+                    found_by_id.remember(count, id, b);
+                }
+                Ok(answer(status, &boxes))
             }))
             .await
         }
         Request::FindDataBox2(req) => {
             let o = req.0.db_owner_info;
+            let by_id = Some(given(&o.db_id)).filter(|id| may_search && !id.is_empty());
+            let found = by_id
+                .as_deref()
+                .and_then(|id| svc.found_by_id.get(store.as_ref(), id));
+            let answer = |status: IsdsStatus, boxes: &[DataBox]| {
+                let results = (!boxes.is_empty()).then(|| TDbOwnersArray2 {
+                    db_owner_info: boxes.iter().map(owner_ext2).collect(),
+                });
+                body(&FindDataBox2Response(TFindDBOuput2 {
+                    db_results: results,
+                    db_status: db_status(&status),
+                }))
+            };
+            if let Some(b) = found {
+                return Ok(answer(IsdsStatus::ok(), &[b]).into());
+            }
+            let found_by_id = svc.found_by_id.clone();
             blocking(Box::new(move || {
+                let count = store.writes_to(repo::BOXES);
                 let (status, boxes) = if may_search {
                     find_v2(store.as_ref(), &o, who)?
                 } else {
                     (IsdsStatus::new(IsdsCode::NotPermitted), Vec::new())
                 };
-                let results = (!boxes.is_empty()).then(|| TDbOwnersArray2 {
-                    db_owner_info: boxes.iter().map(owner_ext2).collect(),
-                });
-                Ok(body(&FindDataBox2Response(TFindDBOuput2 {
-                    db_results: results,
-                    db_status: db_status(&status),
-                })))
+                if let (Some(id), [b]) = (&by_id, boxes.as_slice()) {
+                    found_by_id.remember(count, id, b);
+                }
+                Ok(answer(status, &boxes))
             }))
             .await
         }
@@ -420,6 +454,40 @@ pub(super) fn restore_3_09_value(request: &mut Request, value: String) {
         Request::ISDSSearch2(r) => r.0.search_scope = Some(value),
         Request::ISDSSearch3(r) => r.0.search_scope = Some(value),
         _ => {}
+    }
+}
+
+/// Boxes that FindDataBox found by their ID, each with the write count of
+/// the boxes tree ([`crate::store::Store::writes_to`]) read before it was
+/// found: the next search for that ID is answered from here, on the
+/// request's own thread, while that count has not moved. Any box written
+/// sends the next search to the store.
+#[derive(Default)]
+pub(crate) struct FoundById {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (u64, DataBox)>>,
+}
+
+/// Most boxes [`FoundById`] keeps; past it, it starts afresh.
+const FOUND_BY_ID_KEPT: usize = 10_000;
+
+impl FoundById {
+    /// The box found for `id` unless a box was written since.
+    fn get(&self, store: &dyn crate::store::Store, id: &str) -> Option<DataBox> {
+        let count = store.writes_to(repo::BOXES)?;
+        let entries = self.entries.lock().ok()?;
+        let (at, b) = entries.get(id)?;
+        (*at == count).then(|| b.clone())
+    }
+
+    /// Keeps `b`, found for `id` after the count was `count`.
+    fn remember(&self, count: Option<u64>, id: &str, b: &DataBox) {
+        let (Some(count), Ok(mut entries)) = (count, self.entries.lock()) else {
+            return;
+        };
+        if entries.len() >= FOUND_BY_ID_KEPT {
+            entries.clear();
+        }
+        entries.insert(id.to_owned(), (count, b.clone()));
     }
 }
 

@@ -136,6 +136,8 @@ pub struct Services {
     pub(crate) statistics: Arc<crate::domain::messages::statistics::Statistics>,
     /// The limits of big messages (VoDZ).
     pub(crate) vodz: crate::domain::messages::vodz::VodzLimits,
+    /// Boxes FindDataBox found by ID, while the boxes are unchanged.
+    pub(crate) found_by_id: Arc<db_search::FoundById>,
 }
 
 /// Operations a user whose password expired (or was generated and must be
@@ -157,6 +159,7 @@ impl Services {
             signer: None,
             statistics: Arc::default(),
             vodz: Default::default(),
+            found_by_id: Arc::default(),
         }
     }
 

@@ -529,6 +529,16 @@ pub trait Store: Send + Sync + 'static {
     fn files(&self) -> Option<&FileDir> {
         None
     }
+
+    /// A count that moves on after every write applied to `tree` while
+    /// this store is open (batches and single writes alike), read before
+    /// reading values of the tree: a cache of those values is current as
+    /// long as the count has not moved. `None`: this store does not count,
+    /// and nothing read from it may be cached on the strength of a count.
+    fn writes_to(&self, tree: &str) -> Option<u64> {
+        let _ = tree;
+        None
+    }
 }
 
 /// [`Store::apply_durable`] on tokio's blocking pool.

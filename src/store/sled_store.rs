@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -299,6 +300,7 @@ impl SledStore {
         let tree = Arc::new(SledTree {
             tree: self.db.open_tree(name)?,
             name: name.to_owned(),
+            writes: AtomicU64::new(0),
         });
         trees.insert(name.to_owned(), Arc::clone(&tree));
         Ok(tree)
@@ -321,10 +323,11 @@ impl Store for SledStore {
         if names.is_empty() {
             return Ok(());
         }
-        let trees = names
+        let handles = names
             .iter()
-            .map(|n| self.sled_tree(n).map(|t| t.tree.clone()))
-            .collect::<Result<Vec<sled::Tree>, _>>()?;
+            .map(|n| self.sled_tree(n))
+            .collect::<Result<Vec<Arc<SledTree>>, _>>()?;
+        let trees: Vec<sled::Tree> = handles.iter().map(|t| t.tree.clone()).collect();
         let slot: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         // sled reruns the closure on conflicts with concurrent transactions;
         // it only reads `batch`, so reruns are harmless.
@@ -358,6 +361,11 @@ impl Store for SledStore {
             }
             Ok(())
         });
+        // Counted whatever the outcome (a refused batch changed nothing,
+        // and counting it costs a cache no more than one miss).
+        for tree in &handles {
+            tree.wrote();
+        }
         match result {
             Ok(()) => Ok(()),
             Err(TransactionError::Abort(Unmet { tree, key })) => {
@@ -399,7 +407,9 @@ impl Store for SledStore {
             }
         }
         for (tree, b) in per_tree {
-            tree.tree.apply_batch(b)?;
+            let applied = tree.tree.apply_batch(b);
+            tree.wrote();
+            applied?;
         }
         Ok(())
     }
@@ -444,11 +454,27 @@ impl Store for SledStore {
     fn files(&self) -> Option<&FileDir> {
         self.files.as_ref()
     }
+
+    fn writes_to(&self, tree: &str) -> Option<u64> {
+        let tree = self.sled_tree(tree).ok()?;
+        Some(tree.writes.load(Ordering::Acquire))
+    }
 }
 
 struct SledTree {
     tree: sled::Tree,
     name: String,
+    /// Writes applied to the tree through this store ([`Store::writes_to`]).
+    writes: AtomicU64,
+}
+
+impl SledTree {
+    /// Counts a write, once it is applied: a reader that saw the count
+    /// before it read the tree then sees the count moved (the count never
+    /// moves ahead of the data it stands for).
+    fn wrote(&self) {
+        self.writes.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl Tree for SledTree {
@@ -461,11 +487,15 @@ impl Tree for SledTree {
     }
 
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.insert(key, value)?.map(|v| v.to_vec()))
+        let old = self.tree.insert(key, value);
+        self.wrote();
+        Ok(old?.map(|v| v.to_vec()))
     }
 
     fn remove(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.tree.remove(key)?.map(|v| v.to_vec()))
+        let old = self.tree.remove(key);
+        self.wrote();
+        Ok(old?.map(|v| v.to_vec()))
     }
 
     fn compare_and_swap(
@@ -474,7 +504,9 @@ impl Tree for SledTree {
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
     ) -> Result<CasOutcome, StoreError> {
-        Ok(match self.tree.compare_and_swap(key, expected, new)? {
+        let swapped = self.tree.compare_and_swap(key, expected, new);
+        self.wrote();
+        Ok(match swapped? {
             Ok(()) => CasOutcome::Swapped,
             Err(e) => CasOutcome::Mismatch {
                 current: e.current.map(|v| v.to_vec()),

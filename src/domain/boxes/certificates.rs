@@ -35,7 +35,7 @@ use crate::store::{Batch, KeyRange, Order, Store, StoreError};
 use crate::tls::PeerCertificate;
 
 const CERTIFICATES: &str = "certificates";
-const USER_CERTIFICATES: &str = "user_certificates";
+pub(crate) const USER_CERTIFICATES: &str = "user_certificates";
 const PROVIDER_BOXES: &str = "provider_boxes";
 
 /// The user ID of the synthetic user a box's application acts as (see

@@ -13,7 +13,7 @@ use crate::domain::boxes::repo::RepoError;
 use crate::domain::boxes::user::UserId;
 use crate::store::{Batch, Store, StoreError};
 
-const OTP_SECRETS: &str = "otp_secrets";
+pub(crate) const OTP_SECRETS: &str = "otp_secrets";
 
 /// Digits of every code ISDS uses.
 pub const DIGITS: u32 = 6;

@@ -16,9 +16,9 @@ use crate::domain::boxes::databox::{BoxId, DataBox};
 use crate::domain::boxes::user::{User, UserId};
 use crate::store::{Batch, KeyRange, Order, Store, StoreError};
 
-const BOXES: &str = "boxes";
-const USERS: &str = "users";
-const LOGINS: &str = "logins";
+pub(crate) const BOXES: &str = "boxes";
+pub(crate) const USERS: &str = "users";
+pub(crate) const LOGINS: &str = "logins";
 const BOX_USERS: &str = "box_users";
 
 /// Reading or writing domain records failed.
