@@ -433,3 +433,91 @@ async fn a_listing_delivers_thousands_of_waiting_messages_as_one_by_one() {
     );
     t.stop().await;
 }
+
+/// The state changes to 6 the sender `OVM_LOGIN` sees, as message IDs.
+async fn sender_changes_to_six(t: &TestGateway) -> Vec<String> {
+    let resp = call(
+        t,
+        OVM_LOGIN,
+        DX,
+        &format!(
+            r#"<GetMessageStateChanges xmlns="{ISDS_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><dmFromTime xsi:nil="true"/><dmToTime xsi:nil="true"/></GetMessageStateChanges>"#
+        ),
+    )
+    .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    let body = resp.body();
+    child(&body, "dmRecords")
+        .elements()
+        .filter(|r| text_of(r, &["dmMessageStatus"]) == "6")
+        .map(|r| text_of(r, &["dmID"]))
+        .collect()
+}
+
+/// Messages sent to the box while a listing delivers thousands: each is
+/// delivered exactly once (by that listing or the next), every delivery is
+/// one state change, and the counted lists (deep pages, state filters)
+/// agree with the entries.
+#[tokio::test]
+async fn messages_arriving_during_a_big_delivery_are_delivered_once_and_counted() {
+    const N: u64 = 3_000;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seeded = seed_waiting(&dir.path().join("data"), N);
+    let operator = ("provozovatel", "Tajne-Heslo-1");
+    let t = TestGateway::serve_on(dir, operator, |_| {}).await;
+
+    let sending = async {
+        let mut ids = Vec::new();
+        for i in 0..12 {
+            ids.push(send_message(&t, OVM_LOGIN, "po4demo", &format!("Mezitím {i}"), false).await);
+        }
+        ids
+    };
+    let (listed, arrived) = tokio::join!(page(&t, PO_ENTRUSTED_LOGIN, -1, 1, 1), sending);
+    assert_eq!(listed.len(), 1);
+    // Whatever the first listing left waiting, the next one delivers.
+    assert_eq!(page(&t, PO_ENTRUSTED_LOGIN, -1, 1, 1).await.len(), 1);
+
+    for id in &arrived {
+        let (state, events, accepted) = sender_view(&t, id).await;
+        assert_eq!(state, "6", "{id}");
+        assert_eq!(events, ["EV0", "EV5", "EV12"], "{id}");
+        assert!(!accepted.is_empty(), "{id}");
+    }
+    let delivered_ids: Vec<&String> = seeded
+        .waiting
+        .iter()
+        .chain(&seeded.fiction)
+        .chain(&arrived)
+        .collect();
+    let mut changes = sender_changes_to_six(&t).await;
+    changes.retain(|id| delivered_ids.contains(&id));
+    changes.sort();
+    let mut expected: Vec<String> = delivered_ids.iter().map(|id| (*id).clone()).collect();
+    expected.sort();
+    assert_eq!(changes, expected, "one state change to 6 per delivery");
+
+    // The box's list by state, whole and from deep offsets (counted); the
+    // entrusted user's listings leave the personal ones waiting.
+    let six = page(&t, PO_ENTRUSTED_LOGIN, 1 << 6, 1, 10_000).await;
+    let four = page(&t, PO_ENTRUSTED_LOGIN, 1 << 4, 1, 10_000).await;
+    let all = page(&t, PO_ENTRUSTED_LOGIN, -1, 1, 10_000).await;
+    assert!(six.len() >= delivered_ids.len());
+    let mut personal: Vec<String> = four
+        .iter()
+        .map(|(id, _)| id.clone())
+        .filter(|id| seeded.personal.contains(id) || delivered_ids.contains(&id))
+        .collect();
+    personal.sort();
+    assert_eq!(personal, seeded.personal, "only the personal ones wait");
+    let in_state = |s: &str| all.iter().filter(|(_, state)| state == s).count();
+    assert_eq!((in_state("6"), in_state("4")), (six.len(), four.len()));
+    for (list, filter) in [(&six, 1 << 6), (&all, -1)] {
+        for back in [100, 1_000, 2_500] {
+            let offset = list.len() - back + 1;
+            let deep = page(&t, PO_ENTRUSTED_LOGIN, filter, offset, 50).await;
+            assert_eq!(deep, list[offset - 1..offset + 49], "offset {offset}");
+        }
+    }
+    t.stop().await;
+}

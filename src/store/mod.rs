@@ -51,12 +51,15 @@ pub use sled_store::{
 /// counts kept by every write (built at the first start of a version-2
 /// store), which an older build would leave behind. Version 4: a delivery
 /// by listing may be kept in the message's received list entry instead of
-/// its record, which an older build would not see.
-pub const FORMAT_VERSION: u32 = 4;
+/// its record, which an older build would not see. Version 5: the state
+/// changes of one listing's deliveries may share an entry per box (the
+/// IDs after the first in its value), of which an older build would see
+/// the first only.
+pub const FORMAT_VERSION: u32 = 5;
 
 /// Older format versions this build reads as they are (see the module
 /// documentation).
-pub const UPGRADABLE_FROM: &[u32] = &[1, 2, 3];
+pub const UPGRADABLE_FROM: &[u32] = &[1, 2, 3, 4];
 
 /// Name of the crate and version recorded as `created_by` in new stores.
 pub const CREATED_BY: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));

@@ -328,12 +328,13 @@ impl Store for SledStore {
             .map(|n| self.sled_tree(n))
             .collect::<Result<Vec<Arc<SledTree>>, _>>()?;
         let trees: Vec<sled::Tree> = handles.iter().map(|t| t.tree.clone()).collect();
-        let slot: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         // sled reruns the closure on conflicts with concurrent transactions;
         // it only reads `batch`, so reruns are harmless.
         let result = trees.as_slice().transaction(|txs| {
             for op in batch.ops() {
-                let tx = &txs[slot[op.tree()]];
+                // A batch names a few trees: a scan beats hashing each step's.
+                let slot = names.iter().position(|n| *n == op.tree()).unwrap_or(0);
+                let tx = &txs[slot];
                 match op {
                     BatchOp::Put { key, value, .. } => {
                         tx.insert(key.as_slice(), value.as_slice())?;

@@ -15,7 +15,7 @@ use isds_gateway::domain::messages::wire::compute_hash;
 use isds_gateway::domain::{BoxId, BoxType, messages};
 use isds_gateway::store::{self, Batch};
 
-use super::{Bench, Figures, Floor, ISDS_NS, basic, envelope, proc_mb, reset_peak};
+use super::{Bench, Figures, Floor, ISDS_NS, basic, envelope, proc_cpu_s, proc_mb, reset_peak};
 
 /// Messages in the big box.
 pub const BIG_BOX: usize = 100_000;
@@ -125,13 +125,18 @@ pub async fn run(clients: usize, budget: std::time::Duration, figures: &Figures)
     let po = basic("po_jednatel", "Demo-Po-2026!");
     let before = proc_mb(b.pid(), "VmRSS:").unwrap_or(0.0);
     reset_peak(b.pid());
+    let cpu_before = proc_cpu_s(b.pid());
     let t0 = Instant::now();
     let answer = b.one("/DS/dx", &po, &list_page(1, 1)).await;
     let took = t0.elapsed();
+    let cpu = proc_cpu_s(b.pid())
+        .zip(cpu_before)
+        .map(|(after, before)| format!(" ({:.2} s CPU)", after - before))
+        .unwrap_or_default();
     let peak = proc_mb(b.pid(), "VmHWM:").unwrap_or(0.0);
     let ok = answer.is_some_and(|(status, body)| status == 200 && super::ok_status(&body));
     println!(
-        "first listing of the big box, delivering {BIG_BOX} waiting messages: {:.2} s{}, RSS {before:.0} MB before, peak {peak:.0} MB",
+        "first listing of the big box, delivering {BIG_BOX} waiting messages: {:.2} s{cpu}{}, RSS {before:.0} MB before, peak {peak:.0} MB",
         took.as_secs_f64(),
         if ok { "" } else { " (FAILED)" }
     );

@@ -251,6 +251,35 @@ fn proc_mb(pid: u32, field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// CPU time (user and system) a process has used so far, in seconds
+/// (Linux, `/proc/<pid>/stat`); on a loaded machine steadier than the
+/// wall time of what it did.
+fn proc_cpu_s(pid: u32) -> Option<f64> {
+    let stat =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    clock_ticks().map(|ticks| (utime + stime) / ticks)
+}
+
+/// Clock ticks per second, the unit of the times in `/proc/<pid>/stat`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn clock_ticks() -> Option<f64> {
+    // SAFETY: sysconf only reads a system constant.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then_some(ticks as f64)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn clock_ticks() -> Option<f64> {
+    None
+}
+
 /// Resets the peak RSS (`VmHWM`) of a process to its current RSS.
 fn reset_peak(pid: u32) {
     let _ = std::fs::write(

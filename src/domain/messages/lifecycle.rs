@@ -204,8 +204,9 @@ pub fn deliver_by_listing(
 /// Delivers those of `ids` still waiting that `privileges` may read, in
 /// one atomic write (made durable by the caller); retried from a fresh
 /// read when a message changed meanwhile. Each delivery is a few small
-/// index entries, the record is not rewritten
-/// ([`messages::repo::stage_deliver_by_listing`]).
+/// index entries, the record is not rewritten, and the list counts and
+/// state changes are written once for the whole write
+/// ([`messages::repo::ListingDeliveries`]).
 fn deliver_ids(
     store: &dyn Store,
     ids: &[MessageId],
@@ -216,6 +217,7 @@ fn deliver_ids(
 ) -> Result<usize, RepoError> {
     'attempt: for _ in 0..MAX_ATTEMPTS {
         let mut batch = Batch::new();
+        let mut deliveries = messages::repo::ListingDeliveries::new(now, event);
         let mut delivered = 0;
         for &id in ids {
             let Some((msg, raw)) = messages::repo::get_message_raw(store, id)? else {
@@ -228,7 +230,7 @@ fn deliver_ids(
             if !waiting || !may_read(privileges, &msg) {
                 continue;
             }
-            match messages::repo::stage_deliver_by_listing(&mut batch, raw, &msg, now, event) {
+            match deliveries.stage(&mut batch, raw, &msg) {
                 Ok(_) => delivered += 1,
                 Err(RepoError::Conflict(_)) => continue 'attempt,
                 Err(e) => return Err(e),
@@ -237,6 +239,7 @@ fn deliver_ids(
         if delivered == 0 {
             return Ok(0);
         }
+        deliveries.finish(&mut batch);
         match store.apply(batch) {
             Ok(()) => return Ok(delivered),
             Err(StoreError::Conflict { .. }) => continue,

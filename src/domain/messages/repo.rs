@@ -17,7 +17,10 @@
 //! - `due`: due time ++ id ++ kind → empty (the lifecycle queue; kind
 //!   [`DueKind`])
 //! - `state_changes`: box ++ change time ++ id ++ state → empty, for both the
-//!   sender's and the recipient's box
+//!   sender's and the recipient's box; or, for the deliveries of one
+//!   listing's write ([`ListingDeliveries`]), one entry per box keyed by
+//!   the first of its messages, with the IDs of the others (8 bytes each,
+//!   ascending) as value (format version 5)
 //! - `list_counts`: list (`r` received, `s` sent) ++ box ++ level ++ time
 //!   bucket → how many entries of that list fall in the bucket, per state
 //!   (counters, [`crate::store::decode_counters`], indexed by state code);
@@ -1014,7 +1017,7 @@ pub fn stage_update_read(
 /// message's received entry (which every read applies) and the other
 /// indexes change as for a rewritten record, so the write is a few small
 /// entries. Requires the record and the entry unchanged when applied.
-/// Returns the message as delivered.
+/// Returns the message as delivered. (A [`ListingDeliveries`] of one.)
 pub fn stage_deliver_by_listing(
     batch: &mut Batch,
     raw: StoredMessage,
@@ -1022,39 +1025,123 @@ pub fn stage_deliver_by_listing(
     at: Timestamp,
     event: EventCode,
 ) -> Result<Message, RepoError> {
-    let id = before.id;
-    if !awaits_delivery(before.state) || raw.has_listed_delivery() {
-        return Err(RepoError::Conflict(format!("message {id} changed")));
-    }
-    let delivery = ListedDelivery { at, event };
-    let mut after = before.clone();
-    delivery.apply(&mut after);
-    let key = received_key(before);
-    batch.expect(MESSAGES, id.key(), Some(raw.record));
-    batch.expect(RECEIVED, key.clone(), raw.entry);
-    let summary = ListSummary {
-        delivery: Some(delivery),
-        ..ListSummary::of(&after, Direction::Received)
-    };
-    batch.put(RECEIVED, key, summary.encode());
-    batch.put(
-        SENT,
-        box_time_id_key(&after.sender.box_id, after.submitted_at, id),
-        ListSummary::of(&after, Direction::Sent).encode(),
-    );
-    batch.delete(PENDING_ACCEPT, pending_key(&before.recipient.box_id, id));
-    let old_due = due_entries(before);
-    let new_due = due_entries(&after);
-    for e in old_due.iter().filter(|e| !new_due.contains(e)) {
-        batch.delete(DUE, e.key());
-    }
-    for e in new_due.iter().filter(|e| !old_due.contains(e)) {
-        batch.put(DUE, e.key(), Vec::new());
-    }
-    stage_state_change(batch, &after, at);
-    stage_list_counts(batch, before, before.state, -1);
-    stage_list_counts(batch, &after, after.state, 1);
+    let mut deliveries = ListingDeliveries::new(at, event);
+    let after = deliveries.stage(batch, raw, before)?;
+    deliveries.finish(batch);
     Ok(after)
+}
+
+/// The deliveries of one listing staged into one write: for each message
+/// what [`stage_deliver_by_listing`] stages, except that what they share
+/// is written once for the write: the list counts (one change per bucket,
+/// not four per message and list) and the state changes (one entry per
+/// box for all its messages delivered, see [`state_changes`]), two small
+/// writes per message fewer.
+pub struct ListingDeliveries {
+    at: Timestamp,
+    event: EventCode,
+    /// Count key → per-state deltas.
+    counts: std::collections::BTreeMap<Vec<u8>, [i64; 11]>,
+    /// Box → the messages delivered that it sent or received.
+    changed: std::collections::BTreeMap<BoxId, Vec<MessageId>>,
+}
+
+impl ListingDeliveries {
+    pub fn new(at: Timestamp, event: EventCode) -> Self {
+        Self {
+            at,
+            event,
+            counts: Default::default(),
+            changed: Default::default(),
+        }
+    }
+
+    /// Stages one message's own entries; [`ListingDeliveries::finish`]
+    /// stages the shared ones. The message must wait (state 4 or 5) with
+    /// no delivery kept in its entry ([`RepoError::Conflict`] otherwise).
+    pub fn stage(
+        &mut self,
+        batch: &mut Batch,
+        raw: StoredMessage,
+        before: &Message,
+    ) -> Result<Message, RepoError> {
+        let id = before.id;
+        if !awaits_delivery(before.state) || raw.has_listed_delivery() {
+            return Err(RepoError::Conflict(format!("message {id} changed")));
+        }
+        let delivery = ListedDelivery {
+            at: self.at,
+            event: self.event,
+        };
+        let mut after = before.clone();
+        delivery.apply(&mut after);
+        let key = received_key(before);
+        batch.expect(MESSAGES, id.key(), Some(raw.record));
+        batch.expect(RECEIVED, key.clone(), raw.entry);
+        let summary = ListSummary {
+            delivery: Some(delivery),
+            ..ListSummary::of(&after, Direction::Received)
+        };
+        batch.put(RECEIVED, key, summary.encode());
+        batch.put(
+            SENT,
+            box_time_id_key(&after.sender.box_id, after.submitted_at, id),
+            ListSummary::of(&after, Direction::Sent).encode(),
+        );
+        batch.delete(PENDING_ACCEPT, pending_key(&before.recipient.box_id, id));
+        let old_due = due_entries(before);
+        let new_due = due_entries(&after);
+        for e in old_due.iter().filter(|e| !new_due.contains(e)) {
+            batch.delete(DUE, e.key());
+        }
+        for e in new_due.iter().filter(|e| !old_due.contains(e)) {
+            batch.put(DUE, e.key(), Vec::new());
+        }
+        for box_id in [&after.sender.box_id, &after.recipient.box_id] {
+            self.changed.entry(box_id.clone()).or_default().push(id);
+        }
+        let tk = time_key(before.submitted_at);
+        for (dir, box_id) in [
+            (Direction::Received, &before.recipient.box_id),
+            (Direction::Sent, &before.sender.box_id),
+        ] {
+            for (level, shift) in COUNT_SHIFTS.iter().enumerate() {
+                let key = count_key(dir, box_id.as_str().as_bytes(), level, tk >> shift);
+                let deltas = self.counts.entry(key).or_default();
+                deltas[usize::from(before.state.code()).min(10)] -= 1;
+                deltas[usize::from(after.state.code()).min(10)] += 1;
+            }
+        }
+        Ok(after)
+    }
+
+    /// Stages what the messages staged share: their state changes (to 6
+    /// at the listing's time, one entry per box) and the list counts.
+    pub fn finish(self, batch: &mut Batch) {
+        let state = MessageState::AcceptedByLogin;
+        for (box_id, mut ids) in self.changed {
+            // A message to its own box changes once for it.
+            ids.sort_unstable();
+            ids.dedup();
+            let Some((&first, others)) = ids.split_first() else {
+                continue;
+            };
+            let mut more = Vec::with_capacity(others.len() * 8);
+            for id in others {
+                more.extend_from_slice(&id.key());
+            }
+            batch.put(
+                STATE_CHANGES,
+                state_change_key(&box_id, self.at, first, state),
+                more,
+            );
+        }
+        for (key, deltas) in self.counts {
+            if let Some(last) = deltas.iter().rposition(|&d| d != 0) {
+                batch.add(LIST_COUNTS, key, &deltas[..=last]);
+            }
+        }
+    }
 }
 
 /// Changes a message from `before` to `after` (see
@@ -1649,11 +1736,12 @@ pub fn state_changes(
     to: Option<Timestamp>,
 ) -> Result<Vec<(MessageId, Timestamp, MessageState)>, RepoError> {
     let mut out = Vec::new();
+    let mut grouped = false;
     for entry in store
         .tree(STATE_CHANGES)?
         .iter(box_time_range(box_id, from, to), Order::Ascending)
     {
-        let (key, _) = entry?;
+        let (key, others) = entry?;
         let rest = &key[key.len().min(7)..];
         if rest.len() != 17 {
             continue;
@@ -1666,6 +1754,15 @@ pub fn state_changes(
             continue;
         };
         out.push((id, at, state));
+        // The other messages of one listing's deliveries (format 5).
+        for other in others.chunks_exact(8).filter_map(MessageId::from_key) {
+            grouped = true;
+            out.push((other, at, state));
+        }
+    }
+    if grouped {
+        // Key order, as if each change had an entry of its own.
+        out.sort_unstable_by_key(|&(id, at, state)| (at, id, state.code()));
     }
     Ok(out)
 }
@@ -2120,6 +2217,101 @@ mod tests {
         assert_eq!(get_message(s, fiction.id).unwrap(), Some(erased));
         let counts = count_by_state(s).unwrap();
         assert_eq!((counts[6], counts[7]), (1, 1));
+    }
+
+    /// The deliveries of one write share a state change entry per box and
+    /// one count change per bucket; what reads see is what one entry per
+    /// message showed (format 4), in key order among single entries and
+    /// for a message sent to its own box once.
+    #[test]
+    fn a_listings_deliveries_read_as_one_state_change_each() {
+        let store = open_memory();
+        let s = store.as_ref();
+        assert!(ensure_list_counts(s).unwrap());
+        let at = Timestamp(5_000);
+        let mut sent = Vec::new();
+        for (i, id) in [10_000_005u64, 10_000_002, 10_000_009]
+            .into_iter()
+            .enumerate()
+        {
+            sent.push(stored(s, id, 1_000 + i as i64));
+        }
+        let mut own = sample(10_000_007);
+        own.recipient.box_id = own.sender.box_id.clone();
+        own.submitted_at = Timestamp(1_500);
+        own.delivery_time = Some(Timestamp(1_500));
+        own.hash = compute_hash(&own, &[b"pdf"]).unwrap();
+        insert_message(s, &own, &[b"pdf".to_vec()]).unwrap();
+        // A change of another message at the same time, written alone
+        // (format 4: its own entry, empty value), between the IDs.
+        let lone = stored(s, 10_000_004, 900);
+        let mut read = lone.clone();
+        read.state = MessageState::Read;
+        update_message(s, &lone, &read, at).unwrap();
+
+        let mut batch = Batch::new();
+        let mut deliveries = ListingDeliveries::new(at, EventCode::EV11);
+        for m in sent.iter().chain([&own]) {
+            let (before, raw) = get_message_raw(s, m.id).unwrap().unwrap();
+            deliveries.stage(&mut batch, raw, &before).unwrap();
+        }
+        deliveries.finish(&mut batch);
+        let changes = batch
+            .ops()
+            .iter()
+            .filter(|op| op.tree() == STATE_CHANGES)
+            .count();
+        assert_eq!(changes, 2, "one entry per box");
+        commit(s, batch).unwrap();
+
+        let six = MessageState::AcceptedByLogin;
+        let recipient = &sent[0].recipient.box_id;
+        assert_eq!(
+            state_changes(s, recipient, Some(at), Some(at)).unwrap(),
+            vec![
+                (MessageId(10_000_002), at, six),
+                (MessageId(10_000_004), at, MessageState::Read),
+                (MessageId(10_000_005), at, six),
+                (MessageId(10_000_009), at, six),
+            ]
+        );
+        let sender = &sent[0].sender.box_id;
+        assert_eq!(
+            state_changes(s, sender, Some(at), None).unwrap(),
+            vec![
+                (MessageId(10_000_002), at, six),
+                (MessageId(10_000_004), at, MessageState::Read),
+                (MessageId(10_000_005), at, six),
+                (MessageId(10_000_007), at, six),
+                (MessageId(10_000_009), at, six),
+            ]
+        );
+        // Outside the time range: nothing of them.
+        assert!(
+            state_changes(s, recipient, None, Some(Timestamp(4_999)))
+                .unwrap()
+                .iter()
+                .all(|(_, t, _)| *t < at)
+        );
+        // The counts kept are those a count of every entry gives.
+        let counts = store.tree(LIST_COUNTS).unwrap();
+        let kept = counts
+            .range(KeyRange::all(), Order::Ascending, usize::MAX)
+            .unwrap();
+        counts.remove(COUNTS_BUILT).unwrap();
+        assert!(ensure_list_counts(s).unwrap());
+        let rebuilt = counts
+            .range(KeyRange::all(), Order::Ascending, usize::MAX)
+            .unwrap();
+        assert_eq!(kept, rebuilt);
+        assert!(kept.iter().any(|(_, v)| {
+            crate::store::decode_counters(v).is_some_and(|c| c.get(6) == Some(&4))
+        }));
+        assert_eq!(
+            state_changes(s, sender, Some(at), None).unwrap().len(),
+            5,
+            "the message to its own box is one change"
+        );
     }
 
     #[test]
