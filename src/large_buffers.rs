@@ -1,11 +1,12 @@
 //! Buffers of many megabytes (request bodies, decoded attachments) asked
 //! to be backed by transparent huge pages.
 //!
-//! Why: such a buffer is new memory for every request (glibc returns
-//! blocks over 128 KiB to the kernel when freed, see `main.rs`), and
-//! faulting it in 4 KiB pages took about a quarter of the server's CPU
-//! time in a 20 MB upload: ~12,000 page faults for the body and the
-//! decoded bytes. With huge pages that is a few dozen.
+//! Why: such a buffer is new memory for nearly every request (the
+//! allocator hands freed pages back to the kernel at once, see
+//! `crate::allocator`), and faulting it in 4 KiB pages took about a
+//! quarter of the server's CPU time in a 20 MB upload: ~12,000 page
+//! faults for the body and the decoded bytes. With huge pages that is a
+//! few dozen.
 
 /// Smallest buffer worth advising: one huge page more than the size of a
 /// huge page, so an aligned huge page always lies inside it.
@@ -47,23 +48,6 @@ fn advise_huge_pages(buffer: &Vec<u8>) {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn advise_huge_pages(_buffer: &Vec<u8>) {}
-
-/// Hands the memory the allocator holds free back to the kernel. glibc
-/// keeps freed small blocks in its arenas for reuse, so a request that
-/// built millions of them (a large document refused for its structure)
-/// left the process hundreds of megabytes larger for good: measured with
-/// three 20 MB bodies of elements with 63 empty attributes each, RSS
-/// stayed at 544 MiB against a baseline of 52. `malloc_trim` releases the
-/// free pages of every arena; it costs a walk over the free blocks, so it
-/// is called only after such a request, not after every one.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages of the allocator's own
-    // arenas to the kernel; no block in use moves or changes.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! (envelope, faults) → [`schema`] (types generated from `schemas/`) →
 //! [`service`] (operation handlers) → [`domain`] → [`store`].
 
+pub mod allocator;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -184,22 +184,7 @@ fn restrict_umask() {
     }
 }
 
-/// Fixes glibc's mmap threshold at its initial 128 KiB. Left dynamic,
-/// glibc raises it to the size of every large block freed (up to 32 MiB),
-/// after which request buffers come from per-thread arenas that keep
-/// their freed pages: measured with 16 clients of DummyOperation, RSS grew
-/// by 210 MB with the dynamic threshold and by 40 MB with this.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called first thing
-    // in main, before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
 fn main() -> ExitCode {
-    tune_allocator();
     restrict_umask();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -515,11 +515,7 @@ fn peak_rss() -> Option<u64> {
 /// after handing the allocator's free pages back, so a measurement does
 /// not profit from memory an earlier one left resident.
 fn reset_peak_rss() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    isds_gateway::allocator::release_free_memory();
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 

@@ -151,7 +151,7 @@ fn parse_inner(
     if built.is_err() && text.len() >= RELEASE_AFTER_REFUSED_BYTES {
         // What was built before the refusal is freed by now; give it back
         // (a refused body is typically hostile markup of many tiny parts).
-        crate::large_buffers::release_free_memory();
+        crate::allocator::release_free_memory();
     }
     built
 }
