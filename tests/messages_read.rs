@@ -1108,46 +1108,22 @@ fn seed_varied(dir: &Path) -> Vec<(String, Timestamp, Option<i64>, Option<i64>)>
         };
         envelope.personal_delivery = i % 19 == 0;
         envelope.allow_subst_delivery = i % 2 == 1;
-        let mut m = Message {
-            id: MessageId(30_000_000 + i as u64),
-            sender: party("ovm4dem", "Městský úřad Dolní Lhota", BoxType::OVM),
-            recipient: party("po4demo", "Účetnictví Novák s.r.o.", BoxType::PO),
-            envelope,
-            documents: vec![DocumentMeta {
-                mime_type: "application/pdf".into(),
-                meta_type: "main".into(),
-                guid: None,
-                up_guid: None,
-                descr: "zprava.pdf".into(),
-                format: None,
-                kind: ContentKind::Encoded,
-                size: 15,
-            }],
-            attachment_size_kb: 1 + (i % 5) as u64,
-            hash: [0; 32],
-            hash_form: HashForm::DmDmBytes,
-            state,
-            submitted_at: at,
-            delivery_time: Some(at),
-            acceptance_time: match state {
-                MessageState::Read => Some(Timestamp(at.0 + 5_000_000)),
-                MessageState::AcceptedByFiction => Some(Timestamp(at.0 + 86_400_000_000)),
-                _ => None,
-            },
-            events: vec![
-                Event::new(at, EventCode::EV0),
-                Event::new(at, EventCode::EV5),
-            ],
-            author: Author {
-                user_id: None,
-                user_type: "PRIMARY_USER".into(),
-                name: "Jana Dvořáková".into(),
-            },
-            content_deleted: false,
-            erased_by_recipient: false,
-            erased_by_sender: false,
-            qtimestamp: None,
-            vodz: false,
+        let mut m = Message::seeded_delivered(
+            MessageId(30_000_000 + i as u64),
+            party("ovm4dem", "Městský úřad Dolní Lhota", BoxType::OVM),
+            party("po4demo", "Účetnictví Novák s.r.o.", BoxType::PO),
+            String::new(),
+            "zprava.pdf",
+            15,
+            at,
+        );
+        m.envelope = envelope;
+        m.attachment_size_kb = 1 + (i % 5) as u64;
+        m.state = state;
+        m.acceptance_time = match state {
+            MessageState::Read => Some(Timestamp(at.0 + 5_000_000)),
+            MessageState::AcceptedByFiction => Some(Timestamp(at.0 + 86_400_000_000)),
+            _ => None,
         };
         m.hash = compute_hash(&m, &[b"%PDF-1.4 seeded"]).unwrap();
         messages::repo::stage_insert_message(&mut batch, &m, &[b"%PDF-1.4 seeded".to_vec()]);
