@@ -59,8 +59,8 @@ cargo test --quiet
 # --- coverage-guided fuzzing of the XML, SOAP and schema parsers, about
 # two minutes in all (fuzz/run.sh; corpus and crashes stay under target/).
 if [ "${FUZZ:-1}" != 0 ]; then
-  say "fuzzing (30 s per target)"
-  fuzz/run.sh 30
+  say "fuzzing (20 s per target)"
+  fuzz/run.sh 20
 fi
 
 # The interoperability tests run last, so their summary closes the output.
