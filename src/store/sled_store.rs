@@ -383,7 +383,7 @@ impl SledStore {
                 // The batch's writes are staged first and reach the
                 // transaction only if all its preconditions hold; a step
                 // reads what the batch's earlier steps staged.
-                let mut staged: HashMap<(usize, &[u8]), Option<Cow<'_, [u8]>>> = HashMap::new();
+                let mut staged: Staged<'_> = HashMap::new();
                 let mut failed = None;
                 for op in batch.ops() {
                     // A batch names a few trees: a scan beats hashing each step's.
@@ -611,6 +611,10 @@ impl Drop for Leader<'_> {
         self.queue.done.notify_all();
     }
 }
+
+/// A batch's writes before they reach the transaction: by tree (its slot)
+/// and key, the value (`None`: removed).
+type Staged<'b> = HashMap<(usize, &'b [u8]), Option<Cow<'b, [u8]>>>;
 
 /// Abort reason inside a sled transaction.
 struct Unmet {
