@@ -1063,3 +1063,40 @@ async fn messages_waiting_in_a_box_disabled_by_the_operator_become_undeliverable
         assert_eq!(message(s, id).state, MessageState::AcceptedByLogin, "{id}");
     }
 }
+
+/// Sends made at the same time are committed together (one store write
+/// and one flush for the group): each still gets its own ID, its own
+/// envelope and documents, and every one is listed for the recipient and
+/// found in the store after a restart.
+#[tokio::test]
+async fn messages_sent_together_are_each_stored_once_with_their_own_content() {
+    const SENDS: usize = 24;
+    let t = gateway(false).await;
+    let bodies: Vec<String> = (0..SENDS)
+        .map(|i| {
+            let doc = encoded_file(
+                "main",
+                "application/pdf",
+                &format!("s{i}.pdf"),
+                format!("%PDF-1.4 odeslání {i}").as_bytes(),
+            );
+            create(&to("po4demo", &format!("Souběžně {i}")), &[doc])
+        })
+        .collect();
+    let ids: Vec<String> =
+        futures_util::future::join_all(bodies.iter().map(|body| send_ok(&t, OVM_LOGIN, body)))
+            .await;
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), SENDS, "an ID answered twice: {ids:?}");
+    let listed = t.soap_as(PO_LOGIN, "/DS/dx", &list_received()).await;
+    for id in &ids {
+        assert!(listed.text.contains(id.as_str()), "{id} not listed");
+    }
+    let (_dir, store) = stop_and_open(t).await;
+    for (i, id) in ids.iter().enumerate() {
+        let m = message(store.as_ref(), id);
+        assert_eq!(m.envelope.annotation, format!("Souběžně {i}"));
+        let docs = messages::repo::get_documents(store.as_ref(), m.id).unwrap();
+        assert_eq!(docs, vec![format!("%PDF-1.4 odeslání {i}").into_bytes()]);
+    }
+}

@@ -11,7 +11,7 @@ use cms::signed_data::{
 use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, DecodeOwned, Encode, Tag, Tagged};
 use p256::ecdsa::DerSignature;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::ecdsa::signature::Verifier as _;
 use sha2::{Digest, Sha256};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
@@ -88,14 +88,14 @@ pub(super) fn sign(
     attrs.extend(extra);
     let signed_attrs = SetOfVec::try_from(attrs)?;
     // The signature covers the DER of the attributes as a SET OF.
-    let signature: DerSignature = signer.key.try_sign(&signed_attrs.to_der()?)?;
+    let signature = signer.sign_der(&signed_attrs.to_der()?)?;
     let signer_info = SignerInfo {
         version: CmsVersion::V1,
         sid: issuer_and_serial(&signer.cert),
         digest_alg: algorithm(oids::ID_SHA256),
         signed_attrs: Some(signed_attrs),
         signature_algorithm: algorithm(oids::ECDSA_WITH_SHA256),
-        signature: OctetString::new(signature.as_bytes())?,
+        signature: OctetString::new(signature)?,
         unsigned_attrs: None,
     };
     let mut digest_algorithms = SetOfVec::new();

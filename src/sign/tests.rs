@@ -80,3 +80,23 @@ fn standalone_time_stamp_verifies() {
     assert_eq!(facts.gen_time, AT);
     assert!(tsa::verify(&ci, &s.identity().tsa, &[8u8; 32]).is_err());
 }
+
+/// The keys generated here are read by ring (the fast path of every
+/// signature and time stamp), and its signatures verify with the key as
+/// `p256` reads it, as do those of the `p256` fallback.
+#[test]
+fn ring_signs_the_generated_keys_and_p256_verifies_them() {
+    use p256::ecdsa::DerSignature;
+    use p256::ecdsa::signature::Verifier as _;
+    let (_dir, s) = signer();
+    for pair in [&s.identity().signer, &s.identity().tsa] {
+        assert!(pair.fast.is_some(), "ring did not read the key");
+        let ring = pair.sign_der(b"stamp me").unwrap();
+        let sig = DerSignature::from_bytes(&ring).unwrap();
+        pair.verifying_key().verify(b"stamp me", &sig).unwrap();
+        assert!(
+            pair.verifying_key().verify(b"stamp you", &sig).is_err(),
+            "a signature of other bytes verified"
+        );
+    }
+}
