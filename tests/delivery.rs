@@ -521,3 +521,81 @@ async fn messages_arriving_during_a_big_delivery_are_delivered_once_and_counted(
     }
     t.stop().await;
 }
+
+/// After a listing that delivers more than two writes' worth, time runs on
+/// (test clock): the messages it left waiting (personal ones, for a user
+/// who may not read them) are accepted by fiction ten days after their
+/// delivery, and every message it delivered, in each of its writes, has
+/// its documents deleted 90 days after the listing (state 9), seen by the
+/// sender and in the recipient's lists.
+#[tokio::test]
+async fn fiction_and_deletion_follow_a_big_delivery_for_every_message() {
+    const N: u64 = 2_600;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seeded = seed_waiting(&dir.path().join("data"), N);
+    let clock = isds_gateway::domain::clock::TestClock::new();
+    // Passwords must outlive the days the clock jumps.
+    let t = TestGateway::start_full(
+        dir,
+        |c| c.auth.password_validity_days = 3_650,
+        clock.clone(),
+    )
+    .await;
+    let ours = |id: &String| {
+        seeded.waiting.contains(id) || seeded.fiction.contains(id) || seeded.personal.contains(id)
+    };
+    assert_eq!(page(&t, PO_ENTRUSTED_LOGIN, -1, 1, 1).await.len(), 1);
+    let in_state = |list: Vec<(String, String)>| list.iter().filter(|(id, _)| ours(id)).count();
+
+    // Ten days and an hour on: the personal ones (delivered an hour before
+    // the listing, fiction allowed) are accepted by fiction; the ones
+    // delivered by the listing are not.
+    clock.advance(time::Duration::days(10) + time::Duration::hours(1));
+    for id in &seeded.personal {
+        let (state, events, accepted) = sender_view(&t, id).await;
+        assert_eq!(state, "5", "{id}");
+        assert_eq!(events, ["EV0", "EV5", "EV2"], "{id}");
+        assert!(!accepted.is_empty(), "{id}");
+    }
+    for id in seeded.waiting.iter().step_by(101) {
+        assert_eq!(sender_view(&t, id).await.0, "6", "{id}");
+    }
+
+    // 89 days after the listing the ones it delivered from state 4 keep
+    // their documents (state 6); those accepted by fiction ten days before
+    // it lost theirs 80 days after it. 91 days after it every message it
+    // delivered has, in each of its writes, and a received list no longer
+    // holds them (it holds states 4-7 and 10 only); the personal ones,
+    // accepted by fiction ten days after, still have their documents.
+    clock.advance(time::Duration::days(79));
+    assert_eq!(sender_view(&t, &seeded.waiting[0]).await.0, "6");
+    assert_eq!(
+        in_state(page(&t, PO_ENTRUSTED_LOGIN, 1 << 6, 1, 10_000).await),
+        seeded.waiting.len()
+    );
+    for id in seeded.fiction.iter().step_by(37) {
+        assert_eq!(sender_view(&t, id).await.0, "9", "{id}");
+    }
+    clock.advance(time::Duration::days(2));
+    for id in seeded
+        .waiting
+        .iter()
+        .step_by(97)
+        .chain(seeded.waiting.last())
+    {
+        assert_eq!(sender_view(&t, id).await.0, "9", "{id}");
+    }
+    let mut left: Vec<(String, String)> = page(&t, PO_ENTRUSTED_LOGIN, -1, 1, 10_000)
+        .await
+        .into_iter()
+        .filter(|(id, _)| ours(id))
+        .collect();
+    left.sort();
+    let personal: Vec<(String, String)> = seeded
+        .personal
+        .iter()
+        .map(|id| (id.clone(), "5".to_owned()))
+        .collect();
+    assert_eq!(left, personal);
+    t.stop().await;
+}

@@ -54,12 +54,14 @@ pub use sled_store::{
 /// its record, which an older build would not see. Version 5: the state
 /// changes of one listing's deliveries may share an entry per box (the
 /// IDs after the first in its value), of which an older build would see
-/// the first only.
-pub const FORMAT_VERSION: u32 = 5;
+/// the first only. Version 6: the lifecycle queue entries one listing's
+/// deliveries queue for one time may share an entry (the IDs after the
+/// first in its value), which an older build would never consume.
+pub const FORMAT_VERSION: u32 = 6;
 
 /// Older format versions this build reads as they are (see the module
 /// documentation).
-pub const UPGRADABLE_FROM: &[u32] = &[1, 2, 3, 4];
+pub const UPGRADABLE_FROM: &[u32] = &[1, 2, 3, 4, 5];
 
 /// Name of the crate and version recorded as `created_by` in new stores.
 pub const CREATED_BY: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));

@@ -914,25 +914,29 @@ mod tests {
 
     #[test]
     fn upgrades_a_readable_older_format_version_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = open_sled(dir.path()).unwrap();
-            store.tree("boxes").unwrap().insert(b"k", b"v").unwrap();
-            store.flush_durable().unwrap();
+        // The oldest and the latest before this one.
+        for old in [1u32, FORMAT_VERSION - 1] {
+            assert!(super::super::UPGRADABLE_FROM.contains(&old));
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let store = open_sled(dir.path()).unwrap();
+                store.tree("boxes").unwrap().insert(b"k", b"v").unwrap();
+                store.flush_durable().unwrap();
+            }
+            raw_meta_put(dir.path(), KEY_FORMAT_VERSION, &old.to_be_bytes());
+            let store = reopen(dir.path()).unwrap();
+            assert_eq!(store.info().format_version, FORMAT_VERSION);
+            assert_eq!(
+                store.tree("boxes").unwrap().get(b"k").unwrap().as_deref(),
+                Some(&b"v"[..])
+            );
+            drop(store);
+            // Recorded: the next open finds the current version.
+            assert_eq!(
+                reopen(dir.path()).unwrap().info().format_version,
+                FORMAT_VERSION
+            );
         }
-        raw_meta_put(dir.path(), KEY_FORMAT_VERSION, &1u32.to_be_bytes());
-        let store = reopen(dir.path()).unwrap();
-        assert_eq!(store.info().format_version, FORMAT_VERSION);
-        assert_eq!(
-            store.tree("boxes").unwrap().get(b"k").unwrap().as_deref(),
-            Some(&b"v"[..])
-        );
-        drop(store);
-        // Recorded: the next open finds the current version.
-        assert_eq!(
-            reopen(dir.path()).unwrap().info().format_version,
-            FORMAT_VERSION
-        );
     }
 
     #[test]

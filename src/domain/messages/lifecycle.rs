@@ -62,15 +62,18 @@ pub fn run_due_at(store: &dyn Store, now: Timestamp) -> Result<usize, RepoError>
         // Each entry read is consumed below (applied or found stale and
         // dropped), so every round makes progress; transitions may queue
         // new entries (deletion after fiction), which a later round sees.
-        let due = messages::repo::due_until(store, now, DUE_CHUNK)?;
-        if due.is_empty() {
+        let round = messages::repo::due_round(store, now, DUE_CHUNK)?;
+        if round.entries.is_empty() {
             return Ok(applied);
         }
-        for entry in due {
-            if apply_due(store, &entry)? {
+        for entry in &round.entries {
+            if apply_due(store, entry)? {
                 applied += 1;
             }
         }
+        // The entries of one listing's write share one queue entry; it
+        // goes once all of them were applied or found stale.
+        round.finish(store)?;
     }
 }
 
@@ -153,7 +156,13 @@ fn delivery_event(identity: &Identity) -> Option<EventCode> {
 
 /// Whether `privileges` allow reading a message of this kind.
 pub fn may_read(privileges: Privileges, msg: &Message) -> bool {
-    if msg.envelope.personal_delivery {
+    may_read_personal(privileges, msg.envelope.personal_delivery)
+}
+
+/// [`may_read`] for a message to be delivered into the recipient's own
+/// hands (`dmPersonalDelivery`) or not.
+fn may_read_personal(privileges: Privileges, personal_delivery: bool) -> bool {
+    if personal_delivery {
         privileges.has(Privileges::READ_ALL)
     } else {
         privileges.can_read_non_personal()
@@ -215,19 +224,21 @@ fn deliver_ids(
     now: Timestamp,
     box_id: &BoxId,
 ) -> Result<usize, RepoError> {
+    // Only what the decision and the entries need is read of each record.
+    let reader = messages::repo::WaitingReader::new(store)?;
     'attempt: for _ in 0..MAX_ATTEMPTS {
         let mut batch = Batch::new();
         let mut deliveries = messages::repo::ListingDeliveries::new(now, event);
         let mut delivered = 0;
         for &id in ids {
-            let Some((msg, raw)) = messages::repo::get_message_raw(store, id)? else {
+            let Some((msg, raw)) = reader.get(id)? else {
                 continue;
             };
             let waiting = matches!(
                 msg.state,
                 MessageState::Delivered | MessageState::AcceptedByFiction
             );
-            if !waiting || !may_read(privileges, &msg) {
+            if !waiting || !may_read_personal(privileges, msg.personal_delivery()) {
                 continue;
             }
             match deliveries.stage(&mut batch, raw, &msg) {
@@ -469,6 +480,79 @@ mod tests {
             assert_eq!(state(s, m).state, expected, "message {i}");
         }
         assert_eq!(deliver_by_listing(s, now, &reader).unwrap(), 0);
+    }
+
+    /// A listing that stops after its first write (a crash) leaves the
+    /// rest waiting: they are accepted by fiction ten days after their
+    /// delivery, and the ones delivered have their documents deleted 90
+    /// days after, each by the one queue entry their write shared, however
+    /// often the queue is run over it.
+    #[test]
+    fn the_messages_of_a_write_are_deleted_on_time_and_the_rest_wait() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let t0 = Timestamp(1_000_000_000_000_000);
+        let sent: Vec<Message> = (0..7u64)
+            .map(|i| send(s, 10_000_001 + i, t0, false, true))
+            .collect();
+        let reader = identity(UserType::EntrustedUser, 9, Actor::Person);
+        let listed = t0.plus_days(2);
+        let box_id = &sent[0].recipient.box_id;
+        let first: Vec<MessageId> = sent[..4].iter().map(|m| m.id).collect();
+        // The first write only, then "the crash".
+        let n = deliver_ids(
+            s,
+            &first,
+            reader.user.privileges,
+            EventCode::EV12,
+            listed,
+            box_id,
+        )
+        .unwrap();
+        assert_eq!(n, 4);
+        assert_eq!(
+            messages::repo::pending_acceptance(s, box_id).unwrap(),
+            sent[4..].iter().map(|m| m.id).collect::<Vec<_>>()
+        );
+        // Fiction for the rest only, ten days after their delivery.
+        assert_eq!(run_due_at(s, t0.plus_days(10)).unwrap(), 3);
+        for (i, m) in sent.iter().enumerate() {
+            let expected = if i < 4 {
+                MessageState::AcceptedByLogin
+            } else {
+                MessageState::AcceptedByFiction
+            };
+            assert_eq!(state(s, m).state, expected, "message {i}");
+        }
+        // A round stopped half-way through the shared entry (one message
+        // done) is finished by the next one.
+        let deletion = listed.plus_days(90);
+        let round = messages::repo::due_round(s, deletion, DUE_CHUNK).unwrap();
+        assert_eq!(round.entries.len(), 4);
+        assert!(apply_due(s, &round.entries[1]).unwrap());
+        drop(round);
+        assert_eq!(run_due_at(s, deletion.plus_micros(-1)).unwrap(), 0);
+        assert_eq!(run_due_at(s, deletion).unwrap(), 3);
+        for m in &sent[..4] {
+            let after = state(s, m);
+            assert_eq!(after.state, MessageState::ContentDeleted);
+            assert!(messages::repo::get_documents(s, m.id).unwrap().is_empty());
+            let changes = messages::repo::state_changes(s, box_id, None, None).unwrap();
+            assert!(changes.contains(&(m.id, deletion, MessageState::ContentDeleted)));
+        }
+        assert!(
+            messages::repo::due_until(s, deletion, 100)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(run_due_at(s, deletion).unwrap(), 0);
+        // The rest: delivered by the next listing, deleted 90 days after
+        // their fiction.
+        assert_eq!(deliver_by_listing(s, t0.plus_days(11), &reader).unwrap(), 3);
+        assert_eq!(run_due_at(s, t0.plus_days(100)).unwrap(), 3);
+        for m in &sent[4..] {
+            assert_eq!(state(s, m).state, MessageState::ContentDeleted);
+        }
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //! - `pending_accept`: recipient box ++ id → empty (states 4 and 5, not yet
 //!   delivered by a listing)
 //! - `due`: due time ++ id ++ kind → empty (the lifecycle queue; kind
-//!   [`DueKind`])
+//!   [`DueKind`]); or, for the entries one listing's write queues at one
+//!   time ([`ListingDeliveries`]), one shared entry keyed by the first of
+//!   its messages with [`SHARED_DUE`] after the kind, the IDs of the others
+//!   (8 bytes each, ascending) as value (format version 6)
 //! - `state_changes`: box ++ change time ++ id ++ state → empty, for both the
 //!   sender's and the recipient's box; or, for the deliveries of one
 //!   listing's write ([`ListingDeliveries`]), one entry per box keyed by
@@ -52,8 +55,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::boxes::databox::BoxId;
 use crate::domain::boxes::repo::RepoError;
 use crate::domain::messages::message::{
-    DocumentDigest, EnvelopeFields, Event, EventCode, Message, MessageId, MessageState, Party,
-    Timestamp,
+    CONTENT_RETENTION_DAYS, DocumentDigest, EnvelopeFields, Event, EventCode, FICTION_DAYS,
+    Message, MessageId, MessageState, Party, Timestamp,
 };
 use crate::store::{Batch, FileDir, KeyRange, Order, Store, StoreError, Tree};
 
@@ -131,6 +134,26 @@ impl DueEntry {
             kind: DueKind::from_code(key[16])?,
         })
     }
+}
+
+/// The mark after the kind that makes a `due` key a shared one: the
+/// entries of several messages due at one time for one kind, the first
+/// message's ID in the key and the others' in the value. Such a key is
+/// never one a single message's change deletes (those are 17 bytes), so
+/// the lifecycle queue removes it only once it has gone through all of
+/// its messages ([`DueRound`]).
+const SHARED_DUE: u8 = b'+';
+
+/// The key of a shared entry of the queue for `first` and the others.
+fn shared_due_key(at: Timestamp, first: MessageId, kind: DueKind) -> Vec<u8> {
+    let mut k = DueEntry {
+        at,
+        id: first,
+        kind,
+    }
+    .key();
+    k.push(SHARED_DUE);
+    k
 }
 
 /// The queue entries a message in its current state needs.
@@ -1026,17 +1049,138 @@ pub fn stage_deliver_by_listing(
     event: EventCode,
 ) -> Result<Message, RepoError> {
     let mut deliveries = ListingDeliveries::new(at, event);
-    let after = deliveries.stage(batch, raw, before)?;
+    deliveries.stage(batch, raw, &WaitingMessage::from(before))?;
     deliveries.finish(batch);
+    let mut after = before.clone();
+    ListedDelivery { at, event }.apply(&mut after);
     Ok(after)
+}
+
+/// What a delivery by listing reads of a stored record: the parties'
+/// boxes, the envelope items that decide who may read it and what its
+/// list entries show, the state and the times; the rest of the record
+/// (documents, events, author, hash, names) is skipped unparsed. Fields
+/// as in [`Message`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WaitingMessage {
+    pub id: MessageId,
+    sender: PartyBox,
+    recipient: PartyBox,
+    envelope: WaitingEnvelope,
+    pub state: MessageState,
+    submitted_at: Timestamp,
+    delivery_time: Option<Timestamp>,
+    acceptance_time: Option<Timestamp>,
+    content_deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct PartyBox {
+    box_id: BoxId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+struct WaitingEnvelope {
+    sender_org_unit: Option<String>,
+    sender_org_unit_num: Option<i64>,
+    recipient_org_unit: Option<String>,
+    recipient_org_unit_num: Option<i64>,
+    personal_delivery: bool,
+    allow_subst_delivery: bool,
+}
+
+impl From<&Message> for WaitingMessage {
+    fn from(m: &Message) -> Self {
+        let e = &m.envelope;
+        WaitingMessage {
+            id: m.id,
+            sender: PartyBox {
+                box_id: m.sender.box_id.clone(),
+            },
+            recipient: PartyBox {
+                box_id: m.recipient.box_id.clone(),
+            },
+            envelope: WaitingEnvelope {
+                sender_org_unit: e.sender_org_unit.clone(),
+                sender_org_unit_num: e.sender_org_unit_num,
+                recipient_org_unit: e.recipient_org_unit.clone(),
+                recipient_org_unit_num: e.recipient_org_unit_num,
+                personal_delivery: e.personal_delivery,
+                allow_subst_delivery: e.allow_subst_delivery,
+            },
+            state: m.state,
+            submitted_at: m.submitted_at,
+            delivery_time: m.delivery_time,
+            acceptance_time: m.acceptance_time,
+            content_deleted: m.content_deleted,
+        }
+    }
+}
+
+impl WaitingMessage {
+    /// `dmPersonalDelivery`: only users with right 2 may read it.
+    pub fn personal_delivery(&self) -> bool {
+        self.envelope.personal_delivery
+    }
+
+    /// The lifecycle queue entries of the message as it is
+    /// ([`due_entries`] of its record) and as a listing at `at` leaves it
+    /// (state 6, accepted at `at` unless accepted by fiction before).
+    fn due_before_and_after(&self, at: Timestamp) -> (Vec<DueEntry>, Vec<DueEntry>) {
+        let entry = |at: Timestamp, kind| DueEntry {
+            at,
+            id: self.id,
+            kind,
+        };
+        let deletion = |accepted: Option<Timestamp>| {
+            accepted.filter(|_| !self.content_deleted).map(|t| {
+                entry(
+                    t.plus_days(CONTENT_RETENTION_DAYS),
+                    DueKind::ContentDeletion,
+                )
+            })
+        };
+        let before = match self.state {
+            MessageState::Delivered if self.envelope.allow_subst_delivery => self
+                .delivery_time
+                .map(|t| entry(t.plus_days(FICTION_DAYS), DueKind::Fiction)),
+            s if s.is_accepted() => deletion(self.acceptance_time),
+            _ => None,
+        };
+        let accepted = if self.state == MessageState::Delivered {
+            Some(at)
+        } else {
+            self.acceptance_time
+        };
+        (
+            before.into_iter().collect(),
+            deletion(accepted).into_iter().collect(),
+        )
+    }
+
+    fn summary(&self, dir: Direction, delivery: Option<ListedDelivery>) -> ListSummary {
+        let e = &self.envelope;
+        let (unit, unit_num) = match dir {
+            Direction::Received => (&e.recipient_org_unit, e.recipient_org_unit_num),
+            Direction::Sent => (&e.sender_org_unit, e.sender_org_unit_num),
+        };
+        ListSummary {
+            state: MessageState::AcceptedByLogin,
+            org_unit_num: unit_num,
+            org_unit: unit.clone(),
+            delivery,
+        }
+    }
 }
 
 /// The deliveries of one listing staged into one write: for each message
 /// what [`stage_deliver_by_listing`] stages, except that what they share
 /// is written once for the write: the list counts (one change per bucket,
-/// not four per message and list) and the state changes (one entry per
-/// box for all its messages delivered, see [`state_changes`]), two small
-/// writes per message fewer.
+/// not four per message and list), the state changes (one entry per box
+/// for all its messages delivered, see [`state_changes`]) and the queue
+/// entries for the deletion of their documents (one shared entry per due
+/// time, see [`due_round`]), three small writes per message fewer.
 pub struct ListingDeliveries {
     at: Timestamp,
     event: EventCode,
@@ -1044,6 +1188,8 @@ pub struct ListingDeliveries {
     counts: std::collections::BTreeMap<Vec<u8>, [i64; 11]>,
     /// Box → the messages delivered that it sent or received.
     changed: std::collections::BTreeMap<BoxId, Vec<MessageId>>,
+    /// Queue entries to add, by due time and kind.
+    due: std::collections::BTreeMap<(Timestamp, DueKind), Vec<MessageId>>,
 }
 
 impl ListingDeliveries {
@@ -1053,6 +1199,7 @@ impl ListingDeliveries {
             event,
             counts: Default::default(),
             changed: Default::default(),
+            due: Default::default(),
         }
     }
 
@@ -1063,8 +1210,8 @@ impl ListingDeliveries {
         &mut self,
         batch: &mut Batch,
         raw: StoredMessage,
-        before: &Message,
-    ) -> Result<Message, RepoError> {
+        before: &WaitingMessage,
+    ) -> Result<(), RepoError> {
         let id = before.id;
         if !awaits_delivery(before.state) || raw.has_listed_delivery() {
             return Err(RepoError::Conflict(format!("message {id} changed")));
@@ -1073,34 +1220,33 @@ impl ListingDeliveries {
             at: self.at,
             event: self.event,
         };
-        let mut after = before.clone();
-        delivery.apply(&mut after);
-        let key = received_key(before);
+        let key = box_time_id_key(&before.recipient.box_id, before.submitted_at, id);
         batch.expect(MESSAGES, id.key(), Some(raw.record));
         batch.expect(RECEIVED, key.clone(), raw.entry);
-        let summary = ListSummary {
-            delivery: Some(delivery),
-            ..ListSummary::of(&after, Direction::Received)
-        };
-        batch.put(RECEIVED, key, summary.encode());
+        batch.put(
+            RECEIVED,
+            key,
+            before.summary(Direction::Received, Some(delivery)).encode(),
+        );
         batch.put(
             SENT,
-            box_time_id_key(&after.sender.box_id, after.submitted_at, id),
-            ListSummary::of(&after, Direction::Sent).encode(),
+            box_time_id_key(&before.sender.box_id, before.submitted_at, id),
+            before.summary(Direction::Sent, None).encode(),
         );
         batch.delete(PENDING_ACCEPT, pending_key(&before.recipient.box_id, id));
-        let old_due = due_entries(before);
-        let new_due = due_entries(&after);
+        let (old_due, new_due) = before.due_before_and_after(self.at);
         for e in old_due.iter().filter(|e| !new_due.contains(e)) {
             batch.delete(DUE, e.key());
         }
         for e in new_due.iter().filter(|e| !old_due.contains(e)) {
-            batch.put(DUE, e.key(), Vec::new());
+            self.due.entry((e.at, e.kind)).or_default().push(id);
         }
-        for box_id in [&after.sender.box_id, &after.recipient.box_id] {
+        for box_id in [&before.sender.box_id, &before.recipient.box_id] {
             self.changed.entry(box_id.clone()).or_default().push(id);
         }
         let tk = time_key(before.submitted_at);
+        let was = usize::from(before.state.code()).min(10);
+        let now = usize::from(MessageState::AcceptedByLogin.code()).min(10);
         for (dir, box_id) in [
             (Direction::Received, &before.recipient.box_id),
             (Direction::Sent, &before.sender.box_id),
@@ -1108,15 +1254,17 @@ impl ListingDeliveries {
             for (level, shift) in COUNT_SHIFTS.iter().enumerate() {
                 let key = count_key(dir, box_id.as_str().as_bytes(), level, tk >> shift);
                 let deltas = self.counts.entry(key).or_default();
-                deltas[usize::from(before.state.code()).min(10)] -= 1;
-                deltas[usize::from(after.state.code()).min(10)] += 1;
+                deltas[was] -= 1;
+                deltas[now] += 1;
             }
         }
-        Ok(after)
+        Ok(())
     }
 
     /// Stages what the messages staged share: their state changes (to 6
-    /// at the listing's time, one entry per box) and the list counts.
+    /// at the listing's time, one entry per box), the list counts and the
+    /// queue entries (one per due time and kind, shared when several
+    /// messages have it).
     pub fn finish(self, batch: &mut Batch) {
         let state = MessageState::AcceptedByLogin;
         for (box_id, mut ids) in self.changed {
@@ -1126,15 +1274,24 @@ impl ListingDeliveries {
             let Some((&first, others)) = ids.split_first() else {
                 continue;
             };
-            let mut more = Vec::with_capacity(others.len() * 8);
-            for id in others {
-                more.extend_from_slice(&id.key());
-            }
             batch.put(
                 STATE_CHANGES,
                 state_change_key(&box_id, self.at, first, state),
-                more,
+                id_list(others),
             );
+        }
+        for ((at, kind), mut ids) in self.due {
+            ids.sort_unstable();
+            ids.dedup();
+            match ids.as_slice() {
+                [] => {}
+                [id] => {
+                    batch.put(DUE, DueEntry { at, id: *id, kind }.key(), Vec::new());
+                }
+                [first, others @ ..] => {
+                    batch.put(DUE, shared_due_key(at, *first, kind), id_list(others));
+                }
+            }
         }
         for (key, deltas) in self.counts {
             if let Some(last) = deltas.iter().rposition(|&d| d != 0) {
@@ -1142,6 +1299,16 @@ impl ListingDeliveries {
             }
         }
     }
+}
+
+/// Message IDs one after the other, 8 bytes each (the value of a shared
+/// entry).
+fn id_list(ids: &[MessageId]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ids.len() * 8);
+    for id in ids {
+        out.extend_from_slice(&id.key());
+    }
+    out
 }
 
 /// Changes a message from `before` to `after` (see
@@ -1225,7 +1392,7 @@ impl ListQuery {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Direction {
     Received,
     Sent,
@@ -1835,12 +2002,87 @@ pub fn get_message_raw(
     load(store, id)
 }
 
-/// Up to `limit` queue entries due at or before `now`, in due-time order.
+/// Reads messages as a delivery by listing needs them
+/// ([`WaitingMessage`]), with what is stored for them.
+pub struct WaitingReader {
+    messages: Arc<dyn Tree>,
+    received: Arc<dyn Tree>,
+}
+
+impl WaitingReader {
+    pub fn new(store: &dyn Store) -> Result<Self, RepoError> {
+        Ok(Self {
+            messages: store.tree(MESSAGES)?,
+            received: store.tree(RECEIVED)?,
+        })
+    }
+
+    /// The message `id` with its record's bytes and its received entry's
+    /// value; `None` when there is none. One whose received entry keeps a
+    /// delivery already reads as delivered (state 6), as [`get_message`]
+    /// reads it.
+    pub fn get(&self, id: MessageId) -> Result<Option<(WaitingMessage, StoredMessage)>, RepoError> {
+        let Some(record) = self.messages.get(&id.key())? else {
+            return Ok(None);
+        };
+        let mut msg: WaitingMessage =
+            serde_json::from_slice(&record).map_err(|source| RepoError::Corrupt {
+                what: format!("message {id}"),
+                source,
+            })?;
+        let key = box_time_id_key(&msg.recipient.box_id, msg.submitted_at, msg.id);
+        let entry = self.received.get(&key)?;
+        let raw = StoredMessage { record, entry };
+        if awaits_delivery(msg.state) && raw.has_listed_delivery() {
+            msg.state = MessageState::AcceptedByLogin;
+        }
+        Ok(Some((msg, raw)))
+    }
+}
+
+/// Up to `limit` queue entries due at or before `now`, in due-time order
+/// (for showing what falls due; [`due_round`] is what the lifecycle
+/// queue consumes).
 pub fn due_until(
     store: &dyn Store,
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<DueEntry>, RepoError> {
+    let mut entries = due_round(store, now, limit)?.entries;
+    entries.truncate(limit);
+    Ok(entries)
+}
+
+/// What one round of the lifecycle queue reads ([`due_round`]): the
+/// entries due, each shared entry read in full, and the shared entries'
+/// keys, to be removed ([`DueRound::finish`]) once every entry has been
+/// applied or found stale.
+#[derive(Debug, Default)]
+pub struct DueRound {
+    pub entries: Vec<DueEntry>,
+    shared: Vec<Vec<u8>>,
+}
+
+impl DueRound {
+    /// Removes the shared entries read. Called only after every entry of
+    /// the round was dealt with: a crash before leaves them to be read
+    /// again, and their messages already moved on are then found stale.
+    pub fn finish(self, store: &dyn Store) -> Result<(), RepoError> {
+        if self.shared.is_empty() {
+            return Ok(());
+        }
+        let due = store.tree(DUE)?;
+        for key in self.shared {
+            due.remove(&key)?;
+        }
+        Ok(())
+    }
+}
+
+/// The queue entries due at or before `now`, from up to `limit` stored
+/// entries (a shared one counts once and yields one entry per message),
+/// in due-time order.
+pub fn due_round(store: &dyn Store, now: Timestamp, limit: usize) -> Result<DueRound, RepoError> {
     let end = match now.0.checked_add(1) {
         Some(after) => std::ops::Bound::Excluded(Timestamp(after).key().to_vec()),
         None => std::ops::Bound::Unbounded,
@@ -1849,17 +2091,26 @@ pub fn due_until(
         start: std::ops::Bound::Unbounded,
         end,
     };
-    let mut out = Vec::new();
+    let mut round = DueRound::default();
     for entry in store.tree(DUE)?.iter(range, Order::Ascending).take(limit) {
-        let (key, _) = entry?;
-        if let Some(e) = DueEntry::from_key(&key) {
-            out.push(e);
+        let (key, others) = entry?;
+        if key.len() == 18 && key[17] == SHARED_DUE {
+            if let Some(first) = DueEntry::from_key(&key[..17]) {
+                round.entries.push(first);
+                for id in others.chunks_exact(8).filter_map(MessageId::from_key) {
+                    round.entries.push(DueEntry { id, ..first });
+                }
+            }
+            round.shared.push(key);
+        } else if let Some(e) = DueEntry::from_key(&key) {
+            round.entries.push(e);
         }
     }
-    Ok(out)
+    Ok(round)
 }
 
-/// Removes a queue entry that no longer matches its message.
+/// Removes a queue entry that no longer matches its message (a message's
+/// own entry; a shared one goes with [`DueRound::finish`]).
 pub fn drop_due(store: &dyn Store, entry: &DueEntry) -> Result<(), RepoError> {
     store.tree(DUE)?.remove(&entry.key())?;
     Ok(())
@@ -2251,8 +2502,9 @@ mod tests {
 
         let mut batch = Batch::new();
         let mut deliveries = ListingDeliveries::new(at, EventCode::EV11);
+        let reader = WaitingReader::new(s).unwrap();
         for m in sent.iter().chain([&own]) {
-            let (before, raw) = get_message_raw(s, m.id).unwrap().unwrap();
+            let (before, raw) = reader.get(m.id).unwrap().unwrap();
             deliveries.stage(&mut batch, raw, &before).unwrap();
         }
         deliveries.finish(&mut batch);
@@ -2311,6 +2563,169 @@ mod tests {
             state_changes(s, sender, Some(at), None).unwrap().len(),
             5,
             "the message to its own box is one change"
+        );
+    }
+
+    /// A delivery reads of a record what the record says, and queues and
+    /// unqueues what a rewrite of the record as delivered would.
+    #[test]
+    fn a_waiting_message_is_read_and_queued_as_its_record() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let at = Timestamp(1_000_000_000_000_000);
+        let mut variants = Vec::new();
+        for (i, (state, fiction, deleted, unit)) in [
+            (MessageState::Delivered, true, false, true),
+            (MessageState::Delivered, false, false, false),
+            (MessageState::Delivered, true, true, false),
+            (MessageState::AcceptedByFiction, true, false, true),
+            (MessageState::AcceptedByFiction, true, true, false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut m = sample(10_000_100 + i as u64);
+            m.submitted_at = Timestamp(at.0 - 20 * 86_400_000_000);
+            m.delivery_time = Some(m.submitted_at);
+            m.state = state;
+            m.envelope.allow_subst_delivery = fiction;
+            m.envelope.personal_delivery = i % 2 == 0;
+            m.content_deleted = deleted;
+            if unit {
+                m.envelope.sender_org_unit = Some("Podatelna".into());
+                m.envelope.recipient_org_unit_num = Some(42);
+            }
+            if state == MessageState::AcceptedByFiction {
+                m.acceptance_time = Some(m.submitted_at.plus_days(10));
+            }
+            m.hash = compute_hash(&m, &[b"pdf"]).unwrap();
+            insert_message(s, &m, &[b"pdf".to_vec()]).unwrap();
+            variants.push(m);
+        }
+        let reader = WaitingReader::new(s).unwrap();
+        for m in &variants {
+            let (waiting, _) = reader.get(m.id).unwrap().unwrap();
+            assert_eq!(waiting, WaitingMessage::from(m));
+            assert_eq!(waiting.personal_delivery(), m.envelope.personal_delivery);
+            let mut after = m.clone();
+            ListedDelivery {
+                at,
+                event: EventCode::EV11,
+            }
+            .apply(&mut after);
+            assert_eq!(
+                waiting.due_before_and_after(at),
+                (due_entries(m), due_entries(&after)),
+                "{:?}",
+                m.id
+            );
+            for dir in [Direction::Received, Direction::Sent] {
+                assert_eq!(
+                    waiting.summary(dir, None),
+                    ListSummary::of(&after, dir),
+                    "{dir:?}"
+                );
+            }
+        }
+        // One already delivered by a listing reads as delivered.
+        let m = &variants[1];
+        let (_, raw) = get_message_raw(s, m.id).unwrap().unwrap();
+        let mut batch = Batch::new();
+        stage_deliver_by_listing(&mut batch, raw, m, at, EventCode::EV12).unwrap();
+        commit(s, batch).unwrap();
+        let (waiting, _) = reader.get(m.id).unwrap().unwrap();
+        assert_eq!(waiting.state, MessageState::AcceptedByLogin);
+        assert!(reader.get(MessageId(10_000_999)).unwrap().is_none());
+    }
+
+    /// The deletions a listing's write queues for one time share one
+    /// entry of the queue, read as one entry per message and removed only
+    /// when the round that read it is finished; one delivered alone keeps
+    /// an entry of its own. The fiction entries of the messages delivered
+    /// go.
+    #[test]
+    fn a_listings_deletions_share_one_queue_entry() {
+        let store = open_memory();
+        let s = store.as_ref();
+        let at = Timestamp(1_000_000_000_000_000);
+        let sent: Vec<Message> = (0..4)
+            .map(|i| stored(s, 10_000_010 + i, 900_000_000_000_000 + i as i64))
+            .collect();
+        let fiction = |m: &Message| m.fiction_due().unwrap();
+        assert_eq!(due_until(s, Timestamp(i64::MAX), 100).unwrap().len(), 4);
+
+        let reader = WaitingReader::new(s).unwrap();
+        let mut batch = Batch::new();
+        let mut deliveries = ListingDeliveries::new(at, EventCode::EV11);
+        for m in &sent[..3] {
+            let (before, raw) = reader.get(m.id).unwrap().unwrap();
+            deliveries.stage(&mut batch, raw, &before).unwrap();
+        }
+        deliveries.finish(&mut batch);
+        commit(s, batch).unwrap();
+        let deletion = at.plus_days(CONTENT_RETENTION_DAYS);
+        let due = store.tree(DUE).unwrap();
+        let keys: Vec<Vec<u8>> = due
+            .range(KeyRange::all(), Order::Ascending, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                DueEntry {
+                    at: fiction(&sent[3]),
+                    id: sent[3].id,
+                    kind: DueKind::Fiction
+                }
+                .key(),
+                shared_due_key(deletion, sent[0].id, DueKind::ContentDeletion),
+            ]
+        );
+        let round = due_round(s, deletion, 100).unwrap();
+        let expected: Vec<DueEntry> = std::iter::once(DueEntry {
+            at: fiction(&sent[3]),
+            id: sent[3].id,
+            kind: DueKind::Fiction,
+        })
+        .chain(sent[..3].iter().map(|m| DueEntry {
+            at: deletion,
+            id: m.id,
+            kind: DueKind::ContentDeletion,
+        }))
+        .collect();
+        assert_eq!(round.entries, expected);
+        assert_eq!(due_until(s, deletion, 2).unwrap(), expected[..2]);
+        assert_eq!(
+            due_until(s, Timestamp(deletion.0 - 1), 100).unwrap(),
+            expected[..1]
+        );
+        // Dropping one message's entry leaves the shared one whole.
+        drop_due(s, &expected[2]).unwrap();
+        assert_eq!(due_round(s, deletion, 100).unwrap().entries, expected);
+        round.finish(s).unwrap();
+        assert_eq!(due_round(s, deletion, 100).unwrap().entries, expected[..1]);
+
+        // Delivered alone: an entry of its own, as before.
+        let (before, raw) = get_message_raw(s, sent[3].id).unwrap().unwrap();
+        let mut batch = Batch::new();
+        stage_deliver_by_listing(&mut batch, raw, &before, at, EventCode::EV11).unwrap();
+        commit(s, batch).unwrap();
+        assert_eq!(
+            due.range(KeyRange::all(), Order::Ascending, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>(),
+            vec![
+                DueEntry {
+                    at: deletion,
+                    id: sent[3].id,
+                    kind: DueKind::ContentDeletion
+                }
+                .key()
+            ]
         );
     }
 
