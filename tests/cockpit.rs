@@ -275,6 +275,180 @@ async fn advice_notices_parallel_calls_and_expired_password_loops() {
 }
 
 /// Logs in to the inspector as the operator and GETs `path`.
+/// The traffic view keeps each SOAP exchange with both bodies as sent: a
+/// DummyOperation and its answer, a login refused before its body was
+/// read (named by the login it tried, its password nowhere), a fault,
+/// and the client gets every answer whole.
+#[tokio::test]
+async fn the_traffic_view_keeps_each_exchange_with_its_bodies() {
+    let (t, _clock) = gateway(|_| {}).await;
+    let dummy = op("DummyOperation", "");
+    let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &dummy).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert!(
+        resp.text.contains("dmStatusCode>0000</") && resp.text.ends_with("</SOAP-ENV:Envelope>"),
+        "{}",
+        resp.text
+    );
+    let refused = t
+        .soap_as((OVM_LOGIN.0, "Wrong-Password-1"), "/DS/dz", &dummy)
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    let unknown = t
+        .soap_as(OVM_LOGIN, "/DS/dz", &op("NoSuchOperation", ""))
+        .await;
+    assert_ne!(unknown.status, 401, "{}", unknown.text);
+
+    let list = login_and_get(&t, "/ui/traffic").await;
+    assert!(list.contains("3 exchanges"), "{list}");
+    assert!(
+        list.contains("DummyOperation") && list.contains("NoSuchOperation"),
+        "{list}"
+    );
+    // Newest first: exchange 1 is the DummyOperation.
+    let first = login_and_get(&t, "/ui/traffic/1").await;
+    assert!(
+        first.contains("DummyOperation") && first.contains(OVM_LOGIN.0),
+        "{first}"
+    );
+    // Both bodies, pretty-printed (escaped in the page).
+    assert!(first.contains("&lt;DummyOperation"), "{first}");
+    assert!(
+        first.contains("DummyOperationResponse") && first.contains("0000"),
+        "{first}"
+    );
+    assert!(!first.contains("too large to keep"), "{first}");
+    let second = login_and_get(&t, "/ui/traffic/2").await;
+    assert!(second.contains(OVM_LOGIN.0), "{second}");
+    assert!(second.contains("authentication.error"), "{second}");
+    assert!(
+        second.contains("not read because the login was refused"),
+        "{second}"
+    );
+    assert!(!second.contains("Wrong-Password-1") && !second.contains(OVM_LOGIN.1));
+    let third = login_and_get(&t, "/ui/traffic/3").await;
+    assert!(third.contains("&lt;NoSuchOperation"), "{third}");
+    assert!(!third.contains("too large to keep"), "{third}");
+
+    // The metrics count them under the schema's names and statuses.
+    let text = t
+        .http
+        .get(t.http_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        text.contains(
+            "isds_gateway_requests_total{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\",isds_status=\"0000\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("operation=\"NoSuchOperation\""), "{text}");
+    t.stop().await;
+}
+
+/// Every request the gateway answers is one line of its access log, with
+/// the UI on: SOAP calls (answered, refused, faulted), pages and unknown
+/// paths alike.
+#[tokio::test]
+async fn every_request_is_one_access_log_line() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ready = dir.path().join("ready.json");
+    let log_path = dir.path().join("server.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .args(["--listen", "127.0.0.1:0", "--tls-listen", "off"])
+        .arg("--ready-file")
+        .arg(&ready)
+        .env_remove("ISDS_GATEWAY_CONFIG")
+        .env_remove("ISDS_GATEWAY_DATA")
+        .env_remove("ISDS_GATEWAY_LISTEN")
+        .env_remove("ISDS_GATEWAY_TLS_LISTEN")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("gateway binary starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let addr: std::net::SocketAddr = loop {
+        if let Ok(text) = std::fs::read_to_string(&ready)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(addr) = json["http"].as_str()
+        {
+            break addr.parse().expect("address");
+        }
+        assert!(
+            Instant::now() < deadline && child.try_wait().expect("status").is_none(),
+            "gateway did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let client = reqwest::Client::new();
+    let soap = |login: (&str, &str), body: String| {
+        client
+            .post(format!("http://{addr}/DS/dz"))
+            .header("authorization", basic(login.0, login.1))
+            .header("content-type", "text/xml; charset=utf-8")
+            .body(common::soap11(&body))
+            .send()
+    };
+    let dummy = op("DummyOperation", "");
+    for _ in 0..5 {
+        let resp = soap(OVM_LOGIN, dummy.clone()).await.expect("answered");
+        assert_eq!(resp.status(), 200);
+    }
+    let refused = soap((OVM_LOGIN.0, "Wrong-Password-1"), dummy.clone())
+        .await
+        .expect("answered");
+    assert_eq!(refused.status(), 401);
+    let unknown = soap(OVM_LOGIN, op("NoSuchOperation", ""))
+        .await
+        .expect("answered");
+    assert_ne!(unknown.status(), 401);
+    let missing = client
+        .get(format!("http://{addr}/no/such/path"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(missing.status(), 404);
+    // The line is written after the answer: give the last one a moment.
+    let expected = 8;
+    let lines = loop {
+        let text = std::fs::read_to_string(&log_path).expect("log");
+        let lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.contains("isds_gateway::access"))
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= expected || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(lines.len(), expected, "{lines:#?}");
+    let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    let dummies = lines
+        .iter()
+        .filter(|l| l.contains("DummyOperation") && l.contains("status=200"))
+        .count();
+    assert_eq!(dummies, 5, "{lines:#?}");
+    assert_eq!(count("status=401"), 1, "{lines:#?}");
+    assert_eq!(count("NoSuchOperation"), 1, "{lines:#?}");
+    assert_eq!(count("/no/such/path"), 1, "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains("Wrong-Password-1")));
+}
+
 async fn login_and_get(t: &TestGateway, path: &str) -> String {
     let cookie = ui_cookie(t).await;
     let resp = t

@@ -87,6 +87,38 @@ impl ResponseBody {
         }
     }
 
+    /// The whole body as one buffer, for a viewer that keeps what was
+    /// sent (the cockpit's traffic view), without consuming it: the
+    /// pieces are joined (binary contents encoded) into one, which is then
+    /// what is sent, so the bytes are produced once. `None` for a body
+    /// longer than `max`, one already being sent, or one produced
+    /// elsewhere (a stream: only polling it gives its bytes).
+    pub(crate) fn kept(&mut self, max: usize) -> Option<Bytes> {
+        if self.stream.is_some() || self.current.is_some() || self.remaining > max as u64 {
+            return None;
+        }
+        if let [Piece::Ready(one)] = self.pieces.make_contiguous() {
+            return Some(one.clone());
+        }
+        let mut joined = Vec::with_capacity(self.remaining as usize);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Ready(bytes) => joined.extend_from_slice(bytes),
+                Piece::Base64(bytes) => {
+                    let mut text = String::with_capacity(base64_len(bytes.len()));
+                    base64::engine::general_purpose::STANDARD.encode_string(bytes, &mut text);
+                    joined.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        let joined = Bytes::from(joined);
+        self.pieces.clear();
+        if !joined.is_empty() {
+            self.pieces.push_back(Piece::Ready(joined.clone()));
+        }
+        Some(joined)
+    }
+
     /// The next bytes of the body; `None` at its end.
     fn next_piece(&mut self) -> Option<Bytes> {
         loop {
@@ -181,9 +213,22 @@ mod tests {
             let expected = fragment.clone().into_string();
             let encoded = base64::engine::general_purpose::STANDARD.encode(&data);
             assert_eq!(expected, format!("<r><a>{encoded}</a><b>{encoded}</b></r>"));
-            let sent = collect(ResponseBody::of_fragment(fragment)).await;
+            let sent = collect(ResponseBody::of_fragment(fragment.clone())).await;
             assert_eq!(sent, expected.as_bytes(), "length {len}");
+            // Kept for a viewer, the body is still sent whole.
+            let mut body = ResponseBody::of_fragment(fragment);
+            let kept = body.kept(usize::MAX).unwrap();
+            assert_eq!(kept, expected.as_bytes(), "kept, length {len}");
+            assert_eq!(
+                collect(body).await,
+                expected.as_bytes(),
+                "after kept, length {len}"
+            );
         }
+        // Nothing is kept of a body over the bound or produced elsewhere.
+        assert!(ResponseBody::whole(Bytes::from("xy")).kept(1).is_none());
+        let (_tx, rx) = tokio::sync::mpsc::channel(1);
+        assert!(ResponseBody::streamed(rx, 2).kept(usize::MAX).is_none());
         assert!(collect(ResponseBody::whole(Bytes::new())).await.is_empty());
         assert_eq!(collect(ResponseBody::whole(Bytes::from("x"))).await, "x");
     }

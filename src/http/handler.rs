@@ -163,9 +163,7 @@ pub(crate) async fn handle(
                 request_len: capture.request_len,
                 now: app.services.clock.unix(),
             };
-            c.observer
-                .observe(seen, response, super::body::ResponseBody::whole)
-                .await
+            c.observer.observe(seen, response).await
         }
         None => response,
     };
@@ -334,7 +332,10 @@ async fn soap_call(
         peer_certificate: conn.peer_certificate.as_deref(),
         cookie,
     };
-    if capture.active {
+    // What only a recording keeps (the cockpit takes the login from the
+    // identity, or from the header only when the login is refused).
+    let recording = capture.active && app.recorder.is_some();
+    if recording {
         capture.request_content_type = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -354,15 +355,29 @@ async fn soap_call(
         Ok(Ok(identity)) => identity,
         Ok(Err(failure)) => {
             capture.auth_failed = true;
+            if capture.active && !recording {
+                capture.login = authorization
+                    .and_then(super::record::basic_login)
+                    .map(|(login, _)| login);
+            }
             return early(body, unauthorized(&failure));
         }
         Err(err) => {
+            if capture.active && !recording {
+                capture.login = authorization
+                    .and_then(super::record::basic_login)
+                    .map(|(login, _)| login);
+            }
             tracing::error!(error = %err, "authentication failed internally");
             let disk_full = matches!(&err, crate::auth::AuthError::Repo(e) if e.is_disk_full());
             let fault = Fault::server(crate::service::public_reason(disk_full));
             return early(body, fault_response(&fault, fallback));
         }
     };
+
+    if capture.active {
+        capture.login = Some(identity.user.login.clone());
+    }
 
     let limit = app.config.limits.max_body_bytes;
     let declared = parts
@@ -392,7 +407,11 @@ async fn soap_call(
     // The user's parallel slot is held while the body arrives too. A
     // refused request costs nothing: only the start of its body is read,
     // to name the operation in the answer.
-    let user_key = format!("{}/{}", identity.databox.id, identity.user.id);
+    let user_key = if app.limits.enabled() {
+        format!("{}/{}", identity.databox.id, identity.user.id)
+    } else {
+        String::new()
+    };
     let _slot = match app.limits.enter(&user_key) {
         Ok(slot) => slot,
         Err(code) => {
@@ -422,9 +441,6 @@ async fn soap_call(
     };
 
     if endpoint == Endpoint::Vodz {
-        if capture.active {
-            capture.login = Some(identity.user.login.clone());
-        }
         return super::vodz_request::call(
             app,
             conn,
@@ -508,7 +524,6 @@ async fn soap_call(
         if multipart.is_some() {
             capture.request_content_type = Some(fallback.content_type().to_owned());
         }
-        capture.login = Some(identity.user.login.clone());
         capture.request_len = bytes.len() as u64;
         // The cockpit alone keeps small requests only: a large upload is
         // not held beyond its parse.

@@ -24,20 +24,23 @@ struct State {
     windows: HashMap<String, (Instant, u32)>,
 }
 
-/// Holds one of the user's parallel-request slots until dropped.
+/// Holds one of the user's parallel-request slots until dropped (none
+/// when parallel requests are not limited).
 pub(crate) struct Slot {
-    user: String,
-    state: Arc<Mutex<State>>,
+    held: Option<(String, Arc<Mutex<State>>)>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.state.lock()
-            && let Some(n) = s.in_flight.get_mut(&self.user)
+        let Some((user, state)) = &self.held else {
+            return;
+        };
+        if let Ok(mut s) = state.lock()
+            && let Some(n) = s.in_flight.get_mut(user)
         {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                s.in_flight.remove(&self.user);
+                s.in_flight.remove(user);
             }
         }
     }
@@ -53,9 +56,17 @@ impl UserLimits {
         }
     }
 
+    /// Whether any limit is set (else [`UserLimits::enter`] needs no key).
+    pub(crate) fn enabled(&self) -> bool {
+        self.max_parallel > 0 || self.per_minute > 0
+    }
+
     /// Counts one request of `user`. A refused request takes no slot, but
     /// does count towards the rate (ISDS counts attempts).
     pub(crate) fn enter(&self, user: &str) -> Result<Slot, IsdsCode> {
+        if !self.enabled() {
+            return Ok(Slot { held: None });
+        }
         let Ok(mut s) = self.state.lock() else {
             return Err(IsdsCode::InternalError);
         };
@@ -74,14 +85,16 @@ impl UserLimits {
                 s.windows.retain(|_, w| now.duration_since(w.0) < WINDOW);
             }
         }
+        if self.max_parallel == 0 {
+            return Ok(Slot { held: None });
+        }
         let n = s.in_flight.entry(user.to_owned()).or_insert(0);
-        if self.max_parallel > 0 && *n >= self.max_parallel {
+        if *n >= self.max_parallel {
             return Err(IsdsCode::TooManyParallelRequests);
         }
         *n += 1;
         Ok(Slot {
-            user: user.to_owned(),
-            state: self.state.clone(),
+            held: Some((user.to_owned(), self.state.clone())),
         })
     }
 }

@@ -2,6 +2,7 @@
 //! kept and encoded by the `prometheus-client` crate (the format is
 //! theirs, not hand-written here).
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -23,23 +24,54 @@ use crate::store::Store;
 /// (counting reads every record).
 const STORE_GAUGES_FRESH: Duration = Duration::from_secs(5);
 
+/// A label value: borrowed when it is one of the gateway's own names (an
+/// endpoint, an operation of the schemas, a common status), so counting a
+/// request allocates nothing once its series exist.
+type Label = Cow<'static, str>;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub endpoint: String,
-    pub operation: String,
+    pub endpoint: Label,
+    pub operation: Label,
     pub http_status: u16,
-    pub isds_status: String,
+    pub isds_status: Label,
+}
+
+impl RequestLabels {
+    pub fn new(
+        endpoint: &'static str,
+        operation: &str,
+        http_status: u16,
+        isds_status: &str,
+    ) -> Self {
+        let operation = match crate::schema::operation(operation) {
+            Some(op) => Cow::Borrowed(op.input),
+            None if operation == "-" => Cow::Borrowed("-"),
+            None => Cow::Owned(operation.to_owned()),
+        };
+        let isds_status = match isds_status {
+            "-" => Cow::Borrowed("-"),
+            "0000" => Cow::Borrowed("0000"),
+            other => Cow::Owned(other.to_owned()),
+        };
+        RequestLabels {
+            endpoint: Cow::Borrowed(endpoint),
+            operation,
+            http_status,
+            isds_status,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
-    endpoint: String,
-    operation: String,
+    endpoint: Label,
+    operation: Label,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabels {
-    endpoint: String,
+    endpoint: Label,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

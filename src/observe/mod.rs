@@ -20,6 +20,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Body;
 
+use crate::http::body::ResponseBody;
+use crate::http::responses::HttpResponse;
 use crate::http::routes::{Route, route};
 use crate::store::Store;
 
@@ -39,7 +41,7 @@ pub struct Exchange {
     pub at: i64,
     pub path: String,
     /// The endpoint segment (`dz`, `dx`, ...).
-    pub endpoint: String,
+    pub endpoint: &'static str,
     pub operation: Option<String>,
     pub login: Option<String>,
     pub http_status: u16,
@@ -97,16 +99,9 @@ impl Observer {
 
     /// Counts one request in the metrics and, for a SOAP call, keeps the
     /// exchange and lets the advisor look at it. Gives the response back
-    /// (collected into one buffer when it is small enough to keep).
-    pub async fn observe<B>(
-        &self,
-        seen: Seen<'_>,
-        response: hyper::Response<B>,
-        rebuild: impl FnOnce(Bytes) -> B,
-    ) -> hyper::Response<B>
-    where
-        B: Body<Data = Bytes, Error = std::convert::Infallible>,
-    {
+    /// (its body joined into the one buffer kept when it is small enough
+    /// to keep, so keeping it copies nothing more than sending it).
+    pub(crate) async fn observe(&self, seen: Seen<'_>, mut response: HttpResponse) -> HttpResponse {
         let route = route(seen.path);
         let (endpoint, soap) = match &route {
             Route::Service { endpoint, .. } => (endpoint.segment(), true),
@@ -114,18 +109,21 @@ impl Observer {
         };
         let status = response.status().as_u16();
         let size = response.body().size_hint().exact();
-        let (response, kept) = if soap && size.is_some_and(|n| n <= MAX_KEPT_BODY as u64) {
+        let keep = soap && size.is_some_and(|n| n <= MAX_KEPT_BODY as u64);
+        let kept = if !keep {
+            None
+        } else if let Some(bytes) = response.body_mut().kept(MAX_KEPT_BODY) {
+            Some(bytes)
+        } else {
+            // A body produced elsewhere (a small download streamed from
+            // files): collected here, then sent from memory.
             let (parts, body) = response.into_parts();
             let bytes = match body.collect().await {
                 Ok(c) => c.to_bytes(),
                 Err(never) => match never {},
             };
-            (
-                hyper::Response::from_parts(parts, rebuild(bytes.clone())),
-                Some(bytes),
-            )
-        } else {
-            (response, None)
+            response = hyper::Response::from_parts(parts, ResponseBody::whole(bytes.clone()));
+            Some(bytes)
         };
         let finished = Instant::now();
         let duration = finished - seen.started;
@@ -133,12 +131,12 @@ impl Observer {
         let request_len = seen.request_len;
         let response_len = size.unwrap_or(0);
         self.metrics.request(
-            &metrics::RequestLabels {
-                endpoint: endpoint.to_owned(),
-                operation: seen.operation.unwrap_or("-").to_owned(),
-                http_status: status,
-                isds_status: isds_status.clone().unwrap_or_else(|| "-".to_owned()),
-            },
+            &metrics::RequestLabels::new(
+                endpoint,
+                seen.operation.unwrap_or("-"),
+                status,
+                isds_status.as_deref().unwrap_or("-"),
+            ),
             duration,
             request_len,
             response_len,
@@ -155,7 +153,7 @@ impl Observer {
             id: self.next.fetch_add(1, Ordering::Relaxed),
             at: seen.now,
             path: seen.path.to_owned(),
-            endpoint: endpoint.to_owned(),
+            endpoint,
             operation: seen.operation.map(str::to_owned),
             login: seen.login.map(str::to_owned),
             http_status: status,
@@ -173,11 +171,18 @@ impl Observer {
         for kind in raised {
             self.metrics.advisory(kind);
         }
-        let mut traffic = lock(&self.traffic);
-        if traffic.len() >= TRAFFIC_KEPT {
-            traffic.pop_front();
-        }
-        traffic.push_back(exchange);
+        let dropped = {
+            let mut traffic = lock(&self.traffic);
+            let dropped = if traffic.len() >= TRAFFIC_KEPT {
+                traffic.pop_front()
+            } else {
+                None
+            };
+            traffic.push_back(exchange);
+            dropped
+        };
+        // The oldest exchange (its bodies) is freed outside the lock.
+        drop(dropped);
         response
     }
 

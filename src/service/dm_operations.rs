@@ -41,10 +41,17 @@ pub(super) async fn handle(
 ) -> Reply {
     match request {
         // DummyOperation does nothing but prove that the caller got through
-        // authentication to the message services; it always succeeds.
-        Request::DummyOperation(_) => respond(&DummyOperationResponse(TDummyOutput {
-            dm_status: dm_status(&IsdsStatus::ok()),
-        })),
+        // authentication to the message services; it always succeeds, with
+        // the same answer, written once.
+        Request::DummyOperation(_) => {
+            static ANSWER: std::sync::OnceLock<crate::xml::Fragment> = std::sync::OnceLock::new();
+            let answer = ANSWER.get_or_init(|| {
+                crate::schema::to_response_fragment(&DummyOperationResponse(TDummyOutput {
+                    dm_status: dm_status(&IsdsStatus::ok()),
+                }))
+            });
+            Ok(answer.clone())
+        }
         Request::MessageDownload(req) => super::message_read::message_download(svc, ctx, req).await,
         Request::SignedMessageDownload(req) => {
             super::signed::signed_download(svc, ctx, req.0.dm_id, super::signed::Which::Received)

@@ -45,6 +45,17 @@ impl xml::Pruner for RequestPruner {
         ns == Some(ISDS_NS) && inside_operation(ancestors)
     }
 
+    /// One look at the ancestors for both answers above.
+    fn decide(&self, ancestors: &[Element], ns: Option<&str>, name: &str) -> xml::Decision {
+        if ns != Some(ISDS_NS) || !inside_operation(ancestors) {
+            xml::Decision::Build
+        } else if !schema::is_element_name(name) {
+            xml::Decision::Prune
+        } else {
+            xml::Decision::FilterAttributes
+        }
+    }
+
     fn reads_attribute(&self, ns: Option<&str>, name: &str) -> bool {
         match ns {
             None => schema::is_attribute_name(name),
@@ -159,5 +170,61 @@ pub(crate) fn qualified(el: &Element) -> String {
     match &el.ns {
         Some(ns) => format!("{{{ns}}}{}", el.name),
         None => el.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::{Decision, Pruner};
+
+    fn el(ns: &str, name: &str) -> Element {
+        Element {
+            ns: Some(ns.to_owned()),
+            name: name.to_owned(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// The one look at the ancestors decides as the two separate answers.
+    #[test]
+    fn one_look_decides_as_prune_and_filter() {
+        let envelope = el(SOAP11_NS, "Envelope");
+        let body = el(SOAP11_NS, "Body");
+        let operation = el(ISDS_NS, "FindDataBox");
+        let owner = el(ISDS_NS, "dbOwnerInfo");
+        let content = el(ISDS_NS, "dmXMLContent");
+        let chains: Vec<Vec<Element>> = vec![
+            vec![],
+            vec![envelope.clone()],
+            vec![envelope.clone(), body.clone()],
+            vec![envelope.clone(), body.clone(), operation.clone()],
+            vec![envelope.clone(), body.clone(), operation.clone(), owner],
+            vec![envelope.clone(), body.clone(), operation.clone(), content],
+            vec![envelope, el(SOAP12_NS, "Body"), operation],
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for chain in &chains {
+            for ns in [Some(ISDS_NS), Some("urn:other"), None] {
+                for name in ["dbID", "noSuchElementAnywhere"] {
+                    let expected = if RequestPruner.prune(chain, ns, name) {
+                        Decision::Prune
+                    } else if RequestPruner.filters_attributes(chain, ns, name) {
+                        Decision::FilterAttributes
+                    } else {
+                        Decision::Build
+                    };
+                    assert_eq!(
+                        RequestPruner.decide(chain, ns, name),
+                        expected,
+                        "{} ancestors, {ns:?} {name}",
+                        chain.len()
+                    );
+                    seen.insert(format!("{expected:?}"));
+                }
+            }
+        }
+        assert_eq!(seen.len(), 3, "every decision is exercised: {seen:?}");
     }
 }

@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 pub use fragment::{Fragment, Part};
-pub use parse::{Prune, Pruner, parse, parse_pruned};
+pub use parse::{Decision, Prune, Pruner, parse, parse_pruned};
 pub use writer::{OwnPrefix, Prefixing, XmlWriter, escape_attr_into, escape_text_into};
 
 /// Namespace of `xsi:nil` and friends.

@@ -59,6 +59,31 @@ pub trait Pruner {
     fn reads_attribute(&self, _ns: Option<&str>, _name: &str) -> bool {
         true
     }
+
+    /// [`Pruner::prune`] and then [`Pruner::filters_attributes`], in one
+    /// call: a pruner whose two answers share a costly look at the
+    /// ancestors overrides this to look once.
+    fn decide(&self, ancestors: &[Element], ns: Option<&str>, name: &str) -> Decision {
+        if self.prune(ancestors, ns, name) {
+            Decision::Prune
+        } else if self.filters_attributes(ancestors, ns, name) {
+            Decision::FilterAttributes
+        } else {
+            Decision::Build
+        }
+    }
+}
+
+/// What a [`Pruner`] decides about an element about to be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Kept bare, its content skipped ([`Pruner::prune`]).
+    Prune,
+    /// Built with the attributes its reader reads
+    /// ([`Pruner::filters_attributes`]).
+    FilterAttributes,
+    /// Built whole.
+    Build,
 }
 
 impl<F: Fn(&[Element], Option<&str>, &str) -> bool> Pruner for F {
@@ -558,31 +583,31 @@ fn open_element(
             limit: limits.max_elements,
         });
     }
-    let mut attribute_filter = None;
-    if let Some(prune) = prune {
-        let (ns, name) = element_name(reader, start, pos)?;
-        if prune.prune(&tree.stack, ns.as_deref(), &name) {
-            let element = Element {
-                ns,
-                name,
-                attrs: Vec::new(),
-                children: Vec::new(),
-            };
-            tree.structure_cost = tree.structure_cost.saturating_add(structure_cost(&element));
-            if tree.structure_cost > tree.structure_budget {
-                return Err(XmlError::TooMuchStructure { pos });
-            }
-            tree.attach(element);
-            if !is_empty {
-                tree.skipping = 1;
-            }
-            return Ok(());
+    let (ns, name) = element_name(reader, start, pos)?;
+    let decision = match prune {
+        Some(prune) => prune.decide(&tree.stack, ns.as_deref(), &name),
+        None => Decision::Build,
+    };
+    if decision == Decision::Prune {
+        let element = Element {
+            ns,
+            name,
+            attrs: Vec::new(),
+            children: Vec::new(),
+        };
+        tree.structure_cost = tree.structure_cost.saturating_add(structure_cost(&element));
+        if tree.structure_cost > tree.structure_budget {
+            return Err(XmlError::TooMuchStructure { pos });
         }
-        if prune.filters_attributes(&tree.stack, ns.as_deref(), &name) {
-            attribute_filter = Some(prune);
+        tree.attach(element);
+        if !is_empty {
+            tree.skipping = 1;
         }
+        return Ok(());
     }
-    let (element, declared) = make_element(reader, start, limits, attribute_filter, pos)?;
+    let attribute_filter = prune.filter(|_| decision == Decision::FilterAttributes);
+    let (element, declared) =
+        make_element(reader, start, (ns, name), limits, attribute_filter, pos)?;
     if tree.in_scope + declared > MAX_NAMESPACES_IN_SCOPE {
         return Err(XmlError::TooManyNamespaces {
             limit: MAX_NAMESPACES_IN_SCOPE,
@@ -676,6 +701,14 @@ fn unescape_text(raw: &str, pos: usize) -> Result<Cow<'_, str>, XmlError> {
 /// Attribute-value normalisation (literal whitespace becomes a space) and
 /// entity expansion.
 fn unescape_attr(raw: &str, pos: usize) -> Result<String, XmlError> {
+    // Most values (namespace names above all) have nothing to normalise
+    // or expand: one scan, and the value as it is.
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'&' | b'\t' | b'\n' | b'\r'))
+    {
+        return Ok(raw.to_owned());
+    }
     if raw.contains('<') {
         return Err(XmlError::NotWellFormed {
             pos,
@@ -742,11 +775,11 @@ fn element_name(
 fn make_element(
     reader: &NsReader<&[u8]>,
     start: &BytesStart<'_>,
+    (ns, name): (Option<String>, String),
     limits: &ParseLimits,
     attribute_filter: Option<Prune<'_>>,
     pos: usize,
 ) -> Result<(Element, usize), XmlError> {
-    let (ns, name) = element_name(reader, start, pos)?;
     let mut attrs: Vec<Attribute> = Vec::new();
     let mut count = 0usize;
     let mut raw_keys: Vec<&[u8]> = Vec::new();
@@ -872,6 +905,17 @@ fn check_qname(raw: &[u8], what: &str, pos: usize) -> Result<(), XmlError> {
 
 /// The `NCName` production: an XML `Name` without colons.
 fn is_ncname(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.is_ascii() {
+        // Nearly every name: the ASCII part of the two productions below,
+        // checked byte by byte.
+        return bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
@@ -944,5 +988,38 @@ fn map_reader_error(e: QxError, pos: usize) -> XmlError {
             pos,
             reason: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    /// The productions themselves, character by character.
+    fn production(s: &str) -> bool {
+        let mut chars = s.chars();
+        chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
+    }
+
+    #[test]
+    fn ascii_names_are_checked_as_the_production_says() {
+        assert!(!is_ncname(""));
+        for a in 0u8..128 {
+            for b in std::iter::once(None).chain((0u8..128).map(Some)) {
+                let mut s = String::from(a as char);
+                s.extend(b.map(char::from));
+                assert_eq!(is_ncname(&s), production(&s), "{s:?}");
+            }
+        }
+        assert!(is_ncname("Envelope") && is_ncname("_a-1.b") && is_ncname("žluť"));
+        assert!(!is_ncname("1a") && !is_ncname("a:b") && !is_ncname("-a"));
+    }
+
+    #[test]
+    fn plain_attribute_values_are_taken_as_they_are() {
+        assert_eq!(unescape_attr("urn:a", 0).unwrap(), "urn:a");
+        assert_eq!(unescape_attr("a&amp;b", 0).unwrap(), "a&b");
+        assert_eq!(unescape_attr("a\tb\r\nc", 0).unwrap(), "a b c");
+        assert!(unescape_attr("a<b", 0).is_err());
     }
 }
