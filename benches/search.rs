@@ -3,7 +3,7 @@
 //! HTTP on loopback.
 //!
 //! ```text
-//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--clients C] [--data DIR] [--no-rebuild] [--cache-mb MB]
+//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--clients C] [--data DIR] [--no-rebuild] [--cache-mb MB] [--dump FILE]
 //! ```
 //!
 //! `--boxes` defaults to 1,000,000 (the real register holds about a
@@ -13,7 +13,10 @@
 //! time and size of the index and p50/p99 latencies of FindDataBox by IČ,
 //! FindDataBox by name and ISDSSearch2 full text (20 results a page), with
 //! `--clients` concurrent clients (default 1) sharing the queries, and the
-//! gateway's RSS (it runs in this process) after each kind.
+//! gateway's RSS (it runs in this process) after each kind, and the
+//! gateway's CPU time per query (the process's less the clients' threads')
+//! with its ratio to the floor's. `--dump FILE` appends every query and its
+//! answer to `FILE`, to compare the answers of two builds.
 //!
 //! The client logs in once by HOTP and sends every request in the cookie
 //! session (`/apps/DS/df`), so the figures are the search, not the Argon2
@@ -52,6 +55,8 @@ struct Args {
     cache_mb: u64,
     /// Concurrent clients sending the queries.
     clients: usize,
+    /// Writes every query and its answer here, to compare two builds.
+    dump: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -63,6 +68,7 @@ fn args() -> Args {
         no_rebuild: false,
         cache_mb: store::DEFAULT_CACHE_MB,
         clients: 1,
+        dump: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -72,6 +78,7 @@ fn args() -> Args {
             "--seed" => a.seed = value().parse().unwrap_or(a.seed),
             "--queries" => a.queries = value().parse().unwrap_or(a.queries),
             "--data" => a.data = Some(PathBuf::from(value())),
+            "--dump" => a.dump = Some(PathBuf::from(value())),
             "--no-rebuild" => a.no_rebuild = true,
             "--cache-mb" => a.cache_mb = value().parse().unwrap_or(a.cache_mb),
             "--clients" => a.clients = value().parse().unwrap_or(a.clients).max(1),
@@ -396,31 +403,42 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async {
-        let mut config = Config::ephemeral(&data);
-        config.tls_listen = None;
-        config.store_cache_mb = a.cache_mb;
+    // The clients run on a runtime of their own, in threads named
+    // CLIENT_THREAD, so the gateway's CPU time is the process's minus
+    // theirs (and the main thread's, which drives them).
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(CLIENT_THREAD)
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    let mut config = Config::ephemeral(&data);
+    config.tls_listen = None;
+    config.store_cache_mb = a.cache_mb;
+    let starting = Instant::now();
+    let gw = runtime.block_on(async {
         // sled may hold the directory lock a moment after the last handle.
-        let starting = Instant::now();
-        let gw = {
-            let mut tries = 0;
-            loop {
-                match isds_gateway::http::start_with_clock(config.clone(), Arc::new(SystemClock)).await {
-                    Ok(gw) => break gw,
-                    Err(_) if tries < 50 => {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(e) => panic!("gateway starts: {e}"),
+        let mut tries = 0;
+        loop {
+            match isds_gateway::http::start_with_clock(config.clone(), Arc::new(SystemClock)).await
+            {
+                Ok(gw) => break gw,
+                Err(_) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                 }
+                Err(e) => panic!("gateway starts: {e}"),
             }
-        };
-        println!(
-            "gateway started in {:.1} s (building the in-memory index); RSS {}",
-            starting.elapsed().as_secs_f64(),
-            rss()
-        );
-        let session = login(&gw.http_addr.to_string(), &a).await;
+        }
+    });
+    println!(
+        "gateway started in {:.1} s (building the in-memory index); RSS {}",
+        starting.elapsed().as_secs_f64(),
+        rss()
+    );
+    let http = gw.http_addr.to_string();
+    clients.block_on(async {
+        let session = login(&http, &a).await;
 
         let mut rng = Rng::new(a.seed ^ 0xBE7C);
         let mut sets: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
@@ -438,16 +456,19 @@ fn main() {
             "ISDSSearch2 full text (name + municipality, 20 a page)",
         ];
         println!(
-            "{} queries of each kind over HTTP on loopback, {} client(s), after 50 warm-up queries:",
-            a.queries, a.clients
+            "{} queries of each kind over HTTP on loopback, {} client(s), after 50 warm-up queries; load average {}:",
+            a.queries,
+            a.clients,
+            load_average()
         );
         // FindDataBox by IČ, a point lookup with one box to answer, is the
         // floor the searches are compared with.
-        let mut floor: Option<Duration> = None;
+        let mut floor: Option<(Duration, f64)> = None;
         for (name, set) in names.iter().zip(&sets) {
             for q in set.iter().take(50) {
                 session.call(q).await;
             }
+            let cpu_before = gateway_cpu_s();
             let started = Instant::now();
             let mut tasks = Vec::new();
             for c in 0..a.clients {
@@ -462,7 +483,8 @@ fn main() {
                 tasks.push(tokio::spawn(async move {
                     let mut out = Vec::with_capacity(mine.len());
                     for q in &mine {
-                        out.push(session.call(q).await);
+                        let (d, text) = session.call(q).await;
+                        out.push((d, text, q.clone()));
                     }
                     out
                 }));
@@ -472,10 +494,23 @@ fn main() {
                 answers.extend(t.await.expect("client task"));
             }
             let wall = started.elapsed();
+            let cpu = gateway_cpu_s() - cpu_before;
             let mut times = Vec::with_capacity(a.queries);
             let mut found = 0usize;
             let mut codes = std::collections::BTreeMap::new();
-            for (d, text) in answers {
+            if let Some(path) = &a.dump {
+                use std::io::Write as _;
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("dump file opens");
+                for (_, text, q) in &answers {
+                    writeln!(file, "{name}\t{q}\t{}", text.replace('\n', " "))
+                        .expect("dump written");
+                }
+            }
+            for (d, text, _) in answers {
                 times.push(d);
                 // Elements may carry a namespace prefix (`<p:dbStatusCode>`).
                 let code = text
@@ -491,25 +526,72 @@ fn main() {
             }
             times.sort();
             let p99 = percentile(&times, 0.99);
+            let cpu_ms = cpu * 1000.0 / times.len().max(1) as f64;
             let ratio = match floor {
                 None => {
-                    floor = Some(p99);
+                    floor = Some((p99, cpu_ms));
                     "floor".to_owned()
                 }
-                Some(f) => format!("{:.1}x the floor", p99.as_secs_f64() / f.as_secs_f64().max(1e-9)),
+                Some((f, f_cpu)) => format!(
+                    "{:.1}x the floor's p99, {:.1}x its CPU",
+                    p99.as_secs_f64() / f.as_secs_f64().max(1e-9),
+                    cpu_ms / f_cpu.max(1e-9)
+                ),
             };
             let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
             println!(
-                "  {name:<55} p50 {:>9}  p99 {:>9} ({ratio})  max {:>9}  mean {:>9}  {:.0} req/s  answered with boxes {found}/{}  codes {codes:?}  RSS {}",
+                "  {name:<55} p50 {:>9}  p99 {:>9}  gateway CPU {cpu_ms:.3} ms/query ({ratio})  max {:>9}  mean {:>9}  {:.0} req/s  answered with boxes {found}/{}  codes {codes:?}  load {}  RSS {}",
                 ms(percentile(&times, 0.50)),
                 ms(p99),
                 ms(percentile(&times, 1.0)),
                 ms(mean),
                 times.len() as f64 / wall.as_secs_f64().max(1e-9),
                 times.len(),
+                load_average(),
                 rss()
             );
         }
-        gw.shutdown().await.expect("clean shutdown");
     });
+    drop(clients);
+    runtime.block_on(gw.shutdown()).expect("clean shutdown");
+}
+
+/// The name of the client runtime's threads.
+const CLIENT_THREAD: &str = "bench-client";
+
+/// The CPU time (user and system, seconds) of the gateway in this process:
+/// the process's (which counts threads that ended too) minus the clients'
+/// threads' and the main thread's.
+fn gateway_cpu_s() -> f64 {
+    // Fields 14 and 15 (utime, stime) after the command in parentheses.
+    let ticks = |stat: &str| -> u64 {
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        // `rest` starts at field 3 (state).
+        field(11) + field(12)
+    };
+    let process = ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default());
+    let me = std::process::id().to_string();
+    let mut clients = 0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if comm.trim() == CLIENT_THREAD || t.file_name().to_string_lossy() == me {
+                clients +=
+                    ticks(&std::fs::read_to_string(t.path().join("stat")).unwrap_or_default());
+            }
+        }
+    }
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    process.saturating_sub(clients) as f64 / hz
+}
+
+/// The machine's load averages (1, 5, 15 minutes).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }

@@ -1364,3 +1364,70 @@ async fn find_data_box2_and_full_text_take_the_3_11_types_and_the_old_names() {
     }
     t.stop().await;
 }
+
+/// The bakeries `n` of `range` in the order of a FindDataBox answer: by
+/// their folded names, then ID.
+fn bakeries_by_name(range: impl Iterator<Item = usize>) -> Vec<String> {
+    let mut v: Vec<(String, String)> = range
+        .map(|n| (format!("pekarna plzen cislo {n}"), format!("pek{n:04}")))
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, id)| id).collect()
+}
+
+#[tokio::test]
+async fn a_truncated_answer_keeps_its_boxes_and_order_and_follows_writes_at_once() {
+    let t = gateway().await;
+    // More bakeries than an answer holds: the first hundred in the order of
+    // the index (box IDs), ordered by name.
+    let bakeries = find(&[("dbType", "PO"), ("firmName", "pekarna")]);
+    let r = call(&t, PO_ALL, &bakeries, "0003").await;
+    assert_eq!(found_ids(&r), bakeries_by_name(0..100));
+
+    // A bakery renamed after the start leaves the answer at once, and the
+    // next one takes its place.
+    let rename = op(
+        "UpdateDataBoxDescr2",
+        &format!(
+            "<dbID>pek0005</dbID><dbNewOwnerInfo>{}</dbNewOwnerInfo>",
+            fields(OWNER_INFO_EXT2, &[("firmName", "Cukrárna Plzeň")])
+        ),
+    );
+    let r = t.soap_as(OPERATOR, "/DS/DsManage", &rename).await;
+    assert_eq!(r.status().0, "0000", "{}", r.text);
+    let r = call(&t, PO_ALL, &bakeries, "0003").await;
+    assert_eq!(
+        found_ids(&r),
+        bakeries_by_name((0..101).filter(|&n| n != 5))
+    );
+    let r = call(
+        &t,
+        PO_ALL,
+        &find(&[("dbType", "PO"), ("firmName", "cukrárna")]),
+        "0000",
+    )
+    .await;
+    assert_eq!(found_ids(&r), ["pek0005"]);
+    // The name and the municipality together, each word the beginning of a
+    // word of its field.
+    let r = call(
+        &t,
+        PO_ALL,
+        &find(&[("dbType", "PO"), ("firmName", "Pekárna Plzeň číslo 42")]),
+        "0000",
+    )
+    .await;
+    assert_eq!(found_ids(&r), ["pek0042"]);
+    let r = call(
+        &t,
+        PO_ALL,
+        &search(
+            "ISDSSearch2",
+            &[("searchText", "cukrarna plzen"), ("pageSize", "10")],
+        ),
+        "0000",
+    )
+    .await;
+    assert_eq!(result_ids(&r), ["pek0005"]);
+    t.stop().await;
+}

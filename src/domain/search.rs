@@ -24,8 +24,10 @@
 //! gives every clause's posting count without reading it, so the same
 //! driver is chosen from the counts and only the lists used are read. The driver's postings are
 //! filtered by their summaries (type scope, visibility) and the remaining
-//! candidates checked against the other clauses with one read of the
-//! forward index each. The work is bounded by [`CANDIDATE_LIMIT`] whatever
+//! candidates checked against the other clauses on their own tokens (the
+//! ordinals of the forward index against the range of a word in the
+//! dictionary), which gives what intersecting with the clause's postings
+//! would, without reading them. The work is bounded by [`CANDIDATE_LIMIT`] whatever
 //! the size of the store; a search whose every clause matches more boxes
 //! than that is answered from the first [`CANDIDATE_LIMIT`] candidates and
 //! reported as truncated.
@@ -459,12 +461,13 @@ fn word_score(word: &Word, view: &View, no: BoxNo, target: TextTarget) -> u32 {
     if target == TextTarget::Address {
         return address;
     }
-    let identifiers =
-        if view.id(no) == word.text() || view.word_in(word, no, Field::Ic) == Match::Exact {
-            5
-        } else {
-            0
-        };
+    // Box IDs have seven characters: other words need no look at the ID.
+    let is_id = word.text().len() == 7 && view.id(no) == word.text();
+    let identifiers = if is_id || view.word_in(word, no, Field::Ic) == Match::Exact {
+        5
+    } else {
+        0
+    };
     identifiers
         .max(points(view.word_in(word, no, Field::Name), 4, 3))
         .max(address)
@@ -472,12 +475,20 @@ fn word_score(word: &Word, view: &View, no: BoxNo, target: TextTarget) -> u32 {
 
 /// The points of a candidate for the word of the clause that produced it.
 fn posting_score(c: &Candidate) -> u32 {
-    match (c.field, c.posting.exact) {
-        (None, _) | (Some(Field::Ic), _) => 5,
-        (Some(Field::Name), true) => 4,
-        (Some(Field::Name), false) => 3,
-        (Some(Field::Address), true) => 2,
-        (Some(Field::Address), false) => 1,
+    match c.field {
+        None => 5,
+        Some(field) => field_score(field, c.posting.exact),
+    }
+}
+
+/// The points of a posting of `field`; `exact`: its token equals the word.
+fn field_score(field: Field, exact: bool) -> u32 {
+    match (field, exact) {
+        (Field::Ic, _) => 5,
+        (Field::Name, true) => 4,
+        (Field::Name, false) => 3,
+        (Field::Address, true) => 2,
+        (Field::Address, false) => 1,
     }
 }
 
@@ -560,15 +571,17 @@ pub fn full_text_first(
         if i == driver.clause || boxes.is_empty() {
             continue;
         }
-        match clause_points(&view, &clauses, &driver, i, boxes.len()) {
-            Some(points) => boxes.retain(|id, (_, score)| match points.get(id) {
-                Some(p) => {
+        if intersects(&view, &clauses, &driver, i, boxes.len()) {
+            let terms = locate(&view, &clauses[i]);
+            boxes.retain(|&no, (_, score)| match clause_score(&view, &terms, no) {
+                0 => false,
+                p => {
                     *score += p;
                     true
                 }
-                None => false,
-            }),
-            None => unchecked.push(i),
+            });
+        } else {
+            unchecked.push(i);
         }
     }
     let located: Vec<Word> = q.words.iter().map(|w| view.word(w)).collect();
@@ -615,59 +628,82 @@ pub fn full_text_first(
     })
 }
 
-/// The boxes of clause `i` with their best points, for intersecting it
-/// with `n` candidates: from what the driver search read of it when that
-/// was all of it, else read anew if it has at most `4n` postings (at least
-/// 1,000; reading a posting costs a fraction of checking a candidate's
-/// forward-index entry). `None`: longer, not worth reading.
-fn clause_points(
-    view: &View,
-    clauses: &[Clause],
-    driver: &Driver,
-    i: usize,
-    n: usize,
-) -> Option<Points> {
+/// Whether clause `i` is intersected with `n` candidates: when what the
+/// driver search read of it was all of it, or when it has at most `4n`
+/// postings (at least 1,000). Otherwise its word is only checked against
+/// each remaining candidate's fields, which for the criteria compared as
+/// substrings (firm name, municipality, street) is not the same test, so
+/// this choice is part of what a search answers and stays as it was when
+/// the clauses' postings were read to intersect them. An intersected
+/// clause is now tested box by box ([`clause_score`]), which gives what
+/// its postings would (a posting of the clause is a box with one of its
+/// tokens) without reading them.
+fn intersects(view: &View, clauses: &[Clause], driver: &Driver, i: usize, n: usize) -> bool {
     let clause = &clauses[i];
     let limit = n.saturating_mul(4).clamp(1_000, CANDIDATE_LIMIT);
     if let Some(counted) = &driver.counted {
         // What the reads below would have found, from the counts.
         let (count, read_to) = counted[i];
-        let whole = read_to.is_some_and(|r| count <= r) || count <= limit;
-        if !whole {
-            return None;
-        }
-        let (candidates, _) = collect(view, clause, count);
-        return Some(points_of(&candidates));
+        return read_to.is_some_and(|r| count <= r) || count <= limit;
     }
-    let fresh;
-    let candidates = match driver.scans[i].as_ref() {
-        Some(s) if !s.truncated => &s.candidates,
-        Some(s) if s.candidates.len() >= limit => return None,
-        _ => {
-            let (candidates, truncated) = collect(view, clause, limit);
-            if truncated {
-                return None;
-            }
-            fresh = candidates;
-            &fresh
-        }
-    };
-    Some(points_of(candidates))
+    match driver.scans[i].as_ref() {
+        Some(s) if !s.truncated => true,
+        Some(s) if s.candidates.len() >= limit => false,
+        _ => !collect(view, clause, limit).1,
+    }
 }
 
-/// Box numbers to points (or to anything small), hashed cheaply: the keys
-/// are the index's own numbers, not input an attacker picks freely.
-type Points = rustc_hash::FxHashMap<BoxNo, u32>;
+/// A term of a clause located in the index's dictionaries, to test boxes
+/// against it one by one.
+enum Located {
+    Index {
+        field: Field,
+        word: Word,
+        exact: bool,
+    },
+    /// The box of the ID, if any.
+    BoxId(Option<BoxNo>),
+}
 
-/// The best points of each box of a clause's postings.
-fn points_of(candidates: &[Candidate]) -> Points {
-    let mut points = Points::with_capacity_and_hasher(candidates.len(), Default::default());
-    for c in candidates {
-        let p = posting_score(c);
-        let e = points.entry(c.posting.no).or_insert(0);
-        *e = (*e).max(p);
+/// The terms of `clause`, located.
+fn locate(view: &View, clause: &Clause) -> Vec<Located> {
+    clause
+        .iter()
+        .map(|t| match t {
+            Term::Index { field, word, exact } => Located::Index {
+                field: *field,
+                word: view.word(word),
+                exact: *exact,
+            },
+            Term::BoxId(id) => Located::BoxId(view.find(id)),
+        })
+        .collect()
+}
+
+/// The best points ([`posting_score`]) of the postings of box `no` in the
+/// clause of `terms`, 0 when the clause has none of it: the same as
+/// reading the clause's postings, read from the box's own tokens.
+fn clause_score(view: &View, terms: &[Located], no: BoxNo) -> u32 {
+    let mut best = 0;
+    for t in terms {
+        let points = match t {
+            Located::BoxId(found) => {
+                if *found == Some(no) {
+                    5
+                } else {
+                    0
+                }
+            }
+            Located::Index { field, word, exact } => {
+                match (view.word_in(word, no, *field), exact) {
+                    (Match::None, _) | (Match::Prefix, true) => 0,
+                    (m, _) => field_score(*field, m == Match::Exact),
+                }
+            }
+        };
+        best = best.max(points);
     }
-    points
+    best
 }
 
 /// Boxes whose identification number is exactly `ic` (8 digits), visible
@@ -910,15 +946,22 @@ pub fn find(
         clauses.push(index(Field::Ic, folded.ic.clone(), exact));
     }
     let exact_words = how == Matching::Personal;
-    for (text, field) in [
-        (&c.firm_name, Field::Name),
-        (&c.last_name, Field::Name),
-        (&c.first_name, Field::Name),
-        (&c.city, Field::Address),
-        (&c.district, Field::Address),
-        (&c.street, Field::Address),
+    // The clauses of the names, which compare as prefixes (or whole): a box
+    // whose last name starts with the criterion has a token beginning with
+    // each of its words, so the criteria match only boxes of these clauses.
+    let mut of_names = Vec::new();
+    for (text, field, name) in [
+        (&c.firm_name, Field::Name, false),
+        (&c.last_name, Field::Name, true),
+        (&c.first_name, Field::Name, true),
+        (&c.city, Field::Address, false),
+        (&c.district, Field::Address, false),
+        (&c.street, Field::Address, false),
     ] {
         for t in tokens(text) {
+            if name {
+                of_names.push(clauses.len());
+            }
             clauses.push(index(field, t, exact_words));
         }
     }
@@ -932,8 +975,11 @@ pub fn find(
     let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
-    let mut seen = rustc_hash::FxHashSet::default();
-    let mut candidates: Vec<(BoxNo, Summary)> = Vec::new();
+    let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(
+        driver.candidates.len(),
+        Default::default(),
+    );
+    let mut candidates: Vec<(BoxNo, Summary)> = Vec::with_capacity(driver.candidates.len());
     for cand in &driver.candidates {
         let s = cand.posting.summary;
         if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
@@ -948,17 +994,29 @@ pub fn find(
     }
     // Every word of the criteria must begin a word of its field: the other
     // clauses narrow the candidates where their lists are short enough.
+    let mut unchecked_names = Vec::new();
     for i in 0..clauses.len() {
         if i == driver.clause || candidates.is_empty() {
             continue;
         }
-        if let Some(points) = clause_points(&view, &clauses, &driver, i, candidates.len()) {
-            candidates.retain(|(no, _)| points.contains_key(no));
+        if intersects(&view, &clauses, &driver, i, candidates.len()) {
+            let terms = locate(&view, &clauses[i]);
+            candidates.retain(|&(no, _)| clause_score(&view, &terms, no) > 0);
+        } else if of_names.contains(&i) {
+            unchecked_names.push(locate(&view, &clauses[i]));
         }
     }
     let mut matched: Vec<(String, String, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
     for (no, s) in candidates {
+        // A box outside a clause of the names cannot match the criteria:
+        // its tokens tell that more cheaply than its fields.
+        if unchecked_names
+            .iter()
+            .any(|terms| clause_score(&view, terms, no) == 0)
+        {
+            continue;
+        }
         let doc = view.fields(no);
         if !folded.matches(&doc, how) {
             continue;
@@ -1227,6 +1285,65 @@ mod tests {
         let view = idx::view(store.as_ref()).unwrap();
         assert_eq!(view.count(Field::Address, "praha", true), None);
         assert_eq!(answers(store.as_ref()), counted);
+    }
+
+    #[test]
+    fn name_criteria_find_what_their_fields_match() {
+        // A rare last name drives; the first name is too common to be
+        // intersected, so its clause is tested on each candidate's tokens
+        // before the fields: the answer must be exactly the boxes whose
+        // names start with the criteria.
+        let store = open_memory();
+        let mut batch = Batch::new();
+        for i in 0..6_000usize {
+            let first = ["Jan", "Jana", "Petr"][i % 3];
+            let b = boxed(
+                &format!("s{i:06}"),
+                BoxType::FO,
+                person(first, "Svoboda", "Praha"),
+                true,
+                false,
+            );
+            repo::stage_insert_box_unchecked(&mut batch, &b);
+        }
+        for (id, first, last) in [
+            ("z000001", "Jan", "Zedník"),
+            ("z000002", "Jana Marie", "Zedníková"),
+            ("z000003", "Petr", "Zedník Jan"),
+            ("z000004", "Marie Jana", "Zedník"),
+            ("z000005", "Janek", "Zedníček"),
+            ("z000006", "Jan", "Kozedník"),
+        ] {
+            let b = boxed(id, BoxType::FO, person(first, last, "Brno"), true, false);
+            repo::stage_insert_box_unchecked(&mut batch, &b);
+        }
+        store.apply(batch).unwrap();
+        idx::prepare(store.as_ref()).unwrap();
+        let view = idx::view(store.as_ref()).unwrap();
+        assert!(view.count(Field::Name, "jan", false).unwrap() > 1_000);
+        let c = Criteria {
+            box_type: Some(BoxType::FO),
+            first_name: "JAN".into(),
+            last_name: "zedn".into(),
+            ..Criteria::default()
+        };
+        let FindOutcome::Found(f) = find(store.as_ref(), &c, PERSON, Matching::Find, 10).unwrap()
+        else {
+            panic!("specific enough");
+        };
+        assert_eq!(ids(&f), ["z000005", "z000001", "z000002"]);
+        // Every box, compared field by field, gives the same.
+        let folded = Folded::of(&c);
+        let mut all: Vec<(String, String)> = (0..view.len() as BoxNo)
+            .filter(|&no| folded.matches(&view.fields(no), Matching::Find))
+            .map(|no| {
+                let d = view.fields(no);
+                (format!("{} {}", d.last, d.first), view.id(no).to_owned())
+            })
+            .collect();
+        all.sort();
+        let expected: Vec<&str> = all.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(ids(&f), expected);
     }
 
     #[test]

@@ -123,13 +123,8 @@ pub(super) async fn handle(
     };
     let may_search = me.user.privileges.has(Privileges::SEARCH_DB);
     let store = svc.store.clone();
-    let blocking = |f: Box<dyn FnOnce() -> Result<String, ServiceError> + Send>| async move {
-        match tokio::task::spawn_blocking(f).await {
-            Ok(Ok(body)) => Ok(body.into()),
-            Ok(Err(e)) => Err(super::Rejection::from(e)),
-            Err(e) => Err(ServiceError::from(e).into()),
-        }
-    };
+    let blocking =
+        |f: Box<dyn FnOnce() -> Result<String, ServiceError> + Send>| on_blocking_pool(f);
     match request {
         Request::FindDataBox(req) => {
             let o = req.0.db_owner_info;
@@ -138,68 +133,12 @@ pub(super) async fn handle(
             let by_id = (given(&o.identifier).is_empty() || given(&o.registry_code).is_empty())
                 .then(|| given(&o.db_id))
                 .filter(|id| may_search && !id.is_empty());
-            let found = by_id
-                .as_deref()
-                .and_then(|id| svc.found_by_id.get(store.as_ref(), id));
-            let answer = |status: IsdsStatus, boxes: &[DataBox]| {
-                let results = (!boxes.is_empty()).then(|| TDbOwnersArray {
-                    db_owner_info: boxes.iter().map(owner_ext).collect(),
-                });
-                body(&FindDataBoxResponse(TFindDBOuput {
-                    db_results: results,
-                    db_status: db_status(&status),
-                }))
-            };
-            if let Some(b) = found {
-                return Ok(answer(IsdsStatus::ok(), &[b]).into());
-            }
-            let found_by_id = svc.found_by_id.clone();
-            blocking(Box::new(move || {
-                let count = store.writes_to(repo::BOXES);
-                let (status, boxes) = if may_search {
-                    find_v1(store.as_ref(), &o, who)?
-                } else {
-                    (IsdsStatus::new(IsdsCode::NotPermitted), Vec::new())
-                };
-                if let (Some(id), [b]) = (&by_id, boxes.as_slice()) {
-                    found_by_id.remember(count, id, b);
-                }
-                Ok(answer(status, &boxes))
-            }))
-            .await
+            find_data_box(svc, o, by_id, who, may_search, find_v1, answer_v1).await
         }
         Request::FindDataBox2(req) => {
             let o = req.0.db_owner_info;
             let by_id = Some(given(&o.db_id)).filter(|id| may_search && !id.is_empty());
-            let found = by_id
-                .as_deref()
-                .and_then(|id| svc.found_by_id.get(store.as_ref(), id));
-            let answer = |status: IsdsStatus, boxes: &[DataBox]| {
-                let results = (!boxes.is_empty()).then(|| TDbOwnersArray2 {
-                    db_owner_info: boxes.iter().map(owner_ext2).collect(),
-                });
-                body(&FindDataBox2Response(TFindDBOuput2 {
-                    db_results: results,
-                    db_status: db_status(&status),
-                }))
-            };
-            if let Some(b) = found {
-                return Ok(answer(IsdsStatus::ok(), &[b]).into());
-            }
-            let found_by_id = svc.found_by_id.clone();
-            blocking(Box::new(move || {
-                let count = store.writes_to(repo::BOXES);
-                let (status, boxes) = if may_search {
-                    find_v2(store.as_ref(), &o, who)?
-                } else {
-                    (IsdsStatus::new(IsdsCode::NotPermitted), Vec::new())
-                };
-                if let (Some(id), [b]) = (&by_id, boxes.as_slice()) {
-                    found_by_id.remember(count, id, b);
-                }
-                Ok(answer(status, &boxes))
-            }))
-            .await
+            find_data_box(svc, o, by_id, who, may_search, find_v2, answer_v2).await
         }
         Request::FindPersonalDataBox(req) => {
             let o = req.0.db_owner_info;
@@ -384,6 +323,78 @@ pub(super) async fn handle(
         }
         _ => not_implemented(op),
     }
+}
+
+/// A version of FindDataBox's search: the status and the boxes found for
+/// the owner criteria `O`.
+type FindFn<O> =
+    fn(&dyn crate::store::Store, &O, Searcher) -> Result<(IsdsStatus, Vec<DataBox>), ServiceError>;
+
+/// FindDataBox and FindDataBox2, `search` answered by `answer`: a search
+/// by the box ID `by_id` is answered from [`FoundById`] on the request's
+/// own thread while no box was written since it was last found; anything
+/// else runs on the blocking pool, and a box found by ID is remembered.
+async fn find_data_box<O: Send + 'static>(
+    svc: &Services,
+    owner: O,
+    by_id: Option<String>,
+    who: Searcher,
+    may_search: bool,
+    search: FindFn<O>,
+    answer: fn(IsdsStatus, &[DataBox]) -> String,
+) -> Reply {
+    let store = svc.store.clone();
+    if let Some(b) = by_id
+        .as_deref()
+        .and_then(|id| svc.found_by_id.get(store.as_ref(), id))
+    {
+        return Ok(answer(IsdsStatus::ok(), &[b]).into());
+    }
+    let found_by_id = svc.found_by_id.clone();
+    on_blocking_pool(move || {
+        let count = store.writes_to(repo::BOXES);
+        let (status, boxes) = if may_search {
+            search(store.as_ref(), &owner, who)?
+        } else {
+            (IsdsStatus::new(IsdsCode::NotPermitted), Vec::new())
+        };
+        if let (Some(id), [b]) = (&by_id, boxes.as_slice()) {
+            found_by_id.remember(count, id, b);
+        }
+        Ok(answer(status, &boxes))
+    })
+    .await
+}
+
+/// Runs `f`, which reads the store, on tokio's blocking pool.
+async fn on_blocking_pool(
+    f: impl FnOnce() -> Result<String, ServiceError> + Send + 'static,
+) -> Reply {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(body)) => Ok(body.into()),
+        Ok(Err(e)) => Err(super::Rejection::from(e)),
+        Err(e) => Err(ServiceError::from(e).into()),
+    }
+}
+
+fn answer_v1(status: IsdsStatus, boxes: &[DataBox]) -> String {
+    let results = (!boxes.is_empty()).then(|| TDbOwnersArray {
+        db_owner_info: boxes.iter().map(owner_ext).collect(),
+    });
+    body(&FindDataBoxResponse(TFindDBOuput {
+        db_results: results,
+        db_status: db_status(&status),
+    }))
+}
+
+fn answer_v2(status: IsdsStatus, boxes: &[DataBox]) -> String {
+    let results = (!boxes.is_empty()).then(|| TDbOwnersArray2 {
+        db_owner_info: boxes.iter().map(owner_ext2).collect(),
+    });
+    body(&FindDataBox2Response(TFindDBOuput2 {
+        db_results: results,
+        db_status: db_status(&status),
+    }))
 }
 
 /// The 3.09 values 3.11's lists dropped, which the search manual still

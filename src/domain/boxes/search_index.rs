@@ -202,12 +202,9 @@ pub struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// The fields of an `idx_doc` value (as [`Doc::decode`] reads them).
-    fn of_value(value: &'a [u8]) -> Fields<'a> {
-        let text = value
-            .get(3..)
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .unwrap_or("");
+    /// The fields of the text of an `idx_doc` value, after its summary
+    /// (as [`Doc::decode`] reads them).
+    fn of_text(text: &'a str) -> Fields<'a> {
         let mut f = text.split(FIELD_SEP);
         let mut next = || f.next().unwrap_or("");
         Fields {
@@ -301,10 +298,20 @@ impl Doc {
 
     fn decode(bytes: &[u8]) -> Option<(Summary, Doc)> {
         let summary = Summary::decode(bytes)?;
-        let text = std::str::from_utf8(bytes.get(3..)?).ok()?;
+        let text = Doc::text_of(bytes)?;
+        Some((summary, Doc::decode_text(text)))
+    }
+
+    /// The text of an `idx_doc` value: its fields after the summary.
+    fn text_of(bytes: &[u8]) -> Option<&str> {
+        std::str::from_utf8(bytes.get(3..)?).ok()
+    }
+
+    /// The fields of the text of an `idx_doc` value.
+    fn decode_text(text: &str) -> Doc {
         let mut f = text.split(FIELD_SEP).map(str::to_owned);
         let mut next = || f.next().unwrap_or_default();
-        let doc = Doc {
+        Doc {
             firm: next(),
             first: next(),
             last: next(),
@@ -318,8 +325,7 @@ impl Doc {
             birth_date: next(),
             birth_city: next(),
             ic: next(),
-        };
-        Some((summary, doc))
+        }
     }
 
     /// The fields, borrowed.
@@ -674,11 +680,12 @@ impl Forward {
 /// box-ID order.
 pub struct Snapshot {
     /// Box `n`'s ID is `ids[id_starts[n]..id_starts[n + 1]]`.
-    ids: Vec<u8>,
+    ids: String,
     id_starts: Vec<u32>,
     summaries: Vec<Summary>,
-    /// Box `n`'s `idx_doc` value is `docs[doc_starts[n]..doc_starts[n + 1]]`.
-    docs: Vec<u8>,
+    /// The text of box `n`'s `idx_doc` value (its fields, checked UTF-8
+    /// once when built) is `docs[doc_starts[n]..doc_starts[n + 1]]`.
+    docs: String,
     doc_starts: Vec<usize>,
     name: Terms,
     address: Terms,
@@ -694,10 +701,10 @@ pub struct Snapshot {
 impl Snapshot {
     fn build(store: &dyn Store) -> Result<Snapshot, StoreError> {
         let mut s = Snapshot {
-            ids: Vec::new(),
+            ids: String::new(),
             id_starts: vec![0],
             summaries: Vec::new(),
-            docs: Vec::new(),
+            docs: String::new(),
             doc_starts: vec![0],
             name: Terms::default(),
             address: Terms::default(),
@@ -718,14 +725,18 @@ impl Snapshot {
         let mut ics = TermsBuilder::default();
         for entry in store.tree(IDX_DOC)?.iter(KeyRange::all(), Order::Ascending) {
             let (key, value) = entry?;
-            let Some((summary, doc)) = Doc::decode(&value) else {
+            let (Some(summary), Some(text)) = (Summary::decode(&value), Doc::text_of(&value))
+            else {
                 continue;
             };
+            let doc = Doc::decode_text(text);
             let n = s.summaries.len() as u32;
-            s.ids.extend_from_slice(&key);
+            // Box IDs are ASCII; the search treats one that is not text
+            // as empty.
+            s.ids.push_str(std::str::from_utf8(&key).unwrap_or(""));
             s.id_starts.push(s.ids.len() as u32);
             s.summaries.push(summary);
-            s.docs.extend_from_slice(&value);
+            s.docs.push_str(text);
             s.doc_starts.push(s.docs.len());
             for (tokens, builder, forward) in [
                 (doc.name_tokens(), &mut names, &mut s.name_of),
@@ -772,9 +783,17 @@ impl Snapshot {
         self.summaries.len()
     }
 
+    /// The fields of box `n`, as `idx_doc` holds them after the summary.
+    fn doc_text(&self, n: usize) -> &str {
+        self.docs
+            .get(self.doc_starts[n]..self.doc_starts[n + 1])
+            .unwrap_or("")
+    }
+
     fn id(&self, n: usize) -> &str {
-        let bytes = &self.ids[self.id_starts[n] as usize..self.id_starts[n + 1] as usize];
-        std::str::from_utf8(bytes).unwrap_or("")
+        self.ids
+            .get(self.id_starts[n] as usize..self.id_starts[n + 1] as usize)
+            .unwrap_or("")
     }
 
     /// The number of the box with this ID.
@@ -1017,10 +1036,7 @@ impl View {
     /// The folded fields.
     pub fn doc(&self, no: BoxNo) -> Doc {
         match self.place(no) {
-            Place::Snapshot(n) => {
-                let value = &self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]];
-                Doc::decode(value).map(|(_, d)| d).unwrap_or_default()
-            }
+            Place::Snapshot(n) => Doc::decode_text(self.snap.doc_text(n)),
             Place::Log(b) => b.doc.clone(),
         }
     }
@@ -1028,9 +1044,7 @@ impl View {
     /// The folded fields, borrowed.
     pub fn fields(&self, no: BoxNo) -> Fields<'_> {
         match self.place(no) {
-            Place::Snapshot(n) => Fields::of_value(
-                &self.snap.docs[self.snap.doc_starts[n]..self.snap.doc_starts[n + 1]],
-            ),
+            Place::Snapshot(n) => Fields::of_text(self.snap.doc_text(n)),
             Place::Log(b) => b.doc.borrowed(),
         }
     }
