@@ -355,43 +355,12 @@ async fn the_traffic_view_keeps_each_exchange_with_its_bodies() {
 /// paths alike.
 #[tokio::test]
 async fn every_request_is_one_access_log_line() {
-    use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().expect("temp dir");
-    let ready = dir.path().join("ready.json");
+    let (mut child, addr) =
+        common::spawn_gateway(dir.path(), "server.log", &[], &[("RUST_LOG", "info")]).await;
     let log_path = dir.path().join("server.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
-        .arg("serve")
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .args(["--listen", "127.0.0.1:0", "--tls-listen", "off"])
-        .arg("--ready-file")
-        .arg(&ready)
-        .env_remove("ISDS_GATEWAY_CONFIG")
-        .env_remove("ISDS_GATEWAY_DATA")
-        .env_remove("ISDS_GATEWAY_LISTEN")
-        .env_remove("ISDS_GATEWAY_TLS_LISTEN")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("gateway binary starts");
     let deadline = Instant::now() + Duration::from_secs(60);
-    let addr: std::net::SocketAddr = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready)
-            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(addr) = json["http"].as_str()
-        {
-            break addr.parse().expect("address");
-        }
-        assert!(
-            Instant::now() < deadline && child.try_wait().expect("status").is_none(),
-            "gateway did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
     let client = reqwest::Client::new();
     let soap = |login: (&str, &str), body: String| {
         client

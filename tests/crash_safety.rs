@@ -19,7 +19,7 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -193,47 +193,10 @@ struct Server {
 
 impl Server {
     async fn start(dir: &Path, round: usize) -> Server {
-        let ready = dir.join("ready.json");
-        let _ = std::fs::remove_file(&ready);
-        let log_path = dir.join(format!("server-{round}.log"));
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
-            .arg("serve")
-            .arg("--data")
-            .arg(dir.join("data"))
-            .args(["--listen", "127.0.0.1:0", "--tls-listen", "off"])
-            .arg("--ready-file")
-            .arg(&ready)
-            .env_remove("ISDS_GATEWAY_CONFIG")
-            .env_remove("ISDS_GATEWAY_DATA")
-            .env_remove("ISDS_GATEWAY_LISTEN")
-            .env_remove("ISDS_GATEWAY_TLS_LISTEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("gateway binary starts");
-        let mut server = Server {
+        let (child, addr) = spawn_gateway(dir, &format!("server-{round}.log"), &[], &[]).await;
+        Server {
             child: Some(child),
-            http: String::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
-                let json: serde_json::Value = serde_json::from_str(&text).expect("ready file JSON");
-                let addr = json["http"].as_str().expect("http address in ready file");
-                server.http = format!("http://{addr}");
-                return server;
-            }
-            let exited = server
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten());
-            if exited.is_some() || Instant::now() > deadline {
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                panic!("gateway did not become ready (exit {exited:?}):\n{log}");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            http: format!("http://{addr}"),
         }
     }
 

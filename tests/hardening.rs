@@ -1032,44 +1032,12 @@ fn proc_status_bytes(pid: u32, field: &str) -> u64 {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn memory_returns_near_its_baseline_after_hostile_bodies() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     use tokio::io::AsyncWriteExt;
     let _heavy = MEMORY.write().await;
     let dir = tempfile::tempdir().unwrap();
-    let ready = dir.path().join("ready.json");
-    let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
-        .arg("serve")
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .args(["--listen", "127.0.0.1:0", "--tls-listen", "off", "--no-ui"])
-        .arg("--ready-file")
-        .arg(&ready)
-        .env_remove("ISDS_GATEWAY_CONFIG")
-        .env_remove("ISDS_GATEWAY_DATA")
-        .env_remove("ISDS_GATEWAY_LISTEN")
-        .env_remove("ISDS_GATEWAY_TLS_LISTEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("gateway binary starts");
+    let (mut child, addr) = spawn_gateway(dir.path(), "server.log", &["--no-ui"], &[]).await;
     let pid = child.id();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let addr: std::net::SocketAddr = loop {
-        if let Ok(text) = std::fs::read_to_string(&ready)
-            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
-            && let Some(addr) = json["http"].as_str()
-        {
-            break addr.parse().expect("address");
-        }
-        assert!(
-            Instant::now() < deadline && child.try_wait().unwrap().is_none(),
-            "gateway did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
     let client = reqwest::Client::new();
     let url = format!("http://{addr}/DS/dz");
     let post = |body: String| {

@@ -27,6 +27,61 @@ pub const PO_LOGIN: (&str, &str) = ("po_jednatel", "Demo-Po-2026!");
 /// The demo world's PO entrusted user with rights 9.
 pub const PO_ENTRUSTED_LOGIN: (&str, &str) = ("po_ucetni", "Demo-Ucetni-2026!");
 
+/// The gateway binary as a child process serving `dir/data` over plain
+/// HTTP on an ephemeral loopback port (no TLS), with `args` after those
+/// and `envs` set, its log in `dir/<log_name>`. Returns the child and its
+/// HTTP address once the ready file (`dir/ready.json`) names it; panics
+/// with the log if the child exits first or is not ready within 60 s. The
+/// caller kills the child.
+pub async fn spawn_gateway(
+    dir: &Path,
+    log_name: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (std::process::Child, std::net::SocketAddr) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let ready = dir.join("ready.json");
+    let _ = std::fs::remove_file(&ready);
+    let log_path = dir.join(log_name);
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isds-gateway"))
+        .arg("serve")
+        .arg("--data")
+        .arg(dir.join("data"))
+        .args(["--listen", "127.0.0.1:0", "--tls-listen", "off"])
+        .arg("--ready-file")
+        .arg(&ready)
+        .args(args)
+        .env_remove("ISDS_GATEWAY_CONFIG")
+        .env_remove("ISDS_GATEWAY_DATA")
+        .env_remove("ISDS_GATEWAY_LISTEN")
+        .env_remove("ISDS_GATEWAY_TLS_LISTEN")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("gateway binary starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&ready)
+            && let Ok(json) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(addr) = json["http"].as_str()
+        {
+            return (child, addr.parse().expect("address in the ready file"));
+        }
+        let exited = child.try_wait().ok().flatten();
+        if exited.is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("gateway did not become ready (exit {exited:?}):\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// `Authorization` header value for HTTP Basic.
 pub fn basic(login: &str, password: &str) -> String {
     use base64::Engine;
