@@ -571,20 +571,17 @@ impl Message {
     /// When acceptance by fiction is due: ten days after delivery, for a
     /// delivered message that allows it.
     pub fn fiction_due(&self) -> Option<Timestamp> {
-        if self.state != MessageState::Delivered || !self.envelope.allow_subst_delivery {
-            return None;
-        }
-        self.delivery_time.map(|t| t.plus_days(FICTION_DAYS))
+        fiction_due(
+            self.state,
+            self.envelope.allow_subst_delivery,
+            self.delivery_time,
+        )
     }
 
     /// When the documents are due for deletion: 90 days after acceptance,
     /// for an accepted message that still has them.
     pub fn deletion_due(&self) -> Option<Timestamp> {
-        if !self.state.is_accepted() || self.content_deleted {
-            return None;
-        }
-        self.acceptance_time
-            .map(|t| t.plus_days(CONTENT_RETENTION_DAYS))
+        deletion_due(self.state, self.content_deleted, self.acceptance_time)
     }
 
     /// `dmHash` as lower-case hex.
@@ -629,6 +626,35 @@ pub fn document_digests<D: AsRef<[u8]>>(documents: &[D]) -> Vec<DocumentDigest> 
         .iter()
         .map(|d| Sha256::digest(d.as_ref()).into())
         .collect()
+}
+
+/// When acceptance by fiction is due for a message in `state` delivered
+/// at `delivery_time`: ten days after delivery, for a delivered message
+/// that allows it (`allow_subst_delivery`). The one place of the rule,
+/// for whole records and for records read in part.
+pub fn fiction_due(
+    state: MessageState,
+    allow_subst_delivery: bool,
+    delivery_time: Option<Timestamp>,
+) -> Option<Timestamp> {
+    if state != MessageState::Delivered || !allow_subst_delivery {
+        return None;
+    }
+    delivery_time.map(|t| t.plus_days(FICTION_DAYS))
+}
+
+/// When the documents of a message in `state` accepted at
+/// `acceptance_time` are due for deletion: 90 days after acceptance, for
+/// an accepted message that still has them.
+pub fn deletion_due(
+    state: MessageState,
+    content_deleted: bool,
+    acceptance_time: Option<Timestamp>,
+) -> Option<Timestamp> {
+    if !state.is_accepted() || content_deleted {
+        return None;
+    }
+    acceptance_time.map(|t| t.plus_days(CONTENT_RETENTION_DAYS))
 }
 
 #[cfg(test)]

@@ -55,8 +55,8 @@ use sha2::{Digest, Sha256};
 use crate::domain::boxes::databox::BoxId;
 use crate::domain::boxes::repo::RepoError;
 use crate::domain::messages::message::{
-    CONTENT_RETENTION_DAYS, DocumentDigest, EnvelopeFields, Event, EventCode, FICTION_DAYS,
-    Message, MessageId, MessageState, Party, Timestamp,
+    DocumentDigest, EnvelopeFields, Event, EventCode, Message, MessageId, MessageState, Party,
+    Timestamp, deletion_due, fiction_due,
 };
 use crate::store::{Batch, FileDir, KeyRange, Order, Store, StoreError, Tree};
 
@@ -158,22 +158,27 @@ fn shared_due_key(at: Timestamp, first: MessageId, kind: DueKind) -> Vec<u8> {
 
 /// The queue entries a message in its current state needs.
 fn due_entries(msg: &Message) -> Vec<DueEntry> {
-    let mut entries = Vec::new();
-    if let Some(at) = msg.fiction_due() {
-        entries.push(DueEntry {
-            at,
-            id: msg.id,
-            kind: DueKind::Fiction,
-        });
-    }
-    if let Some(at) = msg.deletion_due() {
-        entries.push(DueEntry {
-            at,
-            id: msg.id,
-            kind: DueKind::ContentDeletion,
-        });
-    }
-    entries
+    due_entries_at(msg.id, msg.fiction_due(), msg.deletion_due())
+}
+
+/// The queue entries of message `id` with fiction and deletion due at
+/// those times.
+fn due_entries_at(
+    id: MessageId,
+    fiction: Option<Timestamp>,
+    deletion: Option<Timestamp>,
+) -> Vec<DueEntry> {
+    let fiction = fiction.map(|at| DueEntry {
+        at,
+        id,
+        kind: DueKind::Fiction,
+    });
+    let deletion = deletion.map(|at| DueEntry {
+        at,
+        id,
+        kind: DueKind::ContentDeletion,
+    });
+    fiction.into_iter().chain(deletion).collect()
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -1128,35 +1133,30 @@ impl WaitingMessage {
     /// ([`due_entries`] of its record) and as a listing at `at` leaves it
     /// (state 6, accepted at `at` unless accepted by fiction before).
     fn due_before_and_after(&self, at: Timestamp) -> (Vec<DueEntry>, Vec<DueEntry>) {
-        let entry = |at: Timestamp, kind| DueEntry {
-            at,
-            id: self.id,
-            kind,
-        };
-        let deletion = |accepted: Option<Timestamp>| {
-            accepted.filter(|_| !self.content_deleted).map(|t| {
-                entry(
-                    t.plus_days(CONTENT_RETENTION_DAYS),
-                    DueKind::ContentDeletion,
-                )
-            })
-        };
-        let before = match self.state {
-            MessageState::Delivered if self.envelope.allow_subst_delivery => self
-                .delivery_time
-                .map(|t| entry(t.plus_days(FICTION_DAYS), DueKind::Fiction)),
-            s if s.is_accepted() => deletion(self.acceptance_time),
-            _ => None,
-        };
+        let before = due_entries_at(
+            self.id,
+            fiction_due(
+                self.state,
+                self.envelope.allow_subst_delivery,
+                self.delivery_time,
+            ),
+            deletion_due(self.state, self.content_deleted, self.acceptance_time),
+        );
         let accepted = if self.state == MessageState::Delivered {
             Some(at)
         } else {
             self.acceptance_time
         };
-        (
-            before.into_iter().collect(),
-            deletion(accepted).into_iter().collect(),
-        )
+        let after = due_entries_at(
+            self.id,
+            None,
+            deletion_due(
+                MessageState::AcceptedByLogin,
+                self.content_deleted,
+                accepted,
+            ),
+        );
+        (before, after)
     }
 
     fn summary(&self, dir: Direction, delivery: Option<ListedDelivery>) -> ListSummary {
@@ -2663,7 +2663,7 @@ mod tests {
         }
         deliveries.finish(&mut batch);
         commit(s, batch).unwrap();
-        let deletion = at.plus_days(CONTENT_RETENTION_DAYS);
+        let deletion = at.plus_days(crate::domain::messages::message::CONTENT_RETENTION_DAYS);
         let due = store.tree(DUE).unwrap();
         let keys: Vec<Vec<u8>> = due
             .range(KeyRange::all(), Order::Ascending, usize::MAX)
