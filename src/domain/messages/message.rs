@@ -13,11 +13,14 @@ use crate::domain::boxes::user::UserId;
 use crate::domain::clock::Clock;
 
 /// Days after delivery after which a message not yet accepted is accepted by
-/// fiction (state 5), where the message allows it.
+/// fiction (state 5), where the message allows it: ten for public and
+/// commercial messages alike since 1 January 2023 ("WS manipulace s datovými
+/// zprávami", ch. 1.8.1, "Změny od 1.1.2023").
 pub const FICTION_DAYS: i64 = 10;
 
 /// Days after acceptance after which a message's documents are deleted
-/// (state 9); the envelope, hash and events stay.
+/// (state 9); the envelope, hash and events stay ("WS manipulace s datovými
+/// zprávami", ch. 1.5 on the message states and ch. 1.7.1 on the 90 days).
 pub const CONTENT_RETENTION_DAYS: i64 = 90;
 
 /// Microseconds in a day.
