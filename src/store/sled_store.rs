@@ -1052,7 +1052,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn async_helpers_run_on_blocking_pool() {
+    async fn async_helpers_apply_durably_and_flush() {
         let dir = tempfile::tempdir().unwrap();
         let store = open_sled(dir.path()).unwrap();
         let mut b = Batch::new();
