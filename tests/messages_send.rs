@@ -1100,3 +1100,49 @@ async fn messages_sent_together_are_each_stored_once_with_their_own_content() {
         assert_eq!(docs, vec![format!("%PDF-1.4 odeslání {i}").into_bytes()]);
     }
 }
+
+/// A send catches up what fell due before it stores anything, as every
+/// message call does, though a small one is staged on the request's task
+/// and reaches the blocking pool only when something is due: a message
+/// left waiting ten days is accepted by fiction by the next send, with
+/// no other call between (the test clock moved directly, which runs
+/// nothing by itself); the send itself is stored and answered as usual.
+#[tokio::test]
+async fn a_small_send_first_catches_up_what_fell_due() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = isds_gateway::domain::clock::TestClock::new();
+    // Passwords must outlive the days the clock jumps.
+    let t = TestGateway::start_full(
+        dir,
+        |c| c.auth.password_validity_days = 3_650,
+        clock.clone(),
+    )
+    .await;
+    let waiting = send_ok(
+        &t,
+        OVM_LOGIN,
+        &create(&to("fo4demo", "Čeká"), &[pdf("main", "a.pdf")]),
+    )
+    .await;
+    clock.advance(time::Duration::days(10) + time::Duration::hours(1));
+    let next = send_ok(
+        &t,
+        OVM_LOGIN,
+        &create(&to("fo4demo", "Další"), &[pdf("main", "b.pdf")]),
+    )
+    .await;
+    let (_dir, store) = stop_and_open(t).await;
+    let first = message(store.as_ref(), &waiting);
+    assert_eq!(first.state, MessageState::AcceptedByFiction);
+    assert_eq!(
+        codes(&first),
+        [EventCode::EV0, EventCode::EV5, EventCode::EV2]
+    );
+    let second = message(store.as_ref(), &next);
+    assert_eq!(second.state, MessageState::Delivered);
+    assert_eq!(second.envelope.annotation, "Další");
+    assert_eq!(
+        messages::repo::get_documents(store.as_ref(), second.id).unwrap(),
+        vec![PDF.to_vec()]
+    );
+}

@@ -325,6 +325,18 @@ fn documents_of(files: TFilesArray) -> Vec<Document> {
 /// Result per recipient: the new message's ID, or why it was not sent.
 type PerRecipient = Vec<Result<String, IsdsStatus>>;
 
+/// Submissions whose documents come to at most this many bytes, for at
+/// most [`INLINE_RECIPIENTS`] recipients, are checked, hashed,
+/// time-stamped and staged on the request's own task (store reads, a
+/// hash of a few kilobytes and one signature per message: well under a
+/// millisecond), and only wait for their commit, without a thread; larger
+/// ones go to the blocking pool. Far below [`messages::repo::FILE_THRESHOLD`],
+/// so none of them writes a file.
+const INLINE_BYTES: usize = 64 * 1024;
+
+/// See [`INLINE_BYTES`].
+const INLINE_RECIPIENTS: usize = 4;
+
 /// Checks and stores a submission for each recipient. `Err` refuses the
 /// whole request (the sender, the envelope or the documents are wrong);
 /// `Ok` has one result per recipient, in order. Every message reported as
@@ -336,10 +348,14 @@ async fn submit(
     files: TFilesArray,
     recipients: Vec<RecipientSpec>,
 ) -> Result<Result<PerRecipient, IsdsStatus>, ServiceError> {
+    let documents = documents_of(files);
+    let bytes: usize = documents.iter().map(|d| d.bytes.len()).sum();
+    if bytes <= INLINE_BYTES && recipients.len() <= INLINE_RECIPIENTS {
+        return submit_inline(svc, identity, common, documents, recipients).await;
+    }
     let store = svc.store.clone();
     let clock = svc.clock.clone();
     let identity = identity.clone();
-    let documents = documents_of(files);
     let signer = svc.signer.clone();
     tokio::task::spawn_blocking(move || {
         submit_blocking(
@@ -353,6 +369,80 @@ async fn submit(
         )
     })
     .await?
+}
+
+/// [`submit`] of a small submission ([`INLINE_BYTES`]) on the request's
+/// task; the lifecycle's catch-up goes to the blocking pool only when
+/// something fell due.
+async fn submit_inline(
+    svc: &Services,
+    identity: &Identity,
+    common: CommonEnvelope,
+    documents: Vec<Document>,
+    recipients: Vec<RecipientSpec>,
+) -> Result<Result<PerRecipient, IsdsStatus>, ServiceError> {
+    let now = Timestamp::now(svc.clock.as_ref());
+    if messages::lifecycle::anything_due(svc.store.as_ref(), now)? {
+        super::message_read::catch_up(svc).await?;
+    }
+    let staged = stage_small(
+        svc.store.as_ref(),
+        svc.clock.as_ref(),
+        svc.signer.as_deref(),
+        identity,
+        common,
+        documents,
+        recipients,
+    )?;
+    match staged {
+        Err(status) => Ok(Err(status)),
+        Ok((results, None)) => Ok(Ok(results)),
+        Ok((results, Some(batch))) => {
+            // All messages of the request in one atomic, durable write:
+            // the IDs are answered only once it is on disk.
+            messages::repo::commit_async(svc.store.clone(), batch).await?;
+            Ok(Ok(results))
+        }
+    }
+}
+
+/// Stages a small submission; the batch still to commit, if any (`None`
+/// when nothing was staged, or when it had to be committed here because
+/// a document went to a file after all).
+#[allow(clippy::type_complexity)]
+fn stage_small(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    signer: Option<&crate::sign::Signer>,
+    identity: &Identity,
+    common: CommonEnvelope,
+    documents: Vec<Document>,
+    recipients: Vec<RecipientSpec>,
+) -> Result<Result<(PerRecipient, Option<Batch>), IsdsStatus>, ServiceError> {
+    let mut writer = messages::repo::DocumentWriter::new(store);
+    let (results, batch) = match stage_submission(
+        store,
+        clock,
+        signer,
+        identity,
+        common,
+        documents,
+        recipients,
+        &mut writer,
+    )? {
+        Ok(staged) => staged,
+        Err(status) => return Ok(Err(status)),
+    };
+    if batch.is_empty() {
+        return Ok(Ok((results, None)));
+    }
+    if writer.wrote_files() {
+        // Not for documents below the file threshold; kept correct
+        // anyway: the files' names are made durable before the batch.
+        writer.commit(store, batch)?;
+        return Ok(Ok((results, None)));
+    }
+    Ok(Ok((results, Some(batch))))
 }
 
 /// Everything fixed before looking at a recipient.
@@ -379,13 +469,48 @@ fn submit_blocking(
     // The lifecycle's catch-up that precedes every message call (see
     // `Services::dispatch`), here on this thread.
     messages::lifecycle::run_due(store, clock.as_ref())?;
+    let mut writer = messages::repo::DocumentWriter::new(store);
+    let (results, batch) = match stage_submission(
+        store,
+        clock.as_ref(),
+        signer,
+        identity,
+        common,
+        documents,
+        recipients,
+        &mut writer,
+    )? {
+        Ok(staged) => staged,
+        Err(status) => return Ok(Err(status)),
+    };
+    if !batch.is_empty() {
+        // All messages of the request in one atomic, durable write: the
+        // IDs are answered only once it is on disk.
+        writer.commit(store, batch)?;
+    }
+    Ok(Ok(results))
+}
+
+/// The checks, then per recipient the message, its hash and time stamp,
+/// staged in one batch (large documents written to files by `writer`);
+/// nothing is committed here.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn stage_submission(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    signer: Option<&crate::sign::Signer>,
+    identity: &Identity,
+    common: CommonEnvelope,
+    documents: Vec<Document>,
+    recipients: Vec<RecipientSpec>,
+    writer: &mut messages::repo::DocumentWriter<'_>,
+) -> Result<Result<(PerRecipient, Batch), IsdsStatus>, ServiceError> {
     let prepared = match prepare(store, identity, common, documents, false)? {
         Ok(p) => p,
         Err(status) => return Ok(Err(status)),
     };
-    let now = Timestamp::now(clock.as_ref());
+    let now = Timestamp::now(clock);
     let mut batch = Batch::new();
-    let mut writer = messages::repo::DocumentWriter::new(store);
     let mut results = Vec::with_capacity(recipients.len());
     let bytes: Vec<&[u8]> = prepared.documents.iter().map(|d| &d.bytes[..]).collect();
     let shared: Vec<bytes::Bytes> = prepared.documents.iter().map(|d| d.bytes.clone()).collect();
@@ -434,12 +559,7 @@ fn submit_blocking(
             }
         }
     }
-    if !batch.is_empty() {
-        // All messages of the request in one atomic, durable write: the
-        // IDs are answered only once it is on disk.
-        writer.commit(store, batch)?;
-    }
-    Ok(Ok(results))
+    Ok(Ok((results, batch)))
 }
 
 /// The sender-side checks; builds what every recipient's message shares.

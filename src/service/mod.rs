@@ -236,8 +236,9 @@ impl Services {
         // services and DummyOperation (above), and moves nothing on.
         // DummyOperation reads no message: it does not wait for the store
         // (what fell due is caught up by the next call that reads one).
-        // A submission catches up on the blocking thread that stores it
-        // (`dm_operations::submit`): one hand-over to the pool, not two.
+        // A submission catches up itself (`dm_operations::submit`): on the
+        // blocking thread that stores a large one, and for a small one,
+        // staged on its own task, only when something fell due.
         if is_message_family(op.family)
             && !ctx.identity.must_change_password
             && !matches!(

@@ -120,6 +120,16 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    /// Nothing to wait for: applied at once, on the caller's thread.
+    fn submit_durable(
+        &self,
+        batch: Batch,
+        done: super::DurableDone,
+    ) -> Result<(), (Batch, super::DurableDone)> {
+        done(self.apply_durable(batch));
+        Ok(())
+    }
+
     fn info(&self) -> StoreInfo {
         StoreInfo {
             backend: "memory",

@@ -18,9 +18,12 @@
 //! ([`Store::apply_durable`], [`Store::flush_durable`]) returns only after
 //! the data and every write that completed before it are on stable storage,
 //! so they survive a process kill or a power loss. These calls block; async
-//! code uses [`apply_durable_async`] / [`flush_durable_async`], which run
-//! them on tokio's blocking pool. The trait stays synchronous on purpose: it
-//! keeps it object-safe without boxed futures, and sled is synchronous.
+//! code uses [`apply_durable_async`] / [`flush_durable_async`]: the first
+//! hands the batch to the store's committer thread when it has one
+//! ([`Store::submit_durable`], a callback, no thread waiting), both
+//! otherwise run on tokio's blocking pool. The trait stays synchronous on
+//! purpose: it keeps it object-safe without boxed futures, and sled is
+//! synchronous.
 //!
 //! # Format version
 //! Every store records [`FORMAT_VERSION`] and the crate version that created
@@ -502,6 +505,17 @@ pub trait Store: Send + Sync + 'static {
         self.flush_durable()
     }
 
+    /// Hands `batch` over to be applied as by [`Store::apply_durable`]
+    /// without blocking the caller: `done` gets the outcome once the batch
+    /// is on stable storage (or failed), on the thread that committed it.
+    /// A store that commits on a thread of its own (sled with group
+    /// commit) takes the batch; otherwise both come back (the default) and
+    /// the caller runs [`Store::apply_durable`] where it may block, as
+    /// [`apply_durable_async`] does.
+    fn submit_durable(&self, batch: Batch, done: DurableDone) -> Result<(), (Batch, DurableDone)> {
+        Err((batch, done))
+    }
+
     /// Applies the puts and deletes of `batch` for bulk loads: atomic per
     /// tree but not across trees, without preconditions (a batch holding
     /// one is refused as [`StoreError::Conflict`] before anything is
@@ -546,11 +560,30 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// [`Store::apply_durable`] on tokio's blocking pool.
+/// Where [`Store::submit_durable`] sends a durable batch's outcome.
+pub type DurableDone = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// [`Store::apply_durable`] for async code: handed to the store's own
+/// committer when it has one ([`Store::submit_durable`]), the task
+/// waiting for the outcome without holding a thread; otherwise run on
+/// tokio's blocking pool.
 pub async fn apply_durable_async(store: Arc<dyn Store>, batch: Batch) -> Result<(), StoreError> {
-    tokio::task::spawn_blocking(move || store.apply_durable(batch))
-        .await
-        .map_err(|e| StoreError::Background(e.to_string()))?
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let done: DurableDone = Box::new(move |outcome| {
+        // The caller may have gone (its request was dropped): the batch
+        // is committed all the same, nobody is told.
+        let _ = tx.send(outcome);
+    });
+    match store.submit_durable(batch, done) {
+        Ok(()) => rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Background(
+                "the store's committer stopped before answering".into(),
+            ))
+        }),
+        Err((batch, _)) => tokio::task::spawn_blocking(move || store.apply_durable(batch))
+            .await
+            .map_err(|e| StoreError::Background(e.to_string()))?,
+    }
 }
 
 /// [`Store::flush_durable`] on tokio's blocking pool.

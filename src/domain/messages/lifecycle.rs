@@ -53,6 +53,13 @@ pub fn run_due(store: &dyn Store, clock: &dyn Clock) -> Result<usize, RepoError>
     run_due_at(store, Timestamp::now(clock))
 }
 
+/// Whether any transition is due at or before `now` (one range read, no
+/// write): a caller that must not block runs [`run_due`] elsewhere only
+/// then.
+pub fn anything_due(store: &dyn Store, now: Timestamp) -> Result<bool, RepoError> {
+    Ok(!messages::repo::due_round(store, now, 1)?.entries.is_empty())
+}
+
 /// Applies every transition due at or before `now`, in due-time order,
 /// each stamped with its own due time. Returns how many were applied.
 /// Cheap when nothing is due: one range read.

@@ -439,6 +439,12 @@ impl<'s> DocumentWriter<'s> {
         Ok(name)
     }
 
+    /// Whether a document was written to a file (the batch then has to
+    /// go through [`DocumentWriter::commit`]).
+    pub fn wrote_files(&self) -> bool {
+        !self.written.is_empty()
+    }
+
     /// Makes the files' names durable, then applies `batch` durably.
     /// [`RepoError::Conflict`] when a precondition failed (nothing
     /// written, files removed).
@@ -542,10 +548,24 @@ fn state_change_key(box_id: &BoxId, at: Timestamp, id: MessageId, state: Message
 }
 
 fn commit(store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
-    store.apply_durable(batch).map_err(|e| match e {
+    store.apply_durable(batch).map_err(commit_error)
+}
+
+/// [`Store::apply_durable`] of a batch staged here, for async code: the
+/// task waits for the outcome without holding a thread when the store
+/// commits on its own ([`crate::store::apply_durable_async`]).
+/// [`RepoError::Conflict`] when a precondition failed (nothing written).
+pub async fn commit_async(store: Arc<dyn Store>, batch: Batch) -> Result<(), RepoError> {
+    crate::store::apply_durable_async(store, batch)
+        .await
+        .map_err(commit_error)
+}
+
+fn commit_error(e: StoreError) -> RepoError {
+    match e {
         StoreError::Conflict { .. } => RepoError::Conflict(e.to_string()),
         other => RepoError::Store(other),
-    })
+    }
 }
 
 /// A fresh message ID. The caller must make the message that uses it
