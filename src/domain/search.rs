@@ -32,7 +32,8 @@
 //! than that is answered from the first [`CANDIDATE_LIMIT`] candidates and
 //! reported as truncated.
 
-use crate::domain::boxes::databox::{BoxState, BoxType};
+use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox};
+use crate::domain::boxes::repo::{self, RepoError};
 use crate::domain::boxes::search_index::{
     self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, Word, digits, fold, tokens,
 };
@@ -732,6 +733,25 @@ pub fn by_ic(
         hits,
         truncated: p.truncated,
     })
+}
+
+/// The records of the boxes `ids`, in that order (`None` for a box that
+/// does not exist): from the index's snapshot, which keeps what answers
+/// show, or from the store for a box written since.
+pub fn records<'a>(
+    store: &dyn Store,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Option<DataBox>>, RepoError> {
+    let view = idx::view(store)?;
+    ids.into_iter()
+        .map(|id| match view.record(id) {
+            Some(b) => Ok(Some(b)),
+            None => match BoxId::parse(id) {
+                Ok(id) => repo::get_box(store, &id),
+                Err(_) => Ok(None),
+            },
+        })
+        .collect()
 }
 
 /// The box of exactly this ID, whoever searches.
