@@ -3,7 +3,7 @@
 //! HTTP on loopback.
 //!
 //! ```text
-//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--clients C] [--data DIR] [--no-rebuild] [--cache-mb MB] [--dump FILE]
+//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--clients C] [--data DIR] [--no-rebuild] [--cache-mb MB] [--dump FILE] [--renames N]
 //! ```
 //!
 //! `--boxes` defaults to 1,000,000 (the real register holds about a
@@ -16,7 +16,9 @@
 //! gateway's RSS (it runs in this process) after each kind, and the
 //! gateway's CPU time per query (the process's less the clients' threads')
 //! with its ratio to the floor's. `--dump FILE` appends every query and its
-//! answer to `FILE`, to compare the answers of two builds.
+//! answer to `FILE`, to compare the answers of two builds. `--renames N`
+//! renames `N` boxes through UpdateDataBoxDescr2 after the start, so the
+//! searches run over the index's log.
 //!
 //! The client logs in once by HOTP and sends every request in the cookie
 //! session (`/apps/DS/df`), so the figures are the search, not the Argon2
@@ -57,6 +59,9 @@ struct Args {
     clients: usize,
     /// Writes every query and its answer here, to compare two builds.
     dump: Option<PathBuf>,
+    /// Boxes renamed through UpdateDataBoxDescr2 after the start, before
+    /// the queries: searches then lay the index's log over its snapshot.
+    renames: u64,
 }
 
 fn args() -> Args {
@@ -69,6 +74,7 @@ fn args() -> Args {
         cache_mb: store::DEFAULT_CACHE_MB,
         clients: 1,
         dump: None,
+        renames: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -80,6 +86,7 @@ fn args() -> Args {
             "--data" => a.data = Some(PathBuf::from(value())),
             "--dump" => a.dump = Some(PathBuf::from(value())),
             "--no-rebuild" => a.no_rebuild = true,
+            "--renames" => a.renames = value().parse().unwrap_or(0),
             "--cache-mb" => a.cache_mb = value().parse().unwrap_or(a.cache_mb),
             "--clients" => a.clients = value().parse().unwrap_or(a.clients).max(1),
             // `cargo bench` passes --bench; other flags are ignored.
@@ -260,6 +267,90 @@ fn search_body(text: &str) -> String {
     )
 }
 
+/// The operator of `--renames`.
+const OPERATOR: (&str, &str) = ("bench-operator", "Bench-Operator-Heslo-2026");
+
+/// Renames `a.renames` boxes spread over the population through
+/// UpdateDataBoxDescr2 (the firm or last name gains a word, the rest of
+/// the description stays), skipping removed boxes; returns how many it
+/// renamed.
+async fn rename_boxes(http: &str, a: &Args) -> u64 {
+    let client = reqwest::Client::new();
+    let mut done = 0;
+    for k in 0..a.renames {
+        let i = (k * 7_919 + 13) % a.boxes;
+        let Ok(id) = BoxId::parse(&synth::box_id_of(i, a.seed)) else {
+            continue;
+        };
+        let ic = synth::ic_of(i, a.seed);
+        let b = synth::synth_box(i, a.seed, id.clone(), &ic, 0).databox;
+        let o = &b.owner;
+        let ad = &o.address;
+        let renamed = |s: &str| {
+            if s.is_empty() {
+                String::new()
+            } else {
+                format!("{s} Nová")
+            }
+        };
+        let firm = renamed(&o.firm_name);
+        let last = if o.firm_name.is_empty() {
+            renamed(&o.last_name)
+        } else {
+            o.last_name.clone()
+        };
+        let values: Vec<(&str, String)> = [
+            ("ic", o.ic.clone()),
+            ("pnGivenNames", o.first_name.clone()),
+            ("pnLastName", last),
+            ("firmName", firm),
+            ("biDate", o.birth_date.clone()),
+            ("biCity", o.birth_city.clone()),
+            ("adCity", ad.city.clone()),
+            ("adDistrict", ad.district.clone()),
+            ("adStreet", ad.street.clone()),
+            ("adNumberInStreet", ad.number_in_street.clone()),
+            ("adNumberInMunicipality", ad.number_in_municipality.clone()),
+            ("adZipCode", ad.zip_code.clone()),
+            ("adState", ad.state.clone()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, escape(&v)))
+        .collect();
+        let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let body = op(
+            "UpdateDataBoxDescr2",
+            &format!(
+                "<dbID>{id}</dbID>{}",
+                box_requests::complex("dbNewOwnerInfo", box_requests::OWNER_INFO_EXT2, &pairs)
+            ),
+        );
+        let text = client
+            .post(format!("http://{http}/DS/DsManage"))
+            .basic_auth(OPERATOR.0, Some(OPERATOR.1))
+            .header("content-type", "text/xml; charset=utf-8")
+            .header("soapaction", "\"\"")
+            .body(body)
+            .send()
+            .await
+            .expect("rename sent")
+            .text()
+            .await
+            .expect("rename answered");
+        // 1037: the box was removed (state 5) and keeps its description.
+        if text.contains("dbStatusCode>1037<") {
+            continue;
+        }
+        assert!(
+            text.contains("dbStatusCode>0000<"),
+            "rename of {id}: {text}"
+        );
+        done += 1;
+    }
+    done
+}
+
 /// The three query kinds for one sampled box.
 fn queries_for(i: u64, seed: u64) -> Option<[String; 3]> {
     let id = BoxId::parse(&synth::box_id_of(i, seed)).ok()?;
@@ -415,6 +506,12 @@ fn main() {
     let mut config = Config::ephemeral(&data);
     config.tls_listen = None;
     config.store_cache_mb = a.cache_mb;
+    if a.renames > 0 {
+        config.operator = Some(isds_gateway::config::OperatorConfig {
+            login: OPERATOR.0.to_owned(),
+            password: OPERATOR.1.to_owned(),
+        });
+    }
     let starting = Instant::now();
     let gw = runtime.block_on(async {
         // sled may hold the directory lock a moment after the last handle.
@@ -439,6 +536,13 @@ fn main() {
     let http = gw.http_addr.to_string();
     clients.block_on(async {
         let session = login(&http, &a).await;
+        if a.renames > 0 {
+            let renamed = rename_boxes(&http, &a).await;
+            println!(
+                "renamed {renamed} of {} boxes after the start (the others were removed); the index's log lays them over its snapshot",
+                a.renames
+            );
+        }
 
         let mut rng = Rng::new(a.seed ^ 0xBE7C);
         let mut sets: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];

@@ -997,6 +997,60 @@ async fn activity_history_and_the_index_follow_box_changes() {
     t.stop().await;
 }
 
+/// The `dbOwnerInfo` of box `id` in a FindDataBox(2) answer.
+fn found_owner(resp: &SoapResponse, id: &str) -> Element {
+    let body = resp.body();
+    let results = children(&body, "dbResults").next().expect("results");
+    children(results, "dbOwnerInfo")
+        .find(|o| child_text(o, "dbID") == id)
+        .cloned()
+        .expect("the box is found")
+}
+
+#[tokio::test]
+async fn answers_show_a_description_changed_after_the_start_in_fields_no_search_reads() {
+    let t = gateway().await;
+    let by_name = find2(&[("dbType", "PO"), ("firmName", "novák stavby")]);
+    let r = call(&t, PO_ALL, &by_name, "0000").await;
+    let owner = found_owner(&r, "posrch1");
+    assert_eq!(child_text(&owner, "nationality"), "");
+    assert_eq!(child_text(&owner, "adCode"), "");
+    // The operator adds the nationality and the address code; every
+    // searched field stays as it was.
+    let same = [
+        ("dbType", "PO"),
+        ("firmName", "Novák Stavby s.r.o."),
+        ("ic", "27074358"),
+        ("adCity", "Brno"),
+        ("adStreet", "Údolní"),
+        ("adNumberInStreet", "53"),
+        ("adZipCode", "60200"),
+        ("adState", "CZ"),
+    ];
+    let mut values = same.to_vec();
+    values.extend([("nationality", "SK"), ("adCode", "21467641")]);
+    let update = op(
+        "UpdateDataBoxDescr2",
+        &format!(
+            "<dbID>posrch1</dbID><dbNewOwnerInfo>{}</dbNewOwnerInfo>",
+            fields(OWNER_INFO_EXT2, &values)
+        ),
+    );
+    let r = t.soap_as(OPERATOR, "/DS/DsManage", &update).await;
+    assert_eq!(r.status().0, "0000", "{}", r.text);
+    // The next answers show the new values, by name and by IČ alike.
+    for query in [
+        by_name.clone(),
+        find2(&[("dbType", "PO"), ("ic", "27074358")]),
+    ] {
+        let r = call(&t, PO_ALL, &query, "0000").await;
+        let owner = found_owner(&r, "posrch1");
+        assert_eq!(child_text(&owner, "nationality"), "SK", "{}", r.text);
+        assert_eq!(child_text(&owner, "adCode"), "21467641", "{}", r.text);
+    }
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn constants_addresses_and_box_lists() {
     let t = gateway().await;

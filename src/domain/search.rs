@@ -32,7 +32,8 @@
 //! than that is answered from the first [`CANDIDATE_LIMIT`] candidates and
 //! reported as truncated.
 
-use crate::domain::boxes::databox::{BoxState, BoxType};
+use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox};
+use crate::domain::boxes::repo::{self, RepoError};
 use crate::domain::boxes::search_index::{
     self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, Word, digits, fold, tokens,
 };
@@ -734,6 +735,25 @@ pub fn by_ic(
     })
 }
 
+/// The records of the boxes `ids`, in that order (`None` for a box that
+/// does not exist): from the index's snapshot, which keeps what answers
+/// show, or from the store for a box written since.
+pub fn records<'a>(
+    store: &dyn Store,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<Option<DataBox>>, RepoError> {
+    let view = idx::view(store)?;
+    ids.into_iter()
+        .map(|id| match view.record(id) {
+            Some(b) => Ok(Some(b)),
+            None => match BoxId::parse(id) {
+                Ok(id) => repo::get_box(store, &id),
+                Err(_) => Ok(None),
+            },
+        })
+        .collect()
+}
+
 /// The box of exactly this ID, whoever searches.
 pub fn by_id(store: &dyn Store, id: &str) -> Result<Found, StoreError> {
     let view = idx::view(store)?;
@@ -1239,9 +1259,10 @@ mod tests {
     #[test]
     fn counted_and_read_evaluations_agree() {
         // Enough boxes that common words have more postings than a search
-        // examines: the evaluation from posting counts (log empty) and the
-        // one that reads every clause (log not empty) must pick the same
-        // driving clause and answer alike, truncation included.
+        // examines: the evaluation from posting counts and the one that
+        // reads every clause must pick the same driving clause and answer
+        // alike, truncation included, with the log empty and with boxes in
+        // it (counted then with the log laid over the snapshot).
         let store = open_memory();
         let firsts = ["Jan", "Jana", "Petr", "Pavel", "Marie"];
         let lasts = ["Novák", "Nováková", "Dvořák", "Svoboda", "Novotný", "Černý"];
@@ -1271,10 +1292,14 @@ mod tests {
         idx::prepare(store.as_ref()).unwrap();
         let view = idx::view(store.as_ref()).unwrap();
         assert!(view.count(Field::Address, "praha", true).unwrap() > CANDIDATE_LIMIT);
+        // The read evaluation runs where counting is off.
+        idx::counting::off(|| assert_eq!(view.count(Field::Address, "praha", true), None));
         let counted = answers(store.as_ref());
         assert!(counted.iter().any(|a| a.2), "some searches are truncated");
+        assert_eq!(idx::counting::off(|| answers(store.as_ref())), counted);
 
-        // A change the searches above do not see puts a box in the log.
+        // A change the searches above do not see puts a box in the log:
+        // counted over the log, the answers stay.
         let id = BoxId::parse("s000001").unwrap();
         let old = repo::get_box_stored(store.as_ref(), &id).unwrap().unwrap();
         let mut new = old.value.clone();
@@ -1283,8 +1308,78 @@ mod tests {
         repo::stage_update_box(&mut batch, &old, &new);
         store.apply(batch).unwrap();
         let view = idx::view(store.as_ref()).unwrap();
-        assert_eq!(view.count(Field::Address, "praha", true), None);
+        assert!(view.count(Field::Address, "praha", true).unwrap() > CANDIDATE_LIMIT);
         assert_eq!(answers(store.as_ref()), counted);
+        assert_eq!(idx::counting::off(|| answers(store.as_ref())), counted);
+
+        // Changes the searches see: boxes renamed and moved out of and
+        // into the words searched, a box removed and boxes added. The
+        // counted and read evaluations still agree, and the answers moved.
+        let mut batch = Batch::new();
+        for (k, i) in [2usize, 4, 7, 12, 20, 27, 33, 301, 4_242, 29_999]
+            .into_iter()
+            .enumerate()
+        {
+            let id = BoxId::parse(&format!("s{i:06}")).unwrap();
+            let old = repo::get_box_stored(store.as_ref(), &id).unwrap().unwrap();
+            let mut new = old.value.clone();
+            if k % 2 == 0 {
+                new.owner.last_name = "Dvořáková".into();
+                new.owner.firm_name = "Dvořák Stavby s.r.o.".into();
+                new.owner.address.city = "Plzeň".into();
+            } else {
+                new.owner.last_name = "Nováček".into();
+                new.owner.firm_name = "Novák a syn Stavby s.r.o.".into();
+                new.owner.address.city = "Praha".into();
+            }
+            repo::stage_update_box(&mut batch, &old, &new);
+        }
+        let gone = BoxId::parse("s000005").unwrap();
+        let gone = repo::get_box_stored(store.as_ref(), &gone)
+            .unwrap()
+            .unwrap();
+        idx::stage_remove(&mut batch, &gone.value);
+        batch.delete(repo::BOXES, gone.value.id.as_str());
+        for i in 0..40usize {
+            let b = if i % 2 == 0 {
+                boxed(
+                    &format!("n{i:06}"),
+                    BoxType::FO,
+                    person("Jan", "Novák", "Praha"),
+                    true,
+                    false,
+                )
+            } else {
+                let ic = format!("{}", 10_000_000 + i);
+                boxed(
+                    &format!("n{i:06}"),
+                    BoxType::PO,
+                    firm("Stavby Dvořák a.s.", &ic, "Brno"),
+                    true,
+                    true,
+                )
+            };
+            repo::stage_insert_box_unchecked(&mut batch, &b);
+        }
+        store.apply(batch).unwrap();
+        let view = idx::view(store.as_ref()).unwrap();
+        for (field, word, exact) in [
+            (Field::Name, "novak", false),
+            (Field::Name, "dvorak", true),
+            (Field::Name, "stavby", true),
+            (Field::Address, "praha", true),
+            (Field::Address, "pl", false),
+            (Field::Ic, "1000", false),
+        ] {
+            assert_eq!(
+                view.count(field, word, exact),
+                Some(view.postings(field, word, exact, usize::MAX).items.len()),
+                "{word}"
+            );
+        }
+        let logged = answers(store.as_ref());
+        assert_ne!(logged, counted);
+        assert_eq!(idx::counting::off(|| answers(store.as_ref())), logged);
     }
 
     #[test]

@@ -622,18 +622,12 @@ fn own_box(
 
 /// The boxes of a parametric search's hits.
 fn load(store: &dyn crate::store::Store, found: &Found) -> Result<Vec<DataBox>, ServiceError> {
-    let mut out = Vec::with_capacity(found.hits.len());
-    for h in &found.hits {
-        if let Some(b) = BoxId::parse(&h.id)
-            .ok()
-            .map(|id| repo::get_box(store, &id))
-            .transpose()?
+    Ok(
+        search::records(store, found.hits.iter().map(|h| h.id.as_str()))?
+            .into_iter()
             .flatten()
-        {
-            out.push(b);
-        }
-    }
-    Ok(out)
+            .collect(),
+    )
 }
 
 /// A parametric search by the common criteria: an exact box ID first
@@ -1070,15 +1064,13 @@ fn full_text(
         _ => return refuse(IsdsCode::SearchInvalidInput),
     };
     let total = found.total;
-    let mut boxes = Vec::new();
-    for hit in found.hits.iter().skip(start).take(take) {
-        let Ok(id) = BoxId::parse(&hit.id) else {
-            continue;
-        };
-        if let Some(b) = repo::get_box(store, &id)? {
-            boxes.push((b, hit.clone()));
-        }
-    }
+    let page_hits = found.hits.iter().skip(start).take(take);
+    let records = search::records(store, page_hits.clone().map(|h| h.id.as_str()))?;
+    let boxes: Vec<(DataBox, search::Hit)> = records
+        .into_iter()
+        .zip(page_hits)
+        .filter_map(|(b, hit)| Some((b?, hit.clone())))
+        .collect();
     let current = boxes.len();
     let status = if found.truncated {
         IsdsStatus::new(IsdsCode::Truncated)
