@@ -274,6 +274,42 @@ async fn advice_notices_parallel_calls_and_expired_password_loops() {
     t.stop().await;
 }
 
+/// Two gateways in one process (here on one thread) count each its own
+/// requests, though the series' handles are kept per thread.
+#[tokio::test]
+async fn two_gateways_count_only_their_own_requests() {
+    let (a, _) = gateway(|_| {}).await;
+    let (b, _) = gateway(|_| {}).await;
+    let dummy = op("DummyOperation", "");
+    for (t, n) in [(&a, 3), (&b, 1), (&a, 2)] {
+        for _ in 0..n {
+            let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &dummy).await;
+            assert_eq!(resp.status, 200, "{}", resp.text);
+        }
+    }
+    for (t, n) in [(&a, 5), (&b, 1)] {
+        let text = t
+            .http
+            .get(t.http_url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        let expected = format!(
+            "isds_gateway_requests_total{{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\",isds_status=\"0000\"}} {n}"
+        );
+        assert!(text.contains(&expected), "{expected} in\n{text}");
+        let count = format!(
+            "isds_gateway_request_duration_seconds_count{{endpoint=\"dz\",operation=\"DummyOperation\"}} {n}"
+        );
+        assert!(text.contains(&count), "{count} in\n{text}");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
 /// The advisor skips the calls it has nothing to say about (most of
 /// them), yet an answered call of any kind still ends a run of refusals
 /// for an expired password: two refused lists, an answered
