@@ -274,6 +274,94 @@ async fn advice_notices_parallel_calls_and_expired_password_loops() {
     t.stop().await;
 }
 
+/// Two gateways in one process (here on one thread) count each its own
+/// requests, though the series' handles are kept per thread.
+#[tokio::test]
+async fn two_gateways_count_only_their_own_requests() {
+    let (a, _) = gateway(|_| {}).await;
+    let (b, _) = gateway(|_| {}).await;
+    let dummy = op("DummyOperation", "");
+    for (t, n) in [(&a, 3), (&b, 1), (&a, 2)] {
+        for _ in 0..n {
+            let resp = t.soap_as(OVM_LOGIN, "/DS/dz", &dummy).await;
+            assert_eq!(resp.status, 200, "{}", resp.text);
+        }
+    }
+    for (t, n) in [(&a, 5), (&b, 1)] {
+        let text = t
+            .http
+            .get(t.http_url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        let expected = format!(
+            "isds_gateway_requests_total{{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\",isds_status=\"0000\"}} {n}"
+        );
+        assert!(text.contains(&expected), "{expected} in\n{text}");
+        let count = format!(
+            "isds_gateway_request_duration_seconds_count{{endpoint=\"dz\",operation=\"DummyOperation\"}} {n}"
+        );
+        assert!(text.contains(&count), "{count} in\n{text}");
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+/// The advisor skips the calls it has nothing to say about (most of
+/// them), yet an answered call of any kind still ends a run of refusals
+/// for an expired password: two refused lists, an answered
+/// DummyOperation and two more refusals are no loop; a third refusal in
+/// a row is. The traffic view keeps every one of these exchanges all the
+/// same.
+#[tokio::test]
+async fn any_answered_call_ends_a_run_of_expired_password_refusals() {
+    let (t, clock) = gateway(|_| {}).await;
+    let dummy = op("DummyOperation", "");
+    let list = common::messages::list("GetListOfReceivedMessages");
+    let refused = |n: usize| {
+        let t = &t;
+        let list = &list;
+        async move {
+            for _ in 0..n {
+                let resp = t.soap_as(PO_LOGIN, "/DS/dx", list).await;
+                assert_eq!(resp.status, 401, "{}", resp.text);
+                assert_eq!(
+                    resp.headers
+                        .get("x-response-message-code")
+                        .and_then(|v| v.to_str().ok()),
+                    Some("authentication.error.paswordExpired")
+                );
+            }
+        }
+    };
+    // The login is recalled from memory before the password expires.
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", &dummy).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    clock.advance(time::Duration::days(400));
+    refused(2).await;
+    clock.advance(time::Duration::days(-400));
+    let resp = t.soap_as(PO_LOGIN, "/DS/dz", &dummy).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    clock.advance(time::Duration::days(400));
+    refused(2).await;
+    let a = advice(&t).await;
+    assert!(
+        advisory(&a, "expired_password_loop").is_none(),
+        "the answered call ended the run: {a:#}"
+    );
+    refused(1).await;
+    let a = advice(&t).await;
+    let looped = advisory(&a, "expired_password_loop").unwrap_or_else(|| panic!("{a:#}"));
+    assert_eq!(looped["count"], 1, "{looped:#}");
+
+    let list = login_and_get(&t, "/ui/traffic").await;
+    assert!(list.contains("7 exchanges"), "{list}");
+    t.stop().await;
+}
+
 /// Logs in to the inspector as the operator and GETs `path`.
 /// The traffic view keeps each SOAP exchange with both bodies as sent: a
 /// DummyOperation and its answer, a login refused before its body was

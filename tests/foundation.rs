@@ -35,6 +35,46 @@ async fn dummy_operation_over_http_validates() {
     t.stop().await;
 }
 
+/// The same small request sent again is answered as the first (the
+/// gateway remembers such envelopes parsed), and a gateway with tighter
+/// parse limits refuses those very bytes, before and after the other
+/// one answered them.
+#[tokio::test]
+async fn a_repeated_request_is_answered_alike_and_each_gateway_keeps_its_limits() {
+    let t = TestGateway::start().await;
+    let shallow = TestGateway::start_with(|c| c.limits.max_xml_depth = 2).await;
+    for _ in 0..3 {
+        let resp = t.soap("/DS/dz", DUMMY).await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        assert_eq!(resp.body().name, "DummyOperationResponse");
+        assert_eq!(resp.status().0, "0000");
+        let refused = shallow.soap("/DS/dz", DUMMY).await;
+        assert_eq!(refused.status, 500, "{}", refused.text);
+        assert!(refused.text.contains("SOAP-ENV:Client"), "{}", refused.text);
+    }
+    // One byte more (a space) is another request, parsed on its own.
+    let spaced = soap11(r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20" />"#);
+    let resp = t
+        .post(&t.http, &t.http_url("/DS/dz"), spaced, "text/xml")
+        .await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    // The operation with content the schema does not allow is refused
+    // by its own parse.
+    let invalid = t
+        .soap(
+            "/DS/dz",
+            r#"<DummyOperation xmlns="http://isds.czechpoint.cz/v20"><dbID>x</dbID></DummyOperation>"#,
+        )
+        .await;
+    assert!(
+        !(invalid.status == 200 && invalid.text.contains("dmStatusCode>0000<")),
+        "{}",
+        invalid.text
+    );
+    shallow.stop().await;
+    t.stop().await;
+}
+
 #[tokio::test]
 async fn dummy_operation_over_https_with_the_generated_ca() {
     let t = TestGateway::start().await;

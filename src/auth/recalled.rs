@@ -14,7 +14,7 @@
 //! the password's expiry against the clock of the request.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 
 use crate::domain::{DataBox, User};
 use crate::http::routes::LoginMethod;
@@ -57,10 +57,12 @@ struct Entry {
 }
 
 /// Recent successful Basic logins, by login (one login method each: the
-/// latest).
+/// latest). Read by every request of a recalled login and written only
+/// when the store decided one: a read-write lock, so parallel requests
+/// do not queue on each other.
 #[derive(Default)]
 pub(super) struct RecalledLogins {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 impl RecalledLogins {
@@ -72,7 +74,7 @@ impl RecalledLogins {
         method: LoginMethod,
         login: &str,
     ) -> Option<(User, DataBox)> {
-        let entries = self.entries.lock().ok()?;
+        let entries = self.entries.read().ok()?;
         let entry = entries.get(login)?;
         (entry.method == method && entry.counts == counts)
             .then(|| (entry.user.clone(), entry.databox.clone()))
@@ -87,7 +89,7 @@ impl RecalledLogins {
         user: &User,
         databox: &DataBox,
     ) {
-        if let Ok(mut entries) = self.entries.lock() {
+        if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= CAPACITY {
                 entries.clear();
             }

@@ -8,7 +8,7 @@
 //! lockout and expiry are still checked on every request by the caller.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use rand_core::{OsRng, RngCore};
@@ -30,7 +30,8 @@ struct Entry {
 /// Remembered successful password verifications.
 pub(super) struct VerifiedPasswords {
     secret: [u8; 32],
-    entries: Mutex<HashMap<[u8; 32], Entry>>,
+    /// Read by every request, written after an Argon2 verification.
+    entries: RwLock<HashMap<[u8; 32], Entry>>,
 }
 
 impl Default for VerifiedPasswords {
@@ -39,7 +40,7 @@ impl Default for VerifiedPasswords {
         OsRng.fill_bytes(&mut secret);
         Self {
             secret,
-            entries: Mutex::new(HashMap::new()),
+            entries: RwLock::new(HashMap::new()),
         }
     }
 }
@@ -58,7 +59,7 @@ impl VerifiedPasswords {
     /// stored hash, within the last few minutes.
     pub(super) fn recalls(&self, user: &User, password: &str) -> bool {
         let key = self.key(&user.login, password);
-        let Ok(entries) = self.entries.lock() else {
+        let Ok(entries) = self.entries.read() else {
             return false;
         };
         entries
@@ -69,7 +70,7 @@ impl VerifiedPasswords {
     /// Remembers that `password` verified against `user`'s stored hash.
     pub(super) fn remember(&self, user: &User, password: &str) {
         let key = self.key(&user.login, password);
-        if let Ok(mut entries) = self.entries.lock() {
+        if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= CAPACITY {
                 entries.clear();
             }

@@ -208,11 +208,47 @@ struct Raised {
     exchange: Arc<Exchange>,
 }
 
+/// The `X-Response-message-code` of a refusal for an expired password.
+const PASSWORD_EXPIRED: &str = "authentication.error.paswordExpired";
+
+/// The operations whose requests the advisor reads.
+fn is_advised(op: &str) -> bool {
+    matches!(
+        op,
+        "GetListOfReceivedMessages"
+            | "GetListOfSentMessages"
+            | "GetDeliveryInfo"
+            | "GetSignedDeliveryInfo"
+    ) || DOWNLOADS.contains(&op)
+}
+
+/// Whether an exchange can change what the advisor knows or says, so
+/// that the caller need not take the advisor's lock for the others (most
+/// calls: DummyOperation, searches, sends). `streaks_open`: whether some
+/// login has refusals for an expired password in a row on record
+/// ([`Advisor::streaks_open`]), which any answer other than a 401 ends.
+/// Such an exchange is exactly one for which [`Advisor::look`] would
+/// change nothing but create an empty record of its login.
+pub fn concerns(
+    operation: Option<&str>,
+    http_status: u16,
+    auth_failure: Option<&str>,
+    streaks_open: bool,
+) -> bool {
+    let op = operation.unwrap_or("");
+    auth_failure == Some(PASSWORD_EXPIRED)
+        || (http_status != 401 && streaks_open)
+        || MONITORED.contains(&op)
+        || is_advised(op)
+}
+
 /// Watches exchanges and keeps the advisories.
 pub struct Advisor {
     max_parallel: usize,
     logins: HashMap<String, LoginState>,
     raised: BTreeMap<Kind, Raised>,
+    /// Logins whose `expired_streak` is above zero.
+    open_streaks: usize,
 }
 
 impl Advisor {
@@ -221,19 +257,33 @@ impl Advisor {
             max_parallel: max_parallel.max(1),
             logins: HashMap::new(),
             raised: BTreeMap::new(),
+            open_streaks: 0,
         }
+    }
+
+    /// Whether some login has refusals for an expired password in a row
+    /// on record (see [`concerns`]).
+    pub fn streaks_open(&self) -> bool {
+        self.open_streaks > 0
     }
 
     /// Looks at one exchange; returns the kinds it raised.
     pub fn look(&mut self, ex: &Arc<Exchange>) -> Vec<Kind> {
-        let Some(login) = ex.login.clone() else {
+        let Some(login) = ex.login.as_deref() else {
             return Vec::new();
         };
-        let op = ex.operation.clone().unwrap_or_default();
+        let op = ex.operation.as_deref().unwrap_or("");
         let mut found: Vec<(Kind, String)> = Vec::new();
-        let state = self.logins.entry(login.clone()).or_default();
+        // The login is copied only the first time it is seen.
+        if !self.logins.contains_key(login) {
+            self.logins.insert(login.to_owned(), LoginState::default());
+        }
+        let Some(state) = self.logins.get_mut(login) else {
+            return Vec::new();
+        };
 
-        if ex.auth_failure.as_deref() == Some("authentication.error.paswordExpired") {
+        let streak_was_open = state.expired_streak > 0;
+        if ex.auth_failure.as_deref() == Some(PASSWORD_EXPIRED) {
             state.expired_streak += 1;
             if state.expired_streak >= EXPIRED_LOOP {
                 found.push((
@@ -244,8 +294,13 @@ impl Advisor {
         } else if ex.http_status != 401 {
             state.expired_streak = 0;
         }
+        match (streak_was_open, state.expired_streak > 0) {
+            (false, true) => self.open_streaks += 1,
+            (true, false) => self.open_streaks = self.open_streaks.saturating_sub(1),
+            _ => {}
+        }
 
-        if MONITORED.contains(&op.as_str()) {
+        if MONITORED.contains(&op) {
             state.running.retain(|end| *end > ex.started);
             state.running.push(ex.finished);
             if state.running.len() > self.max_parallel
@@ -264,21 +319,14 @@ impl Advisor {
 
         // Only the operations advised on are read (DummyOperation and the
         // like cost nothing here).
-        let advised = matches!(
-            op.as_str(),
-            "GetListOfReceivedMessages"
-                | "GetListOfSentMessages"
-                | "GetDeliveryInfo"
-                | "GetSignedDeliveryInfo"
-        ) || DOWNLOADS.contains(&op.as_str());
-        let request = match (&ex.request, advised) {
+        let request = match (&ex.request, is_advised(op)) {
             (Some(body), true) => leaves(body),
             _ => Vec::new(),
         };
         let status = ex.isds_status.as_deref().unwrap_or("");
-        match op.as_str() {
+        match op {
             "GetListOfReceivedMessages" | "GetListOfSentMessages" => {
-                list_call(state, ex, &op, &request, &mut found);
+                list_call(state, ex, op, &request, &mut found);
             }
             "GetDeliveryInfo" | "GetSignedDeliveryInfo" => {
                 if let Some(id) = leaf(&request, "dmID") {
@@ -295,7 +343,7 @@ impl Advisor {
                     }
                 }
             }
-            _ if DOWNLOADS.contains(&op.as_str()) => {
+            _ if DOWNLOADS.contains(&op) => {
                 if let Some(id) = leaf(&request, "dmID") {
                     if state.deleted_1219.contains(id) {
                         found.push((
@@ -334,8 +382,8 @@ impl Advisor {
             kinds.push(kind);
             let example = Example {
                 exchange: ex.id,
-                login: login.clone(),
-                operation: op.clone(),
+                login: login.to_owned(),
+                operation: op.to_owned(),
                 detail,
             };
             let entry = self.raised.entry(kind).or_insert_with(|| Raised {
@@ -346,7 +394,7 @@ impl Advisor {
                 exchange: ex.clone(),
             });
             entry.count += 1;
-            *entry.logins.entry(login.clone()).or_insert(0) += 1;
+            *entry.logins.entry(login.to_owned()).or_insert(0) += 1;
             entry.example = example;
             entry.exchange = ex.clone();
         }

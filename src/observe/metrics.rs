@@ -3,8 +3,11 @@
 //! theirs, not hand-written here).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -89,8 +92,37 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
 }
 
+/// The series one request is counted in: handles (shared counters) to
+/// the members of the four request families for one label set.
+struct Series {
+    requests: Counter,
+    latency: Histogram,
+    bytes_in: Counter,
+    bytes_out: Counter,
+}
+
+/// Label sets whose series a thread keeps at hand, per [`Metrics`]; past
+/// it that thread's handles are looked up afresh (bounded, simple).
+const SERIES_PER_THREAD: usize = 4096;
+
+/// Tells one [`Metrics`] from another in the per-thread handles (tests
+/// run several gateways in one process).
+static NEXT_METRICS_ID: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Per thread and [`Metrics`], the series of the label sets seen. A
+    /// family's lookup takes its read lock and hashes the labels with
+    /// SipHash; every request took four, and the lock's one word is
+    /// written by both cores at once. The handles stay valid: the
+    /// families never remove a series.
+    static SERIES: RefCell<HashMap<usize, HashMap<RequestLabels, Series, rustc_hash::FxBuildHasher>>> =
+        RefCell::new(HashMap::new());
+}
+
 /// The registry and the handles to its metrics.
 pub struct Metrics {
+    /// This instance among others, for [`SERIES`].
+    id: usize,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<OperationLabels, Histogram, fn() -> Histogram>,
@@ -163,6 +195,7 @@ impl Metrics {
             });
         }
         Metrics {
+            id: NEXT_METRICS_ID.fetch_add(1, Ordering::Relaxed),
             registry,
             requests,
             latency,
@@ -178,18 +211,52 @@ impl Metrics {
     }
 
     pub fn request(&self, labels: &RequestLabels, took: Duration, bytes_in: u64, bytes_out: u64) {
-        self.requests.get_or_create(labels).inc();
-        self.latency
-            .get_or_create(&OperationLabels {
-                endpoint: labels.endpoint.clone(),
-                operation: labels.operation.clone(),
-            })
-            .observe(took.as_secs_f64());
+        let count = |series: &Series| {
+            series.requests.inc();
+            series.latency.observe(took.as_secs_f64());
+            series.bytes_in.inc_by(bytes_in);
+            series.bytes_out.inc_by(bytes_out);
+        };
+        SERIES.with(|kept| {
+            let mut kept = kept.borrow_mut();
+            // Counted through the kept handles, not copies of them: a
+            // copy would write the shared reference counts.
+            if let Some(series) = kept.get(&self.id).and_then(|mine| mine.get(labels)) {
+                count(series);
+                return;
+            }
+            let series = self.series(labels);
+            count(&series);
+            // A thread rarely sees more than a few gateways (tests): the
+            // handles of gone ones are dropped with the rest.
+            if kept.len() > 16 {
+                kept.clear();
+            }
+            let mine = kept.entry(self.id).or_default();
+            if mine.len() >= SERIES_PER_THREAD {
+                mine.clear();
+            }
+            mine.insert(labels.clone(), series);
+        });
+    }
+
+    /// The series of `labels`, created when new.
+    fn series(&self, labels: &RequestLabels) -> Series {
         let endpoint = EndpointLabels {
             endpoint: labels.endpoint.clone(),
         };
-        self.bytes_in.get_or_create(&endpoint).inc_by(bytes_in);
-        self.bytes_out.get_or_create(&endpoint).inc_by(bytes_out);
+        Series {
+            requests: self.requests.get_or_create(labels).clone(),
+            latency: self
+                .latency
+                .get_or_create(&OperationLabels {
+                    endpoint: labels.endpoint.clone(),
+                    operation: labels.operation.clone(),
+                })
+                .clone(),
+            bytes_in: self.bytes_in.get_or_create(&endpoint).clone(),
+            bytes_out: self.bytes_out.get_or_create(&endpoint).clone(),
+        }
     }
 
     pub fn advisory(&self, kind: Kind) {

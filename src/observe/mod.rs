@@ -5,14 +5,16 @@
 //!
 //! The request path calls [`Observer::observe`] once per request, after
 //! the answer is made; everything here is bounded in memory and takes a
-//! lock only for the moment of recording.
+//! lock only for the moment of recording. The advisor's lock is taken
+//! only for the exchanges it can learn from ([`advice::concerns`]), so
+//! the common calls do not queue on it.
 
 pub mod advice;
 pub mod metrics;
 pub mod traffic;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,6 +80,9 @@ pub struct Observer {
     next: AtomicU64,
     traffic: Mutex<VecDeque<Arc<Exchange>>>,
     advisor: Mutex<advice::Advisor>,
+    /// [`advice::Advisor::streaks_open`] as of the last exchange the
+    /// advisor looked at; written under the advisor's lock.
+    streaks_open: AtomicBool,
     pub metrics: metrics::Metrics,
     store: Arc<dyn Store>,
     data_dir: std::path::PathBuf,
@@ -91,6 +96,7 @@ impl Observer {
             next: AtomicU64::new(1),
             traffic: Mutex::new(VecDeque::with_capacity(TRAFFIC_KEPT)),
             advisor: Mutex::new(advice::Advisor::new(max_parallel)),
+            streaks_open: AtomicBool::new(false),
             metrics: metrics::Metrics::new(),
             store,
             data_dir,
@@ -167,9 +173,26 @@ impl Observer {
             response: kept,
             response_len,
         });
-        let raised = lock(&self.advisor).look(&exchange);
-        for kind in raised {
-            self.metrics.advisory(kind);
+        // A stale `streaks_open` read here only means an exchange ordered
+        // before the one that changed it, as parallel requests may be.
+        let concerns = exchange.login.is_some()
+            && advice::concerns(
+                exchange.operation.as_deref(),
+                exchange.http_status,
+                exchange.auth_failure.as_deref(),
+                self.streaks_open.load(Ordering::Acquire),
+            );
+        if concerns {
+            let raised = {
+                let mut advisor = lock(&self.advisor);
+                let raised = advisor.look(&exchange);
+                self.streaks_open
+                    .store(advisor.streaks_open(), Ordering::Release);
+                raised
+            };
+            for kind in raised {
+                self.metrics.advisory(kind);
+            }
         }
         let dropped = {
             let mut traffic = lock(&self.traffic);

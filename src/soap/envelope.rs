@@ -1,4 +1,9 @@
-//! Parsing a request envelope down to its single body element.
+//! Parsing a request envelope down to its single body element, and a
+//! per-thread memory of the small envelopes whose operation has no
+//! content (DummyOperation, GetOwnerInfoFromLogin, ...), which clients
+//! send byte for byte the same again and again.
+
+use std::cell::RefCell;
 
 use super::{SOAP11_NS, SOAP12_NS, SoapVersion};
 use crate::schema::{self, ISDS_NS};
@@ -65,7 +70,7 @@ impl xml::Pruner for RequestPruner {
 }
 
 /// A parsed request: its SOAP version and the one element inside `Body`.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Envelope {
     pub version: SoapVersion,
     pub header: Option<Element>,
@@ -100,6 +105,72 @@ pub enum SoapError {
 /// of `Body`; a header block marked `mustUnderstand` is refused, since the
 /// gateway understands none.
 pub fn parse_envelope(input: &[u8], limits: &ParseLimits) -> Result<Envelope, SoapError> {
+    if input.len() > MEMO_MAX_BYTES {
+        return parse_whole(input, limits);
+    }
+    if let Some(known) = MEMO.with(|m| m.borrow().get(input, limits)) {
+        return Ok(known);
+    }
+    let envelope = parse_whole(input, limits)?;
+    if memorable(&envelope) {
+        MEMO.with(|m| m.borrow_mut().keep(input, limits, &envelope));
+    }
+    Ok(envelope)
+}
+
+/// Longest request remembered parsed (a childless operation in an
+/// envelope is about 200 bytes; libdatovka's, with its declarations, 400).
+const MEMO_MAX_BYTES: usize = 1024;
+/// Envelopes remembered per thread.
+const MEMO_ENTRIES: usize = 8;
+
+thread_local! {
+    static MEMO: RefCell<Memo> = const { RefCell::new(Memo { entries: Vec::new(), next: 0 }) };
+}
+
+/// Recently parsed small envelopes of one thread, by their exact bytes.
+/// Parsing is a function of the bytes and the limits alone, so an equal
+/// input gives an equal envelope: a copy of the remembered one (two short
+/// strings) instead of a parse (a reader, a tree, namespace resolution),
+/// which is most of what a DummyOperation costs the gateway. Only
+/// envelopes that parsed, without a header, whose operation element has no
+/// content, are kept: nothing of a request with content (a password
+/// change, a message) stays in memory, and a request that is refused is
+/// parsed (and refused) each time. Per thread, so no request waits for
+/// another.
+struct Memo {
+    entries: Vec<(ParseLimits, Box<[u8]>, Envelope)>,
+    /// The entry replaced next once all are taken (round robin).
+    next: usize,
+}
+
+impl Memo {
+    fn get(&self, input: &[u8], limits: &ParseLimits) -> Option<Envelope> {
+        self.entries
+            .iter()
+            .find(|(l, bytes, _)| **bytes == *input && l == limits)
+            .map(|(_, _, envelope)| envelope.clone())
+    }
+
+    fn keep(&mut self, input: &[u8], limits: &ParseLimits, envelope: &Envelope) {
+        let entry = (*limits, Box::from(input), envelope.clone());
+        if self.entries.len() < MEMO_ENTRIES {
+            self.entries.push(entry);
+        } else {
+            let at = self.next % MEMO_ENTRIES;
+            self.entries[at] = entry;
+            self.next = at + 1;
+        }
+    }
+}
+
+/// Whether a parsed envelope may be remembered: no header, and an
+/// operation element without content (attributes only).
+fn memorable(envelope: &Envelope) -> bool {
+    envelope.header.is_none() && envelope.body.children.is_empty()
+}
+
+fn parse_whole(input: &[u8], limits: &ParseLimits) -> Result<Envelope, SoapError> {
     let root = xml::parse_pruned(input, limits, &RequestPruner)?;
     let version = match (root.ns.as_deref(), root.name.as_str()) {
         (Some(SOAP11_NS), "Envelope") => SoapVersion::V11,
@@ -177,6 +248,58 @@ pub(crate) fn qualified(el: &Element) -> String {
 mod tests {
     use super::*;
     use crate::xml::{Decision, Pruner};
+
+    fn soap11(body: &str) -> Vec<u8> {
+        format!(r#"<s:Envelope xmlns:s="{SOAP11_NS}"><s:Body>{body}</s:Body></s:Envelope>"#)
+            .into_bytes()
+    }
+
+    /// A remembered envelope is the one a parse gives; an envelope with
+    /// content, a header or a refusal is never remembered, and other
+    /// limits do not find the entry.
+    #[test]
+    fn the_memory_gives_what_a_parse_gives_and_keeps_only_childless_operations() {
+        let limits = ParseLimits::default();
+        let memo_len = || MEMO.with(|m| m.borrow().entries.len());
+        let start = memo_len();
+        let dummy = soap11(&format!(r#"<DummyOperation xmlns="{ISDS_NS}"/>"#));
+        let first = parse_envelope(&dummy, &limits).expect("parses");
+        assert_eq!(memo_len(), start + 1);
+        let again = parse_envelope(&dummy, &limits).expect("parses");
+        assert_eq!(again, first);
+        assert_eq!(again, parse_whole(&dummy, &limits).expect("parses"));
+        assert_eq!(memo_len(), start + 1, "found, not kept twice");
+
+        let change = soap11(&format!(
+            r#"<ChangeISDSPassword xmlns="{ISDS_NS}"><dbOldPassword>Old-1</dbOldPassword><dbNewPassword>New-12345678</dbNewPassword></ChangeISDSPassword>"#
+        ));
+        parse_envelope(&change, &limits).expect("parses");
+        let with_header = format!(
+            r#"<s:Envelope xmlns:s="{SOAP11_NS}"><s:Header/><s:Body><DummyOperation xmlns="{ISDS_NS}"/></s:Body></s:Envelope>"#
+        );
+        parse_envelope(with_header.as_bytes(), &limits).expect("parses");
+        let two = soap11(&format!(
+            r#"<DummyOperation xmlns="{ISDS_NS}"/><DummyOperation xmlns="{ISDS_NS}"/>"#
+        ));
+        assert!(matches!(
+            parse_envelope(&two, &limits),
+            Err(SoapError::SeveralBodyElements(2))
+        ));
+        assert_eq!(memo_len(), start + 1, "none of those is kept");
+        assert!(MEMO.with(|m| {
+            m.borrow()
+                .entries
+                .iter()
+                .all(|(_, bytes, _)| !bytes.windows(5).any(|w| w == b"Old-1"))
+        }));
+
+        // Tighter limits parse again (and refuse what they must).
+        let tight = ParseLimits {
+            max_depth: 2,
+            ..limits
+        };
+        assert!(parse_envelope(&dummy, &tight).is_err());
+    }
 
     fn el(ns: &str, name: &str) -> Element {
         Element {
