@@ -385,7 +385,7 @@ async fn submit_inline(
     if messages::lifecycle::anything_due(svc.store.as_ref(), now)? {
         super::message_read::catch_up(svc).await?;
     }
-    let staged = stage_small(
+    let staged = stage_batch(
         svc.store.as_ref(),
         svc.clock.as_ref(),
         svc.signer.as_deref(),
@@ -406,11 +406,11 @@ async fn submit_inline(
     }
 }
 
-/// Stages a small submission; the batch still to commit, if any (`None`
-/// when nothing was staged, or when it had to be committed here because
-/// a document went to a file after all).
+/// Stages a submission; the batch still to commit, if any (`None` when
+/// nothing was staged, or when it was committed here because documents
+/// went to files, whose names must be made durable before the batch).
 #[allow(clippy::type_complexity)]
-fn stage_small(
+fn stage_batch(
     store: &dyn Store,
     clock: &dyn Clock,
     signer: Option<&crate::sign::Signer>,
@@ -469,8 +469,7 @@ fn submit_blocking(
     // The lifecycle's catch-up that precedes every message call (see
     // `Services::dispatch`), here on this thread.
     messages::lifecycle::run_due(store, clock.as_ref())?;
-    let mut writer = messages::repo::DocumentWriter::new(store);
-    let (results, batch) = match stage_submission(
+    let staged = stage_batch(
         store,
         clock.as_ref(),
         signer,
@@ -478,17 +477,17 @@ fn submit_blocking(
         common,
         documents,
         recipients,
-        &mut writer,
-    )? {
-        Ok(staged) => staged,
-        Err(status) => return Ok(Err(status)),
-    };
-    if !batch.is_empty() {
-        // All messages of the request in one atomic, durable write: the
-        // IDs are answered only once it is on disk.
-        writer.commit(store, batch)?;
+    )?;
+    match staged {
+        Err(status) => Ok(Err(status)),
+        Ok((results, None)) => Ok(Ok(results)),
+        Ok((results, Some(batch))) => {
+            // All messages of the request in one atomic, durable write:
+            // the IDs are answered only once it is on disk.
+            messages::repo::commit(store, batch)?;
+            Ok(Ok(results))
+        }
     }
-    Ok(Ok(results))
 }
 
 /// The checks, then per recipient the message, its hash and time stamp,

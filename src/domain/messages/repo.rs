@@ -547,7 +547,10 @@ fn state_change_key(box_id: &BoxId, at: Timestamp, id: MessageId, state: Message
     ])
 }
 
-fn commit(store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
+/// [`Store::apply_durable`] of a batch staged here, on a thread that may
+/// block; [`RepoError::Conflict`] when a precondition failed (nothing
+/// written).
+pub fn commit(store: &dyn Store, batch: Batch) -> Result<(), RepoError> {
     store.apply_durable(batch).map_err(commit_error)
 }
 
