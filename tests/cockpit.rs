@@ -288,15 +288,7 @@ async fn two_gateways_count_only_their_own_requests() {
         }
     }
     for (t, n) in [(&a, 5), (&b, 1)] {
-        let text = t
-            .http
-            .get(t.http_url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("body");
+        let text = metrics_text(t).await;
         let expected = format!(
             "isds_gateway_requests_total{{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\",isds_status=\"0000\"}} {n}"
         );
@@ -419,15 +411,7 @@ async fn the_traffic_view_keeps_each_exchange_with_its_bodies() {
     assert!(!third.contains("too large to keep"), "{third}");
 
     // The metrics count them under the schema's names and statuses.
-    let text = t
-        .http
-        .get(t.http_url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let text = metrics_text(&t).await;
     assert!(
         text.contains(
             "isds_gateway_requests_total{endpoint=\"dz\",operation=\"DummyOperation\",http_status=\"200\",isds_status=\"0000\"} 1"
@@ -713,4 +697,16 @@ async fn no_ui_serves_no_cockpit() {
     assert_eq!(resp.status, 200);
     let _ = ISDS_NS;
     t.stop().await;
+}
+
+/// The text of the gateway's `/metrics` page.
+async fn metrics_text(t: &TestGateway) -> String {
+    t.http
+        .get(t.http_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body")
 }

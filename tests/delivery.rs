@@ -533,14 +533,7 @@ async fn fiction_and_deletion_follow_a_big_delivery_for_every_message() {
     const N: u64 = 2_600;
     let dir = tempfile::tempdir().expect("temp dir");
     let seeded = seed_waiting(&dir.path().join("data"), N);
-    let clock = isds_gateway::domain::clock::TestClock::new();
-    // Passwords must outlive the days the clock jumps.
-    let t = TestGateway::start_full(
-        dir,
-        |c| c.auth.password_validity_days = 3_650,
-        clock.clone(),
-    )
-    .await;
+    let (t, clock) = TestGateway::start_time_travelling(dir).await;
     let ours = |id: &String| {
         seeded.waiting.contains(id) || seeded.fiction.contains(id) || seeded.personal.contains(id)
     };

@@ -836,13 +836,7 @@ fn unzip_one(zip: &[u8]) -> (String, Vec<u8>) {
 #[tokio::test]
 async fn erased_messages_are_listed_asynchronously() {
     // Passwords must outlive the 91 days the clock jumps.
-    let clock = isds_gateway::domain::clock::TestClock::new();
-    let t = TestGateway::start_full(
-        tempfile::tempdir().unwrap(),
-        |c| c.auth.password_validity_days = 3_650,
-        clock.clone(),
-    )
-    .await;
+    let (t, clock) = TestGateway::start_time_travelling(tempfile::tempdir().unwrap()).await;
     let id = send_message(&t, OVM_LOGIN, "po4demo", "Smazat po 90 dnech", false).await;
     let keep = send_message(&t, OVM_LOGIN, "po4demo", "Nepřečtená", false).await;
     // The listing delivers both.

@@ -1116,15 +1116,7 @@ async fn messages_sent_together_are_each_stored_once_with_their_own_content() {
 /// nothing by itself); the send itself is stored and answered as usual.
 #[tokio::test]
 async fn a_small_send_first_catches_up_what_fell_due() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = isds_gateway::domain::clock::TestClock::new();
-    // Passwords must outlive the days the clock jumps.
-    let t = TestGateway::start_full(
-        dir,
-        |c| c.auth.password_validity_days = 3_650,
-        clock.clone(),
-    )
-    .await;
+    let (t, clock) = TestGateway::start_time_travelling(tempfile::tempdir().unwrap()).await;
     let waiting = send_ok(
         &t,
         OVM_LOGIN,

@@ -122,6 +122,19 @@ impl TestGateway {
         (t, clock)
     }
 
+    /// A gateway in `dir` on a test clock the test can move by months:
+    /// its passwords stay valid for ten years, so logins outlive the jumps.
+    pub async fn start_time_travelling(dir: tempfile::TempDir) -> (Self, Arc<TestClock>) {
+        let clock = TestClock::new();
+        let t = Self::start_full(
+            dir,
+            |c| c.auth.password_validity_days = 3_650,
+            clock.clone(),
+        )
+        .await;
+        (t, clock)
+    }
+
     pub async fn start_full(
         dir: tempfile::TempDir,
         adjust: impl FnOnce(&mut Config),
