@@ -24,10 +24,11 @@
 //! gives every clause's posting count without reading it, so the same
 //! driver is chosen from the counts and only the lists used are read. The driver's postings are
 //! filtered by their summaries (type scope, visibility) and the remaining
-//! candidates checked against the other clauses on their own tokens (the
-//! ordinals of the forward index against the range of a word in the
-//! dictionary), which gives what intersecting with the clause's postings
-//! would, without reading them. The work is bounded by [`CANDIDATE_LIMIT`] whatever
+//! candidates checked against every other clause, the rarest first
+//! ([`View::matches_of`]): by walking the sorted posting lists of the
+//! clause's tokens along the candidates sorted by box number (memory read
+//! in order) or, where those lists are far longer, on each candidate's own
+//! tokens. Both give the same answer. The work is bounded by [`CANDIDATE_LIMIT`] whatever
 //! the size of the store; a search whose every clause matches more boxes
 //! than that is answered from the first [`CANDIDATE_LIMIT`] candidates and
 //! reported as truncated.
@@ -35,7 +36,7 @@
 use crate::domain::boxes::databox::{BoxId, BoxState, BoxType, DataBox};
 use crate::domain::boxes::repo::{self, RepoError};
 use crate::domain::boxes::search_index::{
-    self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, Word, digits, fold, tokens,
+    self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, digits, fold, tokens,
 };
 use crate::store::{Store, StoreError};
 
@@ -259,12 +260,6 @@ struct Driver {
     clause: usize,
     candidates: Vec<Candidate>,
     truncated: bool,
-    /// What was read of each clause (when its postings could not be
-    /// counted).
-    scans: Vec<Option<Scan>>,
-    /// When the postings could be counted: per clause, how many it has and
-    /// how far the drive would have read it (`None`: not reached).
-    counted: Option<Vec<(usize, Option<usize>)>>,
 }
 
 /// Scans the clauses in the given order, each only as far as the shortest
@@ -303,8 +298,6 @@ fn drive(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Driver> {
         clause,
         candidates: scan.candidates,
         truncated: scan.truncated,
-        scans,
-        counted: None,
     })
 }
 
@@ -360,8 +353,6 @@ fn drive_counted(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Opt
         clause,
         candidates,
         truncated,
-        scans: vec![None; clauses.len()],
-        counted: Some(counts.into_iter().zip(limits).collect()),
     }))
 }
 
@@ -448,32 +439,6 @@ fn looks_like_ic(w: &str) -> bool {
     w.len() == 8 && w.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Relevance points of one word against a box: 5 for its box ID or
-/// identification number, 4 for a word of the name, 3 for the beginning
-/// of a word of the name, 2 and 1 likewise in the address; 0 when the word
-/// is not found.
-fn word_score(word: &Word, view: &View, no: BoxNo, target: TextTarget) -> u32 {
-    let points = |m: Match, exact: u32, prefix: u32| match m {
-        Match::Exact => exact,
-        Match::Prefix => prefix,
-        Match::None => 0,
-    };
-    let address = points(view.word_in(word, no, Field::Address), 2, 1);
-    if target == TextTarget::Address {
-        return address;
-    }
-    // Box IDs have seven characters: other words need no look at the ID.
-    let is_id = word.text().len() == 7 && view.id(no) == word.text();
-    let identifiers = if is_id || view.word_in(word, no, Field::Ic) == Match::Exact {
-        5
-    } else {
-        0
-    };
-    identifiers
-        .max(points(view.word_in(word, no, Field::Name), 4, 3))
-        .max(address)
-}
-
 /// The points of a candidate for the word of the clause that produced it.
 fn posting_score(c: &Candidate) -> u32 {
     match c.field {
@@ -549,59 +514,36 @@ pub fn full_text_first(
         return Ok(Found::default());
     };
     // One entry per box, with the best points of the driving word.
-    let mut boxes: rustc_hash::FxHashMap<BoxNo, (Summary, u32)> =
-        rustc_hash::FxHashMap::with_capacity_and_hasher(
-            driver.candidates.len(),
-            Default::default(),
-        );
+    let mut boxes: Vec<(BoxNo, Summary, u32)> = Vec::with_capacity(driver.candidates.len());
     for c in &driver.candidates {
         let s = &c.posting.summary;
         if !q.scope.contains(s) || !(visible(s, who) || c.field.is_none()) {
             continue;
         }
-        let points = posting_score(c);
-        let entry = boxes.entry(c.posting.no).or_insert((*s, 0));
-        entry.1 = entry.1.max(points);
+        boxes.push((c.posting.no, *s, posting_score(c)));
     }
-    // The other words: each one whose posting list is not much longer than
-    // the candidates is read whole and intersected (a sequential scan is far
-    // cheaper than a random read per candidate); the rest are checked
-    // against each remaining candidate's forward-index entry.
-    let mut unchecked = Vec::new();
-    for i in 0..clauses.len() {
-        if i == driver.clause || boxes.is_empty() {
-            continue;
+    boxes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+    boxes.dedup_by_key(|b| b.0);
+    // Every other word must be found too, and adds its best points: the
+    // rarest first, so the later ones test fewer boxes.
+    let mut others: Vec<usize> = (0..clauses.len()).filter(|&i| i != driver.clause).collect();
+    others.sort_by_key(|&i| clause_count(&view, &clauses[i]).unwrap_or(usize::MAX));
+    for i in others {
+        if boxes.is_empty() {
+            break;
         }
-        if intersects(&view, &clauses, &driver, i, boxes.len()) {
-            let terms = locate(&view, &clauses[i]);
-            boxes.retain(|&no, (_, score)| match clause_score(&view, &terms, no) {
-                0 => false,
-                p => {
-                    *score += p;
-                    true
-                }
-            });
-        } else {
-            unchecked.push(i);
-        }
-    }
-    let located: Vec<Word> = q.words.iter().map(|w| view.word(w)).collect();
-    let mut scored: Vec<(BoxNo, Summary, u32)> = Vec::with_capacity(boxes.len());
-    for (no, (summary, points)) in boxes {
-        let mut score = points;
-        let mut all = true;
-        for &i in &unchecked {
-            let s = word_score(&located[i], &view, no, q.target);
-            if s == 0 {
-                all = false;
-                break;
+        let nos: Vec<BoxNo> = boxes.iter().map(|b| b.0).collect();
+        let points = clause_points(&view, &clauses[i], &nos);
+        let mut next = points.into_iter();
+        boxes.retain_mut(|b| match next.next().unwrap_or(0) {
+            0 => false,
+            p => {
+                b.2 += p;
+                true
             }
-            score += s;
-        }
-        if all {
-            scored.push((no, summary, score));
-        }
+        });
     }
+    let mut scored = boxes;
     // Only the best `first` are ordered and named: a page needs no more,
     // and the order is total (box IDs are unique), so they are the same.
     let total = scored.len();
@@ -629,82 +571,41 @@ pub fn full_text_first(
     })
 }
 
-/// Whether clause `i` is intersected with `n` candidates: when what the
-/// driver search read of it was all of it, or when it has at most `4n`
-/// postings (at least 1,000). Otherwise its word is only checked against
-/// each remaining candidate's fields, which for the criteria compared as
-/// substrings (firm name, municipality, street) is not the same test, so
-/// this choice is part of what a search answers and stays as it was when
-/// the clauses' postings were read to intersect them. An intersected
-/// clause is now tested box by box ([`clause_score`]), which gives what
-/// its postings would (a posting of the clause is a box with one of its
-/// tokens) without reading them.
-fn intersects(view: &View, clauses: &[Clause], driver: &Driver, i: usize, n: usize) -> bool {
-    let clause = &clauses[i];
-    let limit = n.saturating_mul(4).clamp(1_000, CANDIDATE_LIMIT);
-    if let Some(counted) = &driver.counted {
-        // What the reads below would have found, from the counts.
-        let (count, read_to) = counted[i];
-        return read_to.is_some_and(|r| count <= r) || count <= limit;
-    }
-    match driver.scans[i].as_ref() {
-        Some(s) if !s.truncated => true,
-        Some(s) if s.candidates.len() >= limit => false,
-        _ => !collect(view, clause, limit).1,
-    }
-}
-
-/// A term of a clause located in the index's dictionaries, to test boxes
-/// against it one by one.
-enum Located {
-    Index {
-        field: Field,
-        word: Word,
-        exact: bool,
-    },
-    /// The box of the ID, if any.
-    BoxId(Option<BoxNo>),
-}
-
-/// The terms of `clause`, located.
-fn locate(view: &View, clause: &Clause) -> Vec<Located> {
-    clause
-        .iter()
-        .map(|t| match t {
-            Term::Index { field, word, exact } => Located::Index {
-                field: *field,
-                word: view.word(word),
-                exact: *exact,
-            },
-            Term::BoxId(id) => Located::BoxId(view.find(id)),
-        })
-        .collect()
-}
-
-/// The best points ([`posting_score`]) of the postings of box `no` in the
-/// clause of `terms`, 0 when the clause has none of it: the same as
-/// reading the clause's postings, read from the box's own tokens.
-fn clause_score(view: &View, terms: &[Located], no: BoxNo) -> u32 {
-    let mut best = 0;
-    for t in terms {
-        let points = match t {
-            Located::BoxId(found) => {
-                if *found == Some(no) {
-                    5
-                } else {
-                    0
+/// The points of each box of `nos` in `clause` (as [`posting_score`]
+/// gives them for its postings; 0 when the clause has none of it): the
+/// best of its terms. The boxes are ordered by number once for all terms,
+/// so that [`View::matches_of`] can walk the terms' posting lists along
+/// them.
+fn clause_points(view: &View, clause: &Clause, nos: &[BoxNo]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..nos.len() as u32).collect();
+    order.sort_unstable_by_key(|&k| nos[k as usize]);
+    let sorted: Vec<BoxNo> = order.iter().map(|&k| nos[k as usize]).collect();
+    let mut points = vec![0u32; nos.len()];
+    for term in clause {
+        match term {
+            Term::BoxId(id) => {
+                if let Some(found) = view.find(id) {
+                    for (k, &no) in nos.iter().enumerate() {
+                        if no == found {
+                            points[k] = points[k].max(5);
+                        }
+                    }
                 }
             }
-            Located::Index { field, word, exact } => {
-                match (view.word_in(word, no, *field), exact) {
-                    (Match::None, _) | (Match::Prefix, true) => 0,
-                    (m, _) => field_score(*field, m == Match::Exact),
+            Term::Index { field, word, exact } => {
+                let found = view.matches_of(*field, word, *exact, &sorted);
+                for (m, &k) in found.into_iter().zip(&order) {
+                    let p = match m {
+                        Match::None => 0,
+                        m => field_score(*field, m == Match::Exact),
+                    };
+                    let k = k as usize;
+                    points[k] = points[k].max(p);
                 }
             }
-        };
-        best = best.max(points);
+        }
     }
-    best
+    points
 }
 
 /// Boxes whose identification number is exactly `ic` (8 digits), visible
@@ -1012,31 +913,24 @@ pub fn find(
             candidates.push((cand.posting.no, s));
         }
     }
-    // Every word of the criteria must begin a word of its field: the other
-    // clauses narrow the candidates where their lists are short enough.
-    let mut unchecked_names = Vec::new();
-    for i in 0..clauses.len() {
-        if i == driver.clause || candidates.is_empty() {
-            continue;
+    // Every word of the criteria must begin a word of its field (the
+    // criteria compared as substrings, firm name, municipality and street,
+    // then also contain the criterion whole): each other clause narrows
+    // the candidates, the shortest first, before their fields are read.
+    let mut others: Vec<usize> = (0..clauses.len()).filter(|&i| i != driver.clause).collect();
+    others.sort_by_key(|&i| clause_count(&view, &clauses[i]).unwrap_or(usize::MAX));
+    for i in others {
+        if candidates.is_empty() {
+            break;
         }
-        if intersects(&view, &clauses, &driver, i, candidates.len()) {
-            let terms = locate(&view, &clauses[i]);
-            candidates.retain(|&(no, _)| clause_score(&view, &terms, no) > 0);
-        } else if of_names.contains(&i) {
-            unchecked_names.push(locate(&view, &clauses[i]));
-        }
+        let nos: Vec<BoxNo> = candidates.iter().map(|&(no, _)| no).collect();
+        let points = clause_points(&view, &clauses[i], &nos);
+        let mut kept = points.iter().map(|&p| p > 0);
+        candidates.retain(|_| kept.next().unwrap_or(false));
     }
     let mut matched: Vec<(String, String, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
     for (no, s) in candidates {
-        // A box outside a clause of the names cannot match the criteria:
-        // its tokens tell that more cheaply than its fields.
-        if unchecked_names
-            .iter()
-            .any(|terms| clause_score(&view, terms, no) == 0)
-        {
-            continue;
-        }
         let doc = view.fields(no);
         if !folded.matches(&doc, how) {
             continue;
