@@ -22,10 +22,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///   arena read-write at once, and the kernel then backs every touched
 ///   2 MiB of it with a huge page: the idle gateway took 75 MiB (58 of
 ///   them huge pages) against glibc's 17.
-/// - `purge_delay` 0: freed pages go back to the kernel when they are
-///   freed instead of a second later at the next allocation, so a burst
-///   (Argon2's 19 MiB per login hash, a 20 MB body) does not stay
-///   resident while the server is quiet.
+/// - `purge_delay` 10 ms: freed pages go back to the kernel 10 ms after
+///   they were freed (at the next allocation or free after that), so a
+///   burst (Argon2's 19 MiB per login hash, a 20 MB body) does not stay
+///   resident while the server is quiet. At 0 (returned the moment they
+///   are freed) a busy server gave back and faulted in the same pages
+///   request after request: with 16 clients searching a million boxes,
+///   page faults, zeroing and TLB shootdowns were 15 % of the gateway's
+///   time, and FindDataBox by name cost 0.545 against 0.405 ms of CPU a
+///   query (docs/search.md).
 ///
 /// An option set in the environment (`MIMALLOC_ARENA_EAGER_COMMIT`,
 /// `MIMALLOC_PURGE_DELAY`) is left as the operator set it.
@@ -44,7 +49,7 @@ extern "C" fn configure() {
     const PURGE_DELAY: mi_option_t = 15;
     for (option, variable, value) in [
         (ARENA_EAGER_COMMIT, c"MIMALLOC_ARENA_EAGER_COMMIT", 0),
-        (PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", 0),
+        (PURGE_DELAY, c"MIMALLOC_PURGE_DELAY", 10),
     ] {
         // SAFETY: getenv reads the environment, which nothing writes
         // while constructors run; mi_option_set only stores a value.
