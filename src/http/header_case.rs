@@ -5,11 +5,14 @@
 //! some of them up case-sensitively (`WWW-Authenticate` and the two
 //! `X-Response-message-*` headers of a refused login). hyper's title-case
 //! option alone would give `Www-Authenticate` and `X-Response-Message-Code`,
-//! so the gateway also turns on hyper's header-case preservation, whose
-//! only public source of original casings is a parsed request: the casings
-//! below are read once from a request hyper parses in memory, and that
-//! request's case record is attached to every HTTP/1.1 response. Names
-//! missing from it are title-cased (`Set-Cookie`, `Location`, `Date`).
+//! so the gateway attaches hyper's header-case record to the answers that
+//! carry those (hyper's server writes the casings of a record it finds on
+//! an answer). The only public source of such a record is a request parsed
+//! with header-case preservation on: the casings below are read once from
+//! a request hyper parses in memory; the gateway's own connections do not
+//! record their requests' casings. Names missing from the record, and
+//! every name of an answer without one, are title-cased (`Set-Cookie`,
+//! `Location`, `Date`).
 //! HTTP/2 header names are lower case by protocol and stay so.
 
 use std::convert::Infallible;
