@@ -1,11 +1,12 @@
 //! HTTP Basic logins: parsing the header, checking the password, counting
 //! failures and blocking intruders, password expiry.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::lockout::AttemptGuard;
-use super::recalled::Counts;
 use super::{Actor, AuthError, AuthFailure, AuthPolicy, Authenticator, Identity};
 use crate::domain::boxes::certificates;
 use crate::domain::boxes::credentials::PasswordHash;
@@ -106,7 +107,7 @@ async fn recalled_login(
     method: LoginMethod,
 ) -> Result<Recalled, AuthError> {
     let now = auth.clock.unix();
-    if let Some(counts) = Counts::read(auth.store.as_ref())
+    if let Some(counts) = auth.recalled.counts(auth.store.as_ref())
         && let Some((user, databox)) = auth.recalled.get(counts, method, &login)
         && auth.verified.recalls(&user, &password)
     {
@@ -124,7 +125,7 @@ async fn recalled_login(
         let no = |login, password| Ok(Recalled::No { login, password });
         // Read before the trees, so a write in between leaves the entry
         // below stale from the start rather than wrongly current.
-        let counts = Counts::read(store);
+        let counts = recalled.counts(store);
         let Some(user) = repo::user_by_login(store, &login)? else {
             return no(login, password);
         };
@@ -141,6 +142,7 @@ async fn recalled_login(
         let Some(databox) = repo::get_box(store, &user.box_id)? else {
             return no(login, password);
         };
+        let (user, databox) = (Arc::new(user), Arc::new(databox));
         if let Some(counts) = counts {
             recalled.remember(counts, method, &user, &databox);
         }
@@ -305,15 +307,21 @@ pub(super) fn identity(
     let Some(databox) = repo::get_box(store, &user.box_id)? else {
         return Ok(Err(AuthFailure::BadCredentials));
     };
-    Ok(identity_of(policy, now, user, databox, method))
+    Ok(identity_of(
+        policy,
+        now,
+        Arc::new(user),
+        Arc::new(databox),
+        method,
+    ))
 }
 
 /// [`identity`] with the user's box read.
 fn identity_of(
     policy: &AuthPolicy,
     now: i64,
-    user: User,
-    databox: DataBox,
+    user: Arc<User>,
+    databox: Arc<DataBox>,
     method: LoginMethod,
 ) -> Result<Identity, AuthFailure> {
     // A removed box (state 5) is gone with its access data; users of an

@@ -20,6 +20,8 @@
 //! that is not its own, or a box that did not authorise the provider, is
 //! "bad role".
 
+use std::sync::Arc;
+
 use super::{Actor, AuthError, AuthFailure, Authenticator, Credentials, Identity, basic};
 use crate::domain::boxes::certificates::{self, Fingerprint, Holder, Registration};
 use crate::domain::{BoxId, boxes::repo};
@@ -149,8 +151,8 @@ fn application(store: &dyn Store, box_id: &BoxId, method: LoginMethod, actor: Ac
         return Ok(Err(AuthFailure::BadCredentials));
     };
     Ok(Ok(Identity {
-        user: certificates::application_user(&databox),
-        databox,
+        user: Arc::new(certificates::application_user(&databox)),
+        databox: Arc::new(databox),
         method,
         actor,
         must_change_password: false,

@@ -62,8 +62,11 @@ pub struct Identity {
     /// otherwise the box's synthetic application user
     /// ([`crate::domain::boxes::certificates::application_user`]), which is never
     /// stored and has no password.
-    pub user: User,
-    pub databox: DataBox,
+    ///
+    /// Shared: a login recalled from memory ([`recalled`]) hands every
+    /// request of the login the same records instead of a copy each.
+    pub user: Arc<User>,
+    pub databox: Arc<DataBox>,
     pub method: LoginMethod,
     /// Who is acting: a person, or software acting for the box.
     pub actor: Actor,
@@ -113,8 +116,8 @@ impl Identity {
             public_listing: true,
         };
         Some(Identity {
-            user,
-            databox,
+            user: Arc::new(user),
+            databox: Arc::new(databox),
             method,
             must_change_password: false,
             actor: Actor::Operator,

@@ -12,13 +12,18 @@
 //! the next request the full way. The password itself is checked on every
 //! use against the verified-password memory ([`super::verified`]), and
 //! the password's expiry against the clock of the request.
+//!
+//! The counts are read through handles taken from the store once
+//! ([`Store::write_count`]), so checking that an entry is current costs a
+//! few atomic loads, and the records are shared ([`Arc`]) with the
+//! identities handed out, not copied per request.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use crate::domain::{DataBox, User};
 use crate::http::routes::LoginMethod;
-use crate::store::Store;
+use crate::store::{Store, WriteCount};
 
 /// Most entries kept; past it the memory starts afresh (bounded, simple).
 const CAPACITY: usize = 10_000;
@@ -38,22 +43,29 @@ const TREES: [&str; 6] = [
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct Counts([u64; TREES.len()]);
 
-impl Counts {
-    /// The counts now; `None` when the store does not count writes.
-    pub(super) fn read(store: &dyn Store) -> Option<Counts> {
-        let mut counts = [0; TREES.len()];
-        for (count, tree) in counts.iter_mut().zip(TREES) {
-            *count = store.writes_to(tree)?;
+/// Handles on the write counts of [`TREES`].
+struct Counters([WriteCount; TREES.len()]);
+
+impl Counters {
+    /// The handles of `store`; `None` when it does not count writes.
+    fn of(store: &dyn Store) -> Option<Counters> {
+        let mut counters = Vec::with_capacity(TREES.len());
+        for tree in TREES {
+            counters.push(store.write_count(tree)?);
         }
-        Some(Counts(counts))
+        counters.try_into().ok().map(Counters)
+    }
+
+    fn read(&self) -> Counts {
+        Counts(std::array::from_fn(|i| self.0[i].get()))
     }
 }
 
 struct Entry {
     method: LoginMethod,
     counts: Counts,
-    user: User,
-    databox: DataBox,
+    user: Arc<User>,
+    databox: Arc<DataBox>,
 }
 
 /// Recent successful Basic logins, by login (one login method each: the
@@ -63,9 +75,24 @@ struct Entry {
 #[derive(Default)]
 pub(super) struct RecalledLogins {
     entries: RwLock<HashMap<String, Entry>>,
+    /// Taken from the authenticator's store on first use (one store for
+    /// the authenticator's life).
+    counters: OnceLock<Counters>,
 }
 
 impl RecalledLogins {
+    /// The write counts of [`TREES`] in `store` now; `None` when the store
+    /// does not count writes. `store` is always the authenticator's.
+    pub(super) fn counts(&self, store: &dyn Store) -> Option<Counts> {
+        if let Some(counters) = self.counters.get() {
+            return Some(counters.read());
+        }
+        // Not kept when the store gave none: a store that does not count
+        // is asked again (cheaply) rather than trusted to start.
+        let counters = Counters::of(store)?;
+        Some(self.counters.get_or_init(|| counters).read())
+    }
+
     /// The user and box the store gave for `login` under `method`, if
     /// nothing they were read from was written since (`counts` read now).
     pub(super) fn get(
@@ -73,11 +100,11 @@ impl RecalledLogins {
         counts: Counts,
         method: LoginMethod,
         login: &str,
-    ) -> Option<(User, DataBox)> {
+    ) -> Option<(Arc<User>, Arc<DataBox>)> {
         let entries = self.entries.read().ok()?;
         let entry = entries.get(login)?;
         (entry.method == method && entry.counts == counts)
-            .then(|| (entry.user.clone(), entry.databox.clone()))
+            .then(|| (Arc::clone(&entry.user), Arc::clone(&entry.databox)))
     }
 
     /// Remembers a login the store decided, with the counts read before
@@ -86,8 +113,8 @@ impl RecalledLogins {
         &self,
         counts: Counts,
         method: LoginMethod,
-        user: &User,
-        databox: &DataBox,
+        user: &Arc<User>,
+        databox: &Arc<DataBox>,
     ) {
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= CAPACITY {
@@ -98,8 +125,8 @@ impl RecalledLogins {
                 Entry {
                     method,
                     counts,
-                    user: user.clone(),
-                    databox: databox.clone(),
+                    user: Arc::clone(user),
+                    databox: Arc::clone(databox),
                 },
             );
         }

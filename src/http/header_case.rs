@@ -5,19 +5,23 @@
 //! some of them up case-sensitively (`WWW-Authenticate` and the two
 //! `X-Response-message-*` headers of a refused login). hyper's title-case
 //! option alone would give `Www-Authenticate` and `X-Response-Message-Code`,
-//! so the gateway also turns on hyper's header-case preservation, whose
-//! only public source of original casings is a parsed request: the casings
-//! below are read once from a request hyper parses in memory, and that
-//! request's case record is attached to every HTTP/1.1 response. Names
-//! missing from it are title-cased (`Set-Cookie`, `Location`, `Date`).
+//! so the gateway attaches hyper's header-case record to the answers that
+//! carry those (hyper's server writes the casings of a record it finds on
+//! an answer). The only public source of such a record is a request parsed
+//! with header-case preservation on: the casings below are read once from
+//! a request hyper parses in memory; the gateway's own connections do not
+//! record their requests' casings. Names missing from the record, and
+//! every name of an answer without one, are title-cased (`Set-Cookie`,
+//! `Location`, `Date`).
 //! HTTP/2 header names are lower case by protocol and stay so.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Empty;
+use hyper::header::HeaderName;
 use hyper::http::Extensions;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -39,11 +43,40 @@ pub const ISDS_HEADER_NAMES: [&str; 7] = [
 
 static CASES: OnceCell<Option<Extensions>> = OnceCell::const_new();
 
-/// Attaches the ISDS casings to `resp` (used by hyper for HTTP/1.1 only).
+/// Attaches the ISDS casings to `resp` (used by hyper for HTTP/1.1 only)
+/// when it carries a header whose ISDS casing title case gets wrong; the
+/// others (most answers: `Content-Type`, `Content-Length`) are written in
+/// title case, which is their ISDS casing, without a copy of the record.
 pub async fn apply<B>(resp: &mut Response<B>) {
+    static NEEDING_RECORD: LazyLock<Vec<HeaderName>> = LazyLock::new(|| {
+        ISDS_HEADER_NAMES
+            .into_iter()
+            .filter(|name| !title_case_is_isds(name))
+            .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+            .collect()
+    });
+    let headers = resp.headers();
+    if !NEEDING_RECORD.iter().any(|name| headers.contains_key(name)) {
+        return;
+    }
     if let Some(cases) = CASES.get_or_init(record_cases).await {
         resp.extensions_mut().extend(cases.clone());
     }
+}
+
+/// Whether hyper's title case of `name` (each letter after a `-` or at
+/// the start upper case, the rest lower case) is `name` itself.
+fn title_case_is_isds(name: &str) -> bool {
+    let mut after_dash = true;
+    name.bytes().all(|b| {
+        let expected = if after_dash {
+            b.to_ascii_uppercase()
+        } else {
+            b.to_ascii_lowercase()
+        };
+        after_dash = b == b'-';
+        b == expected
+    })
 }
 
 /// The case record hyper keeps for a request carrying every name of
@@ -84,4 +117,25 @@ async fn record_cases() -> Option<Extensions> {
         tracing::warn!("header casings could not be recorded; HTTP/1.1 headers are title-cased");
     }
     cases
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_title_case_gets_wrong() {
+        let wrong: Vec<&str> = ISDS_HEADER_NAMES
+            .into_iter()
+            .filter(|name| !title_case_is_isds(name))
+            .collect();
+        assert_eq!(
+            wrong,
+            [
+                "WWW-Authenticate",
+                "X-Response-message-code",
+                "X-Response-message-text"
+            ]
+        );
+    }
 }

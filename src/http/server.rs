@@ -457,9 +457,12 @@ async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(timeouts.first_request)
-        // Header names as ISDS writes them (see `header_case`).
-        .title_case_headers(true)
-        .preserve_header_case(true);
+        // Header names as ISDS writes them (see `header_case`): title case,
+        // or the casing record attached to the answer, which hyper's
+        // server reads from any answer. Recording the casings of every
+        // request (`preserve_header_case`) is not needed for that and
+        // cost a second header map per request; nothing reads them.
+        .title_case_headers(true);
     builder.http2().timer(TokioTimer::new());
     let cap = app.config.limits.max_connections.max(1);
     let listener = |tcp, tls| Listener {

@@ -12,9 +12,18 @@ const MAX_SHOWN_TEXT: usize = 2048;
 
 /// The `dmStatusCode` or `dbStatusCode` of a SOAP answer.
 pub fn isds_status(body: &[u8]) -> Option<String> {
-    for needle in [&b"dmStatusCode>"[..], b"dbStatusCode>"] {
-        if let Some(at) = memchr::memmem::find(body, needle) {
-            let rest = &body[at + needle.len()..];
+    // Built once: building a searcher costs more than searching a short
+    // answer with it, and every answer is searched.
+    static FINDERS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::LazyLock::new(|| {
+            [
+                memchr::memmem::Finder::new(b"dmStatusCode>"),
+                memchr::memmem::Finder::new(b"dbStatusCode>"),
+            ]
+        });
+    for finder in FINDERS.iter() {
+        if let Some(at) = finder.find(body) {
+            let rest = &body[at + finder.needle().len()..];
             let end = memchr::memchr(b'<', rest)?;
             let code = std::str::from_utf8(&rest[..end]).ok()?.trim();
             if !code.is_empty() && code.len() <= 8 {

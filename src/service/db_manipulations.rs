@@ -267,7 +267,7 @@ pub(super) async fn handle(
     let actor = if me.is_operator() {
         Actor::Operator
     } else {
-        Actor::User(me.user.clone())
+        Actor::User(User::clone(&me.user))
     };
     // Where a version-1 request leaves the box out, a box user means their
     // own box; the operator must name one.

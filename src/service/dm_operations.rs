@@ -574,7 +574,8 @@ pub(super) fn prepare(
         return Ok(Err(IsdsStatus::new(IsdsCode::NoRightToSend)));
     }
     // The box as stored now, not as it was at login.
-    let sender = repo::get_box(store, &identity.databox.id)?.unwrap_or(identity.databox.clone());
+    let sender = repo::get_box(store, &identity.databox.id)?
+        .unwrap_or_else(|| DataBox::clone(&identity.databox));
     if !sender.is_accessible() {
         return Ok(Err(IsdsStatus::new(IsdsCode::SenderBoxInaccessible)));
     }

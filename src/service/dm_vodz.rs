@@ -430,8 +430,8 @@ fn create_blocking(
         docs.push((meta, Origin::Inline(content)));
     }
     let total: u64 = docs.iter().map(|(m, _)| m.size).sum();
-    let sender =
-        crate::domain::boxes::repo::get_box(store, me)?.unwrap_or(identity.databox.clone());
+    let sender = crate::domain::boxes::repo::get_box(store, me)?
+        .unwrap_or_else(|| crate::domain::DataBox::clone(&identity.databox));
     if inline_total > messages::rules::attachment_limit_bytes(&sender) {
         return Ok(Err(IsdsStatus::new(IsdsCode::VodzInlineTooLarge)));
     }

@@ -555,8 +555,28 @@ pub trait Store: Send + Sync + 'static {
     /// long as the count has not moved. `None`: this store does not count,
     /// and nothing read from it may be cached on the strength of a count.
     fn writes_to(&self, tree: &str) -> Option<u64> {
+        self.write_count(tree).map(|count| count.get())
+    }
+
+    /// A handle on the count [`Store::writes_to`] reads for `tree`, for a
+    /// caller that reads it on every request: reading the handle is one
+    /// atomic load, with no look-up of the tree by name. `None`: this
+    /// store does not count.
+    fn write_count(&self, tree: &str) -> Option<WriteCount> {
         let _ = tree;
         None
+    }
+}
+
+/// The write count of one tree ([`Store::write_count`]), shared with the
+/// store that moves it on.
+#[derive(Debug, Clone)]
+pub struct WriteCount(Arc<std::sync::atomic::AtomicU64>);
+
+impl WriteCount {
+    /// The count now (what [`Store::writes_to`] reads).
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

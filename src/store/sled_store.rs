@@ -47,7 +47,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::{
     Batch, BatchOp, CREATED_BY, CasOutcome, DurableDone, EntryIter, FORMAT_VERSION, FileDir,
-    KeyRange, Order, Store, StoreError, StoreInfo, Tree, decode_u64, validate_name,
+    KeyRange, Order, Store, StoreError, StoreInfo, Tree, WriteCount, decode_u64, validate_name,
 };
 
 /// Default page cache given to sled, in MiB. Modest: the working set of a
@@ -360,7 +360,7 @@ impl SledCore {
         let tree = Arc::new(SledTree {
             tree: self.db.open_tree(name)?,
             name: name.to_owned(),
-            writes: AtomicU64::new(0),
+            writes: Arc::new(AtomicU64::new(0)),
         });
         trees.insert(name.to_owned(), Arc::clone(&tree));
         Ok(tree)
@@ -779,13 +779,18 @@ impl Store for SledStore {
         let tree = self.core.sled_tree(tree).ok()?;
         Some(tree.writes.load(Ordering::Acquire))
     }
+
+    fn write_count(&self, tree: &str) -> Option<WriteCount> {
+        let tree = self.core.sled_tree(tree).ok()?;
+        Some(WriteCount(Arc::clone(&tree.writes)))
+    }
 }
 
 struct SledTree {
     tree: sled::Tree,
     name: String,
     /// Writes applied to the tree through this store ([`Store::writes_to`]).
-    writes: AtomicU64,
+    writes: Arc<AtomicU64>,
 }
 
 impl SledTree {

@@ -352,7 +352,7 @@ mod tests {
     fn identity(user_type: UserType, privileges: u32, actor: Actor) -> Identity {
         let box_id = BoxId::parse("po4demo").unwrap();
         Identity {
-            user: User {
+            user: std::sync::Arc::new(User {
                 id: UserId::parse("user01").unwrap(),
                 box_id: box_id.clone(),
                 login: "u".into(),
@@ -363,8 +363,8 @@ mod tests {
                 password_set_at: 0,
                 must_change_password: false,
                 personal: Default::default(),
-            },
-            databox: DataBox {
+            }),
+            databox: std::sync::Arc::new(DataBox {
                 id: box_id,
                 box_type: BoxType::PO,
                 state: BoxState::Accessible,
@@ -374,7 +374,7 @@ mod tests {
                 attachment_limit_mb: 20,
                 unlimited_password_validity: false,
                 public_listing: true,
-            },
+            }),
             method: LoginMethod::Basic,
             actor,
             must_change_password: false,
