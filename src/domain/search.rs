@@ -232,11 +232,7 @@ fn collect(view: &View, clause: &Clause, limit: usize) -> (Vec<Candidate>, bool)
                         return (out, true);
                     }
                     out.push(Candidate {
-                        posting: Posting {
-                            no,
-                            summary: view.summary(no),
-                            exact: true,
-                        },
+                        posting: Posting { no, exact: true },
                         field: None,
                     });
                 }
@@ -382,6 +378,9 @@ fn order_of(clauses: &[Clause]) -> Vec<usize> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     pub id: String,
+    /// The box's number in the index view that found it: [`records`]
+    /// reads the record there when that number still names the box.
+    pub no: BoxNo,
     pub summary: Summary,
     pub score: u32,
 }
@@ -513,17 +512,23 @@ pub fn full_text_first(
     let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(Found::default());
     };
-    // One entry per box, with the best points of the driving word.
-    let mut boxes: Vec<(BoxNo, Summary, u32)> = Vec::with_capacity(driver.candidates.len());
-    for c in &driver.candidates {
-        let s = &c.posting.summary;
-        if !q.scope.contains(s) || !(visible(s, who) || c.field.is_none()) {
-            continue;
+    // One entry per box, with the best points of the driving word and
+    // whether its exact ID was the word (which finds a box the searcher
+    // may not otherwise see).
+    let mut boxes: Vec<(BoxNo, u32, bool)> = driver
+        .candidates
+        .iter()
+        .map(|c| (c.posting.no, posting_score(c), c.field.is_none()))
+        .collect();
+    boxes.sort_unstable_by_key(|b| b.0);
+    boxes.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            kept.1 = kept.1.max(later.1);
+            kept.2 |= later.2;
         }
-        boxes.push((c.posting.no, *s, posting_score(c)));
-    }
-    boxes.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
-    boxes.dedup_by_key(|b| b.0);
+        same
+    });
     // Every other word must be found too, and adds its best points: the
     // rarest first, so the later ones test fewer boxes.
     let mut others: Vec<usize> = (0..clauses.len()).filter(|&i| i != driver.clause).collect();
@@ -538,12 +543,20 @@ pub fn full_text_first(
         boxes.retain_mut(|b| match next.next().unwrap_or(0) {
             0 => false,
             p => {
-                b.2 += p;
+                b.1 += p;
                 true
             }
         });
     }
-    let mut scored = boxes;
+    // The scope and who may see a box are read only for the boxes every
+    // word found (see [`Posting`]).
+    let mut scored: Vec<(BoxNo, Summary, u32)> = boxes
+        .into_iter()
+        .filter_map(|(no, points, by_id)| {
+            let s = view.summary(no);
+            (q.scope.contains(&s) && (visible(&s, who) || by_id)).then_some((no, s, points))
+        })
+        .collect();
     // Only the best `first` are ordered and named: a page needs no more,
     // and the order is total (box IDs are unique), so they are the same.
     let total = scored.len();
@@ -562,6 +575,7 @@ pub fn full_text_first(
             .into_iter()
             .map(|(no, summary, score)| Hit {
                 id: view.id(no).to_owned(),
+                no,
                 summary,
                 score,
             })
@@ -622,10 +636,12 @@ pub fn by_ic(
     let hits = p
         .items
         .into_iter()
-        .filter(|p| visible(&p.summary, who) && (!ovm_only || is_ovm(&p.summary)))
-        .map(|p| Hit {
-            id: view.id(p.no).to_owned(),
-            summary: p.summary,
+        .map(|p| (p.no, view.summary(p.no)))
+        .filter(|(_, s)| visible(s, who) && (!ovm_only || is_ovm(s)))
+        .map(|(no, summary)| Hit {
+            id: view.id(no).to_owned(),
+            no,
+            summary,
             score: 5,
         })
         .collect::<Vec<_>>();
@@ -636,16 +652,17 @@ pub fn by_ic(
     })
 }
 
-/// The records of the boxes `ids`, in that order (`None` for a box that
-/// does not exist): from the index's snapshot, which keeps what answers
-/// show, or from the store for a box written since.
+/// The records of the boxes `hits` found, in that order (`None` for a box
+/// that does not exist): from the index's snapshot, which keeps what
+/// answers show, or from the store for a box written since.
 pub fn records<'a>(
     store: &dyn Store,
-    ids: impl IntoIterator<Item = &'a str>,
+    hits: impl IntoIterator<Item = &'a Hit>,
 ) -> Result<Vec<Option<DataBox>>, RepoError> {
     let view = idx::view(store)?;
-    ids.into_iter()
-        .map(|id| match view.record(id) {
+    hits.into_iter()
+        .map(|hit| (hit.id.as_str(), view.record_at(&hit.id, hit.no)))
+        .map(|(id, record)| match record {
             Some(b) => Ok(Some(b)),
             None => match BoxId::parse(id) {
                 Ok(id) => repo::get_box(store, &id),
@@ -662,6 +679,7 @@ pub fn by_id(store: &dyn Store, id: &str) -> Result<Found, StoreError> {
         .find(id)
         .map(|no| Hit {
             id: id.to_owned(),
+            no,
             summary: view.summary(no),
             score: 5,
         })
@@ -896,22 +914,13 @@ pub fn find(
     let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
-    let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(
-        driver.candidates.len(),
-        Default::default(),
-    );
-    let mut candidates: Vec<(BoxNo, Summary)> = Vec::with_capacity(driver.candidates.len());
-    for cand in &driver.candidates {
-        let s = cand.posting.summary;
-        if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
-            continue;
-        }
-        if how == Matching::Personal && s.state != BoxState::Accessible {
-            continue;
-        }
-        if seen.insert(cand.posting.no) {
-            candidates.push((cand.posting.no, s));
-        }
+    // The driving postings in their order, each box once. One list alone
+    // (ascending) repeats no box.
+    let mut candidates: Vec<BoxNo> = driver.candidates.iter().map(|c| c.posting.no).collect();
+    if !candidates.windows(2).all(|w| w[0] < w[1]) {
+        let mut seen =
+            rustc_hash::FxHashSet::with_capacity_and_hasher(candidates.len(), Default::default());
+        candidates.retain(|&no| seen.insert(no));
     }
     // Every word of the criteria must begin a word of its field (the
     // criteria compared as substrings, firm name, municipality and street,
@@ -923,14 +932,22 @@ pub fn find(
         if candidates.is_empty() {
             break;
         }
-        let nos: Vec<BoxNo> = candidates.iter().map(|&(no, _)| no).collect();
-        let points = clause_points(&view, &clauses[i], &nos);
+        let points = clause_points(&view, &clauses[i], &candidates);
         let mut kept = points.iter().map(|&p| p > 0);
         candidates.retain(|_| kept.next().unwrap_or(false));
     }
-    let mut matched: Vec<(String, String, Summary)> = Vec::new();
+    let mut matched: Vec<(String, String, BoxNo, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
-    for (no, s) in candidates {
+    for no in candidates {
+        // The type, who may see the box and its state are read only for
+        // the boxes every word found (see [`Posting`]).
+        let s = view.summary(no);
+        if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
+            continue;
+        }
+        if how == Matching::Personal && s.state != BoxState::Accessible {
+            continue;
+        }
         let doc = view.fields(no);
         if !folded.matches(&doc, how) {
             continue;
@@ -945,15 +962,16 @@ pub fn find(
         } else {
             doc.firm.to_owned()
         };
-        matched.push((name, id, s));
+        matched.push((name, id, no, s));
     }
     matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(FindOutcome::Found(Found {
         total: matched.len(),
         hits: matched
             .into_iter()
-            .map(|(_, id, summary)| Hit {
+            .map(|(_, id, no, summary)| Hit {
                 id,
+                no,
                 summary,
                 score: 0,
             })

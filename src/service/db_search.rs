@@ -640,12 +640,10 @@ fn own_box(
 
 /// The boxes of a parametric search's hits.
 fn load(store: &dyn crate::store::Store, found: &Found) -> Result<Vec<DataBox>, ServiceError> {
-    Ok(
-        search::records(store, found.hits.iter().map(|h| h.id.as_str()))?
-            .into_iter()
-            .flatten()
-            .collect(),
-    )
+    Ok(search::records(store, &found.hits)?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// A parametric search by the common criteria: an exact box ID first
@@ -1083,7 +1081,7 @@ fn full_text(
     };
     let total = found.total;
     let page_hits = found.hits.iter().skip(start).take(take);
-    let records = search::records(store, page_hits.clone().map(|h| h.id.as_str()))?;
+    let records = search::records(store, page_hits.clone())?;
     let boxes: Vec<(DataBox, search::Hit)> = records
         .into_iter()
         .zip(page_hits)

@@ -1129,11 +1129,14 @@ fn intersect_sorted(a: &[u32], b: &[u32], mut hit: impl FnMut(usize)) {
 /// A box of a [`View`]: snapshot numbers first, then the log's boxes.
 pub type BoxNo = u32;
 
-/// One entry of a posting list.
+/// One entry of a posting list: the box's number alone. Its
+/// [`View::summary`] is read only where a search needs it: reading it for
+/// every posting of a long list is a random read each (the summaries of a
+/// million boxes are megabytes), and most postings of the driving list
+/// fail another clause before their type or state matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Posting {
     pub no: BoxNo,
-    pub summary: Summary,
     /// The token equals the searched word (not only starts with it).
     pub exact: bool,
 }
@@ -1503,6 +1506,21 @@ impl View {
         self.snap.record(n)
     }
 
+    /// [`View::record`] of the box `id`, read at `no` when that snapshot
+    /// number still names it (a number from a search of this view, or of
+    /// an earlier one whose snapshot is still current), found by its ID
+    /// otherwise.
+    pub fn record_at(&self, id: &str, no: BoxNo) -> Option<DataBox> {
+        let n = no as usize;
+        if n < self.snap.len() && self.snap.id(n) == id {
+            if self.overlay.superseded.contains(&no) {
+                return None;
+            }
+            return self.snap.record(n);
+        }
+        self.record(id)
+    }
+
     /// The box with exactly this ID.
     pub fn find(&self, id: &str) -> Option<BoxNo> {
         let logged = self
@@ -1533,19 +1551,16 @@ impl View {
             // The snapshot alone: its lists in token order, copied as they
             // are (the general merge below gives the same, slower).
             out.items.reserve(limit.min(base.postings_in(b.clone())));
-            let summaries = &self.snap.summaries;
             for t in b {
                 let exact = base.token(t) == prefix;
-                for &no in base.postings_of(t) {
-                    if out.items.len() >= limit {
-                        out.truncated = true;
-                        return out;
-                    }
-                    out.items.push(Posting {
-                        no,
-                        summary: summaries[no as usize],
-                        exact,
-                    });
+                let list = base.postings_of(t);
+                let room = limit - out.items.len();
+                let taken = &list[..list.len().min(room)];
+                out.items
+                    .extend(taken.iter().map(|&no| Posting { no, exact }));
+                if taken.len() < list.len() {
+                    out.truncated = true;
+                    return out;
                 }
             }
             return out;
@@ -1573,7 +1588,6 @@ impl View {
             }
             out.items.push(Posting {
                 no,
-                summary: self.summary(no),
                 exact: token == prefix,
             });
             true
@@ -1717,9 +1731,15 @@ mod tests {
         let v = view(store.as_ref()).unwrap();
         assert!(v.postings(Field::Name, "novak", false, 10).items.is_empty());
         let p = v.postings(Field::Name, "stavby", true, 10);
-        assert_eq!(p.items[0].summary.state, BoxState::TemporarilyInaccessible);
+        assert_eq!(
+            v.summary(p.items[0].no).state,
+            BoxState::TemporarilyInaccessible
+        );
         let p = v.postings(Field::Address, "udol", false, 10);
-        assert_eq!(p.items[0].summary.state, BoxState::TemporarilyInaccessible);
+        assert_eq!(
+            v.summary(p.items[0].no).state,
+            BoxState::TemporarilyInaccessible
+        );
         let no = v.find("abcdefg").unwrap();
         assert_eq!(v.summary(no).state, BoxState::TemporarilyInaccessible);
         assert_eq!(v.doc(no).firm, "dvorak stavby s.r.o.");
