@@ -39,6 +39,8 @@ use crate::domain::boxes::search_index::{
     self as idx, BoxNo, Field, Fields, Match, Posting, Summary, View, digits, fold, tokens,
 };
 use crate::store::{Store, StoreError};
+use fixedbitset::FixedBitSet;
+use std::cell::RefCell;
 
 /// The most postings a search reads from its driving clause.
 pub const CANDIDATE_LIMIT: usize = 20_000;
@@ -587,39 +589,58 @@ pub fn full_text_first(
 
 /// The points of each box of `nos` in `clause` (as [`posting_score`]
 /// gives them for its postings; 0 when the clause has none of it): the
-/// best of its terms. The boxes are ordered by number once for all terms,
-/// so that [`View::matches_of`] can walk the terms' posting lists along
-/// them.
+/// best of its terms. `nos` ascend, each box once, so that
+/// [`View::matches_of`] can walk the terms' posting lists along them.
 fn clause_points(view: &View, clause: &Clause, nos: &[BoxNo]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..nos.len() as u32).collect();
-    order.sort_unstable_by_key(|&k| nos[k as usize]);
-    let sorted: Vec<BoxNo> = order.iter().map(|&k| nos[k as usize]).collect();
+    debug_assert!(nos.windows(2).all(|w| w[0] < w[1]));
     let mut points = vec![0u32; nos.len()];
     for term in clause {
         match term {
             Term::BoxId(id) => {
-                if let Some(found) = view.find(id) {
-                    for (k, &no) in nos.iter().enumerate() {
-                        if no == found {
-                            points[k] = points[k].max(5);
-                        }
-                    }
+                if let Some(k) = view
+                    .find(id)
+                    .and_then(|found| nos.binary_search(&found).ok())
+                {
+                    points[k] = points[k].max(5);
                 }
             }
             Term::Index { field, word, exact } => {
-                let found = view.matches_of(*field, word, *exact, &sorted);
-                for (m, &k) in found.into_iter().zip(&order) {
+                let found = view.matches_of(*field, word, *exact, nos);
+                for (point, m) in points.iter_mut().zip(found) {
                     let p = match m {
                         Match::None => 0,
                         m => field_score(*field, m == Match::Exact),
                     };
-                    let k = k as usize;
-                    points[k] = points[k].max(p);
+                    *point = (*point).max(p);
                 }
             }
         }
     }
     points
+}
+
+/// Runs `f` with this thread's set of box numbers, sized for `len`
+/// numbers and empty; `f` leaves it empty again (a set of a million bits
+/// is cleared faster bit by bit, for the few it held, than whole). One
+/// that `f` left dirty by unwinding is cleared whole on the next use.
+fn with_box_set<R>(len: usize, f: impl FnOnce(&mut FixedBitSet) -> R) -> R {
+    thread_local! {
+        static SET: RefCell<(FixedBitSet, bool)> =
+            const { RefCell::new((FixedBitSet::new(), false)) };
+    }
+    SET.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (set, dirty) = &mut *guard;
+        if *dirty {
+            set.clear();
+        }
+        set.grow(len);
+        *dirty = true;
+        let r = f(set);
+        debug_assert!(set.is_clear());
+        *dirty = false;
+        r
+    })
 }
 
 /// Boxes whose identification number is exactly `ic` (8 digits), visible
@@ -914,14 +935,26 @@ pub fn find(
     let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
-    // The driving postings in their order, each box once. One list alone
-    // (ascending) repeats no box.
-    let mut candidates: Vec<BoxNo> = driver.candidates.iter().map(|c| c.posting.no).collect();
-    if !candidates.windows(2).all(|w| w[0] < w[1]) {
-        let mut seen =
-            rustc_hash::FxHashSet::with_capacity_and_hasher(candidates.len(), Default::default());
-        candidates.retain(|&no| seen.insert(no));
-    }
+    // The driving postings, each box once, in ascending order: the other
+    // clauses walk their sorted lists along them. One list alone is so
+    // already; the lists of several tokens are united in a set of box
+    // numbers, which reads them out in order.
+    let driving: Vec<BoxNo> = driver.candidates.iter().map(|c| c.posting.no).collect();
+    let one_list = driving.windows(2).all(|w| w[0] < w[1]);
+    let mut candidates = if one_list {
+        driving.clone()
+    } else {
+        with_box_set(view.numbers_end(), |set| {
+            for &no in &driving {
+                set.insert(no as usize);
+            }
+            let united: Vec<BoxNo> = set.ones().map(|no| no as BoxNo).collect();
+            for &no in &united {
+                set.set(no as usize, false);
+            }
+            united
+        })
+    };
     // Every word of the criteria must begin a word of its field (the
     // criteria compared as substrings, firm name, municipality and street,
     // then also contain the criterion whole): each other clause narrows
@@ -935,6 +968,23 @@ pub fn find(
         let points = clause_points(&view, &clauses[i], &candidates);
         let mut kept = points.iter().map(|&p| p > 0);
         candidates.retain(|_| kept.next().unwrap_or(false));
+    }
+    // Back to the driving order, which decides the boxes a truncated
+    // answer holds: each box where its first posting was.
+    if !one_list && candidates.len() > 1 {
+        candidates = with_box_set(view.numbers_end(), |set| {
+            for &no in &candidates {
+                set.insert(no as usize);
+            }
+            let mut ordered = Vec::with_capacity(candidates.len());
+            for &no in &driving {
+                if set.contains(no as usize) {
+                    set.set(no as usize, false);
+                    ordered.push(no);
+                }
+            }
+            ordered
+        });
     }
     let mut matched: Vec<(String, String, BoxNo, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
@@ -1351,6 +1401,44 @@ mod tests {
         all.sort();
         let expected: Vec<&str> = all.iter().map(|(_, id)| id.as_str()).collect();
         assert_eq!(ids(&f), expected);
+    }
+
+    #[test]
+    fn a_truncated_answer_holds_the_first_boxes_of_the_driving_lists() {
+        // "nov" begins three tokens; their lists, in token order (novak,
+        // novakova, novotny), give the boxes b c, a b c, d: b, c, a, d
+        // once each. A limit of two keeps the first two of that order, not
+        // the two lowest box IDs.
+        let store = open_memory();
+        let mut batch = Batch::new();
+        for (id, name) in [
+            ("poa0001", "Nováková Trade"),
+            ("pob0001", "Novák a Nováková"),
+            ("poc0001", "Novák Nováková Stavby"),
+            ("pod0001", "Novotný Trans"),
+        ] {
+            let b = boxed(id, BoxType::PO, firm(name, "", "Brno"), true, false);
+            repo::stage_insert_box(&mut batch, &b);
+        }
+        store.apply(batch).unwrap();
+        let c = Criteria {
+            box_type: Some(BoxType::PO),
+            firm_name: "nov".into(),
+            ..Criteria::default()
+        };
+        let found = |limit| match find(store.as_ref(), &c, PERSON, Matching::Find, limit).unwrap() {
+            FindOutcome::Found(f) => f,
+            FindOutcome::TooGeneral => panic!("specific enough"),
+        };
+        let f = found(2);
+        assert!(f.truncated);
+        // Sorted by name for the answer.
+        assert_eq!(ids(&f), ["pob0001", "poc0001"]);
+        let f = found(3);
+        assert_eq!(ids(&f), ["pob0001", "poc0001", "poa0001"]);
+        let f = found(4);
+        assert!(!f.truncated);
+        assert_eq!(ids(&f), ["pob0001", "poc0001", "poa0001", "pod0001"]);
     }
 
     #[test]

@@ -1196,6 +1196,12 @@ impl View {
         self.len() == 0
     }
 
+    /// One more than the highest box number of the view: a set of its
+    /// boxes indexed by number needs this many places.
+    pub fn numbers_end(&self) -> usize {
+        self.snap.len() + self.overlay.boxes.len()
+    }
+
     /// The bytes the snapshot's arrays take (for size reports).
     pub fn heap_bytes(&self) -> usize {
         let s = &self.snap;
