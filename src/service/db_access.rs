@@ -31,7 +31,7 @@ pub(super) async fn handle(
         }
         Request::GetOwnerInfoFromLogin2(_) => {
             respond(&GetOwnerInfoFromLogin2Response(TGetOwnInfoOutput2 {
-                db_owner_info: super::db_search::owner_ext2(&me.databox),
+                db_owner_info: super::db_search::owner_ext2(DataBox::clone(&me.databox)),
                 db_status: ok(),
             }))
         }

@@ -341,14 +341,14 @@ async fn find_data_box<O: Send + 'static>(
     who: Searcher,
     may_search: bool,
     search: FindFn<O>,
-    answer: fn(IsdsStatus, &[DataBox]) -> String,
+    answer: fn(IsdsStatus, Vec<DataBox>) -> String,
 ) -> Reply {
     let store = svc.store.clone();
     if let Some(b) = by_id
         .as_deref()
         .and_then(|id| svc.found_by_id.get(store.as_ref(), id))
     {
-        return Ok(answer(IsdsStatus::ok(), &[b]).into());
+        return Ok(answer(IsdsStatus::ok(), vec![b]).into());
     }
     let found_by_id = svc.found_by_id.clone();
     on_blocking_pool(move || {
@@ -361,7 +361,7 @@ async fn find_data_box<O: Send + 'static>(
         if let (Some(id), [b]) = (&by_id, boxes.as_slice()) {
             found_by_id.remember(count, id, b);
         }
-        Ok(answer(status, &boxes))
+        Ok(answer(status, boxes))
     })
     .await
 }
@@ -395,9 +395,9 @@ fn search_slots() -> &'static tokio::sync::Semaphore {
     })
 }
 
-fn answer_v1(status: IsdsStatus, boxes: &[DataBox]) -> String {
+fn answer_v1(status: IsdsStatus, boxes: Vec<DataBox>) -> String {
     let results = (!boxes.is_empty()).then(|| TDbOwnersArray {
-        db_owner_info: boxes.iter().map(owner_ext).collect(),
+        db_owner_info: boxes.into_iter().map(owner_ext).collect(),
     });
     body(&FindDataBoxResponse(TFindDBOuput {
         db_results: results,
@@ -405,9 +405,9 @@ fn answer_v1(status: IsdsStatus, boxes: &[DataBox]) -> String {
     }))
 }
 
-fn answer_v2(status: IsdsStatus, boxes: &[DataBox]) -> String {
+fn answer_v2(status: IsdsStatus, boxes: Vec<DataBox>) -> String {
     let results = (!boxes.is_empty()).then(|| TDbOwnersArray2 {
-        db_owner_info: boxes.iter().map(owner_ext2).collect(),
+        db_owner_info: boxes.into_iter().map(owner_ext2).collect(),
     });
     body(&FindDataBox2Response(TFindDBOuput2 {
         db_results: results,
@@ -829,25 +829,25 @@ fn find_personal(
     parametric(store, &c, Searcher { ovm: true }, Matching::Personal)
 }
 
-fn owner_ext(b: &DataBox) -> TDbOwnerInfoExt {
-    let o = &b.owner;
-    let a = &o.address;
+fn owner_ext(b: DataBox) -> TDbOwnerInfoExt {
+    let o = b.owner;
+    let a = o.address;
     TDbOwnerInfoExt {
         db_id: Some(b.id.to_string()),
         db_type: Some(b.box_type.name().to_owned()),
-        ic: non_empty(&o.ic),
-        pn_first_name: non_empty(&o.first_name),
-        pn_last_name: non_empty(&o.last_name),
-        firm_name: non_empty(&o.firm_name),
-        bi_date: non_empty(&o.birth_date),
-        bi_city: non_empty(&o.birth_city),
-        ad_city: non_empty(&a.city),
-        ad_district: non_empty(&a.district),
-        ad_street: non_empty(&a.street),
-        ad_number_in_street: non_empty(&a.number_in_street),
-        ad_number_in_municipality: non_empty(&a.number_in_municipality),
-        ad_zip_code: non_empty(&a.zip_code),
-        ad_state: non_empty(&a.state),
+        ic: filled(o.ic),
+        pn_first_name: filled(o.first_name),
+        pn_last_name: filled(o.last_name),
+        firm_name: filled(o.firm_name),
+        bi_date: filled(o.birth_date),
+        bi_city: filled(o.birth_city),
+        ad_city: filled(a.city),
+        ad_district: filled(a.district),
+        ad_street: filled(a.street),
+        ad_number_in_street: filled(a.number_in_street),
+        ad_number_in_municipality: filled(a.number_in_municipality),
+        ad_zip_code: filled(a.zip_code),
+        ad_state: filled(a.state),
         db_state: Some(i64::from(u8::from(b.state))),
         db_effective_ovm: Some(b.effective_ovm),
         db_open_addressing: Some(b.open_addressing),
@@ -857,31 +857,32 @@ fn owner_ext(b: &DataBox) -> TDbOwnerInfoExt {
 
 /// A box as `tDbOwnerInfoExt2` describes it (FindDataBox2,
 /// GetOwnerInfoFromLogin2).
-pub(super) fn owner_ext2(b: &DataBox) -> TDbOwnerInfoExt2 {
-    let o = &b.owner;
-    let a = &o.address;
+pub(super) fn owner_ext2(b: DataBox) -> TDbOwnerInfoExt2 {
+    let db_id_ovm = ovm_identifier(&b);
+    let o = b.owner;
+    let a = o.address;
     TDbOwnerInfoExt2 {
         db_id: Some(b.id.to_string()),
         aifo_isds: Some(false),
         db_type: Some(b.box_type.name().to_owned()),
-        ic: non_empty(&o.ic),
-        pn_given_names: non_empty(&o.first_name),
-        pn_last_name: non_empty(&o.last_name),
-        firm_name: non_empty(&o.firm_name),
-        bi_date: non_empty(&o.birth_date),
-        bi_city: non_empty(&o.birth_city),
-        bi_county: non_empty(&o.birth_county),
-        bi_state: non_empty(&o.birth_state),
-        ad_code: non_empty(&o.address_code),
-        ad_city: non_empty(&a.city),
-        ad_district: non_empty(&a.district),
-        ad_street: non_empty(&a.street),
-        ad_number_in_street: non_empty(&a.number_in_street),
-        ad_number_in_municipality: non_empty(&a.number_in_municipality),
-        ad_zip_code: non_empty(&a.zip_code),
-        ad_state: non_empty(&a.state),
-        nationality: non_empty(&o.nationality),
-        db_id_ovm: ovm_identifier(b),
+        ic: filled(o.ic),
+        pn_given_names: filled(o.first_name),
+        pn_last_name: filled(o.last_name),
+        firm_name: filled(o.firm_name),
+        bi_date: filled(o.birth_date),
+        bi_city: filled(o.birth_city),
+        bi_county: filled(o.birth_county),
+        bi_state: filled(o.birth_state),
+        ad_code: filled(o.address_code),
+        ad_city: filled(a.city),
+        ad_district: filled(a.district),
+        ad_street: filled(a.street),
+        ad_number_in_street: filled(a.number_in_street),
+        ad_number_in_municipality: filled(a.number_in_municipality),
+        ad_zip_code: filled(a.zip_code),
+        ad_state: filled(a.state),
+        nationality: filled(o.nationality),
+        db_id_ovm,
         db_state: Some(i64::from(u8::from(b.state))),
         db_open_addressing: Some(b.open_addressing),
         ..TDbOwnerInfoExt2::default()
@@ -920,6 +921,13 @@ fn ovm_identifier(b: &DataBox) -> Option<String> {
     (b.box_type.is_ovm() || b.effective_ovm)
         .then(|| non_empty(id))
         .flatten()
+}
+
+/// `s` unless empty (a value the answer leaves out), moved rather than
+/// copied: an answer of a hundred boxes would otherwise copy each of their
+/// strings once more.
+fn filled(s: String) -> Option<String> {
+    (!s.is_empty()).then_some(s)
 }
 
 /// An ISDSSearch2/3 request.
