@@ -124,7 +124,7 @@ pub(super) async fn handle(
     let may_search = me.user.privileges.has(Privileges::SEARCH_DB);
     let store = svc.store.clone();
     let blocking =
-        |f: Box<dyn FnOnce() -> Result<String, ServiceError> + Send>| on_blocking_pool(f);
+        |f: Box<dyn FnOnce() -> Result<String, ServiceError> + Send>| on_search_thread(f);
     match request {
         Request::FindDataBox(req) => {
             let o = req.0.db_owner_info;
@@ -351,7 +351,7 @@ async fn find_data_box<O: Send + 'static>(
         return Ok(answer(IsdsStatus::ok(), vec![b]).into());
     }
     let found_by_id = svc.found_by_id.clone();
-    on_blocking_pool(move || {
+    on_search_thread(move || {
         let count = store.writes_to(repo::BOXES);
         let (status, boxes) = if may_search {
             search(store.as_ref(), &owner, who)?
@@ -366,33 +366,16 @@ async fn find_data_box<O: Send + 'static>(
     .await
 }
 
-/// Runs `f`, which reads the store, on tokio's blocking pool, once one of
-/// the [`search_slots`] is free.
-async fn on_blocking_pool(
+/// Runs `f`, which reads the store, on one of the
+/// [`super::search_threads`], in arrival order.
+async fn on_search_thread(
     f: impl FnOnce() -> Result<String, ServiceError> + Send + 'static,
 ) -> Reply {
-    // The semaphore is never closed, so the permit always comes.
-    let _slot = search_slots().acquire().await.ok();
-    match tokio::task::spawn_blocking(f).await {
+    match super::search_threads::run(f).await {
         Ok(Ok(body)) => Ok(body.into()),
         Ok(Err(e)) => Err(super::Rejection::from(e)),
         Err(e) => Err(ServiceError::from(e).into()),
     }
-}
-
-/// How many searches run at once: one per core. A search is CPU work
-/// from memory (the in-memory index, the records kept with it), so more
-/// at once only share the cores: with 16 clients on 2 cores every search
-/// would run at an eighth of a core's speed, and a long one (a hundred
-/// boxes to answer) would take eight times its own time. Waiting in line
-/// (the semaphore is fair, first come first served) instead keeps each
-/// search at full speed once it starts.
-fn search_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
-        tokio::sync::Semaphore::new(cores)
-    })
 }
 
 fn answer_v1(status: IsdsStatus, boxes: Vec<DataBox>) -> String {

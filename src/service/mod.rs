@@ -13,6 +13,7 @@ mod dm_operations;
 pub(crate) mod dm_vodz;
 mod isds_stat;
 mod message_read;
+mod search_threads;
 mod signed;
 
 pub(crate) use db_access::change_password_otp;
@@ -72,6 +73,8 @@ pub enum ServiceError {
     #[error("background task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error(transparent)]
+    Search(#[from] search_threads::SearchFailed),
+    #[error(transparent)]
     Wire(#[from] crate::domain::messages::wire::WireError),
 }
 
@@ -81,7 +84,7 @@ impl ServiceError {
         match self {
             ServiceError::Repo(e) => e.is_disk_full(),
             ServiceError::Store(e) => e.is_disk_full(),
-            ServiceError::Task(_) | ServiceError::Wire(_) => false,
+            ServiceError::Task(_) | ServiceError::Search(_) | ServiceError::Wire(_) => false,
         }
     }
 }
