@@ -584,11 +584,17 @@ fn main() {
                     .step_by(a.clients)
                     .cloned()
                     .collect();
+                let dumping = a.dump.is_some();
                 tasks.push(tokio::spawn(async move {
                     let mut out = Vec::with_capacity(mine.len());
                     for q in &mine {
                         let (d, text) = session.call(q).await;
-                        out.push((d, text, q.clone()));
+                        // Only what the figures need is kept (the whole
+                        // answer only for --dump): the answers of a long
+                        // run would otherwise show in the RSS reported as
+                        // the gateway's, which shares this process.
+                        let dump = dumping.then(|| (q.clone(), text.replace('\n', " ")));
+                        out.push(Answer::of(d, &text, dump));
                     }
                     out
                 }));
@@ -609,24 +615,16 @@ fn main() {
                     .append(true)
                     .open(path)
                     .expect("dump file opens");
-                for (_, text, q) in &answers {
-                    writeln!(file, "{name}\t{q}\t{}", text.replace('\n', " "))
-                        .expect("dump written");
+                for (q, text) in answers.iter().filter_map(|x| x.dump.as_ref()) {
+                    writeln!(file, "{name}\t{q}\t{text}").expect("dump written");
                 }
             }
-            for (d, text, _) in answers {
-                times.push(d);
-                // Elements may carry a namespace prefix (`<p:dbStatusCode>`).
-                let code = text
-                    .split("dbStatusCode>")
-                    .nth(1)
-                    .and_then(|s| s.get(..4))
-                    .unwrap_or("????")
-                    .to_owned();
-                if text.contains("dbID>") {
+            for x in answers {
+                times.push(x.took);
+                if x.with_boxes {
                     found += 1;
                 }
-                *codes.entry(code).or_insert(0usize) += 1;
+                *codes.entry(x.code).or_insert(0usize) += 1;
             }
             times.sort();
             let p99 = percentile(&times, 0.99);
@@ -658,6 +656,35 @@ fn main() {
     });
     drop(clients);
     runtime.block_on(gw.shutdown()).expect("clean shutdown");
+}
+
+/// What the figures keep of one answer.
+struct Answer {
+    took: Duration,
+    /// `dbStatusCode`, `????` when there is none.
+    code: String,
+    /// The answer names a box.
+    with_boxes: bool,
+    /// The query and the answer on one line, for `--dump`.
+    dump: Option<(String, String)>,
+}
+
+impl Answer {
+    fn of(took: Duration, text: &str, dump: Option<(String, String)>) -> Answer {
+        // Elements may carry a namespace prefix (`<p:dbStatusCode>`).
+        let code = text
+            .split("dbStatusCode>")
+            .nth(1)
+            .and_then(|s| s.get(..4))
+            .unwrap_or("????")
+            .to_owned();
+        Answer {
+            took,
+            code,
+            with_boxes: text.contains("dbID>"),
+            dump,
+        }
+    }
 }
 
 /// The name of the client runtime's threads.
