@@ -333,7 +333,8 @@ type FindFn<O> =
 /// FindDataBox and FindDataBox2, `search` answered by `answer`: a search
 /// by the box ID `by_id` is answered from [`FoundById`] on the request's
 /// own thread while no box was written since it was last found; anything
-/// else runs on the blocking pool, and a box found by ID is remembered.
+/// else runs on a search thread ([`super::search_threads`]), and a box
+/// found by ID is remembered.
 async fn find_data_box<O: Send + 'static>(
     svc: &Services,
     owner: O,
