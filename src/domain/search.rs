@@ -940,11 +940,11 @@ pub fn find(
     // already; the lists of several tokens are united in a set of box
     // numbers, which reads them out in order.
     let driving: Vec<BoxNo> = driver.candidates.iter().map(|c| c.posting.no).collect();
-    let one_list = driving.windows(2).all(|w| w[0] < w[1]);
-    let mut candidates = if one_list {
-        driving.clone()
+    // `several_lists` keeps the driving order for the way back below.
+    let (mut candidates, several_lists) = if driving.windows(2).all(|w| w[0] < w[1]) {
+        (driving, None)
     } else {
-        with_box_set(view.numbers_end(), |set| {
+        let united = with_box_set(view.numbers_end(), |set| {
             for &no in &driving {
                 set.insert(no as usize);
             }
@@ -953,7 +953,8 @@ pub fn find(
                 set.set(no as usize, false);
             }
             united
-        })
+        });
+        (united, Some(driving))
     };
     // Every word of the criteria must begin a word of its field (the
     // criteria compared as substrings, firm name, municipality and street,
@@ -971,7 +972,9 @@ pub fn find(
     }
     // Back to the driving order, which decides the boxes a truncated
     // answer holds: each box where its first posting was.
-    if !one_list && candidates.len() > 1 {
+    if let Some(driving) = several_lists
+        && candidates.len() > 1
+    {
         candidates = with_box_set(view.numbers_end(), |set| {
             for &no in &candidates {
                 set.insert(no as usize);
