@@ -902,3 +902,37 @@ async fn a_user_without_otp_cannot_use_the_otp_password_service() {
     assert_eq!(resp.status().0, "0000");
     t.stop().await;
 }
+
+/// A session's requests are decided from memory only while nothing they
+/// read changed: its user deleted, the very next request is refused.
+#[tokio::test]
+async fn a_session_sees_its_user_deleted_at_once() {
+    const OPERATOR: (&str, &str) = ("provozovatel", "Operator-Heslo-2026");
+    let t = TestGateway::start_with(|cfg| {
+        cfg.operator = Some(isds_gateway::config::OperatorConfig {
+            login: OPERATOR.0.into(),
+            password: OPERATOR.1.into(),
+        })
+    })
+    .await;
+    let session = totp_login(&t, &no_redirects()).await;
+    for _ in 0..3 {
+        assert_session_works(&t, &session).await;
+    }
+    let delete_user = op(
+        "DeleteDataBoxUser",
+        &(common::box_requests::complex(
+            "dbOwnerInfo",
+            common::box_requests::OWNER_INFO,
+            &[("dbID", "po4demo")],
+        ) + &common::box_requests::complex(
+            "dbUserInfo",
+            common::box_requests::USER_INFO,
+            &[("userID", "pootp1")],
+        )),
+    );
+    let resp = t.soap_as(OPERATOR, "/DS/DsManage", &delete_user).await;
+    assert_eq!(resp.status().0, "0000", "{}", resp.text);
+    assert_session_refused(&t, Some(&session)).await;
+    t.stop().await;
+}

@@ -317,7 +317,7 @@ pub(super) fn identity(
 }
 
 /// [`identity`] with the user's box read.
-fn identity_of(
+pub(super) fn identity_of(
     policy: &AuthPolicy,
     now: i64,
     user: Arc<User>,

@@ -12,7 +12,7 @@
 //! use, measured on the authenticator's clock.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rand_core::{OsRng, RngCore};
 
@@ -314,15 +314,37 @@ pub(super) async fn session(
     let Some((user_id, privileges)) = user_id else {
         return Ok(Err(AuthFailure::NoCredentials));
     };
+    // The session's user and box as a request of it read them last, while
+    // nothing they came from was written (see [`super::recalled`]): decided
+    // on this thread, without the store.
+    let method = LoginMethod::OtpSession;
+    if let Some(counts) = auth.recalled.counts(auth.store.as_ref())
+        && let Some((user, databox)) = auth.recalled.session(counts, &user_id, privileges)
+    {
+        return Ok(basic::identity_of(&auth.policy, now, user, databox, method));
+    }
     let policy = auth.policy.clone();
+    let recalled = auth.recalled.clone();
     let id = user_id.clone();
     let found = auth
         .on_store(move |store| {
+            // Read before the trees, so a write in between leaves the
+            // entry stale from the start rather than wrongly current.
+            let counts = recalled.counts(store);
             let Some(mut user) = repo::get_user(store, &id)? else {
                 return Ok(None);
             };
             user.privileges = privileges;
-            basic::identity(store, &policy, now, user, LoginMethod::OtpSession).map(Some)
+            let Some(databox) = repo::get_box(store, &user.box_id)? else {
+                return Ok(Some(Err(AuthFailure::BadCredentials)));
+            };
+            let (user, databox) = (Arc::new(user), Arc::new(databox));
+            if let Some(counts) = counts {
+                recalled.remember_session(counts, &user, &databox);
+            }
+            Ok(Some(basic::identity_of(
+                &policy, now, user, databox, method,
+            )))
         })
         .await?;
     let Some(identity) = found else {

@@ -2,7 +2,9 @@
 //! without any failure on record, kept so that the next request of the
 //! same login is decided on the request's own thread, without reading the
 //! store and without a hand-over to the blocking pool (ISDS clients send
-//! their credentials with every request).
+//! their credentials with every request). The users and boxes of OTP
+//! sessions are kept the same way, by user: every request of a session
+//! reads them.
 //!
 //! An entry holds what the store said, together with the write counts
 //! ([`Store::writes_to`]) of every tree that decision read, taken before
@@ -21,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use crate::domain::{DataBox, User};
+use crate::domain::{DataBox, Privileges, User, UserId};
 use crate::http::routes::LoginMethod;
 use crate::store::{Store, WriteCount};
 
@@ -68,13 +70,23 @@ struct Entry {
     databox: Arc<DataBox>,
 }
 
+/// The user (with its session's privileges) and box an OTP session's
+/// request read.
+struct SessionEntry {
+    privileges: Privileges,
+    counts: Counts,
+    user: Arc<User>,
+    databox: Arc<DataBox>,
+}
+
 /// Recent successful Basic logins, by login (one login method each: the
-/// latest). Read by every request of a recalled login and written only
-/// when the store decided one: a read-write lock, so parallel requests
-/// do not queue on each other.
+/// latest), and the users of OTP sessions, by user. Read by every request
+/// of a recalled login and written only when the store decided one: a
+/// read-write lock, so parallel requests do not queue on each other.
 #[derive(Default)]
 pub(super) struct RecalledLogins {
     entries: RwLock<HashMap<String, Entry>>,
+    sessions: RwLock<HashMap<UserId, SessionEntry>>,
     /// Taken from the authenticator's store on first use (one store for
     /// the authenticator's life).
     counters: OnceLock<Counters>,
@@ -124,6 +136,46 @@ impl RecalledLogins {
                 user.login.clone(),
                 Entry {
                     method,
+                    counts,
+                    user: Arc::clone(user),
+                    databox: Arc::clone(databox),
+                },
+            );
+        }
+    }
+
+    /// The user (its privileges those of the session) and box the store
+    /// gave for a request of an OTP session of user `id`, if nothing they
+    /// were read from was written since (`counts` read now).
+    pub(super) fn session(
+        &self,
+        counts: Counts,
+        id: &UserId,
+        privileges: Privileges,
+    ) -> Option<(Arc<User>, Arc<DataBox>)> {
+        let sessions = self.sessions.read().ok()?;
+        let entry = sessions.get(id)?;
+        (entry.privileges == privileges && entry.counts == counts)
+            .then(|| (Arc::clone(&entry.user), Arc::clone(&entry.databox)))
+    }
+
+    /// Remembers what the store gave for a request of an OTP session, with
+    /// the counts read before the store was; `user` carries the session's
+    /// privileges.
+    pub(super) fn remember_session(
+        &self,
+        counts: Counts,
+        user: &Arc<User>,
+        databox: &Arc<DataBox>,
+    ) {
+        if let Ok(mut sessions) = self.sessions.write() {
+            if sessions.len() >= CAPACITY {
+                sessions.clear();
+            }
+            sessions.insert(
+                user.id.clone(),
+                SessionEntry {
+                    privileges: user.privileges,
                     counts,
                     user: Arc::clone(user),
                     databox: Arc::clone(databox),
