@@ -396,7 +396,10 @@ struct Session {
 }
 
 impl Session {
-    async fn call(&self, body: &str) -> (Duration, String) {
+    /// Sends one query; the answer's bytes as they came (the clients
+    /// search them for what they keep, without a UTF-8 pass over the
+    /// whole answer: the clients share the gateway's cores).
+    async fn call(&self, body: &str) -> (Duration, bytes::Bytes) {
         let started = Instant::now();
         let resp = self
             .client
@@ -408,8 +411,8 @@ impl Session {
             .send()
             .await
             .expect("request sent");
-        let text = resp.text().await.expect("response read");
-        (started.elapsed(), text)
+        let answer = resp.bytes().await.expect("response read");
+        (started.elapsed(), answer)
     }
 }
 
@@ -593,7 +596,8 @@ fn main() {
                         // answer only for --dump): the answers of a long
                         // run would otherwise show in the RSS reported as
                         // the gateway's, which shares this process.
-                        let dump = dumping.then(|| (q.clone(), text.replace('\n', " ")));
+                        let dump = dumping
+                            .then(|| (q.clone(), String::from_utf8_lossy(&text).replace('\n', " ")));
                         out.push(Answer::of(d, &text, dump));
                     }
                     out
@@ -670,18 +674,21 @@ struct Answer {
 }
 
 impl Answer {
-    fn of(took: Duration, text: &str, dump: Option<(String, String)>) -> Answer {
-        // Elements may carry a namespace prefix (`<p:dbStatusCode>`).
-        let code = text
-            .split("dbStatusCode>")
-            .nth(1)
-            .and_then(|s| s.get(..4))
+    fn of(took: Duration, answer: &[u8], dump: Option<(String, String)>) -> Answer {
+        // Elements may carry a namespace prefix (`<p:dbStatusCode>`). The
+        // status follows the boxes: searched for from the end, the closing
+        // tag first, then the opening one before it.
+        let tag = b"dbStatusCode>".as_slice();
+        let code = memchr::memmem::rfind(answer, tag)
+            .and_then(|close| memchr::memmem::rfind(&answer[..close], tag))
+            .and_then(|at| answer.get(at + tag.len()..at + tag.len() + 4))
+            .and_then(|code| std::str::from_utf8(code).ok())
             .unwrap_or("????")
             .to_owned();
         Answer {
             took,
             code,
-            with_boxes: text.contains("dbID>"),
+            with_boxes: memchr::memmem::find(answer, b"dbID>").is_some(),
             dump,
         }
     }
