@@ -50,6 +50,10 @@ pub const CANDIDATE_LIMIT: usize = 20_000;
 /// gives ISDS's number; 100 is the gateway's choice.
 pub const FIND_LIMIT: usize = 100;
 
+/// The driving postings a parametric search narrows and reads first; each
+/// further run is twice the one before (see [`find`]).
+const FIRST_RUN: usize = 1_024;
+
 /// Who searches: whether their box is (effectively) OVM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Searcher {
@@ -619,25 +623,66 @@ fn clause_points(view: &View, clause: &Clause, nos: &[BoxNo]) -> Vec<u32> {
     points
 }
 
-/// Runs `f` with this thread's set of box numbers, sized for `len`
-/// numbers and empty; `f` leaves it empty again (a set of a million bits
-/// is cleared faster bit by bit, for the few it held, than whole). One
-/// that `f` left dirty by unwinding is cleared whole on the next use.
-fn with_box_set<R>(len: usize, f: impl FnOnce(&mut FixedBitSet) -> R) -> R {
-    thread_local! {
-        static SET: RefCell<(FixedBitSet, bool)> =
-            const { RefCell::new((FixedBitSet::new(), false)) };
+/// Keeps of `candidates` (box numbers in any order, each once; the order
+/// is kept) the boxes with a posting in `clause`: of any of its terms.
+/// `marks` is an empty set of the view's box numbers, left empty.
+fn narrow(view: &View, clause: &Clause, candidates: &mut Vec<BoxNo>, marks: &mut FixedBitSet) {
+    if let [Term::Index { field, word, exact }] = clause.as_slice() {
+        view.retain_having(*field, word, *exact, candidates, marks);
+        return;
     }
-    SET.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let (set, dirty) = &mut *guard;
-        if *dirty {
-            set.clear();
+    // Several terms: each keeps its boxes of all the candidates.
+    let mut kept = vec![false; candidates.len()];
+    for term in clause {
+        match term {
+            Term::BoxId(id) => {
+                if let Some(found) = view.find(id) {
+                    for (k, &no) in kept.iter_mut().zip(candidates.iter()) {
+                        *k |= no == found;
+                    }
+                }
+            }
+            Term::Index { field, word, exact } => {
+                let mut having: Vec<BoxNo> = candidates.clone();
+                view.retain_having(*field, word, *exact, &mut having, marks);
+                for &no in &having {
+                    marks.insert(no as usize);
+                }
+                for (k, &no) in kept.iter_mut().zip(candidates.iter()) {
+                    *k |= marks.contains(no as usize);
+                }
+                for &no in &having {
+                    marks.set(no as usize, false);
+                }
+            }
         }
-        set.grow(len);
+    }
+    let mut kept = kept.into_iter();
+    candidates.retain(|_| kept.next().unwrap_or(false));
+}
+
+/// Runs `f` with this thread's two sets of box numbers, sized for `len`
+/// numbers and empty; `f` leaves them empty again (a set of a million
+/// bits is cleared faster bit by bit, for the few it held, than whole).
+/// Sets that `f` left dirty by unwinding are cleared whole on the next
+/// use.
+fn with_box_sets<R>(len: usize, f: impl FnOnce(&mut FixedBitSet, &mut FixedBitSet) -> R) -> R {
+    thread_local! {
+        static SETS: RefCell<(FixedBitSet, FixedBitSet, bool)> =
+            const { RefCell::new((FixedBitSet::new(), FixedBitSet::new(), false)) };
+    }
+    SETS.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (a, b, dirty) = &mut *guard;
+        if *dirty {
+            a.clear();
+            b.clear();
+        }
+        a.grow(len);
+        b.grow(len);
         *dirty = true;
-        let r = f(set);
-        debug_assert!(set.is_clear());
+        let r = f(a, b);
+        debug_assert!(a.is_clear() && b.is_clear());
         *dirty = false;
         r
     })
@@ -681,6 +726,8 @@ pub fn records<'a>(
     hits: impl IntoIterator<Item = &'a Hit>,
 ) -> Result<Vec<Option<DataBox>>, RepoError> {
     let view = idx::view(store)?;
+    let hits: Vec<&Hit> = hits.into_iter().collect();
+    view.warm_records(&hits.iter().map(|hit| hit.no).collect::<Vec<_>>());
     hits.into_iter()
         .map(|hit| (hit.id.as_str(), view.record_at(&hit.id, hit.no)))
         .map(|(id, record)| match record {
@@ -935,88 +982,85 @@ pub fn find(
     let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
-    // The driving postings, each box once, in ascending order: the other
-    // clauses walk their sorted lists along them. One list alone is so
-    // already; the lists of several tokens are united in a set of box
-    // numbers, which reads them out in order.
-    let driving: Vec<BoxNo> = driver.candidates.iter().map(|c| c.posting.no).collect();
-    // `several_lists` keeps the driving order for the way back below.
-    let (mut candidates, several_lists) = if driving.windows(2).all(|w| w[0] < w[1]) {
-        (driving, None)
-    } else {
-        let united = with_box_set(view.numbers_end(), |set| {
-            for &no in &driving {
-                set.insert(no as usize);
-            }
-            let united: Vec<BoxNo> = set.ones().map(|no| no as BoxNo).collect();
-            for &no in &united {
-                set.set(no as usize, false);
-            }
-            united
-        });
-        (united, Some(driving))
-    };
     // Every word of the criteria must begin a word of its field (the
     // criteria compared as substrings, firm name, municipality and street,
     // then also contain the criterion whole): each other clause narrows
     // the candidates, the shortest first, before their fields are read.
     let mut others: Vec<usize> = (0..clauses.len()).filter(|&i| i != driver.clause).collect();
     others.sort_by_key(|&i| clause_count(&view, &clauses[i]).unwrap_or(usize::MAX));
-    for i in others {
-        if candidates.is_empty() {
-            break;
-        }
-        let points = clause_points(&view, &clauses[i], &candidates);
-        let mut kept = points.iter().map(|&p| p > 0);
-        candidates.retain(|_| kept.next().unwrap_or(false));
-    }
-    // Back to the driving order, which decides the boxes a truncated
-    // answer holds: each box where its first posting was.
-    if let Some(driving) = several_lists
-        && candidates.len() > 1
-    {
-        candidates = with_box_set(view.numbers_end(), |set| {
-            for &no in &candidates {
-                set.insert(no as usize);
-            }
-            let mut ordered = Vec::with_capacity(candidates.len());
-            for &no in &driving {
-                if set.contains(no as usize) {
-                    set.set(no as usize, false);
-                    ordered.push(no);
-                }
-            }
-            ordered
-        });
-    }
+    // The driving postings in their order, which decides the boxes a
+    // truncated answer holds: each box where its first posting was. One
+    // list alone has each box once; the lists of several tokens may share
+    // boxes, kept at their first posting only.
+    let driving = &driver.candidates;
+    let several_lists = !driving
+        .windows(2)
+        .all(|w| w[0].posting.no < w[1].posting.no);
     let mut matched: Vec<(String, String, BoxNo, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
-    for no in candidates {
-        // The type, who may see the box and its state are read only for
-        // the boxes every word found (see [`Posting`]).
-        let s = view.summary(no);
-        if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
-            continue;
+    let mut full = false;
+    // The driving postings are taken in growing runs, each narrowed and
+    // read before the next: an answer of `limit` boxes is usually full
+    // long before the last of them (a truncated answer no longer reads
+    // them all), while an answer that takes every run pays little more
+    // than one run would cost.
+    let mut run = FIRST_RUN;
+    let mut start = 0;
+    with_box_sets(view.numbers_end(), |seen, marks| {
+        while start < driving.len() {
+            let end = driving.len().min(start + run);
+            let part = &driving[start..end];
+            start = end;
+            run = run.saturating_mul(2);
+            let part = part.iter().map(|c| c.posting.no);
+            let mut candidates: Vec<BoxNo> = if several_lists {
+                part.filter(|&no| !seen.put(no as usize)).collect()
+            } else {
+                part.collect()
+            };
+            for &i in &others {
+                if candidates.is_empty() {
+                    break;
+                }
+                narrow(&view, &clauses[i], &mut candidates, marks);
+            }
+            view.warm(&candidates);
+            for no in candidates {
+                // The type, who may see the box and its state are read
+                // only for the boxes every word found (see [`Posting`]).
+                let s = view.summary(no);
+                if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
+                    continue;
+                }
+                if how == Matching::Personal && s.state != BoxState::Accessible {
+                    continue;
+                }
+                let doc = view.fields(no);
+                if !folded.matches(&doc, how) {
+                    continue;
+                }
+                if matched.len() == limit {
+                    full = true;
+                    break;
+                }
+                let name = if doc.firm.is_empty() {
+                    format!("{} {}", doc.last, doc.first)
+                } else {
+                    doc.firm.to_owned()
+                };
+                matched.push((name, view.id(no).to_owned(), no, s));
+            }
+            if full {
+                truncated = true;
+                break;
+            }
         }
-        if how == Matching::Personal && s.state != BoxState::Accessible {
-            continue;
+        if several_lists {
+            for c in &driving[..start] {
+                seen.set(c.posting.no as usize, false);
+            }
         }
-        let doc = view.fields(no);
-        if !folded.matches(&doc, how) {
-            continue;
-        }
-        let id = view.id(no).to_owned();
-        if matched.len() == limit {
-            truncated = true;
-            break;
-        }
-        let name = if doc.firm.is_empty() {
-            format!("{} {}", doc.last, doc.first)
-        } else {
-            doc.firm.to_owned()
-        };
-        matched.push((name, id, no, s));
-    }
+    });
     matched.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(FindOutcome::Found(Found {
         total: matched.len(),

@@ -63,6 +63,8 @@
 //! normalisation crate is pulled in.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use fixedbitset::FixedBitSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::boxes::databox::{BoxState, BoxType, DataBox};
@@ -1071,6 +1073,15 @@ const MAX_WALKED_TOKENS: usize = 4_096;
 /// on FindDataBox by name at a million boxes (see docs/search.md).
 const RANDOM_READ_COST: usize = 24;
 
+/// What testing one box on its tokens costs against marking one posting
+/// in a set ([`View::retain_having`]). Measured on FindDataBox by name at
+/// a million boxes (see docs/search.md).
+const MARK_COST: usize = 40;
+
+/// What finding where a token's postings begin and end costs, in postings
+/// marked ([`View::retain_having`]): two binary searches of its list.
+const SEEK_COST: usize = 32;
+
 /// The cost of walking a sorted list of `len` entries along `n` sorted
 /// boxes: the shorter side is stepped through and the longer searched by
 /// galloping, about `log2` of the gap per step.
@@ -1239,6 +1250,65 @@ impl View {
             Place::Snapshot(n) => self.snap.id(n),
             Place::Log(b) => &b.id,
         }
+    }
+
+    /// Reads the first bytes of what a search reads of each box of `nos`
+    /// (its summary, its searchable fields and its ID) in one tight pass:
+    /// the reads of many boxes then wait for memory together rather than
+    /// one after another, and the work that follows finds them in the
+    /// cache. Only a matter of speed; the snapshot's boxes alone.
+    pub fn warm(&self, nos: &[BoxNo]) {
+        let s = &self.snap;
+        let (docs, ids) = (s.docs.as_bytes(), s.ids.as_bytes());
+        let mut touched = 0u8;
+        for &no in nos {
+            let n = no as usize;
+            let (Some(summary), Some(&doc), Some(&id)) =
+                (s.summaries.get(n), s.doc_starts.get(n), s.id_starts.get(n))
+            else {
+                continue;
+            };
+            touched ^= u8::from(summary.public_listing)
+                ^ docs.get(doc).copied().unwrap_or(0)
+                ^ ids.get(id as usize).copied().unwrap_or(0);
+        }
+        std::hint::black_box(touched);
+    }
+
+    /// [`View::warm`] for the records of the boxes of `nos` (every cache
+    /// line of each), which [`View::record_at`] reads.
+    pub fn warm_records(&self, nos: &[BoxNo]) {
+        let s = &self.snap;
+        let mut touched = 0u8;
+        for &no in nos {
+            let n = no as usize;
+            let (Some(&start), Some(&end)) = (s.record_starts.get(n), s.record_starts.get(n + 1))
+            else {
+                continue;
+            };
+            for at in (start..end).step_by(64) {
+                touched ^= s.records.get(at).copied().unwrap_or(0);
+            }
+        }
+        std::hint::black_box(touched);
+    }
+
+    /// [`View::warm`] for the tokens of `field` of each box of `nos`, which
+    /// [`View::word_in`] reads.
+    fn warm_tokens(&self, field: Field, nos: &[BoxNo]) {
+        let s = &self.snap;
+        let forward = match field {
+            Field::Name => &s.name_of,
+            Field::Address => &s.address_of,
+            Field::Ic => return,
+        };
+        let mut touched = 0u32;
+        for &no in nos {
+            if let Some(&start) = forward.starts.get(no as usize) {
+                touched ^= forward.ords.get(start as usize).copied().unwrap_or(0);
+            }
+        }
+        std::hint::black_box(touched);
     }
 
     pub fn summary(&self, no: BoxNo) -> Summary {
@@ -1431,6 +1501,108 @@ impl View {
             by_box(i, &mut out);
         }
         out
+    }
+
+    /// Keeps of `nos` (box numbers in any order, each once; the order is
+    /// kept) the boxes that have a token of `field` starting with `word`
+    /// (equal to it, with `exact`): those for which [`View::matches_of`]
+    /// finds a match, without telling how. The snapshot's boxes are found
+    /// by marking the postings of the word's tokens that fall between the
+    /// lowest and the highest of them in `set` (reading the lists in
+    /// order, a bit per posting in a set that stays in the cache), unless
+    /// testing each box on its own tokens costs less ([`MARK_COST`]); the
+    /// log's boxes are tested on their tokens. `set` holds this view's box
+    /// numbers, comes empty and is left empty.
+    pub fn retain_having(
+        &self,
+        field: Field,
+        word: &str,
+        exact: bool,
+        nos: &mut Vec<BoxNo>,
+        set: &mut FixedBitSet,
+    ) {
+        if nos.is_empty() {
+            return;
+        }
+        if word.is_empty() {
+            nos.clear();
+            return;
+        }
+        let terms = self.snap.terms(field);
+        let range = terms.range(word, exact);
+        let equal =
+            (range.start < range.end && terms.token(range.start) == word).then_some(range.start);
+        let located = Word {
+            text: word.to_owned(),
+            fields: {
+                let mut f: [(std::ops::Range<usize>, Option<usize>); 3] =
+                    [(0..0, None), (0..0, None), (0..0, None)];
+                f[field_slot(field)] = (range.clone(), equal);
+                f
+            },
+        };
+        let has = |no: BoxNo| match self.word_in(&located, no, field) {
+            Match::None => false,
+            Match::Prefix => !exact,
+            Match::Exact => true,
+        };
+        let snap_len = self.snap.len();
+        // The snapshot's boxes among `nos`, and the span of their numbers.
+        let (mut first, mut last, mut in_snap) = (BoxNo::MAX, 0, 0usize);
+        for &no in nos.iter() {
+            if (no as usize) < snap_len {
+                first = first.min(no);
+                last = last.max(no);
+                in_snap += 1;
+            }
+        }
+        // The postings between the lowest and the highest box, estimated
+        // as their share of all boxes, each a bit set in order, and a
+        // dictionary search per token to find them; against a random read
+        // of each box's tokens.
+        let window = if in_snap == 0 {
+            0
+        } else {
+            (last - first) as usize + 1
+        };
+        let marked = terms
+            .postings_in(range.clone())
+            .saturating_mul(window)
+            .checked_div(snap_len)
+            .unwrap_or(0);
+        let marking = marked + range.len() * SEEK_COST;
+        if in_snap == 0 || marking > in_snap.saturating_mul(MARK_COST) {
+            self.warm_tokens(field, nos);
+            nos.retain(|&no| has(no));
+            return;
+        }
+        let hi = first as usize + window - 1;
+        for t in range {
+            let list = terms.postings_of(t);
+            let from = list.partition_point(|&no| no < first);
+            let to = from + list[from..].partition_point(|&no| no as usize <= hi);
+            for &no in &list[from..to] {
+                set.insert(no as usize);
+            }
+        }
+        nos.retain(|&no| {
+            if (no as usize) < snap_len {
+                set.contains(no as usize)
+            } else {
+                has(no)
+            }
+        });
+        // Only the window's bits were set: its blocks are cleared whole
+        // (a fill the compiler turns into a memset; `remove_range` masks
+        // block by block).
+        let bits = usize::BITS as usize;
+        match set
+            .as_mut_slice()
+            .get_mut(first as usize / bits..=hi / bits)
+        {
+            Some(blocks) => blocks.fill(0),
+            None => set.clear(),
+        }
     }
 
     /// How many postings [`View::postings`] would give without a limit,
@@ -1907,6 +2079,75 @@ mod tests {
         let v = view(store.as_ref()).unwrap();
         let p = v.postings(Field::Name, "stara", true, 10);
         assert_eq!(p.items.len(), 1);
+    }
+
+    #[test]
+    fn narrowing_keeps_the_boxes_that_matching_finds() {
+        // A snapshot of boxes named from a few words, some renamed and some
+        // added in the log after it.
+        let words = ["Novák", "Nováková", "Novotný", "Dvořák", "Stavby", "Brno"];
+        let name = |i: usize| format!("{} {}", words[i % 6], words[(i / 6) % 6]);
+        let id = |i: usize| format!("a{i:06}");
+        let store = open_memory();
+        let mut batch = Batch::new();
+        for i in 0..400 {
+            let b = a_box(&id(i), &name(i), if i % 3 == 0 { "Brno" } else { "Praha" });
+            batch.put("boxes", b.id.as_str(), serde_json::to_vec(&b).unwrap());
+            stage_bulk_insert(&mut batch, &b);
+        }
+        store.apply(batch).unwrap();
+        prepare(store.as_ref()).unwrap();
+        let mut batch = Batch::new();
+        for i in (0..400).step_by(7) {
+            let (old, new) = (
+                a_box(&id(i), &name(i), if i % 3 == 0 { "Brno" } else { "Praha" }),
+                a_box(&id(i), &name(i + 1), "Brno"),
+            );
+            stage_update(&mut batch, &old, &new);
+            batch.put("boxes", new.id.as_str(), serde_json::to_vec(&new).unwrap());
+        }
+        for i in 400..430 {
+            let b = a_box(&id(i), &name(i), "Praha");
+            stage_insert(&mut batch, &b);
+            batch.put("boxes", b.id.as_str(), serde_json::to_vec(&b).unwrap());
+        }
+        store.apply(batch).unwrap();
+        let v = view(store.as_ref()).unwrap();
+        let all: Vec<BoxNo> = (0..v.numbers_end() as BoxNo)
+            .filter(|&no| v.find(v.id(no)) == Some(no))
+            .collect();
+        let mut set = FixedBitSet::with_capacity(v.numbers_end());
+        for (field, word, exact) in [
+            (Field::Name, "novak", false),
+            (Field::Name, "novak", true),
+            (Field::Name, "nov", false),
+            (Field::Name, "stavby", true),
+            (Field::Name, "zz", false),
+            (Field::Address, "brno", true),
+            (Field::Address, "pr", false),
+        ] {
+            // Every box, a few, one, and the same in a scattered order:
+            // marking postings for the many, each box's tokens for the few.
+            let few: Vec<BoxNo> = all.iter().copied().step_by(37).collect();
+            let one = vec![all[all.len() / 2]];
+            let mut scattered = all.clone();
+            scattered.reverse();
+            scattered.rotate_left(all.len() / 3);
+            for nos in [all.clone(), few, one, scattered] {
+                let mut sorted = nos.clone();
+                sorted.sort_unstable();
+                let found = v.matches_of(field, word, exact, &sorted);
+                let expected: Vec<BoxNo> = nos
+                    .iter()
+                    .copied()
+                    .filter(|no| found[sorted.binary_search(no).unwrap()] != Match::None)
+                    .collect();
+                let mut kept = nos.clone();
+                v.retain_having(field, word, exact, &mut kept, &mut set);
+                assert_eq!(kept, expected, "{word} {exact} of {} boxes", nos.len());
+                assert!(set.is_clear(), "{word}: the set is left empty");
+            }
+        }
     }
 
     #[test]
