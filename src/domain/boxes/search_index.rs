@@ -1169,6 +1169,23 @@ pub struct Word {
 }
 
 impl Word {
+    /// `word` located in the dictionary of `field` alone: the ordinals of
+    /// the tokens starting with it and the one equal to it.
+    fn in_one(
+        word: &str,
+        field: Field,
+        range: std::ops::Range<usize>,
+        equal: Option<usize>,
+    ) -> Word {
+        let mut fields: [(std::ops::Range<usize>, Option<usize>); 3] =
+            [(0..0, None), (0..0, None), (0..0, None)];
+        fields[field_slot(field)] = (range, equal);
+        Word {
+            text: word.to_owned(),
+            fields,
+        }
+    }
+
     /// The word itself.
     pub fn text(&self) -> &str {
         &self.text
@@ -1462,15 +1479,7 @@ impl View {
                 .sum();
             walked <= n.saturating_mul(RANDOM_READ_COST)
         };
-        let word_of = || Word {
-            text: word.to_owned(),
-            fields: {
-                let mut f: [(std::ops::Range<usize>, Option<usize>); 3] =
-                    [(0..0, None), (0..0, None), (0..0, None)];
-                f[field_slot(field)] = (range.clone(), equal);
-                f
-            },
-        };
+        let word_of = || Word::in_one(word, field, range.clone(), equal);
         let mut located: Option<Word> = None;
         let mut by_box = |i: usize, out: &mut Vec<Match>| {
             let w = located.get_or_insert_with(word_of);
@@ -1532,15 +1541,7 @@ impl View {
         let range = terms.range(word, exact);
         let equal =
             (range.start < range.end && terms.token(range.start) == word).then_some(range.start);
-        let located = Word {
-            text: word.to_owned(),
-            fields: {
-                let mut f: [(std::ops::Range<usize>, Option<usize>); 3] =
-                    [(0..0, None), (0..0, None), (0..0, None)];
-                f[field_slot(field)] = (range.clone(), equal);
-                f
-            },
-        };
+        let located = Word::in_one(word, field, range.clone(), equal);
         let has = |no: BoxNo| match self.word_in(&located, no, field) {
             Match::None => false,
             Match::Prefix => !exact,
