@@ -54,6 +54,11 @@ pub const FIND_LIMIT: usize = 100;
 /// further run is twice the one before (see [`find`]).
 const FIRST_RUN: usize = 1_024;
 
+/// How many of a run's surviving candidates are warmed ([`View::warm`])
+/// and read at a time: enough cache misses overlap, and an answer that is
+/// full early leaves the rest of the run untouched.
+const WARMED_AT_ONCE: usize = 128;
+
 /// Who searches: whether their box is (effectively) OVM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Searcher {
@@ -321,6 +326,29 @@ fn clause_count(view: &View, clause: &Clause) -> Option<usize> {
 /// `limit` postings), reading only the driver's postings. `None` when the
 /// counts are not known.
 fn drive_counted(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Option<Driver>> {
+    let Some(choice) = choose_counted(view, clauses, order)? else {
+        return Some(None);
+    };
+    let (candidates, truncated) = collect(view, &clauses[choice.clause], choice.limit);
+    Some(Some(Driver {
+        clause: choice.clause,
+        candidates,
+        truncated,
+    }))
+}
+
+/// The driving clause [`drive_counted`] reads: its postings up to `limit`,
+/// more than `limit` exist exactly when `truncated`.
+struct Choice {
+    clause: usize,
+    limit: usize,
+    truncated: bool,
+}
+
+/// [`drive`]'s choice of driver from the clauses' posting counts alone
+/// (nothing read); `None` when the counts are not known, `Some(None)` when
+/// there is no clause.
+fn choose_counted(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Option<Choice>> {
     let counts = clauses
         .iter()
         .map(|c| clause_count(view, c))
@@ -347,15 +375,67 @@ fn drive_counted(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Opt
             break;
         }
     }
-    let Some((clause, _, _)) = best else {
+    let Some((clause, _, truncated)) = best else {
         return Some(None);
     };
-    let (candidates, truncated) = collect(view, &clauses[clause], limits[clause]?);
-    Some(Some(Driver {
+    Some(Some(Choice {
         clause,
-        candidates,
+        limit: limits[clause]?,
         truncated,
     }))
+}
+
+/// The driving postings of [`find`], which needs their box numbers alone.
+struct Driving<'v> {
+    clause: usize,
+    /// At most the clause's limit of them, in posting order.
+    nos: std::borrow::Cow<'v, [BoxNo]>,
+    /// `nos` may hold a box more than once (see [`idx::PostingSlice`]).
+    several_lists: bool,
+    /// The clause has more postings than `nos`.
+    truncated: bool,
+}
+
+/// [`drive`]'s driver for [`find`]: where the counts choose a one-word
+/// clause and the snapshot alone holds its postings, the numbers are read
+/// where they lie ([`View::postings_slice`]) rather than copied (a driver
+/// of 20,000 postings whose answer is full after the first run reads a
+/// thousand of them); otherwise [`drive`]'s, collected.
+fn driving<'v>(view: &'v View, clauses: &[Clause], order: &[usize]) -> Option<Driving<'v>> {
+    let Some(choice) = choose_counted(view, clauses, order) else {
+        let driver = drive(view, clauses, order)?;
+        return Some(Driving::collected(
+            driver.clause,
+            &driver.candidates,
+            driver.truncated,
+        ));
+    };
+    let choice = choice?;
+    if let [Term::Index { field, word, exact }] = clauses[choice.clause].as_slice()
+        && let Some(slice) = view.postings_slice(*field, word, *exact)
+    {
+        let nos = &slice.nos[..slice.nos.len().min(choice.limit)];
+        return Some(Driving {
+            clause: choice.clause,
+            nos: std::borrow::Cow::Borrowed(nos),
+            several_lists: slice.lists > 1,
+            truncated: choice.truncated,
+        });
+    }
+    let (candidates, truncated) = collect(view, &clauses[choice.clause], choice.limit);
+    Some(Driving::collected(choice.clause, &candidates, truncated))
+}
+
+impl Driving<'_> {
+    fn collected(clause: usize, candidates: &[Candidate], truncated: bool) -> Driving<'static> {
+        let nos: Vec<BoxNo> = candidates.iter().map(|c| c.posting.no).collect();
+        Driving {
+            clause,
+            several_lists: !nos.windows(2).all(|w| w[0] < w[1]),
+            nos: std::borrow::Cow::Owned(nos),
+            truncated,
+        }
+    }
 }
 
 /// Clause order: exact identifiers first, then longer words (rarer, as a
@@ -979,7 +1059,7 @@ pub fn find(
         return Ok(FindOutcome::TooGeneral);
     }
     let view = idx::view(store)?;
-    let Some(driver) = drive(&view, &clauses, &order_of(&clauses)) else {
+    let Some(driver) = driving(&view, &clauses, &order_of(&clauses)) else {
         return Ok(FindOutcome::TooGeneral);
     };
     // Every word of the criteria must begin a word of its field (the
@@ -992,10 +1072,8 @@ pub fn find(
     // truncated answer holds: each box where its first posting was. One
     // list alone has each box once; the lists of several tokens may share
     // boxes, kept at their first posting only.
-    let driving = &driver.candidates;
-    let several_lists = !driving
-        .windows(2)
-        .all(|w| w[0].posting.no < w[1].posting.no);
+    let driving: &[BoxNo] = &driver.nos;
+    let several_lists = driver.several_lists;
     let mut matched: Vec<(String, String, BoxNo, Summary)> = Vec::new();
     let mut truncated = driver.truncated;
     let mut full = false;
@@ -1012,7 +1090,7 @@ pub fn find(
             let part = &driving[start..end];
             start = end;
             run = run.saturating_mul(2);
-            let part = part.iter().map(|c| c.posting.no);
+            let part = part.iter().copied();
             let mut candidates: Vec<BoxNo> = if several_lists {
                 part.filter(|&no| !seen.put(no as usize)).collect()
             } else {
@@ -1024,31 +1102,36 @@ pub fn find(
                 }
                 narrow(&view, &clauses[i], &mut candidates, marks);
             }
-            view.warm(&candidates);
-            for no in candidates {
-                // The type, who may see the box and its state are read
-                // only for the boxes every word found (see [`Posting`]).
-                let s = view.summary(no);
-                if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
-                    continue;
+            // Read a slice at a time, each warmed first: a full answer
+            // stops within the first slices, the rest of a long run
+            // never touched.
+            'read: for slice in candidates.chunks(WARMED_AT_ONCE) {
+                view.warm(slice);
+                for &no in slice {
+                    // The type, who may see the box and its state are read
+                    // only for the boxes every word found (see [`Posting`]).
+                    let s = view.summary(no);
+                    if !type_matches(want, s.box_type, c.base_only) || !visible(&s, who) {
+                        continue;
+                    }
+                    if how == Matching::Personal && s.state != BoxState::Accessible {
+                        continue;
+                    }
+                    let doc = view.fields(no);
+                    if !folded.matches(&doc, how) {
+                        continue;
+                    }
+                    if matched.len() == limit {
+                        full = true;
+                        break 'read;
+                    }
+                    let name = if doc.firm.is_empty() {
+                        format!("{} {}", doc.last, doc.first)
+                    } else {
+                        doc.firm.to_owned()
+                    };
+                    matched.push((name, view.id(no).to_owned(), no, s));
                 }
-                if how == Matching::Personal && s.state != BoxState::Accessible {
-                    continue;
-                }
-                let doc = view.fields(no);
-                if !folded.matches(&doc, how) {
-                    continue;
-                }
-                if matched.len() == limit {
-                    full = true;
-                    break;
-                }
-                let name = if doc.firm.is_empty() {
-                    format!("{} {}", doc.last, doc.first)
-                } else {
-                    doc.firm.to_owned()
-                };
-                matched.push((name, view.id(no).to_owned(), no, s));
             }
             if full {
                 truncated = true;
@@ -1056,8 +1139,8 @@ pub fn find(
             }
         }
         if several_lists {
-            for c in &driving[..start] {
-                seen.set(c.posting.no as usize, false);
+            for &no in &driving[..start] {
+                seen.set(no as usize, false);
             }
         }
     });
@@ -1303,6 +1386,25 @@ mod tests {
         assert!(view.count(Field::Address, "praha", true).unwrap() > CANDIDATE_LIMIT);
         // The read evaluation runs where counting is off.
         idx::counting::off(|| assert_eq!(view.count(Field::Address, "praha", true), None));
+        // The counted evaluation reads a one-word driver where it lies:
+        // the same numbers, in the same order, as the postings read.
+        for (field, word, exact, lists) in [
+            (Field::Name, "novak", false, 2),
+            (Field::Name, "novak", true, 1),
+            (Field::Address, "praha", true, 1),
+            (Field::Address, "pl", false, 1),
+            (Field::Name, "zzz", false, 0),
+        ] {
+            let slice = view.postings_slice(field, word, exact).unwrap();
+            let read: Vec<BoxNo> = view
+                .postings(field, word, exact, usize::MAX)
+                .items
+                .iter()
+                .map(|p| p.no)
+                .collect();
+            assert_eq!(slice.nos, read.as_slice(), "{word}");
+            assert_eq!(slice.lists, lists, "{word}");
+        }
         let counted = answers(store.as_ref());
         assert!(counted.iter().any(|a| a.2), "some searches are truncated");
         assert_eq!(idx::counting::off(|| answers(store.as_ref())), counted);
@@ -1318,6 +1420,10 @@ mod tests {
         store.apply(batch).unwrap();
         let view = idx::view(store.as_ref()).unwrap();
         assert!(view.count(Field::Address, "praha", true).unwrap() > CANDIDATE_LIMIT);
+        assert!(
+            view.postings_slice(Field::Name, "novak", false).is_none(),
+            "with the log, postings are merged, not read in place"
+        );
         assert_eq!(answers(store.as_ref()), counted);
         assert_eq!(idx::counting::off(|| answers(store.as_ref())), counted);
 

@@ -1160,6 +1160,17 @@ pub struct Postings {
     pub truncated: bool,
 }
 
+/// The box numbers of a word's postings as the snapshot stores them
+/// ([`View::postings_slice`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PostingSlice<'a> {
+    /// In (token, box number) order: each token's list ascending.
+    pub nos: &'a [BoxNo],
+    /// How many tokens' lists `nos` joins: with more than one, a box may
+    /// occur more than once, and the whole is not in box order.
+    pub lists: usize,
+}
+
 /// A search word located in the dictionaries ([`View::word`]).
 pub struct Word {
     text: String,
@@ -1714,6 +1725,36 @@ impl View {
                 .map(|n| n as BoxNo)
                 .filter(|n| !self.overlay.superseded.contains(n))
         })
+    }
+
+    /// The box numbers of [`View::postings`] (without a bound) where they
+    /// lie, when the snapshot alone holds them: the lists of a field's
+    /// tokens are stored one after another in token order, so those of
+    /// the tokens starting with `prefix` are one slice, read without a
+    /// copy. `None` while the log holds boxes ([`View::postings`] merges
+    /// the two).
+    pub fn postings_slice(
+        &self,
+        field: Field,
+        prefix: &str,
+        exact: bool,
+    ) -> Option<PostingSlice<'_>> {
+        if !self.overlay.is_empty() {
+            return None;
+        }
+        if prefix.is_empty() {
+            return Some(PostingSlice { nos: &[], lists: 0 });
+        }
+        let terms = self.snap.terms(field);
+        let range = terms.range(prefix, exact);
+        let lists = range.len();
+        let nos = if range.is_empty() {
+            &[][..]
+        } else {
+            &terms.postings
+                [terms.post_starts[range.start] as usize..terms.post_starts[range.end] as usize]
+        };
+        Some(PostingSlice { nos, lists })
     }
 
     /// The postings of `field` whose token starts with `prefix` (or equals
