@@ -165,7 +165,14 @@ pub fn write_root<T: XmlRoot>(w: &mut XmlWriter, v: &T) {
 /// `v` as a standalone XML fragment (no XML declaration), e.g.
 /// `<q:DummyOperationResponse xmlns:q="…v20" xmlns:xsi="…">…</…>`.
 pub fn to_document_fragment<T: XmlRoot>(v: &T) -> String {
-    let mut w = XmlWriter::new();
+    to_document_fragment_sized(v, 0)
+}
+
+/// [`to_document_fragment`] into a buffer reserved for `capacity` bytes
+/// (an answer of many records knows about how long it will be: it is
+/// written without the buffer's copies as it grows).
+pub fn to_document_fragment_sized<T: XmlRoot>(v: &T, capacity: usize) -> String {
+    let mut w = XmlWriter::with_capacity(capacity);
     write_root(&mut w, v);
     w.into_string()
 }
