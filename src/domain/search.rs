@@ -326,15 +326,7 @@ fn clause_count(view: &View, clause: &Clause) -> Option<usize> {
 /// `limit` postings), reading only the driver's postings. `None` when the
 /// counts are not known.
 fn drive_counted(view: &View, clauses: &[Clause], order: &[usize]) -> Option<Option<Driver>> {
-    let Some(choice) = choose_counted(view, clauses, order)? else {
-        return Some(None);
-    };
-    let (candidates, truncated) = collect(view, &clauses[choice.clause], choice.limit);
-    Some(Some(Driver {
-        clause: choice.clause,
-        candidates,
-        truncated,
-    }))
+    Some(choose_counted(view, clauses, order)?.map(|choice| choice.read(view, clauses)))
 }
 
 /// The driving clause [`drive_counted`] reads: its postings up to `limit`,
@@ -343,6 +335,18 @@ struct Choice {
     clause: usize,
     limit: usize,
     truncated: bool,
+}
+
+impl Choice {
+    /// The chosen clause's postings, collected.
+    fn read(&self, view: &View, clauses: &[Clause]) -> Driver {
+        let (candidates, truncated) = collect(view, &clauses[self.clause], self.limit);
+        Driver {
+            clause: self.clause,
+            candidates,
+            truncated,
+        }
+    }
 }
 
 /// [`drive`]'s choice of driver from the clauses' posting counts alone
@@ -402,40 +406,31 @@ struct Driving<'v> {
 /// of 20,000 postings whose answer is full after the first run reads a
 /// thousand of them); otherwise [`drive`]'s, collected.
 fn driving<'v>(view: &'v View, clauses: &[Clause], order: &[usize]) -> Option<Driving<'v>> {
-    let Some(choice) = choose_counted(view, clauses, order) else {
-        let driver = drive(view, clauses, order)?;
-        return Some(Driving::collected(
-            driver.clause,
-            &driver.candidates,
-            driver.truncated,
-        ));
-    };
-    let choice = choice?;
-    if let [Term::Index { field, word, exact }] = clauses[choice.clause].as_slice()
-        && let Some(slice) = view.postings_slice(*field, word, *exact)
-    {
-        let nos = &slice.nos[..slice.nos.len().min(choice.limit)];
-        return Some(Driving {
-            clause: choice.clause,
-            nos: std::borrow::Cow::Borrowed(nos),
-            several_lists: slice.lists > 1,
-            truncated: choice.truncated,
-        });
-    }
-    let (candidates, truncated) = collect(view, &clauses[choice.clause], choice.limit);
-    Some(Driving::collected(choice.clause, &candidates, truncated))
-}
-
-impl Driving<'_> {
-    fn collected(clause: usize, candidates: &[Candidate], truncated: bool) -> Driving<'static> {
-        let nos: Vec<BoxNo> = candidates.iter().map(|c| c.posting.no).collect();
-        Driving {
-            clause,
-            several_lists: !nos.windows(2).all(|w| w[0] < w[1]),
-            nos: std::borrow::Cow::Owned(nos),
-            truncated,
+    let driver = match choose_counted(view, clauses, order) {
+        None => drive(view, clauses, order)?,
+        Some(choice) => {
+            let choice = choice?;
+            if let [Term::Index { field, word, exact }] = clauses[choice.clause].as_slice()
+                && let Some(slice) = view.postings_slice(*field, word, *exact)
+            {
+                let nos = &slice.nos[..slice.nos.len().min(choice.limit)];
+                return Some(Driving {
+                    clause: choice.clause,
+                    nos: std::borrow::Cow::Borrowed(nos),
+                    several_lists: slice.lists > 1,
+                    truncated: choice.truncated,
+                });
+            }
+            choice.read(view, clauses)
         }
-    }
+    };
+    let nos: Vec<BoxNo> = driver.candidates.iter().map(|c| c.posting.no).collect();
+    Some(Driving {
+        clause: driver.clause,
+        several_lists: !nos.windows(2).all(|w| w[0] < w[1]),
+        nos: std::borrow::Cow::Owned(nos),
+        truncated: driver.truncated,
+    })
 }
 
 /// Clause order: exact identifiers first, then longer words (rarer, as a

@@ -610,12 +610,17 @@ impl Terms {
         &self.postings[self.post_starts[i] as usize..self.post_starts[i + 1] as usize]
     }
 
+    /// The postings of the tokens of `range`, which lie one after another.
+    fn postings_of_range(&self, range: std::ops::Range<usize>) -> &[u32] {
+        if range.is_empty() {
+            return &[];
+        }
+        &self.postings[self.post_starts[range.start] as usize..self.post_starts[range.end] as usize]
+    }
+
     /// How many postings the tokens of `range` have together.
     fn postings_in(&self, range: std::ops::Range<usize>) -> usize {
-        if range.is_empty() {
-            return 0;
-        }
-        (self.post_starts[range.end] - self.post_starts[range.start]) as usize
+        self.postings_of_range(range).len()
     }
 
     /// The first ordinal `i` for which `below(token(i))` is false (the
@@ -1747,14 +1752,10 @@ impl View {
         }
         let terms = self.snap.terms(field);
         let range = terms.range(prefix, exact);
-        let lists = range.len();
-        let nos = if range.is_empty() {
-            &[][..]
-        } else {
-            &terms.postings
-                [terms.post_starts[range.start] as usize..terms.post_starts[range.end] as usize]
-        };
-        Some(PostingSlice { nos, lists })
+        Some(PostingSlice {
+            lists: range.len(),
+            nos: terms.postings_of_range(range),
+        })
     }
 
     /// The postings of `field` whose token starts with `prefix` (or equals
