@@ -24,6 +24,7 @@
 //! session (`/apps/DS/df`), so the figures are the search, not the Argon2
 //! password check a Basic login pays on every request.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +42,13 @@ use isds_gateway::store::{self, Batch, KeyRange, Order};
 #[path = "../tests/common/box_requests.rs"]
 #[allow(dead_code)] // the bench uses part of it
 mod box_requests;
+
+// The suite's keep-alive client, so both measure with one client.
+#[path = "../src/bin/bench/load.rs"]
+#[allow(dead_code)] // the bench uses part of it
+mod load;
+
+use load::{Connection, Request};
 
 const ISDS_NS: &str = "http://isds.czechpoint.cz/v20";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -388,32 +396,33 @@ fn queries_for(i: u64, seed: u64) -> Option<[String; 3]> {
     Some([by_ic, by_name, full_text])
 }
 
-#[derive(Clone)]
+/// A logged-in web session: the cookie every query is sent with.
 struct Session {
-    client: reqwest::Client,
-    url: String,
+    addr: SocketAddr,
     cookie: String,
 }
 
 impl Session {
-    /// Sends one query; the answer's bytes as they came (the clients
-    /// search them for what they keep, without a UTF-8 pass over the
-    /// whole answer: the clients share the gateway's cores).
-    async fn call(&self, body: &str) -> (Duration, bytes::Bytes) {
-        let started = Instant::now();
-        let resp = self
-            .client
-            .post(&self.url)
-            .header("content-type", "text/xml; charset=utf-8")
-            .header("soapaction", "\"\"")
-            .header("cookie", &self.cookie)
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("request sent");
-        let answer = resp.bytes().await.expect("response read");
-        (started.elapsed(), answer)
+    /// A query's request, its bytes on the wire prepared before the
+    /// clients start.
+    fn request(&self, body: &str) -> Request {
+        Request::soap_in_session(self.addr, "/apps/DS/df", &self.cookie, body.as_bytes())
     }
+
+    /// A client's own keep-alive connection.
+    async fn connect(&self) -> Connection {
+        Connection::open(self.addr).await.expect("client connects")
+    }
+}
+
+/// Sends one query; the answer's bytes as they came (the clients search
+/// them for what they keep, without a UTF-8 pass over the whole answer:
+/// the clients share the gateway's cores).
+async fn call(connection: &mut Connection, request: &Request) -> (Duration, Vec<u8>) {
+    let started = Instant::now();
+    let (status, answer) = connection.exchange(request).await.expect("query answered");
+    assert_eq!(status, 200, "a search is answered with HTTP 200");
+    (started.elapsed(), answer)
 }
 
 async fn login(http: &str, a: &Args) -> Session {
@@ -443,8 +452,7 @@ async fn login(http: &str, a: &Args) -> Session {
         .expect("session cookie")
         .to_owned();
     Session {
-        client,
-        url: uri,
+        addr: http.parse().expect("gateway address"),
         cookie,
     }
 }
@@ -572,26 +580,32 @@ fn main() {
         // floor the searches are compared with.
         let mut floor: Option<(Duration, f64)> = None;
         for (name, set) in names.iter().zip(&sets) {
+            let mut warming = session.connect().await;
             for q in set.iter().take(50) {
-                session.call(q).await;
+                call(&mut warming, &session.request(q)).await;
             }
-            let cpu_before = gateway_cpu_s();
-            let started = Instant::now();
-            let mut tasks = Vec::new();
+            // Each client's queries, prepared, and its connection, open,
+            // before the clock starts.
+            let mut clients = Vec::with_capacity(a.clients);
             for c in 0..a.clients {
-                let session = session.clone();
-                let mine: Vec<String> = set
+                let mine: Vec<(String, Request)> = set
                     .iter()
                     .skip(50)
                     .skip(c)
                     .step_by(a.clients)
-                    .cloned()
+                    .map(|q| (q.clone(), session.request(q)))
                     .collect();
+                clients.push((mine, session.connect().await));
+            }
+            let cpu_before = gateway_cpu_s();
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for (mine, mut connection) in clients {
                 let dumping = a.dump.is_some();
                 tasks.push(tokio::spawn(async move {
                     let mut out = Vec::with_capacity(mine.len());
-                    for q in &mine {
-                        let (d, text) = session.call(q).await;
+                    for (q, request) in &mine {
+                        let (d, text) = call(&mut connection, request).await;
                         // Only what the figures need is kept (the whole
                         // answer only for --dump): the answers of a long
                         // run would otherwise show in the RSS reported as

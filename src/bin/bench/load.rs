@@ -27,6 +27,19 @@ impl Request {
         )
     }
 
+    /// A SOAP 1.1 POST to `path` in a web session (its `cookie`, as a
+    /// login at `/as/processLogin` set it).
+    #[allow(dead_code)] // used by benches/search.rs, which includes this file
+    pub fn soap_in_session(addr: SocketAddr, path: &str, cookie: &str, envelope: &[u8]) -> Self {
+        Self::with_credential(
+            addr,
+            path,
+            ("Cookie", cookie),
+            "text/xml; charset=utf-8",
+            envelope,
+        )
+    }
+
     /// A SOAP POST of `body` as `content_type` (e.g. an MTOM multipart).
     pub fn post(
         addr: SocketAddr,
@@ -35,8 +48,24 @@ impl Request {
         content_type: &str,
         body: &[u8],
     ) -> Self {
+        Self::with_credential(
+            addr,
+            path,
+            ("Authorization", authorization),
+            content_type,
+            body,
+        )
+    }
+
+    fn with_credential(
+        addr: SocketAddr,
+        path: &str,
+        (header, value): (&str, &str),
+        content_type: &str,
+        body: &[u8],
+    ) -> Self {
         let mut wire = format!(
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nSOAPAction: \"\"\r\nAuthorization: {authorization}\r\nContent-Length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nSOAPAction: \"\"\r\n{header}: {value}\r\nContent-Length: {}\r\n\r\n",
             body.len()
         )
         .into_bytes();
@@ -98,17 +127,15 @@ pub async fn run(
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(per_client);
             let mut errors = 0;
-            let Ok(stream) = TcpStream::connect(addr).await else {
+            let Ok(mut connection) = Connection::open(addr).await else {
                 return (latencies, per_client);
             };
-            let _ = stream.set_nodelay(true);
-            let mut stream = BufReader::new(stream);
             for _ in 0..per_client {
                 if Instant::now() >= deadline {
                     break;
                 }
                 let t0 = Instant::now();
-                match exchange(&mut stream, &request.wire).await {
+                match connection.exchange(&request).await {
                     Ok((status, body)) => {
                         if status != 200 || !check(&body) {
                             errors += 1;
@@ -144,9 +171,32 @@ pub async fn run(
 
 /// One request on a fresh connection: the HTTP status and the body.
 pub async fn once(addr: SocketAddr, request: &Request) -> std::io::Result<(u16, Vec<u8>)> {
-    let stream = TcpStream::connect(addr).await?;
-    let mut stream = BufReader::new(stream);
-    exchange(&mut stream, &request.wire).await
+    Connection::open(addr).await?.exchange(request).await
+}
+
+/// A keep-alive connection of one client, which sends a request and reads
+/// its response before the next (no pipelining): what a SOAP client's
+/// connection does, without the bookkeeping of a general HTTP client, so
+/// a closed loop of these spends little of the machine it measures.
+pub struct Connection {
+    stream: BufReader<TcpStream>,
+}
+
+impl Connection {
+    /// Connects to `addr`, with Nagle's delay off as HTTP clients set it.
+    pub async fn open(addr: SocketAddr) -> std::io::Result<Self> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: BufReader::new(stream),
+        })
+    }
+
+    /// Sends `request` and reads its response: the HTTP status and the
+    /// body.
+    pub async fn exchange(&mut self, request: &Request) -> std::io::Result<(u16, Vec<u8>)> {
+        exchange(&mut self.stream, &request.wire).await
+    }
 }
 
 /// Sends one request and reads one response (status line, headers,
