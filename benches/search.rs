@@ -3,7 +3,7 @@
 //! HTTP on loopback.
 //!
 //! ```text
-//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--clients C] [--data DIR] [--no-rebuild] [--cache-mb MB] [--dump FILE] [--renames N]
+//! cargo bench --bench search -- [--boxes N] [--seed S] [--queries Q] [--clients C] [--data DIR] [--no-rebuild] [--cache-mb MB] [--dump FILE] [--renames N] [--rounds N]
 //! ```
 //!
 //! `--boxes` defaults to 1,000,000 (the real register holds about a
@@ -18,7 +18,9 @@
 //! with its ratio to the floor's. `--dump FILE` appends every query and its
 //! answer to `FILE`, to compare the answers of two builds. `--renames N`
 //! renames `N` boxes through UpdateDataBoxDescr2 after the start, so the
-//! searches run over the index's log.
+//! searches run over the index's log. `--rounds N` measures the three
+//! kinds N times in one process (the spread of the rounds is the noise a
+//! comparison of two builds has to exceed).
 //!
 //! The client logs in once by HOTP and sends every request in the cookie
 //! session (`/apps/DS/df`), so the figures are the search, not the Argon2
@@ -70,6 +72,9 @@ struct Args {
     /// Boxes renamed through UpdateDataBoxDescr2 after the start, before
     /// the queries: searches then lay the index's log over its snapshot.
     renames: u64,
+    /// Times the three kinds are measured, one after another: the spread
+    /// of one process's rounds is the noise a comparison must exceed.
+    rounds: usize,
 }
 
 fn args() -> Args {
@@ -83,6 +88,7 @@ fn args() -> Args {
         clients: 1,
         dump: None,
         renames: 0,
+        rounds: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -97,6 +103,7 @@ fn args() -> Args {
             "--renames" => a.renames = value().parse().unwrap_or(0),
             "--cache-mb" => a.cache_mb = value().parse().unwrap_or(a.cache_mb),
             "--clients" => a.clients = value().parse().unwrap_or(a.clients).max(1),
+            "--rounds" => a.rounds = value().parse().unwrap_or(a.rounds).max(1),
             // `cargo bench` passes --bench; other flags are ignored.
             _ => {}
         }
@@ -576,108 +583,113 @@ fn main() {
             a.clients,
             load_average()
         );
-        // FindDataBox by IČ, a point lookup with one box to answer, is the
-        // floor the searches are compared with.
-        let mut floor: Option<(Duration, f64)> = None;
-        for (name, set) in names.iter().zip(&sets) {
-            let mut warming = session.connect().await;
-            for q in set.iter().take(50) {
-                call(&mut warming, &session.request(q)).await;
+        for round in 1..=a.rounds {
+            if a.rounds > 1 {
+                println!("round {round} of {}:", a.rounds);
             }
-            // Each client's queries, prepared, and its connection, open,
-            // before the clock starts.
-            let mut clients = Vec::with_capacity(a.clients);
-            for c in 0..a.clients {
-                let mine: Vec<(String, Request)> = set
-                    .iter()
-                    .skip(50)
-                    .skip(c)
-                    .step_by(a.clients)
-                    .map(|q| (q.clone(), session.request(q)))
-                    .collect();
-                clients.push((mine, session.connect().await));
-            }
-            let cpu_before = gateway_cpu_s();
-            let started = Instant::now();
-            let mut tasks = Vec::new();
-            for (mine, mut connection) in clients {
-                let dumping = a.dump.is_some();
-                tasks.push(tokio::spawn(async move {
-                    let mut out = Vec::with_capacity(mine.len());
-                    for (q, request) in &mine {
-                        let (d, text) = call(&mut connection, request).await;
-                        // Only what the figures need is kept (the whole
-                        // answer only for --dump): the answers of a long
-                        // run would otherwise show in the RSS reported as
-                        // the gateway's, which shares this process.
-                        let dump = dumping
-                            .then(|| (q.clone(), String::from_utf8_lossy(&text).replace('\n', " ")));
-                        out.push(Answer::of(d, &text, dump));
+            // FindDataBox by IČ, a point lookup with one box to answer, is the
+            // floor the searches are compared with.
+            let mut floor: Option<(Duration, f64)> = None;
+            for (name, set) in names.iter().zip(&sets) {
+                let mut warming = session.connect().await;
+                for q in set.iter().take(50) {
+                    call(&mut warming, &session.request(q)).await;
+                }
+                // Each client's queries, prepared, and its connection, open,
+                // before the clock starts.
+                let mut clients = Vec::with_capacity(a.clients);
+                for c in 0..a.clients {
+                    let mine: Vec<(String, Request)> = set
+                        .iter()
+                        .skip(50)
+                        .skip(c)
+                        .step_by(a.clients)
+                        .map(|q| (q.clone(), session.request(q)))
+                        .collect();
+                    clients.push((mine, session.connect().await));
+                }
+                let cpu_before = gateway_cpu_s();
+                let started = Instant::now();
+                let mut tasks = Vec::new();
+                for (mine, mut connection) in clients {
+                    let dumping = a.dump.is_some();
+                    tasks.push(tokio::spawn(async move {
+                        let mut out = Vec::with_capacity(mine.len());
+                        for (q, request) in &mine {
+                            let (d, text) = call(&mut connection, request).await;
+                            // Only what the figures need is kept (the whole
+                            // answer only for --dump): the answers of a long
+                            // run would otherwise show in the RSS reported as
+                            // the gateway's, which shares this process.
+                            let dump = dumping
+                                .then(|| (q.clone(), String::from_utf8_lossy(&text).replace('\n', " ")));
+                            out.push(Answer::of(d, &text, dump));
+                        }
+                        out
+                    }));
+                }
+                let mut answers = Vec::with_capacity(a.queries);
+                for t in tasks {
+                    answers.extend(t.await.expect("client task"));
+                }
+                let wall = started.elapsed();
+                let cpu = gateway_cpu_s() - cpu_before;
+                let mut times = Vec::with_capacity(a.queries);
+                let mut found = 0usize;
+                let mut codes = std::collections::BTreeMap::new();
+                if let Some(path) = &a.dump {
+                    use std::io::Write as _;
+                    let mut file = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(path)
+                        .expect("dump file opens");
+                    for (q, text) in answers.iter().filter_map(|x| x.dump.as_ref()) {
+                        writeln!(file, "{name}\t{q}\t{text}").expect("dump written");
                     }
-                    out
-                }));
-            }
-            let mut answers = Vec::with_capacity(a.queries);
-            for t in tasks {
-                answers.extend(t.await.expect("client task"));
-            }
-            let wall = started.elapsed();
-            let cpu = gateway_cpu_s() - cpu_before;
-            let mut times = Vec::with_capacity(a.queries);
-            let mut found = 0usize;
-            let mut codes = std::collections::BTreeMap::new();
-            if let Some(path) = &a.dump {
-                use std::io::Write as _;
-                let mut file = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .expect("dump file opens");
-                for (q, text) in answers.iter().filter_map(|x| x.dump.as_ref()) {
-                    writeln!(file, "{name}\t{q}\t{text}").expect("dump written");
                 }
+                // The codes of the slowest hundredth, the queries p99 is
+                // made of: whether the tail is the long answers (0003, a
+                // hundred boxes) or queries waiting behind them.
+                answers.sort_by_key(|x| x.took);
+                let tail_from = answers.len() - answers.len().div_ceil(100);
+                let mut tail_codes = std::collections::BTreeMap::new();
+                for (i, x) in answers.into_iter().enumerate() {
+                    times.push(x.took);
+                    if x.with_boxes {
+                        found += 1;
+                    }
+                    if i >= tail_from {
+                        *tail_codes.entry(x.code.clone()).or_insert(0usize) += 1;
+                    }
+                    *codes.entry(x.code).or_insert(0usize) += 1;
+                }
+                let p99 = percentile(&times, 0.99);
+                let cpu_ms = cpu * 1000.0 / times.len().max(1) as f64;
+                let ratio = match floor {
+                    None => {
+                        floor = Some((p99, cpu_ms));
+                        "floor".to_owned()
+                    }
+                    Some((f, f_cpu)) => format!(
+                        "{:.1}x the floor's p99, {:.1}x its CPU",
+                        p99.as_secs_f64() / f.as_secs_f64().max(1e-9),
+                        cpu_ms / f_cpu.max(1e-9)
+                    ),
+                };
+                let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
+                println!(
+                    "  {name:<55} p50 {:>9}  p99 {:>9}  gateway CPU {cpu_ms:.3} ms/query ({ratio})  max {:>9}  mean {:>9}  {:.0} req/s  answered with boxes {found}/{}  codes {codes:?} (slowest 1 %: {tail_codes:?})  load {}  RSS {}",
+                    ms(percentile(&times, 0.50)),
+                    ms(p99),
+                    ms(percentile(&times, 1.0)),
+                    ms(mean),
+                    times.len() as f64 / wall.as_secs_f64().max(1e-9),
+                    times.len(),
+                    load_average(),
+                    rss()
+                );
             }
-            // The codes of the slowest hundredth, the queries p99 is
-            // made of: whether the tail is the long answers (0003, a
-            // hundred boxes) or queries waiting behind them.
-            answers.sort_by_key(|x| x.took);
-            let tail_from = answers.len() - answers.len().div_ceil(100);
-            let mut tail_codes = std::collections::BTreeMap::new();
-            for (i, x) in answers.into_iter().enumerate() {
-                times.push(x.took);
-                if x.with_boxes {
-                    found += 1;
-                }
-                if i >= tail_from {
-                    *tail_codes.entry(x.code.clone()).or_insert(0usize) += 1;
-                }
-                *codes.entry(x.code).or_insert(0usize) += 1;
-            }
-            let p99 = percentile(&times, 0.99);
-            let cpu_ms = cpu * 1000.0 / times.len().max(1) as f64;
-            let ratio = match floor {
-                None => {
-                    floor = Some((p99, cpu_ms));
-                    "floor".to_owned()
-                }
-                Some((f, f_cpu)) => format!(
-                    "{:.1}x the floor's p99, {:.1}x its CPU",
-                    p99.as_secs_f64() / f.as_secs_f64().max(1e-9),
-                    cpu_ms / f_cpu.max(1e-9)
-                ),
-            };
-            let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
-            println!(
-                "  {name:<55} p50 {:>9}  p99 {:>9}  gateway CPU {cpu_ms:.3} ms/query ({ratio})  max {:>9}  mean {:>9}  {:.0} req/s  answered with boxes {found}/{}  codes {codes:?} (slowest 1 %: {tail_codes:?})  load {}  RSS {}",
-                ms(percentile(&times, 0.50)),
-                ms(p99),
-                ms(percentile(&times, 1.0)),
-                ms(mean),
-                times.len() as f64 / wall.as_secs_f64().max(1e-9),
-                times.len(),
-                load_average(),
-                rss()
-            );
         }
     });
     drop(clients);
