@@ -591,109 +591,122 @@ fn main() {
             // floor the searches are compared with.
             let mut floor: Option<(Duration, f64)> = None;
             for (name, set) in names.iter().zip(&sets) {
-                let mut warming = session.connect().await;
-                for q in set.iter().take(50) {
-                    call(&mut warming, &session.request(q)).await;
-                }
-                // Each client's queries, prepared, and its connection, open,
-                // before the clock starts.
-                let mut clients = Vec::with_capacity(a.clients);
-                for c in 0..a.clients {
-                    let mine: Vec<(String, Request)> = set
-                        .iter()
-                        .skip(50)
-                        .skip(c)
-                        .step_by(a.clients)
-                        .map(|q| (q.clone(), session.request(q)))
-                        .collect();
-                    clients.push((mine, session.connect().await));
-                }
-                let cpu_before = gateway_cpu_s();
-                let started = Instant::now();
-                let mut tasks = Vec::new();
-                for (mine, mut connection) in clients {
-                    let dumping = a.dump.is_some();
-                    tasks.push(tokio::spawn(async move {
-                        let mut out = Vec::with_capacity(mine.len());
-                        for (q, request) in &mine {
-                            let (d, text) = call(&mut connection, request).await;
-                            // Only what the figures need is kept (the whole
-                            // answer only for --dump): the answers of a long
-                            // run would otherwise show in the RSS reported as
-                            // the gateway's, which shares this process.
-                            let dump = dumping
-                                .then(|| (q.clone(), String::from_utf8_lossy(&text).replace('\n', " ")));
-                            out.push(Answer::of(d, &text, dump));
-                        }
-                        out
-                    }));
-                }
-                let mut answers = Vec::with_capacity(a.queries);
-                for t in tasks {
-                    answers.extend(t.await.expect("client task"));
-                }
-                let wall = started.elapsed();
-                let cpu = gateway_cpu_s() - cpu_before;
-                let mut times = Vec::with_capacity(a.queries);
-                let mut found = 0usize;
-                let mut codes = std::collections::BTreeMap::new();
-                if let Some(path) = &a.dump {
-                    use std::io::Write as _;
-                    let mut file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)
-                        .expect("dump file opens");
-                    for (q, text) in answers.iter().filter_map(|x| x.dump.as_ref()) {
-                        writeln!(file, "{name}\t{q}\t{text}").expect("dump written");
-                    }
-                }
-                // The codes of the slowest hundredth, the queries p99 is
-                // made of: whether the tail is the long answers (0003, a
-                // hundred boxes) or queries waiting behind them.
-                answers.sort_by_key(|x| x.took);
-                let tail_from = answers.len() - answers.len().div_ceil(100);
-                let mut tail_codes = std::collections::BTreeMap::new();
-                for (i, x) in answers.into_iter().enumerate() {
-                    times.push(x.took);
-                    if x.with_boxes {
-                        found += 1;
-                    }
-                    if i >= tail_from {
-                        *tail_codes.entry(x.code.clone()).or_insert(0usize) += 1;
-                    }
-                    *codes.entry(x.code).or_insert(0usize) += 1;
-                }
-                let p99 = percentile(&times, 0.99);
-                let cpu_ms = cpu * 1000.0 / times.len().max(1) as f64;
-                let ratio = match floor {
-                    None => {
-                        floor = Some((p99, cpu_ms));
-                        "floor".to_owned()
-                    }
-                    Some((f, f_cpu)) => format!(
-                        "{:.1}x the floor's p99, {:.1}x its CPU",
-                        p99.as_secs_f64() / f.as_secs_f64().max(1e-9),
-                        cpu_ms / f_cpu.max(1e-9)
-                    ),
-                };
-                let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
-                println!(
-                    "  {name:<55} p50 {:>9}  p99 {:>9}  gateway CPU {cpu_ms:.3} ms/query ({ratio})  max {:>9}  mean {:>9}  {:.0} req/s  answered with boxes {found}/{}  codes {codes:?} (slowest 1 %: {tail_codes:?})  load {}  RSS {}",
-                    ms(percentile(&times, 0.50)),
-                    ms(p99),
-                    ms(percentile(&times, 1.0)),
-                    ms(mean),
-                    times.len() as f64 / wall.as_secs_f64().max(1e-9),
-                    times.len(),
-                    load_average(),
-                    rss()
-                );
+                measure_kind(&session, &a, name, set, &mut floor).await;
             }
         }
     });
     drop(clients);
     runtime.block_on(gw.shutdown()).expect("clean shutdown");
+}
+
+/// Measures one kind of query: 50 warm-up queries, then the rest of `set`
+/// shared among the clients, each on its own connection; prints its row.
+/// The first kind of a round is the `floor` the others are compared with.
+async fn measure_kind(
+    session: &Session,
+    a: &Args,
+    name: &str,
+    set: &[String],
+    floor: &mut Option<(Duration, f64)>,
+) {
+    let mut warming = session.connect().await;
+    for q in set.iter().take(50) {
+        call(&mut warming, &session.request(q)).await;
+    }
+    // Each client's queries, prepared, and its connection, open,
+    // before the clock starts.
+    let mut clients = Vec::with_capacity(a.clients);
+    for c in 0..a.clients {
+        let mine: Vec<(String, Request)> = set
+            .iter()
+            .skip(50)
+            .skip(c)
+            .step_by(a.clients)
+            .map(|q| (q.clone(), session.request(q)))
+            .collect();
+        clients.push((mine, session.connect().await));
+    }
+    let cpu_before = gateway_cpu_s();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (mine, mut connection) in clients {
+        let dumping = a.dump.is_some();
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(mine.len());
+            for (q, request) in &mine {
+                let (d, text) = call(&mut connection, request).await;
+                // Only what the figures need is kept (the whole
+                // answer only for --dump): the answers of a long
+                // run would otherwise show in the RSS reported as
+                // the gateway's, which shares this process.
+                let dump =
+                    dumping.then(|| (q.clone(), String::from_utf8_lossy(&text).replace('\n', " ")));
+                out.push(Answer::of(d, &text, dump));
+            }
+            out
+        }));
+    }
+    let mut answers = Vec::with_capacity(a.queries);
+    for t in tasks {
+        answers.extend(t.await.expect("client task"));
+    }
+    let wall = started.elapsed();
+    let cpu = gateway_cpu_s() - cpu_before;
+    let mut times = Vec::with_capacity(a.queries);
+    let mut found = 0usize;
+    let mut codes = std::collections::BTreeMap::new();
+    if let Some(path) = &a.dump {
+        use std::io::Write as _;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("dump file opens");
+        for (q, text) in answers.iter().filter_map(|x| x.dump.as_ref()) {
+            writeln!(file, "{name}\t{q}\t{text}").expect("dump written");
+        }
+    }
+    // The codes of the slowest hundredth, the queries p99 is
+    // made of: whether the tail is the long answers (0003, a
+    // hundred boxes) or queries waiting behind them.
+    answers.sort_by_key(|x| x.took);
+    let tail_from = answers.len() - answers.len().div_ceil(100);
+    let mut tail_codes = std::collections::BTreeMap::new();
+    for (i, x) in answers.into_iter().enumerate() {
+        times.push(x.took);
+        if x.with_boxes {
+            found += 1;
+        }
+        if i >= tail_from {
+            *tail_codes.entry(x.code.clone()).or_insert(0usize) += 1;
+        }
+        *codes.entry(x.code).or_insert(0usize) += 1;
+    }
+    let p99 = percentile(&times, 0.99);
+    let cpu_ms = cpu * 1000.0 / times.len().max(1) as f64;
+    let ratio = match *floor {
+        None => {
+            *floor = Some((p99, cpu_ms));
+            "floor".to_owned()
+        }
+        Some((f, f_cpu)) => format!(
+            "{:.1}x the floor's p99, {:.1}x its CPU",
+            p99.as_secs_f64() / f.as_secs_f64().max(1e-9),
+            cpu_ms / f_cpu.max(1e-9)
+        ),
+    };
+    let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
+    println!(
+        "  {name:<55} p50 {:>9}  p99 {:>9}  gateway CPU {cpu_ms:.3} ms/query ({ratio})  max {:>9}  mean {:>9}  {:.0} req/s  answered with boxes {found}/{}  codes {codes:?} (slowest 1 %: {tail_codes:?})  load {}  RSS {}",
+        ms(percentile(&times, 0.50)),
+        ms(p99),
+        ms(percentile(&times, 1.0)),
+        ms(mean),
+        times.len() as f64 / wall.as_secs_f64().max(1e-9),
+        times.len(),
+        load_average(),
+        rss()
+    );
 }
 
 /// What the figures keep of one answer.
